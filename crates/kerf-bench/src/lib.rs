@@ -1,0 +1,237 @@
+//! Workloads for measuring the scheduling core: upstream Karpenter's
+//! scheduling-benchmark pods (`makeDiversePods` in
+//! `pkg/controllers/provisioning/scheduling/scheduling_benchmark_test.go`),
+//! reproduced from its description and seeded, plus the cost lower bound to
+//! judge a plan's $/h against.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, Container, Pod, PodAffinity, PodAffinityTerm, PodAntiAffinity, PodSpec, ResourceRequirements,
+    TopologySpreadConstraint,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kerf_core::instance_type::InstanceType;
+use kerf_core::plan::Plan;
+use kerf_core::requirements::Requirements;
+use kerf_core::resources::{MILLI, Resources};
+use kerf_core::snapshot::{PreferencePolicy, Snapshot};
+use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+
+/// The five pod groups of the upstream benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Generic,
+    ZoneSpread,
+    HostnameSpread,
+    ZoneAffinity,
+    HostnameAntiAffinity,
+}
+
+pub const GROUPS: [Group; 5] =
+    [Group::Generic, Group::ZoneSpread, Group::HostnameSpread, Group::ZoneAffinity, Group::HostnameAntiAffinity];
+
+const CPU_CHOICES: [&str; 5] = ["100m", "250m", "500m", "1000m", "1500m"];
+const MEMORY_CHOICES: [&str; 6] = ["100Mi", "256Mi", "512Mi", "1024Mi", "2048Mi", "4096Mi"];
+const LABEL_VALUES: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
+
+fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
+    from[rng.random_range(0..from.len())]
+}
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn selector(pairs: BTreeMap<String, String>) -> Option<LabelSelector> {
+    Some(LabelSelector { match_labels: Some(pairs), match_expressions: None })
+}
+
+fn pod(rng: &mut ChaCha8Rng, name: String, labels: BTreeMap<String, String>, spec: PodSpec) -> Pod {
+    let requests: BTreeMap<String, Quantity> = [
+        ("cpu".to_string(), Quantity(pick(rng, &CPU_CHOICES).to_string())),
+        ("memory".to_string(), Quantity(pick(rng, &MEMORY_CHOICES).to_string())),
+    ]
+    .into_iter()
+    .collect();
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some("default".into()),
+            uid: Some(name),
+            labels: Some(labels),
+            ..Default::default()
+        },
+        spec: Some(PodSpec {
+            containers: vec![Container {
+                name: "app".into(),
+                resources: Some(ResourceRequirements { requests: Some(requests), ..Default::default() }),
+                ..Default::default()
+            }],
+            ..spec
+        }),
+        status: None,
+    }
+}
+
+/// `count` pods of one group, deterministic for a seed.
+pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (group as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    (0..count)
+        .map(|i| {
+            let name = format!("{group:?}-{i}").to_lowercase();
+            match group {
+                Group::Generic => {
+                    let l = labels(&[("my-label", pick(&mut rng, &LABEL_VALUES))]);
+                    pod(&mut rng, name, l, PodSpec::default())
+                }
+                Group::ZoneSpread | Group::HostnameSpread => {
+                    let key = if group == Group::ZoneSpread { ZONE } else { HOSTNAME };
+                    let own = labels(&[("my-label", pick(&mut rng, &LABEL_VALUES))]);
+                    let sel = labels(&[("my-label", pick(&mut rng, &LABEL_VALUES))]);
+                    let spec = PodSpec {
+                        topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+                            max_skew: 1,
+                            topology_key: key.into(),
+                            when_unsatisfiable: "DoNotSchedule".into(),
+                            label_selector: selector(sel),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    };
+                    pod(&mut rng, name, own, spec)
+                }
+                Group::ZoneAffinity => {
+                    // Self-affinity, as upstream: relying on other groups would slow every scheduler down.
+                    let own = labels(&[("my-affininity", pick(&mut rng, &LABEL_VALUES))]);
+                    let spec = PodSpec {
+                        affinity: Some(Affinity {
+                            pod_affinity: Some(PodAffinity {
+                                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                                    label_selector: selector(own.clone()),
+                                    topology_key: ZONE.into(),
+                                    ..Default::default()
+                                }]),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    };
+                    pod(&mut rng, name, own, spec)
+                }
+                Group::HostnameAntiAffinity => {
+                    let own = labels(&[("app", "nginx")]);
+                    let spec = PodSpec {
+                        affinity: Some(Affinity {
+                            pod_anti_affinity: Some(PodAntiAffinity {
+                                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                                    label_selector: selector(own.clone()),
+                                    topology_key: HOSTNAME.into(),
+                                    ..Default::default()
+                                }]),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    };
+                    pod(&mut rng, name, own, spec)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Upstream's diverse mix: five equal groups, the remainder generic.
+pub fn diverse_pods(count: usize, seed: u64) -> Vec<Pod> {
+    let per = count / GROUPS.len();
+    let mut out: Vec<Pod> = GROUPS.iter().flat_map(|g| group_pods(*g, per, seed)).collect();
+    let rest = count - out.len();
+    let mut extra = group_pods(Group::Generic, per + rest, seed);
+    out.extend(extra.drain(per..));
+    out
+}
+
+/// One NodePool with no requirements and no limits over `types`, as upstream.
+pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferencePolicy) -> Snapshot {
+    let template = NodeTemplate {
+        pool: PoolRef { kind: PoolKind::NodePool, name: "default".into() },
+        weight: 0,
+        requirements: Requirements::new(),
+        labels: BTreeMap::new(),
+        annotations: BTreeMap::new(),
+        taints: Vec::new(),
+        startup_taints: Vec::new(),
+        kubelet: KubeletSettings::default(),
+        limits: BTreeMap::new(),
+        in_use: Resources::default(),
+        instance_types: types.to_vec(),
+    };
+    let mut s = Snapshot { pending: pods, templates: vec![template], ..Default::default() };
+    s.options.preference_policy = policy;
+    s
+}
+
+/// The 400 `fake-it-i` types of the upstream benchmark.
+pub fn benchmark_types() -> Vec<Arc<InstanceType>> {
+    kerf_cloud::fake::fake_instance_types(400).into_iter().map(Arc::new).collect()
+}
+
+/// A lower bound on the $/h of any plan for `pods`: every resource must be
+/// bought, so cost ≥ max over cpu and memory of (total request × cheapest price
+/// per unit of allocatable). The per-node overhead is not counted, which keeps
+/// it a true bound.
+pub fn lower_bound(pods: &[Pod], types: &[Arc<InstanceType>]) -> f64 {
+    let mut total = Resources::default();
+    for p in pods {
+        if let Ok(r) = kerf_core::pod::pod_requests(p) {
+            total.add(&r);
+        }
+    }
+    let cheapest_per = |get: &dyn Fn(&Resources) -> i64| -> f64 {
+        types
+            .iter()
+            .filter_map(|t| {
+                let amount = get(t.allocatable());
+                let price = t.offerings.iter().filter(|o| o.available).map(|o| o.price).fold(f64::INFINITY, f64::min);
+                (amount > 0 && price.is_finite()).then(|| price / amount as f64)
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let cpu = total.cpu as f64 * cheapest_per(&|r| r.cpu);
+    let memory = total.memory as f64 * cheapest_per(&|r| r.memory);
+    cpu.max(memory)
+}
+
+/// Figures for one solved workload.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub pods: usize,
+    pub scheduled: usize,
+    pub nodes: usize,
+    pub cost: f64,
+    pub bound: f64,
+}
+
+pub fn outcome(pods: &[Pod], types: &[Arc<InstanceType>], plan: &Plan) -> Outcome {
+    Outcome {
+        pods: pods.len(),
+        scheduled: plan.scheduled_pods(),
+        nodes: plan.new_nodes.len(),
+        cost: plan.new_cost_per_hour(),
+        bound: lower_bound(pods, types),
+    }
+}
+
+/// Total cpu of the pods in whole cores, for reports.
+pub fn total_cpu(pods: &[Pod]) -> f64 {
+    pods.iter().filter_map(|p| kerf_core::pod::pod_requests(p).ok()).map(|r| r.cpu as f64 / MILLI as f64).sum()
+}

@@ -1,0 +1,24 @@
+//! kerf's cloud side: everything between the scheduling core and a real (or
+//! simulated) cloud.
+//!
+//! - [`eks`]: node capacity, allocatable and max pods the way the EKS AMIs and
+//!   Karpenter's AWS provider compute them.
+//! - [`catalog`]: the built-in AWS us-east-1 instance catalogue (data in
+//!   `catalog/aws-us-east-1.yaml`) and a loader for custom catalogues, producing
+//!   [`kerf_core::instance_type::InstanceType`]s with Karpenter's AWS labels.
+//! - [`fake`]: the upstream scheduling benchmark's `fake-it-N` catalogue.
+//! - [`provider`]: the [`CloudProvider`] trait everything above the cloud uses
+//!   as `Arc<dyn CloudProvider>`, its error kinds and the shared launch choice.
+//! - [`memory`]: [`InMemoryCloud`], the provider the simulator and tests run on.
+//! - [`labels`]: the label keys instance types and launched claims carry.
+
+pub mod catalog;
+pub mod eks;
+pub mod fake;
+pub mod labels;
+pub mod memory;
+pub mod provider;
+
+pub use catalog::Catalog;
+pub use memory::InMemoryCloud;
+pub use provider::{CloudError, CloudProvider, NodeTemplateContext, OfferingKey};

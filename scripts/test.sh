@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs every test.
+#
+#   1. the upstream control-plane binaries (kube-apiserver, kube-controller-manager,
+#      kube-scheduler, kubectl, etcd, kwok, helm), built once per machine from the
+#      Go modules pinned in tools/testbed/ into ~/.cache/kerf/testbed (see
+#      scripts/testbed-build.sh);
+#   2. the Python test tools (moto's server, the AWS API emulator) into a venv
+#      under ~/.cache/kerf/venv;
+#   3. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
+#
+# Build outputs live outside the clone (~/.cache/kerf) and are reused by later
+# runs and fresh clones on the same machine. Any missing tool fails loudly.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() {
+  echo "test.sh: ERROR: $*" >&2
+  exit 1
+}
+
+CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
+# Registry dependencies compile once per machine; the workspace's own crates rebuild per clone.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+
+command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs); kerf needs Rust >= 1.89"
+
+step "control-plane binaries (first run on a machine builds them: tens of minutes)"
+BIN="$(scripts/testbed-build.sh | tail -n 1)"
+[[ -x "$BIN/kube-apiserver" ]] || die "testbed build reported $BIN but kube-apiserver is not there"
+export KERF_TESTBED_BIN="$BIN"
+
+step "python test tools (moto_server)"
+scripts/python-tools.sh >&2
+export PATH="$CACHE/venv/bin:$PATH"
+command -v moto_server >/dev/null || die "moto_server is not on PATH after scripts/python-tools.sh"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test"
+# Two test threads: control-plane tests each start their own processes on a 2-core machine.
+cargo test --workspace --no-fail-fast -- --test-threads="${KERF_TEST_THREADS:-2}"
