@@ -14,7 +14,9 @@ fn scheduling(c: &mut Criterion) {
     for size in [100usize, 1_000, 5_000, 20_000] {
         let snap = snapshot(diverse_pods(size, 42), &types, PreferencePolicy::Respect);
         group.throughput(Throughput::Elements(size as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(size), &snap, |b, snap| b.iter(|| solve(snap)));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &snap, |b, snap| {
+            b.iter(|| solve(snap))
+        });
     }
     group.finish();
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, Pod, PodAffinity, PodAffinityTerm, PodAntiAffinity, PodSpec, ResourceRequirements,
-    TopologySpreadConstraint,
+    Affinity, Container, Pod, PodAffinity, PodAffinityTerm, PodAntiAffinity, PodSpec,
+    ResourceRequirements, TopologySpreadConstraint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -35,8 +35,13 @@ pub enum Group {
     HostnameAntiAffinity,
 }
 
-pub const GROUPS: [Group; 5] =
-    [Group::Generic, Group::ZoneSpread, Group::HostnameSpread, Group::ZoneAffinity, Group::HostnameAntiAffinity];
+pub const GROUPS: [Group; 5] = [
+    Group::Generic,
+    Group::ZoneSpread,
+    Group::HostnameSpread,
+    Group::ZoneAffinity,
+    Group::HostnameAntiAffinity,
+];
 
 const CPU_CHOICES: [&str; 5] = ["100m", "250m", "500m", "1000m", "1500m"];
 const MEMORY_CHOICES: [&str; 6] = ["100Mi", "256Mi", "512Mi", "1024Mi", "2048Mi", "4096Mi"];
@@ -47,17 +52,29 @@ fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn selector(pairs: BTreeMap<String, String>) -> Option<LabelSelector> {
-    Some(LabelSelector { match_labels: Some(pairs), match_expressions: None })
+    Some(LabelSelector {
+        match_labels: Some(pairs),
+        match_expressions: None,
+    })
 }
 
 fn pod(rng: &mut ChaCha8Rng, name: String, labels: BTreeMap<String, String>, spec: PodSpec) -> Pod {
     let requests: BTreeMap<String, Quantity> = [
-        ("cpu".to_string(), Quantity(pick(rng, &CPU_CHOICES).to_string())),
-        ("memory".to_string(), Quantity(pick(rng, &MEMORY_CHOICES).to_string())),
+        (
+            "cpu".to_string(),
+            Quantity(pick(rng, &CPU_CHOICES).to_string()),
+        ),
+        (
+            "memory".to_string(),
+            Quantity(pick(rng, &MEMORY_CHOICES).to_string()),
+        ),
     ]
     .into_iter()
     .collect();
@@ -72,7 +89,10 @@ fn pod(rng: &mut ChaCha8Rng, name: String, labels: BTreeMap<String, String>, spe
         spec: Some(PodSpec {
             containers: vec![Container {
                 name: "app".into(),
-                resources: Some(ResourceRequirements { requests: Some(requests), ..Default::default() }),
+                resources: Some(ResourceRequirements {
+                    requests: Some(requests),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }],
             ..spec
@@ -83,7 +103,8 @@ fn pod(rng: &mut ChaCha8Rng, name: String, labels: BTreeMap<String, String>, spe
 
 /// `count` pods of one group, deterministic for a seed.
 pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (group as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (group as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     (0..count)
         .map(|i| {
             let name = format!("{group:?}-{i}").to_lowercase();
@@ -93,7 +114,11 @@ pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
                     pod(&mut rng, name, l, PodSpec::default())
                 }
                 Group::ZoneSpread | Group::HostnameSpread => {
-                    let key = if group == Group::ZoneSpread { ZONE } else { HOSTNAME };
+                    let key = if group == Group::ZoneSpread {
+                        ZONE
+                    } else {
+                        HOSTNAME
+                    };
                     let own = labels(&[("my-label", pick(&mut rng, &LABEL_VALUES))]);
                     let sel = labels(&[("my-label", pick(&mut rng, &LABEL_VALUES))]);
                     let spec = PodSpec {
@@ -114,11 +139,13 @@ pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
                     let spec = PodSpec {
                         affinity: Some(Affinity {
                             pod_affinity: Some(PodAffinity {
-                                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                                    label_selector: selector(own.clone()),
-                                    topology_key: ZONE.into(),
-                                    ..Default::default()
-                                }]),
+                                required_during_scheduling_ignored_during_execution: Some(vec![
+                                    PodAffinityTerm {
+                                        label_selector: selector(own.clone()),
+                                        topology_key: ZONE.into(),
+                                        ..Default::default()
+                                    },
+                                ]),
                                 ..Default::default()
                             }),
                             ..Default::default()
@@ -132,11 +159,13 @@ pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
                     let spec = PodSpec {
                         affinity: Some(Affinity {
                             pod_anti_affinity: Some(PodAntiAffinity {
-                                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                                    label_selector: selector(own.clone()),
-                                    topology_key: HOSTNAME.into(),
-                                    ..Default::default()
-                                }]),
+                                required_during_scheduling_ignored_during_execution: Some(vec![
+                                    PodAffinityTerm {
+                                        label_selector: selector(own.clone()),
+                                        topology_key: HOSTNAME.into(),
+                                        ..Default::default()
+                                    },
+                                ]),
                                 ..Default::default()
                             }),
                             ..Default::default()
@@ -153,7 +182,10 @@ pub fn group_pods(group: Group, count: usize, seed: u64) -> Vec<Pod> {
 /// Upstream's diverse mix: five equal groups, the remainder generic.
 pub fn diverse_pods(count: usize, seed: u64) -> Vec<Pod> {
     let per = count / GROUPS.len();
-    let mut out: Vec<Pod> = GROUPS.iter().flat_map(|g| group_pods(*g, per, seed)).collect();
+    let mut out: Vec<Pod> = GROUPS
+        .iter()
+        .flat_map(|g| group_pods(*g, per, seed))
+        .collect();
     let rest = count - out.len();
     let mut extra = group_pods(Group::Generic, per + rest, seed);
     out.extend(extra.drain(per..));
@@ -163,7 +195,10 @@ pub fn diverse_pods(count: usize, seed: u64) -> Vec<Pod> {
 /// One NodePool with no requirements and no limits over `types`, as upstream.
 pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferencePolicy) -> Snapshot {
     let template = NodeTemplate {
-        pool: PoolRef { kind: PoolKind::NodePool, name: "default".into() },
+        pool: PoolRef {
+            kind: PoolKind::NodePool,
+            name: "default".into(),
+        },
         weight: 0,
         requirements: Requirements::new(),
         labels: BTreeMap::new(),
@@ -175,14 +210,21 @@ pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferenceP
         in_use: Resources::default(),
         instance_types: types.to_vec(),
     };
-    let mut s = Snapshot { pending: pods, templates: vec![template], ..Default::default() };
+    let mut s = Snapshot {
+        pending: pods,
+        templates: vec![template],
+        ..Default::default()
+    };
     s.options.preference_policy = policy;
     s
 }
 
 /// The 400 `fake-it-i` types of the upstream benchmark.
 pub fn benchmark_types() -> Vec<Arc<InstanceType>> {
-    kerf_cloud::fake::fake_instance_types(400).into_iter().map(Arc::new).collect()
+    kerf_cloud::fake::fake_instance_types(400)
+        .into_iter()
+        .map(Arc::new)
+        .collect()
 }
 
 /// A lower bound on the $/h of any plan for `pods`: every resource must be
@@ -201,7 +243,12 @@ pub fn lower_bound(pods: &[Pod], types: &[Arc<InstanceType>]) -> f64 {
             .iter()
             .filter_map(|t| {
                 let amount = get(t.allocatable());
-                let price = t.offerings.iter().filter(|o| o.available).map(|o| o.price).fold(f64::INFINITY, f64::min);
+                let price = t
+                    .offerings
+                    .iter()
+                    .filter(|o| o.available)
+                    .map(|o| o.price)
+                    .fold(f64::INFINITY, f64::min);
                 (amount > 0 && price.is_finite()).then(|| price / amount as f64)
             })
             .fold(f64::INFINITY, f64::min)
@@ -233,5 +280,8 @@ pub fn outcome(pods: &[Pod], types: &[Arc<InstanceType>], plan: &Plan) -> Outcom
 
 /// Total cpu of the pods in whole cores, for reports.
 pub fn total_cpu(pods: &[Pod]) -> f64 {
-    pods.iter().filter_map(|p| kerf_core::pod::pod_requests(p).ok()).map(|r| r.cpu as f64 / MILLI as f64).sum()
+    pods.iter()
+        .filter_map(|p| kerf_core::pod::pod_requests(p).ok())
+        .map(|r| r.cpu as f64 / MILLI as f64)
+        .sum()
 }

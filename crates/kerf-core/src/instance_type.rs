@@ -34,7 +34,9 @@ pub struct Overhead {
 
 impl Overhead {
     pub fn total(&self) -> Resources {
-        self.kube_reserved.plus(&self.system_reserved).plus(&self.eviction_threshold)
+        self.kube_reserved
+            .plus(&self.system_reserved)
+            .plus(&self.eviction_threshold)
     }
 }
 
@@ -66,13 +68,24 @@ impl InstanceType {
         labels.insert(kerf_api::labels::INSTANCE_TYPE.to_string(), name.clone());
         let mut requirements = Requirements::from_labels(&labels);
         let available = offerings.iter().filter(|o| o.available);
-        requirements.add(Requirement::in_values(kerf_api::labels::ZONE, available.clone().map(|o| o.zone.clone())));
+        requirements.add(Requirement::in_values(
+            kerf_api::labels::ZONE,
+            available.clone().map(|o| o.zone.clone()),
+        ));
         requirements.add(Requirement::in_values(
             kerf_api::labels::CAPACITY_TYPE,
             available.map(|o| o.capacity_type.clone()),
         ));
         let allocatable = capacity.minus(&overhead.total()).clamp_non_negative();
-        InstanceType { name, labels, requirements, capacity, overhead, offerings, allocatable }
+        InstanceType {
+            name,
+            labels,
+            requirements,
+            capacity,
+            overhead,
+            offerings,
+            allocatable,
+        }
     }
 
     /// What pods can use on a node of this type.
@@ -81,7 +94,10 @@ impl InstanceType {
     }
 
     /// Available offerings whose zone and capacity type the requirements allow.
-    pub fn offerings_for<'a>(&'a self, requirements: &'a Requirements) -> impl Iterator<Item = &'a Offering> + 'a {
+    pub fn offerings_for<'a>(
+        &'a self,
+        requirements: &'a Requirements,
+    ) -> impl Iterator<Item = &'a Offering> + 'a {
         let filter = OfferingFilter::new(requirements);
         self.offerings.iter().filter(move |o| filter.allows(o))
     }
@@ -110,7 +126,9 @@ impl<'r> OfferingFilter<'r> {
     }
 
     pub fn allows(&self, o: &Offering) -> bool {
-        o.available && self.zone.is_none_or(|r| r.has(&o.zone)) && self.capacity_type.is_none_or(|r| r.has(&o.capacity_type))
+        o.available
+            && self.zone.is_none_or(|r| r.has(&o.zone))
+            && self.capacity_type.is_none_or(|r| r.has(&o.capacity_type))
     }
 
     pub fn any<'t>(&self, it: &'t InstanceType) -> bool {

@@ -5,13 +5,13 @@
 pub mod instance_type;
 pub mod plan;
 pub mod pod;
+pub mod requirements;
+pub mod resources;
 pub mod scheduler;
 pub mod selector;
 pub mod snapshot;
 pub mod taints;
-pub mod topology;
-pub mod volumes;
-pub mod requirements;
-pub mod resources;
 pub mod template;
+pub mod topology;
 pub mod validate;
+pub mod volumes;

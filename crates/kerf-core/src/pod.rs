@@ -31,7 +31,11 @@ impl fmt::Display for PodKey {
 impl PodKey {
     pub fn of(pod: &Pod) -> Self {
         PodKey {
-            namespace: pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_string()),
+            namespace: pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
             name: pod.metadata.name.clone().unwrap_or_default(),
         }
     }
@@ -144,11 +148,15 @@ impl PodInfo {
 
     /// Affinity and anti-affinity terms currently in force, required and preferred.
     pub fn active_affinity(&self) -> impl Iterator<Item = &AffinityTerm> {
-        self.affinity.iter().chain(self.preferred_affinity.iter().map(|(_, t)| t))
+        self.affinity
+            .iter()
+            .chain(self.preferred_affinity.iter().map(|(_, t)| t))
     }
 
     pub fn active_anti_affinity(&self) -> impl Iterator<Item = &AffinityTerm> {
-        self.anti_affinity.iter().chain(self.preferred_anti_affinity.iter().map(|(_, t)| t))
+        self.anti_affinity
+            .iter()
+            .chain(self.preferred_anti_affinity.iter().map(|(_, t)| t))
     }
 
     pub fn has_preferences(&self) -> bool {
@@ -156,7 +164,10 @@ impl PodInfo {
             || !self.preferred_terms.is_empty()
             || !self.preferred_affinity.is_empty()
             || !self.preferred_anti_affinity.is_empty()
-            || self.spread.iter().any(|s| s.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
+            || self
+                .spread
+                .iter()
+                .any(|s| s.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
             || !self.tolerate_prefer_no_schedule
     }
 
@@ -179,9 +190,16 @@ impl PodInfo {
             let (w, _) = self.preferred_terms.remove(0);
             return Some(format!("dropped preferred node affinity (weight {w})"));
         }
-        if let Some(i) = self.spread.iter().position(|s| s.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway) {
+        if let Some(i) = self
+            .spread
+            .iter()
+            .position(|s| s.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
+        {
             let s = self.spread.remove(i);
-            return Some(format!("dropped ScheduleAnyway topology spread on {}", s.term.topology_key));
+            return Some(format!(
+                "dropped ScheduleAnyway topology spread on {}",
+                s.term.topology_key
+            ));
         }
         if !self.tolerate_prefer_no_schedule {
             self.tolerate_prefer_no_schedule = true;
@@ -196,7 +214,8 @@ impl PodInfo {
         self.preferred_terms.clear();
         self.preferred_affinity.clear();
         self.preferred_anti_affinity.clear();
-        self.spread.retain(|s| s.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule);
+        self.spread
+            .retain(|s| s.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule);
         self.tolerate_prefer_no_schedule = true;
     }
 }
@@ -204,8 +223,15 @@ impl PodInfo {
 /// Compiles a pod. `volume_requirements` come from its volumes (see `volumes`).
 pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo, PodError> {
     let key = PodKey::of(pod);
-    let err = |field: &str, message: String| PodError { pod: key.clone(), field: field.to_string(), message };
-    let spec = pod.spec.as_ref().ok_or_else(|| err("spec", "missing".into()))?;
+    let err = |field: &str, message: String| PodError {
+        pod: key.clone(),
+        field: field.to_string(),
+        message,
+    };
+    let spec = pod
+        .spec
+        .as_ref()
+        .ok_or_else(|| err("spec", "missing".into()))?;
     let namespace = key.namespace.clone();
     let labels = pod.metadata.labels.clone().unwrap_or_default();
 
@@ -213,7 +239,10 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
 
     let mut base = Requirements::new();
     for (k, v) in spec.node_selector.iter().flatten() {
-        base.add(crate::requirements::Requirement::in_values(kerf_api::labels::normalize_label_key(k), [v.clone()]));
+        base.add(crate::requirements::Requirement::in_values(
+            kerf_api::labels::normalize_label_key(k),
+            [v.clone()],
+        ));
     }
     base.add_all(volume_requirements);
 
@@ -221,7 +250,10 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
     let node_affinity = affinity.and_then(|a| a.node_affinity.as_ref());
     let mut required_terms = Vec::new();
     if let Some(terms) = node_affinity
-        .and_then(|na| na.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .map(|ns| &ns.node_selector_terms)
     {
         for (i, term) in terms.iter().enumerate() {
@@ -239,49 +271,65 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
 
     let mut preferred_terms = Vec::new();
     for (i, p) in node_affinity
-        .and_then(|na| na.preferred_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|na| {
+            na.preferred_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .into_iter()
         .flatten()
         .enumerate()
     {
-        let field = format!("spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
-        preferred_terms.push((p.weight, term_requirements(&p.preference).map_err(|m| err(&field, m))?));
+        let field = format!(
+            "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+        );
+        preferred_terms.push((
+            p.weight,
+            term_requirements(&p.preference).map_err(|m| err(&field, m))?,
+        ));
     }
     preferred_terms.sort_by(|a, b| b.0.cmp(&a.0));
 
     let pod_affinity = affinity.and_then(|a| a.pod_affinity.as_ref());
     let pod_anti = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
-    let compile_terms = |terms: Option<&Vec<PodAffinityTerm>>, field: &str| -> Result<Vec<AffinityTerm>, PodError> {
+    let compile_terms = |terms: Option<&Vec<PodAffinityTerm>>,
+                         field: &str|
+     -> Result<Vec<AffinityTerm>, PodError> {
         terms
             .into_iter()
             .flatten()
             .enumerate()
-            .map(|(i, t)| affinity_term(t, &namespace, &labels).map_err(|m| err(&format!("{field}[{i}]"), m)))
+            .map(|(i, t)| {
+                affinity_term(t, &namespace, &labels).map_err(|m| err(&format!("{field}[{i}]"), m))
+            })
             .collect()
     };
-    let compile_weighted = |terms: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>,
-                            field: &str|
-     -> Result<Vec<(i32, AffinityTerm)>, PodError> {
-        let mut out = terms
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, w)| {
-                affinity_term(&w.pod_affinity_term, &namespace, &labels)
-                    .map(|t| (w.weight, t))
-                    .map_err(|m| err(&format!("{field}[{i}].podAffinityTerm"), m))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by(|a, b| b.0.cmp(&a.0));
-        Ok(out)
-    };
+    let compile_weighted =
+        |terms: Option<&Vec<k8s_openapi::api::core::v1::WeightedPodAffinityTerm>>,
+         field: &str|
+         -> Result<Vec<(i32, AffinityTerm)>, PodError> {
+            let mut out = terms
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, w)| {
+                    affinity_term(&w.pod_affinity_term, &namespace, &labels)
+                        .map(|t| (w.weight, t))
+                        .map_err(|m| err(&format!("{field}[{i}].podAffinityTerm"), m))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.sort_by(|a, b| b.0.cmp(&a.0));
+            Ok(out)
+        };
 
     let spread = spec
         .topology_spread_constraints
         .iter()
         .flatten()
         .enumerate()
-        .map(|(i, c)| spread_constraint(c, &namespace, &labels).map_err(|m| err(&format!("spec.topologySpreadConstraints[{i}]"), m)))
+        .map(|(i, c)| {
+            spread_constraint(c, &namespace, &labels)
+                .map_err(|m| err(&format!("spec.topologySpreadConstraints[{i}]"), m))
+        })
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut host_ports = Vec::new();
@@ -289,7 +337,11 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
         for p in c.ports.iter().flatten() {
             if let Some(port) = p.host_port.filter(|p| *p > 0) {
                 host_ports.push(HostPort {
-                    ip: p.host_ip.clone().filter(|ip| !ip.is_empty()).unwrap_or_else(|| "0.0.0.0".into()),
+                    ip: p
+                        .host_ip
+                        .clone()
+                        .filter(|ip| !ip.is_empty())
+                        .unwrap_or_else(|| "0.0.0.0".into()),
                     port,
                     protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
                 });
@@ -297,12 +349,28 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
         }
     }
 
-    let owner_kind = pod.metadata.owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| o.kind.as_str());
-    let is_mirror = pod.metadata.annotations.iter().flatten().any(|(k, _)| k == "kubernetes.io/config.mirror");
+    let owner_kind = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.kind.as_str());
+    let is_mirror = pod
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .any(|(k, _)| k == "kubernetes.io/config.mirror");
 
     Ok(PodInfo {
         uid: pod.metadata.uid.clone().unwrap_or_default(),
-        creation: pod.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+        creation: pod
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .unwrap_or_default(),
         priority: spec.priority.unwrap_or(0),
         required_terms,
         preferred_terms,
@@ -311,19 +379,31 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
         host_ports,
         spread,
         affinity: compile_terms(
-            pod_affinity.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
+            pod_affinity.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution",
         )?,
         anti_affinity: compile_terms(
-            pod_anti.and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
+            pod_anti.and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
         )?,
         preferred_affinity: compile_weighted(
-            pod_affinity.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
+            pod_affinity.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             "spec.affinity.podAffinity.preferredDuringSchedulingIgnoredDuringExecution",
         )?,
         preferred_anti_affinity: compile_weighted(
-            pod_anti.and_then(|a| a.preferred_during_scheduling_ignored_during_execution.as_ref()),
+            pod_anti.and_then(|a| {
+                a.preferred_during_scheduling_ignored_during_execution
+                    .as_ref()
+            }),
             "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution",
         )?,
         is_daemon: owner_kind == Some("DaemonSet") || is_mirror,
@@ -336,15 +416,22 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
 fn term_requirements(term: &NodeSelectorTerm) -> Result<Requirements, String> {
     let mut out = Requirements::new();
     for (i, e) in term.match_expressions.iter().flatten().enumerate() {
-        out.add(crate::requirements::Requirement::from_node_selector(e).map_err(|e| format!("matchExpressions[{i}]: {}", e.message))?);
+        out.add(
+            crate::requirements::Requirement::from_node_selector(e)
+                .map_err(|e| format!("matchExpressions[{i}]: {}", e.message))?,
+        );
     }
     for (i, f) in term.match_fields.iter().flatten().enumerate() {
         if f.key != "metadata.name" {
-            return Err(format!("matchFields[{i}].key: {:?} is not supported, only metadata.name", f.key));
+            return Err(format!(
+                "matchFields[{i}].key: {:?} is not supported, only metadata.name",
+                f.key
+            ));
         }
         // Pinned to a named node: modelled as the hostname label, which only
         // that node carries.
-        let mut r = crate::requirements::Requirement::from_node_selector(f).map_err(|e| format!("matchFields[{i}]: {}", e.message))?;
+        let mut r = crate::requirements::Requirement::from_node_selector(f)
+            .map_err(|e| format!("matchFields[{i}]: {}", e.message))?;
         r.key = kerf_api::labels::HOSTNAME.to_string();
         out.add(r);
     }
@@ -358,13 +445,22 @@ fn namespace_scope(
 ) -> Result<NamespaceScope, String> {
     let named: BTreeSet<String> = namespaces.into_iter().flatten().cloned().collect();
     match selector {
-        Some(sel) => Ok(NamespaceScope::Selected { named, selector: Selector::compile(sel, "namespaceSelector")? }),
-        None if named.is_empty() => Ok(NamespaceScope::Named([own.to_string()].into_iter().collect())),
+        Some(sel) => Ok(NamespaceScope::Selected {
+            named,
+            selector: Selector::compile(sel, "namespaceSelector")?,
+        }),
+        None if named.is_empty() => Ok(NamespaceScope::Named(
+            [own.to_string()].into_iter().collect(),
+        )),
         None => Ok(NamespaceScope::Named(named)),
     }
 }
 
-fn affinity_term(t: &PodAffinityTerm, own_namespace: &str, own_labels: &BTreeMap<String, String>) -> Result<AffinityTerm, String> {
+fn affinity_term(
+    t: &PodAffinityTerm,
+    own_namespace: &str,
+    own_labels: &BTreeMap<String, String>,
+) -> Result<AffinityTerm, String> {
     if t.topology_key.is_empty() {
         return Err("topologyKey: must not be empty".into());
     }
@@ -380,7 +476,11 @@ fn affinity_term(t: &PodAffinityTerm, own_namespace: &str, own_labels: &BTreeMap
     }
     Ok(AffinityTerm {
         topology_key: kerf_api::labels::normalize_label_key(&t.topology_key).to_string(),
-        scope: namespace_scope(t.namespaces.as_ref(), t.namespace_selector.as_ref(), own_namespace)?,
+        scope: namespace_scope(
+            t.namespaces.as_ref(),
+            t.namespace_selector.as_ref(),
+            own_namespace,
+        )?,
         selector,
     })
 }
@@ -399,7 +499,11 @@ fn spread_constraint(
     let when_unsatisfiable = match c.when_unsatisfiable.as_str() {
         "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
         "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
-        other => return Err(format!("whenUnsatisfiable: {other:?} is not one of DoNotSchedule, ScheduleAnyway")),
+        other => {
+            return Err(format!(
+                "whenUnsatisfiable: {other:?} is not one of DoNotSchedule, ScheduleAnyway"
+            ));
+        }
     };
     let mut selector = match &c.label_selector {
         Some(s) => Selector::compile(s, "labelSelector")?,
@@ -433,19 +537,24 @@ fn spread_constraint(
 }
 
 fn container_requests(c: &Container, field: &str) -> Result<Resources, (String, String)> {
-    let Some(res) = c.resources.as_ref() else { return Ok(Resources::default()) };
+    let Some(res) = c.resources.as_ref() else {
+        return Ok(Resources::default());
+    };
     // The API server defaults a missing request to its limit; manifests read by
     // the simulator have not been through it, so do the same here.
     let mut merged = res.limits.clone().unwrap_or_default();
     merged.extend(res.requests.clone().unwrap_or_default());
-    Resources::from_quantities(&merged).map_err(|e| (format!("{field}.resources[{}]", e.resource), e.to_string()))
+    Resources::from_quantities(&merged)
+        .map_err(|e| (format!("{field}.resources[{}]", e.resource), e.to_string()))
 }
 
 /// Pod requests as Kubernetes computes them: the larger of each init
 /// container's request (plus the sidecars started before it) and the sum of the
 /// app containers and sidecars, plus pod overhead, plus one pod.
 pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
-    let Some(spec) = pod.spec.as_ref() else { return Ok(Resources::default()) };
+    let Some(spec) = pod.spec.as_ref() else {
+        return Ok(Resources::default());
+    };
     let mut app = Resources::default();
     for (i, c) in spec.containers.iter().enumerate() {
         app.add(&container_requests(c, &format!("spec.containers[{i}]"))?);
@@ -464,7 +573,10 @@ pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
     }
     app.max_with(&init_peak);
     if let Some(overhead) = &spec.overhead {
-        app.add(&Resources::from_quantities(overhead).map_err(|e| (format!("spec.overhead[{}]", e.resource), e.to_string()))?);
+        app.add(
+            &Resources::from_quantities(overhead)
+                .map_err(|e| (format!("spec.overhead[{}]", e.resource), e.to_string()))?,
+        );
     }
     app.pods = MILLI;
     Ok(app)
@@ -533,9 +645,17 @@ spec:
         assert_eq!(info.required_terms.len(), 2);
         let reqs = info.node_requirements();
         assert!(reqs.get("team").is_some_and(|r| r.has("a")));
-        assert!(reqs.get("kubernetes.io/arch").is_some_and(|r| r.has("arm64") && !r.has("amd64")), "heaviest preference first");
+        assert!(
+            reqs.get("kubernetes.io/arch")
+                .is_some_and(|r| r.has("arm64") && !r.has("amd64")),
+            "heaviest preference first"
+        );
         assert!(info.relax().is_some_and(|m| m.contains("next required")));
-        assert!(info.node_requirements().get("topology.kubernetes.io/zone").is_some_and(|r| r.has("z2")));
+        assert!(
+            info.node_requirements()
+                .get("topology.kubernetes.io/zone")
+                .is_some_and(|r| r.has("z2"))
+        );
         assert!(info.relax().is_some_and(|m| m.contains("weight 50")));
         assert!(info.relax().is_some_and(|m| m.contains("weight 1")));
         assert!(info.relax().is_some_and(|m| m.contains("PreferNoSchedule")));
@@ -560,10 +680,26 @@ spec:
 
     #[test]
     fn host_ports_conflict_rules() {
-        let a = HostPort { ip: "0.0.0.0".into(), port: 80, protocol: "TCP".into() };
-        let b = HostPort { ip: "10.0.0.1".into(), port: 80, protocol: "TCP".into() };
-        let c = HostPort { ip: "10.0.0.2".into(), port: 80, protocol: "TCP".into() };
-        let d = HostPort { ip: "0.0.0.0".into(), port: 80, protocol: "UDP".into() };
+        let a = HostPort {
+            ip: "0.0.0.0".into(),
+            port: 80,
+            protocol: "TCP".into(),
+        };
+        let b = HostPort {
+            ip: "10.0.0.1".into(),
+            port: 80,
+            protocol: "TCP".into(),
+        };
+        let c = HostPort {
+            ip: "10.0.0.2".into(),
+            port: 80,
+            protocol: "TCP".into(),
+        };
+        let d = HostPort {
+            ip: "0.0.0.0".into(),
+            port: 80,
+            protocol: "UDP".into(),
+        };
         assert!(a.conflicts(&b) && !b.conflicts(&c) && !a.conflicts(&d));
     }
 }

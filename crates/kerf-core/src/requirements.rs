@@ -65,7 +65,10 @@ impl Requirement {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Requirement { complement: true, ..Requirement::in_values(key, values) }
+        Requirement {
+            complement: true,
+            ..Requirement::in_values(key, values)
+        }
     }
 
     pub fn exists(key: &str) -> Self {
@@ -79,13 +82,19 @@ impl Requirement {
     /// Builds a requirement from an operator and values, normalising beta label keys.
     pub fn new(key: &str, operator: &str, values: &[String]) -> Result<Self, RequirementError> {
         let key = kerf_api::labels::normalize_label_key(key);
-        let err = |message: String| RequirementError { key: key.to_string(), message };
+        let err = |message: String| RequirementError {
+            key: key.to_string(),
+            message,
+        };
         let integer = || -> Result<i64, RequirementError> {
             match values {
                 [one] => one
                     .parse::<i64>()
                     .map_err(|_| err(format!("{operator} needs an integer value, got {one:?}"))),
-                _ => Err(err(format!("{operator} needs exactly one value, got {}", values.len()))),
+                _ => Err(err(format!(
+                    "{operator} needs exactly one value, got {}",
+                    values.len()
+                ))),
             }
         };
         Ok(match operator {
@@ -93,10 +102,22 @@ impl Requirement {
             "NotIn" => Requirement::not_in(key, values.iter().cloned()),
             "Exists" => Requirement::exists(key),
             "DoesNotExist" => Requirement::does_not_exist(key),
-            "Gt" => Requirement { gt: Some(integer()?), ..Requirement::exists(key) },
-            "Lt" => Requirement { lt: Some(integer()?), ..Requirement::exists(key) },
-            "Gte" => Requirement { gt: Some(integer()? - 1), ..Requirement::exists(key) },
-            "Lte" => Requirement { lt: Some(integer()? + 1), ..Requirement::exists(key) },
+            "Gt" => Requirement {
+                gt: Some(integer()?),
+                ..Requirement::exists(key)
+            },
+            "Lt" => Requirement {
+                lt: Some(integer()?),
+                ..Requirement::exists(key)
+            },
+            "Gte" => Requirement {
+                gt: Some(integer()? - 1),
+                ..Requirement::exists(key)
+            },
+            "Lte" => Requirement {
+                lt: Some(integer()? + 1),
+                ..Requirement::exists(key)
+            },
             other => {
                 return Err(err(format!(
                     "{other:?} is not one of In, NotIn, Exists, DoesNotExist, Gt, Lt"
@@ -122,7 +143,9 @@ impl Requirement {
         if self.gt.is_none() && self.lt.is_none() {
             return true;
         }
-        let Ok(n) = value.parse::<i64>() else { return false };
+        let Ok(n) = value.parse::<i64>() else {
+            return false;
+        };
         self.gt.is_none_or(|gt| n > gt) && self.lt.is_none_or(|lt| n < lt)
     }
 
@@ -153,11 +176,36 @@ impl Requirement {
         let min_values = max_opt(self.min_values, other.min_values);
         let (complement, values) = match (self.complement, other.complement) {
             (true, true) => (true, self.values.union(&other.values).cloned().collect()),
-            (true, false) => (false, other.values.iter().filter(|v| self.has(v)).cloned().collect()),
-            (false, true) => (false, self.values.iter().filter(|v| other.has(v)).cloned().collect()),
-            (false, false) => (false, self.values.intersection(&other.values).cloned().collect()),
+            (true, false) => (
+                false,
+                other
+                    .values
+                    .iter()
+                    .filter(|v| self.has(v))
+                    .cloned()
+                    .collect(),
+            ),
+            (false, true) => (
+                false,
+                self.values
+                    .iter()
+                    .filter(|v| other.has(v))
+                    .cloned()
+                    .collect(),
+            ),
+            (false, false) => (
+                false,
+                self.values.intersection(&other.values).cloned().collect(),
+            ),
         };
-        let mut out = Requirement { key: self.key.clone(), complement, values, gt, lt, min_values };
+        let mut out = Requirement {
+            key: self.key.clone(),
+            complement,
+            values,
+            gt,
+            lt,
+            min_values,
+        };
         if !out.complement && (out.gt.is_some() || out.lt.is_some()) {
             let bounded = out.clone();
             out.values.retain(|v| bounded.within_bounds(v));
@@ -174,17 +222,31 @@ impl Requirement {
             if gt.is_none() && lt.is_none() {
                 return true;
             }
-            let Ok(n) = v.parse::<i64>() else { return false };
+            let Ok(n) = v.parse::<i64>() else {
+                return false;
+            };
             gt.is_none_or(|g| n > g) && lt.is_none_or(|l| n < l)
         };
         match (self.complement, other.complement) {
             (true, true) => !matches!((gt, lt), (Some(g), Some(l)) if l <= g.saturating_add(1)),
-            (true, false) => other.values.iter().any(|v| !self.values.contains(v) && bounded(v)),
-            (false, true) => self.values.iter().any(|v| !other.values.contains(v) && bounded(v)),
+            (true, false) => other
+                .values
+                .iter()
+                .any(|v| !self.values.contains(v) && bounded(v)),
+            (false, true) => self
+                .values
+                .iter()
+                .any(|v| !other.values.contains(v) && bounded(v)),
             (false, false) => {
-                let (small, large) =
-                    if self.values.len() <= other.values.len() { (self, other) } else { (other, self) };
-                small.values.iter().any(|v| large.values.contains(v) && bounded(v))
+                let (small, large) = if self.values.len() <= other.values.len() {
+                    (self, other)
+                } else {
+                    (other, self)
+                };
+                small
+                    .values
+                    .iter()
+                    .any(|v| large.values.contains(v) && bounded(v))
             }
         }
     }
@@ -192,7 +254,11 @@ impl Requirement {
     /// How many values are allowed; `usize::MAX` stands for "unbounded".
     pub fn len(&self) -> usize {
         if self.complement {
-            if self.bounds_empty() { 0 } else { usize::MAX - self.values.len() }
+            if self.bounds_empty() {
+                0
+            } else {
+                usize::MAX - self.values.len()
+            }
         } else {
             self.values.len()
         }
@@ -246,7 +312,9 @@ impl fmt::Display for Requirement {
         match self.operator() {
             Operator::In => write!(f, "{} In [{}]", self.key, values.join(", "))?,
             Operator::NotIn => write!(f, "{} NotIn [{}]", self.key, values.join(", "))?,
-            Operator::Exists if self.gt.is_none() && self.lt.is_none() => write!(f, "{} Exists", self.key)?,
+            Operator::Exists if self.gt.is_none() && self.lt.is_none() => {
+                write!(f, "{} Exists", self.key)?
+            }
             Operator::Exists => write!(f, "{}", self.key)?,
             Operator::DoesNotExist => write!(f, "{} DoesNotExist", self.key)?,
         }
@@ -295,12 +363,17 @@ impl Requirements {
     {
         let mut out = Requirements::new();
         for (k, v) in labels {
-            out.add(Requirement::in_values(kerf_api::labels::normalize_label_key(k), [v.clone()]));
+            out.add(Requirement::in_values(
+                kerf_api::labels::normalize_label_key(k),
+                [v.clone()],
+            ));
         }
         out
     }
 
-    pub fn from_node_selector_requirements(list: &[NodeSelectorRequirement]) -> Result<Self, RequirementError> {
+    pub fn from_node_selector_requirements(
+        list: &[NodeSelectorRequirement],
+    ) -> Result<Self, RequirementError> {
         let mut out = Requirements::new();
         for r in list {
             out.add(Requirement::from_node_selector(r)?);
@@ -361,10 +434,14 @@ impl Requirements {
             (incoming, self, true)
         };
         for (key, a) in &small.by_key {
-            let Some(b) = large.by_key.get(key) else { continue };
+            let Some(b) = large.by_key.get(key) else {
+                continue;
+            };
             let (existing, incoming) = if swapped { (b, a) } else { (a, b) };
             if !existing.overlaps(incoming) {
-                let excluding = |r: &Requirement| matches!(r.operator(), Operator::NotIn | Operator::DoesNotExist);
+                let excluding = |r: &Requirement| {
+                    matches!(r.operator(), Operator::NotIn | Operator::DoesNotExist)
+                };
                 if excluding(existing) && excluding(incoming) {
                     continue;
                 }
@@ -381,15 +458,25 @@ impl Requirements {
     /// Karpenter's compatibility: like `intersects`, and a key the incoming side
     /// requires to exist (In/Exists) must be defined here unless it is a
     /// well-known label that instance types and offerings supply.
-    pub fn compatible(&self, incoming: &Requirements, allow_undefined_well_known: bool) -> Result<(), Incompatible> {
+    pub fn compatible(
+        &self,
+        incoming: &Requirements,
+        allow_undefined_well_known: bool,
+    ) -> Result<(), Incompatible> {
         for (key, r) in &incoming.by_key {
-            if self.by_key.contains_key(key) || matches!(r.operator(), Operator::NotIn | Operator::DoesNotExist) {
+            if self.by_key.contains_key(key)
+                || matches!(r.operator(), Operator::NotIn | Operator::DoesNotExist)
+            {
                 continue;
             }
             if allow_undefined_well_known && kerf_api::labels::is_well_known_label(key) {
                 continue;
             }
-            return Err(Incompatible { key: key.clone(), existing: None, incoming: r.clone() });
+            return Err(Incompatible {
+                key: key.clone(),
+                existing: None,
+                incoming: r.clone(),
+            });
         }
         self.intersects(incoming)
     }
@@ -402,7 +489,9 @@ impl Requirements {
                 None => r.allows_absent(),
             };
             if !ok {
-                let existing = labels.get(key).map(|v| Requirement::in_values(key, [v.clone()]));
+                let existing = labels
+                    .get(key)
+                    .map(|v| Requirement::in_values(key, [v.clone()]));
                 return Err(Incompatible {
                     key: key.clone(),
                     existing: existing.or_else(|| Some(Requirement::does_not_exist(key))),
@@ -466,17 +555,51 @@ mod tests {
     #[test]
     fn intersection_table() {
         let cases = [
-            (r("k", "In", &["a", "b"]), r("k", "In", &["b", "c"]), vec!["b"], false),
-            (r("k", "In", &["a", "b"]), r("k", "NotIn", &["b"]), vec!["a"], false),
-            (r("k", "NotIn", &["a"]), r("k", "NotIn", &["b"]), vec!["a", "b"], true),
-            (r("k", "Exists", &[]), r("k", "In", &["x"]), vec!["x"], false),
-            (r("k", "DoesNotExist", &[]), r("k", "In", &["x"]), vec![], false),
-            (r("k", "Gt", &["2"]), r("k", "In", &["1", "3", "x"]), vec!["3"], false),
+            (
+                r("k", "In", &["a", "b"]),
+                r("k", "In", &["b", "c"]),
+                vec!["b"],
+                false,
+            ),
+            (
+                r("k", "In", &["a", "b"]),
+                r("k", "NotIn", &["b"]),
+                vec!["a"],
+                false,
+            ),
+            (
+                r("k", "NotIn", &["a"]),
+                r("k", "NotIn", &["b"]),
+                vec!["a", "b"],
+                true,
+            ),
+            (
+                r("k", "Exists", &[]),
+                r("k", "In", &["x"]),
+                vec!["x"],
+                false,
+            ),
+            (
+                r("k", "DoesNotExist", &[]),
+                r("k", "In", &["x"]),
+                vec![],
+                false,
+            ),
+            (
+                r("k", "Gt", &["2"]),
+                r("k", "In", &["1", "3", "x"]),
+                vec!["3"],
+                false,
+            ),
         ];
         for (a, b, want, complement) in cases {
             let got = a.intersection(&b);
             assert_eq!(got.complement, complement, "{a} ∩ {b}");
-            assert_eq!(got.values.iter().map(String::as_str).collect::<Vec<_>>(), want, "{a} ∩ {b}");
+            assert_eq!(
+                got.values.iter().map(String::as_str).collect::<Vec<_>>(),
+                want,
+                "{a} ∩ {b}"
+            );
         }
     }
 
@@ -519,30 +642,52 @@ mod tests {
 
     #[test]
     fn beta_keys_are_normalised() {
-        assert_eq!(r("failure-domain.beta.kubernetes.io/zone", "In", &["a"]).key, "topology.kubernetes.io/zone");
+        assert_eq!(
+            r("failure-domain.beta.kubernetes.io/zone", "In", &["a"]).key,
+            "topology.kubernetes.io/zone"
+        );
     }
 
     #[test]
     fn compatibility() {
-        let pool: Requirements = [r("team", "In", &["a"]), r("topology.kubernetes.io/zone", "In", &["z1", "z2"])].into_iter().collect();
-        let pod: Requirements = [r("topology.kubernetes.io/zone", "In", &["z2"])].into_iter().collect();
+        let pool: Requirements = [
+            r("team", "In", &["a"]),
+            r("topology.kubernetes.io/zone", "In", &["z1", "z2"]),
+        ]
+        .into_iter()
+        .collect();
+        let pod: Requirements = [r("topology.kubernetes.io/zone", "In", &["z2"])]
+            .into_iter()
+            .collect();
         assert!(pool.compatible(&pod, true).is_ok());
         let custom: Requirements = [r("other", "In", &["x"])].into_iter().collect();
-        assert!(pool.compatible(&custom, true).is_err(), "undefined custom label");
+        assert!(
+            pool.compatible(&custom, true).is_err(),
+            "undefined custom label"
+        );
         let excluded: Requirements = [r("other", "NotIn", &["x"])].into_iter().collect();
         assert!(pool.compatible(&excluded, true).is_ok());
-        let wrong_zone: Requirements = [r("topology.kubernetes.io/zone", "In", &["z3"])].into_iter().collect();
-        let e = pool.compatible(&wrong_zone, true).expect_err("zone conflict");
+        let wrong_zone: Requirements = [r("topology.kubernetes.io/zone", "In", &["z3"])]
+            .into_iter()
+            .collect();
+        let e = pool
+            .compatible(&wrong_zone, true)
+            .expect_err("zone conflict");
         assert_eq!(e.key, "topology.kubernetes.io/zone");
-        let undefined_wk: Requirements = [r("kubernetes.io/arch", "In", &["arm64"])].into_iter().collect();
+        let undefined_wk: Requirements = [r("kubernetes.io/arch", "In", &["arm64"])]
+            .into_iter()
+            .collect();
         assert!(pool.compatible(&undefined_wk, true).is_ok());
         assert!(pool.compatible(&undefined_wk, false).is_err());
     }
 
     #[test]
     fn label_matching() {
-        let labels: BTreeMap<String, String> = [("a".to_string(), "1".to_string())].into_iter().collect();
-        let ok: Requirements = [r("a", "In", &["1"]), r("b", "DoesNotExist", &[])].into_iter().collect();
+        let labels: BTreeMap<String, String> =
+            [("a".to_string(), "1".to_string())].into_iter().collect();
+        let ok: Requirements = [r("a", "In", &["1"]), r("b", "DoesNotExist", &[])]
+            .into_iter()
+            .collect();
         assert!(ok.matches_labels(&labels).is_ok());
         let missing: Requirements = [r("b", "Exists", &[])].into_iter().collect();
         assert!(missing.matches_labels(&labels).is_err());

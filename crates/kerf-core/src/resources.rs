@@ -51,11 +51,12 @@ impl Resources {
     pub fn from_quantities(list: &BTreeMap<String, Quantity>) -> Result<Self, QuantityError> {
         let mut out = Resources::default();
         for (name, quantity) in list {
-            let milli = kerf_api::quantity::parse_milli(&quantity.0).map_err(|reason| QuantityError {
-                resource: name.clone(),
-                value: quantity.0.clone(),
-                reason: reason.to_string(),
-            })?;
+            let milli =
+                kerf_api::quantity::parse_milli(&quantity.0).map_err(|reason| QuantityError {
+                    resource: name.clone(),
+                    value: quantity.0.clone(),
+                    reason: reason.to_string(),
+                })?;
             out.set(name, milli);
         }
         Ok(out)
@@ -85,10 +86,15 @@ impl Resources {
 
     /// Every named resource, the four built-in ones first, skipping zeros.
     pub fn iter(&self) -> impl Iterator<Item = (&str, i64)> + '_ {
-        [(CPU, self.cpu), (MEMORY, self.memory), (PODS, self.pods), (EPHEMERAL_STORAGE, self.ephemeral_storage)]
-            .into_iter()
-            .chain(self.extended.iter().map(|(k, v)| (k.as_str(), *v)))
-            .filter(|(_, v)| *v != 0)
+        [
+            (CPU, self.cpu),
+            (MEMORY, self.memory),
+            (PODS, self.pods),
+            (EPHEMERAL_STORAGE, self.ephemeral_storage),
+        ]
+        .into_iter()
+        .chain(self.extended.iter().map(|(k, v)| (k.as_str(), *v)))
+        .filter(|(_, v)| *v != 0)
     }
 
     pub fn add(&mut self, other: &Resources) {
@@ -143,7 +149,10 @@ impl Resources {
             && self.memory <= capacity.memory
             && self.pods <= capacity.pods
             && self.ephemeral_storage <= capacity.ephemeral_storage
-            && self.extended.iter().all(|(k, v)| *v <= 0 || *v <= capacity.extended.get(k).copied().unwrap_or(0))
+            && self
+                .extended
+                .iter()
+                .all(|(k, v)| *v <= 0 || *v <= capacity.extended.get(k).copied().unwrap_or(0))
     }
 
     /// The first resource that does not fit, with requested and available amounts.
@@ -193,12 +202,21 @@ pub fn format_amount(resource: &str, milli: i64) -> String {
 
 /// Bytes in the largest binary unit that keeps one decimal of precision.
 pub fn format_bytes(bytes: i64) -> String {
-    const UNITS: [(&str, i64); 4] = [("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
+    const UNITS: [(&str, i64); 4] = [
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ];
     for (suffix, size) in UNITS {
         if bytes.abs() >= size {
             let whole = bytes / size;
             let tenth = (bytes % size) * 10 / size;
-            return if tenth == 0 { format!("{whole}{suffix}") } else { format!("{whole}.{tenth}{suffix}") };
+            return if tenth == 0 {
+                format!("{whole}{suffix}")
+            } else {
+                format!("{whole}.{tenth}{suffix}")
+            };
         }
     }
     format!("{bytes}")
@@ -212,7 +230,10 @@ impl fmt::Debug for Resources {
 
 impl fmt::Display for Resources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.iter().map(|(k, v)| format!("{k}={}", format_amount(k, v))).collect();
+        let parts: Vec<String> = self
+            .iter()
+            .map(|(k, v)| format!("{k}={}", format_amount(k, v)))
+            .collect();
         write!(f, "{{{}}}", parts.join(", "))
     }
 }
@@ -222,19 +243,28 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-        pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect()
     }
 
     #[test]
     fn parses_and_fits() {
-        let req = Resources::from_quantities(&q(&[("cpu", "500m"), ("memory", "1Gi")])).expect("valid");
+        let req =
+            Resources::from_quantities(&q(&[("cpu", "500m"), ("memory", "1Gi")])).expect("valid");
         assert_eq!(req.cpu, 500);
         assert_eq!(req.memory, (1 << 30) * MILLI);
-        let cap = Resources::from_quantities(&q(&[("cpu", "1"), ("memory", "2Gi"), ("pods", "10")])).expect("valid");
+        let cap =
+            Resources::from_quantities(&q(&[("cpu", "1"), ("memory", "2Gi"), ("pods", "10")]))
+                .expect("valid");
         assert!(req.fits_in(&cap));
         let gpu = Resources::from_quantities(&q(&[("nvidia.com/gpu", "1")])).expect("valid");
         assert!(!gpu.fits_in(&cap));
-        assert_eq!(gpu.first_shortfall(&cap), Some(("nvidia.com/gpu".to_string(), 1000, 0)));
+        assert_eq!(
+            gpu.first_shortfall(&cap),
+            Some(("nvidia.com/gpu".to_string(), 1000, 0))
+        );
     }
 
     #[test]

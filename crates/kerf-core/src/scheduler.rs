@@ -9,7 +9,9 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Pod, Taint};
 
 use crate::instance_type::{InstanceType, OfferingFilter};
-use crate::plan::{ExistingPlacement, InstanceOption, Placement, Plan, PlannedNode, Target, Unschedulable};
+use crate::plan::{
+    ExistingPlacement, InstanceOption, Placement, Plan, PlannedNode, Target, Unschedulable,
+};
 use crate::pod::{self, HostPort, PodInfo};
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{Resources, format_amount};
@@ -102,7 +104,11 @@ struct Solver<'a> {
 
 impl<'a> Solver<'a> {
     fn new(snapshot: &'a Snapshot) -> Self {
-        let volumes = VolumeIndex::new(&snapshot.claims, &snapshot.volumes, &snapshot.storage_classes);
+        let volumes = VolumeIndex::new(
+            &snapshot.claims,
+            &snapshot.volumes,
+            &snapshot.storage_classes,
+        );
         let mut plan = Plan::default();
 
         let mut pending = Vec::new();
@@ -113,9 +119,16 @@ impl<'a> Solver<'a> {
                     if snapshot.options.preference_policy == PreferencePolicy::Ignore {
                         info.ignore_preferences();
                     }
-                    pending.push(Pending { info, member_of: Vec::new(), relaxed: Vec::new() });
+                    pending.push(Pending {
+                        info,
+                        member_of: Vec::new(),
+                        relaxed: Vec::new(),
+                    });
                 }
-                Err(e) => plan.unschedulable.push(Unschedulable { pod: e.pod.clone(), reason: format!("{}: {}", e.field, e.message) }),
+                Err(e) => plan.unschedulable.push(Unschedulable {
+                    pod: e.pod.clone(),
+                    reason: format!("{}: {}", e.field, e.message),
+                }),
             }
         }
 
@@ -133,8 +146,16 @@ impl<'a> Solver<'a> {
             })
             .collect();
 
-        let mut templates: Vec<Tmpl> = snapshot.templates.iter().map(|t| prepare_template(t, &daemons)).collect();
-        templates.sort_by(|a, b| b.t.weight.cmp(&a.t.weight).then_with(|| a.t.pool.cmp(&b.t.pool)));
+        let mut templates: Vec<Tmpl> = snapshot
+            .templates
+            .iter()
+            .map(|t| prepare_template(t, &daemons))
+            .collect();
+        templates.sort_by(|a, b| {
+            b.t.weight
+                .cmp(&a.t.weight)
+                .then_with(|| a.t.pool.cmp(&b.t.pool))
+        });
 
         let mut topology = Topology::new(snapshot.namespaces.clone(), !templates.is_empty());
         for p in &pending {
@@ -145,12 +166,19 @@ impl<'a> Solver<'a> {
         for n in &snapshot.nodes {
             let mut taints = n.taints.clone();
             if n.unschedulable {
-                taints.push(Taint { key: UNSCHEDULABLE_TAINT.into(), effect: taints::NO_SCHEDULE.into(), value: None, time_added: None });
+                taints.push(Taint {
+                    key: UNSCHEDULABLE_TAINT.into(),
+                    effect: taints::NO_SCHEDULE.into(),
+                    value: None,
+                    time_added: None,
+                });
             }
             let mut remaining = n.allocatable.clone();
             let mut ports = Vec::new();
             for pod in n.pods.iter().filter(|p| !is_terminal(p)) {
-                if let Ok(info) = compile_pod(pod, &volumes).or_else(|_| compile_pod(pod, &VolumeIndex::default())) {
+                if let Ok(info) = compile_pod(pod, &volumes)
+                    .or_else(|_| compile_pod(pod, &VolumeIndex::default()))
+                {
                     remaining.sub(&info.requests);
                     ports.extend(info.host_ports.iter().cloned());
                     for t in &info.anti_affinity {
@@ -161,10 +189,21 @@ impl<'a> Solver<'a> {
                     remaining.sub(&requests);
                 }
             }
-            let hostname = n.labels.get(kerf_api::labels::HOSTNAME).cloned().unwrap_or_else(|| n.name.clone());
+            let hostname = n
+                .labels
+                .get(kerf_api::labels::HOSTNAME)
+                .cloned()
+                .unwrap_or_else(|| n.name.clone());
             let mut labels = n.labels.clone();
             labels.insert(kerf_api::labels::HOSTNAME.to_string(), hostname);
-            nodes.push(Node { n, labels, taints, remaining, ports, placed: Vec::new() });
+            nodes.push(Node {
+                n,
+                labels,
+                taints,
+                remaining,
+                ports,
+                placed: Vec::new(),
+            });
         }
 
         // Domains spread constraints count: existing nodes' labels and whatever templates can launch.
@@ -242,14 +281,19 @@ impl<'a> Solver<'a> {
             }
         }
         for (i, reason) in failures {
-            self.plan.unschedulable.push(Unschedulable { pod: self.pending[i].info.key.clone(), reason });
+            self.plan.unschedulable.push(Unschedulable {
+                pod: self.pending[i].info.key.clone(),
+                reason,
+            });
         }
         self.finish()
     }
 
     fn place(&mut self, i: usize) -> Result<(), String> {
         let reqs = self.pending[i].info.node_requirements();
-        let prepared = self.topology.prepare(&self.pending[i].info, &self.pending[i].member_of, &reqs);
+        let prepared =
+            self.topology
+                .prepare(&self.pending[i].info, &self.pending[i].member_of, &reqs);
         let info = &self.pending[i].info;
 
         for n in 0..self.nodes.len() {
@@ -283,9 +327,17 @@ impl<'a> Solver<'a> {
             match self.check_claim(info, &reqs, &prepared, &fresh) {
                 Ok((update, pins)) => {
                     // Price only matters when another template of the same weight competes.
-                    let contested = best.is_some() || self.templates.get(t + 1).is_some_and(|n| n.t.weight == weight);
+                    let contested = best.is_some()
+                        || self
+                            .templates
+                            .get(t + 1)
+                            .is_some_and(|n| n.t.weight == weight);
                     let price = if contested {
-                        self.cheapest_price(&fresh, update.requirements.as_ref().unwrap_or(&fresh.requirements), &pins)
+                        self.cheapest_price(
+                            &fresh,
+                            update.requirements.as_ref().unwrap_or(&fresh.requirements),
+                            &pins,
+                        )
                     } else {
                         0.0
                     };
@@ -294,11 +346,18 @@ impl<'a> Solver<'a> {
                         tier = Some(weight);
                     }
                 }
-                Err(reason) => reasons.push(format!("{}: {}", self.templates[t].t.pool, self.render(reason))),
+                Err(reason) => reasons.push(format!(
+                    "{}: {}",
+                    self.templates[t].t.pool,
+                    self.render(reason)
+                )),
             }
         }
         if let Some((_, mut claim, update, pins)) = best {
-            claim.hostname = self.topology.domains.intern(&format!("kerf-planned-{}", self.claims.len()));
+            claim.hostname = self
+                .topology
+                .domains
+                .intern(&format!("kerf-planned-{}", self.claims.len()));
             let c = self.claims.len();
             self.claims.push(claim);
             self.claim_order.insert((0, c));
@@ -336,7 +395,13 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn check_node(&self, info: &PodInfo, reqs: &Requirements, prepared: &Prepared, n: usize) -> Result<(), Reason> {
+    fn check_node(
+        &self,
+        info: &PodInfo,
+        reqs: &Requirements,
+        prepared: &Prepared,
+        n: usize,
+    ) -> Result<(), Reason> {
         let node = &self.nodes[n];
         if node.n.marked_for_deletion {
             return Err(Reason::Fixed("node is being deleted"));
@@ -344,24 +409,40 @@ impl<'a> Solver<'a> {
         if !info.requests.fits_in(&node.remaining) {
             return Err(Reason::Fixed("insufficient resources"));
         }
-        if let Some(t) = taints::first_untolerated(&info.tolerations, &node.taints, !info.tolerate_prefer_no_schedule) {
-            return Err(Reason::Text(format!("taint {} not tolerated", taints::describe(t))));
+        if let Some(t) = taints::first_untolerated(
+            &info.tolerations,
+            &node.taints,
+            !info.tolerate_prefer_no_schedule,
+        ) {
+            return Err(Reason::Text(format!(
+                "taint {} not tolerated",
+                taints::describe(t)
+            )));
         }
-        reqs.matches_labels(&node.labels).map_err(|e| Reason::Text(e.to_string()))?;
-        if let Some(p) = info.host_ports.iter().find(|p| node.ports.iter().any(|q| q.conflicts(p))) {
+        reqs.matches_labels(&node.labels)
+            .map_err(|e| Reason::Text(e.to_string()))?;
+        if let Some(p) = info
+            .host_ports
+            .iter()
+            .find(|p| node.ports.iter().any(|q| q.conflicts(p)))
+        {
             return Err(Reason::Text(format!("host port {p} in use")));
         }
         if !prepared.is_empty() {
             let topology = &self.topology;
-            topology.admit(
-                prepared,
-                |key| match node_label(node, key) {
-                    Some(v) => topology.domains.get(v).map_or(DomainState::Missing, DomainState::Known),
-                    None => DomainState::Missing,
-                },
-                |_, _| 0.0,
-            )
-            .map_err(Reason::Topology)?;
+            topology
+                .admit(
+                    prepared,
+                    |key| match node_label(node, key) {
+                        Some(v) => topology
+                            .domains
+                            .get(v)
+                            .map_or(DomainState::Missing, DomainState::Known),
+                        None => DomainState::Missing,
+                    },
+                    |_, _| 0.0,
+                )
+                .map_err(Reason::Topology)?;
         }
         Ok(())
     }
@@ -375,39 +456,57 @@ impl<'a> Solver<'a> {
         claim: &Claim,
     ) -> Result<(ClaimUpdate, Vec<(String, DomainId)>), Reason> {
         let tmpl = &self.templates[claim.template];
-        if let Some(t) = taints::first_untolerated(&info.tolerations, &tmpl.t.taints, !info.tolerate_prefer_no_schedule) {
-            return Err(Reason::Text(format!("taint {} not tolerated", taints::describe(t))));
+        if let Some(t) = taints::first_untolerated(
+            &info.tolerations,
+            &tmpl.t.taints,
+            !info.tolerate_prefer_no_schedule,
+        ) {
+            return Err(Reason::Text(format!(
+                "taint {} not tolerated",
+                taints::describe(t)
+            )));
         }
-        if let Some(p) = info.host_ports.iter().find(|p| claim.ports.iter().any(|q| q.conflicts(p))) {
+        if let Some(p) = info
+            .host_ports
+            .iter()
+            .find(|p| claim.ports.iter().any(|q| q.conflicts(p)))
+        {
             return Err(Reason::Text(format!("host port {p} in use")));
         }
         let mut requirements = if reqs.is_empty() {
             None
         } else {
-            claim.requirements.compatible(reqs, true).map_err(|e| Reason::Text(format!("incompatible requirements: {e}")))?;
+            claim
+                .requirements
+                .compatible(reqs, true)
+                .map_err(|e| Reason::Text(format!("incompatible requirements: {e}")))?;
             Some(claim.requirements.intersection(reqs))
         };
         let mut pins = Vec::new();
         if !prepared.is_empty() {
             let current = requirements.as_ref().unwrap_or(&claim.requirements);
             let topology = &self.topology;
-            pins = topology.admit(
-                prepared,
-                |key| {
-                    if key == kerf_api::labels::HOSTNAME {
-                        return DomainState::Known(claim.hostname);
-                    }
-                    open_domains(topology, current, key)
-                },
-                |key, d| self.domain_price(claim, current, key, topology.domains.name(d)),
-            )
-            .map_err(Reason::Topology)?;
+            pins = topology
+                .admit(
+                    prepared,
+                    |key| {
+                        if key == kerf_api::labels::HOSTNAME {
+                            return DomainState::Known(claim.hostname);
+                        }
+                        open_domains(topology, current, key)
+                    },
+                    |key, d| self.domain_price(claim, current, key, topology.domains.name(d)),
+                )
+                .map_err(Reason::Topology)?;
             // A fresh node's hostname is its own; nothing to pin.
             pins.retain(|(k, _)| k != kerf_api::labels::HOSTNAME);
             if !pins.is_empty() {
                 let mut r = current.clone();
                 for (k, d) in &pins {
-                    r.add(Requirement::in_values(k, [topology.domains.name(*d).to_string()]));
+                    r.add(Requirement::in_values(
+                        k,
+                        [topology.domains.name(*d).to_string()],
+                    ));
                 }
                 requirements = Some(r);
             }
@@ -440,31 +539,65 @@ impl<'a> Solver<'a> {
             break;
         }
         match cheapest {
-            Some(it) => Ok((ClaimUpdate { requirements, committed: it.capacity.clone() }, pins)),
+            Some(it) => Ok((
+                ClaimUpdate {
+                    requirements,
+                    committed: it.capacity.clone(),
+                },
+                pins,
+            )),
             None if !claim.pods.is_empty() => Err(Reason::Fixed("planned node is full")),
-            None if !any_compatible => Err(Reason::Text(format!("no instance type satisfies {effective}"))),
-            None if !any_fits => Err(Reason::Text(self.explain_no_fit(claim.template, info, effective))),
-            None => Err(Reason::Text(format!("limits reached: {} in use of {}", tmpl.t.in_use, limit_text(tmpl.t)))),
+            None if !any_compatible => Err(Reason::Text(format!(
+                "no instance type satisfies {effective}"
+            ))),
+            None if !any_fits => Err(Reason::Text(self.explain_no_fit(
+                claim.template,
+                info,
+                effective,
+            ))),
+            None => Err(Reason::Text(format!(
+                "limits reached: {} in use of {}",
+                tmpl.t.in_use,
+                limit_text(tmpl.t)
+            ))),
         }
     }
 
-    fn cheapest_price(&self, claim: &Claim, requirements: &Requirements, pins: &[(String, DomainId)]) -> f64 {
+    fn cheapest_price(
+        &self,
+        claim: &Claim,
+        requirements: &Requirements,
+        pins: &[(String, DomainId)],
+    ) -> f64 {
         let mut reqs = requirements.clone();
         for (k, d) in pins {
-            reqs.add(Requirement::in_values(k, [self.topology.domains.name(*d).to_string()]));
+            reqs.add(Requirement::in_values(
+                k,
+                [self.topology.domains.name(*d).to_string()],
+            ));
         }
         let tmpl = &self.templates[claim.template];
         claim
             .options
             .iter()
-            .filter_map(|o| tmpl.types[*o as usize].cheapest_offering(&reqs).map(|of| of.price))
+            .filter_map(|o| {
+                tmpl.types[*o as usize]
+                    .cheapest_offering(&reqs)
+                    .map(|of| of.price)
+            })
             .fold(f64::INFINITY, f64::min)
     }
 
     /// What the claim's cheapest option costs in one zone (or capacity type):
     /// breaks ties between equally crowded domains. Options are in price order,
     /// so the first with an offering there decides.
-    fn domain_price(&self, claim: &Claim, requirements: &Requirements, key: &str, value: &str) -> f64 {
+    fn domain_price(
+        &self,
+        claim: &Claim,
+        requirements: &Requirements,
+        key: &str,
+        value: &str,
+    ) -> f64 {
         let zone_key = key == kerf_api::labels::ZONE;
         if !zone_key && key != kerf_api::labels::CAPACITY_TYPE {
             return 0.0;
@@ -476,7 +609,13 @@ impl<'a> Solver<'a> {
             .find_map(|o| {
                 tmpl.types[*o as usize]
                     .offerings_for(requirements)
-                    .filter(|of| if zone_key { of.zone == value } else { of.capacity_type == value })
+                    .filter(|of| {
+                        if zone_key {
+                            of.zone == value
+                        } else {
+                            of.capacity_type == value
+                        }
+                    })
                     .map(|of| of.price)
                     .min_by(f64::total_cmp)
             })
@@ -488,18 +627,34 @@ impl<'a> Solver<'a> {
         let compatible: Vec<&Arc<InstanceType>> = tmpl
             .types
             .iter()
-            .filter(|it| it.requirements.intersects(reqs).is_ok() && it.cheapest_offering(&tmpl.t.requirements.intersection(reqs)).is_some())
+            .filter(|it| {
+                it.requirements.intersects(reqs).is_ok()
+                    && it
+                        .cheapest_offering(&tmpl.t.requirements.intersection(reqs))
+                        .is_some()
+            })
             .collect();
         if compatible.is_empty() {
-            return format!("no instance type matches {}", tmpl.t.requirements.intersection(reqs));
+            return format!(
+                "no instance type matches {}",
+                tmpl.t.requirements.intersection(reqs)
+            );
         }
         let need = info.requests.plus(&tmpl.daemon);
         for (name, amount) in need.iter() {
-            let largest = compatible.iter().max_by_key(|it| it.allocatable().get(name));
+            let largest = compatible
+                .iter()
+                .max_by_key(|it| it.allocatable().get(name));
             if let Some(largest) = largest.filter(|it| it.allocatable().get(name) < amount) {
                 let daemon = tmpl.daemon.get(name);
-                let with_daemons =
-                    if daemon > 0 { format!(" (including {} for daemonsets)", format_amount(name, daemon)) } else { String::new() };
+                let with_daemons = if daemon > 0 {
+                    format!(
+                        " (including {} for daemonsets)",
+                        format_amount(name, daemon)
+                    )
+                } else {
+                    String::new()
+                };
                 return format!(
                     "no instance type has {} {name}{with_daemons}; largest is {} ({})",
                     format_amount(name, amount),
@@ -518,12 +673,22 @@ impl<'a> Solver<'a> {
         node.ports.extend(info.host_ports.iter().cloned());
         node.placed.push(i);
         let domains = node_domains(&self.topology, &self.nodes[n]);
-        let (member_of, anti) = (self.pending[i].member_of.clone(), self.pending[i].info.anti_affinity.clone());
-        self.topology.record(&member_of, &anti, |k| lookup(&domains, k));
+        let (member_of, anti) = (
+            self.pending[i].member_of.clone(),
+            self.pending[i].info.anti_affinity.clone(),
+        );
+        self.topology
+            .record(&member_of, &anti, |k| lookup(&domains, k));
         self.placements.push((i, Slot::Node(n)));
     }
 
-    fn commit_claim(&mut self, i: usize, c: usize, update: ClaimUpdate, _pins: Vec<(String, DomainId)>) {
+    fn commit_claim(
+        &mut self,
+        i: usize,
+        c: usize,
+        update: ClaimUpdate,
+        _pins: Vec<(String, DomainId)>,
+    ) {
         let info = &self.pending[i].info;
         let before = self.claims[c].pods.len();
         let t = self.claims[c].template;
@@ -552,7 +717,9 @@ impl<'a> Solver<'a> {
                 let it = &tmpl.types[*o as usize];
                 total.fits_in(it.allocatable())
                     && headroom.as_ref().is_none_or(|h| it.capacity.fits_in(h))
-                    && (!narrowed || (it.requirements.intersects(&claim.requirements).is_ok() && offerings.any(it)))
+                    && (!narrowed
+                        || (it.requirements.intersects(&claim.requirements).is_ok()
+                            && offerings.any(it)))
             })
             .collect();
         if let Some(remaining) = self.templates[t].remaining.as_mut() {
@@ -567,7 +734,10 @@ impl<'a> Solver<'a> {
 
         let hostname = claim.hostname;
         let requirements = claim.requirements.clone();
-        let (member_of, anti) = (self.pending[i].member_of.clone(), self.pending[i].info.anti_affinity.clone());
+        let (member_of, anti) = (
+            self.pending[i].member_of.clone(),
+            self.pending[i].info.anti_affinity.clone(),
+        );
         let topology = &mut self.topology;
         let domains: Vec<(String, Option<DomainId>)> = topology
             .topology_keys()
@@ -577,7 +747,11 @@ impl<'a> Solver<'a> {
                 let d = if k == kerf_api::labels::HOSTNAME {
                     Some(hostname)
                 } else {
-                    requirements.get(&k).filter(|r| !r.complement && r.values.len() == 1).and_then(|r| r.values.iter().next()).map(|v| topology.domains.intern(v))
+                    requirements
+                        .get(&k)
+                        .filter(|r| !r.complement && r.values.len() == 1)
+                        .and_then(|r| r.values.iter().next())
+                        .map(|v| topology.domains.intern(v))
                 };
                 (k, d)
             })
@@ -624,14 +798,21 @@ impl<'a> Solver<'a> {
                     })
                 })
                 .collect();
-            options.sort_by(|a, b| a.0.price.total_cmp(&b.0.price).then_with(|| a.0.instance_type.cmp(&b.0.instance_type)));
+            options.sort_by(|a, b| {
+                a.0.price
+                    .total_cmp(&b.0.price)
+                    .then_with(|| a.0.instance_type.cmp(&b.0.instance_type))
+            });
             options.truncate(self.snapshot.options.max_instance_types.max(1));
             let Some((chosen, chosen_type)) = options.first().cloned() else {
                 // Every commit keeps at least one option; report rather than drop pods if that ever breaks.
                 for i in &claim.pods {
                     self.plan.unschedulable.push(Unschedulable {
                         pod: self.pending[*i].info.key.clone(),
-                        reason: format!("internal error: planned node {} lost all instance types", names[c]),
+                        reason: format!(
+                            "internal error: planned node {} lost all instance types",
+                            names[c]
+                        ),
                     });
                 }
                 continue;
@@ -642,7 +823,10 @@ impl<'a> Solver<'a> {
             labels.extend(claim.requirements.single_valued_labels());
             labels.extend(chosen_type.labels.clone());
             labels.insert(kerf_api::labels::ZONE.to_string(), chosen.zone.clone());
-            labels.insert(kerf_api::labels::CAPACITY_TYPE.to_string(), chosen.capacity_type.clone());
+            labels.insert(
+                kerf_api::labels::CAPACITY_TYPE.to_string(),
+                chosen.capacity_type.clone(),
+            );
             labels.insert(kerf_api::labels::HOSTNAME.to_string(), names[c].clone());
             labels.insert(pool_label(tmpl.t), tmpl.t.pool.name.clone());
             let allocatable = chosen_type.allocatable().clone();
@@ -655,7 +839,11 @@ impl<'a> Solver<'a> {
                 labels,
                 taints: tmpl.t.taints.clone(),
                 startup_taints: tmpl.t.startup_taints.clone(),
-                pods: claim.pods.iter().map(|i| self.pending[*i].info.key.clone()).collect(),
+                pods: claim
+                    .pods
+                    .iter()
+                    .map(|i| self.pending[*i].info.key.clone())
+                    .collect(),
                 pod_requests: claim.requests.clone(),
                 daemon_requests: tmpl.daemon.clone(),
                 allocatable,
@@ -665,7 +853,11 @@ impl<'a> Solver<'a> {
             if !node.placed.is_empty() {
                 self.plan.existing.push(ExistingPlacement {
                     node: node.n.name.clone(),
-                    pods: node.placed.iter().map(|i| self.pending[*i].info.key.clone()).collect(),
+                    pods: node
+                        .placed
+                        .iter()
+                        .map(|i| self.pending[*i].info.key.clone())
+                        .collect(),
                 });
             }
         }
@@ -682,17 +874,30 @@ fn pool_label(t: &NodeTemplate) -> String {
 }
 
 fn limit_text(t: &NodeTemplate) -> String {
-    let parts: Vec<String> = t.limits.iter().map(|(k, v)| format!("{k}={}", format_amount(k, *v))).collect();
+    let parts: Vec<String> = t
+        .limits
+        .iter()
+        .map(|(k, v)| format!("{k}={}", format_amount(k, *v)))
+        .collect();
     format!("{{{}}}", parts.join(", "))
 }
 
 fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, pod::PodError> {
-    let volume_reqs = volumes.requirements_for(pod).map_err(|(field, message)| pod::PodError { pod: pod::PodKey::of(pod), field, message })?;
+    let volume_reqs = volumes
+        .requirements_for(pod)
+        .map_err(|(field, message)| pod::PodError {
+            pod: pod::PodKey::of(pod),
+            field,
+            message,
+        })?;
     pod::compile(pod, &volume_reqs)
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 fn node_label<'n>(node: &'n Node, key: &str) -> Option<&'n String> {
@@ -723,14 +928,21 @@ fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> Tmpl<'a> {
         .instance_types
         .iter()
         .filter(|it| it.requirements.intersects(&t.requirements).is_ok())
-        .filter_map(|it| it.cheapest_offering(&t.requirements).map(|o| (o.price, it.clone())))
+        .filter_map(|it| {
+            it.cheapest_offering(&t.requirements)
+                .map(|o| (o.price, it.clone()))
+        })
         .collect();
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let types: Vec<Arc<InstanceType>> = priced.into_iter().map(|(_, it)| it).collect();
     let mut daemon = Resources::default();
     for d in daemons {
         let tolerated = taints::first_untolerated(&d.tolerations, &t.taints, false).is_none();
-        if tolerated && t.requirements.compatible(&d.node_requirements(), true).is_ok() {
+        if tolerated
+            && t.requirements
+                .compatible(&d.node_requirements(), true)
+                .is_ok()
+        {
             daemon.add(&d.requests);
         }
     }
@@ -748,7 +960,12 @@ fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> Tmpl<'a> {
         }
         r
     });
-    Tmpl { t, types, daemon, remaining }
+    Tmpl {
+        t,
+        types,
+        daemon,
+        remaining,
+    }
 }
 
 /// Values a template can launch with for a topology key.
@@ -757,9 +974,13 @@ fn template_domains(t: &Tmpl, key: &str) -> BTreeSet<String> {
     let req = t.t.requirements.get(key);
     for it in &t.types {
         let values: Vec<String> = if key == kerf_api::labels::ZONE {
-            it.offerings_for(&t.t.requirements).map(|o| o.zone.clone()).collect()
+            it.offerings_for(&t.t.requirements)
+                .map(|o| o.zone.clone())
+                .collect()
         } else if key == kerf_api::labels::CAPACITY_TYPE {
-            it.offerings_for(&t.t.requirements).map(|o| o.capacity_type.clone()).collect()
+            it.offerings_for(&t.t.requirements)
+                .map(|o| o.capacity_type.clone())
+                .collect()
         } else if let Some(v) = it.labels.get(key) {
             vec![v.clone()]
         } else if let Some(r) = req.filter(|r| !r.complement) {
@@ -776,13 +997,25 @@ fn template_domains(t: &Tmpl, key: &str) -> BTreeSet<String> {
 fn open_domains(topology: &Topology, requirements: &Requirements, key: &str) -> DomainState {
     let req = requirements.get(key);
     if let Some(r) = req.filter(|r| !r.complement && r.values.len() == 1) {
-        let v = r.values.iter().next().map(String::as_str).unwrap_or_default();
-        return topology.domains.get(v).map_or(DomainState::Missing, DomainState::Known);
+        let v = r
+            .values
+            .iter()
+            .next()
+            .map(String::as_str)
+            .unwrap_or_default();
+        return topology
+            .domains
+            .get(v)
+            .map_or(DomainState::Missing, DomainState::Known);
     }
     let options: Vec<DomainId> = topology
         .domains_of(key)
         .into_iter()
         .filter(|d| req.is_none_or(|r| r.has(topology.domains.name(*d))))
         .collect();
-    if options.is_empty() { DomainState::Missing } else { DomainState::Open(options) }
+    if options.is_empty() {
+        DomainState::Missing
+    } else {
+        DomainState::Open(options)
+    }
 }

@@ -55,7 +55,10 @@ impl Selector {
 
     /// Adds `key In [value]` (used for matchLabelKeys, which pin a label to the pod's own value).
     pub fn with_label(mut self, key: &str, value: &str) -> Self {
-        self.exprs.push(Expr::In(key.to_string(), [value.to_string()].into_iter().collect()));
+        self.exprs.push(Expr::In(
+            key.to_string(),
+            [value.to_string()].into_iter().collect(),
+        ));
         self.exprs.sort();
         self.exprs.dedup();
         self
@@ -77,11 +80,18 @@ pub enum NamespaceScope {
     /// Exactly these namespaces (the pod's own when the term lists none).
     Named(BTreeSet<String>),
     /// Named ones plus every namespace whose labels match.
-    Selected { named: BTreeSet<String>, selector: Selector },
+    Selected {
+        named: BTreeSet<String>,
+        selector: Selector,
+    },
 }
 
 impl NamespaceScope {
-    pub fn contains(&self, namespace: &str, namespace_labels: &BTreeMap<String, BTreeMap<String, String>>) -> bool {
+    pub fn contains(
+        &self,
+        namespace: &str,
+        namespace_labels: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> bool {
         match self {
             NamespaceScope::Named(names) => names.contains(namespace),
             NamespaceScope::Selected { named, selector } => {
@@ -100,7 +110,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -125,9 +138,16 @@ mod tests {
     fn bad_operator_names_the_field() {
         let sel = LabelSelector {
             match_labels: None,
-            match_expressions: Some(vec![LabelSelectorRequirement { key: "a".into(), operator: "Is".into(), values: None }]),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "Is".into(),
+                values: None,
+            }]),
         };
         let err = Selector::compile(&sel, "spec.affinity").expect_err("invalid");
-        assert!(err.contains("spec.affinity.matchExpressions[0].operator"), "{err}");
+        assert!(
+            err.contains("spec.affinity.matchExpressions[0].operator"),
+            "{err}"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct SolveOptions {
 
 impl Default for SolveOptions {
     fn default() -> Self {
-        SolveOptions { preference_policy: PreferencePolicy::Respect, max_instance_types: 600 }
+        SolveOptions {
+            preference_policy: PreferencePolicy::Respect,
+            max_instance_types: 600,
+        }
     }
 }
 

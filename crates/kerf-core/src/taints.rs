@@ -34,7 +34,11 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 
 /// The first taint that the tolerations do not tolerate. PreferNoSchedule
 /// taints count only when `strict` (kerf treats them as hard until relaxed).
-pub fn first_untolerated<'a>(tolerations: &[Toleration], taints: &'a [Taint], strict: bool) -> Option<&'a Taint> {
+pub fn first_untolerated<'a>(
+    tolerations: &[Toleration],
+    taints: &'a [Taint],
+    strict: bool,
+) -> Option<&'a Taint> {
     taints
         .iter()
         .filter(|t| strict || t.effect != PREFER_NO_SCHEDULE)
@@ -54,10 +58,20 @@ mod tests {
     use super::*;
 
     fn taint(key: &str, value: Option<&str>, effect: &str) -> Taint {
-        Taint { key: key.into(), value: value.map(Into::into), effect: effect.into(), time_added: None }
+        Taint {
+            key: key.into(),
+            value: value.map(Into::into),
+            effect: effect.into(),
+            time_added: None,
+        }
     }
 
-    fn tol(key: Option<&str>, op: Option<&str>, value: Option<&str>, effect: Option<&str>) -> Toleration {
+    fn tol(
+        key: Option<&str>,
+        op: Option<&str>,
+        value: Option<&str>,
+        effect: Option<&str>,
+    ) -> Toleration {
         Toleration {
             key: key.map(Into::into),
             operator: op.map(Into::into),
@@ -71,12 +85,18 @@ mod tests {
     fn toleration_table() {
         let t = taint("gpu", Some("true"), NO_SCHEDULE);
         let cases = [
-            (tol(Some("gpu"), Some("Equal"), Some("true"), Some(NO_SCHEDULE)), true),
+            (
+                tol(Some("gpu"), Some("Equal"), Some("true"), Some(NO_SCHEDULE)),
+                true,
+            ),
             (tol(Some("gpu"), None, Some("true"), None), true),
             (tol(Some("gpu"), Some("Equal"), Some("false"), None), false),
             (tol(Some("gpu"), Some("Exists"), None, None), true),
             (tol(None, Some("Exists"), None, None), true),
-            (tol(Some("gpu"), Some("Exists"), None, Some(NO_EXECUTE)), false),
+            (
+                tol(Some("gpu"), Some("Exists"), None, Some(NO_EXECUTE)),
+                false,
+            ),
             (tol(Some("other"), Some("Exists"), None, None), false),
         ];
         for (toleration, want) in cases {

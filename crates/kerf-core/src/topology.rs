@@ -141,7 +141,11 @@ pub struct Topology {
 
 impl Topology {
     pub fn new(namespaces: BTreeMap<String, BTreeMap<String, String>>, can_launch: bool) -> Self {
-        let mut t = Topology { namespaces, can_launch, ..Default::default() };
+        let mut t = Topology {
+            namespaces,
+            can_launch,
+            ..Default::default()
+        };
         t.domains.intern(FRESH_NODE);
         t
     }
@@ -161,7 +165,12 @@ impl Topology {
             self.keys.push(term.topology_key.clone());
             self.keys.sort();
         }
-        self.groups.push(Group { term: term.clone(), counts: FxHashMap::default(), total: 0, anti_owners: FxHashMap::default() });
+        self.groups.push(Group {
+            term: term.clone(),
+            counts: FxHashMap::default(),
+            total: 0,
+            anti_owners: FxHashMap::default(),
+        });
         self.index.insert(term.clone(), id);
         id
     }
@@ -174,7 +183,11 @@ impl Topology {
         for t in pod.affinity.iter().chain(&pod.anti_affinity) {
             self.register(t);
         }
-        for (_, t) in pod.preferred_affinity.iter().chain(&pod.preferred_anti_affinity) {
+        for (_, t) in pod
+            .preferred_affinity
+            .iter()
+            .chain(&pod.preferred_anti_affinity)
+        {
             self.register(t);
         }
     }
@@ -188,14 +201,26 @@ impl Topology {
     pub fn add_domain(&mut self, key: &str, value: &str, taints: &[Taint]) {
         let domain = self.domains.intern(value);
         let entries = self.universe.entry(key.to_string()).or_default();
-        if !entries.iter().any(|e| e.domain == domain && e.taints == taints) {
-            entries.push(UniverseEntry { domain, taints: taints.to_vec() });
+        if !entries
+            .iter()
+            .any(|e| e.domain == domain && e.taints == taints)
+        {
+            entries.push(UniverseEntry {
+                domain,
+                taints: taints.to_vec(),
+            });
         }
     }
 
     /// Known domains for a key, for opening a planned node's choice.
     pub fn domains_of(&self, key: &str) -> Vec<DomainId> {
-        let mut out: Vec<DomainId> = self.universe.get(key).into_iter().flatten().map(|e| e.domain).collect();
+        let mut out: Vec<DomainId> = self
+            .universe
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|e| e.domain)
+            .collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -206,7 +231,10 @@ impl Topology {
         self.groups
             .iter()
             .enumerate()
-            .filter(|(_, g)| g.term.scope.contains(namespace, &self.namespaces) && g.term.selector.matches(labels))
+            .filter(|(_, g)| {
+                g.term.scope.contains(namespace, &self.namespaces)
+                    && g.term.selector.matches(labels)
+            })
             .map(|(i, _)| i)
             .collect()
     }
@@ -220,20 +248,30 @@ impl Topology {
     }
 
     /// Resolves a pod's active terms and the spread thresholds for this attempt.
-    pub fn prepare(&self, pod: &PodInfo, member_of: &[GroupId], node_requirements: &Requirements) -> Prepared {
+    pub fn prepare(
+        &self,
+        pod: &PodInfo,
+        member_of: &[GroupId],
+        node_requirements: &Requirements,
+    ) -> Prepared {
         let mut p = Prepared::default();
         fn plan<'p>(p: &'p mut Prepared, key: &str) -> &'p mut KeyPlan {
             let i = match p.keys.iter().position(|k| k.key == key) {
                 Some(i) => i,
                 None => {
-                    p.keys.push(KeyPlan { key: key.to_string(), ..Default::default() });
+                    p.keys.push(KeyPlan {
+                        key: key.to_string(),
+                        ..Default::default()
+                    });
                     p.keys.len() - 1
                 }
             };
             &mut p.keys[i]
         }
         for s in pod.active_spread() {
-            let Some(&g) = self.index.get(&s.term) else { continue };
+            let Some(&g) = self.index.get(&s.term) else {
+                continue;
+            };
             let key = &s.term.topology_key;
             let self_match = i64::from(member_of.contains(&g));
             let min = if key == kerf_api::labels::HOSTNAME && self.can_launch {
@@ -244,22 +282,41 @@ impl Topology {
                     .get(key)
                     .into_iter()
                     .flatten()
-                    .filter(|e| !s.honor_node_affinity || node_requirements.get(key).is_none_or(|r| r.has(self.domains.name(e.domain))))
-                    .filter(|e| !s.honor_taints || crate::taints::first_untolerated(&pod.tolerations, &e.taints, false).is_none())
+                    .filter(|e| {
+                        !s.honor_node_affinity
+                            || node_requirements
+                                .get(key)
+                                .is_none_or(|r| r.has(self.domains.name(e.domain)))
+                    })
+                    .filter(|e| {
+                        !s.honor_taints
+                            || crate::taints::first_untolerated(&pod.tolerations, &e.taints, false)
+                                .is_none()
+                    })
                     .map(|e| e.domain)
                     .collect();
                 eligible.sort_unstable();
                 eligible.dedup();
-                if s.min_domains.is_some_and(|m| (eligible.len() as i64) < i64::from(m)) {
+                if s.min_domains
+                    .is_some_and(|m| (eligible.len() as i64) < i64::from(m))
+                {
                     0
                 } else {
-                    eligible.iter().map(|d| i64::from(self.count(g, *d))).min().unwrap_or(0)
+                    eligible
+                        .iter()
+                        .map(|d| i64::from(self.count(g, *d)))
+                        .min()
+                        .unwrap_or(0)
                 }
             };
-            plan(&mut p, key).spread.push((g, i64::from(s.max_skew) + min - self_match));
+            plan(&mut p, key)
+                .spread
+                .push((g, i64::from(s.max_skew) + min - self_match));
         }
         for t in pod.active_affinity() {
-            let Some(&g) = self.index.get(t) else { continue };
+            let Some(&g) = self.index.get(t) else {
+                continue;
+            };
             // kube-scheduler: a pod whose affinity matches no pod anywhere may
             // still go anywhere if it matches its own term (the first of a group).
             let anywhere = self.groups[g].total == 0 && member_of.contains(&g);
@@ -344,15 +401,22 @@ impl Topology {
                         })
                         .collect();
                     if allowed.is_empty() {
-                        return Err(last_err.or(kp.constraining().map(Rejection::MissingLabel)).unwrap_or(Rejection::NoDomain));
+                        return Err(last_err
+                            .or(kp.constraining().map(Rejection::MissingLabel))
+                            .unwrap_or(Rejection::NoDomain));
                     }
                     // Least crowded, then cheapest, then by name.
                     let crowd = |d: DomainId| kp.crowd.map_or(0, |g| self.count(g, d));
                     let least = allowed.iter().map(|d| crowd(*d)).min().unwrap_or(0);
-                    let mut tied: Vec<DomainId> = allowed.into_iter().filter(|d| crowd(*d) == least).collect();
+                    let mut tied: Vec<DomainId> =
+                        allowed.into_iter().filter(|d| crowd(*d) == least).collect();
                     if tied.len() > 1 {
-                        let mut ranked: Vec<(f64, DomainId)> = tied.iter().map(|d| (rank(&kp.key, *d), *d)).collect();
-                        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| self.domains.name(a.1).cmp(self.domains.name(b.1))));
+                        let mut ranked: Vec<(f64, DomainId)> =
+                            tied.iter().map(|d| (rank(&kp.key, *d), *d)).collect();
+                        ranked.sort_by(|a, b| {
+                            a.0.total_cmp(&b.0)
+                                .then_with(|| self.domains.name(a.1).cmp(self.domains.name(b.1)))
+                        });
                         tied = ranked.into_iter().map(|(_, d)| d).collect();
                     }
                     if let Some(best) = tied.first() {
@@ -369,23 +433,47 @@ impl Topology {
         let key = |g: GroupId| self.groups[g].term.topology_key.as_str();
         match r {
             Rejection::Spread(g, d) => {
-                format!("topology spread on {} would exceed maxSkew in {}", key(g), self.domains.name(d))
+                format!(
+                    "topology spread on {} would exceed maxSkew in {}",
+                    key(g),
+                    self.domains.name(d)
+                )
             }
-            Rejection::Affinity(g, d) => format!("pod affinity on {}: no matching pod in {}", key(g), self.domains.name(d)),
+            Rejection::Affinity(g, d) => format!(
+                "pod affinity on {}: no matching pod in {}",
+                key(g),
+                self.domains.name(d)
+            ),
             Rejection::AntiAffinity(g, d) => {
-                format!("pod anti-affinity on {}: a matching pod is already in {}", key(g), self.domains.name(d))
+                format!(
+                    "pod anti-affinity on {}: a matching pod is already in {}",
+                    key(g),
+                    self.domains.name(d)
+                )
             }
             Rejection::InverseAntiAffinity(g, d) => {
-                format!("the anti-affinity of a pod in {} on {} excludes this pod", self.domains.name(d), key(g))
+                format!(
+                    "the anti-affinity of a pod in {} on {} excludes this pod",
+                    self.domains.name(d),
+                    key(g)
+                )
             }
-            Rejection::MissingLabel(g) => format!("node has no {} label for the pod's topology constraints", key(g)),
+            Rejection::MissingLabel(g) => format!(
+                "node has no {} label for the pod's topology constraints",
+                key(g)
+            ),
             Rejection::NoDomain => "no topology domain is available".into(),
         }
     }
 
     /// Counts a placed pod in every group it matches and registers its
     /// required anti-affinity terms as owners.
-    pub fn record(&mut self, member_of: &[GroupId], anti_terms: &[AffinityTerm], mut domain_of: impl FnMut(&str) -> Option<DomainId>) {
+    pub fn record(
+        &mut self,
+        member_of: &[GroupId],
+        anti_terms: &[AffinityTerm],
+        mut domain_of: impl FnMut(&str) -> Option<DomainId>,
+    ) {
         for &g in member_of {
             if let Some(d) = domain_of(&self.groups[g].term.topology_key) {
                 *self.groups[g].counts.entry(d).or_insert(0) += 1;

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use k8s_openapi::api::core::v1::{
-    Container, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, Pod, PodAffinityTerm, Taint,
-    Toleration, TopologySelectorTerm,
+    Container, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, Pod,
+    PodAffinityTerm, Taint, Toleration, TopologySelectorTerm,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -164,11 +164,16 @@ struct Sel {
 
 impl Sel {
     fn nothing() -> Sel {
-        Sel { nothing: true, reqs: Vec::new() }
+        Sel {
+            nothing: true,
+            reqs: Vec::new(),
+        }
     }
 
     fn from(sel: Option<&LabelSelector>) -> Sel {
-        let Some(sel) = sel else { return Sel::nothing() };
+        let Some(sel) = sel else {
+            return Sel::nothing();
+        };
         let mut reqs = Vec::new();
         for (k, v) in sel.match_labels.iter().flatten() {
             reqs.push((k.clone(), SelOp::In, [v.clone()].into_iter().collect()));
@@ -185,12 +190,19 @@ impl Sel {
             };
             reqs.push((e.key.clone(), op, values));
         }
-        Sel { nothing: false, reqs }
+        Sel {
+            nothing: false,
+            reqs,
+        }
     }
 
     fn with(mut self, key: &str, op: SelOp, value: &str) -> Sel {
         if !self.nothing {
-            self.reqs.push((key.to_string(), op, [value.to_string()].into_iter().collect()));
+            self.reqs.push((
+                key.to_string(),
+                op,
+                [value.to_string()].into_iter().collect(),
+            ));
         }
         self
     }
@@ -221,7 +233,11 @@ struct Term {
 }
 
 impl Term {
-    fn new(t: &PodAffinityTerm, own_namespace: &str, own_labels: &BTreeMap<String, String>) -> Term {
+    fn new(
+        t: &PodAffinityTerm,
+        own_namespace: &str,
+        own_labels: &BTreeMap<String, String>,
+    ) -> Term {
         let mut selector = Sel::from(t.label_selector.as_ref());
         for k in t.match_label_keys.iter().flatten() {
             if let Some(v) = own_labels.get(k) {
@@ -249,7 +265,10 @@ impl Term {
 
     fn matches(&self, pod: &PodRec, ns_labels: &dyn Fn(&str) -> BTreeMap<String, String>) -> bool {
         let in_scope = self.namespaces.contains(&pod.namespace)
-            || self.namespace_selector.as_ref().is_some_and(|s| s.matches(&ns_labels(&pod.namespace)));
+            || self
+                .namespace_selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&ns_labels(&pod.namespace)));
         in_scope && self.selector.matches(&pod.labels)
     }
 }
@@ -303,14 +322,26 @@ impl<'a> PodRec<'a> {
             .as_ref()
             .and_then(|s| s.affinity.as_ref())
             .and_then(|a| a.pod_anti_affinity.as_ref())
-            .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
             .into_iter()
             .flatten()
             .map(|t| Term::new(t, &namespace, &labels))
             .collect();
-        let owner_is_daemonset =
-            pod.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true) && o.kind == "DaemonSet");
-        let mirror = pod.metadata.annotations.iter().flatten().any(|(k, _)| k == "kubernetes.io/config.mirror");
+        let owner_is_daemonset = pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true) && o.kind == "DaemonSet");
+        let mirror = pod
+            .metadata
+            .annotations
+            .iter()
+            .flatten()
+            .any(|(k, _)| k == "kubernetes.io/config.mirror");
         PodRec {
             requests: pod_requests(pod),
             ports: host_ports(pod),
@@ -329,7 +360,9 @@ impl<'a> PodRec<'a> {
     }
 
     fn tolerations(&self) -> &'a [Toleration] {
-        self.spec().and_then(|s| s.tolerations.as_deref()).unwrap_or(&[])
+        self.spec()
+            .and_then(|s| s.tolerations.as_deref())
+            .unwrap_or(&[])
     }
 }
 
@@ -347,7 +380,10 @@ struct NodeRec {
 }
 
 fn is_terminal(pod: &Pod) -> bool {
-    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 /// A node label, also under its deprecated/GA alias.
@@ -370,7 +406,9 @@ fn label<'l>(labels: &'l BTreeMap<String, String>, key: &str) -> Option<&'l str>
 // Requests (Kubernetes `PodRequests`).
 
 fn container_requests(c: &Container) -> Result<Resources, String> {
-    let Some(r) = c.resources.as_ref() else { return Ok(Resources::default()) };
+    let Some(r) = c.resources.as_ref() else {
+        return Ok(Resources::default());
+    };
     // The API server defaults each missing request to its limit.
     let mut list = r.limits.clone().unwrap_or_default();
     for (k, q) in r.requests.iter().flatten() {
@@ -420,18 +458,34 @@ fn pod_requests(pod: &Pod) -> Result<Resources, String> {
 
 /// Host ports of the app containers, as the API server defaults them.
 fn host_ports(pod: &Pod) -> Vec<Port> {
-    let Some(spec) = pod.spec.as_ref() else { return Vec::new() };
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
     let host_network = spec.host_network == Some(true);
     let mut out = Vec::new();
     for c in &spec.containers {
         for p in c.ports.iter().flatten() {
             // With hostNetwork the API server sets hostPort to containerPort.
-            let port = p.host_port.or(if host_network { Some(p.container_port) } else { None });
-            let Some(port) = port.filter(|p| *p > 0) else { continue };
+            let port = p.host_port.or(if host_network {
+                Some(p.container_port)
+            } else {
+                None
+            });
+            let Some(port) = port.filter(|p| *p > 0) else {
+                continue;
+            };
             out.push(Port {
-                ip: p.host_ip.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "0.0.0.0".into()),
+                ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
                 port,
-                protocol: p.protocol.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "TCP".into()),
+                protocol: p
+                    .protocol
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "TCP".into()),
             });
         }
     }
@@ -484,9 +538,17 @@ fn expression_matches(e: &NodeSelectorRequirement, labels: &BTreeMap<String, Str
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), [bound]) = (value.and_then(integer), values) else { return false };
-            let Some(bound) = integer(bound) else { return false };
-            if e.operator == "Gt" { v > bound } else { v < bound }
+            let (Some(v), [bound]) = (value.and_then(integer), values) else {
+                return false;
+            };
+            let Some(bound) = integer(bound) else {
+                return false;
+            };
+            if e.operator == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
         }
         _ => false,
     }
@@ -503,17 +565,28 @@ fn field_matches(e: &NodeSelectorRequirement, node_name: &str) -> bool {
 }
 
 /// A node selector term: empty terms match nothing; otherwise every expression and field.
-fn term_matches(term: &NodeSelectorTerm, labels: &BTreeMap<String, String>, node_name: &str) -> bool {
+fn term_matches(
+    term: &NodeSelectorTerm,
+    labels: &BTreeMap<String, String>,
+    node_name: &str,
+) -> bool {
     let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
     let fields = term.match_fields.as_deref().unwrap_or(&[]);
     if exprs.is_empty() && fields.is_empty() {
         return false;
     }
-    exprs.iter().all(|e| expression_matches(e, labels)) && fields.iter().all(|f| field_matches(f, node_name))
+    exprs.iter().all(|e| expression_matches(e, labels))
+        && fields.iter().all(|f| field_matches(f, node_name))
 }
 
-fn node_selector_matches(sel: &NodeSelector, labels: &BTreeMap<String, String>, node_name: &str) -> bool {
-    sel.node_selector_terms.iter().any(|t| term_matches(t, labels, node_name))
+fn node_selector_matches(
+    sel: &NodeSelector,
+    labels: &BTreeMap<String, String>,
+    node_name: &str,
+) -> bool {
+    sel.node_selector_terms
+        .iter()
+        .any(|t| term_matches(t, labels, node_name))
 }
 
 fn topology_term_matches(term: &TopologySelectorTerm, labels: &BTreeMap<String, String>) -> bool {
@@ -526,11 +599,14 @@ fn topology_term_matches(term: &TopologySelectorTerm, labels: &BTreeMap<String, 
 /// Why the pod's nodeSelector fails on these labels, if it does.
 fn node_selector_failure(pod: &Pod, labels: &BTreeMap<String, String>) -> Option<String> {
     let spec = pod.spec.as_ref()?;
-    spec.node_selector.iter().flatten().find_map(|(k, v)| match label(labels, k) {
-        Some(have) if have == v => None,
-        Some(have) => Some(format!("nodeSelector {k}={v}, node has {k}={have}")),
-        None => Some(format!("nodeSelector {k}={v}, node has no {k} label")),
-    })
+    spec.node_selector
+        .iter()
+        .flatten()
+        .find_map(|(k, v)| match label(labels, k) {
+            Some(have) if have == v => None,
+            Some(have) => Some(format!("nodeSelector {k}={v}, node has {k}={have}")),
+            None => Some(format!("nodeSelector {k}={v}, node has no {k} label")),
+        })
 }
 
 fn required_node_affinity(pod: &Pod) -> Option<&NodeSelector> {
@@ -545,7 +621,11 @@ fn required_node_affinity(pod: &Pod) -> Option<&NodeSelector> {
 }
 
 /// kube-scheduler's `GetRequiredNodeAffinity(pod).Match(node)`: nodeSelector and required terms.
-fn matches_required_affinity(pod: &Pod, labels: &BTreeMap<String, String>, node_name: &str) -> bool {
+fn matches_required_affinity(
+    pod: &Pod,
+    labels: &BTreeMap<String, String>,
+    node_name: &str,
+) -> bool {
     node_selector_failure(pod, labels).is_none()
         && required_node_affinity(pod).is_none_or(|s| node_selector_matches(s, labels, node_name))
 }
@@ -583,11 +663,22 @@ impl<'a> Validator<'a> {
         for n in &snapshot.nodes {
             let mut labels = n.labels.clone();
             // Every registered node carries its hostname label.
-            labels.entry(HOSTNAME.to_string()).or_insert_with(|| n.name.clone());
+            labels
+                .entry(HOSTNAME.to_string())
+                .or_insert_with(|| n.name.clone());
             let mut taints = n.taints.clone();
             // The node lifecycle controller taints cordoned nodes (TaintNodesByCondition).
-            if n.unschedulable && !taints.iter().any(|t| t.key == UNSCHEDULABLE_TAINT && t.effect == "NoSchedule") {
-                taints.push(Taint { key: UNSCHEDULABLE_TAINT.into(), value: None, effect: "NoSchedule".into(), time_added: None });
+            if n.unschedulable
+                && !taints
+                    .iter()
+                    .any(|t| t.key == UNSCHEDULABLE_TAINT && t.effect == "NoSchedule")
+            {
+                taints.push(Taint {
+                    key: UNSCHEDULABLE_TAINT.into(),
+                    value: None,
+                    effect: "NoSchedule".into(),
+                    time_added: None,
+                });
             }
             let mut node = NodeRec {
                 name: n.name.clone(),
@@ -603,13 +694,25 @@ impl<'a> Validator<'a> {
             for pod in n.pods.iter().filter(|p| !is_terminal(p)) {
                 let rec = PodRec::new(pod);
                 // An unparseable bound pod still takes a pod slot.
-                node.used.add(&rec.requests.clone().unwrap_or_else(|_| Resources { pods: MILLI, ..Default::default() }));
+                node.used
+                    .add(&rec.requests.clone().unwrap_or_else(|_| Resources {
+                        pods: MILLI,
+                        ..Default::default()
+                    }));
                 node.ports.extend(rec.ports.iter().cloned());
                 node.pods.push(v.pods.len());
                 v.pods.push(rec);
             }
-            if v.existing_by_name.insert(n.name.clone(), v.nodes.len()).is_some() {
-                v.violation(None, Some(&n.name), Rule::PlanConsistency, "two existing nodes share this name".into());
+            if v.existing_by_name
+                .insert(n.name.clone(), v.nodes.len())
+                .is_some()
+            {
+                v.violation(
+                    None,
+                    Some(&n.name),
+                    Rule::PlanConsistency,
+                    "two existing nodes share this name".into(),
+                );
             }
             v.nodes.push(node);
         }
@@ -625,8 +728,16 @@ impl<'a> Validator<'a> {
                 ports: Vec::new(),
                 pods: Vec::new(),
             };
-            if v.planned_by_name.insert(p.name.clone(), v.nodes.len()).is_some() {
-                v.violation(None, Some(&p.name), Rule::PlanConsistency, "two planned nodes share this name".into());
+            if v.planned_by_name
+                .insert(p.name.clone(), v.nodes.len())
+                .is_some()
+            {
+                v.violation(
+                    None,
+                    Some(&p.name),
+                    Rule::PlanConsistency,
+                    "two planned nodes share this name".into(),
+                );
             }
             v.nodes.push(node);
         }
@@ -639,12 +750,22 @@ impl<'a> Validator<'a> {
     }
 
     fn violation(&mut self, pod: Option<&PodKey>, node: Option<&str>, rule: Rule, detail: String) {
-        self.out.push(Violation { pod: pod.cloned(), node: node.map(str::to_string), rule, detail });
+        self.out.push(Violation {
+            pod: pod.cloned(),
+            node: node.map(str::to_string),
+            rule,
+            detail,
+        });
     }
 
     fn namespace_labels(&self) -> impl Fn(&str) -> BTreeMap<String, String> + '_ {
         |ns: &str| {
-            let mut labels = self.snapshot.namespaces.get(ns).cloned().unwrap_or_default();
+            let mut labels = self
+                .snapshot
+                .namespaces
+                .get(ns)
+                .cloned()
+                .unwrap_or_default();
             // The API server sets this immutable label on every namespace.
             labels.insert(NAMESPACE_NAME_LABEL.to_string(), ns.to_string());
             labels
@@ -654,7 +775,12 @@ impl<'a> Validator<'a> {
     fn replay(&mut self) {
         for placement in &self.plan.placements {
             let Some(&p) = self.pending.get(&placement.pod) else {
-                self.violation(Some(&placement.pod), None, Rule::UnknownPod, "placed but not pending".into());
+                self.violation(
+                    Some(&placement.pod),
+                    None,
+                    Rule::UnknownPod,
+                    "placed but not pending".into(),
+                );
                 continue;
             };
             let (node, name) = match &placement.target {
@@ -662,11 +788,21 @@ impl<'a> Validator<'a> {
                 Target::New(name) => (self.planned_by_name.get(name).copied(), name),
             };
             let Some(n) = node else {
-                self.violation(Some(&placement.pod), Some(name), Rule::UnknownNode, format!("target {:?} is not a node", placement.target));
+                self.violation(
+                    Some(&placement.pod),
+                    Some(name),
+                    Rule::UnknownNode,
+                    format!("target {:?} is not a node", placement.target),
+                );
                 continue;
             };
             if self.placed_on.get(&p).is_some_and(|on| !on.is_empty()) {
-                self.violation(Some(&placement.pod), Some(name), Rule::Duplicated, "placed more than once".into());
+                self.violation(
+                    Some(&placement.pod),
+                    Some(name),
+                    Rule::Duplicated,
+                    "placed more than once".into(),
+                );
                 continue;
             }
             let failures = self.check(p, n);
@@ -696,9 +832,17 @@ impl<'a> Validator<'a> {
             out.push((Rule::NodeDeleting, "node is marked for deletion".into()));
         }
         if node.cordoned {
-            let cordon = Taint { key: UNSCHEDULABLE_TAINT.into(), value: None, effect: "NoSchedule".into(), time_added: None };
+            let cordon = Taint {
+                key: UNSCHEDULABLE_TAINT.into(),
+                value: None,
+                effect: "NoSchedule".into(),
+                time_added: None,
+            };
             if !pod.tolerations().iter().any(|t| tolerates(t, &cordon)) {
-                out.push((Rule::Cordoned, "node is cordoned (spec.unschedulable)".into()));
+                out.push((
+                    Rule::Cordoned,
+                    "node is cordoned (spec.unschedulable)".into(),
+                ));
             }
         }
         match &pod.requests {
@@ -721,9 +865,17 @@ impl<'a> Validator<'a> {
             }
         }
         // The cordon taint is reported as Cordoned above.
-        let taints: Vec<Taint> = node.taints.iter().filter(|t| !(node.cordoned && t.key == UNSCHEDULABLE_TAINT)).cloned().collect();
+        let taints: Vec<Taint> = node
+            .taints
+            .iter()
+            .filter(|t| !(node.cordoned && t.key == UNSCHEDULABLE_TAINT))
+            .cloned()
+            .collect();
         if let Some(t) = untolerated(pod.tolerations(), &taints) {
-            out.push((Rule::Taints, format!("taint {} not tolerated", describe_taint(t))));
+            out.push((
+                Rule::Taints,
+                format!("taint {} not tolerated", describe_taint(t)),
+            ));
         }
         if let Some(why) = node_selector_failure(pod.pod, &node.labels) {
             out.push((Rule::NodeSelector, why));
@@ -731,14 +883,24 @@ impl<'a> Validator<'a> {
         if let Some(sel) = required_node_affinity(pod.pod)
             && !node_selector_matches(sel, &node.labels, &node.name)
         {
-            out.push((Rule::NodeAffinity, "no required nodeSelectorTerm matches the node".into()));
+            out.push((
+                Rule::NodeAffinity,
+                "no required nodeSelectorTerm matches the node".into(),
+            ));
         }
         for port in &pod.ports {
             if let Some(used) = node.ports.iter().find(|q| q.conflicts(port)) {
-                out.push((Rule::HostPorts, format!("host port {port} conflicts with {used} in use")));
+                out.push((
+                    Rule::HostPorts,
+                    format!("host port {port} conflicts with {used} in use"),
+                ));
             }
         }
-        out.extend(self.check_volumes(pod, node).into_iter().map(|d| (Rule::VolumeZone, d)));
+        out.extend(
+            self.check_volumes(pod, node)
+                .into_iter()
+                .map(|d| (Rule::VolumeZone, d)),
+        );
         out.extend(self.check_pod_affinity(pod, node));
         out.extend(self.check_spread(pod, node));
         out
@@ -754,7 +916,11 @@ impl<'a> Validator<'a> {
                     .storage_classes
                     .iter()
                     .filter(|c| {
-                        c.metadata.annotations.as_ref().and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).is_some_and(|v| v == "true")
+                        c.metadata
+                            .annotations
+                            .as_ref()
+                            .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                            .is_some_and(|v| v == "true")
                     })
                     .filter_map(|c| c.metadata.name.clone())
                     .min();
@@ -773,19 +939,29 @@ impl<'a> Validator<'a> {
     }
 
     fn class_allows(class: Option<&StorageClass>, node: &NodeRec) -> bool {
-        let terms = class.and_then(|c| c.allowed_topologies.as_deref()).unwrap_or(&[]);
+        let terms = class
+            .and_then(|c| c.allowed_topologies.as_deref())
+            .unwrap_or(&[]);
         terms.is_empty() || terms.iter().any(|t| topology_term_matches(t, &node.labels))
     }
 
     fn pv_allows(pv: &PersistentVolume, node: &NodeRec) -> Result<(), String> {
-        if let Some(sel) = pv.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref())
+        if let Some(sel) = pv
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_affinity.as_ref())
+            .and_then(|a| a.required.as_ref())
             && !node_selector_matches(sel, &node.labels, &node.name)
         {
             return Err("node affinity does not match the node".into());
         }
         // VolumeZone: in-tree volumes label their zone/region (`a__b` lists several).
         for (k, v) in pv.metadata.labels.iter().flatten() {
-            let topology_key = k == ZONE || k == REGION || LABEL_ALIASES.iter().any(|(beta, ga)| k == beta && (*ga == ZONE || *ga == REGION));
+            let topology_key = k == ZONE
+                || k == REGION
+                || LABEL_ALIASES
+                    .iter()
+                    .any(|(beta, ga)| k == beta && (*ga == ZONE || *ga == REGION));
             if !topology_key {
                 continue;
             }
@@ -808,16 +984,33 @@ impl<'a> Validator<'a> {
                         && c.metadata.namespace.as_deref().unwrap_or("default") == pod.namespace
                 });
                 let Some(claim) = claim else {
-                    out.push(format!("volume {}: persistentvolumeclaim {}/{} not found", vol.name, pod.namespace, pvc.claim_name));
+                    out.push(format!(
+                        "volume {}: persistentvolumeclaim {}/{} not found",
+                        vol.name, pod.namespace, pvc.claim_name
+                    ));
                     continue;
                 };
                 let cspec = claim.spec.as_ref();
-                if let Some(pv_name) = cspec.and_then(|s| s.volume_name.as_deref()).filter(|n| !n.is_empty()) {
-                    match self.snapshot.volumes.iter().find(|v| v.metadata.name.as_deref() == Some(pv_name)) {
-                        None => out.push(format!("volume {}: persistentvolume {pv_name} not found", vol.name)),
+                if let Some(pv_name) = cspec
+                    .and_then(|s| s.volume_name.as_deref())
+                    .filter(|n| !n.is_empty())
+                {
+                    match self
+                        .snapshot
+                        .volumes
+                        .iter()
+                        .find(|v| v.metadata.name.as_deref() == Some(pv_name))
+                    {
+                        None => out.push(format!(
+                            "volume {}: persistentvolume {pv_name} not found",
+                            vol.name
+                        )),
                         Some(pv) => {
                             if let Err(e) = Self::pv_allows(pv, node) {
-                                out.push(format!("volume {}: persistentvolume {pv_name}: {e}", vol.name));
+                                out.push(format!(
+                                    "volume {}: persistentvolume {pv_name}: {e}",
+                                    vol.name
+                                ));
                             }
                         }
                     }
@@ -826,17 +1019,27 @@ impl<'a> Validator<'a> {
                         Err(e) => out.push(format!("volume {}: {e}", vol.name)),
                         Ok(class) => {
                             if !Self::class_allows(class, node) {
-                                out.push(format!("volume {}: storageclass allowedTopologies exclude the node", vol.name));
+                                out.push(format!(
+                                    "volume {}: storageclass allowedTopologies exclude the node",
+                                    vol.name
+                                ));
                             }
                         }
                     }
                 }
-            } else if let Some(template) = vol.ephemeral.as_ref().and_then(|e| e.volume_claim_template.as_ref()) {
+            } else if let Some(template) = vol
+                .ephemeral
+                .as_ref()
+                .and_then(|e| e.volume_claim_template.as_ref())
+            {
                 match self.storage_class(template.spec.storage_class_name.as_deref()) {
                     Err(e) => out.push(format!("volume {}: {e}", vol.name)),
                     Ok(class) => {
                         if !Self::class_allows(class, node) {
-                            out.push(format!("volume {}: storageclass allowedTopologies exclude the node", vol.name));
+                            out.push(format!(
+                                "volume {}: storageclass allowedTopologies exclude the node",
+                                vol.name
+                            ));
                         }
                     }
                 }
@@ -851,14 +1054,23 @@ impl<'a> Validator<'a> {
         let ns_labels = self.namespace_labels();
         let affinity = pod.spec().and_then(|s| s.affinity.as_ref());
         let required = |terms: Option<&Vec<PodAffinityTerm>>| -> Vec<Term> {
-            terms.into_iter().flatten().map(|t| Term::new(t, &pod.namespace, &pod.labels)).collect()
+            terms
+                .into_iter()
+                .flatten()
+                .map(|t| Term::new(t, &pod.namespace, &pod.labels))
+                .collect()
         };
-        let affinity_terms = required(
-            affinity
-                .and_then(|a| a.pod_affinity.as_ref())
-                .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
-        );
-        let placed = || self.nodes.iter().flat_map(|m| m.pods.iter().map(move |q| (m, &self.pods[*q])));
+        let affinity_terms = required(affinity.and_then(|a| a.pod_affinity.as_ref()).and_then(
+            |a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            },
+        ));
+        let placed = || {
+            self.nodes
+                .iter()
+                .flat_map(|m| m.pods.iter().map(move |q| (m, &self.pods[*q])))
+        };
 
         if !affinity_terms.is_empty() {
             // Counts per (key, value) of pods matching *all* terms, on nodes with the key.
@@ -887,9 +1099,13 @@ impl<'a> Validator<'a> {
             if let Some(key) = missing_key {
                 out.push((Rule::PodAffinity, format!("node has no {key} label")));
             } else if let Some(domain) = unmatched {
-                let first_of_group = counts.is_empty() && affinity_terms.iter().all(|t| t.matches(pod, &ns_labels));
+                let first_of_group =
+                    counts.is_empty() && affinity_terms.iter().all(|t| t.matches(pod, &ns_labels));
                 if !first_of_group {
-                    out.push((Rule::PodAffinity, format!("no pod matching the affinity terms in {domain}")));
+                    out.push((
+                        Rule::PodAffinity,
+                        format!("no pod matching the affinity terms in {domain}"),
+                    ));
                 }
             }
         }
@@ -897,22 +1113,37 @@ impl<'a> Validator<'a> {
         let anti_terms = required(
             affinity
                 .and_then(|a| a.pod_anti_affinity.as_ref())
-                .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref()),
+                .and_then(|a| {
+                    a.required_during_scheduling_ignored_during_execution
+                        .as_ref()
+                }),
         );
         for t in &anti_terms {
-            let Some(v) = label(&node.labels, &t.key) else { continue };
-            if let Some((m, q)) = placed().find(|(m, q)| label(&m.labels, &t.key) == Some(v) && t.matches(q, &ns_labels)) {
-                out.push((Rule::PodAntiAffinity, format!("pod {} on {} is in the same {}={v}", q.key, m.name, t.key)));
+            let Some(v) = label(&node.labels, &t.key) else {
+                continue;
+            };
+            if let Some((m, q)) = placed()
+                .find(|(m, q)| label(&m.labels, &t.key) == Some(v) && t.matches(q, &ns_labels))
+            {
+                out.push((
+                    Rule::PodAntiAffinity,
+                    format!("pod {} on {} is in the same {}={v}", q.key, m.name, t.key),
+                ));
             }
         }
 
         for (m, q) in placed() {
             for t in &q.anti {
-                let Some(v) = label(&m.labels, &t.key) else { continue };
+                let Some(v) = label(&m.labels, &t.key) else {
+                    continue;
+                };
                 if label(&node.labels, &t.key) == Some(v) && t.matches(pod, &ns_labels) {
                     out.push((
                         Rule::ExistingAntiAffinity,
-                        format!("pod {} on {} has anti-affinity to this pod in {}={v}", q.key, m.name, t.key),
+                        format!(
+                            "pod {} on {} has anti-affinity to this pod in {}={v}",
+                            q.key, m.name, t.key
+                        ),
                     ));
                 }
             }
@@ -947,11 +1178,15 @@ impl<'a> Validator<'a> {
             .collect();
         let mut counts: Vec<BTreeMap<&str, i64>> = vec![BTreeMap::new(); constraints.len()];
         for m in &self.nodes {
-            if constraints.iter().any(|c| label(&m.labels, &c.topology_key).is_none()) {
+            if constraints
+                .iter()
+                .any(|c| label(&m.labels, &c.topology_key).is_none())
+            {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
-                let honor_affinity = c.node_affinity_policy.as_deref().unwrap_or("Honor") == "Honor";
+                let honor_affinity =
+                    c.node_affinity_policy.as_deref().unwrap_or("Honor") == "Honor";
                 let honor_taints = c.node_taints_policy.as_deref().unwrap_or("Ignore") == "Honor";
                 if honor_affinity && !matches_required_affinity(pod.pod, &m.labels, &m.name) {
                     continue;
@@ -966,7 +1201,11 @@ impl<'a> Validator<'a> {
                     m.pods
                         .iter()
                         .map(|q| &self.pods[*q])
-                        .filter(|q| !q.terminating && q.namespace == pod.namespace && selectors[i].matches(&q.labels))
+                        .filter(|q| {
+                            !q.terminating
+                                && q.namespace == pod.namespace
+                                && selectors[i].matches(&q.labels)
+                        })
                         .count() as i64
                 };
                 *counts[i].entry(value).or_insert(0) += matching;
@@ -974,12 +1213,23 @@ impl<'a> Validator<'a> {
         }
         for (i, c) in constraints.iter().enumerate() {
             let Some(value) = label(&node.labels, &c.topology_key) else {
-                out.push((Rule::TopologySpread, format!("node has no {} label", c.topology_key)));
+                out.push((
+                    Rule::TopologySpread,
+                    format!("node has no {} label", c.topology_key),
+                ));
                 continue;
             };
             let min_domains = i64::from(c.min_domains.unwrap_or(1));
             let domains = counts[i].len() as i64;
-            let min = if domains < min_domains { 0 } else { counts[i].values().copied().min().unwrap_or(i64::from(i32::MAX)) };
+            let min = if domains < min_domains {
+                0
+            } else {
+                counts[i]
+                    .values()
+                    .copied()
+                    .min()
+                    .unwrap_or(i64::from(i32::MAX))
+            };
             let here = counts[i].get(value).copied().unwrap_or(0);
             let self_match = i64::from(selectors[i].matches(&pod.labels));
             let skew = here + self_match - min;
@@ -1004,16 +1254,27 @@ impl<'a> Validator<'a> {
         for u in &self.plan.unschedulable {
             *unschedulable.entry(u.pod.clone()).or_insert(0) += 1;
             if !self.pending.contains_key(&u.pod) {
-                self.violation(Some(&u.pod), None, Rule::UnknownPod, "listed unschedulable but not pending".into());
+                self.violation(
+                    Some(&u.pod),
+                    None,
+                    Rule::UnknownPod,
+                    "listed unschedulable but not pending".into(),
+                );
             }
         }
-        let pending: Vec<(PodKey, usize)> = self.pending.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let pending: Vec<(PodKey, usize)> =
+            self.pending.iter().map(|(k, v)| (k.clone(), *v)).collect();
         for (key, p) in pending {
             let placed = self.placed_on.get(&p).map_or(0, Vec::len);
             let listed = unschedulable.get(&key).copied().unwrap_or(0);
             match placed + listed {
                 0 if self.pods[p].daemon => {}
-                0 => self.violation(Some(&key), None, Rule::Lost, "neither placed nor listed as unschedulable".into()),
+                0 => self.violation(
+                    Some(&key),
+                    None,
+                    Rule::Lost,
+                    "neither placed nor listed as unschedulable".into(),
+                ),
                 1 => {}
                 _ => self.violation(
                     Some(&key),
@@ -1033,41 +1294,79 @@ impl<'a> Validator<'a> {
                 Target::Existing(n) => (false, n.clone()),
                 Target::New(n) => (true, n.clone()),
             };
-            by_target.entry((new, name)).or_default().push(p.pod.clone());
+            by_target
+                .entry((new, name))
+                .or_default()
+                .push(p.pod.clone());
         }
         let mut listed: BTreeMap<(bool, String), Vec<PodKey>> = BTreeMap::new();
         for n in &self.plan.new_nodes {
-            listed.entry((true, n.name.clone())).or_default().extend(n.pods.iter().cloned());
+            listed
+                .entry((true, n.name.clone()))
+                .or_default()
+                .extend(n.pods.iter().cloned());
         }
         for e in &self.plan.existing {
             if !self.existing_by_name.contains_key(&e.node) {
-                self.violation(None, Some(&e.node), Rule::UnknownNode, "existing placement names no existing node".into());
+                self.violation(
+                    None,
+                    Some(&e.node),
+                    Rule::UnknownNode,
+                    "existing placement names no existing node".into(),
+                );
             }
-            listed.entry((false, e.node.clone())).or_default().extend(e.pods.iter().cloned());
+            listed
+                .entry((false, e.node.clone()))
+                .or_default()
+                .extend(e.pods.iter().cloned());
         }
-        let targets: BTreeSet<(bool, String)> = by_target.keys().chain(listed.keys()).cloned().collect();
+        let targets: BTreeSet<(bool, String)> =
+            by_target.keys().chain(listed.keys()).cloned().collect();
         for t in targets {
             let mut a = by_target.get(&t).cloned().unwrap_or_default();
             let mut b = listed.get(&t).cloned().unwrap_or_default();
             a.sort();
             b.sort();
             if a != b {
-                let kind = if t.0 { "planned node's pods" } else { "existing placement's pods" };
-                self.violation(None, Some(&t.1), Rule::PlanConsistency, format!("{kind} {b:?} differ from placements {a:?}"));
+                let kind = if t.0 {
+                    "planned node's pods"
+                } else {
+                    "existing placement's pods"
+                };
+                self.violation(
+                    None,
+                    Some(&t.1),
+                    Rule::PlanConsistency,
+                    format!("{kind} {b:?} differ from placements {a:?}"),
+                );
             }
         }
         for n in &self.plan.new_nodes {
             if n.pods.is_empty() {
-                self.violation(None, Some(&n.name), Rule::PlanConsistency, "planned node holds no pods".into());
+                self.violation(
+                    None,
+                    Some(&n.name),
+                    Rule::PlanConsistency,
+                    "planned node holds no pods".into(),
+                );
             }
             let mut sum = Resources::default();
             for k in &n.pods {
-                if let Some(r) = self.pending.get(k).and_then(|p| self.pods[*p].requests.as_ref().ok()) {
+                if let Some(r) = self
+                    .pending
+                    .get(k)
+                    .and_then(|p| self.pods[*p].requests.as_ref().ok())
+                {
                     sum.add(r);
                 }
             }
             if sum != n.pod_requests {
-                self.violation(None, Some(&n.name), Rule::PlanConsistency, format!("pod_requests {} but pods request {sum}", n.pod_requests));
+                self.violation(
+                    None,
+                    Some(&n.name),
+                    Rule::PlanConsistency,
+                    format!("pod_requests {} but pods request {sum}", n.pod_requests),
+                );
             }
         }
     }
@@ -1075,7 +1374,14 @@ impl<'a> Validator<'a> {
     fn check_planned_nodes(&mut self) {
         for node in &self.plan.new_nodes {
             let name = node.name.clone();
-            let mut bad = |rule: Rule, detail: String| self.out.push(Violation { pod: None, node: Some(name.clone()), rule, detail });
+            let mut bad = |rule: Rule, detail: String| {
+                self.out.push(Violation {
+                    pod: None,
+                    node: Some(name.clone()),
+                    rule,
+                    detail,
+                })
+            };
             let Some(tmpl) = self.snapshot.templates.iter().find(|t| t.pool == node.pool) else {
                 bad(Rule::Offering, format!("no template for {}", node.pool));
                 continue;
@@ -1084,27 +1390,66 @@ impl<'a> Validator<'a> {
             if node.options.first() != Some(chosen) {
                 bad(Rule::Offering, "chosen is not options[0]".into());
             }
-            let Some(it) = tmpl.instance_types.iter().find(|it| it.name == chosen.instance_type) else {
-                bad(Rule::Offering, format!("{} has no instance type {}", node.pool, chosen.instance_type));
+            let Some(it) = tmpl
+                .instance_types
+                .iter()
+                .find(|it| it.name == chosen.instance_type)
+            else {
+                bad(
+                    Rule::Offering,
+                    format!(
+                        "{} has no instance type {}",
+                        node.pool, chosen.instance_type
+                    ),
+                );
                 continue;
             };
-            match it.offerings.iter().find(|o| o.zone == chosen.zone && o.capacity_type == chosen.capacity_type) {
-                None => bad(Rule::Offering, format!("{} has no offering {}/{}", it.name, chosen.zone, chosen.capacity_type)),
+            match it
+                .offerings
+                .iter()
+                .find(|o| o.zone == chosen.zone && o.capacity_type == chosen.capacity_type)
+            {
+                None => bad(
+                    Rule::Offering,
+                    format!(
+                        "{} has no offering {}/{}",
+                        it.name, chosen.zone, chosen.capacity_type
+                    ),
+                ),
                 Some(o) => {
                     if !o.available {
-                        bad(Rule::Offering, format!("offering {}/{} of {} is unavailable", o.zone, o.capacity_type, it.name));
+                        bad(
+                            Rule::Offering,
+                            format!(
+                                "offering {}/{} of {} is unavailable",
+                                o.zone, o.capacity_type, it.name
+                            ),
+                        );
                     }
                     if o.price != chosen.price {
-                        bad(Rule::Offering, format!("price {} but the offering costs {}", chosen.price, o.price));
+                        bad(
+                            Rule::Offering,
+                            format!("price {} but the offering costs {}", chosen.price, o.price),
+                        );
                     }
                 }
             }
-            for (what, reqs) in [("template", &tmpl.requirements), ("node", &node.requirements)] {
-                for (key, value) in [(ZONE, &chosen.zone), (CAPACITY_TYPE, &chosen.capacity_type), (INSTANCE_TYPE, &chosen.instance_type)] {
+            for (what, reqs) in [
+                ("template", &tmpl.requirements),
+                ("node", &node.requirements),
+            ] {
+                for (key, value) in [
+                    (ZONE, &chosen.zone),
+                    (CAPACITY_TYPE, &chosen.capacity_type),
+                    (INSTANCE_TYPE, &chosen.instance_type),
+                ] {
                     if let Some(r) = reqs.get(key)
                         && !r.has(value)
                     {
-                        bad(Rule::Offering, format!("{what} requirement {r} excludes {key}={value}"));
+                        bad(
+                            Rule::Offering,
+                            format!("{what} requirement {r} excludes {key}={value}"),
+                        );
                     }
                 }
             }
@@ -1118,38 +1463,71 @@ impl<'a> Validator<'a> {
             expect.extend(tmpl.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
             for (k, v) in expect {
                 if node.labels.get(&k) != Some(&v) {
-                    bad(Rule::Labels, format!("label {k}={:?}, expected {v:?}", node.labels.get(&k)));
+                    bad(
+                        Rule::Labels,
+                        format!("label {k}={:?}, expected {v:?}", node.labels.get(&k)),
+                    );
                 }
             }
-            for (what, reqs) in [("template", &tmpl.requirements), ("node", &node.requirements)] {
+            for (what, reqs) in [
+                ("template", &tmpl.requirements),
+                ("node", &node.requirements),
+            ] {
                 for r in reqs.iter() {
                     if let Some(v) = node.labels.get(&r.key)
                         && !r.has(v)
                     {
-                        bad(Rule::Labels, format!("label {}={v} violates {what} requirement {r}", r.key));
+                        bad(
+                            Rule::Labels,
+                            format!("label {}={v} violates {what} requirement {r}", r.key),
+                        );
                     }
                 }
             }
             for t in &tmpl.taints {
                 if !node.taints.contains(t) {
-                    bad(Rule::Taints, format!("template taint {} missing from the planned node", describe_taint(t)));
+                    bad(
+                        Rule::Taints,
+                        format!(
+                            "template taint {} missing from the planned node",
+                            describe_taint(t)
+                        ),
+                    );
                 }
             }
             if &node.allocatable != it.allocatable() {
-                bad(Rule::Allocatable, format!("allocatable {} but {} has {}", node.allocatable, it.name, it.allocatable()));
+                bad(
+                    Rule::Allocatable,
+                    format!(
+                        "allocatable {} but {} has {}",
+                        node.allocatable,
+                        it.name,
+                        it.allocatable()
+                    ),
+                );
             }
             // Daemonsets that will land on the node.
             let mut daemons = Resources::default();
             for ds in &self.snapshot.daemonsets {
-                let Some(spec) = ds.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else { continue };
-                let pod = Pod { metadata: Default::default(), spec: Some(spec.clone()), status: None };
+                let Some(spec) = ds.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
+                    continue;
+                };
+                let pod = Pod {
+                    metadata: Default::default(),
+                    spec: Some(spec.clone()),
+                    status: None,
+                };
                 let tolerations = spec.tolerations.as_deref().unwrap_or(&[]);
-                if untolerated(tolerations, &node.taints).is_none() && matches_required_affinity(&pod, &node.labels, &node.name) {
+                if untolerated(tolerations, &node.taints).is_none()
+                    && matches_required_affinity(&pod, &node.labels, &node.name)
+                {
                     daemons.add(&pod_requests(&pod).unwrap_or_default());
                 }
             }
-            if let Some((name, need, have)) =
-                daemons.iter().find(|(name, v)| *v > node.daemon_requests.get(name)).map(|(n, v)| (n, v, node.daemon_requests.get(n)))
+            if let Some((name, need, have)) = daemons
+                .iter()
+                .find(|(name, v)| *v > node.daemon_requests.get(name))
+                .map(|(n, v)| (n, v, node.daemon_requests.get(n)))
             {
                 bad(
                     Rule::DaemonOverhead,
@@ -1171,7 +1549,13 @@ impl<'a> Validator<'a> {
             let mut total = tmpl.in_use.clone();
             let mut any = false;
             for node in self.plan.new_nodes.iter().filter(|n| n.pool == tmpl.pool) {
-                let Some(it) = tmpl.instance_types.iter().find(|it| it.name == node.chosen.instance_type) else { continue };
+                let Some(it) = tmpl
+                    .instance_types
+                    .iter()
+                    .find(|it| it.name == node.chosen.instance_type)
+                else {
+                    continue;
+                };
                 total.add(&it.capacity);
                 any = true;
             }
@@ -1193,7 +1577,6 @@ impl<'a> Validator<'a> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -1213,13 +1596,16 @@ mod tests {
 
     /// A pod in `default` requesting `cpu`, with `extra` merged into its spec.
     fn mk(name: &str, labels: Value, cpu: &str, extra: Value) -> Pod {
-        let mut spec = json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]});
+        let mut spec =
+            json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]});
         if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
             for (k, v) in extra {
                 spec.insert(k.clone(), v.clone());
             }
         }
-        pod(json!({"metadata": {"name": name, "namespace": "default", "labels": labels}, "spec": spec}))
+        pod(
+            json!({"metadata": {"name": name, "namespace": "default", "labels": labels}, "spec": spec}),
+        )
     }
 
     fn plain(name: &str, cpu: &str) -> Pod {
@@ -1227,13 +1613,20 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn node(name: &str, zone: &str, cpu_milli: i64, pods: Vec<Pod>) -> ExistingNode {
         ExistingNode {
             name: name.into(),
-            labels: labels(&[(ZONE, zone), (HOSTNAME, name), ("kubernetes.io/arch", "amd64")]),
+            labels: labels(&[
+                (ZONE, zone),
+                (HOSTNAME, name),
+                ("kubernetes.io/arch", "amd64"),
+            ]),
             taints: Vec::new(),
             allocatable: Resources::new(cpu_milli, 8 << 30, 110),
             pods,
@@ -1246,12 +1639,35 @@ mod tests {
 
     fn small_type() -> Arc<InstanceType> {
         let offerings = vec![
-            Offering { zone: "zone-a".into(), capacity_type: "on-demand".into(), price: 0.1, available: true },
-            Offering { zone: "zone-a".into(), capacity_type: "spot".into(), price: 0.04, available: true },
-            Offering { zone: "zone-b".into(), capacity_type: "on-demand".into(), price: 0.1, available: true },
-            Offering { zone: "zone-b".into(), capacity_type: "spot".into(), price: 0.05, available: false },
+            Offering {
+                zone: "zone-a".into(),
+                capacity_type: "on-demand".into(),
+                price: 0.1,
+                available: true,
+            },
+            Offering {
+                zone: "zone-a".into(),
+                capacity_type: "spot".into(),
+                price: 0.04,
+                available: true,
+            },
+            Offering {
+                zone: "zone-b".into(),
+                capacity_type: "on-demand".into(),
+                price: 0.1,
+                available: true,
+            },
+            Offering {
+                zone: "zone-b".into(),
+                capacity_type: "spot".into(),
+                price: 0.05,
+                available: false,
+            },
         ];
-        let overhead = Overhead { kube_reserved: Resources::new(100, 0, 0), ..Default::default() };
+        let overhead = Overhead {
+            kube_reserved: Resources::new(100, 0, 0),
+            ..Default::default()
+        };
         Arc::new(InstanceType::new(
             "s.small",
             labels(&[("kubernetes.io/arch", "amd64")]),
@@ -1263,7 +1679,10 @@ mod tests {
 
     fn template() -> NodeTemplate {
         NodeTemplate {
-            pool: PoolRef { kind: PoolKind::NodePool, name: "default".into() },
+            pool: PoolRef {
+                kind: PoolKind::NodePool,
+                name: "default".into(),
+            },
             weight: 0,
             requirements: Requirements::new(),
             labels: BTreeMap::new(),
@@ -1281,7 +1700,11 @@ mod tests {
     fn planned(snap: &Snapshot, name: &str, zone: &str, capacity_type: &str) -> PlannedNode {
         let t = &snap.templates[0];
         let it = &t.instance_types[0];
-        let offering = it.offerings.iter().find(|o| o.zone == zone && o.capacity_type == capacity_type).expect("offering");
+        let offering = it
+            .offerings
+            .iter()
+            .find(|o| o.zone == zone && o.capacity_type == capacity_type)
+            .expect("offering");
         let chosen = InstanceOption {
             instance_type: it.name.clone(),
             zone: zone.into(),
@@ -1311,8 +1734,14 @@ mod tests {
 
     fn key(name: &str) -> PodKey {
         match name.split_once('/') {
-            Some((ns, n)) => PodKey { namespace: ns.into(), name: n.into() },
-            None => PodKey { namespace: "default".into(), name: name.into() },
+            Some((ns, n)) => PodKey {
+                namespace: ns.into(),
+                name: n.into(),
+            },
+            None => PodKey {
+                namespace: "default".into(),
+                name: name.into(),
+            },
         }
     }
 
@@ -1325,7 +1754,11 @@ mod tests {
     }
 
     /// A plan placing pods in this order, with the node lists and request sums filled in.
-    fn plan(snap: &Snapshot, mut new_nodes: Vec<PlannedNode>, placements: &[(&str, Target)]) -> Plan {
+    fn plan(
+        snap: &Snapshot,
+        mut new_nodes: Vec<PlannedNode>,
+        placements: &[(&str, Target)],
+    ) -> Plan {
         let mut existing: Vec<ExistingPlacement> = Vec::new();
         for (name, target) in placements {
             let k = key(name);
@@ -1344,7 +1777,10 @@ mod tests {
                 }
                 Target::Existing(node) => match existing.iter_mut().find(|e| &e.node == node) {
                     Some(e) => e.pods.push(k.clone()),
-                    None => existing.push(ExistingPlacement { node: node.clone(), pods: vec![k.clone()] }),
+                    None => existing.push(ExistingPlacement {
+                        node: node.clone(),
+                        pods: vec![k.clone()],
+                    }),
                 },
             }
         }
@@ -1353,7 +1789,11 @@ mod tests {
             existing,
             placements: placements
                 .iter()
-                .map(|(name, target)| Placement { pod: key(name), target: target.clone(), relaxed: Vec::new() })
+                .map(|(name, target)| Placement {
+                    pod: key(name),
+                    target: target.clone(),
+                    relaxed: Vec::new(),
+                })
                 .collect(),
             unschedulable: Vec::new(),
         }
@@ -1364,12 +1804,20 @@ mod tests {
     }
 
     fn snap(nodes: Vec<ExistingNode>, pending: Vec<Pod>) -> Snapshot {
-        Snapshot { nodes, pending, templates: vec![template()], ..Default::default() }
+        Snapshot {
+            nodes,
+            pending,
+            templates: vec![template()],
+            ..Default::default()
+        }
     }
 
     #[track_caller]
     fn assert_only(v: &[Violation], rule: Rule) {
-        assert!(!v.is_empty() && v.iter().all(|x| x.rule == rule), "expected only {rule}: {v:#?}");
+        assert!(
+            !v.is_empty() && v.iter().all(|x| x.rule == rule),
+            "expected only {rule}: {v:#?}"
+        );
     }
 
     #[track_caller]
@@ -1380,9 +1828,21 @@ mod tests {
     #[test]
     fn a_correct_plan_reports_nothing() {
         let bound = plain("old", "1");
-        let p2 = mk("p2", json!({}), "1500m", json!({"nodeSelector": {ZONE: "zone-b"}}));
-        let s = snap(vec![node("e1", "zone-a", 4000, vec![bound])], vec![plain("p1", "1"), p2]);
-        let p = plan(&s, vec![planned(&s, "default-1", "zone-b", "on-demand")], &[("p1", e("e1")), ("p2", n("default-1"))]);
+        let p2 = mk(
+            "p2",
+            json!({}),
+            "1500m",
+            json!({"nodeSelector": {ZONE: "zone-b"}}),
+        );
+        let s = snap(
+            vec![node("e1", "zone-a", 4000, vec![bound])],
+            vec![plain("p1", "1"), p2],
+        );
+        let p = plan(
+            &s,
+            vec![planned(&s, "default-1", "zone-b", "on-demand")],
+            &[("p1", e("e1")), ("p2", n("default-1"))],
+        );
         assert_clean(&validate(&s, &p));
     }
 
@@ -1400,8 +1860,14 @@ mod tests {
         let big = mk("big", json!({}), "500m", spec("1500m"));
         // app 500m + sidecar 500m = 1; init 1500m after the sidecar = 2; + 100m overhead.
         assert_eq!(pod_requests(&big).expect("valid").cpu, 2100);
-        let limits_only = pod(json!({"metadata": {"name": "l"}, "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "2"}}}]}}));
-        assert_eq!(pod_requests(&limits_only).expect("valid").cpu, 2000, "requests default to limits");
+        let limits_only = pod(
+            json!({"metadata": {"name": "l"}, "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "2"}}}]}}),
+        );
+        assert_eq!(
+            pod_requests(&limits_only).expect("valid").cpu,
+            2000,
+            "requests default to limits"
+        );
 
         let s = snap(vec![node("e1", "zone-a", 2000, vec![])], vec![big]);
         let v = validate(&s, &plan(&s, vec![], &[("big", e("e1"))]));
@@ -1415,8 +1881,14 @@ mod tests {
 
     #[test]
     fn resources_count_bound_pods_daemons_and_pod_slots() {
-        let s = snap(vec![node("e1", "zone-a", 2000, vec![plain("old", "1500m")])], vec![plain("p", "1")]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("p", e("e1"))])), Rule::Resources);
+        let s = snap(
+            vec![node("e1", "zone-a", 2000, vec![plain("old", "1500m")])],
+            vec![plain("p", "1")],
+        );
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("p", e("e1"))])),
+            Rule::Resources,
+        );
 
         let mut full = node("e1", "zone-a", 4000, vec![plain("old", "100m")]);
         full.allocatable.pods = MILLI;
@@ -1428,29 +1900,65 @@ mod tests {
         // s.small has 1900m allocatable: 1500m fits alone, not with 500m of daemons.
         let s = snap(vec![], vec![plain("p", "1500m")]);
         let mut nn = planned(&s, "default-1", "zone-a", "spot");
-        assert_clean(&validate(&s, &plan(&s, vec![nn.clone()], &[("p", n("default-1"))])));
+        assert_clean(&validate(
+            &s,
+            &plan(&s, vec![nn.clone()], &[("p", n("default-1"))]),
+        ));
         nn.daemon_requests = Resources::new(500, 0, 1);
-        assert_only(&validate(&s, &plan(&s, vec![nn], &[("p", n("default-1"))])), Rule::Resources);
+        assert_only(
+            &validate(&s, &plan(&s, vec![nn], &[("p", n("default-1"))])),
+            Rule::Resources,
+        );
 
-        let gpu = pod(json!({"metadata": {"name": "gpu"}, "spec": {"containers": [{"name": "c", "resources": {"limits": {"example.com/gpu": "1"}}}]}}));
+        let gpu = pod(
+            json!({"metadata": {"name": "gpu"}, "spec": {"containers": [{"name": "c", "resources": {"limits": {"example.com/gpu": "1"}}}]}}),
+        );
         let s = snap(vec![node("e1", "zone-a", 2000, vec![])], vec![gpu]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("gpu", e("e1"))])), Rule::Resources);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("gpu", e("e1"))])),
+            Rule::Resources,
+        );
     }
 
     #[test]
     fn taints_must_be_tolerated_except_prefer_no_schedule() {
-        let taint = |effect: &str| Taint { key: "dedicated".into(), value: Some("db".into()), effect: effect.into(), time_added: None };
+        let taint = |effect: &str| Taint {
+            key: "dedicated".into(),
+            value: Some("db".into()),
+            effect: effect.into(),
+            time_added: None,
+        };
         let run = |effect: &str, tolerations: Value| {
             let mut e1 = node("e1", "zone-a", 2000, vec![]);
             e1.taints.push(taint(effect));
-            let s = snap(vec![e1], vec![mk("p", json!({}), "100m", json!({"tolerations": tolerations}))]);
+            let s = snap(
+                vec![e1],
+                vec![mk(
+                    "p",
+                    json!({}),
+                    "100m",
+                    json!({"tolerations": tolerations}),
+                )],
+            );
             validate(&s, &plan(&s, vec![], &[("p", e("e1"))]))
         };
         assert_only(&run("NoSchedule", json!([])), Rule::Taints);
-        assert_only(&run("NoExecute", json!([{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}])), Rule::Taints);
-        assert_only(&run("NoSchedule", json!([{"key": "dedicated", "value": "web"}])), Rule::Taints);
+        assert_only(
+            &run(
+                "NoExecute",
+                json!([{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]),
+            ),
+            Rule::Taints,
+        );
+        assert_only(
+            &run("NoSchedule", json!([{"key": "dedicated", "value": "web"}])),
+            Rule::Taints,
+        );
         assert_clean(&run("PreferNoSchedule", json!([])));
-        assert_clean(&run("NoSchedule", json!([{"key": "dedicated", "value": "db"}])));
+        assert_clean(&run(
+            "NoSchedule",
+            json!([{"key": "dedicated", "value": "db"}]),
+        ));
         assert_clean(&run("NoExecute", json!([{"operator": "Exists"}])));
     }
 
@@ -1459,8 +1967,16 @@ mod tests {
         let mut e1 = node("e1", "zone-a", 2000, vec![]);
         e1.unschedulable = true;
         let s = snap(vec![e1], vec![plain("p", "100m")]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("p", e("e1"))])), Rule::Cordoned);
-        let tolerant = mk("p", json!({}), "100m", json!({"tolerations": [{"key": UNSCHEDULABLE_TAINT, "operator": "Exists"}]}));
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("p", e("e1"))])),
+            Rule::Cordoned,
+        );
+        let tolerant = mk(
+            "p",
+            json!({}),
+            "100m",
+            json!({"tolerations": [{"key": UNSCHEDULABLE_TAINT, "operator": "Exists"}]}),
+        );
         let mut e1 = node("e1", "zone-a", 2000, vec![]);
         e1.unschedulable = true;
         let s = snap(vec![e1], vec![tolerant]);
@@ -1469,7 +1985,10 @@ mod tests {
         let mut e1 = node("e1", "zone-a", 2000, vec![]);
         e1.marked_for_deletion = true;
         let s = snap(vec![e1], vec![plain("p", "100m")]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("p", e("e1"))])), Rule::NodeDeleting);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("p", e("e1"))])),
+            Rule::NodeDeleting,
+        );
     }
 
     #[test]
@@ -1484,20 +2003,55 @@ mod tests {
         let affinity = |terms: Value| json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}});
         let expr = |k: &str, op: &str, vs: &[&str]| json!({"matchExpressions": [{"key": k, "operator": op, "values": vs}]});
 
-        assert_only(&run(json!({"nodeSelector": {ZONE: "zone-b"}}), "e1"), Rule::NodeSelector);
+        assert_only(
+            &run(json!({"nodeSelector": {ZONE: "zone-b"}}), "e1"),
+            Rule::NodeSelector,
+        );
         assert_clean(&run(json!({"nodeSelector": {ZONE: "zone-a"}}), "e1"));
         // Deprecated keys read the GA label.
-        assert_clean(&run(json!({"nodeSelector": {"failure-domain.beta.kubernetes.io/zone": "zone-a"}}), "e1"));
+        assert_clean(&run(
+            json!({"nodeSelector": {"failure-domain.beta.kubernetes.io/zone": "zone-a"}}),
+            "e1",
+        ));
 
         // Terms are ORed.
-        assert_clean(&run(affinity(json!([expr(ZONE, "In", &["zone-x"]), expr(ZONE, "In", &["zone-a"])])), "e1"));
-        assert_only(&run(affinity(json!([expr(ZONE, "In", &["zone-x"]), expr(ZONE, "NotIn", &["zone-a"])])), "e1"), Rule::NodeAffinity);
+        assert_clean(&run(
+            affinity(json!([
+                expr(ZONE, "In", &["zone-x"]),
+                expr(ZONE, "In", &["zone-a"])
+            ])),
+            "e1",
+        ));
+        assert_only(
+            &run(
+                affinity(json!([
+                    expr(ZONE, "In", &["zone-x"]),
+                    expr(ZONE, "NotIn", &["zone-a"])
+                ])),
+                "e1",
+            ),
+            Rule::NodeAffinity,
+        );
         assert_clean(&run(affinity(json!([expr("cpus", "Gt", &["2"])])), "e1"));
-        assert_only(&run(affinity(json!([expr("cpus", "Lt", &["4"])])), "e1"), Rule::NodeAffinity);
-        assert_only(&run(affinity(json!([expr("cpus", "Gt", &["2"])])), "e2"), Rule::NodeAffinity);
-        assert_clean(&run(affinity(json!([expr("cpus", "DoesNotExist", &[])])), "e2"));
-        assert_only(&run(affinity(json!([expr("cpus", "Exists", &[])])), "e2"), Rule::NodeAffinity);
-        let by_name = affinity(json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["e1"]}]}]));
+        assert_only(
+            &run(affinity(json!([expr("cpus", "Lt", &["4"])])), "e1"),
+            Rule::NodeAffinity,
+        );
+        assert_only(
+            &run(affinity(json!([expr("cpus", "Gt", &["2"])])), "e2"),
+            Rule::NodeAffinity,
+        );
+        assert_clean(&run(
+            affinity(json!([expr("cpus", "DoesNotExist", &[])])),
+            "e2",
+        ));
+        assert_only(
+            &run(affinity(json!([expr("cpus", "Exists", &[])])), "e2"),
+            Rule::NodeAffinity,
+        );
+        let by_name = affinity(
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["e1"]}]}]),
+        );
         assert_clean(&run(by_name.clone(), "e1"));
         assert_only(&run(by_name, "e2"), Rule::NodeAffinity);
         assert_only(&run(affinity(json!([{}])), "e1"), Rule::NodeAffinity);
@@ -1506,33 +2060,68 @@ mod tests {
     #[test]
     fn host_ports_conflict() {
         let with_port = |name: &str, port: Value| {
-            pod(json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [{"name": "c", "ports": [port]}]}}))
+            pod(
+                json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [{"name": "c", "ports": [port]}]}}),
+            )
         };
         let run = |bound: Value, incoming: Value| {
-            let s = snap(vec![node("e1", "zone-a", 2000, vec![with_port("old", bound)])], vec![with_port("p", incoming)]);
+            let s = snap(
+                vec![node("e1", "zone-a", 2000, vec![with_port("old", bound)])],
+                vec![with_port("p", incoming)],
+            );
             validate(&s, &plan(&s, vec![], &[("p", e("e1"))]))
         };
-        assert_only(&run(json!({"containerPort": 80, "hostPort": 8080}), json!({"containerPort": 81, "hostPort": 8080, "hostIP": "10.0.0.1"})), Rule::HostPorts);
-        assert_clean(&run(json!({"containerPort": 80, "hostPort": 8080}), json!({"containerPort": 80, "hostPort": 8080, "protocol": "UDP"})));
+        assert_only(
+            &run(
+                json!({"containerPort": 80, "hostPort": 8080}),
+                json!({"containerPort": 81, "hostPort": 8080, "hostIP": "10.0.0.1"}),
+            ),
+            Rule::HostPorts,
+        );
+        assert_clean(&run(
+            json!({"containerPort": 80, "hostPort": 8080}),
+            json!({"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}),
+        ));
         assert_clean(&run(
             json!({"containerPort": 80, "hostPort": 8080, "hostIP": "10.0.0.2"}),
             json!({"containerPort": 80, "hostPort": 8080, "hostIP": "10.0.0.1"}),
         ));
-        assert_clean(&run(json!({"containerPort": 80}), json!({"containerPort": 80})));
+        assert_clean(&run(
+            json!({"containerPort": 80}),
+            json!({"containerPort": 80}),
+        ));
 
         // Two pending pods on the same new node.
-        let s = snap(vec![], vec![with_port("a", json!({"containerPort": 80, "hostPort": 80})), with_port("b", json!({"containerPort": 80, "hostPort": 80}))]);
-        let p = plan(&s, vec![planned(&s, "default-1", "zone-a", "spot")], &[("a", n("default-1")), ("b", n("default-1"))]);
+        let s = snap(
+            vec![],
+            vec![
+                with_port("a", json!({"containerPort": 80, "hostPort": 80})),
+                with_port("b", json!({"containerPort": 80, "hostPort": 80})),
+            ],
+        );
+        let p = plan(
+            &s,
+            vec![planned(&s, "default-1", "zone-a", "spot")],
+            &[("a", n("default-1")), ("b", n("default-1"))],
+        );
         let v = validate(&s, &p);
         assert_only(&v, Rule::HostPorts);
         assert_eq!(v[0].pod, Some(key("b")));
 
         // hostNetwork pods bind their container ports.
         let host_net = |name: &str| {
-            pod(json!({"metadata": {"name": name}, "spec": {"hostNetwork": true, "containers": [{"name": "c", "ports": [{"containerPort": 9100}]}]}}))
+            pod(
+                json!({"metadata": {"name": name}, "spec": {"hostNetwork": true, "containers": [{"name": "c", "ports": [{"containerPort": 9100}]}]}}),
+            )
         };
-        let s = snap(vec![node("e1", "zone-a", 2000, vec![host_net("old")])], vec![host_net("p")]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("p", e("e1"))])), Rule::HostPorts);
+        let s = snap(
+            vec![node("e1", "zone-a", 2000, vec![host_net("old")])],
+            vec![host_net("p")],
+        );
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("p", e("e1"))])),
+            Rule::HostPorts,
+        );
     }
 
     fn pod_affinity(kind: &str, key: &str, selector: Value) -> Value {
@@ -1541,21 +2130,60 @@ mod tests {
 
     #[test]
     fn required_pod_affinity() {
-        let to_cache = pod_affinity("podAffinity", ZONE, json!({"matchLabels": {"app": "cache"}}));
-        let nodes = || vec![node("e-a", "zone-a", 4000, vec![mk("cache-0", json!({"app": "cache"}), "100m", json!({}))]), node("e-b", "zone-b", 4000, vec![])];
-        let s = snap(nodes(), vec![mk("web", json!({"app": "web"}), "100m", to_cache.clone())]);
+        let to_cache = pod_affinity(
+            "podAffinity",
+            ZONE,
+            json!({"matchLabels": {"app": "cache"}}),
+        );
+        let nodes = || {
+            vec![
+                node(
+                    "e-a",
+                    "zone-a",
+                    4000,
+                    vec![mk("cache-0", json!({"app": "cache"}), "100m", json!({}))],
+                ),
+                node("e-b", "zone-b", 4000, vec![]),
+            ]
+        };
+        let s = snap(
+            nodes(),
+            vec![mk("web", json!({"app": "web"}), "100m", to_cache.clone())],
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &[("web", e("e-a"))])));
-        assert_only(&validate(&s, &plan(&s, vec![], &[("web", e("e-b"))])), Rule::PodAffinity);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("web", e("e-b"))])),
+            Rule::PodAffinity,
+        );
 
         // Nothing matches and the pod does not match its own term: nowhere.
-        let s = snap(vec![node("e-b", "zone-b", 4000, vec![])], vec![mk("web", json!({"app": "web"}), "100m", to_cache)]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("web", e("e-b"))])), Rule::PodAffinity);
+        let s = snap(
+            vec![node("e-b", "zone-b", 4000, vec![])],
+            vec![mk("web", json!({"app": "web"}), "100m", to_cache)],
+        );
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("web", e("e-b"))])),
+            Rule::PodAffinity,
+        );
 
         // The first of a self-affine group goes anywhere; the next must follow it.
-        let selfish = |name: &str| mk(name, json!({"app": "c2"}), "100m", pod_affinity("podAffinity", ZONE, json!({"matchLabels": {"app": "c2"}})));
+        let selfish = |name: &str| {
+            mk(
+                name,
+                json!({"app": "c2"}),
+                "100m",
+                pod_affinity("podAffinity", ZONE, json!({"matchLabels": {"app": "c2"}})),
+            )
+        };
         let s = snap(nodes(), vec![selfish("c2-0"), selfish("c2-1")]);
-        assert_clean(&validate(&s, &plan(&s, vec![], &[("c2-0", e("e-b")), ("c2-1", e("e-b"))])));
-        let v = validate(&s, &plan(&s, vec![], &[("c2-0", e("e-b")), ("c2-1", e("e-a"))]));
+        assert_clean(&validate(
+            &s,
+            &plan(&s, vec![], &[("c2-0", e("e-b")), ("c2-1", e("e-b"))]),
+        ));
+        let v = validate(
+            &s,
+            &plan(&s, vec![], &[("c2-0", e("e-b")), ("c2-1", e("e-a"))]),
+        );
         assert_only(&v, Rule::PodAffinity);
         assert_eq!(v[0].pod, Some(key("c2-1")));
 
@@ -1568,58 +2196,140 @@ mod tests {
             "e-a",
             "zone-a",
             4000,
-            vec![mk("cache", json!({"app": "cache"}), "100m", json!({})), mk("hot", json!({"tier": "hot"}), "100m", json!({}))],
+            vec![
+                mk("cache", json!({"app": "cache"}), "100m", json!({})),
+                mk("hot", json!({"tier": "hot"}), "100m", json!({})),
+            ],
         )];
         let s = snap(split, vec![mk("web", json!({}), "100m", two_terms.clone())]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("web", e("e-a"))])), Rule::PodAffinity);
-        let both = vec![node("e-a", "zone-a", 4000, vec![mk("cache", json!({"app": "cache", "tier": "hot"}), "100m", json!({}))])];
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("web", e("e-a"))])),
+            Rule::PodAffinity,
+        );
+        let both = vec![node(
+            "e-a",
+            "zone-a",
+            4000,
+            vec![mk(
+                "cache",
+                json!({"app": "cache", "tier": "hot"}),
+                "100m",
+                json!({}),
+            )],
+        )];
         let s = snap(both, vec![mk("web", json!({}), "100m", two_terms)]);
         assert_clean(&validate(&s, &plan(&s, vec![], &[("web", e("e-a"))])));
     }
 
     #[test]
     fn required_pod_anti_affinity_and_namespaces() {
-        let away = pod_affinity("podAntiAffinity", HOSTNAME, json!({"matchLabels": {"app": "db"}}));
+        let away = pod_affinity(
+            "podAntiAffinity",
+            HOSTNAME,
+            json!({"matchLabels": {"app": "db"}}),
+        );
         let s = snap(
-            vec![node("e1", "zone-a", 4000, vec![mk("db-0", json!({"app": "db"}), "100m", json!({}))]), node("e2", "zone-a", 4000, vec![])],
+            vec![
+                node(
+                    "e1",
+                    "zone-a",
+                    4000,
+                    vec![mk("db-0", json!({"app": "db"}), "100m", json!({}))],
+                ),
+                node("e2", "zone-a", 4000, vec![]),
+            ],
             vec![mk("db-1", json!({"app": "db"}), "100m", away)],
         );
-        assert_only(&validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])), Rule::PodAntiAffinity);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])),
+            Rule::PodAntiAffinity,
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &[("db-1", e("e2"))])));
 
         // Pods in other namespaces do not count unless the term selects them.
-        let other = pod(json!({"metadata": {"name": "db-x", "namespace": "other", "labels": {"app": "db"}}, "spec": {"containers": [{"name": "c"}]}}));
-        let plain_term = pod_affinity("podAntiAffinity", ZONE, json!({"matchLabels": {"app": "db"}}));
-        let s = snap(vec![node("e1", "zone-a", 4000, vec![other.clone()])], vec![mk("db-1", json!({"app": "db"}), "100m", plain_term)]);
+        let other = pod(
+            json!({"metadata": {"name": "db-x", "namespace": "other", "labels": {"app": "db"}}, "spec": {"containers": [{"name": "c"}]}}),
+        );
+        let plain_term = pod_affinity(
+            "podAntiAffinity",
+            ZONE,
+            json!({"matchLabels": {"app": "db"}}),
+        );
+        let s = snap(
+            vec![node("e1", "zone-a", 4000, vec![other.clone()])],
+            vec![mk("db-1", json!({"app": "db"}), "100m", plain_term)],
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])));
         let selected = json!({"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"topologyKey": ZONE, "labelSelector": {"matchLabels": {"app": "db"}}, "namespaceSelector": {"matchLabels": {"team": "x"}}}
         ]}}});
-        let mut s = snap(vec![node("e1", "zone-a", 4000, vec![other])], vec![mk("db-1", json!({"app": "db"}), "100m", selected)]);
+        let mut s = snap(
+            vec![node("e1", "zone-a", 4000, vec![other])],
+            vec![mk("db-1", json!({"app": "db"}), "100m", selected)],
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])));
-        s.namespaces.insert("other".into(), labels(&[("team", "x")]));
-        assert_only(&validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])), Rule::PodAntiAffinity);
+        s.namespaces
+            .insert("other".into(), labels(&[("team", "x")]));
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("db-1", e("e1"))])),
+            Rule::PodAntiAffinity,
+        );
     }
 
     #[test]
     fn existing_pods_anti_affinity_is_symmetric() {
-        let db = mk("db", json!({"app": "db"}), "100m", pod_affinity("podAntiAffinity", HOSTNAME, json!({"matchLabels": {"app": "web"}})));
+        let db = mk(
+            "db",
+            json!({"app": "db"}),
+            "100m",
+            pod_affinity(
+                "podAntiAffinity",
+                HOSTNAME,
+                json!({"matchLabels": {"app": "web"}}),
+            ),
+        );
         let s = snap(
-            vec![node("e1", "zone-a", 4000, vec![db.clone()]), node("e2", "zone-a", 4000, vec![])],
+            vec![
+                node("e1", "zone-a", 4000, vec![db.clone()]),
+                node("e2", "zone-a", 4000, vec![]),
+            ],
             vec![mk("web", json!({"app": "web"}), "100m", json!({}))],
         );
-        assert_only(&validate(&s, &plan(&s, vec![], &[("web", e("e1"))])), Rule::ExistingAntiAffinity);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("web", e("e1"))])),
+            Rule::ExistingAntiAffinity,
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &[("web", e("e2"))])));
 
         // Also between pods of the same plan, in placement order.
-        let s = snap(vec![], vec![db, mk("web", json!({"app": "web"}), "100m", json!({}))]);
+        let s = snap(
+            vec![],
+            vec![db, mk("web", json!({"app": "web"}), "100m", json!({}))],
+        );
         let nn = planned(&s, "default-1", "zone-a", "spot");
         assert_only(
-            &validate(&s, &plan(&s, vec![nn.clone()], &[("db", n("default-1")), ("web", n("default-1"))])),
+            &validate(
+                &s,
+                &plan(
+                    &s,
+                    vec![nn.clone()],
+                    &[("db", n("default-1")), ("web", n("default-1"))],
+                ),
+            ),
             Rule::ExistingAntiAffinity,
         );
         // In the other order the incoming db pod's own anti-affinity catches it.
-        assert_only(&validate(&s, &plan(&s, vec![nn], &[("web", n("default-1")), ("db", n("default-1"))])), Rule::PodAntiAffinity);
+        assert_only(
+            &validate(
+                &s,
+                &plan(
+                    &s,
+                    vec![nn],
+                    &[("web", n("default-1")), ("db", n("default-1"))],
+                ),
+            ),
+            Rule::PodAntiAffinity,
+        );
     }
 
     fn spread(key: &str, max_skew: i32, extra: Value) -> Value {
@@ -1643,22 +2353,44 @@ mod tests {
     }
 
     fn zones3() -> Vec<ExistingNode> {
-        vec![node("e-a", "zone-a", 8000, vec![]), node("e-b", "zone-b", 8000, vec![]), node("e-c", "zone-c", 8000, vec![])]
+        vec![
+            node("e-a", "zone-a", 8000, vec![]),
+            node("e-b", "zone-b", 8000, vec![]),
+            node("e-c", "zone-c", 8000, vec![]),
+        ]
     }
 
     #[test]
     fn zonal_spread_skew() {
         let c = json!([spread(ZONE, 1, json!({}))]);
-        let s = snap(zones3(), vec![web("w0", c.clone(), json!({})), web("w1", c.clone(), json!({}))]);
-        assert_clean(&validate(&s, &plan(&s, vec![], &[("w0", e("e-a")), ("w1", e("e-b"))])));
+        let s = snap(
+            zones3(),
+            vec![
+                web("w0", c.clone(), json!({})),
+                web("w1", c.clone(), json!({})),
+            ],
+        );
+        assert_clean(&validate(
+            &s,
+            &plan(&s, vec![], &[("w0", e("e-a")), ("w1", e("e-b"))]),
+        ));
         let v = validate(&s, &plan(&s, vec![], &[("w0", e("e-a")), ("w1", e("e-a"))]));
         assert_only(&v, Rule::TopologySpread);
         assert_eq!(v[0].pod, Some(key("w1")));
 
         // ScheduleAnyway is a preference: never a violation.
         let soft = json!([{"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "web"}}}]);
-        let s = snap(zones3(), vec![web("w0", soft.clone(), json!({})), web("w1", soft, json!({}))]);
-        assert_clean(&validate(&s, &plan(&s, vec![], &[("w0", e("e-a")), ("w1", e("e-a"))])));
+        let s = snap(
+            zones3(),
+            vec![
+                web("w0", soft.clone(), json!({})),
+                web("w1", soft, json!({})),
+            ],
+        );
+        assert_clean(&validate(
+            &s,
+            &plan(&s, vec![], &[("w0", e("e-a")), ("w1", e("e-a"))]),
+        ));
     }
 
     #[test]
@@ -1666,30 +2398,110 @@ mod tests {
         // Only zone-a exists today, but the plan launches a node in zone-b: once it
         // exists, two pods in zone-a and none in zone-b is a skew of 2.
         let c = json!([spread(ZONE, 1, json!({}))]);
-        let s = snap(vec![node("e-a", "zone-a", 8000, vec![])], vec![web("w0", c.clone(), json!({})), web("w1", c.clone(), json!({})), plain("other", "100m")]);
+        let s = snap(
+            vec![node("e-a", "zone-a", 8000, vec![])],
+            vec![
+                web("w0", c.clone(), json!({})),
+                web("w1", c.clone(), json!({})),
+                plain("other", "100m"),
+            ],
+        );
         let nn = planned(&s, "default-1", "zone-b", "on-demand");
-        let v = validate(&s, &plan(&s, vec![nn.clone()], &[("w0", e("e-a")), ("w1", e("e-a")), ("other", n("default-1"))]));
+        let v = validate(
+            &s,
+            &plan(
+                &s,
+                vec![nn.clone()],
+                &[
+                    ("w0", e("e-a")),
+                    ("w1", e("e-a")),
+                    ("other", n("default-1")),
+                ],
+            ),
+        );
         assert_only(&v, Rule::TopologySpread);
-        assert_clean(&validate(&s, &plan(&s, vec![nn], &[("w0", e("e-a")), ("w1", n("default-1")), ("other", e("e-a"))])));
+        assert_clean(&validate(
+            &s,
+            &plan(
+                &s,
+                vec![nn],
+                &[
+                    ("w0", e("e-a")),
+                    ("w1", n("default-1")),
+                    ("other", e("e-a")),
+                ],
+            ),
+        ));
 
         // Hostname spread: each planned node is its own domain from the start.
         let h = json!([spread(HOSTNAME, 1, json!({}))]);
-        let s = snap(vec![], vec![web("w0", h.clone(), json!({})), web("w1", h.clone(), json!({})), web("w2", h, json!({}))]);
-        let nodes = vec![planned(&s, "default-1", "zone-a", "spot"), planned(&s, "default-2", "zone-a", "spot")];
-        let v = validate(&s, &plan(&s, nodes.clone(), &[("w0", n("default-1")), ("w1", n("default-1")), ("w2", n("default-2"))]));
+        let s = snap(
+            vec![],
+            vec![
+                web("w0", h.clone(), json!({})),
+                web("w1", h.clone(), json!({})),
+                web("w2", h, json!({})),
+            ],
+        );
+        let nodes = vec![
+            planned(&s, "default-1", "zone-a", "spot"),
+            planned(&s, "default-2", "zone-a", "spot"),
+        ];
+        let v = validate(
+            &s,
+            &plan(
+                &s,
+                nodes.clone(),
+                &[
+                    ("w0", n("default-1")),
+                    ("w1", n("default-1")),
+                    ("w2", n("default-2")),
+                ],
+            ),
+        );
         assert_only(&v, Rule::TopologySpread);
-        assert_clean(&validate(&s, &plan(&s, nodes, &[("w0", n("default-1")), ("w1", n("default-2")), ("w2", n("default-1"))])));
+        assert_clean(&validate(
+            &s,
+            &plan(
+                &s,
+                nodes,
+                &[
+                    ("w0", n("default-1")),
+                    ("w1", n("default-2")),
+                    ("w2", n("default-1")),
+                ],
+            ),
+        ));
     }
 
     #[test]
     fn min_domains_forces_global_minimum_to_zero() {
-        let two_zones = || vec![node("e-a", "zone-a", 8000, vec![]), node("e-b", "zone-b", 8000, vec![])];
+        let two_zones = || {
+            vec![
+                node("e-a", "zone-a", 8000, vec![]),
+                node("e-b", "zone-b", 8000, vec![]),
+            ]
+        };
         let order = [("w0", e("e-a")), ("w1", e("e-b")), ("w2", e("e-a"))];
         let c = json!([spread(ZONE, 1, json!({}))]);
-        let s = snap(two_zones(), vec![web("w0", c.clone(), json!({})), web("w1", c.clone(), json!({})), web("w2", c, json!({}))]);
+        let s = snap(
+            two_zones(),
+            vec![
+                web("w0", c.clone(), json!({})),
+                web("w1", c.clone(), json!({})),
+                web("w2", c, json!({})),
+            ],
+        );
         assert_clean(&validate(&s, &plan(&s, vec![], &order)));
         let c = json!([spread(ZONE, 1, json!({"minDomains": 3}))]);
-        let s = snap(two_zones(), vec![web("w0", c.clone(), json!({})), web("w1", c.clone(), json!({})), web("w2", c, json!({}))]);
+        let s = snap(
+            two_zones(),
+            vec![
+                web("w0", c.clone(), json!({})),
+                web("w1", c.clone(), json!({})),
+                web("w2", c, json!({})),
+            ],
+        );
         let v = validate(&s, &plan(&s, vec![], &order));
         assert_only(&v, Rule::TopologySpread);
         assert_eq!(v[0].pod, Some(key("w2")));
@@ -1699,28 +2511,53 @@ mod tests {
     fn node_inclusion_policies() {
         // zone-a: amd64, empty. zone-b: arm64 with one matching pod. The pod needs arm64.
         let nodes = || {
-            let mut b = node("e-b", "zone-b", 8000, vec![mk("old", json!({"app": "web"}), "100m", json!({}))]);
+            let mut b = node(
+                "e-b",
+                "zone-b",
+                8000,
+                vec![mk("old", json!({"app": "web"}), "100m", json!({}))],
+            );
             b.labels.insert("kubernetes.io/arch".into(), "arm64".into());
             vec![node("e-a", "zone-a", 8000, vec![]), b]
         };
         let arm = json!({"nodeSelector": {"kubernetes.io/arch": "arm64"}});
         let run = |policy: Value, nodes: Vec<ExistingNode>, extra: Value| {
-            let s = snap(nodes, vec![web("w", json!([spread(ZONE, 1, policy)]), extra)]);
+            let s = snap(
+                nodes,
+                vec![web("w", json!([spread(ZONE, 1, policy)]), extra)],
+            );
             validate(&s, &plan(&s, vec![], &[("w", e("e-b"))]))
         };
         assert_clean(&run(json!({}), nodes(), arm.clone()));
-        assert_clean(&run(json!({"nodeAffinityPolicy": "Honor"}), nodes(), arm.clone()));
-        assert_only(&run(json!({"nodeAffinityPolicy": "Ignore"}), nodes(), arm), Rule::TopologySpread);
+        assert_clean(&run(
+            json!({"nodeAffinityPolicy": "Honor"}),
+            nodes(),
+            arm.clone(),
+        ));
+        assert_only(
+            &run(json!({"nodeAffinityPolicy": "Ignore"}), nodes(), arm),
+            Rule::TopologySpread,
+        );
 
         // Taints: ignored by default; with Honor, untolerated nodes leave the count.
         let tainted = || {
             let mut n = nodes();
-            n[0].labels.insert("kubernetes.io/arch".into(), "arm64".into());
-            n[0].taints.push(Taint { key: "dedicated".into(), value: None, effect: "NoSchedule".into(), time_added: None });
+            n[0].labels
+                .insert("kubernetes.io/arch".into(), "arm64".into());
+            n[0].taints.push(Taint {
+                key: "dedicated".into(),
+                value: None,
+                effect: "NoSchedule".into(),
+                time_added: None,
+            });
             n
         };
         assert_only(&run(json!({}), tainted(), json!({})), Rule::TopologySpread);
-        assert_clean(&run(json!({"nodeTaintsPolicy": "Honor"}), tainted(), json!({})));
+        assert_clean(&run(
+            json!({"nodeTaintsPolicy": "Honor"}),
+            tainted(),
+            json!({}),
+        ));
     }
 
     #[test]
@@ -1729,10 +2566,21 @@ mod tests {
         let nodes = || {
             let mut a = node("e-a", "zone-a", 8000, vec![]);
             a.unschedulable = true;
-            vec![a, node("e-b", "zone-b", 8000, vec![mk("old", json!({"app": "web"}), "100m", json!({}))])]
+            vec![
+                a,
+                node(
+                    "e-b",
+                    "zone-b",
+                    8000,
+                    vec![mk("old", json!({"app": "web"}), "100m", json!({}))],
+                ),
+            ]
         };
         let run = |policy: Value| {
-            let s = snap(nodes(), vec![web("w", json!([spread(ZONE, 1, policy)]), json!({}))]);
+            let s = snap(
+                nodes(),
+                vec![web("w", json!([spread(ZONE, 1, policy)]), json!({}))],
+            );
             validate(&s, &plan(&s, vec![], &[("w", e("e-b"))]))
         };
         assert_only(&run(json!({})), Rule::TopologySpread);
@@ -1741,14 +2589,32 @@ mod tests {
 
     #[test]
     fn match_label_keys_narrow_the_count() {
-        let old = mk("old", json!({"app": "web", "version": "v1"}), "100m", json!({}));
-        let nodes = || vec![node("e-a", "zone-a", 8000, vec![old.clone()]), node("e-b", "zone-b", 8000, vec![])];
+        let old = mk(
+            "old",
+            json!({"app": "web", "version": "v1"}),
+            "100m",
+            json!({}),
+        );
+        let nodes = || {
+            vec![
+                node("e-a", "zone-a", 8000, vec![old.clone()]),
+                node("e-b", "zone-b", 8000, vec![]),
+            ]
+        };
         let v2 = |extra: Value| {
             let c = json!([spread(ZONE, 1, extra)]);
-            mk("w", json!({"app": "web", "version": "v2"}), "100m", json!({"topologySpreadConstraints": c}))
+            mk(
+                "w",
+                json!({"app": "web", "version": "v2"}),
+                "100m",
+                json!({"topologySpreadConstraints": c}),
+            )
         };
         let s = snap(nodes(), vec![v2(json!({}))]);
-        assert_only(&validate(&s, &plan(&s, vec![], &[("w", e("e-a"))])), Rule::TopologySpread);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("w", e("e-a"))])),
+            Rule::TopologySpread,
+        );
         let s = snap(nodes(), vec![v2(json!({"matchLabelKeys": ["version"]}))]);
         assert_clean(&validate(&s, &plan(&s, vec![], &[("w", e("e-a"))])));
     }
@@ -1768,8 +2634,19 @@ mod tests {
         }))
         .expect("sc");
         let run = |claim: &str, node_name: &str| {
-            let p = mk("p", json!({}), "100m", json!({"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]}));
-            let mut s = snap(vec![node("e-a", "zone-a", 2000, vec![]), node("e-b", "zone-b", 2000, vec![])], vec![p]);
+            let p = mk(
+                "p",
+                json!({}),
+                "100m",
+                json!({"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]}),
+            );
+            let mut s = snap(
+                vec![
+                    node("e-a", "zone-a", 2000, vec![]),
+                    node("e-b", "zone-b", 2000, vec![]),
+                ],
+                vec![p],
+            );
             s.volumes = vec![pv.clone()];
             s.claims = vec![bound.clone(), fresh.clone()];
             s.storage_classes = vec![sc.clone()];
@@ -1784,50 +2661,101 @@ mod tests {
         // In-tree volumes carry their zone as a label.
         let mut labelled = pv.clone();
         labelled.spec.as_mut().expect("spec").node_affinity = None;
-        labelled.metadata.labels = Some(labels(&[("failure-domain.beta.kubernetes.io/zone", "zone-c__zone-b")]));
-        let p = mk("p", json!({}), "100m", json!({"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}));
-        let mut s = snap(vec![node("e-a", "zone-a", 2000, vec![]), node("e-b", "zone-b", 2000, vec![])], vec![p]);
+        labelled.metadata.labels = Some(labels(&[(
+            "failure-domain.beta.kubernetes.io/zone",
+            "zone-c__zone-b",
+        )]));
+        let p = mk(
+            "p",
+            json!({}),
+            "100m",
+            json!({"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}),
+        );
+        let mut s = snap(
+            vec![
+                node("e-a", "zone-a", 2000, vec![]),
+                node("e-b", "zone-b", 2000, vec![]),
+            ],
+            vec![p],
+        );
         s.volumes = vec![labelled];
         s.claims = vec![bound];
         assert_clean(&validate(&s, &plan(&s, vec![], &[("p", e("e-b"))])));
-        assert_only(&validate(&s, &plan(&s, vec![], &[("p", e("e-a"))])), Rule::VolumeZone);
+        assert_only(
+            &validate(&s, &plan(&s, vec![], &[("p", e("e-a"))])),
+            Rule::VolumeZone,
+        );
     }
 
     #[test]
     fn every_pending_pod_is_accounted_for_once() {
-        let ds_pod = pod(json!({"metadata": {"name": "agent", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "1", "controller": true}]}, "spec": {"containers": [{"name": "c"}]}}));
-        let s = snap(vec![node("e1", "zone-a", 4000, vec![])], vec![plain("a", "100m"), plain("b", "100m"), ds_pod]);
+        let ds_pod = pod(
+            json!({"metadata": {"name": "agent", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "1", "controller": true}]}, "spec": {"containers": [{"name": "c"}]}}),
+        );
+        let s = snap(
+            vec![node("e1", "zone-a", 4000, vec![])],
+            vec![plain("a", "100m"), plain("b", "100m"), ds_pod],
+        );
 
         let mut p = plan(&s, vec![], &[("a", e("e1"))]);
         assert_only(&validate(&s, &p), Rule::Lost);
-        p.unschedulable.push(Unschedulable { pod: key("b"), reason: "test".into() });
+        p.unschedulable.push(Unschedulable {
+            pod: key("b"),
+            reason: "test".into(),
+        });
         assert_clean(&validate(&s, &p));
-        p.unschedulable.push(Unschedulable { pod: key("a"), reason: "test".into() });
+        p.unschedulable.push(Unschedulable {
+            pod: key("a"),
+            reason: "test".into(),
+        });
         assert_only(&validate(&s, &p), Rule::Duplicated);
 
-        let p = plan(&s, vec![], &[("a", e("e1")), ("b", e("e1")), ("a", e("e1"))]);
+        let p = plan(
+            &s,
+            vec![],
+            &[("a", e("e1")), ("b", e("e1")), ("a", e("e1"))],
+        );
         assert!(rules(&validate(&s, &p)).contains(&Rule::Duplicated));
 
-        let p = plan(&s, vec![], &[("a", e("e1")), ("b", e("e1")), ("ghost", e("e1"))]);
+        let p = plan(
+            &s,
+            vec![],
+            &[("a", e("e1")), ("b", e("e1")), ("ghost", e("e1"))],
+        );
         assert!(rules(&validate(&s, &p)).contains(&Rule::UnknownPod));
 
         let p = plan(&s, vec![], &[("a", e("e1")), ("b", e("nope"))]);
         assert!(rules(&validate(&s, &p)).contains(&Rule::UnknownNode));
         let p = plan(&s, vec![], &[("a", e("e1")), ("b", n("e1"))]);
-        assert!(rules(&validate(&s, &p)).contains(&Rule::UnknownNode), "existing and planned names are separate");
+        assert!(
+            rules(&validate(&s, &p)).contains(&Rule::UnknownNode),
+            "existing and planned names are separate"
+        );
     }
 
     #[test]
     fn plan_lists_must_agree_with_placements() {
         let s = snap(vec![], vec![plain("a", "100m"), plain("b", "200m")]);
-        let mut p = plan(&s, vec![planned(&s, "default-1", "zone-a", "spot")], &[("a", n("default-1")), ("b", n("default-1"))]);
+        let mut p = plan(
+            &s,
+            vec![planned(&s, "default-1", "zone-a", "spot")],
+            &[("a", n("default-1")), ("b", n("default-1"))],
+        );
         assert_clean(&validate(&s, &p));
         p.new_nodes[0].pods.pop();
         assert!(rules(&validate(&s, &p)).contains(&Rule::PlanConsistency));
-        let mut p = plan(&s, vec![planned(&s, "default-1", "zone-a", "spot")], &[("a", n("default-1")), ("b", n("default-1"))]);
+        let mut p = plan(
+            &s,
+            vec![planned(&s, "default-1", "zone-a", "spot")],
+            &[("a", n("default-1")), ("b", n("default-1"))],
+        );
         p.new_nodes[0].pod_requests.cpu += 1;
         assert_only(&validate(&s, &p), Rule::PlanConsistency);
-        let mut p = plan(&s, vec![planned(&s, "default-1", "zone-a", "spot")], &[("a", n("default-1")), ("b", n("default-1"))]);
+        let mut p = plan(
+            &s,
+            vec![planned(&s, "default-1", "zone-a", "spot")],
+            &[("a", n("default-1")), ("b", n("default-1"))],
+        );
         p.new_nodes.push(planned(&s, "default-2", "zone-a", "spot"));
         assert_only(&validate(&s, &p), Rule::PlanConsistency);
     }
@@ -1843,7 +2771,9 @@ mod tests {
         unavailable.chosen.capacity_type = "spot".into();
         unavailable.chosen.price = 0.05;
         unavailable.options = vec![unavailable.chosen.clone()];
-        unavailable.labels.insert(CAPACITY_TYPE.into(), "spot".into());
+        unavailable
+            .labels
+            .insert(CAPACITY_TYPE.into(), "spot".into());
         assert_only(&run(unavailable), Rule::Offering);
 
         let mut no_such_zone = ok.clone();
@@ -1862,7 +2792,9 @@ mod tests {
         assert_only(&run(wrong_zone_label), Rule::Labels);
 
         let mut wrong_arch = ok.clone();
-        wrong_arch.labels.insert("kubernetes.io/arch".into(), "arm64".into());
+        wrong_arch
+            .labels
+            .insert("kubernetes.io/arch".into(), "arm64".into());
         assert_only(&run(wrong_arch), Rule::Labels);
 
         let mut bigger = ok.clone();
@@ -1871,24 +2803,51 @@ mod tests {
 
         // A template requirement the chosen offering violates.
         let mut s2 = snap(vec![], vec![plain("a", "100m")]);
-        s2.templates[0].requirements.add(Requirement::in_values(CAPACITY_TYPE, ["on-demand"]));
+        s2.templates[0]
+            .requirements
+            .add(Requirement::in_values(CAPACITY_TYPE, ["on-demand"]));
         let nn = planned(&s2, "default-1", "zone-a", "spot");
         let v = validate(&s2, &plan(&s2, vec![nn], &[("a", n("default-1"))]));
-        assert!(v.iter().all(|x| matches!(x.rule, Rule::Offering | Rule::Labels)) && !v.is_empty(), "{v:#?}");
+        assert!(
+            v.iter()
+                .all(|x| matches!(x.rule, Rule::Offering | Rule::Labels))
+                && !v.is_empty(),
+            "{v:#?}"
+        );
 
         // Template taints must stay on the node.
-        let mut s3 = snap(vec![], vec![mk("a", json!({}), "100m", json!({"tolerations": [{"operator": "Exists"}]}))]);
-        s3.templates[0].taints.push(Taint { key: "dedicated".into(), value: None, effect: "NoSchedule".into(), time_added: None });
+        let mut s3 = snap(
+            vec![],
+            vec![mk(
+                "a",
+                json!({}),
+                "100m",
+                json!({"tolerations": [{"operator": "Exists"}]}),
+            )],
+        );
+        s3.templates[0].taints.push(Taint {
+            key: "dedicated".into(),
+            value: None,
+            effect: "NoSchedule".into(),
+            time_added: None,
+        });
         let mut nn = planned(&s3, "default-1", "zone-a", "spot");
-        assert_clean(&validate(&s3, &plan(&s3, vec![nn.clone()], &[("a", n("default-1"))])));
+        assert_clean(&validate(
+            &s3,
+            &plan(&s3, vec![nn.clone()], &[("a", n("default-1"))]),
+        ));
         nn.taints.clear();
-        assert_only(&validate(&s3, &plan(&s3, vec![nn], &[("a", n("default-1"))])), Rule::Taints);
+        assert_only(
+            &validate(&s3, &plan(&s3, vec![nn], &[("a", n("default-1"))])),
+            Rule::Taints,
+        );
     }
 
     #[test]
     fn daemon_overhead_and_limits() {
         let ds = |name: &str, extra: Value| -> k8s_openapi::api::apps::v1::DaemonSet {
-            let mut spec = json!({"containers": [{"name": "d", "resources": {"requests": {"cpu": "300m"}}}]});
+            let mut spec =
+                json!({"containers": [{"name": "d", "resources": {"requests": {"cpu": "300m"}}}]});
             if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
                 for (k, v) in extra {
                     spec.insert(k.clone(), v.clone());
@@ -1897,19 +2856,44 @@ mod tests {
             serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"selector": {}, "template": {"spec": spec}}})).expect("ds")
         };
         let mut s = snap(vec![], vec![plain("a", "100m")]);
-        s.daemonsets = vec![ds("arm-only", json!({"nodeSelector": {"kubernetes.io/arch": "arm64"}}))];
+        s.daemonsets = vec![ds(
+            "arm-only",
+            json!({"nodeSelector": {"kubernetes.io/arch": "arm64"}}),
+        )];
         let mut nn = planned(&s, "default-1", "zone-a", "spot");
-        assert_clean(&validate(&s, &plan(&s, vec![nn.clone()], &[("a", n("default-1"))])));
+        assert_clean(&validate(
+            &s,
+            &plan(&s, vec![nn.clone()], &[("a", n("default-1"))]),
+        ));
         s.daemonsets.push(ds("everywhere", json!({})));
-        assert_only(&validate(&s, &plan(&s, vec![nn.clone()], &[("a", n("default-1"))])), Rule::DaemonOverhead);
+        assert_only(
+            &validate(&s, &plan(&s, vec![nn.clone()], &[("a", n("default-1"))])),
+            Rule::DaemonOverhead,
+        );
         nn.daemon_requests = Resources::new(300, 0, 1);
         assert_clean(&validate(&s, &plan(&s, vec![nn], &[("a", n("default-1"))])));
 
         let mut s = snap(vec![], vec![plain("a", "100m"), plain("b", "100m")]);
         s.templates[0].limits.insert("cpu".into(), 3000);
-        let nodes = vec![planned(&s, "default-1", "zone-a", "spot"), planned(&s, "default-2", "zone-a", "spot")];
-        assert_only(&validate(&s, &plan(&s, nodes.clone(), &[("a", n("default-1")), ("b", n("default-2"))])), Rule::Limits);
+        let nodes = vec![
+            planned(&s, "default-1", "zone-a", "spot"),
+            planned(&s, "default-2", "zone-a", "spot"),
+        ];
+        assert_only(
+            &validate(
+                &s,
+                &plan(
+                    &s,
+                    nodes.clone(),
+                    &[("a", n("default-1")), ("b", n("default-2"))],
+                ),
+            ),
+            Rule::Limits,
+        );
         s.templates[0].limits.insert("cpu".into(), 4000);
-        assert_clean(&validate(&s, &plan(&s, nodes, &[("a", n("default-1")), ("b", n("default-2"))])));
+        assert_clean(&validate(
+            &s,
+            &plan(&s, nodes, &[("a", n("default-1")), ("b", n("default-2"))]),
+        ));
     }
 }

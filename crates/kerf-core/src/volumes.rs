@@ -21,20 +21,49 @@ pub struct VolumeIndex {
 }
 
 impl VolumeIndex {
-    pub fn new(claims: &[PersistentVolumeClaim], volumes: &[PersistentVolume], classes: &[StorageClass]) -> Self {
-        let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.name.clone().unwrap_or_default();
+    pub fn new(
+        claims: &[PersistentVolumeClaim],
+        volumes: &[PersistentVolume],
+        classes: &[StorageClass],
+    ) -> Self {
+        let name = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.name.clone().unwrap_or_default()
+        };
         let default_class = classes
             .iter()
-            .filter(|c| c.metadata.annotations.as_ref().and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION)).is_some_and(|v| v == "true"))
+            .filter(|c| {
+                c.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION))
+                    .is_some_and(|v| v == "true")
+            })
             .map(|c| name(&c.metadata))
             .min();
         VolumeIndex {
             claims: claims
                 .iter()
-                .map(|c| ((c.metadata.namespace.clone().unwrap_or_else(|| "default".into()), name(&c.metadata)), c.clone()))
+                .map(|c| {
+                    (
+                        (
+                            c.metadata
+                                .namespace
+                                .clone()
+                                .unwrap_or_else(|| "default".into()),
+                            name(&c.metadata),
+                        ),
+                        c.clone(),
+                    )
+                })
                 .collect(),
-            volumes: volumes.iter().map(|v| (name(&v.metadata), v.clone())).collect(),
-            classes: classes.iter().map(|c| (name(&c.metadata), c.clone())).collect(),
+            volumes: volumes
+                .iter()
+                .map(|v| (name(&v.metadata), v.clone()))
+                .collect(),
+            classes: classes
+                .iter()
+                .map(|c| (name(&c.metadata), c.clone()))
+                .collect(),
             default_class,
         }
     }
@@ -42,48 +71,89 @@ impl VolumeIndex {
     /// The node requirements the pod's volumes impose, or the field that is wrong.
     pub fn requirements_for(&self, pod: &Pod) -> Result<Requirements, (String, String)> {
         let mut out = Requirements::new();
-        let Some(spec) = pod.spec.as_ref() else { return Ok(out) };
-        let namespace = pod.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let Some(spec) = pod.spec.as_ref() else {
+            return Ok(out);
+        };
+        let namespace = pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
         for (i, v) in spec.volumes.iter().flatten().enumerate() {
             let field = format!("spec.volumes[{i}]");
             if let Some(pvc) = &v.persistent_volume_claim {
-                let claim = self.claims.get(&(namespace.clone(), pvc.claim_name.clone())).ok_or_else(|| {
-                    (
-                        format!("{field}.persistentVolumeClaim.claimName"),
-                        format!("persistentvolumeclaim {namespace}/{} not found", pvc.claim_name),
-                    )
-                })?;
+                let claim = self
+                    .claims
+                    .get(&(namespace.clone(), pvc.claim_name.clone()))
+                    .ok_or_else(|| {
+                        (
+                            format!("{field}.persistentVolumeClaim.claimName"),
+                            format!(
+                                "persistentvolumeclaim {namespace}/{} not found",
+                                pvc.claim_name
+                            ),
+                        )
+                    })?;
                 out.add_all(&self.claim_requirements(claim, &field)?);
-            } else if let Some(ephemeral) = v.ephemeral.as_ref().and_then(|e| e.volume_claim_template.as_ref()) {
-                let class = ephemeral.spec.storage_class_name.clone().or_else(|| self.default_class.clone());
+            } else if let Some(ephemeral) = v
+                .ephemeral
+                .as_ref()
+                .and_then(|e| e.volume_claim_template.as_ref())
+            {
+                let class = ephemeral
+                    .spec
+                    .storage_class_name
+                    .clone()
+                    .or_else(|| self.default_class.clone());
                 out.add_all(&self.class_requirements(class.as_deref(), &field)?);
             }
         }
         Ok(out)
     }
 
-    fn claim_requirements(&self, claim: &PersistentVolumeClaim, field: &str) -> Result<Requirements, (String, String)> {
+    fn claim_requirements(
+        &self,
+        claim: &PersistentVolumeClaim,
+        field: &str,
+    ) -> Result<Requirements, (String, String)> {
         let spec = claim.spec.as_ref();
-        if let Some(volume_name) = spec.and_then(|s| s.volume_name.as_ref()).filter(|n| !n.is_empty()) {
+        if let Some(volume_name) = spec
+            .and_then(|s| s.volume_name.as_ref())
+            .filter(|n| !n.is_empty())
+        {
             let Some(pv) = self.volumes.get(volume_name) else {
-                return Err((field.to_string(), format!("persistentvolume {volume_name} not found")));
+                return Err((
+                    field.to_string(),
+                    format!("persistentvolume {volume_name} not found"),
+                ));
             };
             return Ok(volume_requirements(pv));
         }
-        let class = spec.and_then(|s| s.storage_class_name.clone()).or_else(|| self.default_class.clone());
+        let class = spec
+            .and_then(|s| s.storage_class_name.clone())
+            .or_else(|| self.default_class.clone());
         self.class_requirements(class.as_deref(), field)
     }
 
-    fn class_requirements(&self, class: Option<&str>, field: &str) -> Result<Requirements, (String, String)> {
+    fn class_requirements(
+        &self,
+        class: Option<&str>,
+        field: &str,
+    ) -> Result<Requirements, (String, String)> {
         let mut out = Requirements::new();
-        let Some(class) = class.filter(|c| !c.is_empty()) else { return Ok(out) };
+        let Some(class) = class.filter(|c| !c.is_empty()) else {
+            return Ok(out);
+        };
         let Some(sc) = self.classes.get(class) else {
             return Err((field.to_string(), format!("storageclass {class} not found")));
         };
         // Only the first term: like Karpenter, kerf launches into one alternative.
         if let Some(term) = sc.allowed_topologies.iter().flatten().next() {
             for e in term.match_label_expressions.iter().flatten() {
-                out.add(Requirement::in_values(kerf_api::labels::normalize_label_key(&e.key), e.values.iter().cloned()));
+                out.add(Requirement::in_values(
+                    kerf_api::labels::normalize_label_key(&e.key),
+                    e.values.iter().cloned(),
+                ));
             }
         }
         Ok(out)
@@ -98,7 +168,11 @@ fn volume_requirements(pv: &PersistentVolume) -> Requirements {
         .and_then(|s| s.node_affinity.as_ref())
         .and_then(|a| a.required.as_ref())
         .and_then(|r| r.node_selector_terms.first());
-    for e in term.and_then(|t| t.match_expressions.as_ref()).into_iter().flatten() {
+    for e in term
+        .and_then(|t| t.match_expressions.as_ref())
+        .into_iter()
+        .flatten()
+    {
         // Valid PVs were admitted by the API server; an odd operator is skipped
         // rather than making the pod unschedulable.
         if let Ok(r) = Requirement::from_node_selector(e) {
@@ -109,7 +183,10 @@ fn volume_requirements(pv: &PersistentVolume) -> Requirements {
     for (k, v) in pv.metadata.labels.iter().flatten() {
         let key = kerf_api::labels::normalize_label_key(k);
         if key == kerf_api::labels::ZONE {
-            out.add(Requirement::in_values(key, v.split("__").map(str::to_string)));
+            out.add(Requirement::in_values(
+                key,
+                v.split("__").map(str::to_string),
+            ));
         }
     }
     out
@@ -135,8 +212,10 @@ spec:
       - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1b]}]
 "#,
         );
-        let bound: PersistentVolumeClaim = yaml("metadata: {name: data, namespace: default}\nspec: {volumeName: pv1}");
-        let unbound: PersistentVolumeClaim = yaml("metadata: {name: fresh, namespace: default}\nspec: {storageClassName: zonal}");
+        let bound: PersistentVolumeClaim =
+            yaml("metadata: {name: data, namespace: default}\nspec: {volumeName: pv1}");
+        let unbound: PersistentVolumeClaim =
+            yaml("metadata: {name: fresh, namespace: default}\nspec: {storageClassName: zonal}");
         let sc: StorageClass = yaml(
             r#"
 metadata: {name: zonal}

@@ -14,23 +14,51 @@ use serde_json::{Value, json};
 use support::*;
 
 fn pod(name: &str, labels: Value, spec: Value) -> Pod {
-    serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default", "labels": labels}, "spec": spec})).expect("pod")
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "namespace": "default", "labels": labels}, "spec": spec}),
+    )
+    .expect("pod")
 }
 
 /// One template over the whole catalogue, no requirements, no taints.
 fn open_template() -> TemplateDesc {
-    TemplateDesc { weight: 0, taint: 0, arch: 0, capacity: 0, zones: 7, family: 0, team: false, cpu_limit: None }
+    TemplateDesc {
+        weight: 0,
+        taint: 0,
+        arch: 0,
+        capacity: 0,
+        zones: 7,
+        family: 0,
+        team: false,
+        cpu_limit: None,
+    }
 }
 
 fn snapshot(templates: &[TemplateDesc], pending: Vec<Pod>) -> Snapshot {
     let catalogue = catalogue();
-    Snapshot { pending, templates: templates.iter().enumerate().map(|(i, t)| t.build(i, &catalogue)).collect(), ..Default::default() }
+    Snapshot {
+        pending,
+        templates: templates
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.build(i, &catalogue))
+            .collect(),
+        ..Default::default()
+    }
 }
 
 #[track_caller]
 fn assert_valid(snapshot: &Snapshot, plan: &Plan) {
     let violations = validate(snapshot, plan);
-    assert!(violations.is_empty(), "{}", violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"));
+    assert!(
+        violations.is_empty(),
+        "{}",
+        violations
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 /// Required `team In [blue]` ∩ preferred `team DoesNotExist` is the empty set,
@@ -56,7 +84,11 @@ fn required_in_intersected_with_preferred_does_not_exist() {
     let snap = snapshot(&[open_template()], vec![pod("p", json!({}), spec)]);
     let plan = solve(&snap);
     assert_valid(&snap, &plan);
-    assert_eq!(plan.unschedulable.len(), 1, "no template can label a node team=blue");
+    assert_eq!(
+        plan.unschedulable.len(),
+        1,
+        "no template can label a node team=blue"
+    );
 }
 
 /// The same root cause without any preference: `nodeSelector: {team: red}` and
@@ -75,7 +107,11 @@ fn contradictory_node_selector_and_required_affinity() {
     let snap = snapshot(&[open_template()], vec![pod("p", json!({}), spec)]);
     let plan = solve(&snap);
     assert_valid(&snap, &plan);
-    assert_eq!(plan.unschedulable.len(), 1, "team=red and team In [blue] cannot both hold");
+    assert_eq!(
+        plan.unschedulable.len(),
+        1,
+        "team=red and team In [blue] cannot both hold"
+    );
 }
 
 fn with_pv(name: &str, zone: &str, snap: &mut Snapshot) {
@@ -153,7 +189,9 @@ fn preferred_node_affinity_does_not_narrow_spread_domains() {
             {"weight": 1, "preference": {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["zone-a"]}]}}
         ]}},
     });
-    let mut pending: Vec<Pod> = (0..3).map(|i| pod(&format!("web-{i}"), json!({"app": "web"}), spec.clone())).collect();
+    let mut pending: Vec<Pod> = (0..3)
+        .map(|i| pod(&format!("web-{i}"), json!({"app": "web"}), spec.clone()))
+        .collect();
     pending.push(pod(
         "other",
         json!({"app": "other"}),
@@ -164,17 +202,45 @@ fn preferred_node_affinity_does_not_narrow_spread_domains() {
     assert_valid(&snap, &plan);
 }
 
-fn existing(i: usize, spot: bool, taint: bool, bound: Vec<BoundPodDesc>) -> kerf_core::snapshot::ExistingNode {
+fn existing(
+    i: usize,
+    spot: bool,
+    taint: bool,
+    bound: Vec<BoundPodDesc>,
+) -> kerf_core::snapshot::ExistingNode {
     existing_in(i, 0, spot, taint, bound)
 }
 
-fn existing_in(i: usize, zone: u8, spot: bool, taint: bool, bound: Vec<BoundPodDesc>) -> kerf_core::snapshot::ExistingNode {
-    let desc = NodeDesc { type_idx: 0, zone, spot, taint, team: false, cordoned: false, deleting: false, in_flight: false, pods: bound };
+fn existing_in(
+    i: usize,
+    zone: u8,
+    spot: bool,
+    taint: bool,
+    bound: Vec<BoundPodDesc>,
+) -> kerf_core::snapshot::ExistingNode {
+    let desc = NodeDesc {
+        type_idx: 0,
+        zone,
+        spot,
+        taint,
+        team: false,
+        cordoned: false,
+        deleting: false,
+        in_flight: false,
+        pods: bound,
+    };
     desc.build(i, &catalogue(), 1)
 }
 
 fn bound_app0() -> BoundPodDesc {
-    BoundPodDesc { app: 0, cpu: 0, mem: 0, anti: false, host_port: false, terminal: false }
+    BoundPodDesc {
+        app: 0,
+        cpu: 0,
+        mem: 0,
+        anti: false,
+        host_port: false,
+        terminal: false,
+    }
 }
 
 /// Template: on-demand only. node-0: spot, untainted, empty. node-1: on-demand,
@@ -190,15 +256,23 @@ fn bound_app0() -> BoundPodDesc {
 #[test]
 #[ignore = "packer bug: topology spread counts pods on nodes that nodeTaintsPolicy/nodeAffinityPolicy exclude"]
 fn spread_ignores_pods_on_excluded_nodes() {
-    let template = TemplateDesc { capacity: 2, ..open_template() };
+    let template = TemplateDesc {
+        capacity: 2,
+        ..open_template()
+    };
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": CAPACITY_TYPE, "whenUnsatisfiable": "DoNotSchedule",
             "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "app0"}}}],
     });
-    let pending = (0..3).map(|i| pod(&format!("app0-{i}"), json!({"app": "app0"}), spec.clone())).collect();
+    let pending = (0..3)
+        .map(|i| pod(&format!("app0-{i}"), json!({"app": "app0"}), spec.clone()))
+        .collect();
     let mut snap = snapshot(&[template], pending);
-    snap.nodes = vec![existing(0, true, false, vec![]), existing(1, false, true, vec![bound_app0()])];
+    snap.nodes = vec![
+        existing(0, true, false, vec![]),
+        existing(1, false, true, vec![bound_app0()]),
+    ];
     let plan = solve(&snap);
     assert_valid(&snap, &plan);
 }
@@ -221,7 +295,9 @@ fn spread_domains_use_all_required_terms() {
             {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["zone-b"]}]},
         ]}}},
     });
-    let pending = (0..2).map(|i| pod(&format!("web-{i}"), json!({"app": "web"}), spec.clone())).collect();
+    let pending = (0..2)
+        .map(|i| pod(&format!("web-{i}"), json!({"app": "web"}), spec.clone()))
+        .collect();
     let mut snap = snapshot(&[open_template()], pending);
     snap.nodes = vec![existing_in(0, 1, false, false, vec![])];
     let plan = solve(&snap);
@@ -250,7 +326,11 @@ fn exists_is_not_satisfied_by_not_in() {
     let snap = snapshot(&[open_template()], vec![a, b]);
     let plan = solve(&snap);
     assert_valid(&snap, &plan);
-    assert_eq!(plan.unschedulable.len(), 1, "no template supplies a team label");
+    assert_eq!(
+        plan.unschedulable.len(),
+        1,
+        "no template supplies a team label"
+    );
 }
 
 /// Template: instance families c and m, cpu limit 8. Three pods, each with host
@@ -264,12 +344,18 @@ fn exists_is_not_satisfied_by_not_in() {
 #[test]
 #[ignore = "packer bug: limits are charged for a different instance type than the one chosen"]
 fn limits_charge_the_chosen_instance_type() {
-    let template = TemplateDesc { family: 2, cpu_limit: Some(1), ..open_template() };
+    let template = TemplateDesc {
+        family: 2,
+        cpu_limit: Some(1),
+        ..open_template()
+    };
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}, "ports": [{"containerPort": 80, "hostPort": 8080}]}],
         "nodeSelector": {ZONE: "zone-b", FAMILY: "c"},
     });
-    let pending = (0..3).map(|i| pod(&format!("p-{i}"), json!({}), spec.clone())).collect();
+    let pending = (0..3)
+        .map(|i| pod(&format!("p-{i}"), json!({}), spec.clone()))
+        .collect();
     let snap = snapshot(&[template], pending);
     let plan = solve(&snap);
     assert_valid(&snap, &plan);

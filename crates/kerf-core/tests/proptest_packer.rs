@@ -19,9 +19,16 @@ use proptest::test_runner::Config;
 use support::*;
 
 fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     // Failures are turned into tests in packer_regressions.rs by hand; no files here.
-    Config { cases, failure_persistence: None, ..Config::default() }
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
 }
 
 fn describe(plan: &Plan) -> String {
@@ -30,7 +37,12 @@ fn describe(plan: &Plan) -> String {
         let pods: Vec<String> = n.pods.iter().map(|p| p.to_string()).collect();
         out.push_str(&format!(
             "  new {} {} {}/{} ${}: {}\n",
-            n.name, n.chosen.instance_type, n.chosen.zone, n.chosen.capacity_type, n.chosen.price, pods.join(" ")
+            n.name,
+            n.chosen.instance_type,
+            n.chosen.zone,
+            n.chosen.capacity_type,
+            n.chosen.price,
+            pods.join(" ")
         ));
     }
     for e in &plan.existing {
@@ -45,14 +57,23 @@ fn describe(plan: &Plan) -> String {
 
 /// The cheapest available offering of `type_name` in the node's template that
 /// `requirements` allow, by direct comparison.
-fn cheapest_allowed(snapshot: &Snapshot, pool: &kerf_core::template::PoolRef, type_name: &str, requirements: &Requirements) -> Option<f64> {
+fn cheapest_allowed(
+    snapshot: &Snapshot,
+    pool: &kerf_core::template::PoolRef,
+    type_name: &str,
+    requirements: &Requirements,
+) -> Option<f64> {
     let t = snapshot.templates.iter().find(|t| &t.pool == pool)?;
     let it = t.instance_types.iter().find(|it| it.name == type_name)?;
     it.offerings
         .iter()
         .filter(|o| o.available)
         .filter(|o| requirements.get(ZONE).is_none_or(|r| r.has(&o.zone)))
-        .filter(|o| requirements.get(CAPACITY_TYPE).is_none_or(|r| r.has(&o.capacity_type)))
+        .filter(|o| {
+            requirements
+                .get(CAPACITY_TYPE)
+                .is_none_or(|r| r.has(&o.capacity_type))
+        })
         .map(|o| o.price)
         .min_by(f64::total_cmp)
 }
@@ -68,7 +89,10 @@ fn sidestep_known_packer_bugs(case: &mut Case) {
         // required_in_intersected_with_preferred_does_not_exist /
         // contradictory_node_selector_and_required_affinity: two constraints on a
         // label no instance type supplies (team) can intersect to nothing.
-        let required_team = a.required.iter().any(|t| t.iter().any(|e| e.key % 6 == team));
+        let required_team = a
+            .required
+            .iter()
+            .any(|t| t.iter().any(|e| e.key % 6 == team));
         if required_team && a.node_selector.is_some_and(|(k, _)| k % 6 == team) {
             a.node_selector = None;
         }
@@ -91,15 +115,25 @@ fn sidestep_known_packer_bugs(case: &mut Case) {
                 e.op = 0;
             }
         }
-        let hard: Vec<u8> = a.spread.iter().filter(|s| s.hard).map(|s| s.key % 3).collect();
-        let honours_affinity = a.spread.iter().any(|s| s.hard && s.affinity_policy % 3 != 2);
+        let hard: Vec<u8> = a
+            .spread
+            .iter()
+            .filter(|s| s.hard)
+            .map(|s| s.key % 3)
+            .collect();
+        let honours_affinity = a
+            .spread
+            .iter()
+            .any(|s| s.hard && s.affinity_policy % 3 != 2);
         // volume_zone_does_not_narrow_spread_domains: no zonal volume under a hard zonal spread.
         if hard.contains(&1) && matches!(a.volume % 4, 1 | 2) {
             a.volume = 3;
         }
         // preferred_node_affinity_does_not_narrow_spread_domains: no preference on
         // the key a hard spread spreads over (zone: expression key 0, capacity type: 2).
-        a.preferred.retain(|(_, e)| !((hard.contains(&1) && e.key % 6 == 0) || (hard.contains(&2) && e.key % 6 == 2)));
+        a.preferred.retain(|(_, e)| {
+            !((hard.contains(&1) && e.key % 6 == 0) || (hard.contains(&2) && e.key % 6 == 2))
+        });
         // spread_domains_use_all_required_terms: one required term under a hard
         // spread that honours node affinity.
         if honours_affinity {
@@ -107,8 +141,11 @@ fn sidestep_known_packer_bugs(case: &mut Case) {
         }
         // spread_ignores_pods_on_excluded_nodes: bound pods of an app whose hard
         // spread honours taints or node affinity are relabelled `legacy`.
-        let has_affinity = a.node_selector.is_some() || !a.required.is_empty() || matches!(a.volume % 4, 1 | 2);
-        let honours = a.spread.iter().any(|s| s.hard && (s.taints_policy % 3 == 1 || (s.affinity_policy % 3 != 2 && has_affinity)));
+        let has_affinity =
+            a.node_selector.is_some() || !a.required.is_empty() || matches!(a.volume % 4, 1 | 2);
+        let honours = a.spread.iter().any(|s| {
+            s.hard && (s.taints_policy % 3 == 1 || (s.affinity_policy % 3 != 2 && has_affinity))
+        });
         if honours {
             for n in &mut case.nodes {
                 for b in &mut n.pods {

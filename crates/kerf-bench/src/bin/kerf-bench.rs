@@ -10,14 +10,26 @@ use kerf_core::snapshot::PreferencePolicy;
 
 fn main() {
     let sizes: Vec<usize> = {
-        let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-        if args.is_empty() { vec![100, 1_000, 5_000, 20_000] } else { args }
+        let args: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        if args.is_empty() {
+            vec![100, 1_000, 5_000, 20_000]
+        } else {
+            args
+        }
     };
     let types = benchmark_types();
-    println!("| workload | pods | scheduled | best solve (s) | pods/s | nodes | $/h | lower bound $/h | cost / bound |");
+    println!(
+        "| workload | pods | scheduled | best solve (s) | pods/s | nodes | $/h | lower bound $/h | cost / bound |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for &size in &sizes {
-        for (name, pods) in [("diverse", diverse_pods(size, 42)), ("generic", group_pods(Group::Generic, size, 42))] {
+        for (name, pods) in [
+            ("diverse", diverse_pods(size, 42)),
+            ("generic", group_pods(Group::Generic, size, 42)),
+        ] {
             let snap = snapshot(pods.clone(), &types, PreferencePolicy::Respect);
             let runs = if size >= 5_000 { 3 } else { 5 };
             let mut best = f64::INFINITY;

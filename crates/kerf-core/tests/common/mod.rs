@@ -18,14 +18,36 @@ pub fn instance(name: &str, vcpu: i64, gib: i64, price: f64, arch: &str) -> Arc<
     let mut labels = BTreeMap::new();
     labels.insert("kubernetes.io/arch".to_string(), arch.to_string());
     labels.insert("kubernetes.io/os".to_string(), "linux".to_string());
-    labels.insert("karpenter.k8s.aws/instance-family".to_string(), name.split('.').next().unwrap_or(name).to_string());
+    labels.insert(
+        "karpenter.k8s.aws/instance-family".to_string(),
+        name.split('.').next().unwrap_or(name).to_string(),
+    );
     let mut offerings = Vec::new();
     for (i, z) in ZONES.iter().enumerate() {
-        offerings.push(Offering { zone: z.to_string(), capacity_type: "on-demand".into(), price, available: true });
-        offerings.push(Offering { zone: z.to_string(), capacity_type: "spot".into(), price: price * (0.4 + 0.01 * i as f64), available: true });
+        offerings.push(Offering {
+            zone: z.to_string(),
+            capacity_type: "on-demand".into(),
+            price,
+            available: true,
+        });
+        offerings.push(Offering {
+            zone: z.to_string(),
+            capacity_type: "spot".into(),
+            price: price * (0.4 + 0.01 * i as f64),
+            available: true,
+        });
     }
-    let overhead = Overhead { kube_reserved: Resources::new(100, 256 << 20, 0), ..Default::default() };
-    Arc::new(InstanceType::new(name, labels, Resources::new(vcpu * 1000, gib << 30, 58), overhead, offerings))
+    let overhead = Overhead {
+        kube_reserved: Resources::new(100, 256 << 20, 0),
+        ..Default::default()
+    };
+    Arc::new(InstanceType::new(
+        name,
+        labels,
+        Resources::new(vcpu * 1000, gib << 30, 58),
+        overhead,
+        offerings,
+    ))
 }
 
 pub fn catalogue() -> Vec<Arc<InstanceType>> {
@@ -43,10 +65,16 @@ pub fn catalogue() -> Vec<Arc<InstanceType>> {
 pub fn template(name: &str, reqs: &[(&str, &str, &[&str])]) -> NodeTemplate {
     let requirements: Requirements = reqs
         .iter()
-        .map(|(k, op, vs)| Requirement::new(k, op, &vs.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("valid requirement"))
+        .map(|(k, op, vs)| {
+            Requirement::new(k, op, &vs.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .expect("valid requirement")
+        })
         .collect();
     NodeTemplate {
-        pool: PoolRef { kind: PoolKind::Provisioner, name: name.into() },
+        pool: PoolRef {
+            kind: PoolKind::Provisioner,
+            name: name.into(),
+        },
         weight: 0,
         requirements,
         labels: BTreeMap::new(),
@@ -72,7 +100,11 @@ pub fn pods(prefix: &str, n: usize, labels: &str, spec: &str) -> Vec<Pod> {
 }
 
 pub fn snapshot(templates: Vec<NodeTemplate>, pending: Vec<Pod>) -> Snapshot {
-    Snapshot { templates, pending, ..Default::default() }
+    Snapshot {
+        templates,
+        pending,
+        ..Default::default()
+    }
 }
 
 pub fn node_of<'a>(plan: &'a kerf_core::plan::Plan, pod: &str) -> &'a kerf_core::plan::PlannedNode {

@@ -35,7 +35,18 @@ const MIB: i64 = 1 << 20;
 // The catalogue.
 
 /// name, family, arch, vcpu, GiB, max pods, on-demand $/h, zones (bitmask), has spot, GPUs
-type Shape = (&'static str, &'static str, &'static str, i64, i64, i64, f64, u8, bool, i64);
+type Shape = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    i64,
+    i64,
+    f64,
+    u8,
+    bool,
+    i64,
+);
 
 const SHAPES: [Shape; 9] = [
     ("c.large", "c", "amd64", 2, 4, 8, 0.085, 0b111, true, 0),
@@ -55,44 +66,57 @@ pub fn catalogue() -> Vec<Arc<InstanceType>> {
     SHAPES
         .iter()
         .enumerate()
-        .map(|(i, &(name, family, arch, vcpu, gib, pods, price, zones, spot, gpus))| {
-            let labels: BTreeMap<String, String> = [
-                (ARCH, arch.to_string()),
-                ("kubernetes.io/os", "linux".to_string()),
-                (FAMILY, family.to_string()),
-                (INSTANCE_CPU, vcpu.to_string()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            let mut offerings = Vec::new();
-            for (z, zone) in ZONES.iter().enumerate() {
-                if zones & (1 << z) == 0 {
-                    continue;
-                }
-                offerings.push(Offering { zone: zone.to_string(), capacity_type: "on-demand".into(), price, available: true });
-                if spot {
-                    let factor = 0.30 + 0.04 * z as f64 + 0.01 * (i % 3) as f64;
-                    // Two spot pools are out of capacity.
-                    let available = !((name == "c.large" && z == 1) || (name == "r.large" && z == 2));
+        .map(
+            |(i, &(name, family, arch, vcpu, gib, pods, price, zones, spot, gpus))| {
+                let labels: BTreeMap<String, String> = [
+                    (ARCH, arch.to_string()),
+                    ("kubernetes.io/os", "linux".to_string()),
+                    (FAMILY, family.to_string()),
+                    (INSTANCE_CPU, vcpu.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let mut offerings = Vec::new();
+                for (z, zone) in ZONES.iter().enumerate() {
+                    if zones & (1 << z) == 0 {
+                        continue;
+                    }
                     offerings.push(Offering {
                         zone: zone.to_string(),
-                        capacity_type: "spot".into(),
-                        price: (price * factor * 10_000.0).round() / 10_000.0,
-                        available,
+                        capacity_type: "on-demand".into(),
+                        price,
+                        available: true,
                     });
+                    if spot {
+                        let factor = 0.30 + 0.04 * z as f64 + 0.01 * (i % 3) as f64;
+                        // Two spot pools are out of capacity.
+                        let available =
+                            !((name == "c.large" && z == 1) || (name == "r.large" && z == 2));
+                        offerings.push(Offering {
+                            zone: zone.to_string(),
+                            capacity_type: "spot".into(),
+                            price: (price * factor * 10_000.0).round() / 10_000.0,
+                            available,
+                        });
+                    }
                 }
-            }
-            let mut capacity = Resources::new(vcpu * 1000, gib * GIB, pods);
-            capacity.ephemeral_storage = 20 * GIB * MILLI;
-            if gpus > 0 {
-                capacity.extended.insert(GPU.to_string(), gpus * MILLI);
-            }
-            let mut kube_reserved = Resources::new(80, 256 * MIB, 0);
-            kube_reserved.ephemeral_storage = GIB * MILLI;
-            let overhead = Overhead { kube_reserved, ..Default::default() };
-            Arc::new(InstanceType::new(name, labels, capacity, overhead, offerings))
-        })
+                let mut capacity = Resources::new(vcpu * 1000, gib * GIB, pods);
+                capacity.ephemeral_storage = 20 * GIB * MILLI;
+                if gpus > 0 {
+                    capacity.extended.insert(GPU.to_string(), gpus * MILLI);
+                }
+                let mut kube_reserved = Resources::new(80, 256 * MIB, 0);
+                kube_reserved.ephemeral_storage = GIB * MILLI;
+                let overhead = Overhead {
+                    kube_reserved,
+                    ..Default::default()
+                };
+                Arc::new(InstanceType::new(
+                    name, labels, capacity, overhead, offerings,
+                ))
+            },
+        )
         .collect()
 }
 
@@ -247,7 +271,12 @@ fn pick<T: Copy>(list: &[T], i: u8) -> T {
 }
 
 fn taint(key: &str, value: &str, effect: &str) -> Taint {
-    Taint { key: key.into(), value: Some(value.into()), effect: effect.into(), time_added: None }
+    Taint {
+        key: key.into(),
+        value: Some(value.into()),
+        effect: effect.into(),
+        time_added: None,
+    }
 }
 
 fn key_values(key: u8) -> (&'static str, &'static [&'static str]) {
@@ -262,8 +291,17 @@ fn key_values(key: u8) -> (&'static str, &'static [&'static str]) {
 }
 
 fn selected(values: &[&str], mask: u8) -> Vec<String> {
-    let out: Vec<String> = values.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, v)| v.to_string()).collect();
-    if out.is_empty() { vec![values[0].to_string()] } else { out }
+    let out: Vec<String> = values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, v)| v.to_string())
+        .collect();
+    if out.is_empty() {
+        vec![values[0].to_string()]
+    } else {
+        out
+    }
 }
 
 fn expression(e: &ExprDesc) -> Value {
@@ -328,7 +366,10 @@ impl TemplateDesc {
             limits.insert("cpu".to_string(), i64::from(l % 8 + 1) * 4000);
         }
         NodeTemplate {
-            pool: PoolRef { kind: PoolKind::NodePool, name: format!("pool-{i}") },
+            pool: PoolRef {
+                kind: PoolKind::NodePool,
+                name: format!("pool-{i}"),
+            },
             weight: [0, 10, 50][self.weight as usize % 3],
             requirements,
             labels,
@@ -345,12 +386,20 @@ impl TemplateDesc {
 
 fn containers(cpu: &str, mem: &str, limits_only: bool) -> Value {
     let list = json!({"cpu": cpu, "memory": mem});
-    if limits_only { json!({"limits": list}) } else { json!({"requests": list}) }
+    if limits_only {
+        json!({"limits": list})
+    } else {
+        json!({"requests": list})
+    }
 }
 
 impl BoundPodDesc {
     fn build(&self, name: &str, node: &str, apps: usize) -> Pod {
-        let app = if (self.app as usize % (apps + 1)) == apps { "legacy".to_string() } else { format!("app{}", self.app as usize % (apps + 1)) };
+        let app = if (self.app as usize % (apps + 1)) == apps {
+            "legacy".to_string()
+        } else {
+            format!("app{}", self.app as usize % (apps + 1))
+        };
         let mut spec = json!({
             "nodeName": node,
             "containers": [{"name": "c", "resources": containers(pick(&CPUS[..4], self.cpu), pick(&MEMS[..5], self.mem), false)}],
@@ -363,7 +412,11 @@ impl BoundPodDesc {
         if self.host_port {
             spec["containers"][0]["ports"] = json!([{"containerPort": 8080, "hostPort": 8080}]);
         }
-        let phase = if self.terminal { "Succeeded" } else { "Running" };
+        let phase = if self.terminal {
+            "Succeeded"
+        } else {
+            "Running"
+        };
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
             "spec": spec,
@@ -379,13 +432,25 @@ impl NodeDesc {
         let name = format!("node-{i}");
         let mut labels = it.labels.clone();
         labels.insert(ZONE.into(), pick(&ZONES, self.zone).into());
-        labels.insert(CAPACITY_TYPE.into(), if self.spot { "spot" } else { "on-demand" }.into());
+        labels.insert(
+            CAPACITY_TYPE.into(),
+            if self.spot { "spot" } else { "on-demand" }.into(),
+        );
         labels.insert(HOSTNAME.into(), name.clone());
         if self.team {
             labels.insert("team".into(), "blue".into());
         }
-        let taints = if self.taint { vec![taint("dedicated", "gpu", "NoSchedule")] } else { Vec::new() };
-        let pods = self.pods.iter().enumerate().map(|(j, p)| p.build(&format!("bound-{i}-{j}"), &name, apps)).collect();
+        let taints = if self.taint {
+            vec![taint("dedicated", "gpu", "NoSchedule")]
+        } else {
+            Vec::new()
+        };
+        let pods = self
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(j, p)| p.build(&format!("bound-{i}-{j}"), &name, apps))
+            .collect();
         ExistingNode {
             name,
             labels,
@@ -418,7 +483,11 @@ impl DaemonDesc {
 }
 
 fn affinity_term(a: &AffDesc, own: usize, apps: usize) -> Value {
-    let target = if a.target == 0 { own } else { (a.target as usize - 1) % apps };
+    let target = if a.target == 0 {
+        own
+    } else {
+        (a.target as usize - 1) % apps
+    };
     let mut term = json!({"topologyKey": topology_key(a.key), "labelSelector": {"matchLabels": {"app": format!("app{target}")}}});
     match a.namespaces % 3 {
         1 => term["namespaceSelector"] = json!({}),
@@ -437,7 +506,11 @@ pub struct Storage {
 
 impl AppDesc {
     fn build(&self, a: usize, apps: usize, storage: &mut Storage) -> Vec<Pod> {
-        let namespace = if self.other_namespace { "other" } else { "default" };
+        let namespace = if self.other_namespace {
+            "other"
+        } else {
+            "default"
+        };
         let mut out = Vec::new();
         for r in 0..(self.replicas.clamp(1, 5) as usize) {
             let name = format!("app{a}-{r}");
@@ -491,7 +564,8 @@ impl AppDesc {
                 if !self.required.is_empty() {
                     let terms: Vec<Value> =
                         self.required.iter().map(|t| json!({"matchExpressions": t.iter().map(expression).collect::<Vec<_>>()})).collect();
-                    na["requiredDuringSchedulingIgnoredDuringExecution"] = json!({"nodeSelectorTerms": terms});
+                    na["requiredDuringSchedulingIgnoredDuringExecution"] =
+                        json!({"nodeSelectorTerms": terms});
                 }
                 if !self.preferred.is_empty() {
                     let prefs: Vec<Value> = self
@@ -505,20 +579,24 @@ impl AppDesc {
             }
             let mut pa = json!({});
             if let Some(t) = &self.affinity {
-                pa["requiredDuringSchedulingIgnoredDuringExecution"] = json!([affinity_term(t, a, apps)]);
+                pa["requiredDuringSchedulingIgnoredDuringExecution"] =
+                    json!([affinity_term(t, a, apps)]);
             }
             if let Some(t) = &self.preferred_affinity {
-                pa["preferredDuringSchedulingIgnoredDuringExecution"] = json!([{"weight": 50, "podAffinityTerm": affinity_term(t, a, apps)}]);
+                pa["preferredDuringSchedulingIgnoredDuringExecution"] =
+                    json!([{"weight": 50, "podAffinityTerm": affinity_term(t, a, apps)}]);
             }
             if pa.as_object().is_some_and(|o| !o.is_empty()) {
                 affinity["podAffinity"] = pa;
             }
             let mut paa = json!({});
             if let Some(t) = &self.anti_affinity {
-                paa["requiredDuringSchedulingIgnoredDuringExecution"] = json!([affinity_term(t, a, apps)]);
+                paa["requiredDuringSchedulingIgnoredDuringExecution"] =
+                    json!([affinity_term(t, a, apps)]);
             }
             if let Some(t) = &self.preferred_anti_affinity {
-                paa["preferredDuringSchedulingIgnoredDuringExecution"] = json!([{"weight": 50, "podAffinityTerm": affinity_term(t, a, apps)}]);
+                paa["preferredDuringSchedulingIgnoredDuringExecution"] =
+                    json!([{"weight": 50, "podAffinityTerm": affinity_term(t, a, apps)}]);
             }
             if paa.as_object().is_some_and(|o| !o.is_empty()) {
                 affinity["podAntiAffinity"] = paa;
@@ -527,7 +605,9 @@ impl AppDesc {
                 spec["affinity"] = affinity;
             }
             let tolerations = match self.toleration % 5 {
-                1 => json!([{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]),
+                1 => {
+                    json!([{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}])
+                }
                 2 => json!([{"operator": "Exists"}]),
                 3 => json!([{"key": "soft", "operator": "Exists"}]),
                 4 => json!([{"key": "spot", "operator": "Exists", "effect": "NoExecute"}]),
@@ -642,16 +722,36 @@ impl Case {
         }
         let namespaces = [
             ("default".to_string(), BTreeMap::new()),
-            ("other".to_string(), [("team".to_string(), "blue".to_string())].into_iter().collect()),
+            (
+                "other".to_string(),
+                [("team".to_string(), "blue".to_string())]
+                    .into_iter()
+                    .collect(),
+            ),
             ("kube-system".to_string(), BTreeMap::new()),
         ]
         .into_iter()
         .collect();
         Snapshot {
             pending,
-            nodes: self.nodes.iter().enumerate().map(|(i, n)| n.build(i, &catalogue, apps)).collect(),
-            templates: self.templates.iter().enumerate().map(|(i, t)| t.build(i, &catalogue)).collect(),
-            daemonsets: self.daemons.iter().enumerate().map(|(i, d)| d.build(i)).collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| n.build(i, &catalogue, apps))
+                .collect(),
+            templates: self
+                .templates
+                .iter()
+                .enumerate()
+                .map(|(i, t)| t.build(i, &catalogue))
+                .collect(),
+            daemonsets: self
+                .daemons
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.build(i))
+                .collect(),
             claims: storage.claims,
             volumes: storage.volumes,
             storage_classes: storage_classes(),
@@ -664,7 +764,10 @@ impl Case {
 // ---------------------------------------------------------------------------
 // Strategies.
 
-fn maybe<T: std::fmt::Debug + Clone>(p: f64, s: impl Strategy<Value = T>) -> impl Strategy<Value = Option<T>> {
+fn maybe<T: std::fmt::Debug + Clone>(
+    p: f64,
+    s: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<T>> {
     prop::option::weighted(p, s)
 }
 
@@ -673,28 +776,41 @@ fn flag(p: f64) -> impl Strategy<Value = bool> {
 }
 
 pub fn arb_template() -> impl Strategy<Value = TemplateDesc> {
-    (0u8..3, prop_oneof![4 => Just(0u8), 1 => 1u8..4], prop_oneof![2 => Just(0u8), 1 => 1u8..3], 0u8..4, prop_oneof![2 => Just(7u8), 1 => 1u8..7], 0u8..4, flag(0.2), maybe(0.3, 0u8..8))
-        .prop_map(|(weight, taint, arch, capacity, zones, family, team, cpu_limit)| TemplateDesc {
-            weight,
-            taint,
-            arch,
-            capacity,
-            zones,
-            family,
-            team,
-            cpu_limit,
-        })
+    (
+        0u8..3,
+        prop_oneof![4 => Just(0u8), 1 => 1u8..4],
+        prop_oneof![2 => Just(0u8), 1 => 1u8..3],
+        0u8..4,
+        prop_oneof![2 => Just(7u8), 1 => 1u8..7],
+        0u8..4,
+        flag(0.2),
+        maybe(0.3, 0u8..8),
+    )
+        .prop_map(
+            |(weight, taint, arch, capacity, zones, family, team, cpu_limit)| TemplateDesc {
+                weight,
+                taint,
+                arch,
+                capacity,
+                zones,
+                family,
+                team,
+                cpu_limit,
+            },
+        )
 }
 
 pub fn arb_bound_pod() -> impl Strategy<Value = BoundPodDesc> {
-    (0u8..8, 0u8..4, 0u8..5, flag(0.2), flag(0.15), flag(0.1)).prop_map(|(app, cpu, mem, anti, host_port, terminal)| BoundPodDesc {
-        app,
-        cpu,
-        mem,
-        anti,
-        host_port,
-        terminal,
-    })
+    (0u8..8, 0u8..4, 0u8..5, flag(0.2), flag(0.15), flag(0.1)).prop_map(
+        |(app, cpu, mem, anti, host_port, terminal)| BoundPodDesc {
+            app,
+            cpu,
+            mem,
+            anti,
+            host_port,
+            terminal,
+        },
+    )
 }
 
 pub fn arb_node() -> impl Strategy<Value = NodeDesc> {
@@ -709,21 +825,27 @@ pub fn arb_node() -> impl Strategy<Value = NodeDesc> {
         flag(0.2),
         prop::collection::vec(arb_bound_pod(), 0..=3),
     )
-        .prop_map(|(type_idx, zone, spot, taint, team, cordoned, deleting, in_flight, pods)| NodeDesc {
-            type_idx,
-            zone,
-            spot,
-            taint,
-            team,
-            cordoned,
-            deleting,
-            in_flight,
-            pods,
-        })
+        .prop_map(
+            |(type_idx, zone, spot, taint, team, cordoned, deleting, in_flight, pods)| NodeDesc {
+                type_idx,
+                zone,
+                spot,
+                taint,
+                team,
+                cordoned,
+                deleting,
+                in_flight,
+                pods,
+            },
+        )
 }
 
 pub fn arb_daemon() -> impl Strategy<Value = DaemonDesc> {
-    (0u8..3, flag(0.3), flag(0.3)).prop_map(|(cpu, arm_only, tolerate_all)| DaemonDesc { cpu, arm_only, tolerate_all })
+    (0u8..3, flag(0.3), flag(0.3)).prop_map(|(cpu, arm_only, tolerate_all)| DaemonDesc {
+        cpu,
+        arm_only,
+        tolerate_all,
+    })
 }
 
 pub fn arb_expr() -> impl Strategy<Value = ExprDesc> {
@@ -731,24 +853,47 @@ pub fn arb_expr() -> impl Strategy<Value = ExprDesc> {
 }
 
 pub fn arb_aff() -> impl Strategy<Value = AffDesc> {
-    (prop_oneof![2 => Just(0u8), 1 => 1u8..6], 0u8..3, prop_oneof![3 => Just(0u8), 1 => 1u8..3]).prop_map(|(target, key, namespaces)| AffDesc {
-        target,
-        key,
-        namespaces,
-    })
+    (
+        prop_oneof![2 => Just(0u8), 1 => 1u8..6],
+        0u8..3,
+        prop_oneof![3 => Just(0u8), 1 => 1u8..3],
+    )
+        .prop_map(|(target, key, namespaces)| AffDesc {
+            target,
+            key,
+            namespaces,
+        })
 }
 
 pub fn arb_spread() -> impl Strategy<Value = SpreadDesc> {
-    (0u8..3, 0u8..3, flag(0.7), maybe(0.25, 0u8..4), prop_oneof![3 => Just(0u8), 1 => 1u8..3], prop_oneof![3 => Just(0u8), 1 => 1u8..3], flag(0.2))
-        .prop_map(|(key, max_skew, hard, min_domains, affinity_policy, taints_policy, match_label_keys)| SpreadDesc {
-            key,
-            max_skew,
-            hard,
-            min_domains,
-            affinity_policy,
-            taints_policy,
-            match_label_keys,
-        })
+    (
+        0u8..3,
+        0u8..3,
+        flag(0.7),
+        maybe(0.25, 0u8..4),
+        prop_oneof![3 => Just(0u8), 1 => 1u8..3],
+        prop_oneof![3 => Just(0u8), 1 => 1u8..3],
+        flag(0.2),
+    )
+        .prop_map(
+            |(
+                key,
+                max_skew,
+                hard,
+                min_domains,
+                affinity_policy,
+                taints_policy,
+                match_label_keys,
+            )| SpreadDesc {
+                key,
+                max_skew,
+                hard,
+                min_domains,
+                affinity_policy,
+                taints_policy,
+                match_label_keys,
+            },
+        )
 }
 
 pub fn arb_app() -> impl Strategy<Value = AppDesc> {
@@ -784,9 +929,30 @@ pub fn arb_app() -> impl Strategy<Value = AppDesc> {
     );
     (resources, placement, topology).prop_map(
         |(
-            (replicas, other_namespace, cpu, mem, second_container, init, sidecar, overhead, ephemeral, gpu, limits_only),
+            (
+                replicas,
+                other_namespace,
+                cpu,
+                mem,
+                second_container,
+                init,
+                sidecar,
+                overhead,
+                ephemeral,
+                gpu,
+                limits_only,
+            ),
             (node_selector, required, preferred, toleration, host_port),
-            (affinity, anti_affinity, preferred_affinity, preferred_anti_affinity, spread, volume, volume_zone, versioned),
+            (
+                affinity,
+                anti_affinity,
+                preferred_affinity,
+                preferred_anti_affinity,
+                spread,
+                volume,
+                volume_zone,
+                versioned,
+            ),
         )| AppDesc {
             replicas,
             other_namespace,
@@ -823,7 +989,12 @@ pub fn arb_case() -> impl Strategy<Value = Case> {
         prop::collection::vec(arb_daemon(), 0..=2),
         prop::collection::vec(arb_app(), 1..=6),
     )
-        .prop_map(|(templates, nodes, daemons, apps)| Case { templates, nodes, daemons, apps })
+        .prop_map(|(templates, nodes, daemons, apps)| Case {
+            templates,
+            nodes,
+            daemons,
+            apps,
+        })
 }
 
 /// Plain pods (cpu and memory only) that each fit the largest instance type.
@@ -834,7 +1005,16 @@ pub fn arb_plain_workload() -> impl Strategy<Value = Vec<(u32, u32)>> {
 
 pub fn plain_snapshot(workload: &[(u32, u32)]) -> Snapshot {
     let catalogue = catalogue();
-    let template = TemplateDesc { weight: 0, taint: 0, arch: 0, capacity: 0, zones: 7, family: 0, team: false, cpu_limit: None };
+    let template = TemplateDesc {
+        weight: 0,
+        taint: 0,
+        arch: 0,
+        capacity: 0,
+        zones: 7,
+        family: 0,
+        team: false,
+        cpu_limit: None,
+    };
     let pending = workload
         .iter()
         .enumerate()
@@ -846,5 +1026,9 @@ pub fn plain_snapshot(workload: &[(u32, u32)]) -> Snapshot {
             .expect("plain pod")
         })
         .collect();
-    Snapshot { pending, templates: vec![template.build(0, &catalogue)], ..Default::default() }
+    Snapshot {
+        pending,
+        templates: vec![template.build(0, &catalogue)],
+        ..Default::default()
+    }
 }
