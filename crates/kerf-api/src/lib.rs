@@ -33,6 +33,10 @@
 //! assert_eq!(p.spec.requirements.len(), 5);
 //! ```
 
+// kube's `#[kube(printcolumn(...))]` repeats `type_ = ...` per column, which
+// clippy reads as a duplicated attribute.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod conditions;
 pub mod convert;
 pub mod crds;

@@ -13,8 +13,7 @@ use crate::v1alpha1::{
 
 impl AWSNodeTemplate {
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut errs = Errors::default();
-        errs.0 = validate_aws_node_template_spec(&self.spec, "spec");
+        let errs = Errors(validate_aws_node_template_spec(&self.spec, "spec"));
         errs.into_result("AWSNodeTemplate", self.metadata.name.as_deref())
     }
 }

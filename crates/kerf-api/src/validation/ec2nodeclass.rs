@@ -14,8 +14,7 @@ use crate::v1::{
 
 impl EC2NodeClass {
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut errs = Errors::default();
-        errs.0 = validate_ec2_node_class_spec(&self.spec, "spec");
+        let errs = Errors(validate_ec2_node_class_spec(&self.spec, "spec"));
         errs.into_result("EC2NodeClass", self.metadata.name.as_deref())
     }
 }

@@ -13,16 +13,14 @@ use crate::v1::{
 
 impl NodePool {
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut errs = Errors::default();
-        errs.0 = validate_node_pool_spec(&self.spec, "spec");
+        let errs = Errors(validate_node_pool_spec(&self.spec, "spec"));
         errs.into_result("NodePool", self.metadata.name.as_deref())
     }
 }
 
 impl NodeClaim {
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut errs = Errors::default();
-        errs.0 = validate_node_claim_spec(&self.spec, "spec");
+        let errs = Errors(validate_node_claim_spec(&self.spec, "spec"));
         errs.into_result("NodeClaim", self.metadata.name.as_deref())
     }
 }

@@ -9,8 +9,7 @@ impl Provisioner {
     /// Validates the spec (webhook and CRD rules). Run [`Provisioner::set_defaults`]
     /// first or not: defaulting never makes a valid object invalid.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut errs = Errors::default();
-        errs.0 = validate_provisioner_spec(&self.spec, "spec");
+        let errs = Errors(validate_provisioner_spec(&self.spec, "spec"));
         errs.into_result("Provisioner", self.metadata.name.as_deref())
     }
 }

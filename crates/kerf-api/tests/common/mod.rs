@@ -40,10 +40,13 @@ pub fn check(case: &str, got: Result<(), ValidationError>, want: Want) {
     }
 }
 
+/// One row of a validation table: a name, a mutation of the base object, the expected outcome.
+pub type Case<'a, T> = (&'a str, fn(&mut T), Want);
+
 /// Runs a table of `(name, mutation, want)` against a fresh copy of `base`.
 pub fn run<T: Clone>(
     base: &T,
-    cases: &[(&str, fn(&mut T), Want)],
+    cases: &[Case<'_, T>],
     validate: fn(&T) -> Result<(), ValidationError>,
 ) {
     validate(base).unwrap_or_else(|e| panic!("base object is invalid:\n{e}"));
