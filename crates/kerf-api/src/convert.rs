@@ -175,6 +175,23 @@ pub fn provisioner_to_v1(
     })
 }
 
+/// An AWSNodeTemplate on its own as the EC2NodeClass it converts to (named
+/// after the template, without Provisioner-level kubelet settings), with the
+/// warnings the conversion produced.
+pub fn node_template_to_node_class(t: &AWSNodeTemplate) -> (EC2NodeClass, Vec<String>) {
+    let mut warnings = Vec::new();
+    let s = &t.spec;
+    let extra = TemplateExtras {
+        user_data: s.user_data.clone(),
+        ami_selector: s.ami_selector.clone(),
+        detailed_monitoring: s.detailed_monitoring,
+        associate_public_ip_address: s.associate_public_ip_address,
+    };
+    let name = t.metadata.name.clone().unwrap_or_default();
+    let class = node_class(&name, &s.provider, Some(extra), None, &mut warnings);
+    (class, warnings)
+}
+
 /// AWSNodeTemplate fields that an inline provider does not have.
 #[derive(Default)]
 struct TemplateExtras {

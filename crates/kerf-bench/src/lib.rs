@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, Container, Pod, PodAffinity, PodAffinityTerm, PodAntiAffinity, PodSpec,
-    ResourceRequirements, TopologySpreadConstraint,
+    Affinity, Container, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodAffinity,
+    PodAffinityTerm, PodAntiAffinity, PodSpec, PreferredSchedulingTerm, ResourceRequirements,
+    TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -192,6 +193,91 @@ pub fn diverse_pods(count: usize, seed: u64) -> Vec<Pod> {
     out
 }
 
+/// Upstream's preference workload: every pod prefers `test-zone-1`, and
+/// prefers to avoid pods like it in its zone (weight 10 — unsatisfiable beyond
+/// one pod per zone) and on its node (weight 1). `PreferencePolicy::Respect`
+/// treats these as requirements and relaxes them one at a time; `Ignore`
+/// drops them.
+pub fn preference_pods(count: usize, seed: u64) -> Vec<Pod> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_ed0f_9ef5);
+    let own = labels(&[("app", "preferences")]);
+    let avoid = |weight: i32, key: &str| WeightedPodAffinityTerm {
+        weight,
+        pod_affinity_term: PodAffinityTerm {
+            label_selector: selector(own.clone()),
+            topology_key: key.into(),
+            ..Default::default()
+        },
+    };
+    (0..count)
+        .map(|i| {
+            let spec = PodSpec {
+                affinity: Some(Affinity {
+                    node_affinity: Some(NodeAffinity {
+                        preferred_during_scheduling_ignored_during_execution: Some(vec![
+                            PreferredSchedulingTerm {
+                                weight: 1,
+                                preference: NodeSelectorTerm {
+                                    match_expressions: Some(vec![NodeSelectorRequirement {
+                                        key: ZONE.into(),
+                                        operator: "In".into(),
+                                        values: Some(vec!["test-zone-1".into()]),
+                                    }]),
+                                    match_fields: None,
+                                },
+                            },
+                        ]),
+                        ..Default::default()
+                    }),
+                    pod_anti_affinity: Some(PodAntiAffinity {
+                        preferred_during_scheduling_ignored_during_execution: Some(vec![
+                            avoid(10, ZONE),
+                            avoid(1, HOSTNAME),
+                        ]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            pod(&mut rng, format!("preference-{i}"), own.clone(), spec)
+        })
+        .collect()
+}
+
+/// The most pods that must each have a node of their own: the largest set
+/// sharing a namespace whose required hostname anti-affinity selects all of
+/// them (as upstream's `app: nginx` group). No plan has fewer nodes.
+pub fn anti_affinity_node_bound(pods: &[Pod]) -> usize {
+    let mut groups: BTreeMap<(String, BTreeMap<String, String>), usize> = BTreeMap::new();
+    for p in pods {
+        let own = p.metadata.labels.clone().unwrap_or_default();
+        let terms = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.affinity.as_ref())
+            .and_then(|a| a.pod_anti_affinity.as_ref())
+            .and_then(|a| {
+                a.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            });
+        for t in terms.into_iter().flatten() {
+            let Some(sel) = t.label_selector.as_ref() else {
+                continue;
+            };
+            let wanted = sel.match_labels.clone().unwrap_or_default();
+            let self_matching = sel.match_expressions.as_ref().is_none_or(Vec::is_empty)
+                && !wanted.is_empty()
+                && wanted.iter().all(|(k, v)| own.get(k) == Some(v));
+            if t.topology_key == HOSTNAME && self_matching {
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                *groups.entry((ns, wanted)).or_insert(0) += 1;
+            }
+        }
+    }
+    groups.into_values().max().unwrap_or(0)
+}
+
 /// One NodePool with no requirements and no limits over `types`, as upstream.
 pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferencePolicy) -> Snapshot {
     let template = NodeTemplate {
@@ -229,8 +315,10 @@ pub fn benchmark_types() -> Vec<Arc<InstanceType>> {
 
 /// A lower bound on the $/h of any plan for `pods`: every resource must be
 /// bought, so cost ≥ max over cpu and memory of (total request × cheapest price
-/// per unit of allocatable). The per-node overhead is not counted, which keeps
-/// it a true bound.
+/// per unit of allocatable) — whichever dimension binds — and, since the
+/// anti-affinity group needs a node per pod, ≥ that many nodes at the cheapest
+/// node price. Nothing else (bin-packing loss, per-node overhead beyond the
+/// allocatable ratio) is counted, which keeps it a true bound.
 pub fn lower_bound(pods: &[Pod], types: &[Arc<InstanceType>]) -> f64 {
     let mut total = Resources::default();
     for p in pods {
@@ -255,7 +343,17 @@ pub fn lower_bound(pods: &[Pod], types: &[Arc<InstanceType>]) -> f64 {
     };
     let cpu = total.cpu as f64 * cheapest_per(&|r| r.cpu);
     let memory = total.memory as f64 * cheapest_per(&|r| r.memory);
-    cpu.max(memory)
+    let cheapest_node = types
+        .iter()
+        .flat_map(|t| t.offerings.iter().filter(|o| o.available))
+        .map(|o| o.price)
+        .fold(f64::INFINITY, f64::min);
+    let nodes = if cheapest_node.is_finite() {
+        anti_affinity_node_bound(pods) as f64 * cheapest_node
+    } else {
+        0.0
+    };
+    cpu.max(memory).max(nodes)
 }
 
 /// Figures for one solved workload.
@@ -264,6 +362,8 @@ pub struct Outcome {
     pub pods: usize,
     pub scheduled: usize,
     pub nodes: usize,
+    /// No plan has fewer nodes: the anti-affinity group's size.
+    pub node_bound: usize,
     pub cost: f64,
     pub bound: f64,
 }
@@ -273,6 +373,7 @@ pub fn outcome(pods: &[Pod], types: &[Arc<InstanceType>], plan: &Plan) -> Outcom
         pods: pods.len(),
         scheduled: plan.scheduled_pods(),
         nodes: plan.new_nodes.len(),
+        node_bound: anti_affinity_node_bound(pods),
         cost: plan.new_cost_per_hour(),
         bound: lower_bound(pods, types),
     }

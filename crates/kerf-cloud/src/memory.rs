@@ -27,7 +27,7 @@ use crate::provider::{
     choose_launch, claim_name, claim_requests, claim_requirements, provider_id,
 };
 
-pub use state::Call;
+pub use state::{Call, with_availability};
 use state::{Source, State};
 
 /// The provider name and the scheme of its provider IDs.

@@ -131,7 +131,7 @@ impl<'r> OfferingFilter<'r> {
             && self.capacity_type.is_none_or(|r| r.has(&o.capacity_type))
     }
 
-    pub fn any<'t>(&self, it: &'t InstanceType) -> bool {
+    pub fn any(&self, it: &InstanceType) -> bool {
         it.offerings.iter().any(|o| self.allows(o))
     }
 

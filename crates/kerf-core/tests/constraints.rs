@@ -225,9 +225,7 @@ fn inverse_anti_affinity_keeps_others_away() {
         "db",
         1,
         "{app: db}",
-        &format!(
-            "  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - topologyKey: kubernetes.io/hostname\n        labelSelector: {{matchLabels: {{app: web}}}}\n  containers: [{{name: c, resources: {{requests: {{cpu: '2'}}}}}}]\n"
-        ),
+        "  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - topologyKey: kubernetes.io/hostname\n        labelSelector: {matchLabels: {app: web}}\n  containers: [{name: c, resources: {requests: {cpu: '2'}}}]\n",
     );
     let web = pods(
         "web",

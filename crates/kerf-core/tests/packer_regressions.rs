@@ -1,7 +1,6 @@
 //! Minimal cases, shrunk by the property tests in `proptest_packer.rs`, where
 //! the packer's plan breaks a rule kube-scheduler enforces (as checked by the
-//! independent `validate`). Each is ignored until the packer is fixed; run them
-//! with `cargo test -p kerf-core --test packer_regressions -- --ignored`.
+//! independent `validate`), each kept as a test now that the packer is fixed.
 
 mod support;
 
@@ -68,7 +67,6 @@ fn assert_valid(snapshot: &Snapshot, plan: &Plan) {
 /// team=blue. Expected: the preference is relaxed and, since no template
 /// offers team=blue, the pod is unschedulable.
 #[test]
-#[ignore = "packer bug: empty intersection of node requirements reads as DoesNotExist, so a required In is lost"]
 fn required_in_intersected_with_preferred_does_not_exist() {
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
@@ -95,7 +93,6 @@ fn required_in_intersected_with_preferred_does_not_exist() {
 /// a required `team In [blue]` can never both hold, yet the packer launches a
 /// node (without a team label) for the pod.
 #[test]
-#[ignore = "packer bug: empty intersection of node requirements reads as DoesNotExist, so a required In is lost"]
 fn contradictory_node_selector_and_required_affinity() {
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
@@ -148,7 +145,6 @@ fn volume(name: &str) -> Value {
 /// this behaviour, but the plan does not hold when kube-scheduler replays it.
 /// Expected: only one web pod in zone-a is planned; the others are unschedulable.
 #[test]
-#[ignore = "packer bug: volume topology narrows topology-spread domains, kube-scheduler's nodeAffinityPolicy does not"]
 fn volume_zone_does_not_narrow_spread_domains() {
     let spread = json!([{"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]);
     let mut pending = Vec::new();
@@ -180,7 +176,6 @@ fn volume_zone_does_not_narrow_spread_domains() {
 /// (skew 2) is rejected. Expected: the preference yields to the hard spread
 /// (web pods end up in different zones).
 #[test]
-#[ignore = "packer bug: preferred node affinity narrows topology-spread domains, kube-scheduler's nodeAffinityPolicy does not"]
 fn preferred_node_affinity_does_not_narrow_spread_domains() {
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
@@ -254,7 +249,6 @@ fn bound_app0() -> BoundPodDesc {
 /// rejects app0-1 (skew 2). The same holds for nodeAffinityPolicy Honor: pods on
 /// nodes the pod's required affinity excludes must not be counted.
 #[test]
-#[ignore = "packer bug: topology spread counts pods on nodes that nodeTaintsPolicy/nodeAffinityPolicy exclude"]
 fn spread_ignores_pods_on_excluded_nodes() {
     let template = TemplateDesc {
         capacity: 2,
@@ -285,7 +279,6 @@ fn spread_ignores_pods_on_excluded_nodes() {
 /// allows, so it puts both pods in zone-a; kube-scheduler rejects the second
 /// (zone-a=1, zone-b=0: skew 2). Expected: one pod per zone.
 #[test]
-#[ignore = "packer bug: topology-spread domains use only the active required term, kube-scheduler uses the OR of all terms"]
 fn spread_domains_use_all_required_terms() {
     let spec = json!({
         "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
@@ -311,7 +304,6 @@ fn spread_domains_use_all_required_terms() {
 /// `Exists` is non-empty, and `b` joins a node that will have no team label.
 /// kube-scheduler rejects `b` there. Expected: `b` unschedulable.
 #[test]
-#[ignore = "packer bug: a planned node's NotIn requirement lets a pod requiring Exists join, though the node gets no such label"]
 fn exists_is_not_satisfied_by_not_in() {
     let spec = |cpu: &str, op: &str, values: Value| {
         json!({
@@ -342,7 +334,6 @@ fn exists_is_not_satisfied_by_not_in() {
 /// Expected: the capacity counted against limits is that of the node's chosen
 /// type (or, as Karpenter does, the largest remaining option).
 #[test]
-#[ignore = "packer bug: limits are charged for a different instance type than the one chosen"]
 fn limits_charge_the_chosen_instance_type() {
     let template = TemplateDesc {
         family: 2,

@@ -1,1 +1,108 @@
-//! placeholder
+//! `kerf simulate`: reads ordinary Kubernetes manifests, plans the nodes kerf
+//! would launch for their pods, and reports them — no cluster, no cloud.
+//!
+//! The pipeline is the live controller's, with the simulator's inputs:
+//! [`load`] builds a [`kerf_state::ClusterState`] from the files (workloads
+//! expanded into pods by [`workloads`]); [`kerf_state::provision`] runs
+//! against a [`kerf_cloud::InMemoryCloud`] selling the built-in (or a given)
+//! catalogue, with every unbound pod pending; each resulting NodeClaim is
+//! launched with `cloud.create` so the [`report`] shows the offering the
+//! cloud actually chose.
+
+pub mod error;
+pub mod load;
+pub mod report;
+pub mod workloads;
+
+use std::path::PathBuf;
+
+use kerf_cloud::{Catalog, CloudProvider, InMemoryCloud};
+use kerf_core::snapshot::SolveOptions;
+use kerf_state::{DeterministicNames, PendingMode, ProvisionOptions};
+
+pub use error::{Location, SimError};
+pub use report::Report;
+
+/// What to simulate.
+#[derive(Clone, Debug, Default)]
+pub struct SimulateOptions {
+    /// Manifest files and directories.
+    pub paths: Vec<PathBuf>,
+    /// Instance catalogue (YAML or JSON); the built-in AWS us-east-1 one when absent.
+    pub catalog: Option<PathBuf>,
+    pub solve: SolveOptions,
+}
+
+/// Output formats of the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+}
+
+/// Loads the manifests, plans and launches on the in-memory cloud, and reports.
+pub async fn simulate(options: &SimulateOptions) -> Result<Report, SimError> {
+    let loaded = load::load_paths(&options.paths)?;
+    let catalog = match &options.catalog {
+        Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string()))?,
+        None => Catalog::builtin(),
+    };
+    let cloud = InMemoryCloud::new(catalog);
+    simulate_state(&loaded.state, &cloud, &options.solve).await
+}
+
+/// [`simulate`] for an already loaded state and a given cloud.
+pub async fn simulate_state(
+    state: &kerf_state::ClusterState,
+    cloud: &dyn CloudProvider,
+    solve: &SolveOptions,
+) -> Result<Report, SimError> {
+    let pools = state.pools();
+    if !pools.skipped.is_empty() {
+        return Err(SimError::Inconsistent(pools.skipped.join("\n")));
+    }
+    let options = ProvisionOptions {
+        pending: PendingMode::AllUnbound,
+        solve: solve.clone(),
+    };
+    let mut names = DeterministicNames::default();
+    let outcome = kerf_state::provision(state, cloud, &options, &mut names)
+        .await
+        .map_err(|e| SimError::Provision(e.to_string()))?;
+    if !outcome.problems.is_empty() {
+        return Err(SimError::Inconsistent(outcome.problems.join("\n")));
+    }
+    let mut launched = Vec::with_capacity(outcome.claims.len());
+    for planned in &outcome.claims {
+        let claim = cloud.create(&planned.claim).await.map_err(|e| {
+            SimError::Provision(format!(
+                "launching NodeClaim {}: {e}",
+                planned.claim.metadata.name.as_deref().unwrap_or_default()
+            ))
+        })?;
+        launched.push(claim);
+    }
+    // Conversion warnings (unset subnet selectors, ...) matter for a live
+    // cluster, not for a plan; the validator's findings do.
+    let mut warnings = Vec::new();
+    warnings.extend(
+        kerf_core::validate::validate(&outcome.snapshot, &outcome.plan)
+            .into_iter()
+            .map(|v| format!("plan validator: {v}")),
+    );
+    Ok(report::build(&outcome, &launched, warnings))
+}
+
+/// The report in the requested format.
+pub fn render(report: &Report, format: Format) -> Result<String, SimError> {
+    match format {
+        Format::Table => Ok(report::render_table(report)),
+        Format::Json => serde_json::to_string_pretty(report)
+            .map(|s| s + "\n")
+            .map_err(|e| SimError::Provision(format!("rendering JSON: {e}"))),
+        Format::Yaml => serde_yaml::to_string(report)
+            .map_err(|e| SimError::Provision(format!("rendering YAML: {e}"))),
+    }
+}

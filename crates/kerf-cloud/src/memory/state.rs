@@ -99,7 +99,7 @@ impl State {
 
 /// The types with every offering in `unavailable` marked so (and their zone and
 /// capacity-type requirements narrowed to what is still available).
-pub(super) fn with_availability(
+pub fn with_availability(
     types: &[Arc<InstanceType>],
     unavailable: &BTreeSet<OfferingKey>,
 ) -> Vec<Arc<InstanceType>> {

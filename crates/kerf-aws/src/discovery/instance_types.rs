@@ -1,0 +1,295 @@
+//! EC2 instance types as kerf catalogue entries: DescribeInstanceTypes gives the
+//! shape (vCPU, memory, architecture, GPUs, Neuron devices, ENI limits, local
+//! NVMe, bandwidth, hypervisor), DescribeInstanceTypeOfferings the zones each is
+//! sold in. The conversion is pure ([`catalog_entry`]) and feeds the same
+//! [`kerf_cloud::catalog::CatalogEntry`] → `InstanceType` path as the built-in
+//! catalogue, so labels and allocatable are computed exactly once, one way.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{
+    ArchitectureType, EphemeralNvmeSupport, Filter, InstanceType, InstanceTypeInfo, LocationType,
+};
+use kerf_cloud::catalog::CatalogEntry;
+use kerf_cloud::eks::{Arch, Gpu};
+use kerf_cloud::{CloudError, provider::Result};
+
+use crate::error::aws_error;
+
+/// The shape of one instance type, prices left empty (they come from the price sources).
+pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntry, String> {
+    let name = info
+        .instance_type()
+        .map(|t| t.as_str().to_string())
+        .ok_or("InstanceType is missing")?;
+    let vcpu = info
+        .v_cpu_info()
+        .and_then(|v| v.default_v_cpus())
+        .ok_or(format!(
+            "instance type {name}: VCpuInfo.DefaultVCpus is missing"
+        ))?;
+    let memory_mib = info
+        .memory_info()
+        .and_then(|m| m.size_in_mib())
+        .ok_or(format!(
+            "instance type {name}: MemoryInfo.SizeInMiB is missing"
+        ))?;
+    let archs = info
+        .processor_info()
+        .map(|p| p.supported_architectures())
+        .unwrap_or_default();
+    let arch = if archs.contains(&ArchitectureType::X8664) {
+        Arch::Amd64
+    } else if archs.contains(&ArchitectureType::Arm64) {
+        Arch::Arm64
+    } else {
+        return Err(format!(
+            "instance type {name}: ProcessorInfo.SupportedArchitectures {archs:?} has neither x86_64 nor arm64"
+        ));
+    };
+    let network = info.network_info();
+    let default_card = network.and_then(|n| {
+        let index = n.default_network_card_index().unwrap_or(0);
+        n.network_cards()
+            .iter()
+            .find(|c| c.network_card_index().unwrap_or(0) == index)
+    });
+    let max_enis = default_card
+        .and_then(|c| c.maximum_network_interfaces())
+        .or_else(|| network.and_then(|n| n.maximum_network_interfaces()))
+        .map(i64::from);
+    let ipv4_per_eni = network
+        .and_then(|n| n.ipv4_addresses_per_interface())
+        .map(i64::from);
+    let (max_enis, ipv4_per_eni) = match (max_enis, ipv4_per_eni) {
+        (Some(e), Some(i)) if e > 0 && i > 0 => (Some(e), Some(i)),
+        _ => (None, None),
+    };
+    let bandwidth = default_card
+        .and_then(|c| c.baseline_bandwidth_in_gbps())
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .map(|g| (g * 1000.0).round() as i64);
+    let local_nvme_gib = info
+        .instance_storage_info()
+        .filter(|s| {
+            matches!(
+                s.nvme_support(),
+                Some(EphemeralNvmeSupport::Required | EphemeralNvmeSupport::Supported)
+            )
+        })
+        .and_then(|s| s.total_size_in_gb())
+        .filter(|g| *g > 0);
+    let gpu = info
+        .gpu_info()
+        .and_then(|g| g.gpus().first())
+        .and_then(|d| {
+            Some(Gpu {
+                count: i64::from(d.count()?),
+                name: d.name()?.to_string(),
+                manufacturer: d.manufacturer()?.to_string(),
+                memory_mib: d
+                    .memory_info()
+                    .and_then(|m| m.size_in_mib())
+                    .map_or(0, i64::from),
+            })
+        })
+        .filter(|g| g.count > 0);
+    let neuron_count: i64 = info
+        .neuron_info()
+        .map(|n| {
+            n.neuron_devices()
+                .iter()
+                .filter_map(|d| d.count())
+                .map(i64::from)
+                .sum()
+        })
+        .unwrap_or(0);
+    let hypervisor = if info.bare_metal() == Some(true) {
+        Some(String::new())
+    } else {
+        info.hypervisor().map(|h| h.as_str().to_string())
+    };
+    Ok(CatalogEntry {
+        name,
+        vcpu: i64::from(vcpu),
+        memory_mib,
+        arch,
+        os: vec!["linux".to_string()],
+        category: None,
+        family: None,
+        generation: None,
+        size: None,
+        hypervisor,
+        network_bandwidth_mbps: bandwidth,
+        local_nvme_gib,
+        gpu,
+        neuron_count: (neuron_count > 0).then_some(neuron_count),
+        max_enis,
+        ipv4_per_eni,
+        on_demand: None,
+        spot: BTreeMap::new(),
+    })
+}
+
+/// Every instance type in the region (or only those in `only`) as a catalogue
+/// entry, sorted by name. Types EC2 describes incompletely are left out with a
+/// warning naming the field.
+pub async fn describe_instance_types(
+    ec2: &aws_sdk_ec2::Client,
+    only: Option<&[String]>,
+) -> Result<Vec<CatalogEntry>> {
+    let mut pages = ec2
+        .describe_instance_types()
+        .set_instance_types(only.map(|names| {
+            names
+                .iter()
+                .map(|n| InstanceType::from(n.as_str()))
+                .collect()
+        }))
+        .filters(
+            Filter::builder()
+                .name("supported-usage-class")
+                .values("on-demand")
+                .values("spot")
+                .build(),
+        )
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("DescribeInstanceTypes", e))?;
+        for info in page.instance_types() {
+            match catalog_entry(info) {
+                Ok(entry) => out.push(entry),
+                Err(why) => tracing::warn!(%why, "DescribeInstanceTypes: instance type left out"),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
+    Ok(out)
+}
+
+/// Zones each instance type is offered in (DescribeInstanceTypeOfferings by availability zone).
+pub async fn describe_offerings(
+    ec2: &aws_sdk_ec2::Client,
+) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut pages = ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .into_paginator()
+        .send();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("DescribeInstanceTypeOfferings", e))?;
+        for o in page.instance_type_offerings() {
+            let (Some(t), Some(zone)) = (o.instance_type(), o.location()) else {
+                return Err(CloudError::other(
+                    "DescribeInstanceTypeOfferings",
+                    "an offering lacks InstanceType or Location",
+                ));
+            };
+            out.entry(t.as_str().to_string())
+                .or_default()
+                .insert(zone.to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::types::{
+        GpuDeviceInfo, GpuDeviceMemoryInfo, GpuInfo, InstanceStorageInfo, InstanceTypeHypervisor,
+        MemoryInfo, NetworkCardInfo, NetworkInfo, ProcessorInfo, VCpuInfo,
+    };
+
+    use super::*;
+
+    fn info(
+        name: &str,
+        vcpu: i32,
+        mib: i64,
+        arch: ArchitectureType,
+    ) -> aws_sdk_ec2::types::builders::InstanceTypeInfoBuilder {
+        InstanceTypeInfo::builder()
+            .instance_type(InstanceType::from(name))
+            .v_cpu_info(VCpuInfo::builder().default_v_cpus(vcpu).build())
+            .memory_info(MemoryInfo::builder().size_in_mib(mib).build())
+            .processor_info(
+                ProcessorInfo::builder()
+                    .supported_architectures(arch)
+                    .build(),
+            )
+            .hypervisor(InstanceTypeHypervisor::Nitro)
+            .network_info(
+                NetworkInfo::builder()
+                    .maximum_network_interfaces(3)
+                    .ipv4_addresses_per_interface(10)
+                    .default_network_card_index(0)
+                    .network_cards(
+                        NetworkCardInfo::builder()
+                            .network_card_index(0)
+                            .maximum_network_interfaces(3)
+                            .baseline_bandwidth_in_gbps(0.75)
+                            .build(),
+                    )
+                    .build(),
+            )
+    }
+
+    #[test]
+    fn shape_gpu_nvme_and_eni_limits() {
+        let g = info("g5.xlarge", 4, 16384, ArchitectureType::X8664)
+            .gpu_info(
+                GpuInfo::builder()
+                    .gpus(
+                        GpuDeviceInfo::builder()
+                            .count(1)
+                            .name("A10G")
+                            .manufacturer("NVIDIA")
+                            .memory_info(GpuDeviceMemoryInfo::builder().size_in_mib(24576).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .instance_storage_info(
+                InstanceStorageInfo::builder()
+                    .total_size_in_gb(250)
+                    .nvme_support(EphemeralNvmeSupport::Required)
+                    .build(),
+            )
+            .build();
+        let e = catalog_entry(&g).unwrap();
+        assert_eq!((e.vcpu, e.memory_mib, e.arch), (4, 16384, Arch::Amd64));
+        assert_eq!((e.max_enis, e.ipv4_per_eni), (Some(3), Some(10)));
+        assert_eq!(e.network_bandwidth_mbps, Some(750));
+        assert_eq!(e.local_nvme_gib, Some(250));
+        assert_eq!(e.hypervisor.as_deref(), Some("nitro"));
+        let gpu = e.gpu.unwrap();
+        assert_eq!(
+            (gpu.count, gpu.name.as_str(), gpu.memory_mib),
+            (1, "A10G", 24576)
+        );
+        let arm = catalog_entry(&info("m6g.large", 2, 8192, ArchitectureType::Arm64).build());
+        assert_eq!(arm.unwrap().arch, Arch::Arm64);
+    }
+
+    #[test]
+    fn incomplete_descriptions_name_the_field() {
+        let broken = info("m5.large", 2, 8192, ArchitectureType::X8664)
+            .set_memory_info(None)
+            .build();
+        let err = catalog_entry(&broken).unwrap_err();
+        assert!(
+            err.contains("m5.large") && err.contains("MemoryInfo.SizeInMiB"),
+            "{err}"
+        );
+        let i386 = info("t1.micro", 1, 627, ArchitectureType::I386).build();
+        assert!(
+            catalog_entry(&i386)
+                .unwrap_err()
+                .contains("SupportedArchitectures")
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! kerf's AWS cloud provider, on the official aws-sdk-rust clients.
+//!
+//! - [`clients`]: SDK config (region, endpoint override, credentials, retries, rustls).
+//! - [`discovery`]: cached instance types, offerings, subnets, security groups, AMIs.
+//! - [`pricing`]: on-demand (Pricing API, built-in fallback) and spot prices.
+//! - [`launch`]: user data, launch templates, CreateFleet requests and answers.
+//! - [`provider`]: [`AwsCloudProvider`], the `kerf_cloud::CloudProvider` for EC2.
+//! - [`unavailable`]: the insufficient-capacity cache.
+//! - [`gc`]: orphaned instances (tagged for the cluster, no claim) found and terminated.
+//! - [`interruption`]: EventBridge messages from SQS as typed events.
+//! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status.
+
+pub mod clients;
+pub mod clock;
+pub mod discovery;
+pub mod error;
+pub mod gc;
+pub mod interruption;
+pub mod launch;
+pub mod nodeclass;
+pub mod pricing;
+pub mod provider;
+pub mod unavailable;
+
+pub use clients::{AwsSettings, Clients};
+pub use provider::{AwsCloudProvider, ProviderSettings};

@@ -1,0 +1,194 @@
+use std::collections::BTreeMap;
+
+use kerf_api::v1::{AMISelectorTerm, SecurityGroupSelectorTerm, SubnetSelectorTerm};
+use kerf_api::v1alpha1::{AWSNodeTemplateSpec, AwsProvider};
+use kerf_cloud::eks::Arch;
+
+use super::*;
+
+fn network() -> NetworkData {
+    let subnet = |id: &str, zone: &str, tags: &[(&str, &str)]| SubnetInfo {
+        id: id.into(),
+        zone: zone.into(),
+        zone_id: None,
+        vpc_id: None,
+        available_ips: 100,
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    NetworkData {
+        subnets: vec![
+            subnet(
+                "subnet-a",
+                "us-east-1a",
+                &[("karpenter.sh/discovery", "demo")],
+            ),
+            subnet(
+                "subnet-b",
+                "us-east-1b",
+                &[("kubernetes.io/cluster/demo", "owned")],
+            ),
+            subnet("subnet-c", "us-east-1c", &[]),
+        ],
+        security_groups: vec![SecurityGroupInfo {
+            id: "sg-1".into(),
+            name: Some("nodes".into()),
+            vpc_id: None,
+            tags: BTreeMap::from([("karpenter.sh/discovery".into(), "demo".into())]),
+        }],
+    }
+}
+
+fn ami(id: &str, arch: Arch) -> ResolvedAmi {
+    ResolvedAmi {
+        id: id.into(),
+        name: Some(format!("{id}-name")),
+        arch,
+        creation_date: Some("2024-01-01T00:00:00.000Z".into()),
+        deprecated: false,
+    }
+}
+
+fn tags(k: &str, v: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(k.to_string(), v.to_string())])
+}
+
+#[test]
+fn ec2nodeclass_resolves_to_status_with_ready_conditions() {
+    let spec = EC2NodeClassSpec {
+        subnet_selector_terms: vec![SubnetSelectorTerm {
+            tags: tags("karpenter.sh/discovery", "demo"),
+            id: None,
+        }],
+        security_group_selector_terms: vec![SecurityGroupSelectorTerm {
+            name: Some("nodes".into()),
+            ..Default::default()
+        }],
+        ami_selector_terms: vec![AMISelectorTerm {
+            alias: Some("al2023@v20240807".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_eq!(
+        ami_queries(&spec).unwrap(),
+        vec![AmiQuery::Family {
+            family: AmiFamily::Al2023,
+            version: Some("v20240807".into())
+        }]
+    );
+    let r = resolve(
+        &spec,
+        "demo",
+        &network(),
+        vec![ami("ami-x", Arch::Amd64), ami("ami-a", Arch::Arm64)],
+    )
+    .unwrap();
+    let s = status("default", &r, Some("profile"));
+    assert_eq!(s.subnets.len(), 1);
+    assert_eq!(s.subnets[0].id, "subnet-a");
+    assert_eq!(s.security_groups[0].id, "sg-1");
+    assert_eq!(s.amis.len(), 2);
+    assert_eq!(
+        s.amis[0].requirements[0].values.as_deref(),
+        Some(&["amd64".to_string()][..])
+    );
+    assert!(is_ready(&s));
+}
+
+#[test]
+fn selectors_matching_nothing_say_so() {
+    let spec = EC2NodeClassSpec {
+        subnet_selector_terms: vec![SubnetSelectorTerm {
+            tags: tags("team", "nobody"),
+            id: None,
+        }],
+        ami_family: Some("AL2".into()),
+        ..Default::default()
+    };
+    let r = resolve(&spec, "demo", &network(), vec![]).unwrap();
+    // No security group terms: the cluster-tag default, which nothing carries.
+    assert!(r.security_groups.is_empty());
+    let s = status("broken", &r, None);
+    assert!(!is_ready(&s));
+    let subnets = conditions::find(&s.conditions, SUBNETS_READY).unwrap();
+    assert_eq!(subnets.status, STATUS_FALSE);
+    assert!(
+        subnets
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("EC2NodeClass broken: spec.subnetSelectorTerms")
+    );
+    let ready = conditions::find(&s.conditions, READY).unwrap();
+    assert!(
+        ready
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("SubnetsReady, SecurityGroupsReady, AMIsReady")
+    );
+}
+
+#[test]
+fn custom_terms_become_image_and_ssm_queries() {
+    let spec = EC2NodeClassSpec {
+        ami_family: Some("Custom".into()),
+        ami_selector_terms: vec![
+            AMISelectorTerm {
+                name: Some("my-ami-*".into()),
+                owner: Some("123456789012".into()),
+                ..Default::default()
+            },
+            AMISelectorTerm {
+                ssm_parameter: Some("/my/ami".into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let q = ami_queries(&spec).unwrap();
+    assert!(
+        matches!(&q[0], AmiQuery::Images { term, owner } if term.name.as_deref() == Some("my-ami-*") && owner.as_deref() == Some("123456789012"))
+    );
+    assert_eq!(q[1], AmiQuery::SsmParameter("/my/ami".into()));
+    let bad = EC2NodeClassSpec {
+        ami_family: Some("Windows2022".into()),
+        ..Default::default()
+    };
+    assert!(ami_queries(&bad).unwrap_err().contains("spec.amiFamily"));
+}
+
+#[test]
+fn awsnodetemplate_resolves_through_conversion() {
+    let mut t = AWSNodeTemplate::new(
+        "legacy",
+        AWSNodeTemplateSpec {
+            provider: AwsProvider {
+                subnet_selector: Some(tags("kubernetes.io/cluster/demo", "*")),
+                security_group_selector: Some(tags("aws-ids", "sg-1")),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    t.metadata.name = Some("legacy".into());
+    let class = node_template_class(&t);
+    assert_eq!(ami_family(&class.spec).unwrap(), AmiFamily::Al2);
+    let r = resolve(
+        &class.spec,
+        "demo",
+        &network(),
+        vec![ami("ami-x", Arch::Amd64)],
+    )
+    .unwrap();
+    let s = node_template_status(&status("legacy", &r, None));
+    assert_eq!(
+        s.subnets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["subnet-b"]
+    );
+    assert_eq!(s.security_groups[0].id, "sg-1");
+    assert_eq!(s.amis[0].id, "ami-x");
+}

@@ -1,0 +1,240 @@
+//! Instance types for one node class, built from discovery results by pure
+//! functions: each discovered shape gets its prices and the zones it is
+//! offered in that the class has subnets in, then goes through the same
+//! catalogue-entry path as the built-in catalogue (labels, EKS allocatable).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kerf_api::v1::KubeletConfiguration;
+use kerf_cloud::eks::{EksError, EksOptions};
+use kerf_core::instance_type::InstanceType;
+use kerf_core::template::KubeletSettings;
+
+use crate::discovery::InstanceTypeData;
+use crate::discovery::images::AmiFamily;
+use crate::pricing::Prices;
+
+/// Instance types sold in `zones` for architectures in `archs` (`amd64`, `arm64`; all when empty),
+/// resolved for the kubelet settings. Types without zones or prices are left out.
+pub fn build_instance_types(
+    data: &InstanceTypeData,
+    prices: &Prices,
+    region: &str,
+    zones: &BTreeSet<String>,
+    archs: &BTreeSet<&'static str>,
+    kubelet: &KubeletSettings,
+    opts: &EksOptions,
+) -> Result<Vec<InstanceType>, EksError> {
+    let mut out = Vec::new();
+    for entry in &data.entries {
+        if !archs.is_empty() && !archs.contains(entry.arch.as_str()) {
+            continue;
+        }
+        let type_zones: Vec<String> = data
+            .zones
+            .get(&entry.name)
+            .map(|z| z.intersection(zones).cloned().collect())
+            .unwrap_or_default();
+        if type_zones.is_empty() {
+            continue;
+        }
+        let mut entry = entry.clone();
+        entry.on_demand = prices.on_demand.get(&entry.name).copied();
+        entry.spot = prices
+            .spot
+            .get(&entry.name)
+            .map(|by_zone| {
+                by_zone
+                    .iter()
+                    .filter(|(z, _)| type_zones.contains(z))
+                    .map(|(z, p)| (z.clone(), *p))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if entry.on_demand.is_none() && entry.spot.is_empty() {
+            continue;
+        }
+        out.push(entry.instance_type(region, &type_zones, kubelet, opts)?);
+    }
+    Ok(out)
+}
+
+/// EKS options for an AMI family: Bottlerocket sizes kube-reserved from the real max pods.
+pub fn eks_options(base: &EksOptions, family: AmiFamily) -> EksOptions {
+    EksOptions {
+        eni_limited_memory_overhead: family != AmiFamily::Bottlerocket,
+        ..base.clone()
+    }
+}
+
+/// A node class's kubelet block as scheduler settings; bad quantities name the field.
+pub fn kubelet_settings(class: &str, k: &KubeletConfiguration) -> Result<KubeletSettings, String> {
+    let reserved = |field: &str,
+                    map: &BTreeMap<String, String>|
+     -> Result<BTreeMap<String, i64>, String> {
+        map.iter()
+            .map(|(name, v)| {
+                kerf_api::quantity::parse_milli(v)
+                    .map(|m| (name.clone(), m))
+                    .map_err(|e| format!("EC2NodeClass {class}: spec.kubelet.{field}[{name}]: {v:?} is not a quantity: {e}"))
+            })
+            .collect()
+    };
+    Ok(KubeletSettings {
+        max_pods: k.max_pods.map(i64::from),
+        pods_per_core: k.pods_per_core.map(i64::from),
+        kube_reserved: reserved("kubeReserved", &k.kube_reserved)?,
+        system_reserved: reserved("systemReserved", &k.system_reserved)?,
+        eviction_hard: k.eviction_hard.clone(),
+        eviction_soft: k.eviction_soft.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use kerf_cloud::Catalog;
+    use kerf_core::resources::MILLI;
+
+    use super::*;
+    use crate::pricing::PriceSource;
+
+    fn data(names: &[&str], zones: &[&str]) -> InstanceTypeData {
+        let catalog = Catalog::builtin();
+        InstanceTypeData {
+            entries: names
+                .iter()
+                .map(|n| {
+                    let mut e = catalog.get(n).unwrap().clone();
+                    e.on_demand = None;
+                    e.spot.clear();
+                    e
+                })
+                .collect(),
+            zones: names
+                .iter()
+                .map(|n| (n.to_string(), zones.iter().map(|z| z.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    fn prices(on_demand: &[(&str, f64)]) -> Prices {
+        Prices {
+            on_demand: on_demand.iter().map(|(t, p)| (t.to_string(), *p)).collect(),
+            on_demand_source: PriceSource::PricingApi,
+            spot: BTreeMap::from([(
+                "m5.large".to_string(),
+                BTreeMap::from([
+                    ("us-east-1a".to_string(), 0.03),
+                    ("us-east-1z".to_string(), 0.01),
+                ]),
+            )]),
+        }
+    }
+
+    /// Max pods and allocatable against the published EKS figures (eni-max-pods.txt).
+    #[test]
+    fn published_eks_max_pods_and_allocatable() {
+        let names = [
+            "m5.large",
+            "m5.2xlarge",
+            "c5.xlarge",
+            "t3.medium",
+            "m5.xlarge",
+            "c5.large",
+        ];
+        let d = data(&names, &["us-east-1a"]);
+        let p = prices(&names.iter().map(|n| (*n, 0.1)).collect::<Vec<_>>());
+        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let types = build_instance_types(
+            &d,
+            &p,
+            "us-east-1",
+            &zones,
+            &BTreeSet::new(),
+            &KubeletSettings::default(),
+            &EksOptions::default(),
+        )
+        .unwrap();
+        let pods: BTreeMap<_, _> = types
+            .iter()
+            .map(|t| (t.name.as_str(), t.capacity.pods / MILLI))
+            .collect();
+        assert_eq!(pods["m5.large"], 29);
+        assert_eq!(pods["m5.2xlarge"], 58);
+        assert_eq!(pods["c5.xlarge"], 58);
+        assert_eq!(pods["t3.medium"], 17);
+        assert_eq!(pods["m5.xlarge"], 58);
+        assert_eq!(pods["c5.large"], 29);
+        let m5 = types.iter().find(|t| t.name == "m5.large").unwrap();
+        // kube-reserved for 2 vCPU: 60m + 10m = 70m; memory 11Mi × 29 + 255Mi = 574Mi.
+        assert_eq!(m5.overhead.kube_reserved.cpu, 70);
+        assert_eq!(m5.overhead.kube_reserved.memory, 574 * (1 << 20) * MILLI);
+        assert_eq!(m5.allocatable().cpu, 1930);
+        // 8192Mi less 7.5% VM overhead (615Mi) = 7577Mi; less 574Mi reserved and 100Mi eviction.
+        assert_eq!(m5.capacity.memory, 7577 * (1 << 20) * MILLI);
+        assert_eq!(
+            m5.allocatable().memory,
+            (7577 - 574 - 100) * (1 << 20) * MILLI
+        );
+        assert_eq!(m5.labels["karpenter.k8s.aws/instance-family"], "m5");
+        assert_eq!(m5.labels["karpenter.k8s.aws/instance-size"], "large");
+    }
+
+    #[test]
+    fn zones_prices_and_arch_filter_the_types() {
+        let d = data(
+            &["m5.large", "m6g.large", "c5.large"],
+            &["us-east-1a", "us-east-1b"],
+        );
+        let p = prices(&[("m5.large", 0.096), ("m6g.large", 0.077)]);
+        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let amd = BTreeSet::from(["amd64"]);
+        let types = build_instance_types(
+            &d,
+            &p,
+            "us-east-1",
+            &zones,
+            &amd,
+            &KubeletSettings::default(),
+            &EksOptions::default(),
+        )
+        .unwrap();
+        // c5.large has no price, m6g.large is arm64.
+        assert_eq!(
+            types.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["m5.large"]
+        );
+        let offerings: Vec<_> = types[0]
+            .offerings
+            .iter()
+            .map(|o| (o.zone.as_str(), o.capacity_type.as_str(), o.price))
+            .collect();
+        assert_eq!(
+            offerings,
+            [
+                ("us-east-1a", "spot", 0.03),
+                ("us-east-1a", "on-demand", 0.096)
+            ]
+        );
+    }
+
+    #[test]
+    fn kubelet_block_converts_with_named_errors() {
+        let k = KubeletConfiguration {
+            max_pods: Some(20),
+            kube_reserved: BTreeMap::from([("cpu".to_string(), "200m".to_string())]),
+            ..Default::default()
+        };
+        let s = kubelet_settings("default", &k).unwrap();
+        assert_eq!((s.max_pods, s.kube_reserved["cpu"]), (Some(20), 200));
+        let bad = KubeletConfiguration {
+            system_reserved: BTreeMap::from([("memory".to_string(), "lots".to_string())]),
+            ..Default::default()
+        };
+        let err = kubelet_settings("default", &bad).unwrap_err();
+        assert!(
+            err.contains("EC2NodeClass default: spec.kubelet.systemReserved[memory]"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! Launch through CreateFleet: the cheapest compatible type, the expected tags
+//! and launch template (read back with DescribeInstances and
+//! DescribeLaunchTemplates/Versions), template reuse, and the
+//! insufficient-capacity fallback with its 3-minute expiry on a manual clock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kerf_api::v1::{
+    NodeClaim, NodeClaimSpec, NodeClassReference, NodeSelectorRequirementWithMinValues,
+    ResourceRequirements,
+};
+use kerf_aws::provider::parse_provider_id;
+use kerf_cloud::{CloudProvider, OfferingKey};
+
+use super::support::*;
+
+pub fn claim(name: &str, types: &[&str], capacity_types: &[&str], memory: &str) -> NodeClaim {
+    let req = |key: &str, values: &[&str]| NodeSelectorRequirementWithMinValues {
+        key: key.to_string(),
+        operator: "In".to_string(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        min_values: None,
+    };
+    let mut c = NodeClaim::new(
+        name,
+        NodeClaimSpec {
+            requirements: vec![
+                req("node.kubernetes.io/instance-type", types),
+                req("karpenter.sh/capacity-type", capacity_types),
+            ],
+            resources: ResourceRequirements {
+                requests: BTreeMap::from([
+                    ("cpu".to_string(), Quantity("1".into())),
+                    ("memory".to_string(), Quantity(memory.into())),
+                ]),
+            },
+            node_class_ref: NodeClassReference {
+                group: "karpenter.k8s.aws".into(),
+                kind: "EC2NodeClass".into(),
+                name: "default".into(),
+            },
+            ..Default::default()
+        },
+    );
+    c.metadata.labels = Some(BTreeMap::from([(
+        "karpenter.sh/nodepool".to_string(),
+        "default".to_string(),
+    )]));
+    c
+}
+
+pub const TYPES: &[&str] = &["t3.medium", "c5.large", "m5.large", "m5.xlarge"];
+
+#[tokio::test]
+async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    let acct = seed(&c).await;
+    let (p, _) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    // 5Gi leaves out t3.medium and c5.large (4Gi); m5.large ($0.096) beats m5.xlarge ($0.192).
+    let launched = p
+        .create(&claim("default-abc12", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    let labels = launched.metadata.labels.clone().unwrap();
+    assert_eq!(labels["node.kubernetes.io/instance-type"], "m5.large");
+    assert_eq!(labels["karpenter.sh/capacity-type"], "on-demand");
+    let status = launched.status.clone().unwrap();
+    let pid = status.provider_id.clone().unwrap();
+    let zone = &labels["topology.kubernetes.io/zone"];
+    assert!(pid.starts_with(&format!("aws:///{zone}/i-")), "{pid}");
+    assert_eq!(status.capacity["pods"].0, "29");
+    assert_eq!(status.allocatable["cpu"].0, "1930m");
+    assert_eq!(status.image_id.as_deref(), Some(acct.ami_amd64.as_str()));
+
+    let id = parse_provider_id(&pid).unwrap();
+    let out = c
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let inst = &out.reservations()[0].instances()[0];
+    assert_eq!(inst.instance_type().unwrap().as_str(), "m5.large");
+    assert_eq!(inst.state().unwrap().name().unwrap().as_str(), "running");
+    assert_eq!(inst.image_id(), Some(acct.ami_amd64.as_str()));
+    assert_eq!(
+        inst.placement().unwrap().availability_zone(),
+        Some(zone.as_str())
+    );
+    if zone == "us-east-1a" {
+        assert_eq!(
+            inst.subnet_id(),
+            Some(acct.tagged_big_a.as_str()),
+            "the zone's subnet with most free IPs"
+        );
+    }
+    let tags: BTreeMap<&str, &str> = inst
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(
+        tags[format!("kubernetes.io/cluster/{CLUSTER}").as_str()],
+        "owned"
+    );
+    assert_eq!(tags["karpenter.sh/nodepool"], "default");
+    assert_eq!(tags["karpenter.sh/nodeclaim"], "default-abc12");
+    assert_eq!(tags["Name"], "default-abc12");
+    assert_eq!(tags["team"], "platform", "the node class's tags");
+
+    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
+    assert_eq!(templates.launch_templates().len(), 1);
+    let t = &templates.launch_templates()[0];
+    assert!(
+        t.launch_template_name()
+            .unwrap()
+            .starts_with("kerf/test-cluster/")
+    );
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(t.launch_template_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(data.image_id(), Some(acct.ami_amd64.as_str()));
+    assert_eq!(
+        data.metadata_options()
+            .unwrap()
+            .http_tokens()
+            .unwrap()
+            .as_str(),
+        "required"
+    );
+    assert_eq!(
+        data.iam_instance_profile().unwrap().name(),
+        Some("KarpenterNodeInstanceProfile")
+    );
+    assert_eq!(
+        data.security_group_ids(),
+        std::slice::from_ref(&acct.node_sg)
+    );
+    let user_data =
+        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
+            .unwrap();
+    assert!(
+        user_data.contains("kind: NodeConfig"),
+        "AL2023 nodeadm config"
+    );
+    assert!(
+        user_data.contains("name: \"test-cluster\"")
+            && user_data.contains("https://api.test-cluster.example")
+    );
+    assert!(user_data.contains("karpenter.sh/nodepool=default"));
+
+    // A second claim of the same configuration reuses the template.
+    p.create(&claim("default-def34", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn spot_claims_launch_spot_and_arm64_types_use_the_arm64_image() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    let acct = seed(&c).await;
+    let (p, _) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    let launched = p
+        .create(&claim(
+            "spot-1",
+            &["m6g.large"],
+            &["spot", "on-demand"],
+            "1Gi",
+        ))
+        .await
+        .unwrap();
+    let labels = launched.metadata.labels.clone().unwrap();
+    assert_eq!(labels["karpenter.sh/capacity-type"], "spot");
+    assert_eq!(labels["kubernetes.io/arch"], "arm64");
+    assert_eq!(
+        launched.status.unwrap().image_id.as_deref(),
+        Some(acct.ami_arm64.as_str())
+    );
+}
+
+#[tokio::test]
+async fn unavailable_offerings_are_routed_around_until_they_expire() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, clock) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    for zone in ["us-east-1a", "us-east-1b", "us-east-1c"] {
+        p.mark_offering_unavailable(OfferingKey::new("m5.large", zone, "on-demand"));
+    }
+    let first = p
+        .create(&claim("ice-1", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        first.metadata.labels.unwrap()["node.kubernetes.io/instance-type"],
+        "m5.xlarge",
+        "next cheapest"
+    );
+    clock.advance(Duration::from_secs(181));
+    assert!(p.unavailable_offerings().is_empty());
+    let second = p
+        .create(&claim("ice-2", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.metadata.labels.unwrap()["node.kubernetes.io/instance-type"],
+        "m5.large",
+        "back after 3 minutes"
+    );
+    // Nothing launchable at all is an insufficient-capacity error naming the offerings.
+    for zone in ["us-east-1a", "us-east-1b", "us-east-1c"] {
+        p.mark_offering_unavailable(OfferingKey::new("m5.large", zone, "on-demand"));
+    }
+    let err = p
+        .create(&claim("ice-3", &["m5.large"], &["on-demand"], "5Gi"))
+        .await
+        .unwrap_err();
+    assert!(err.is_insufficient_capacity(), "{err}");
+    assert!(
+        err.to_string().contains("m5.large/us-east-1a/on-demand"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn claims_nothing_can_hold_are_invalid() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, _) = provider(c);
+    p.set_node_class(node_class("default"));
+    let err = p
+        .create(&claim("huge", &["t3.medium"], &["on-demand"], "64Gi"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kerf_cloud::CloudError::InvalidClaim { .. }),
+        "{err}"
+    );
+    let mut unknown_class = claim("orphan", TYPES, &["on-demand"], "1Gi");
+    unknown_class.spec.node_class_ref.name = "missing".into();
+    assert!(p.create(&unknown_class).await.unwrap_err().is_not_found());
+}

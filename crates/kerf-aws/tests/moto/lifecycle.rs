@@ -1,0 +1,189 @@
+//! After launch: get and list read instances back as claims, delete is
+//! idempotent, garbage collection terminates only the orphan, drift follows the
+//! node class.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use kerf_aws::gc;
+use kerf_aws::provider::parse_provider_id;
+use kerf_cloud::CloudProvider;
+use kerf_cloud::provider::provider_id;
+
+use super::launch::{TYPES, claim};
+use super::support::*;
+
+async fn state(c: &kerf_aws::Clients, pid: &str) -> String {
+    let id = parse_provider_id(pid).unwrap();
+    let out = c
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.reservations()[0].instances()[0]
+        .state()
+        .unwrap()
+        .name()
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+#[tokio::test]
+async fn get_list_and_idempotent_delete() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, _) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    let launched = p
+        .create(&claim("keep-1", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let pid = provider_id(&launched).unwrap().to_string();
+    let got = p.get(&pid).await.unwrap();
+    assert_eq!(got.metadata.name.as_deref(), Some("keep-1"));
+    assert_eq!(
+        got.metadata.labels.as_ref().unwrap()["karpenter.sh/nodepool"],
+        "default"
+    );
+    assert_eq!(
+        got.status.as_ref().unwrap().capacity,
+        launched.status.as_ref().unwrap().capacity
+    );
+    assert_eq!(p.list().await.unwrap().len(), 1);
+    assert_eq!(p.is_drifted(&launched).await.unwrap(), None);
+
+    p.delete(&launched).await.unwrap();
+    assert!(matches!(
+        state(&c, &pid).await.as_str(),
+        "shutting-down" | "terminated"
+    ));
+    p.delete(&launched).await.unwrap();
+    assert!(p.get(&pid).await.unwrap_err().is_not_found());
+    assert!(p.list().await.unwrap().is_empty());
+    let mut never = launched.clone();
+    never.status.as_mut().unwrap().provider_id =
+        Some("aws:///us-east-1a/i-00000000000000000".into());
+    p.delete(&never).await.unwrap();
+}
+
+#[tokio::test]
+async fn gc_terminates_the_orphan_and_leaves_the_claimed() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, _) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    let kept = p
+        .create(&claim("claimed", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let orphan = p
+        .create(&claim("orphaned", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let kept_pid = provider_id(&kept).unwrap().to_string();
+    let orphan_pid = provider_id(&orphan).unwrap().to_string();
+    let claimed = BTreeSet::from([kept_pid.clone()]);
+    // Within the grace period nothing is collected.
+    let none = gc::collect_orphans(&p, &claimed, SystemTime::now(), Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let later = SystemTime::now() + Duration::from_secs(120);
+    let collected = gc::collect_orphans(&p, &claimed, later, gc::DEFAULT_GRACE)
+        .await
+        .unwrap();
+    assert_eq!(
+        collected,
+        [parse_provider_id(&orphan_pid).unwrap().to_string()]
+    );
+    assert_eq!(state(&c, &kept_pid).await, "running");
+    assert!(matches!(
+        state(&c, &orphan_pid).await.as_str(),
+        "shutting-down" | "terminated"
+    ));
+    let listed: Vec<_> = p
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.status?.provider_id)
+        .collect();
+    assert_eq!(listed, [kept_pid]);
+}
+
+#[tokio::test]
+async fn drift_when_the_class_selects_another_image() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, clock) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    let launched = p
+        .create(&claim("drifty", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let newer = register_image(
+        &c,
+        "amazon-eks-node-al2023-x86_64-standard-1.30-v2",
+        aws_sdk_ec2::types::ArchitectureValues::X8664,
+    )
+    .await;
+    let name = format!(
+        "{PARAMETER_ROOT}/eks/optimized-ami/{K8S_VERSION}/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    );
+    put_parameter(&c, &name, &newer).await;
+    clock.advance(Duration::from_secs(301));
+    let drift = p.is_drifted(&launched).await.unwrap();
+    assert!(
+        drift.as_deref().is_some_and(|d| d.starts_with("AMIDrift")),
+        "{drift:?}"
+    );
+}
+
+#[tokio::test]
+async fn unused_launch_templates_are_deleted() {
+    let moto = Moto::start();
+    let c = moto.clients().await;
+    seed(&c).await;
+    let (p, _) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    p.create(&claim("lt-1", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let list = c.ec2.describe_launch_templates().send().await.unwrap();
+    let name = list.launch_templates()[0]
+        .launch_template_name()
+        .unwrap()
+        .to_string();
+    let in_use = BTreeSet::from([name.clone()]);
+    let kept = kerf_aws::launch::template::delete_unused(&c.ec2, CLUSTER, &in_use)
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "a template in use stays");
+    let other_cluster =
+        kerf_aws::launch::template::delete_unused(&c.ec2, "another-cluster", &BTreeSet::new())
+            .await
+            .unwrap();
+    assert!(
+        other_cluster.is_empty(),
+        "another cluster's templates are not ours"
+    );
+    let deleted = kerf_aws::launch::template::delete_unused(&c.ec2, CLUSTER, &BTreeSet::new())
+        .await
+        .unwrap();
+    assert_eq!(deleted, [name]);
+    assert!(
+        c.ec2
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap()
+            .launch_templates()
+            .is_empty()
+    );
+}

@@ -1,0 +1,109 @@
+//! `kerf-controller`: kerf as a live Kubernetes controller. It owns the
+//! imperative shell around the shared provisioning layer (`kerf-state`, the
+//! same code `kerf simulate` runs): watches that fill the cluster state, the
+//! batching provisioning loop that creates NodeClaims and launches them
+//! through a [`kerf_cloud::CloudProvider`], the NodeClaim lifecycle
+//! (registration, initialization, registration timeout), binding pods with
+//! `--bind-pods`, emptiness and expiration, termination through the
+//! `karpenter.sh/termination` finalizer, and the health and metrics endpoints.
+//!
+//! | Module | Owns |
+//! |---|---|
+//! | [`batcher`] | the 1 s idle / 10 s max batch window, pure over instants |
+//! | [`decisions`] | pure decisions over the state: lifecycle, emptiness, expiry, bindings, drain |
+//! | [`watch`] | kube-runtime watchers → [`kerf_state::ClusterState`] |
+//! | [`provisioner`] | batch → `kerf_state::provision` → create claims → launch |
+//! | [`lifecycle`] | applies lifecycle, removal and binding decisions |
+//! | [`leader`] | leader election with a coordination.k8s.io Lease |
+//! | [`termination`] | finalizer: cordon, evict, terminate, release |
+//! | [`events`] | `Nominated` / `FailedScheduling` Events on pods |
+//! | [`metrics`], [`server`] | Prometheus metrics, `/healthz`, `/readyz`, `/metrics` |
+
+pub mod batcher;
+pub mod context;
+pub mod decisions;
+pub mod events;
+pub mod leader;
+pub mod lifecycle;
+pub mod metrics;
+pub mod provisioner;
+pub mod server;
+pub mod status;
+pub mod termination;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use kerf_cloud::CloudProvider;
+use kube::Client;
+use tokio::task::JoinSet;
+
+pub use context::{Context, ControllerOptions};
+
+/// Where the HTTP endpoints listen.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints {
+    pub metrics: SocketAddr,
+    pub health: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {what} address {addr}: {source}")]
+    Listen {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("controller task ended unexpectedly: {0}")]
+    TaskEnded(String),
+}
+
+/// Runs the controller until a task fails or the process is stopped.
+pub async fn run(
+    options: ControllerOptions,
+    client: Client,
+    cloud: Arc<dyn CloudProvider>,
+    endpoints: Endpoints,
+) -> Result<(), RunError> {
+    let ctx = Arc::new(Context::new(options, client, cloud));
+    let health = server::serve(endpoints.health, server::health_router(ctx.clone()))
+        .await
+        .map_err(|source| RunError::Listen {
+            what: "health",
+            addr: endpoints.health,
+            source,
+        })?;
+    let metrics = server::serve(endpoints.metrics, server::metrics_router(ctx.clone()))
+        .await
+        .map_err(|source| RunError::Listen {
+            what: "metrics",
+            addr: endpoints.metrics,
+            source,
+        })?;
+    tracing::info!(
+        cloud = ctx.cloud.name(),
+        bind_pods = ctx.options.bind_pods,
+        cluster = %ctx.options.cluster_name,
+        health = %endpoints.health,
+        metrics = %endpoints.metrics,
+        "kerf controller starting"
+    );
+    let mut tasks = JoinSet::new();
+    watch::spawn_all(&ctx, &mut tasks);
+    if let Some(election) = ctx.options.leader_election.clone() {
+        let leader_ctx = ctx.clone();
+        tasks.spawn(async move {
+            let reason = leader::run(leader_ctx, election).await;
+            tracing::error!(%reason, "stopping");
+        });
+    }
+    tasks.spawn(provisioner::run(ctx.clone()));
+    tasks.spawn(lifecycle::run(ctx.clone()));
+    tasks.spawn(termination::run(ctx.clone()));
+    let ended = tasks.join_next().await;
+    health.abort();
+    metrics.abort();
+    Err(RunError::TaskEnded(format!("{ended:?}")))
+}

@@ -1,0 +1,207 @@
+//! The node-lifecycle loop: every reconcile interval it asks
+//! [`crate::decisions`] what registration, initialization, emptiness,
+//! expiration and (with `--bind-pods`) binding require, and writes that to the
+//! API server. Writes are idempotent, so acting twice on a stale cache is harmless.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kerf_api::conditions;
+use kerf_api::labels;
+use kerf_api::v1::NodeClaim;
+use kerf_core::pod::PodKey;
+use kube::Api;
+use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::context::Context;
+use crate::decisions::{self, LifecycleAction, RemovalAction};
+use crate::provisioner::relaunch_orphans;
+use crate::status::{now, set_condition};
+
+pub async fn run(ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(ctx.options.reconcile_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !ctx.is_active() {
+            continue;
+        }
+        reconcile_once(&ctx).await;
+    }
+}
+
+pub async fn reconcile_once(ctx: &Arc<Context>) {
+    relaunch_orphans(ctx);
+    let t = now();
+    let (lifecycle, removals, (binds, done)) = {
+        let state = ctx.state();
+        ctx.metrics.refresh_pods(&state);
+        let pools = state.pools();
+        (
+            decisions::lifecycle(&state, t, ctx.options.registration_timeout),
+            decisions::removals(&state, &pools, t),
+            decisions::bindings(&state, &ctx.wanted_bindings()),
+        )
+    };
+    for action in lifecycle {
+        if let Err(e) = apply_lifecycle(ctx, &action).await {
+            tracing::error!(?action, error = %e, "lifecycle step failed");
+        }
+    }
+    for action in removals {
+        if let Err(e) = apply_removal(ctx, &action).await {
+            tracing::error!(?action, error = %e, "removal step failed");
+        }
+    }
+    for pod in done {
+        ctx.forget_binding(&pod);
+    }
+    for (pod, node) in binds {
+        bind(ctx, &pod, &node).await;
+    }
+}
+
+async fn patch_claim_status(ctx: &Context, claim: &str, type_: &str) -> kube::Result<()> {
+    let api: Api<NodeClaim> = Api::all(ctx.client.clone());
+    let (current, node_name) = {
+        let state = ctx.state();
+        let Some(current) = state.get::<NodeClaim>(claim).cloned() else {
+            return Ok(());
+        };
+        let node_name = state
+            .node_for_claim(&current)
+            .and_then(|n| n.metadata.name.clone());
+        (current, node_name)
+    };
+    let mut status = current.status.unwrap_or_default();
+    set_condition(&mut status.conditions, type_, type_, now());
+    let patch = json!({ "status": { "conditions": status.conditions, "nodeName": node_name } });
+    let stored = api
+        .patch_status(claim, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    if let Err(e) = ctx.state_mut().apply(stored) {
+        tracing::warn!(%claim, error = %e, "caching nodeclaim");
+    }
+    Ok(())
+}
+
+async fn apply_lifecycle(ctx: &Context, action: &LifecycleAction) -> kube::Result<()> {
+    let nodes: Api<Node> = Api::all(ctx.client.clone());
+    match action {
+        LifecycleAction::Register {
+            claim,
+            node,
+            labels: add_labels,
+            taints,
+        } => {
+            let current = ctx.state().get::<Node>(node).cloned().unwrap_or_default();
+            let mut all_taints = current
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.clone())
+                .unwrap_or_default();
+            all_taints.extend(taints.iter().cloned());
+            let mut finalizers = current.metadata.finalizers.clone().unwrap_or_default();
+            if !finalizers
+                .iter()
+                .any(|f| f == labels::TERMINATION_FINALIZER)
+            {
+                finalizers.push(labels::TERMINATION_FINALIZER.to_string());
+            }
+            let patch = json!({
+                "metadata": { "labels": add_labels, "finalizers": finalizers },
+                "spec": { "taints": all_taints },
+            });
+            let stored = nodes
+                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            let _ = ctx.state_mut().apply(stored);
+            tracing::info!(%claim, %node, "registered");
+            patch_claim_status(ctx, claim, conditions::REGISTERED).await
+        }
+        LifecycleAction::Initialize { claim, node } => {
+            let patch = json!({ "metadata": { "labels": { labels::NODE_INITIALIZED: "true" } } });
+            nodes
+                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            tracing::info!(%claim, %node, "initialized");
+            patch_claim_status(ctx, claim, conditions::INITIALIZED).await
+        }
+        LifecycleAction::RegistrationTimedOut { claim } => {
+            tracing::warn!(%claim, "node never registered; deleting the claim");
+            delete_claim(ctx, claim).await
+        }
+    }
+}
+
+async fn delete_claim(ctx: &Context, claim: &str) -> kube::Result<()> {
+    let api: Api<NodeClaim> = Api::all(ctx.client.clone());
+    match api.delete(claim, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn apply_removal(ctx: &Context, action: &RemovalAction) -> kube::Result<()> {
+    let nodes: Api<Node> = Api::all(ctx.client.clone());
+    match action {
+        RemovalAction::MarkEmpty { node, at } => {
+            // RFC 3339 in whole seconds, as Karpenter writes it.
+            let at = Timestamp::from_second(at.as_second()).unwrap_or(*at);
+            let patch = json!({ "metadata": { "annotations": { labels::EMPTINESS_TIMESTAMP: at.to_string() } } });
+            let stored = nodes
+                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            let _ = ctx.state_mut().apply(stored);
+            tracing::info!(%node, "node is empty");
+        }
+        RemovalAction::ClearEmpty { node } => {
+            let patch =
+                json!({ "metadata": { "annotations": { labels::EMPTINESS_TIMESTAMP: null } } });
+            let stored = nodes
+                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+            let _ = ctx.state_mut().apply(stored);
+            tracing::info!(%node, "node is no longer empty");
+        }
+        RemovalAction::Delete { claim, reason } => {
+            tracing::info!(%claim, %reason, "deleting nodeclaim");
+            delete_claim(ctx, claim).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn bind(ctx: &Context, pod: &PodKey, node: &str) {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &pod.namespace);
+    let binding = Binding {
+        metadata: ObjectMeta {
+            name: Some(pod.name.clone()),
+            namespace: Some(pod.namespace.clone()),
+            ..Default::default()
+        },
+        target: ObjectReference {
+            api_version: Some("v1".to_string()),
+            kind: Some("Node".to_string()),
+            name: Some(node.to_string()),
+            ..Default::default()
+        },
+    };
+    let result: kube::Result<serde_json::Value> = pods
+        .create_subresource("binding", &pod.name, &PostParams::default(), &binding)
+        .await;
+    match result {
+        Ok(_) => {
+            tracing::info!(pod = %format!("{}/{}", pod.namespace, pod.name), %node, "bound");
+            ctx.forget_binding(pod);
+        }
+        // Already bound (by kube-scheduler or an earlier attempt) or gone.
+        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => ctx.forget_binding(pod),
+        Err(e) => {
+            tracing::warn!(pod = %format!("{}/{}", pod.namespace, pod.name), %node, error = %e, "binding failed; will retry")
+        }
+    }
+}

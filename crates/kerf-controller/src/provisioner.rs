@@ -1,0 +1,248 @@
+//! The provisioning loop: pod events open a batch ([`Batcher`]); when it
+//! closes, one `kerf_state::provision` pass plans capacity over a copy of the
+//! cluster state (existing nodes and in-flight claims count), and each planned
+//! NodeClaim is created in the API server *before* the cloud is asked for an
+//! instance, so a restart finds the claim and never launches twice. Launching
+//! (`cloud.create`, then the claim's labels and status) runs in its own task.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Pod;
+use kerf_api::conditions;
+use kerf_api::labels;
+use kerf_api::v1::NodeClaim;
+use kerf_core::pod::PodKey;
+use kerf_state::{ProvisionOptions, RandomNames};
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::batcher::Batcher;
+use crate::context::Context;
+use crate::decisions::is_launched;
+use crate::events::{self, PodNotice};
+use crate::metrics::PoolLabels;
+use crate::status::{now, set_condition};
+
+/// How often pending pods are re-examined without an event (a claim whose
+/// launch failed leaves its pods pending with nothing changing on them).
+const RECHECK: Duration = Duration::from_secs(10);
+
+pub async fn run(ctx: Arc<Context>) {
+    let mut batcher = Batcher::new(ctx.options.batch_idle, ctx.options.batch_max);
+    let mut last_pass = Instant::now();
+    loop {
+        let deadline = batcher
+            .deadline()
+            .unwrap_or_else(|| last_pass.max(Instant::now()) + RECHECK);
+        tokio::select! {
+            _ = ctx.pod_changed.notified() => batcher.trigger(Instant::now()),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if !batcher.is_open() {
+                    batcher.trigger(Instant::now() - ctx.options.batch_idle);
+                }
+            }
+        }
+        if !ctx.is_active() {
+            // Keep the batch open until the cache has everything: planning
+            // over a partial state would launch capacity that already exists.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        if !batcher.close_if_due(Instant::now()) {
+            continue;
+        }
+        last_pass = Instant::now();
+        if let Err(e) = provision_once(&ctx).await {
+            tracing::error!(error = %e, "provisioning pass failed");
+        }
+    }
+}
+
+/// One pass: plan, create the claims, start their launches.
+pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
+    let state = ctx.state().clone();
+    let options = ProvisionOptions {
+        pending: ctx.options.pending_mode(),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let outcome = kerf_state::provision(&state, ctx.cloud.as_ref(), &options, &mut RandomNames)
+        .await
+        .map_err(|e| e.to_string())?;
+    if outcome.snapshot.pending.is_empty() {
+        return Ok(0);
+    }
+    ctx.metrics
+        .scheduling_duration
+        .observe(started.elapsed().as_secs_f64());
+    for problem in &outcome.problems {
+        tracing::warn!(%problem, "object left out of the snapshot");
+    }
+    for u in &outcome.unschedulable {
+        tracing::warn!(pod = %format!("{}/{}", u.pod.namespace, u.pod.name), reason = %u.reason, "cannot schedule");
+    }
+    tracing::info!(
+        pending = outcome.snapshot.pending.len(),
+        new_claims = outcome.claims.len(),
+        on_existing = outcome
+            .plan
+            .existing
+            .iter()
+            .map(|e| e.pods.len())
+            .sum::<usize>(),
+        "provisioning pass"
+    );
+    let pending: BTreeMap<PodKey, Pod> = outcome
+        .snapshot
+        .pending
+        .iter()
+        .map(|p| (PodKey::of(p), p.clone()))
+        .collect();
+    let mut notices: Vec<(PodKey, PodNotice)> = outcome
+        .unschedulable
+        .iter()
+        .map(|u| {
+            let reason = u.reason.clone();
+            (u.pod.clone(), PodNotice::Unschedulable { reason })
+        })
+        .collect();
+    for placement in &outcome.plan.existing {
+        for pod in &placement.pods {
+            let node = placement.node.clone();
+            notices.push((pod.clone(), PodNotice::Existing { node }));
+        }
+    }
+    if ctx.options.bind_pods {
+        for placement in &outcome.plan.existing {
+            for pod in &placement.pods {
+                ctx.want_binding(pod.clone(), placement.node.clone());
+            }
+        }
+    }
+    let claims: Api<NodeClaim> = Api::all(ctx.client.clone());
+    let mut created = 0;
+    for planned in outcome.claims {
+        let mut claim = planned.claim;
+        let name = kerf_cloud::provider::claim_name(&claim).to_string();
+        claim
+            .metadata
+            .finalizers
+            .get_or_insert_with(Vec::new)
+            .push(labels::TERMINATION_FINALIZER.to_string());
+        ctx.start_launch(&name);
+        let stored = match claims.create(&PostParams::default(), &claim).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                ctx.end_launch(&name);
+                tracing::error!(claim = %name, error = %e, "creating nodeclaim");
+                continue;
+            }
+        };
+        created += 1;
+        // The watch will deliver it too; storing it now keeps the next batch
+        // from planning the same capacity again.
+        if let Err(e) = ctx.state_mut().apply(stored.clone()) {
+            tracing::warn!(claim = %name, error = %e, "caching nodeclaim");
+        }
+        for pod in &planned.pods {
+            let claim = name.clone();
+            notices.push((pod.clone(), PodNotice::Launching { claim }));
+            if ctx.options.bind_pods {
+                ctx.want_binding(pod.clone(), name.clone());
+            }
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            launch(&ctx, stored).await;
+            ctx.end_launch(&name);
+        });
+    }
+    events::publish(&ctx.client, &pending, notices);
+    Ok(created)
+}
+
+/// Claims that were created but never launched (kerf restarted, or the cloud
+/// failed transiently) get their launch retried.
+pub fn relaunch_orphans(ctx: &Arc<Context>) {
+    let orphans: Vec<NodeClaim> = ctx
+        .state()
+        .objects::<NodeClaim>()
+        .filter(|(_, c)| !is_launched(c) && c.metadata.deletion_timestamp.is_none())
+        .map(|(_, c)| c.clone())
+        .collect();
+    for claim in orphans {
+        let name = kerf_cloud::provider::claim_name(&claim).to_string();
+        if !ctx.start_launch(&name) {
+            continue;
+        }
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            launch(&ctx, claim).await;
+            ctx.end_launch(&name);
+        });
+    }
+}
+
+/// `cloud.create`, then the claim's labels (instance type, zone, capacity
+/// type) and status (provider ID, capacity, allocatable, Launched). A launch
+/// the cloud cannot serve deletes the claim so its pods are planned again.
+async fn launch(ctx: &Context, claim: NodeClaim) {
+    let name = kerf_cloud::provider::claim_name(&claim).to_string();
+    let api: Api<NodeClaim> = Api::all(ctx.client.clone());
+    let launched = match ctx.cloud.create(&claim).await {
+        Ok(launched) => launched,
+        Err(e)
+            if e.is_insufficient_capacity()
+                || matches!(e, kerf_cloud::CloudError::InvalidClaim { .. }) =>
+        {
+            tracing::warn!(claim = %name, error = %e, "launch failed; deleting the claim so its pods are planned again");
+            if let Err(e) = api.delete(&name, &Default::default()).await {
+                tracing::error!(claim = %name, error = %e, "deleting nodeclaim");
+            }
+            return;
+        }
+        Err(e) => {
+            tracing::error!(claim = %name, error = %e, "launch failed; will retry");
+            return;
+        }
+    };
+    let status = launched.status.clone().unwrap_or_default();
+    let new_labels: BTreeMap<String, String> = launched.metadata.labels.clone().unwrap_or_default();
+    let meta_patch = json!({ "metadata": { "labels": new_labels } });
+    if let Err(e) = api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&meta_patch))
+        .await
+    {
+        tracing::error!(claim = %name, error = %e, "labelling nodeclaim");
+    }
+    let mut conds = claim.status.clone().unwrap_or_default().conditions;
+    set_condition(&mut conds, conditions::LAUNCHED, "Launched", now());
+    let status_patch = json!({ "status": {
+        "providerID": status.provider_id,
+        "capacity": status.capacity,
+        "allocatable": status.allocatable,
+        "conditions": conds,
+    }});
+    match api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status_patch))
+        .await
+    {
+        Ok(stored) => {
+            tracing::info!(claim = %name, provider_id = ?status.provider_id, "launched");
+            let pool = kerf_state::pools::pool_of_labels(&new_labels)
+                .map(|p| p.name)
+                .unwrap_or_default();
+            ctx.metrics
+                .nodes_created
+                .get_or_create(&PoolLabels { provisioner: pool })
+                .inc();
+            if let Err(e) = ctx.state_mut().apply(stored) {
+                tracing::warn!(claim = %name, error = %e, "caching nodeclaim");
+            }
+        }
+        Err(e) => tracing::error!(claim = %name, error = %e, "writing nodeclaim status"),
+    }
+}

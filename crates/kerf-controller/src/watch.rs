@@ -1,0 +1,130 @@
+//! Watches feeding the cluster-state cache: one kube-runtime `watcher` per
+//! kind (Pods, Nodes, NodeClaims, Provisioners, AWSNodeTemplates, NodePools,
+//! EC2NodeClasses, DaemonSets, PDBs, PVCs, PVs, StorageClasses, Namespaces).
+//! The watcher resumes from its last resourceVersion after errors (backing
+//! off) and relists only when the server says the version is gone; a relist
+//! replaces the kind's objects atomically at `InitDone`. The state counts as
+//! synced once every kind has been listed.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kerf_api::v1::{EC2NodeClass, NodeClaim, NodePool};
+use kerf_api::v1alpha1::AWSNodeTemplate;
+use kerf_api::v1alpha5::Provisioner;
+use kerf_state::{ClusterState, Tracked, is_pending};
+use kube::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+
+use crate::context::Context;
+
+/// Spawns one watcher per kind onto `tasks`.
+pub fn spawn_all(ctx: &Arc<Context>, tasks: &mut JoinSet<()>) {
+    let kinds = Arc::new(AtomicUsize::new(0));
+    let c = &ctx.client;
+    spawn::<Pod>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<Node>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<NodeClaim>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<Provisioner>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<AWSNodeTemplate>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<NodePool>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<EC2NodeClass>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<DaemonSet>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<PodDisruptionBudget>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<PersistentVolumeClaim>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<PersistentVolume>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<StorageClass>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<Namespace>(tasks, ctx, &kinds, Api::all(c.clone()));
+}
+
+const KIND_COUNT: usize = 13;
+
+fn spawn<K>(tasks: &mut JoinSet<()>, ctx: &Arc<Context>, listed: &Arc<AtomicUsize>, api: Api<K>)
+where
+    K: Tracked + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
+    let ctx = ctx.clone();
+    let listed = listed.clone();
+    tasks.spawn(async move { watch(ctx, listed, api).await });
+}
+
+async fn watch<K>(ctx: Arc<Context>, listed: Arc<AtomicUsize>, api: Api<K>)
+where
+    K: Tracked + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default,
+{
+    let mut stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut buffer: Vec<K> = Vec::new();
+    let mut first_list = true;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => buffer.clear(),
+            Ok(Event::InitApply(obj)) => buffer.push(obj),
+            Ok(Event::InitDone) => {
+                let objects = std::mem::take(&mut buffer);
+                let count = objects.len();
+                replace_all(&mut ctx.state_mut(), objects);
+                tracing::debug!(kind = K::KIND, count, "listed");
+                if first_list {
+                    first_list = false;
+                    if listed.fetch_add(1, Ordering::AcqRel) + 1 == KIND_COUNT {
+                        tracing::info!("cluster state synced");
+                        ctx.set_synced();
+                    }
+                }
+                ctx.pod_changed.notify_one();
+            }
+            Ok(Event::Apply(obj)) => {
+                let wake = wakes_provisioner(&ctx, &obj);
+                apply_one(&mut ctx.state_mut(), obj);
+                if wake {
+                    ctx.pod_changed.notify_one();
+                }
+            }
+            Ok(Event::Delete(obj)) => {
+                ctx.state_mut().delete_object(&obj);
+            }
+            Err(e) => tracing::warn!(kind = K::KIND, error = %e, "watch error; retrying"),
+        }
+    }
+}
+
+/// A pod that needs capacity changed (other kinds change capacity, not demand).
+fn wakes_provisioner<K: Tracked + 'static>(ctx: &Context, obj: &K) -> bool {
+    let any: &dyn std::any::Any = obj;
+    any.downcast_ref::<Pod>()
+        .is_some_and(|p| is_pending(p, ctx.options.pending_mode()))
+}
+
+/// Stores the object; one the state rejects (an invalid Provisioner, say) is
+/// logged with the reason and its previous version forgotten, so kerf never
+/// acts on stale configuration.
+fn apply_one<K: Tracked>(state: &mut ClusterState, obj: K) {
+    let stale = obj.clone();
+    if let Err(e) = state.apply(obj) {
+        tracing::warn!(kind = K::KIND, error = %e, "ignoring object");
+        state.delete_object(&stale);
+    }
+}
+
+fn replace_all<K: Tracked>(state: &mut ClusterState, objects: Vec<K>) {
+    let keys: Vec<String> = state.objects::<K>().map(|(k, _)| k.clone()).collect();
+    for key in keys {
+        state.delete::<K>(&key);
+    }
+    for obj in objects {
+        apply_one(state, obj);
+    }
+}

@@ -1,0 +1,121 @@
+//! Unit tests of pod compilation.
+
+use super::*;
+use crate::resources::MILLI;
+
+fn pod_from_yaml(yaml: &str) -> Pod {
+    serde_yaml::from_str(yaml).expect("test pod yaml")
+}
+
+#[test]
+fn requests_follow_kubernetes_rules() {
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  overhead: {cpu: 100m}
+  initContainers:
+  - name: big-init
+    resources: {requests: {cpu: "3", memory: 1Gi}}
+  - name: sidecar
+    restartPolicy: Always
+    resources: {requests: {cpu: 500m, memory: 2Gi}}
+  - name: after-sidecar
+    resources: {requests: {cpu: "2", memory: 100Mi}}
+  containers:
+  - name: a
+    resources: {requests: {cpu: "1", memory: 1Gi}}
+  - name: b
+    resources: {limits: {cpu: 250m, memory: 256Mi}}
+"#,
+    );
+    let r = pod_requests(&pod).expect("valid");
+    // app + sidecar = 1.75 cpu; init peaks: 3 cpu, then sidecar 0.5 + 2 = 2.5 → max 3; + 100m overhead.
+    assert_eq!(r.cpu, 3100);
+    // memory: app 1Gi+256Mi+2Gi = 3.25Gi vs init peaks 1Gi, 2Gi+100Mi → 3.25Gi.
+    assert_eq!(r.memory, (3 * 1024 + 256) * 1024 * 1024 * MILLI);
+    assert_eq!(r.pods, MILLI);
+}
+
+#[test]
+fn node_affinity_terms_and_preferences() {
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  nodeSelector: {team: a}
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [z1]}]
+        - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [z2]}]
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 1
+        preference: {matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]}
+      - weight: 50
+        preference: {matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]}
+  containers: [{name: c}]
+"#,
+    );
+    let mut info = compile(&pod, &Requirements::new()).expect("valid");
+    assert_eq!(info.required_terms.len(), 2);
+    let reqs = info.node_requirements();
+    assert!(reqs.get("team").is_some_and(|r| r.has("a")));
+    assert!(
+        reqs.get("kubernetes.io/arch")
+            .is_some_and(|r| r.has("arm64") && !r.has("amd64")),
+        "heaviest preference first"
+    );
+    assert!(info.relax().is_some_and(|m| m.contains("next required")));
+    assert!(
+        info.node_requirements()
+            .get("topology.kubernetes.io/zone")
+            .is_some_and(|r| r.has("z2"))
+    );
+    assert!(info.relax().is_some_and(|m| m.contains("weight 50")));
+    assert!(info.relax().is_some_and(|m| m.contains("weight 1")));
+    assert!(info.relax().is_some_and(|m| m.contains("PreferNoSchedule")));
+    assert!(info.relax().is_none());
+}
+
+#[test]
+fn bad_spread_names_the_field() {
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  topologySpreadConstraints:
+  - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: Sometimes, labelSelector: {matchLabels: {a: b}}}
+  containers: [{name: c}]
+"#,
+    );
+    let e = compile(&pod, &Requirements::new()).expect_err("invalid");
+    assert_eq!(e.field, "spec.topologySpreadConstraints[0]");
+    assert!(e.message.contains("whenUnsatisfiable"));
+}
+
+#[test]
+fn host_ports_conflict_rules() {
+    let a = HostPort {
+        ip: "0.0.0.0".into(),
+        port: 80,
+        protocol: "TCP".into(),
+    };
+    let b = HostPort {
+        ip: "10.0.0.1".into(),
+        port: 80,
+        protocol: "TCP".into(),
+    };
+    let c = HostPort {
+        ip: "10.0.0.2".into(),
+        port: 80,
+        protocol: "TCP".into(),
+    };
+    let d = HostPort {
+        ip: "0.0.0.0".into(),
+        port: 80,
+        protocol: "UDP".into(),
+    };
+    assert!(a.conflicts(&b) && !b.conflicts(&c) && !a.conflicts(&d));
+}

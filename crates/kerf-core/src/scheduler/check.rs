@@ -1,0 +1,365 @@
+//! Whether a pod fits an existing node or a planned one, what placing it
+//! would change, and why not when it does not.
+
+use super::finish::limit_text;
+use super::setup::node_label;
+use super::*;
+
+impl<'a> Solver<'a> {
+    pub(super) fn check_node(
+        &self,
+        info: &PodInfo,
+        reqs: &Requirements,
+        prepared: &Prepared,
+        n: usize,
+    ) -> Result<(), Reason> {
+        let node = &self.nodes[n];
+        if node.n.marked_for_deletion {
+            return Err(Reason::Fixed("node is being deleted"));
+        }
+        if !info.requests.fits_in(&node.remaining) {
+            return Err(Reason::Fixed("insufficient resources"));
+        }
+        if let Some(t) = taints::first_untolerated(
+            &info.tolerations,
+            &node.taints,
+            !info.tolerate_prefer_no_schedule,
+        ) {
+            return Err(Reason::Text(format!(
+                "taint {} not tolerated",
+                taints::describe(t)
+            )));
+        }
+        reqs.matches_labels(&node.labels)
+            .map_err(|e| Reason::Text(e.to_string()))?;
+        if let Some(p) = info
+            .host_ports
+            .iter()
+            .find(|p| node.ports.iter().any(|q| q.conflicts(p)))
+        {
+            return Err(Reason::Text(format!("host port {p} in use")));
+        }
+        if !prepared.is_empty() {
+            let topology = &self.topology;
+            topology
+                .admit(
+                    prepared,
+                    |key| match node_label(node, key) {
+                        Some(v) => topology
+                            .domains
+                            .get(v)
+                            .map_or(DomainState::Missing, DomainState::Known),
+                        None => DomainState::Missing,
+                    },
+                    |_, _| 0.0,
+                )
+                .map_err(Reason::Topology)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the pod fits on a planned (or fresh) node, and what would change.
+    pub(super) fn check_claim(
+        &self,
+        info: &PodInfo,
+        reqs: &Requirements,
+        prepared: &Prepared,
+        claim: &Claim,
+    ) -> Result<(ClaimUpdate, Vec<(String, DomainId)>), Reason> {
+        let tmpl = &self.templates[claim.template];
+        if let Some(t) = taints::first_untolerated(
+            &info.tolerations,
+            &tmpl.t.taints,
+            !info.tolerate_prefer_no_schedule,
+        ) {
+            return Err(Reason::Text(format!(
+                "taint {} not tolerated",
+                taints::describe(t)
+            )));
+        }
+        if let Some(p) = info
+            .host_ports
+            .iter()
+            .find(|p| claim.ports.iter().any(|q| q.conflicts(p)))
+        {
+            return Err(Reason::Text(format!("host port {p} in use")));
+        }
+        let mut requirements = if reqs.is_empty() {
+            None
+        } else {
+            claim
+                .requirements
+                .compatible(reqs, true)
+                .map_err(|e| Reason::Text(format!("incompatible requirements: {e}")))?;
+            let merged = claim.requirements.intersection(reqs);
+            if let Some(r) = reqs.iter().find(|r| !labelled_on_launch(&merged, r)) {
+                return Err(Reason::Text(format!(
+                    "{r}: a new node from {} would not carry a {} label",
+                    tmpl.t.pool, r.key
+                )));
+            }
+            Some(merged)
+        };
+        let mut pins = Vec::new();
+        if !prepared.is_empty() {
+            let current = requirements.as_ref().unwrap_or(&claim.requirements);
+            let topology = &self.topology;
+            pins = topology
+                .admit(
+                    prepared,
+                    |key| {
+                        if key == kerf_api::labels::HOSTNAME {
+                            return DomainState::Known(claim.hostname);
+                        }
+                        open_domains(topology, current, key)
+                    },
+                    |key, d| self.domain_price(claim, current, key, topology.domains.name(d)),
+                )
+                .map_err(Reason::Topology)?;
+            // A fresh node's hostname is its own; nothing to pin.
+            pins.retain(|(k, _)| k != kerf_api::labels::HOSTNAME);
+            if !pins.is_empty() {
+                let mut r = current.clone();
+                for (k, d) in &pins {
+                    r.add(Requirement::in_values(
+                        k,
+                        [topology.domains.name(*d).to_string()],
+                    ));
+                }
+                requirements = Some(r);
+            }
+        }
+
+        let total = claim.requests.plus(&info.requests).plus(&tmpl.daemon);
+        let effective = requirements.as_ref().unwrap_or(&claim.requirements);
+        let narrowed = requirements.is_some();
+        let pins_only = reqs.is_empty()
+            && pins
+                .iter()
+                .all(|(k, _)| k == kerf_api::labels::ZONE || k == kerf_api::labels::CAPACITY_TYPE);
+        let headroom = tmpl.remaining.as_ref().map(|r| r.plus(&claim.committed));
+        // Options are in price order under the node's requirements and, unless
+        // this pod narrows them, already known to be compatible: the first that
+        // fits is the cheapest, so stop there. A pod that narrows zone or
+        // capacity type can change that order, so then look at every option
+        // (the type charged against limits must be the one `finish` chooses).
+        let mask = narrowed.then(|| tmpl.offers.mask(effective));
+        let reordered = narrowed
+            && [kerf_api::labels::ZONE, kerf_api::labels::CAPACITY_TYPE]
+                .iter()
+                .any(|k| effective.get(k) != claim.requirements.get(k));
+        let mut cheapest: Option<(f64, &Arc<InstanceType>)> = None;
+        let (mut any_compatible, mut any_fits) = (false, false);
+        for &o in &claim.options {
+            let it = &tmpl.types[o as usize];
+            if let Some(mask) = &mask
+                && ((!pins_only && it.requirements.intersects(effective).is_err())
+                    || tmpl.offers.cheapest(o as usize, it, mask).is_none())
+            {
+                continue;
+            }
+            any_compatible = true;
+            if !total.fits_in(it.allocatable()) {
+                continue;
+            }
+            any_fits = true;
+            if headroom.as_ref().is_some_and(|h| !it.capacity.fits_in(h)) {
+                continue;
+            }
+            if !reordered {
+                cheapest = Some((0.0, it));
+                break;
+            }
+            let price = mask
+                .as_ref()
+                .map_or(f64::INFINITY, |m| tmpl.offers.price(o as usize, it, m));
+            let better = cheapest.is_none_or(|(p, best)| {
+                price
+                    .total_cmp(&p)
+                    .then_with(|| it.name.cmp(&best.name))
+                    .is_lt()
+            });
+            if better {
+                cheapest = Some((price, it));
+            }
+        }
+        let cheapest = cheapest.map(|(_, it)| it);
+        match cheapest {
+            Some(it) => Ok((
+                ClaimUpdate {
+                    requirements,
+                    pins_only,
+                    committed: it.capacity.clone(),
+                },
+                pins,
+            )),
+            None if !claim.pods.is_empty() => Err(Reason::Fixed("planned node is full")),
+            None if !any_compatible => Err(Reason::Text(format!(
+                "no instance type satisfies {effective}"
+            ))),
+            None if !any_fits => Err(Reason::Text(self.explain_no_fit(
+                claim.template,
+                info,
+                effective,
+            ))),
+            None => Err(Reason::Text(format!(
+                "limits reached: {} in use of {}",
+                tmpl.t.in_use,
+                limit_text(tmpl.t)
+            ))),
+        }
+    }
+
+    pub(super) fn cheapest_price(
+        &self,
+        claim: &Claim,
+        requirements: &Requirements,
+        pins: &[(String, DomainId)],
+    ) -> f64 {
+        let mut reqs = requirements.clone();
+        for (k, d) in pins {
+            reqs.add(Requirement::in_values(
+                k,
+                [self.topology.domains.name(*d).to_string()],
+            ));
+        }
+        let tmpl = &self.templates[claim.template];
+        claim
+            .options
+            .iter()
+            .filter_map(|o| {
+                tmpl.types[*o as usize]
+                    .cheapest_offering(&reqs)
+                    .map(|of| of.price)
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// What the claim's cheapest option costs in one zone (or capacity type):
+    /// breaks ties between equally crowded domains. Options are in price order,
+    /// so the first with an offering there decides.
+    pub(super) fn domain_price(
+        &self,
+        claim: &Claim,
+        requirements: &Requirements,
+        key: &str,
+        value: &str,
+    ) -> f64 {
+        let zone_key = key == kerf_api::labels::ZONE;
+        if !zone_key && key != kerf_api::labels::CAPACITY_TYPE {
+            return 0.0;
+        }
+        let tmpl = &self.templates[claim.template];
+        claim
+            .options
+            .iter()
+            .find_map(|o| {
+                tmpl.types[*o as usize]
+                    .offerings_for(requirements)
+                    .filter(|of| {
+                        if zone_key {
+                            of.zone == value
+                        } else {
+                            of.capacity_type == value
+                        }
+                    })
+                    .map(|of| of.price)
+                    .min_by(f64::total_cmp)
+            })
+            .unwrap_or(f64::INFINITY)
+    }
+
+    pub(super) fn explain_no_fit(&self, t: usize, info: &PodInfo, reqs: &Requirements) -> String {
+        let tmpl = &self.templates[t];
+        let compatible: Vec<&Arc<InstanceType>> = tmpl
+            .types
+            .iter()
+            .filter(|it| {
+                it.requirements.intersects(reqs).is_ok()
+                    && it
+                        .cheapest_offering(&tmpl.t.requirements.intersection(reqs))
+                        .is_some()
+            })
+            .collect();
+        if compatible.is_empty() {
+            return format!(
+                "no instance type matches {}",
+                tmpl.t.requirements.intersection(reqs)
+            );
+        }
+        let need = info.requests.plus(&tmpl.daemon);
+        for (name, amount) in need.iter() {
+            let largest = compatible
+                .iter()
+                .max_by_key(|it| it.allocatable().get(name));
+            if let Some(largest) = largest.filter(|it| it.allocatable().get(name) < amount) {
+                let daemon = tmpl.daemon.get(name);
+                let with_daemons = if daemon > 0 {
+                    format!(
+                        " (including {} for daemonsets)",
+                        format_amount(name, daemon)
+                    )
+                } else {
+                    String::new()
+                };
+                return format!(
+                    "no instance type has {} {name}{with_daemons}; largest is {} ({})",
+                    format_amount(name, amount),
+                    format_amount(name, largest.allocatable().get(name)),
+                    largest.name
+                );
+            }
+        }
+        format!("no instance type fits {} together", need)
+    }
+}
+
+pub(super) fn open_domains(
+    topology: &Topology,
+    requirements: &Requirements,
+    key: &str,
+) -> DomainState {
+    let req = requirements.get(key);
+    if let Some(r) = req.filter(|r| !r.complement && r.values.len() == 1) {
+        let v = r
+            .values
+            .iter()
+            .next()
+            .map(String::as_str)
+            .unwrap_or_default();
+        return topology
+            .domains
+            .get(v)
+            .map_or(DomainState::Missing, DomainState::Known);
+    }
+    let options: Vec<DomainId> = topology
+        .domains_of(key)
+        .into_iter()
+        .filter(|d| req.is_none_or(|r| r.has(topology.domains.name(*d))))
+        .collect();
+    if options.is_empty() {
+        DomainState::Missing
+    } else {
+        DomainState::Open(options)
+    }
+}
+
+/// Whether a node launched under `merged` will carry the label that `r` (one
+/// of the pod's requirements) needs, when `r` needs one at all. Instance types
+/// and offerings supply well-known labels; any other label comes from the
+/// template or a pod's requirements only when they name its values (`finish`
+/// writes the first); a new node's hostname is not known while packing.
+pub(super) fn labelled_on_launch(merged: &Requirements, r: &Requirement) -> bool {
+    if r.allows_absent() {
+        return true;
+    }
+    if r.key == kerf_api::labels::HOSTNAME {
+        return r.complement;
+    }
+    if kerf_api::labels::is_well_known_label(&r.key) {
+        return true;
+    }
+    merged
+        .get(&r.key)
+        .is_some_and(|m| !m.complement && !m.values.is_empty())
+}

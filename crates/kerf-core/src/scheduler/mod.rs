@@ -1,0 +1,282 @@
+//! The packer: places pending pods onto existing nodes, then onto nodes it has
+//! already planned, then onto new nodes from templates in weight order — the
+//! order Karpenter uses — and chooses the cheapest offering for each new node.
+//! Pure and deterministic: equal snapshots give equal plans.
+//!
+//! `setup` turns the snapshot into solver state, `check` asks whether a pod
+//! fits a node or planned node, `commit` records a placement, `finish` names
+//! planned nodes and writes the plan.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Pod, Taint};
+
+use crate::instance_type::InstanceType;
+use crate::plan::{
+    ExistingPlacement, InstanceOption, Placement, Plan, PlannedNode, Target, Unschedulable,
+};
+use crate::pod::{self, HostPort, PodInfo};
+use crate::requirements::{Requirement, Requirements};
+use crate::resources::{Resources, format_amount};
+use crate::snapshot::{PreferencePolicy, Snapshot};
+use crate::taints;
+use crate::template::NodeTemplate;
+use crate::topology::{
+    DomainId, DomainSource, DomainState, GroupId, NodeRef, Prepared, Rejection, Topology,
+};
+use crate::volumes::VolumeIndex;
+
+mod check;
+mod commit;
+mod finish;
+mod offers;
+mod queue;
+mod scope;
+mod setup;
+
+const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
+
+/// Why a node refused a pod. Rendered to text only when a person will read it.
+enum Reason {
+    Fixed(&'static str),
+    Topology(Rejection),
+    Text(String),
+}
+
+/// A template prepared for packing.
+struct Tmpl<'a> {
+    t: &'a NodeTemplate,
+    /// Instance types compatible with the template, with an allowed offering.
+    types: Vec<Arc<InstanceType>>,
+    daemon: Resources,
+    /// Limit left for new nodes, if the template has limits.
+    remaining: Option<Resources>,
+    /// `types`' offerings, interned for fast filtering.
+    offers: offers::OfferIndex,
+}
+
+/// A node that exists or is in flight.
+struct Node<'a> {
+    n: &'a crate::snapshot::ExistingNode,
+    /// The node's labels with its hostname filled in.
+    labels: BTreeMap<String, String>,
+    taints: Vec<Taint>,
+    remaining: Resources,
+    ports: Vec<HostPort>,
+    placed: Vec<usize>,
+}
+
+/// A new node being planned.
+struct Claim {
+    template: usize,
+    requirements: Requirements,
+    /// Indices into the template's `types` that still fit.
+    options: Vec<u32>,
+    requests: Resources,
+    ports: Vec<HostPort>,
+    hostname: DomainId,
+    pods: Vec<usize>,
+    /// Capacity counted against the template's limits (its cheapest option's).
+    committed: Resources,
+}
+
+/// The changes a successful check would make to a claim.
+struct ClaimUpdate {
+    requirements: Option<Requirements>,
+    /// The new requirements only pin zone or capacity type (no pod node
+    /// requirements): offerings decide compatibility, labels need no check.
+    pins_only: bool,
+    committed: Resources,
+}
+
+/// Open topology keys a check decided for a planned node: key → domain.
+type Pins = Vec<(String, DomainId)>;
+
+/// Where the solver put a pod, before planned nodes have their names.
+#[derive(Clone, Copy)]
+enum Slot {
+    Node(usize),
+    Claim(usize),
+}
+
+struct Pending {
+    info: PodInfo,
+    member_of: Vec<GroupId>,
+    relaxed: Vec<String>,
+}
+
+/// Plans capacity for the snapshot's pending pods.
+pub fn solve(snapshot: &Snapshot) -> Plan {
+    Solver::new(snapshot).run()
+}
+
+struct Solver<'a> {
+    snapshot: &'a Snapshot,
+    templates: Vec<Tmpl<'a>>,
+    nodes: Vec<Node<'a>>,
+    claims: Vec<Claim>,
+    /// (pods on claim, claim index): claims with the fewest pods are tried first.
+    claim_order: BTreeSet<(usize, usize)>,
+    topology: Topology,
+    pending: Vec<Pending>,
+    placements: Vec<(usize, Slot)>,
+    plan: Plan,
+}
+
+impl<'a> Solver<'a> {
+    fn run(mut self) -> Plan {
+        let infos: Vec<&PodInfo> = self.pending.iter().map(|p| &p.info).collect();
+        let mut queue: VecDeque<usize> = queue::packing_order(&infos).into();
+        let mut failures: BTreeMap<usize, String> = BTreeMap::new();
+        let mut stalled = 0usize;
+        while let Some(i) = queue.pop_front() {
+            match self.place(i) {
+                Ok(()) => {
+                    failures.remove(&i);
+                    stalled = 0;
+                }
+                Err(reason) => {
+                    if let Some(relaxed) = self.pending[i].info.relax() {
+                        self.pending[i].relaxed.push(relaxed);
+                        queue.push_back(i);
+                        stalled = 0;
+                        failures.insert(i, reason);
+                        continue;
+                    }
+                    failures.insert(i, reason);
+                    queue.push_back(i);
+                    stalled += 1;
+                    if stalled >= queue.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (i, reason) in failures {
+            self.plan.unschedulable.push(Unschedulable {
+                pod: self.pending[i].info.key.clone(),
+                reason,
+            });
+        }
+        self.finish()
+    }
+
+    fn place(&mut self, i: usize) -> Result<(), String> {
+        let reqs = self.pending[i].info.node_requirements();
+        let scope = scope::PodScope {
+            solver: self,
+            info: &self.pending[i].info,
+        };
+        let prepared =
+            self.topology
+                .prepare(&self.pending[i].info, &self.pending[i].member_of, &scope);
+        let info = &self.pending[i].info;
+
+        let hosts = self.nodes.len() + self.claims.len();
+        let crowded = self.topology.every_host_taken(&prepared, hosts);
+        for n in (0..self.nodes.len()).filter(|_| !crowded) {
+            if self.check_node(info, &reqs, &prepared, n).is_ok() {
+                self.commit_node(i, n);
+                return Ok(());
+            }
+        }
+
+        let mut found = None;
+        for &(_, c) in self.claim_order.iter().filter(|_| !crowded) {
+            if !self
+                .topology
+                .admits_host(&prepared, self.claims[c].hostname)
+            {
+                continue;
+            }
+            if let Ok((update, pins)) = self.check_claim(info, &reqs, &prepared, &self.claims[c]) {
+                found = Some((c, update, pins));
+                break;
+            }
+        }
+        if let Some((c, update, pins)) = found {
+            self.commit_claim(i, c, update, pins);
+            return Ok(());
+        }
+
+        let mut reasons = Vec::new();
+        let mut tier: Option<i32> = None;
+        let mut best: Option<(f64, Claim, ClaimUpdate, Pins)> = None;
+        for t in 0..self.templates.len() {
+            let weight = self.templates[t].t.weight;
+            if best.is_some() && tier != Some(weight) {
+                break;
+            }
+            let fresh = self.fresh_claim(t);
+            match self.check_claim(info, &reqs, &prepared, &fresh) {
+                Ok((update, pins)) => {
+                    // Price only matters when another template of the same weight competes.
+                    let contested = best.is_some()
+                        || self
+                            .templates
+                            .get(t + 1)
+                            .is_some_and(|n| n.t.weight == weight);
+                    let price = if contested {
+                        self.cheapest_price(
+                            &fresh,
+                            update.requirements.as_ref().unwrap_or(&fresh.requirements),
+                            &pins,
+                        )
+                    } else {
+                        0.0
+                    };
+                    if best.as_ref().is_none_or(|(p, ..)| price < *p) {
+                        best = Some((price, fresh, update, pins));
+                        tier = Some(weight);
+                    }
+                }
+                Err(reason) => reasons.push(format!(
+                    "{}: {}",
+                    self.templates[t].t.pool,
+                    self.render(reason)
+                )),
+            }
+        }
+        if let Some((_, mut claim, update, pins)) = best {
+            claim.hostname = self
+                .topology
+                .domains
+                .intern(&format!("kerf-planned-{}", self.claims.len()));
+            let c = self.claims.len();
+            self.claims.push(claim);
+            self.claim_order.insert((0, c));
+            self.commit_claim(i, c, update, pins);
+            return Ok(());
+        }
+        if self.templates.is_empty() {
+            reasons.push("no provisioner or nodepool can launch nodes".into());
+        }
+        if self.nodes.is_empty() && reasons.is_empty() {
+            reasons.push("no node fits".into());
+        }
+        Err(reasons.join("; "))
+    }
+
+    fn render(&self, reason: Reason) -> String {
+        match reason {
+            Reason::Fixed(s) => s.to_string(),
+            Reason::Topology(r) => self.topology.explain(r),
+            Reason::Text(s) => s,
+        }
+    }
+
+    fn fresh_claim(&self, t: usize) -> Claim {
+        let tmpl = &self.templates[t];
+        Claim {
+            template: t,
+            requirements: tmpl.t.requirements.clone(),
+            options: (0..tmpl.types.len() as u32).collect(),
+            requests: Resources::default(),
+            ports: Vec::new(),
+            hostname: self.topology.fresh_domain(),
+            pods: Vec::new(),
+            committed: Resources::default(),
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Turning a snapshot into solver state: pods compiled, templates prepared
+//! (instance types in price order, daemonset overhead, limits), existing nodes
+//! with what is already bound, and the topology domains spread constraints count.
+
+use super::*;
+
+impl<'a> Solver<'a> {
+    pub(super) fn new(snapshot: &'a Snapshot) -> Self {
+        let volumes = VolumeIndex::new(
+            &snapshot.claims,
+            &snapshot.volumes,
+            &snapshot.storage_classes,
+        );
+        let mut plan = Plan::default();
+
+        let mut pending = Vec::new();
+        for pod in &snapshot.pending {
+            match compile_pod(pod, &volumes) {
+                Ok(info) if info.is_daemon => {}
+                Ok(mut info) => {
+                    if snapshot.options.preference_policy == PreferencePolicy::Ignore {
+                        info.ignore_preferences();
+                    }
+                    pending.push(Pending {
+                        info,
+                        member_of: Vec::new(),
+                        relaxed: Vec::new(),
+                    });
+                }
+                Err(e) => plan.unschedulable.push(Unschedulable {
+                    pod: e.pod.clone(),
+                    reason: format!("{}: {}", e.field, e.message),
+                }),
+            }
+        }
+
+        let daemons: Vec<PodInfo> = snapshot
+            .daemonsets
+            .iter()
+            .filter_map(|ds| {
+                let template = ds.spec.as_ref()?.template.clone();
+                let pod = Pod {
+                    metadata: template.metadata.unwrap_or_default(),
+                    spec: template.spec,
+                    status: None,
+                };
+                compile_pod(&pod, &VolumeIndex::default()).ok()
+            })
+            .collect();
+
+        let mut templates: Vec<Tmpl> = snapshot
+            .templates
+            .iter()
+            .map(|t| prepare_template(t, &daemons))
+            .collect();
+        templates.sort_by(|a, b| {
+            b.t.weight
+                .cmp(&a.t.weight)
+                .then_with(|| a.t.pool.cmp(&b.t.pool))
+        });
+
+        let mut topology = Topology::new(snapshot.namespaces.clone(), !templates.is_empty());
+        for p in &pending {
+            topology.register_pod(&p.info);
+        }
+        let mut nodes = Vec::new();
+        let mut bound: Vec<(usize, PodInfo)> = Vec::new();
+        for n in &snapshot.nodes {
+            let mut taints = n.taints.clone();
+            if n.unschedulable {
+                taints.push(Taint {
+                    key: UNSCHEDULABLE_TAINT.into(),
+                    effect: taints::NO_SCHEDULE.into(),
+                    value: None,
+                    time_added: None,
+                });
+            }
+            let mut remaining = n.allocatable.clone();
+            let mut ports = Vec::new();
+            for pod in n.pods.iter().filter(|p| !is_terminal(p)) {
+                if let Ok(info) = compile_pod(pod, &volumes)
+                    .or_else(|_| compile_pod(pod, &VolumeIndex::default()))
+                {
+                    remaining.sub(&info.requests);
+                    ports.extend(info.host_ports.iter().cloned());
+                    for t in &info.anti_affinity {
+                        topology.register(t);
+                    }
+                    bound.push((nodes.len(), info));
+                } else if let Ok(requests) = pod::pod_requests(pod) {
+                    remaining.sub(&requests);
+                }
+            }
+            let hostname = n
+                .labels
+                .get(kerf_api::labels::HOSTNAME)
+                .cloned()
+                .unwrap_or_else(|| n.name.clone());
+            let mut labels = n.labels.clone();
+            labels.insert(kerf_api::labels::HOSTNAME.to_string(), hostname);
+            nodes.push(Node {
+                n,
+                labels,
+                taints,
+                remaining,
+                ports,
+                placed: Vec::new(),
+            });
+        }
+
+        // Domains spread constraints count: existing nodes' labels and whatever templates can launch.
+        for key in topology.topology_keys().to_vec() {
+            for (n, node) in nodes.iter().enumerate() {
+                if let Some(v) = node_label(node, &key) {
+                    topology.add_domain(&key, v, DomainSource::Node(n as NodeRef));
+                }
+            }
+            if key == kerf_api::labels::HOSTNAME {
+                continue;
+            }
+            for (t, tmpl) in templates.iter().enumerate() {
+                for v in template_domains(tmpl, &key) {
+                    topology.add_domain(&key, &v, DomainSource::Template(t));
+                }
+            }
+        }
+        for (node, info) in &bound {
+            let member_of = topology.member_of(&info.key.namespace, &info.labels);
+            let domains = node_domains(&topology, &nodes[*node]);
+            topology.record(&member_of, &info.anti_affinity, *node as NodeRef, |key| {
+                lookup(&domains, key)
+            });
+        }
+        for p in &mut pending {
+            p.member_of = topology.member_of(&p.info.key.namespace, &p.info.labels);
+        }
+
+        Solver {
+            snapshot,
+            templates,
+            nodes,
+            claims: Vec::new(),
+            claim_order: BTreeSet::new(),
+            topology,
+            pending,
+            placements: Vec::new(),
+            plan,
+        }
+    }
+}
+
+pub(super) fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, pod::PodError> {
+    let volume_reqs = volumes
+        .requirements_for(pod)
+        .map_err(|(field, message)| pod::PodError {
+            pod: pod::PodKey::of(pod),
+            field,
+            message,
+        })?;
+    pod::compile(pod, &volume_reqs)
+}
+
+pub(super) fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
+}
+
+pub(super) fn node_label<'n>(node: &'n Node, key: &str) -> Option<&'n String> {
+    node.labels.get(key)
+}
+
+/// The node's domain per topology key (values were interned when the universe was built).
+pub(super) fn node_domains(topology: &Topology, node: &Node) -> Vec<(String, Option<DomainId>)> {
+    topology
+        .topology_keys()
+        .iter()
+        .map(|k| {
+            let d = node_label(node, k).and_then(|v| topology.domains.get(v));
+            (k.clone(), d)
+        })
+        .collect()
+}
+
+pub(super) fn lookup(domains: &[(String, Option<DomainId>)], key: &str) -> Option<DomainId> {
+    domains.iter().find(|(k, _)| k == key).and_then(|(_, d)| *d)
+}
+
+/// A template's instance types that can ever serve it, and its daemonset overhead.
+pub(super) fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> Tmpl<'a> {
+    // Cheapest first, so the first type that fits a planned node is (nearly
+    // always) the one it will get and checks can stop there.
+    let mut priced: Vec<(f64, Arc<InstanceType>)> = t
+        .instance_types
+        .iter()
+        .filter(|it| it.requirements.intersects(&t.requirements).is_ok())
+        .filter_map(|it| {
+            it.cheapest_offering(&t.requirements)
+                .map(|o| (o.price, it.clone()))
+        })
+        .collect();
+    priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    let types: Vec<Arc<InstanceType>> = priced.into_iter().map(|(_, it)| it).collect();
+    let mut daemon = Resources::default();
+    for d in daemons {
+        let tolerated = taints::first_untolerated(&d.tolerations, &t.taints, false).is_none();
+        if tolerated
+            && t.requirements
+                .compatible(&d.node_requirements(), true)
+                .is_ok()
+        {
+            daemon.add(&d.requests);
+        }
+    }
+    let remaining = (!t.limits.is_empty()).then(|| {
+        // Resources a limit does not name are unlimited.
+        let mut r = Resources {
+            cpu: i64::MAX / 4,
+            memory: i64::MAX / 4,
+            pods: i64::MAX / 4,
+            ephemeral_storage: i64::MAX / 4,
+            extended: BTreeMap::new(),
+        };
+        for (name, v) in &t.limits {
+            r.set(name, v - t.in_use.get(name));
+        }
+        r
+    });
+    Tmpl {
+        t,
+        offers: super::offers::OfferIndex::new(&types),
+        types,
+        daemon,
+        remaining,
+    }
+}
+
+/// Values a template can launch with for a topology key.
+pub(super) fn template_domains(t: &Tmpl, key: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let req = t.t.requirements.get(key);
+    for it in &t.types {
+        let values: Vec<String> = if key == kerf_api::labels::ZONE {
+            it.offerings_for(&t.t.requirements)
+                .map(|o| o.zone.clone())
+                .collect()
+        } else if key == kerf_api::labels::CAPACITY_TYPE {
+            it.offerings_for(&t.t.requirements)
+                .map(|o| o.capacity_type.clone())
+                .collect()
+        } else if let Some(v) = it.labels.get(key) {
+            vec![v.clone()]
+        } else if let Some(r) = req.filter(|r| !r.complement) {
+            r.values.iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        out.extend(values.into_iter().filter(|v| req.is_none_or(|r| r.has(v))));
+    }
+    out
+}

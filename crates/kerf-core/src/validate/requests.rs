@@ -1,0 +1,90 @@
+//! Pod requests (Kubernetes `PodRequests`) and host ports.
+
+use super::*;
+
+pub(super) fn container_requests(c: &Container) -> Result<Resources, String> {
+    let Some(r) = c.resources.as_ref() else {
+        return Ok(Resources::default());
+    };
+    // The API server defaults each missing request to its limit.
+    let mut list = r.limits.clone().unwrap_or_default();
+    for (k, q) in r.requests.iter().flatten() {
+        list.insert(k.clone(), q.clone());
+    }
+    Resources::from_quantities(&list).map_err(|e| format!("container {}: {e}", c.name))
+}
+
+pub(super) fn max_into(acc: &mut Resources, other: &Resources) {
+    for (name, v) in other.iter() {
+        if v > acc.get(name) {
+            acc.set(name, v);
+        }
+    }
+}
+
+/// max(each init container + the sidecars started before it, app containers + all
+/// sidecars) + overhead, and one pod.
+pub(super) fn pod_requests(pod: &Pod) -> Result<Resources, String> {
+    let mut total = Resources::default();
+    if let Some(spec) = pod.spec.as_ref() {
+        let mut app = Resources::default();
+        for c in &spec.containers {
+            app.add(&container_requests(c)?);
+        }
+        let mut sidecars = Resources::default();
+        let mut init_peak = Resources::default();
+        for c in spec.init_containers.iter().flatten() {
+            let r = container_requests(c)?;
+            if c.restart_policy.as_deref() == Some("Always") {
+                app.add(&r);
+                sidecars.add(&r);
+                max_into(&mut init_peak, &sidecars);
+            } else {
+                max_into(&mut init_peak, &r.plus(&sidecars));
+            }
+        }
+        max_into(&mut app, &init_peak);
+        total = app;
+        if let Some(overhead) = spec.overhead.as_ref() {
+            total.add(&Resources::from_quantities(overhead).map_err(|e| format!("overhead: {e}"))?);
+        }
+    }
+    total.pods = MILLI;
+    Ok(total)
+}
+
+/// Host ports of the app containers, as the API server defaults them.
+pub(super) fn host_ports(pod: &Pod) -> Vec<Port> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Vec::new();
+    };
+    let host_network = spec.host_network == Some(true);
+    let mut out = Vec::new();
+    for c in &spec.containers {
+        for p in c.ports.iter().flatten() {
+            // With hostNetwork the API server sets hostPort to containerPort.
+            let port = p.host_port.or(if host_network {
+                Some(p.container_port)
+            } else {
+                None
+            });
+            let Some(port) = port.filter(|p| *p > 0) else {
+                continue;
+            };
+            out.push(Port {
+                ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
+                port,
+                protocol: p
+                    .protocol
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "TCP".into()),
+            });
+        }
+    }
+    out
+}

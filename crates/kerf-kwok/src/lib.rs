@@ -1,0 +1,273 @@
+//! kerf's kwok cloud provider: a [`CloudProvider`] whose "instances" are Node
+//! objects in the cluster itself, which kwok (fake kubelets) then keeps Ready
+//! and runs pods on. Instance types, capacity and allocatable come from a
+//! catalogue (the built-in AWS us-east-1 one by default) exactly as the
+//! in-memory cloud resolves them, the offering from the shared
+//! [`choose_launch`], so a kwok cluster sees the same nodes EC2 would give.
+//!
+//! A launch creates Node `<claim name>` with provider ID `kwok://<claim name>`
+//! (idempotent: launching a claim whose Node exists returns that Node), after
+//! an optional delay standing in for boot time. Offerings can be marked as
+//! lacking capacity ([`KwokCloud::insufficient_capacity`]): a launch then falls
+//! back to the next cheapest offering and remembers the offering as
+//! unavailable for [`UNAVAILABLE_TTL`], as Karpenter's ICE cache does.
+
+pub mod node;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Node;
+use kerf_api::v1::NodeClaim;
+use kerf_cloud::Catalog;
+use kerf_cloud::eks::EksOptions;
+use kerf_cloud::memory::with_availability;
+use kerf_cloud::provider::{
+    CloudError, CloudProvider, NoLaunch, NodeTemplateContext, OfferingKey, Result, choose_launch,
+    claim_name, claim_requests, claim_requirements, provider_id,
+};
+use kerf_core::instance_type::InstanceType;
+use kerf_core::template::KubeletSettings;
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+
+pub use node::{PROVIDER_ID_PREFIX, claim_from_node, node_name_of, provider_id_for};
+
+pub const PROVIDER_NAME: &str = "kwok";
+/// How long an offering found without capacity stays unavailable.
+pub const UNAVAILABLE_TTL: Duration = Duration::from_secs(180);
+
+/// The kwok provider. Share it as `Arc<dyn CloudProvider>` and keep an `Arc`
+/// to inject capacity failures.
+pub struct KwokCloud {
+    nodes: Api<Node>,
+    catalog: Catalog,
+    options: EksOptions,
+    launch_delay: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    insufficient: BTreeSet<OfferingKey>,
+    unavailable: BTreeMap<OfferingKey, Instant>,
+    node_classes: BTreeMap<String, KubeletSettings>,
+    cache: BTreeMap<String, Arc<Vec<Arc<InstanceType>>>>,
+}
+
+impl State {
+    fn unavailable_now(&mut self, now: Instant) -> BTreeSet<OfferingKey> {
+        self.unavailable
+            .retain(|_, since| now.duration_since(*since) < UNAVAILABLE_TTL);
+        self.unavailable.keys().cloned().collect()
+    }
+}
+
+impl KwokCloud {
+    /// Launches from the built-in catalogue with no delay.
+    pub fn new(client: Client) -> Self {
+        KwokCloud::with_catalog(client, Catalog::builtin())
+    }
+
+    pub fn with_catalog(client: Client, catalog: Catalog) -> Self {
+        KwokCloud {
+            nodes: Api::all(client),
+            catalog,
+            options: EksOptions::default(),
+            launch_delay: Duration::ZERO,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Every launch waits this long before its Node appears.
+    pub fn with_launch_delay(mut self, delay: Duration) -> Self {
+        self.launch_delay = delay;
+        self
+    }
+
+    pub fn with_options(mut self, options: EksOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cloud has no capacity for this offering until [`Self::restore_capacity`].
+    pub fn insufficient_capacity(&self, offering: OfferingKey) {
+        self.lock().insufficient.insert(offering);
+    }
+
+    pub fn restore_capacity(&self, offering: &OfferingKey) {
+        self.lock().insufficient.remove(offering);
+    }
+
+    /// Offerings launches found without capacity (and not yet expired), sorted.
+    pub fn unavailable_offerings(&self) -> Vec<OfferingKey> {
+        self.lock()
+            .unavailable_now(Instant::now())
+            .into_iter()
+            .collect()
+    }
+
+    fn base_types(&self, kubelet: &KubeletSettings) -> Result<Arc<Vec<Arc<InstanceType>>>> {
+        let key = serde_json::to_string(kubelet)
+            .map_err(|e| CloudError::other("keying kubelet settings", e))?;
+        if let Some(types) = self.lock().cache.get(&key) {
+            return Ok(types.clone());
+        }
+        let types = self
+            .catalog
+            .instance_types_with(kubelet, &self.options)
+            .map_err(|e| CloudError::other("resolving instance types", e))?;
+        let types = Arc::new(types.into_iter().map(Arc::new).collect::<Vec<_>>());
+        self.lock().cache.insert(key, types.clone());
+        Ok(types)
+    }
+
+    /// The Node to create for the claim: the cheapest available offering,
+    /// falling back past offerings without capacity.
+    fn choose_node(&self, claim: &NodeClaim) -> Result<Node> {
+        let name = claim_name(claim).to_string();
+        let requirements = claim_requirements(claim)?;
+        let requests = claim_requests(claim)?;
+        let kubelet = self
+            .lock()
+            .node_classes
+            .get(&claim.spec.node_class_ref.name)
+            .cloned()
+            .unwrap_or_default();
+        let types = self.base_types(&kubelet)?;
+        let mut state = self.lock();
+        loop {
+            let unavailable = state.unavailable_now(Instant::now());
+            let choice = match choose_launch(
+                &requirements,
+                &requests,
+                types.iter().map(Arc::as_ref),
+                |k| unavailable.contains(k),
+            ) {
+                Ok(choice) => choice,
+                Err(NoLaunch::NoCompatibleType) => {
+                    return Err(CloudError::invalid_claim(
+                        name,
+                        "no instance type satisfies the requirements and holds the requests",
+                    ));
+                }
+                Err(NoLaunch::AllUnavailable(offerings)) => {
+                    return Err(CloudError::InsufficientCapacity { offerings });
+                }
+            };
+            let key = choice.key();
+            if state.insufficient.contains(&key) {
+                tracing::info!(claim = %name, offering = %key, "insufficient capacity, trying the next offering");
+                state.unavailable.insert(key, Instant::now());
+                continue;
+            }
+            return Ok(node::node_for_launch(claim, &choice));
+        }
+    }
+}
+
+fn kube_error(context: String, e: kube::Error) -> CloudError {
+    CloudError::other(context, e)
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+#[async_trait]
+impl CloudProvider for KwokCloud {
+    fn name(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    async fn instance_types(
+        &self,
+        template: &NodeTemplateContext,
+    ) -> Result<Vec<Arc<InstanceType>>> {
+        if let Some(class) = &template.node_class {
+            self.lock()
+                .node_classes
+                .insert(class.clone(), template.kubelet.clone());
+        }
+        let base = self.base_types(&template.kubelet)?;
+        let unavailable = self.lock().unavailable_now(Instant::now());
+        Ok(with_availability(&base, &unavailable))
+    }
+
+    async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {
+        let name = claim_name(claim).to_string();
+        if let Some(existing) = self
+            .nodes
+            .get_opt(&name)
+            .await
+            .map_err(|e| kube_error(format!("reading node {name}"), e))?
+        {
+            tracing::info!(claim = %name, "node already launched for this claim");
+            return Ok(node::launched_claim(claim, &existing));
+        }
+        let node = self.choose_node(claim)?;
+        if !self.launch_delay.is_zero() {
+            tokio::time::sleep(self.launch_delay).await;
+        }
+        let created = match self.nodes.create(&PostParams::default(), &node).await {
+            Ok(created) => created,
+            Err(e) if is_status(&e, 409) => self
+                .nodes
+                .get(&name)
+                .await
+                .map_err(|e| kube_error(format!("reading node {name}"), e))?,
+            Err(e) => return Err(kube_error(format!("creating node {name}"), e)),
+        };
+        tracing::info!(claim = %name, provider_id = ?node::provider_id_for(&name), "launched kwok node");
+        Ok(node::launched_claim(claim, &created))
+    }
+
+    async fn delete(&self, claim: &NodeClaim) -> Result<()> {
+        let Some(name) = provider_id(claim).and_then(node_name_of) else {
+            return Ok(());
+        };
+        match self.nodes.delete(name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(kube_error(format!("deleting node {name}"), e)),
+        }
+    }
+
+    async fn get(&self, provider_id: &str) -> Result<NodeClaim> {
+        let name = node_name_of(provider_id)
+            .ok_or_else(|| CloudError::not_found(format!("instance {provider_id}")))?;
+        let found = self
+            .nodes
+            .get_opt(name)
+            .await
+            .map_err(|e| kube_error(format!("reading node {name}"), e))?;
+        match found {
+            Some(n) if node::is_kwok_node(&n) => Ok(claim_from_node(&n)),
+            _ => Err(CloudError::not_found(format!("instance {provider_id}"))),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<NodeClaim>> {
+        let nodes = self
+            .nodes
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| kube_error("listing nodes".to_string(), e))?;
+        Ok(nodes
+            .items
+            .iter()
+            .filter(|n| node::is_kwok_node(n))
+            .map(claim_from_node)
+            .collect())
+    }
+
+    async fn is_drifted(&self, _claim: &NodeClaim) -> Result<Option<String>> {
+        Ok(None)
+    }
+}

@@ -1,0 +1,275 @@
+//! Reading manifests: files and directories (every `.yaml`, `.yml` and
+//! `.json` file directly inside, sorted by name), multi-document YAML (and
+//! `kind: List`), each document checked for a known `apiVersion`/`kind` and
+//! deserialized with the failing field's path reported. Workloads are
+//! expanded into pods ([`crate::workloads`]) and everything is applied to a
+//! [`ClusterState`], whose validation errors are reported with the document.
+
+use std::path::{Path, PathBuf};
+
+use kerf_state::{ClusterState, Tracked};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Location, SimError};
+use crate::workloads::{self, Expanded};
+
+/// What the input contained, beyond the cluster state it built.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub state: ClusterState,
+    /// Files read, in order.
+    pub files: Vec<PathBuf>,
+    /// Documents read (List items count one each).
+    pub documents: usize,
+}
+
+/// The kinds `kerf simulate` reads, with the apiVersion each must have.
+pub const KINDS: &[(&str, &str)] = &[
+    ("Provisioner", "karpenter.sh/v1alpha5"),
+    ("AWSNodeTemplate", "karpenter.k8s.aws/v1alpha1"),
+    ("NodePool", "karpenter.sh/v1"),
+    ("EC2NodeClass", "karpenter.k8s.aws/v1"),
+    ("NodeClaim", "karpenter.sh/v1"),
+    ("Deployment", "apps/v1"),
+    ("ReplicaSet", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
+    ("Job", "batch/v1"),
+    ("Pod", "v1"),
+    ("Node", "v1"),
+    ("PersistentVolumeClaim", "v1"),
+    ("PersistentVolume", "v1"),
+    ("Namespace", "v1"),
+    ("StorageClass", "storage.k8s.io/v1"),
+    ("PodDisruptionBudget", "policy/v1"),
+];
+
+/// The files a list of paths names: files as given, directories expanded.
+pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SimError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| SimError::Path {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if !meta.is_dir() {
+            out.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| SimError::Path {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| SimError::Path {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let p = entry.path();
+            let manifest = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+            if manifest && p.is_file() {
+                found.push(p);
+            }
+        }
+        if found.is_empty() {
+            return Err(SimError::Path {
+                path: path.clone(),
+                message: "directory has no .yaml, .yml or .json files".to_string(),
+            });
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Loads every manifest under `paths` into a cluster state.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
+    let mut loaded = Loaded::default();
+    for file in collect_files(paths)? {
+        let text = std::fs::read_to_string(&file).map_err(|e| SimError::Path {
+            path: file.clone(),
+            message: e.to_string(),
+        })?;
+        load_text(&mut loaded, &file, &text)?;
+        loaded.files.push(file);
+    }
+    Ok(loaded)
+}
+
+/// Loads the documents of one file's text (`file` names it in errors).
+pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), SimError> {
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let at = Location {
+            file: file.to_path_buf(),
+            document: i + 1,
+            object: None,
+        };
+        let value = Value::deserialize(doc).map_err(|e| SimError::Input {
+            at: at.clone(),
+            message: format!("malformed YAML: {e}"),
+        })?;
+        if value.is_null() {
+            continue; // an empty document, e.g. after a trailing `---`
+        }
+        load_value(loaded, at, value)?;
+    }
+    Ok(())
+}
+
+fn describe(value: &Value) -> Option<String> {
+    let kind = value.get("kind")?.as_str()?;
+    let meta = value.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str);
+    let ns = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str);
+    Some(match (ns, name) {
+        (Some(ns), Some(n)) => format!("{kind} \"{ns}/{n}\""),
+        (None, Some(n)) => format!("{kind} {n:?}"),
+        _ => kind.to_string(),
+    })
+}
+
+fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(), SimError> {
+    let fail = |at: &Location, message: String| SimError::Input {
+        at: at.clone(),
+        message,
+    };
+    if !value.is_object() {
+        return Err(fail(
+            &at,
+            "expected a Kubernetes object (a mapping)".to_string(),
+        ));
+    }
+    at.object = describe(&value);
+    let kind = match value.get("kind") {
+        Some(Value::String(k)) => k.clone(),
+        Some(_) => return Err(fail(&at, "kind: must be a string".to_string())),
+        None => return Err(fail(&at, "kind: is required".to_string())),
+    };
+    let api_version = match value.get("apiVersion") {
+        Some(Value::String(v)) => v.clone(),
+        Some(_) => return Err(fail(&at, "apiVersion: must be a string".to_string())),
+        None => return Err(fail(&at, "apiVersion: is required".to_string())),
+    };
+    if kind == "List" {
+        let items = match value.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(fail(&at, "items: a List needs an items array".to_string())),
+        };
+        for item in items {
+            loaded.documents += 1;
+            load_value(loaded, at.clone(), item)?;
+        }
+        return Ok(());
+    }
+    let Some((_, expected)) = KINDS.iter().find(|(k, _)| *k == kind) else {
+        let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        return Err(fail(
+            &at,
+            format!(
+                "kind: {kind:?} is not supported; kerf simulate reads {}",
+                known.join(", ")
+            ),
+        ));
+    };
+    if api_version != *expected {
+        return Err(fail(
+            &at,
+            format!(
+                "apiVersion: {api_version:?} is not supported for {kind}; expected {expected:?}"
+            ),
+        ));
+    }
+    loaded.documents += 1;
+    let state = &mut loaded.state;
+    match kind.as_str() {
+        "Provisioner" => apply::<kerf_api::v1alpha5::Provisioner>(state, &at, value),
+        "AWSNodeTemplate" => apply::<kerf_api::v1alpha1::AWSNodeTemplate>(state, &at, value),
+        "NodePool" => apply::<kerf_api::v1::NodePool>(state, &at, value),
+        "EC2NodeClass" => apply::<kerf_api::v1::EC2NodeClass>(state, &at, value),
+        "NodeClaim" => apply::<kerf_api::v1::NodeClaim>(state, &at, value),
+        "Pod" => apply::<k8s_openapi::api::core::v1::Pod>(state, &at, value),
+        "Node" => apply::<k8s_openapi::api::core::v1::Node>(state, &at, value),
+        "PersistentVolumeClaim" => {
+            apply::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(state, &at, value)
+        }
+        "PersistentVolume" => {
+            apply::<k8s_openapi::api::core::v1::PersistentVolume>(state, &at, value)
+        }
+        "Namespace" => apply::<k8s_openapi::api::core::v1::Namespace>(state, &at, value),
+        "StorageClass" => apply::<k8s_openapi::api::storage::v1::StorageClass>(state, &at, value),
+        "PodDisruptionBudget" => {
+            apply::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(state, &at, value)
+        }
+        "DaemonSet" => apply::<k8s_openapi::api::apps::v1::DaemonSet>(state, &at, value),
+        "Deployment" => expand(state, &at, workloads::deployment(&parse(&at, value)?)),
+        "ReplicaSet" => expand(state, &at, workloads::replica_set(&parse(&at, value)?)),
+        "StatefulSet" => expand(state, &at, workloads::stateful_set(&parse(&at, value)?)),
+        "Job" => expand(state, &at, workloads::job(&parse(&at, value)?)),
+        other => Err(fail(&at, format!("kind: {other:?} is not supported"))),
+    }
+}
+
+/// Deserializes a document, naming the field that does not fit.
+pub fn parse<T: DeserializeOwned>(at: &Location, value: Value) -> Result<T, SimError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        SimError::Input {
+            at: at.clone(),
+            message: format!("{path}: {}", e.into_inner()),
+        }
+    })
+}
+
+fn apply<T: Tracked + DeserializeOwned>(
+    state: &mut ClusterState,
+    at: &Location,
+    value: Value,
+) -> Result<(), SimError> {
+    let obj: T = parse(at, value)?;
+    put(state, at, obj)
+}
+
+fn put<T: Tracked>(state: &mut ClusterState, at: &Location, obj: T) -> Result<(), SimError> {
+    let key = obj.state_key().map_err(|e| invalid(at, e))?;
+    if state.get::<T>(&key).is_some() {
+        return Err(SimError::Input {
+            at: at.clone(),
+            message: format!("metadata.name: {} {key:?} is defined twice", T::KIND),
+        });
+    }
+    state.apply(obj).map(|_| ()).map_err(|e| invalid(at, e))
+}
+
+fn invalid(at: &Location, e: kerf_state::StateError) -> SimError {
+    SimError::Input {
+        at: at.clone(),
+        message: e.to_string(),
+    }
+}
+
+fn expand(
+    state: &mut ClusterState,
+    at: &Location,
+    expanded: Result<Expanded, workloads::WorkloadError>,
+) -> Result<(), SimError> {
+    let expanded = expanded.map_err(|e| SimError::Input {
+        at: at.clone(),
+        message: e.to_string(),
+    })?;
+    for pvc in expanded.claims {
+        put(state, at, pvc)?;
+    }
+    for pod in expanded.pods {
+        put(state, at, pod)?;
+    }
+    Ok(())
+}

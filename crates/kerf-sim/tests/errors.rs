@@ -1,0 +1,228 @@
+//! Bad input: each error names the file, the document and the field, and
+//! nothing panics.
+
+use std::path::{Path, PathBuf};
+
+use kerf_sim::{SimError, SimulateOptions, simulate};
+
+const PROVISIONER: &str = r#"apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: default}
+spec:
+  provider: {instanceProfile: profile}
+"#;
+
+async fn run(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<kerf_sim::Report, SimError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let result = simulate(&SimulateOptions {
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    })
+    .await;
+    (dir, result)
+}
+
+async fn error(files: &[(&str, &str)]) -> (PathBuf, SimError) {
+    let (dir, result) = run(files).await;
+    let err = result.expect_err("bad input must fail");
+    (dir.path().to_path_buf(), err)
+}
+
+fn assert_mentions(err: &SimError, parts: &[&str]) {
+    let text = err.to_string();
+    for p in parts {
+        assert!(text.contains(p), "{text:?} does not mention {p:?}");
+    }
+    assert_eq!(err.exit_code(), 2, "{text}");
+}
+
+fn file(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+#[tokio::test]
+async fn malformed_yaml() {
+    let text =
+        format!("{PROVISIONER}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: [unclosed\n");
+    let (dir, err) = error(&[("a.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[&file(&dir, "a.yaml"), "document 2", "malformed YAML"],
+    );
+}
+
+#[tokio::test]
+async fn unknown_kind() {
+    let text = format!(
+        "{PROVISIONER}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\n"
+    );
+    let (dir, err) = error(&[("a.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "a.yaml"),
+            "document 2",
+            "ConfigMap \"settings\"",
+            "kind: \"ConfigMap\" is not supported",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn wrong_api_version() {
+    let text = "apiVersion: karpenter.sh/v1beta1\nkind: NodePool\nmetadata: {name: x}\n";
+    let (dir, err) = error(&[("a.yaml", text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "a.yaml"),
+            "document 1",
+            "apiVersion: \"karpenter.sh/v1beta1\"",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn wrong_field_type_names_the_path() {
+    let text = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: ten
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+"#;
+    let (dir, err) = error(&[("p.yaml", PROVISIONER), ("web.yaml", text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "web.yaml"),
+            "document 1",
+            "Deployment \"default/web\"",
+            "spec.replicas",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn nested_field_path() {
+    let text = r#"apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+    - name: c
+      image: nginx
+      resources: {requests: {cpu: [1]}}
+"#;
+    let (_, err) = error(&[("p.yaml", PROVISIONER), ("pod.yaml", text)]).await;
+    assert_mentions(&err, &["spec.containers[0].resources.requests.cpu"]);
+}
+
+#[tokio::test]
+async fn invalid_provisioner_names_the_field() {
+    let text = r#"apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: default}
+spec:
+  requirements:
+    - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}
+    - {key: node.kubernetes.io/instance-type, operator: Gte, values: ["3"]}
+  provider: {instanceProfile: profile}
+"#;
+    let (dir, err) = error(&[("p.yaml", text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "p.yaml"),
+            "document 1",
+            "spec.requirements[1].operator",
+            "\"Gte\"",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn selector_must_match_template() {
+    let text = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: c, image: nginx}]}
+"#;
+    let (_, err) = error(&[("p.yaml", PROVISIONER), ("web.yaml", text)]).await;
+    assert_mentions(&err, &["web.yaml", "spec.selector"]);
+}
+
+#[tokio::test]
+async fn missing_node_class() {
+    let text = r#"apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: default}
+spec:
+  providerRef: {name: missing}
+"#;
+    let (_, err) = error(&[("p.yaml", text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            "Provisioner \"default\"",
+            "spec.providerRef.name",
+            "AWSNodeTemplate \"missing\" not found",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn duplicates_and_missing_names() {
+    let text = format!("{PROVISIONER}---\n{PROVISIONER}");
+    let (_, err) = error(&[("p.yaml", &text)]).await;
+    assert_mentions(&err, &["document 2", "defined twice"]);
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: []}\n";
+    let (_, err) = error(&[("p.yaml", text)]).await;
+    assert_mentions(&err, &["document 1", "metadata.name"]);
+}
+
+#[tokio::test]
+async fn not_an_object_and_no_kind() {
+    let (_, err) = error(&[("p.yaml", "- just\n- a list\n")]).await;
+    assert_mentions(&err, &["document 1", "expected a Kubernetes object"]);
+    let (_, err) = error(&[("p.yaml", "apiVersion: v1\nmetadata: {name: x}\n")]).await;
+    assert_mentions(&err, &["document 1", "kind: is required"]);
+}
+
+#[tokio::test]
+async fn missing_path_and_empty_dir() {
+    let err = simulate(&SimulateOptions {
+        paths: vec![PathBuf::from("/nonexistent/kerf/manifests")],
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert_mentions(&err, &["/nonexistent/kerf/manifests"]);
+    let (dir, result) = run(&[("notes.txt", "hello")]).await;
+    assert_mentions(
+        &result.unwrap_err(),
+        &[&dir.path().display().to_string(), "no .yaml"],
+    );
+}
+
+#[tokio::test]
+async fn json_files_and_lists_load() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"},
+       "spec": {"containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "1"}}}]}}
+    ]}"#;
+    let (_, result) = run(&[("p.yaml", PROVISIONER), ("pods.json", list)]).await;
+    let report = result.unwrap();
+    assert_eq!(report.pods.pending, 1);
+    assert_eq!(report.pods.on_new_nodes, 1);
+}

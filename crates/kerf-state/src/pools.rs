@@ -1,0 +1,350 @@
+//! Pools: what kerf may launch from. A v1 NodePool (with its EC2NodeClass), or
+//! a v1alpha5 Provisioner (with its AWSNodeTemplate or inline provider)
+//! converted to v1 by [`kerf_api::convert::provisioner_to_v1`] but remembered
+//! as a Provisioner, so reasons say "provisioner default" and nodes carry
+//! `karpenter.sh/provisioner-name` rather than `karpenter.sh/nodepool`.
+//!
+//! Conversion happens when pools are read, not when objects are applied, so a
+//! Provisioner may arrive before the AWSNodeTemplate it references.
+
+use std::collections::BTreeMap;
+
+use kerf_api::labels;
+use kerf_api::v1::{EC2NodeClass, NodePool, NodeSelectorRequirementWithMinValues};
+use kerf_cloud::NodeTemplateContext;
+use kerf_core::requirements::{Requirement, Requirements};
+use kerf_core::template::{KubeletSettings, PoolKind, PoolRef};
+
+use crate::error::StateError;
+use crate::store::ClusterState;
+
+/// One Provisioner or NodePool, in v1 form, ready to become a node template.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub pool: PoolRef,
+    /// The NodePool (for a Provisioner, the converted one).
+    pub node_pool: NodePool,
+    /// The node class (for a Provisioner, converted from its AWSNodeTemplate or inline provider).
+    pub node_class: Option<EC2NodeClass>,
+    /// Kubelet settings that shape capacity (from the node class, or the Provisioner).
+    pub kubelet: KubeletSettings,
+    /// What the v1alpha5 → v1 conversion could not carry over.
+    pub warnings: Vec<String>,
+}
+
+/// Every pool, split into the usable ones and the ones that cannot be used yet.
+#[derive(Clone, Debug, Default)]
+pub struct Pools {
+    pub ready: Vec<Pool>,
+    /// Why a pool was left out (missing node class, bad kubelet quantity, ...).
+    pub skipped: Vec<String>,
+}
+
+impl Pools {
+    pub fn get(&self, pool: &PoolRef) -> Option<&Pool> {
+        self.ready.iter().find(|p| &p.pool == pool)
+    }
+}
+
+impl Pool {
+    /// `"Provisioner"` or `"NodePool"`, as errors name the object.
+    pub fn kind(&self) -> &'static str {
+        kind_name(self.pool.kind)
+    }
+
+    /// The label naming the pool on its nodes and claims.
+    pub fn label_key(&self) -> &'static str {
+        pool_label_key(self.pool.kind)
+    }
+
+    /// The label of the other kind of pool, which this pool's nodes never carry.
+    pub fn other_label_key(&self) -> &'static str {
+        match self.pool.kind {
+            PoolKind::Provisioner => labels::NODEPOOL,
+            PoolKind::NodePool => labels::PROVISIONER_NAME,
+        }
+    }
+
+    /// Field path of the requirements in the user's object.
+    fn requirements_path(&self) -> &'static str {
+        match self.pool.kind {
+            PoolKind::Provisioner => "spec.requirements",
+            PoolKind::NodePool => "spec.template.spec.requirements",
+        }
+    }
+
+    /// What the cloud provider needs to resolve this pool's instance types.
+    pub fn context(&self) -> NodeTemplateContext {
+        NodeTemplateContext::new(self.node_class_name(), self.kubelet.clone())
+    }
+
+    pub fn node_class_name(&self) -> &str {
+        &self.node_pool.spec.template.spec.node_class_ref.name
+    }
+
+    pub fn weight(&self) -> i32 {
+        self.node_pool.spec.weight.unwrap_or(0)
+    }
+
+    /// Template labels plus the pool label.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut out = self.node_pool.spec.template.metadata.labels.clone();
+        out.insert(self.label_key().to_string(), self.pool.name.clone());
+        out
+    }
+
+    /// The pool's requirements with its labels (and the pool label) folded in
+    /// as `In [value]`. A NodePool without a capacity-type requirement gets
+    /// `on-demand`, as Karpenter's v1 NodeClaim template does.
+    pub fn requirements(&self) -> Result<Requirements, StateError> {
+        let mut out = Requirements::new();
+        let list = &self.node_pool.spec.template.spec.requirements;
+        for (i, r) in list.iter().enumerate() {
+            out.add(requirement(r).map_err(|message| {
+                StateError::field(
+                    self.kind(),
+                    &self.pool.name,
+                    format!("{}[{i}]", self.requirements_path()),
+                    message,
+                )
+            })?);
+        }
+        if !out.has(labels::CAPACITY_TYPE) {
+            out.add(Requirement::in_values(
+                labels::CAPACITY_TYPE,
+                [labels::CAPACITY_TYPE_ON_DEMAND],
+            ));
+        }
+        for (k, v) in self.labels() {
+            out.add(Requirement::in_values(labels::normalize_label_key(&k), [v]));
+        }
+        // Both pool labels are well known, so a template that lacks one would
+        // accept any value for it; a pod selecting the other kind's pool must not land here.
+        out.add(Requirement::does_not_exist(self.other_label_key()));
+        Ok(out)
+    }
+
+    /// `limits` in milli-units per resource.
+    pub fn limits(&self) -> Result<BTreeMap<String, i64>, StateError> {
+        let path = match self.pool.kind {
+            PoolKind::Provisioner => "spec.limits.resources",
+            PoolKind::NodePool => "spec.limits",
+        };
+        self.node_pool
+            .spec
+            .limits
+            .iter()
+            .map(|(k, q)| {
+                kerf_api::quantity::parse_milli(&q.0)
+                    .map(|v| (k.clone(), v))
+                    .map_err(|e| {
+                        StateError::field(
+                            self.kind(),
+                            &self.pool.name,
+                            format!("{path}[{k}]"),
+                            format!("{:?} is not a quantity: {e}", q.0),
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+/// A v1 requirement as the scheduler reads it, `minValues` kept.
+pub fn requirement(r: &NodeSelectorRequirementWithMinValues) -> Result<Requirement, String> {
+    let mut req = Requirement::new(&r.key, &r.operator, &r.values).map_err(|e| e.to_string())?;
+    req.min_values = r.min_values.and_then(|v| u32::try_from(v).ok());
+    Ok(req)
+}
+
+pub fn kind_name(kind: PoolKind) -> &'static str {
+    match kind {
+        PoolKind::Provisioner => "Provisioner",
+        PoolKind::NodePool => "NodePool",
+    }
+}
+
+/// `karpenter.sh/provisioner-name` or `karpenter.sh/nodepool`.
+pub fn pool_label_key(kind: PoolKind) -> &'static str {
+    match kind {
+        PoolKind::Provisioner => labels::PROVISIONER_NAME,
+        PoolKind::NodePool => labels::NODEPOOL,
+    }
+}
+
+/// The pool a node or claim belongs to, read from its labels.
+pub fn pool_of_labels(l: &BTreeMap<String, String>) -> Option<PoolRef> {
+    if let Some(name) = l.get(labels::NODEPOOL) {
+        return Some(PoolRef {
+            kind: PoolKind::NodePool,
+            name: name.clone(),
+        });
+    }
+    l.get(labels::PROVISIONER_NAME).map(|name| PoolRef {
+        kind: PoolKind::Provisioner,
+        name: name.clone(),
+    })
+}
+
+/// Parses a reservation map (`{cpu: 100m}`) into milli-units, naming the field on error.
+fn reserved<'a>(
+    kind: &'static str,
+    name: &str,
+    path: &str,
+    list: impl IntoIterator<Item = (&'a String, &'a str)>,
+) -> Result<BTreeMap<String, i64>, StateError> {
+    list.into_iter()
+        .map(|(k, v)| {
+            kerf_api::quantity::parse_milli(v)
+                .map(|m| (k.clone(), m))
+                .map_err(|e| {
+                    StateError::field(
+                        kind,
+                        name,
+                        format!("{path}[{k}]"),
+                        format!("{v:?} is not a quantity: {e}"),
+                    )
+                })
+        })
+        .collect()
+}
+
+fn kubelet_v1(
+    kind: &'static str,
+    name: &str,
+    path: &str,
+    k: &kerf_api::v1::KubeletConfiguration,
+) -> Result<KubeletSettings, StateError> {
+    Ok(KubeletSettings {
+        max_pods: k.max_pods.map(i64::from),
+        pods_per_core: k.pods_per_core.map(i64::from),
+        kube_reserved: reserved(
+            kind,
+            name,
+            &format!("{path}.kubeReserved"),
+            k.kube_reserved.iter().map(|(a, b)| (a, b.as_str())),
+        )?,
+        system_reserved: reserved(
+            kind,
+            name,
+            &format!("{path}.systemReserved"),
+            k.system_reserved.iter().map(|(a, b)| (a, b.as_str())),
+        )?,
+        eviction_hard: k.eviction_hard.clone(),
+        eviction_soft: k.eviction_soft.clone(),
+    })
+}
+
+fn kubelet_v1alpha5(
+    name: &str,
+    k: &kerf_api::v1alpha5::KubeletConfiguration,
+) -> Result<KubeletSettings, StateError> {
+    let path = "spec.kubeletConfiguration";
+    Ok(KubeletSettings {
+        max_pods: k.max_pods.map(i64::from),
+        pods_per_core: k.pods_per_core.map(i64::from),
+        kube_reserved: reserved(
+            "Provisioner",
+            name,
+            &format!("{path}.kubeReserved"),
+            k.kube_reserved.iter().map(|(a, b)| (a, b.0.as_str())),
+        )?,
+        system_reserved: reserved(
+            "Provisioner",
+            name,
+            &format!("{path}.systemReserved"),
+            k.system_reserved.iter().map(|(a, b)| (a, b.0.as_str())),
+        )?,
+        eviction_hard: k.eviction_hard.clone(),
+        eviction_soft: k.eviction_soft.clone(),
+    })
+}
+
+impl ClusterState {
+    /// Every Provisioner and NodePool as a [`Pool`], in kind then name order.
+    pub fn pools(&self) -> Pools {
+        let mut out = Pools::default();
+        for (name, p) in &self.provisioners {
+            match self.provisioner_pool(name, p) {
+                Ok(pool) => out.ready.push(pool),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        for (name, np) in &self.node_pools {
+            match self.node_pool_pool(name, np) {
+                Ok(pool) => out.ready.push(pool),
+                Err(e) => out.skipped.push(e.to_string()),
+            }
+        }
+        out
+    }
+
+    /// What the cloud provider needs per usable pool (see [`Pool::context`]).
+    pub fn template_contexts(&self) -> BTreeMap<PoolRef, NodeTemplateContext> {
+        self.pools()
+            .ready
+            .iter()
+            .map(|p| (p.pool.clone(), p.context()))
+            .collect()
+    }
+
+    fn provisioner_pool(
+        &self,
+        name: &str,
+        p: &kerf_api::v1alpha5::Provisioner,
+    ) -> Result<Pool, StateError> {
+        let template = match &p.spec.provider_ref {
+            Some(r) => Some(self.aws_node_templates.get(&r.name).ok_or_else(|| {
+                StateError::field(
+                    "Provisioner",
+                    name,
+                    "spec.providerRef.name",
+                    format!("AWSNodeTemplate {:?} not found", r.name),
+                )
+            })?),
+            None => None,
+        };
+        let converted = kerf_api::convert::provisioner_to_v1(p, template)
+            .map_err(|e| StateError::object("Provisioner", name, e.to_string()))?;
+        let kubelet = match &p.spec.kubelet_configuration {
+            Some(k) => kubelet_v1alpha5(name, k)?,
+            None => KubeletSettings::default(),
+        };
+        Ok(Pool {
+            pool: PoolRef {
+                kind: PoolKind::Provisioner,
+                name: name.to_string(),
+            },
+            node_pool: converted.node_pool,
+            node_class: converted.node_class,
+            kubelet,
+            warnings: converted.warnings,
+        })
+    }
+
+    fn node_pool_pool(&self, name: &str, np: &NodePool) -> Result<Pool, StateError> {
+        let class_ref = &np.spec.template.spec.node_class_ref;
+        let class = self.ec2_node_classes.get(&class_ref.name).ok_or_else(|| {
+            StateError::field(
+                "NodePool",
+                name,
+                "spec.template.spec.nodeClassRef.name",
+                format!("{} {:?} not found", class_ref.kind, class_ref.name),
+            )
+        })?;
+        let kubelet = match &class.spec.kubelet {
+            Some(k) => kubelet_v1("EC2NodeClass", &class_ref.name, "spec.kubelet", k)?,
+            None => KubeletSettings::default(),
+        };
+        Ok(Pool {
+            pool: PoolRef {
+                kind: PoolKind::NodePool,
+                name: name.to_string(),
+            },
+            node_pool: np.clone(),
+            node_class: Some(class.clone()),
+            kubelet,
+            warnings: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! [`provision()`]: one provisioning pass, shared by the simulator and the
+//! controller. It asks the cloud for each pool's instance types, builds the
+//! snapshot, runs the scheduler and turns the plan into NodeClaims. It creates
+//! nothing: the caller persists / launches the claims.
+
+use std::collections::BTreeMap;
+
+use kerf_cloud::CloudProvider;
+use kerf_core::plan::{Plan, Unschedulable};
+use kerf_core::snapshot::{Snapshot, SolveOptions};
+
+use crate::claims::{NameGenerator, PlannedClaim, claims_for_plan};
+use crate::error::StateError;
+use crate::pending::PendingMode;
+use crate::pools::Pools;
+use crate::snapshot::{InstanceTypes, SnapshotOptions};
+use crate::store::ClusterState;
+
+#[derive(Clone, Debug, Default)]
+pub struct ProvisionOptions {
+    pub pending: PendingMode,
+    pub solve: SolveOptions,
+}
+
+impl ProvisionOptions {
+    pub fn snapshot_options(&self) -> SnapshotOptions {
+        SnapshotOptions {
+            pending: self.pending,
+            solve: self.solve.clone(),
+        }
+    }
+}
+
+/// What one pass decided.
+#[derive(Clone, Debug, Default)]
+pub struct ProvisionOutcome {
+    pub plan: Plan,
+    /// NodeClaims to create, one per `plan.new_nodes` entry, in the same order.
+    pub claims: Vec<PlannedClaim>,
+    /// Pods that cannot be placed, with reasons (same as `plan.unschedulable`).
+    pub unschedulable: Vec<Unschedulable>,
+    /// The scheduler's input, for reports and validation.
+    pub snapshot: Snapshot,
+    pub pools: Pools,
+    /// Instance types the cloud returned per pool.
+    pub instance_types: InstanceTypes,
+    /// Objects that could not be read into the snapshot (each names object and field).
+    pub problems: Vec<String>,
+}
+
+/// Plans capacity for the state's pending pods. With no pending pods it
+/// returns an empty outcome without calling the cloud.
+pub async fn provision(
+    state: &ClusterState,
+    cloud: &dyn CloudProvider,
+    options: &ProvisionOptions,
+    names: &mut dyn NameGenerator,
+) -> Result<ProvisionOutcome, StateError> {
+    let pools = state.pools();
+    if state.pending_pods(options.pending).is_empty() {
+        return Ok(ProvisionOutcome {
+            problems: pools.skipped.clone(),
+            pools,
+            ..ProvisionOutcome::default()
+        });
+    }
+    let mut instance_types: InstanceTypes = BTreeMap::new();
+    for pool in &pools.ready {
+        let types = cloud
+            .instance_types(&pool.context())
+            .await
+            .map_err(|source| StateError::Cloud {
+                provider: cloud.name().to_string(),
+                pool: pool.pool.to_string(),
+                source,
+            })?;
+        instance_types.insert(pool.pool.clone(), types);
+    }
+    let built = state.snapshot_with_pools(&pools, &instance_types, &options.snapshot_options());
+    let plan = kerf_core::scheduler::solve(&built.snapshot);
+    let claims = claims_for_plan(&plan, &pools, &state.claim_names(), names)?;
+    tracing::debug!(
+        pending = built.snapshot.pending.len(),
+        new_nodes = plan.new_nodes.len(),
+        unschedulable = plan.unschedulable.len(),
+        "provisioning pass"
+    );
+    Ok(ProvisionOutcome {
+        unschedulable: plan.unschedulable.clone(),
+        plan,
+        claims,
+        snapshot: built.snapshot,
+        pools,
+        instance_types,
+        problems: built.problems,
+    })
+}

@@ -1,0 +1,223 @@
+//! [`ClusterState`]: the Kubernetes objects provisioning looks at, keyed by
+//! name (`namespace/name` for namespaced kinds). The controller's watchers call
+//! [`ClusterState::apply`] / [`ClusterState::delete`] on every event; the
+//! simulator calls `apply` on every manifest it loads. Pools (Provisioners,
+//! AWSNodeTemplates, NodePools, EC2NodeClasses) are validated and defaulted on
+//! the way in, so what is stored is what Karpenter would act on.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kerf_api::v1::{EC2NodeClass, NodeClaim, NodePool};
+use kerf_api::v1alpha1::AWSNodeTemplate;
+use kerf_api::v1alpha5::Provisioner;
+
+use crate::error::StateError;
+use crate::pending::{PendingMode, is_pending};
+
+/// `namespace/name` for namespaced objects, `name` for cluster-scoped ones.
+pub fn object_key(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The objects provisioning reads. Cheap to clone for tests; the controller
+/// keeps one behind a lock and snapshots it once per batch.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterState {
+    pub(crate) pods: BTreeMap<String, Pod>,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) node_claims: BTreeMap<String, NodeClaim>,
+    pub(crate) daemonsets: BTreeMap<String, DaemonSet>,
+    pub(crate) pvcs: BTreeMap<String, PersistentVolumeClaim>,
+    pub(crate) pvs: BTreeMap<String, PersistentVolume>,
+    pub(crate) storage_classes: BTreeMap<String, StorageClass>,
+    pub(crate) namespaces: BTreeMap<String, Namespace>,
+    pub(crate) pdbs: BTreeMap<String, PodDisruptionBudget>,
+    pub(crate) provisioners: BTreeMap<String, Provisioner>,
+    pub(crate) aws_node_templates: BTreeMap<String, AWSNodeTemplate>,
+    pub(crate) node_pools: BTreeMap<String, NodePool>,
+    pub(crate) ec2_node_classes: BTreeMap<String, EC2NodeClass>,
+}
+
+/// A kind [`ClusterState`] stores. Implemented for Pod, Node, NodeClaim,
+/// DaemonSet, PersistentVolumeClaim, PersistentVolume, StorageClass,
+/// Namespace, PodDisruptionBudget, Provisioner, AWSNodeTemplate, NodePool and
+/// EC2NodeClass.
+pub trait Tracked: kube::Resource + Clone + Sized + 'static {
+    /// The kind as errors name it, e.g. `"Provisioner"`.
+    const KIND: &'static str;
+    /// Whether keys are `namespace/name`.
+    const NAMESPACED: bool;
+
+    /// Validation and defaulting `apply` performs (identity for most kinds).
+    fn admit(self) -> Result<Self, StateError> {
+        Ok(self)
+    }
+
+    #[doc(hidden)]
+    fn map(state: &ClusterState) -> &BTreeMap<String, Self>;
+    #[doc(hidden)]
+    fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Self>;
+
+    /// The object's key in the state, or an error naming `metadata.name`.
+    fn state_key(&self) -> Result<String, StateError> {
+        let meta = self.meta();
+        let name = meta
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| StateError::field(Self::KIND, "", "metadata.name", "is required"))?;
+        let namespace = Self::NAMESPACED.then(|| meta.namespace.as_deref().unwrap_or("default"));
+        Ok(object_key(namespace, name))
+    }
+}
+
+macro_rules! tracked {
+    ($ty:ty, $kind:literal, $namespaced:literal, $field:ident) => {
+        tracked!($ty, $kind, $namespaced, $field, |o| Ok(o));
+    };
+    ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr) => {
+        impl Tracked for $ty {
+            const KIND: &'static str = $kind;
+            const NAMESPACED: bool = $namespaced;
+            fn admit(self) -> Result<Self, StateError> {
+                let f: fn(Self) -> Result<Self, StateError> = $admit;
+                f(self)
+            }
+            fn map(state: &ClusterState) -> &BTreeMap<String, Self> {
+                &state.$field
+            }
+            fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Self> {
+                &mut state.$field
+            }
+        }
+    };
+}
+
+tracked!(Pod, "Pod", true, pods);
+tracked!(Node, "Node", false, nodes);
+tracked!(NodeClaim, "NodeClaim", false, node_claims, |mut c| {
+    // Claims are kerf's own records of launches: never reject one (that would
+    // forget capacity and double-provision), only fill CRD defaults.
+    c.set_defaults();
+    Ok(c)
+});
+tracked!(DaemonSet, "DaemonSet", true, daemonsets);
+tracked!(PersistentVolumeClaim, "PersistentVolumeClaim", true, pvcs);
+tracked!(PersistentVolume, "PersistentVolume", false, pvs);
+tracked!(StorageClass, "StorageClass", false, storage_classes);
+tracked!(Namespace, "Namespace", false, namespaces);
+tracked!(PodDisruptionBudget, "PodDisruptionBudget", true, pdbs);
+tracked!(Provisioner, "Provisioner", false, provisioners, |mut p| {
+    p.validate()?;
+    p.set_defaults();
+    Ok(p)
+});
+tracked!(
+    AWSNodeTemplate,
+    "AWSNodeTemplate",
+    false,
+    aws_node_templates,
+    |t| {
+        t.validate()?;
+        Ok(t)
+    }
+);
+tracked!(NodePool, "NodePool", false, node_pools, |mut p| {
+    p.validate()?;
+    p.set_defaults();
+    Ok(p)
+});
+tracked!(
+    EC2NodeClass,
+    "EC2NodeClass",
+    false,
+    ec2_node_classes,
+    |mut c| {
+        c.validate()?;
+        c.set_defaults();
+        Ok(c)
+    }
+);
+
+impl ClusterState {
+    pub fn new() -> Self {
+        ClusterState::default()
+    }
+
+    /// Stores (or replaces) an object after [`Tracked::admit`]; returns its key.
+    /// On error nothing changes.
+    pub fn apply<T: Tracked>(&mut self, obj: T) -> Result<String, StateError> {
+        let key = obj.state_key()?;
+        let obj = obj.admit()?;
+        T::map_mut(self).insert(key.clone(), obj);
+        Ok(key)
+    }
+
+    /// Removes the object with this key (see [`object_key`]), returning it.
+    pub fn delete<T: Tracked>(&mut self, key: &str) -> Option<T> {
+        T::map_mut(self).remove(key)
+    }
+
+    /// Removes the stored object with the same key as `obj`.
+    pub fn delete_object<T: Tracked>(&mut self, obj: &T) -> Option<T> {
+        let key = obj.state_key().ok()?;
+        self.delete::<T>(&key)
+    }
+
+    pub fn get<T: Tracked>(&self, key: &str) -> Option<&T> {
+        T::map(self).get(key)
+    }
+
+    /// Every stored object of a kind, by key.
+    pub fn objects<T: Tracked>(&self) -> impl Iterator<Item = (&String, &T)> {
+        T::map(self).iter()
+    }
+
+    /// How many objects of a kind are stored.
+    pub fn len<T: Tracked>(&self) -> usize {
+        T::map(self).len()
+    }
+
+    /// Whether no object of the kind is stored.
+    pub fn is_empty<T: Tracked>(&self) -> bool {
+        T::map(self).is_empty()
+    }
+
+    /// Pods that need capacity under `mode`, in key order.
+    pub fn pending_pods(&self, mode: PendingMode) -> Vec<&Pod> {
+        self.pods.values().filter(|p| is_pending(p, mode)).collect()
+    }
+
+    /// Pods bound to the node (`spec.nodeName`), terminal pods excluded.
+    pub fn pods_on_node(&self, node: &str) -> Vec<&Pod> {
+        self.pods
+            .values()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .filter(|p| !crate::pending::is_terminal(p))
+            .collect()
+    }
+
+    /// The Node a claim registered as: matched by `status.nodeName` or provider ID.
+    pub fn node_for_claim(&self, claim: &NodeClaim) -> Option<&Node> {
+        let status = claim.status.as_ref()?;
+        if let Some(node) = status.node_name.as_deref().and_then(|n| self.nodes.get(n)) {
+            return Some(node);
+        }
+        let pid = status.provider_id.as_deref()?;
+        self.nodes
+            .values()
+            .find(|n| n.spec.as_ref().and_then(|s| s.provider_id.as_deref()) == Some(pid))
+    }
+
+    /// Names of every stored NodeClaim (name generators avoid them).
+    pub fn claim_names(&self) -> std::collections::BTreeSet<String> {
+        self.node_claims.keys().cloned().collect()
+    }
+}

@@ -1,0 +1,137 @@
+//! Snapshot details: node flags, bound pods, namespaces, claim requirement conversion.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{pod, seed_state, yaml};
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kerf_core::requirements::Requirement;
+use kerf_core::template::{PoolKind, PoolRef};
+use kerf_state::claims::to_v1;
+use kerf_state::{InstanceTypes, SnapshotOptions};
+
+#[test]
+fn nodes_carry_flags_pods_and_pool() {
+    let mut state = seed_state(1);
+    let node: Node = yaml(
+        r#"
+metadata:
+  name: n1
+  deletionTimestamp: "2026-01-01T00:00:00Z"
+  labels: {karpenter.sh/nodepool: general}
+spec: {unschedulable: true, taints: [{key: dedicated, value: db, effect: NoSchedule}]}
+status:
+  allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
+"#,
+    );
+    state.apply(node).unwrap();
+    let mut bound = pod("bound", "1", false);
+    bound.spec.as_mut().unwrap().node_name = Some("n1".into());
+    state.apply(bound).unwrap();
+    let ns: Namespace = yaml("metadata: {name: team-a, labels: {tier: gold}}");
+    state.apply(ns).unwrap();
+
+    let built = state.snapshot(&InstanceTypes::new(), &SnapshotOptions::default());
+    assert!(built.problems.is_empty(), "{:?}", built.problems);
+    let snap = &built.snapshot;
+    assert_eq!(snap.nodes.len(), 1);
+    let n = &snap.nodes[0];
+    assert!(
+        n.marked_for_deletion && n.unschedulable && n.in_flight,
+        "not Ready → in flight"
+    );
+    assert_eq!(n.allocatable.cpu, 4000);
+    assert_eq!(n.taints.len(), 1);
+    assert_eq!(n.pods.len(), 1);
+    assert_eq!(
+        n.pool,
+        Some(PoolRef {
+            kind: PoolKind::NodePool,
+            name: "general".into()
+        })
+    );
+    // Karpenter's rule: the seed pod is marked Unschedulable, the bound one is not pending.
+    assert_eq!(snap.pending.len(), 1);
+    assert_eq!(snap.namespaces["team-a"]["tier"], "gold");
+    assert_eq!(
+        snap.namespaces["default"],
+        BTreeMap::from([(
+            "kubernetes.io/metadata.name".to_string(),
+            "default".to_string()
+        )])
+    );
+    // The template: requirements with the pool label folded in, no instance types given.
+    let t = &snap.templates[0];
+    assert!(
+        t.requirements
+            .get("karpenter.sh/provisioner-name")
+            .unwrap()
+            .has("default")
+    );
+    assert!(t.instance_types.is_empty());
+}
+
+#[test]
+fn bad_node_quantities_are_reported_with_the_field() {
+    let mut state = seed_state(0);
+    let node: Node = yaml("metadata: {name: n1}\nstatus: {allocatable: {cpu: lots}}");
+    state.apply(node).unwrap();
+    let built = state.snapshot(&InstanceTypes::new(), &SnapshotOptions::default());
+    assert_eq!(built.problems.len(), 1);
+    assert!(
+        built.problems[0].starts_with("Node \"n1\": status.allocatable.cpu"),
+        "{:?}",
+        built.problems
+    );
+}
+
+#[test]
+fn requirements_convert_to_v1() {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cases = [
+        (
+            Requirement::new("k", "In", &s(&["a", "b"])).unwrap(),
+            vec![("In", s(&["a", "b"]))],
+        ),
+        (
+            Requirement::new("k", "NotIn", &s(&["a"])).unwrap(),
+            vec![("NotIn", s(&["a"]))],
+        ),
+        (
+            Requirement::new("k", "Exists", &[]).unwrap(),
+            vec![("Exists", vec![])],
+        ),
+        (
+            Requirement::new("k", "DoesNotExist", &[]).unwrap(),
+            vec![("DoesNotExist", vec![])],
+        ),
+        (
+            Requirement::new("k", "Gt", &s(&["2"])).unwrap(),
+            vec![("Gt", s(&["2"]))],
+        ),
+        (
+            Requirement::new("k", "Gt", &s(&["2"]))
+                .unwrap()
+                .intersection(&Requirement::new("k", "Lt", &s(&["9"])).unwrap()),
+            vec![("Gt", s(&["2"])), ("Lt", s(&["9"]))],
+        ),
+    ];
+    for (req, expected) in cases {
+        let got: Vec<(String, Vec<String>)> = to_v1(&req)
+            .into_iter()
+            .map(|r| (r.operator, r.values))
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = expected
+            .into_iter()
+            .map(|(o, v)| (o.to_string(), v))
+            .collect();
+        assert_eq!(got, expected, "{req}");
+        // Round trip: the v1 form reads back as the same requirement.
+        let mut back = kerf_core::requirements::Requirements::new();
+        for r in to_v1(&req) {
+            back.add(kerf_state::pools::requirement(&r).unwrap());
+        }
+        assert_eq!(back.get("k"), Some(&req), "{req}");
+    }
+}

@@ -1,0 +1,28 @@
+//! `kerf-webhook`: the admission webhook the kube-apiserver calls for kerf's
+//! CRDs (Provisioner, AWSNodeTemplate, NodePool, EC2NodeClass). It validates
+//! with, and defaults with, the same pure `kerf-api` functions the controller
+//! uses, answers AdmissionReview v1 over HTTPS (rustls), and owns its serving
+//! certificate (files, or a Secret it generates and rotates, with the CA
+//! bundle patched into the webhook configurations).
+//!
+//! | Module | Owns |
+//! |---|---|
+//! | [`admission`] | pure handlers: AdmissionReview in, AdmissionReview out; the defaults JSON patch |
+//! | [`kinds`] | the four kinds, their GVKs and validate/default calls |
+//! | [`server`] | axum + hyper + rustls server with a swappable certificate |
+//! | [`certs`] | CA + serving certificate generation (rcgen), loading, rotation decisions |
+//! | [`secret`] | the certificate Secret: read, generate, rotate |
+//! | [`configurations`] | the webhook configuration objects and caBundle patching |
+//! | [`run`] | the `kerf webhook` process: certificate source, server, rotation loop |
+
+pub mod admission;
+pub mod certs;
+pub mod configurations;
+pub mod kinds;
+pub mod run;
+pub mod secret;
+pub mod server;
+
+pub use admission::{mutate, validate};
+pub use certs::CertBundle;
+pub use kinds::Kind;

@@ -1,0 +1,408 @@
+//! `kerf controller`: runs kerf as a Kubernetes controller. Flags (each also
+//! read from the environment variable Karpenter uses, where it has one) are
+//! checked before anything starts; a bad value exits 2 naming the setting.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kerf_api::duration::GoDuration;
+use kerf_cloud::{Catalog, CloudProvider, InMemoryCloud};
+use kerf_controller::leader::LeaderElection;
+use kerf_controller::{ControllerOptions, Endpoints};
+use kerf_kwok::KwokCloud;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+mod aws;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudProviderKind {
+    /// Nodes are Node objects that kwok keeps Ready (no cloud).
+    Kwok,
+    /// An in-process cloud: claims launch but no Node ever registers.
+    Memory,
+    /// EC2 instances (needs `--cluster-endpoint` and `AWS_REGION`).
+    Aws,
+}
+
+/// Run kerf as a controller against a cluster.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ControllerArgs {
+    /// Name of the cluster kerf provisions for (required).
+    #[arg(long, env = "CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
+    /// API server endpoint nodes join (recorded; kwok needs none).
+    #[arg(long, env = "CLUSTER_ENDPOINT")]
+    pub cluster_endpoint: Option<String>,
+    /// Where nodes come from.
+    #[arg(long, value_enum, env = "KERF_CLOUD_PROVIDER", default_value = "kwok")]
+    pub cloud_provider: CloudProviderKind,
+    /// Bind each planned pod to its node once the node is Ready (instead of
+    /// leaving binding to kube-scheduler); kerf then places every unbound pod.
+    #[arg(long, env = "KERF_BIND_PODS")]
+    pub bind_pods: bool,
+    /// A batch closes after this long without a new pending pod (Go duration).
+    #[arg(long, env = "BATCH_IDLE_DURATION", default_value = "1s")]
+    pub batch_idle_duration: String,
+    /// A batch closes at the latest this long after it opened (Go duration).
+    #[arg(long, env = "BATCH_MAX_DURATION", default_value = "10s")]
+    pub batch_max_duration: String,
+    /// A launched NodeClaim whose Node has not registered by then is deleted.
+    #[arg(long, env = "KERF_REGISTRATION_TIMEOUT", default_value = "15m")]
+    pub registration_timeout: String,
+    /// Port of `/metrics`.
+    #[arg(long, env = "METRICS_PORT", default_value_t = 8080)]
+    pub metrics_port: u16,
+    /// Port of `/healthz` and `/readyz`.
+    #[arg(long, env = "HEALTH_PROBE_PORT", default_value_t = 8081)]
+    pub health_port: u16,
+    /// Kubeconfig file; without it the in-cluster service account (or $KUBECONFIG) is used.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Run leader election (a coordination.k8s.io Lease): with two replicas only the holder acts.
+    #[arg(long, env = "LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE", default_value = "kube-system")]
+    pub leader_election_namespace: String,
+    /// How long a leader's Lease lasts without renewal (Go duration).
+    #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s")]
+    pub leader_election_lease_duration: String,
+    /// Instance catalogue (YAML or JSON) instead of the built-in AWS us-east-1 one.
+    #[arg(long, env = "KERF_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    /// kwok provider: how long a launch takes before its Node appears (Go duration).
+    #[arg(long, env = "KERF_KWOK_LAUNCH_DELAY", default_value = "0s")]
+    pub kwok_launch_delay: String,
+    /// aws provider: the region (required with `--cloud-provider aws`).
+    #[arg(long, env = "AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// aws provider: one endpoint for every AWS API (a VPC endpoint, or moto in tests).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// aws provider: instance profile of node classes that name neither a role nor a profile.
+    #[arg(long, env = "AWS_DEFAULT_INSTANCE_PROFILE")]
+    pub aws_default_instance_profile: Option<String>,
+    /// aws provider: base64 of the cluster CA bundle written into node user data.
+    #[arg(long, env = "CLUSTER_CA_BUNDLE", default_value = "")]
+    pub cluster_ca_bundle: String,
+    /// aws provider: cluster DNS service IP for nodes, if not the AMI's default.
+    #[arg(long, env = "CLUSTER_DNS_IP")]
+    pub cluster_dns_ip: Option<String>,
+    /// aws provider: the cluster's service CIDR (AL2023 node bootstrap needs it).
+    #[arg(long, env = "CLUSTER_SERVICE_CIDR", default_value = "10.100.0.0/16")]
+    pub cluster_service_cidr: String,
+    /// aws provider: root of the SSM public parameters the EKS AMIs are published under.
+    #[arg(long, env = "KERF_AWS_PUBLIC_PARAMETER_ROOT")]
+    pub aws_public_parameter_root: Option<String>,
+    /// aws provider: discover only these instance types (comma separated; default all).
+    #[arg(long, env = "KERF_AWS_INSTANCE_TYPES", value_delimiter = ',')]
+    pub aws_instance_types: Vec<String>,
+}
+
+/// A configuration error: the setting and what is wrong with it.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid {}: {}", self.setting, self.message)
+    }
+}
+
+fn config_error(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+fn duration(setting: &'static str, value: &str, allow_zero: bool) -> Result<Duration, ConfigError> {
+    let d: GoDuration = value.parse().map_err(|e| {
+        config_error(
+            setting,
+            format!("{value:?} is not a duration (e.g. 1s, 500ms): {e}"),
+        )
+    })?;
+    let d = d
+        .to_std()
+        .ok_or_else(|| config_error(setting, format!("{value:?} is negative")))?;
+    if d.is_zero() && !allow_zero {
+        return Err(config_error(setting, "must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// The controller options the flags describe, or the first bad setting.
+pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), ConfigError> {
+    let cluster_name = args
+        .cluster_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| config_error("--cluster-name (CLUSTER_NAME)", "is required"))?;
+    let batch_idle = duration(
+        "--batch-idle-duration (BATCH_IDLE_DURATION)",
+        &args.batch_idle_duration,
+        false,
+    )?;
+    let batch_max = duration(
+        "--batch-max-duration (BATCH_MAX_DURATION)",
+        &args.batch_max_duration,
+        false,
+    )?;
+    if batch_max < batch_idle {
+        return Err(config_error(
+            "--batch-max-duration (BATCH_MAX_DURATION)",
+            format!(
+                "{} is shorter than --batch-idle-duration {}",
+                args.batch_max_duration, args.batch_idle_duration
+            ),
+        ));
+    }
+    let registration_timeout = duration(
+        "--registration-timeout (KERF_REGISTRATION_TIMEOUT)",
+        &args.registration_timeout,
+        false,
+    )?;
+    duration(
+        "--kwok-launch-delay (KERF_KWOK_LAUNCH_DELAY)",
+        &args.kwok_launch_delay,
+        true,
+    )?;
+    if args.metrics_port != 0 && args.metrics_port == args.health_port {
+        return Err(config_error(
+            "--health-port (HEALTH_PROBE_PORT)",
+            format!("{} is also the metrics port", args.health_port),
+        ));
+    }
+    if args.cloud_provider == CloudProviderKind::Aws {
+        aws_options(args, &cluster_name)?;
+    }
+    let leader_election = if args.leader_elect {
+        let lease_duration = duration(
+            "--leader-election-lease-duration (LEADER_ELECTION_LEASE_DURATION)",
+            &args.leader_election_lease_duration,
+            false,
+        )?;
+        if lease_duration < Duration::from_secs(2) {
+            return Err(config_error(
+                "--leader-election-lease-duration (LEADER_ELECTION_LEASE_DURATION)",
+                "must be at least 2s",
+            ));
+        }
+        if args.leader_election_namespace.trim().is_empty() {
+            return Err(config_error(
+                "--leader-election-namespace (LEADER_ELECTION_NAMESPACE)",
+                "must not be empty",
+            ));
+        }
+        Some(LeaderElection {
+            namespace: args.leader_election_namespace.clone(),
+            name: "kerf-leader-election".to_string(),
+            identity: identity(),
+            retry: (lease_duration / 4).max(Duration::from_millis(500)),
+            lease_duration,
+        })
+    } else {
+        None
+    };
+    let options = ControllerOptions {
+        leader_election,
+        cluster_name,
+        bind_pods: args.bind_pods,
+        batch_idle,
+        batch_max,
+        registration_timeout,
+        ..ControllerOptions::default()
+    };
+    let endpoints = Endpoints {
+        metrics: SocketAddr::from((Ipv4Addr::UNSPECIFIED, args.metrics_port)),
+        health: SocketAddr::from((Ipv4Addr::UNSPECIFIED, args.health_port)),
+    };
+    Ok((options, endpoints))
+}
+
+/// This replica's name in the Lease: the pod name when set, else host and pid.
+fn identity() -> String {
+    let host = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "kerf".to_string());
+    format!("{host}_{}", std::process::id())
+}
+
+async fn client(args: &ControllerArgs) -> Result<kube::Client, String> {
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no --kubeconfig and no in-cluster configuration: {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("building the Kubernetes client: {e}"))
+}
+
+/// The AWS settings the flags describe, or the first bad one.
+fn aws_options(args: &ControllerArgs, cluster_name: &str) -> Result<aws::AwsOptions, ConfigError> {
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let region = non_empty(&args.aws_region).ok_or_else(|| {
+        config_error("--aws-region (AWS_REGION)", "is required with --cloud-provider aws")
+    })?;
+    let endpoint = non_empty(&args.cluster_endpoint).ok_or_else(|| {
+        config_error(
+            "--cluster-endpoint (CLUSTER_ENDPOINT)",
+            "is required with --cloud-provider aws",
+        )
+    })?;
+    if !endpoint.starts_with("https://") {
+        return Err(config_error(
+            "--cluster-endpoint (CLUSTER_ENDPOINT)",
+            format!("{endpoint:?} is not an https:// URL"),
+        ));
+    }
+    let endpoint_url = non_empty(&args.aws_endpoint_url);
+    if let Some(url) = &endpoint_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(config_error(
+            "--aws-endpoint-url (AWS_ENDPOINT_URL)",
+            format!("{url:?} is not an http(s):// URL"),
+        ));
+    }
+    let instance_types: Vec<String> = args
+        .aws_instance_types
+        .iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    Ok(aws::AwsOptions {
+        region,
+        endpoint_url,
+        cluster: kerf_aws::launch::user_data::ClusterInfo {
+            name: cluster_name.to_string(),
+            endpoint,
+            ca_bundle: args.cluster_ca_bundle.clone(),
+            dns_ip: non_empty(&args.cluster_dns_ip),
+            service_cidr: args.cluster_service_cidr.clone(),
+        },
+        default_instance_profile: non_empty(&args.aws_default_instance_profile),
+        public_parameter_root: non_empty(&args.aws_public_parameter_root),
+        instance_types: (!instance_types.is_empty()).then_some(instance_types),
+    })
+}
+
+async fn cloud(
+    args: &ControllerArgs,
+    cluster_name: &str,
+    client: &kube::Client,
+) -> Result<Arc<dyn CloudProvider>, String> {
+    let catalog = || match &args.catalog {
+        Some(path) => Catalog::from_file(path).map_err(|e| format!("invalid --catalog: {e}")),
+        None => Ok(Catalog::builtin()),
+    };
+    Ok(match args.cloud_provider {
+        CloudProviderKind::Kwok => {
+            let delay = duration("--kwok-launch-delay", &args.kwok_launch_delay, true)
+                .map_err(|e| e.to_string())?;
+            Arc::new(KwokCloud::with_catalog(client.clone(), catalog()?).with_launch_delay(delay))
+        }
+        CloudProviderKind::Memory => Arc::new(InMemoryCloud::new(catalog()?)),
+        CloudProviderKind::Aws => {
+            let options = aws_options(args, cluster_name).map_err(|e| e.to_string())?;
+            Arc::new(aws::build(&options, client).await?)
+        }
+    })
+}
+
+/// Runs the controller until it fails; exit code 2 for bad configuration.
+/// Logs go through the binary's subscriber (`RUST_LOG` / `--log-level`).
+pub fn run(args: ControllerArgs) -> i32 {
+    let (options, endpoints) = match options(&args) {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("kerf controller: {e}");
+            return 2;
+        }
+    };
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kerf controller: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        let client = match client(&args).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kerf controller: {e}");
+                return 2;
+            }
+        };
+        let cloud = match cloud(&args, &options.cluster_name, &client).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("kerf controller: {e}");
+                return 2;
+            }
+        };
+        match kerf_controller::run(options, client, cloud, endpoints).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("kerf controller: {e}");
+                1
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ControllerArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<(ControllerOptions, Endpoints), ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("kerf").chain(argv.iter().copied()))
+            .expect("flags parse");
+        options(&cli.args)
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let err = parse(&[]).unwrap_err();
+        assert!(err.to_string().contains("--cluster-name"), "{err}");
+        let err = parse(&["--cluster-name", "c", "--batch-idle-duration", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--batch-idle-duration"), "{err}");
+        let err = parse(&["--cluster-name", "c", "--batch-max-duration", "500ms"]).unwrap_err();
+        assert!(err.to_string().contains("--batch-max-duration"), "{err}");
+        let err = parse(&["--cluster-name", "c", "--health-port", "8080"]).unwrap_err();
+        assert!(err.to_string().contains("--health-port"), "{err}");
+        let (o, e) = parse(&[
+            "--cluster-name",
+            "c",
+            "--bind-pods",
+            "--batch-idle-duration",
+            "2s",
+        ])
+        .unwrap();
+        assert!(o.bind_pods);
+        assert_eq!(o.batch_idle, Duration::from_secs(2));
+        assert_eq!(o.batch_max, Duration::from_secs(10));
+        assert_eq!(e.health.port(), 8081);
+    }
+}

@@ -1,0 +1,169 @@
+//! `--cloud-provider aws`: builds the [`AwsCloudProvider`] from the flags and
+//! wraps it so it always knows the node classes the cluster's pools use. The
+//! AWS provider resolves subnets, security groups and AMIs from a node class
+//! by name; here those classes are read from the API server (EC2NodeClasses,
+//! AWSNodeTemplates, and the classes inline `provider:` Provisioners convert to).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kerf_api::v1::{EC2NodeClass, NodeClaim};
+use kerf_api::v1alpha1::AWSNodeTemplate;
+use kerf_api::v1alpha5::Provisioner;
+use kerf_aws::launch::user_data::ClusterInfo;
+use kerf_aws::{AwsCloudProvider, AwsSettings, Clients, ProviderSettings};
+use kerf_cloud::provider::Result;
+use kerf_cloud::{CloudError, CloudProvider, NodeTemplateContext};
+use kerf_core::instance_type::InstanceType;
+use kube::api::{Api, ListParams};
+
+/// What `kerf controller` needs to build the AWS provider.
+#[derive(Clone, Debug)]
+pub struct AwsOptions {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub cluster: ClusterInfo,
+    pub default_instance_profile: Option<String>,
+    pub public_parameter_root: Option<String>,
+    pub instance_types: Option<Vec<String>>,
+}
+
+/// The AWS provider plus node-class discovery from the API server.
+pub struct AwsCloud {
+    inner: Arc<AwsCloudProvider>,
+    client: kube::Client,
+    default_instance_profile: Option<String>,
+}
+
+/// The cluster's Kubernetes minor version (`1.30`), for the EKS AMI parameters.
+async fn kubernetes_version(client: &kube::Client) -> std::result::Result<String, String> {
+    let info = client
+        .apiserver_version()
+        .await
+        .map_err(|e| format!("reading the API server version: {e}"))?;
+    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
+    let (major, minor) = (digits(&info.major), digits(&info.minor));
+    if major.is_empty() || minor.is_empty() {
+        return Err(format!(
+            "the API server reports version {:?}.{:?}, not <major>.<minor>",
+            info.major, info.minor
+        ));
+    }
+    Ok(format!("{major}.{minor}"))
+}
+
+pub async fn build(
+    options: &AwsOptions,
+    client: &kube::Client,
+) -> std::result::Result<AwsCloud, String> {
+    let mut aws = AwsSettings::new(options.region.clone());
+    aws.endpoint_url = options.endpoint_url.clone();
+    let clients = Clients::connect(&aws).await;
+    let mut settings = ProviderSettings::new(options.cluster.clone(), kubernetes_version(client).await?);
+    if let Some(root) = &options.public_parameter_root {
+        settings.public_parameter_root = root.clone();
+    }
+    settings.instance_types = options.instance_types.clone();
+    let provider = AwsCloudProvider::new(clients, settings, Arc::new(kerf_aws::clock::SystemClock));
+    Ok(AwsCloud {
+        inner: Arc::new(provider),
+        client: client.clone(),
+        default_instance_profile: options.default_instance_profile.clone(),
+    })
+}
+
+fn list_error(kind: &str, e: kube::Error) -> CloudError {
+    CloudError::other(format!("listing {kind}s for their node classes"), e)
+}
+
+impl AwsCloud {
+    fn register(&self, mut class: EC2NodeClass) {
+        if class.spec.role.is_none() && class.spec.instance_profile.is_none() {
+            class.spec.instance_profile = self.default_instance_profile.clone();
+        }
+        self.inner.set_node_class(class);
+    }
+
+    /// Reads every node class the cluster defines and hands it to the provider.
+    async fn sync_node_classes(&self) -> Result<()> {
+        let lp = ListParams::default();
+        let classes = Api::<EC2NodeClass>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .map_err(|e| list_error("EC2NodeClass", e))?;
+        for class in classes {
+            self.register(class);
+        }
+        let templates = Api::<AWSNodeTemplate>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .map_err(|e| list_error("AWSNodeTemplate", e))?;
+        for t in &templates {
+            self.register(kerf_aws::nodeclass::node_template_class(t));
+        }
+        let provisioners = Api::<Provisioner>::all(self.client.clone())
+            .list(&lp)
+            .await
+            .map_err(|e| list_error("Provisioner", e))?;
+        for p in provisioners.iter().filter(|p| p.spec.provider.is_some()) {
+            let name = p.metadata.name.as_deref().unwrap_or_default();
+            match kerf_api::convert::provisioner_to_v1(p, None) {
+                Ok(converted) => {
+                    if let Some(class) = converted.node_class {
+                        self.register(class);
+                    }
+                }
+                // The controller's state rejects it too, with an event on the Provisioner.
+                Err(e) => tracing::warn!(provisioner = name, "spec.provider: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_node_class(&self, name: &str) -> Result<()> {
+        if self.inner.node_class(name).is_err() {
+            self.sync_node_classes().await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CloudProvider for AwsCloud {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn instance_types(
+        &self,
+        template: &NodeTemplateContext,
+    ) -> Result<Vec<Arc<InstanceType>>> {
+        // Every round: a class edited since the last one is picked up.
+        self.sync_node_classes().await?;
+        self.inner.instance_types(template).await
+    }
+
+    async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {
+        self.ensure_node_class(&claim.spec.node_class_ref.name)
+            .await?;
+        self.inner.create(claim).await
+    }
+
+    async fn delete(&self, claim: &NodeClaim) -> Result<()> {
+        self.inner.delete(claim).await
+    }
+
+    async fn get(&self, provider_id: &str) -> Result<NodeClaim> {
+        self.inner.get(provider_id).await
+    }
+
+    async fn list(&self) -> Result<Vec<NodeClaim>> {
+        self.inner.list().await
+    }
+
+    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>> {
+        self.ensure_node_class(&claim.spec.node_class_ref.name)
+            .await?;
+        self.inner.is_drifted(claim).await
+    }
+}

@@ -1,0 +1,109 @@
+//! The built `kerf` binary: exit codes, output formats and error messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn kerf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kerf"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn simulate_seed_prints_the_plan() {
+    let out = kerf(&["simulate", &example("seed")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("m5.2xlarge"), "{stdout}");
+    assert!(stdout.contains("us-east-1c"), "{stdout}");
+    assert!(
+        stdout.contains("10 pending pod(s): 10 on new nodes"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("m5.2xlarge ") || !stdout.contains("Unschedulable"));
+}
+
+#[test]
+fn simulate_json_parses() {
+    let out = kerf(&["simulate", "-o", "json", &example("seed")]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes = v["nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty());
+    assert!(nodes.iter().all(|n| n["instanceType"] == "m5.2xlarge"));
+    let pods: usize = nodes
+        .iter()
+        .map(|n| n["pods"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(pods, 10);
+}
+
+#[test]
+fn unschedulable_exits_1_unless_allowed() {
+    let out = kerf(&["simulate", &example("unschedulable")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("default/huge: provisioner default"),
+        "{stdout}"
+    );
+    let out = kerf(&[
+        "simulate",
+        "--allow-unschedulable",
+        &example("unschedulable"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn bad_input_exits_2_naming_file_document_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: many}\n",
+    )
+    .unwrap();
+    let out = kerf(&["simulate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(path.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("document 2"), "{stderr}");
+    assert!(
+        stderr.contains("Deployment \"default/web\"") || stderr.contains("Deployment \"web\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("spec.replicas"), "{stderr}");
+    assert!(out.stdout.is_empty());
+
+    let out = kerf(&["simulate", "/nonexistent/manifests.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/manifests.yaml"));
+}
+
+#[test]
+fn help_on_every_subcommand() {
+    let out = kerf(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("simulate"));
+    let out = kerf(&["simulate", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for flag in ["--output", "--catalog", "--allow-unschedulable", "FILE|DIR"] {
+        assert!(help.contains(flag), "{flag} missing from {help}");
+    }
+}

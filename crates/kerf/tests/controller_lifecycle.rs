@@ -1,0 +1,321 @@
+//! Controller behaviour beyond the walk-through, against the same real parts
+//! (control plane, kwok, the `kerf controller` binary, kubectl): a restart
+//! between NodeClaim creation and launch, termination through the Eviction
+//! API with a PDB, and two replicas with leader election. Fails (never
+//! skips) when the control-plane binaries are missing.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+
+/// Kill the controller after it recorded its NodeClaims but before any launch
+/// finished (launches take 5 s here); the restarted controller launches each
+/// claim exactly once and provisions nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_between_claim_and_launch_launches_each_claim_once() {
+    let plane = ControlPlane::start(
+        ControlPlaneOptions::cluster()
+            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
+    )
+    .await
+    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
+    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
+    kubectl(
+        &plane,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    );
+    let dir = plane.dir().to_path_buf();
+    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
+    let inflate = write(&dir, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["apply", "-f", provisioner.to_str().expect("utf-8")],
+    );
+    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+
+    let first = start_controller(&plane, false, &["--kwok-launch-delay", "5s"]);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    let claims = wait(
+        &plane,
+        "2 NodeClaims recorded",
+        Duration::from_secs(60),
+        || {
+            let c = claim_names(&plane);
+            (c.len() == 2).then_some(c)
+        },
+    );
+    assert!(
+        kerf_nodes(&plane).is_empty(),
+        "killed before any launch finished"
+    );
+    drop(first);
+    let unlaunched = kubectl(
+        &plane,
+        &[
+            "get",
+            "nodeclaims",
+            "-o",
+            "jsonpath={.items[*].status.providerID}",
+        ],
+    );
+    assert!(
+        unlaunched.trim().is_empty(),
+        "no claim launched yet: {unlaunched}"
+    );
+
+    let _second = start_controller(&plane, false, &[]);
+    wait(
+        &plane,
+        "10 inflate pods Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 10).then_some(()),
+    );
+    // Give a second pass the chance to (wrongly) add capacity.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut nodes = kerf_nodes(&plane);
+    nodes.sort();
+    let mut after = claim_names(&plane);
+    after.sort();
+    let mut before = claims.clone();
+    before.sort();
+    assert_eq!(after, before, "the restarted controller made no new claims");
+    assert_eq!(nodes, before, "exactly one node per claim, named after it");
+    let ids = kubectl(
+        &plane,
+        &[
+            "get",
+            "nodeclaims",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.status.providerID}{\"\\n\"}{end}",
+        ],
+    );
+    for line in ids.lines() {
+        let (name, id) = line.split_once('=').expect("name=providerID");
+        assert_eq!(id, format!("kwok://{name}"), "{ids}");
+    }
+}
+
+/// Deleting a NodeClaim drains its node through the Eviction API: while a PDB
+/// allows no disruption the evictions are refused (429) and the node stays,
+/// cordoned; once the PDB is gone the pods are evicted, kerf provisions a
+/// node for their replacements, and the old node is terminated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
+    let plane = ControlPlane::start(
+        ControlPlaneOptions::cluster()
+            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
+    )
+    .await
+    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
+    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
+    kubectl(
+        &plane,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    );
+    let _controller = start_controller(&plane, false, &[]);
+    let dir = plane.dir().to_path_buf();
+    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
+    let inflate = write(&dir, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["apply", "-f", provisioner.to_str().expect("utf-8")],
+    );
+    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    wait(
+        &plane,
+        "10 inflate pods Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 10).then_some(()),
+    );
+
+    let pdb = write(
+        &dir,
+        "pdb.yaml",
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: inflate}\nspec:\n  minAvailable: 10\n  selector:\n    matchLabels: {app: inflate}\n",
+    );
+    kubectl(&plane, &["apply", "-f", pdb.to_str().expect("utf-8")]);
+    wait(
+        &plane,
+        "the PDB to be observed",
+        Duration::from_secs(60),
+        || {
+            let out = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "pdb",
+                    "inflate",
+                    "-o",
+                    "jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}",
+                ],
+            );
+            (out.trim() == "10/0").then_some(())
+        },
+    );
+
+    let victim = claim_names(&plane).into_iter().next().expect("a claim");
+    let on_victim = running_inflate_pods(&plane)
+        .into_iter()
+        .filter(|(_, n)| *n == victim)
+        .count();
+    assert!(on_victim > 0, "pods run on {victim}");
+    kubectl(&plane, &["delete", "nodeclaim", &victim, "--wait=false"]);
+    wait(
+        &plane,
+        "the node to be cordoned",
+        Duration::from_secs(30),
+        || {
+            let out = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "node",
+                    &victim,
+                    "-o",
+                    "jsonpath={.spec.unschedulable}",
+                ],
+            );
+            (out.trim() == "true").then_some(())
+        },
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let still = running_inflate_pods(&plane)
+        .into_iter()
+        .filter(|(_, n)| *n == victim)
+        .count();
+    assert_eq!(still, on_victim, "the PDB refuses every eviction");
+    assert!(
+        kerf_nodes(&plane).contains(&victim),
+        "the node waits for its pods"
+    );
+
+    kubectl(&plane, &["delete", "pdb", "inflate"]);
+    wait(
+        &plane,
+        "the drained node to be gone",
+        Duration::from_secs(90),
+        || (!kerf_nodes(&plane).contains(&victim)).then_some(()),
+    );
+    let pods = wait(
+        &plane,
+        "10 pods Running again",
+        Duration::from_secs(90),
+        || {
+            let pods = running_inflate_pods(&plane);
+            (pods.len() == 10).then_some(pods)
+        },
+    );
+    assert!(pods.iter().all(|(_, n)| *n != victim), "{pods:?}");
+    let nodes = kerf_nodes(&plane);
+    assert_eq!(
+        nodes.len(),
+        2,
+        "a replacement node for the evicted pods: {nodes:?}"
+    );
+}
+
+/// Two replicas with leader election: one holds the Lease and provisions, the
+/// other only watches (no double launch); killing the leader hands the Lease
+/// to the other, which then provisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_one_leader_and_failover() {
+    let plane = ControlPlane::start(
+        ControlPlaneOptions::cluster()
+            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
+    )
+    .await
+    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
+    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
+    kubectl(
+        &plane,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    );
+    let args = ["--leader-elect", "--leader-election-lease-duration", "4s"];
+    let a = start_controller(&plane, false, &args);
+    let b = start_controller(&plane, false, &args);
+    let holder = wait(&plane, "a lease holder", Duration::from_secs(30), || {
+        Some(lease_holder(&plane)).filter(|h| !h.is_empty())
+    });
+    let (leader, standby) = if holder.ends_with(&format!("_{}", a.child.id())) {
+        (a, b)
+    } else {
+        assert!(holder.ends_with(&format!("_{}", b.child.id())), "{holder}");
+        (b, a)
+    };
+
+    let dir = plane.dir().to_path_buf();
+    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
+    let inflate = write(&dir, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["apply", "-f", provisioner.to_str().expect("utf-8")],
+    );
+    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    wait(
+        &plane,
+        "10 inflate pods Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 10).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(claim_names(&plane).len(), 2, "only the leader provisioned");
+    let standby_log = std::fs::read_to_string(&standby.log).unwrap_or_default();
+    assert!(!standby_log.contains("provisioning pass"), "{standby_log}");
+
+    drop(leader);
+    let new_holder = wait(
+        &plane,
+        "the standby to take the lease",
+        Duration::from_secs(30),
+        || Some(lease_holder(&plane)).filter(|h| h.ends_with(&format!("_{}", standby.child.id()))),
+    );
+    assert_ne!(new_holder, holder);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "20"],
+    );
+    wait(
+        &plane,
+        "20 inflate pods Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 20).then_some(()),
+    );
+    assert!(claim_names(&plane).len() >= 3, "the new leader provisioned");
+    drop(standby);
+}

@@ -1,0 +1,269 @@
+//! The seed walk-through end to end, with real parts only: a control plane
+//! from kerf-testenv (etcd, kube-apiserver, kube-controller-manager, kwok, and
+//! in nominate mode kube-scheduler), kerf's CRDs, the real `kerf controller`
+//! binary with the kwok cloud provider, and the real kubectl applying the
+//! seed's Provisioner verbatim and scaling the seed's inflate Deployment.
+//!
+//! Scale to 10 → kerf's nodes appear in `kubectl get nodes` and all 10 pods
+//! are Running; scale to 0 → the nodes are gone about `ttlSecondsAfterEmpty`
+//! (30 s) after they emptied. Both binding modes:
+//! - `--bind-pods`: no kube-scheduler runs at all, so a Running pod proves kerf
+//!   bound it through the binding subresource.
+//! - nominate (default): kube-scheduler marks the pods Unschedulable, kerf
+//!   provisions, kube-scheduler binds (its `Scheduled` events show it).
+//!
+//! Fails (never skips) when the control-plane binaries are missing: run
+//! scripts/testbed-build.sh.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+
+async fn walkthrough(bind_pods: bool) {
+    let mode = if bind_pods { "bind-pods" } else { "nominate" };
+    let mut options = ControlPlaneOptions::new()
+        .with_controller_manager()
+        .with_kwok()
+        .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
+    if !bind_pods {
+        options = options.with_scheduler();
+    }
+    let plane = ControlPlane::start(options)
+        .await
+        .expect("start the control plane (binaries from scripts/testbed-build.sh)");
+
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
+    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
+    kubectl(
+        &plane,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    );
+
+    let controller = start_controller(&plane, bind_pods, &[]);
+
+    let dir = plane.dir().to_path_buf();
+    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
+    let inflate = write(&dir, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["apply", "-f", provisioner.to_str().expect("utf-8")],
+    );
+    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+
+    let t_scale = Instant::now();
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    let running = wait(
+        &plane,
+        "10 inflate pods Running",
+        Duration::from_secs(120),
+        || {
+            let pods = running_inflate_pods(&plane);
+            (pods.len() == 10).then_some(pods)
+        },
+    );
+    let up = t_scale.elapsed();
+    let nodes = kerf_nodes(&plane);
+    eprintln!("[{mode}] scale-up → 10 pods Running in {up:?} on nodes {nodes:?}");
+
+    // m5.2xlarge: 8 vCPU, 7910m allocatable → 7 one-CPU pods per node → 2 nodes.
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    for (pod, node) in &running {
+        assert!(
+            nodes.contains(node),
+            "pod {pod} runs on {node}, not a kerf node"
+        );
+    }
+    let shapes = kubectl(
+        &plane,
+        &[
+            "get",
+            "nodes",
+            "-l",
+            POOL_SELECTOR,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.labels.node\\.kubernetes\\.io/instance-type}/{.metadata.labels.topology\\.kubernetes\\.io/zone}/{.spec.providerID}{\"\\n\"}{end}",
+        ],
+    );
+    for line in shapes.lines() {
+        assert!(
+            line.starts_with("m5.2xlarge/us-east-1c/kwok://"),
+            "{shapes}"
+        );
+    }
+    // Pods can run before kerf has written Registered/Initialized (kwok makes
+    // the Node Ready at once), so wait for the claims to catch up.
+    let initialized = wait(
+        &plane,
+        "2 NodeClaims Initialized",
+        Duration::from_secs(30),
+        || {
+            let out = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "nodeclaims",
+                    "-o",
+                    "jsonpath={range .items[*]}{.status.nodeName}={.status.conditions[?(@.type==\"Initialized\")].status}{\"\\n\"}{end}",
+                ],
+            );
+            let done: Vec<String> = out
+                .lines()
+                .filter_map(|l| l.strip_suffix("=True"))
+                .map(str::to_string)
+                .collect();
+            (done.len() == 2).then_some(done)
+        },
+    );
+    for node in &initialized {
+        assert!(
+            nodes.contains(node),
+            "claim registered as {node}, not one of {nodes:?}"
+        );
+    }
+
+    let nominated = || {
+        kubectl(
+            &plane,
+            &[
+                "get",
+                "events",
+                "--field-selector",
+                "reason=Nominated",
+                "-o",
+                "jsonpath={range .items[*]}{.involvedObject.name}|{.reportingComponent}|{.message}{\"\\n\"}{end}",
+            ],
+        )
+    };
+    let told = |events: &str| {
+        let mut pods: Vec<String> = events
+            .lines()
+            .filter(|l| l.contains("|kerf|kerf will launch node default-"))
+            .filter_map(|l| l.split('|').next().map(str::to_string))
+            .collect();
+        pods.sort();
+        pods.dedup();
+        pods.len()
+    };
+    // Every pod hears which node kerf launches for it.
+    wait(
+        &plane,
+        "a Nominated event from kerf on each pod",
+        Duration::from_secs(30),
+        || (told(&nominated()) == 10).then_some(()),
+    );
+
+    let scheduled_by = kubectl(
+        &plane,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "reason=Scheduled",
+            "-o",
+            "jsonpath={range .items[*]}{.source.component}{.reportingComponent}{\"\\n\"}{end}",
+        ],
+    );
+    if bind_pods {
+        assert!(
+            scheduled_by.trim().is_empty(),
+            "no scheduler runs: {scheduled_by}"
+        );
+    } else {
+        assert_eq!(
+            lines(&scheduled_by).len(),
+            10,
+            "kube-scheduler bound every pod: {scheduled_by}"
+        );
+    }
+
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "0"],
+    );
+    wait(&plane, "inflate pods gone", Duration::from_secs(60), || {
+        let out = kubectl(
+            &plane,
+            &[
+                "get",
+                "pods",
+                "-l",
+                "app=inflate",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        );
+        out.trim().is_empty().then_some(())
+    });
+    let t_empty = Instant::now();
+    wait(
+        &plane,
+        "kerf's nodes gone",
+        Duration::from_secs(120),
+        || kerf_nodes(&plane).is_empty().then_some(()),
+    );
+    let gone = t_empty.elapsed();
+    eprintln!("[{mode}] emptied → nodes gone in {gone:?} (ttlSecondsAfterEmpty 30)");
+    assert!(
+        gone >= Duration::from_secs(25) && gone <= Duration::from_secs(60),
+        "nodes removed {gone:?} after emptying, expected about 30 s"
+    );
+    wait(&plane, "nodeclaims gone", Duration::from_secs(30), || {
+        let out = kubectl(
+            &plane,
+            &[
+                "get",
+                "nodeclaims",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ],
+        );
+        out.trim().is_empty().then_some(())
+    });
+
+    let (code, text) = http_get(controller.metrics_port, "/metrics").expect("metrics endpoint");
+    assert_eq!(code, 200);
+    assert_eq!(
+        metric(
+            &text,
+            "karpenter_nodes_created_total{provisioner=\"default\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "karpenter_nodes_terminated_total{provisioner=\"default\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("karpenter_provisioner_scheduling_duration_seconds_count"),
+        "{text}"
+    );
+    drop(controller);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_walkthrough_bind_pods() {
+    walkthrough(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_walkthrough_nominate() {
+    walkthrough(false).await;
+}
