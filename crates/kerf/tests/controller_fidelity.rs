@@ -30,7 +30,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 const DEFAULT_SEED: u64 = 0x6b65_7266;
-const DEFAULT_WORKLOADS: usize = 5;
+const DEFAULT_WORKLOADS: usize = 6;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)

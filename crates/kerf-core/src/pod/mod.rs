@@ -271,6 +271,12 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
         .map(|ns| &ns.node_selector_terms)
     {
         for (i, term) in terms.iter().enumerate() {
+            // kube-scheduler: an empty term matches no node, so it adds no alternative.
+            let empty = term.match_expressions.as_ref().is_none_or(Vec::is_empty)
+                && term.match_fields.as_ref().is_none_or(Vec::is_empty);
+            if empty {
+                continue;
+            }
             let field = format!(
                 "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]"
             );
@@ -279,6 +285,12 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
             spread_affinity.push(reqs.clone());
             reqs.add_all(volume_requirements);
             required_terms.push(reqs);
+        }
+        if required_terms.is_empty() {
+            return Err(err(
+                "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
+                "no term has a matchExpressions or matchFields entry, so no node matches".into(),
+            ));
         }
     }
     if required_terms.is_empty() {

@@ -119,3 +119,44 @@ fn host_ports_conflict_rules() {
     };
     assert!(a.conflicts(&b) && !b.conflicts(&c) && !a.conflicts(&d));
 }
+
+#[test]
+fn empty_node_selector_terms_match_no_node() {
+    // One empty term next to a real one adds no alternative.
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - {}
+        - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [z1]}]
+  containers: [{name: c}]
+"#,
+    );
+    let info = compile(&pod, &Requirements::new()).expect("valid");
+    assert_eq!(info.required_terms.len(), 1);
+    assert!(
+        info.node_requirements()
+            .get("topology.kubernetes.io/zone")
+            .is_some_and(|r| r.has("z1") && !r.has("z2"))
+    );
+
+    // Only empty terms: no node can match, and the error names the field.
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms: [{}, {matchExpressions: []}]
+  containers: [{name: c}]
+"#,
+    );
+    let e = compile(&pod, &Requirements::new()).expect_err("no node matches");
+    assert!(e.field.ends_with("nodeSelectorTerms"), "{e}");
+    assert!(e.message.contains("no node matches"), "{e}");
+}

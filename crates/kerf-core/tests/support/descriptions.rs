@@ -1,7 +1,5 @@
 //! Descriptions of templates, nodes, daemonsets and apps: plain data a shrunk case prints as.
 
-use super::*;
-
 #[derive(Clone, Debug)]
 pub struct TemplateDesc {
     /// 0, 10 or 50.

@@ -4,7 +4,8 @@
 //!
 //! Descriptions are plain data with public fields so that a shrunk failing
 //! case printed by proptest can be pasted back as a regression test.
-#![allow(dead_code)]
+// Each test crate uses a part of this module.
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -254,7 +254,10 @@ async fn client(args: &ControllerArgs) -> Result<kube::Client, String> {
 fn aws_options(args: &ControllerArgs, cluster_name: &str) -> Result<aws::AwsOptions, ConfigError> {
     let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let region = non_empty(&args.aws_region).ok_or_else(|| {
-        config_error("--aws-region (AWS_REGION)", "is required with --cloud-provider aws")
+        config_error(
+            "--aws-region (AWS_REGION)",
+            "is required with --cloud-provider aws",
+        )
     })?;
     let endpoint = non_empty(&args.cluster_endpoint).ok_or_else(|| {
         config_error(
@@ -404,5 +407,20 @@ mod tests {
         assert_eq!(o.batch_idle, Duration::from_secs(2));
         assert_eq!(o.batch_max, Duration::from_secs(10));
         assert_eq!(e.health.port(), 8081);
+    }
+
+    #[test]
+    fn aws_settings_are_checked_before_start() {
+        let aws = ["--cluster-name", "c", "--cloud-provider", "aws"];
+        let err = parse(&aws).unwrap_err();
+        assert!(err.to_string().contains("--aws-region"), "{err}");
+        let with_region = [&aws[..], &["--aws-region", "us-east-1"]].concat();
+        let err = parse(&with_region).unwrap_err();
+        assert!(err.to_string().contains("--cluster-endpoint"), "{err}");
+        let plain_http = [&with_region[..], &["--cluster-endpoint", "http://x"]].concat();
+        let err = parse(&plain_http).unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
+        let ok = [&with_region[..], &["--cluster-endpoint", "https://x"]].concat();
+        assert!(parse(&ok).is_ok());
     }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
+pub mod moto;
+
 /// The seed's Provisioner, verbatim.
 pub const SEED_PROVISIONER: &str = r#"apiVersion: karpenter.sh/v1alpha5
 kind: Provisioner
@@ -107,6 +109,17 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 pub fn start_controller(plane: &ControlPlane, bind_pods: bool, extra: &[&str]) -> Controller {
+    start_controller_with_env(plane, "kwok", bind_pods, extra, &[])
+}
+
+/// [`start_controller`] with another cloud provider and extra environment variables.
+pub fn start_controller_with_env(
+    plane: &ControlPlane,
+    cloud_provider: &str,
+    bind_pods: bool,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Controller {
     let log = (0..)
         .map(|i| {
             plane
@@ -121,7 +134,12 @@ pub fn start_controller(plane: &ControlPlane, bind_pods: bool, extra: &[&str]) -
     let health_port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
     cmd.arg("controller")
-        .args(["--cluster-name", "kerf-e2e", "--cloud-provider", "kwok"])
+        .args([
+            "--cluster-name",
+            "kerf-e2e",
+            "--cloud-provider",
+            cloud_provider,
+        ])
         .arg("--kubeconfig")
         .arg(plane.kubeconfig_path())
         .args(["--metrics-port", &metrics_port.to_string()])
@@ -134,6 +152,7 @@ pub fn start_controller(plane: &ControlPlane, bind_pods: bool, extra: &[&str]) -
         cmd.arg("--bind-pods");
     }
     cmd.args(extra);
+    cmd.envs(env.iter().copied());
     let child = cmd.spawn().expect("start kerf controller");
     let mut controller = Controller {
         child,

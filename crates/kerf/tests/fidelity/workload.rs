@@ -83,7 +83,6 @@ const KINDS: [Constraint; 9] = [
 ];
 
 pub struct Group {
-    pub app: String,
     pub replicas: usize,
     pub constraint: Constraint,
     pub pods: Vec<Value>,
@@ -202,7 +201,6 @@ fn group(rng: &mut ChaCha8Rng, workload: &str, index: usize) -> Group {
         })
         .collect();
     Group {
-        app,
         replicas,
         constraint,
         pods,

@@ -41,7 +41,11 @@ async fn kubernetes_version(client: &kube::Client) -> std::result::Result<String
         .apiserver_version()
         .await
         .map_err(|e| format!("reading the API server version: {e}"))?;
-    let digits = |s: &str| s.chars().take_while(char::is_ascii_digit).collect::<String>();
+    let digits = |s: &str| {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    };
     let (major, minor) = (digits(&info.major), digits(&info.minor));
     if major.is_empty() || minor.is_empty() {
         return Err(format!(
@@ -59,7 +63,8 @@ pub async fn build(
     let mut aws = AwsSettings::new(options.region.clone());
     aws.endpoint_url = options.endpoint_url.clone();
     let clients = Clients::connect(&aws).await;
-    let mut settings = ProviderSettings::new(options.cluster.clone(), kubernetes_version(client).await?);
+    let mut settings =
+        ProviderSettings::new(options.cluster.clone(), kubernetes_version(client).await?);
     if let Some(root) = &options.public_parameter_root {
         settings.public_parameter_root = root.clone();
     }

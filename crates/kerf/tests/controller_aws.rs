@@ -1,0 +1,248 @@
+//! `kerf controller --cloud-provider aws` end to end, with real parts only: a
+//! moto_server standing in for EC2/SSM, a control plane from kerf-testenv
+//! (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
+//! kerf's CRDs, the real `kerf` binary, and the real kubectl applying the
+//! seed Provisioner (`provider.instanceProfile`, no selectors: subnets and
+//! security groups are found by the cluster tag) and scaling inflate to 10.
+//!
+//! The test is the kubelet: for each running instance moto holds for a
+//! NodeClaim it registers a Node with providerID `aws:///<zone>/<instance-id>`
+//! and the claim's labels and capacity, annotated so kwok keeps it Ready.
+//!
+//! Fails (never skips) when moto_server or the control-plane binaries are missing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{Filter, Instance};
+use common::moto::{Moto, PARAMETER_ROOT, seed};
+use common::*;
+use kerf_testenv::ControlPlane;
+
+/// `start_controller` names the cluster so.
+const CLUSTER: &str = "kerf-e2e";
+const NODECLAIM_TAG: &str = "karpenter.sh/nodeclaim";
+
+fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
+    i.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+async fn claimed_instances(aws: &kerf_aws::Clients) -> Vec<Instance> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("tag-key")
+                .values(NODECLAIM_TAG)
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances().iter().cloned())
+        .collect()
+}
+
+/// Registers the instance's Node as its kubelet would, once kerf has written
+/// the claim's providerID and capacity. Returns whether it did.
+fn register_node(plane: &ControlPlane, instance: &Instance) -> bool {
+    let id = instance.instance_id().unwrap();
+    let zone = instance
+        .placement()
+        .and_then(|p| p.availability_zone())
+        .unwrap();
+    let claim_name = tag(instance, NODECLAIM_TAG).unwrap();
+    let provider_id = format!("aws:///{zone}/{id}");
+    let claim: serde_json::Value = serde_json::from_str(&kubectl(
+        plane,
+        &["get", "nodeclaim", claim_name, "-o", "json"],
+    ))
+    .unwrap();
+    let status = &claim["status"];
+    if status["providerID"].as_str() != Some(provider_id.as_str())
+        || !status["allocatable"].is_object()
+    {
+        return false;
+    }
+    let name = instance
+        .private_dns_name()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(id)
+        .to_string();
+    let mut labels: BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(claim["metadata"]["labels"].clone()).unwrap_or_default();
+    labels.insert("kubernetes.io/hostname".into(), name.clone().into());
+    let node = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": { "kwok.x-k8s.io/node": "fake" },
+        },
+        "spec": { "providerID": provider_id, "taints": claim["spec"]["taints"] },
+        "status": { "capacity": status["capacity"], "allocatable": status["allocatable"] },
+    });
+    let path = write(plane.dir(), &format!("node-{id}.json"), &node.to_string());
+    kubectl(plane, &["create", "-f", path.to_str().unwrap()]);
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_provisioner_launches_ec2_instances_in_moto() {
+    let t_start = Instant::now();
+    let moto = Moto::start();
+    let aws = moto.clients().await;
+    let plane = cluster(true).await;
+    let info = plane.client().apiserver_version().await.unwrap();
+    let digits = |s: &str| {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    let version = format!("{}.{}", digits(&info.major), digits(&info.minor));
+    let account = seed(&aws, CLUSTER, &version).await;
+    let subnet_c = account
+        .subnets
+        .iter()
+        .find(|(z, _)| z == "us-east-1c")
+        .map(|(_, id)| id.clone())
+        .unwrap();
+
+    let _controller = start_controller_with_env(
+        &plane,
+        "aws",
+        false,
+        &[
+            "--cluster-endpoint",
+            "https://api.kerf-e2e.example",
+            "--aws-endpoint-url",
+            &moto.endpoint,
+            "--aws-public-parameter-root",
+            PARAMETER_ROOT,
+            // moto takes seconds to describe all ~1400 types; these are enough.
+            "--aws-instance-types",
+            "m5.large,m5.xlarge,m5.2xlarge,c5.2xlarge,m6g.2xlarge",
+        ],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    apply_seed(&plane);
+    let t_scale = Instant::now();
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+
+    let mut registered: BTreeMap<String, String> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let running = loop {
+        for i in claimed_instances(&aws).await {
+            let id = i.instance_id().unwrap().to_string();
+            if !registered.contains_key(&id) && register_node(&plane, &i) {
+                let node = i
+                    .private_dns_name()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(&id);
+                registered.insert(id.clone(), node.to_string());
+            }
+        }
+        let pods = running_inflate_pods(&plane);
+        if pods.len() == 10 {
+            break pods;
+        }
+        if Instant::now() >= deadline {
+            let state = plane.kubectl(["get", "nodes,nodeclaims,pods", "-A", "-o", "wide"]);
+            let out = state
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            panic!("10 inflate pods not Running after 180 s; instances {registered:?}\n{out}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!(
+        "scale → 10 pods Running in {:?} (test total {:?}) on {registered:?}",
+        t_scale.elapsed(),
+        t_start.elapsed()
+    );
+
+    // m5.2xlarge: 8 vCPU, 7910m allocatable → 7 one-CPU pods per node → 2 instances.
+    let instances = claimed_instances(&aws).await;
+    assert_eq!(instances.len(), 2, "{instances:?}");
+    let claims = claim_names(&plane);
+    for i in &instances {
+        let id = i.instance_id().unwrap();
+        assert_eq!(
+            i.instance_type().map(|t| t.as_str()),
+            Some("m5.2xlarge"),
+            "{id}"
+        );
+        assert_eq!(
+            i.placement().and_then(|p| p.availability_zone()),
+            Some("us-east-1c"),
+            "{id}"
+        );
+        assert_eq!(i.subnet_id(), Some(subnet_c.as_str()), "{id}");
+        assert_eq!(
+            tag(i, &format!("kubernetes.io/cluster/{CLUSTER}")),
+            Some("owned"),
+            "{id}"
+        );
+        let claim = tag(i, NODECLAIM_TAG).unwrap();
+        assert!(
+            claims.iter().any(|c| c == claim),
+            "{claim} not in {claims:?}"
+        );
+    }
+    // moto does not copy launch-template networking onto instances, so the
+    // security group and the seed's instance profile are read from the template.
+    let templates = aws.ec2.describe_launch_templates().send().await.unwrap();
+    assert_eq!(templates.launch_templates().len(), 1, "{templates:?}");
+    let versions = aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(
+            templates.launch_templates()[0]
+                .launch_template_id()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(
+        data.iam_instance_profile().and_then(|p| p.name()),
+        Some("KarpenterNodeInstanceProfile-eks-blueprint")
+    );
+    assert_eq!(
+        data.security_group_ids(),
+        std::slice::from_ref(&account.node_sg)
+    );
+    let nodes: Vec<&String> = registered.values().collect();
+    for (pod, node) in &running {
+        assert!(
+            nodes.contains(&node),
+            "pod {pod} runs on {node}, not an EC2 node {nodes:?}"
+        );
+    }
+}
