@@ -24,6 +24,16 @@ die() {
 CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
 # Registry dependencies compile once per machine; the workspace's own crates rebuild per clone.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+# Every clone path adds its own copy of the workspace's crates to the shared
+# target dir; start it afresh once it passes a size, so it cannot fill the disk.
+TARGET_LIMIT_GB="${KERF_TARGET_LIMIT_GB:-25}"
+if [[ -d "$CARGO_TARGET_DIR" ]]; then
+  used_gb=$(($(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1024 / 1024))
+  if ((used_gb >= TARGET_LIMIT_GB)); then
+    echo "test.sh: $CARGO_TARGET_DIR holds ${used_gb} GB (limit ${TARGET_LIMIT_GB}); removing it" >&2
+    rm -rf "$CARGO_TARGET_DIR"
+  fi
+fi
 
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs); kerf needs Rust >= 1.89"
 
