@@ -10,11 +10,13 @@
 //! - [`provider`]: the [`CloudProvider`] trait everything above the cloud uses
 //!   as `Arc<dyn CloudProvider>`, its error kinds and the shared launch choice.
 //! - [`memory`]: [`InMemoryCloud`], the provider the simulator and tests run on.
+//! - [`kubelet`]: a node class's kubelet block as the scheduler's kubelet settings.
 //! - [`labels`]: the label keys instance types and launched claims carry.
 
 pub mod catalog;
 pub mod eks;
 pub mod fake;
+pub mod kubelet;
 pub mod labels;
 pub mod memory;
 pub mod provider;

@@ -186,78 +186,19 @@ pub fn pool_of_labels(l: &BTreeMap<String, String>) -> Option<PoolRef> {
     })
 }
 
-/// Parses a reservation map (`{cpu: 100m}`) into milli-units, naming the field on error.
-fn reserved<'a>(
+/// A kubelet block (absent: defaults) as scheduler settings; a bad value names
+/// `kind name` and the field under `path`.
+fn kubelet(
     kind: &'static str,
     name: &str,
     path: &str,
-    list: impl IntoIterator<Item = (&'a String, &'a str)>,
-) -> Result<BTreeMap<String, i64>, StateError> {
-    list.into_iter()
-        .map(|(k, v)| {
-            kerf_api::quantity::parse_milli(v)
-                .map(|m| (k.clone(), m))
-                .map_err(|e| {
-                    StateError::field(
-                        kind,
-                        name,
-                        format!("{path}[{k}]"),
-                        format!("{v:?} is not a quantity: {e}"),
-                    )
-                })
-        })
-        .collect()
-}
-
-fn kubelet_v1(
-    kind: &'static str,
-    name: &str,
-    path: &str,
-    k: &kerf_api::v1::KubeletConfiguration,
+    block: Option<&kerf_api::v1::KubeletConfiguration>,
 ) -> Result<KubeletSettings, StateError> {
-    Ok(KubeletSettings {
-        max_pods: k.max_pods.map(i64::from),
-        pods_per_core: k.pods_per_core.map(i64::from),
-        kube_reserved: reserved(
-            kind,
-            name,
-            &format!("{path}.kubeReserved"),
-            k.kube_reserved.iter().map(|(a, b)| (a, b.as_str())),
-        )?,
-        system_reserved: reserved(
-            kind,
-            name,
-            &format!("{path}.systemReserved"),
-            k.system_reserved.iter().map(|(a, b)| (a, b.as_str())),
-        )?,
-        eviction_hard: k.eviction_hard.clone(),
-        eviction_soft: k.eviction_soft.clone(),
-    })
-}
-
-fn kubelet_v1alpha5(
-    name: &str,
-    k: &kerf_api::v1alpha5::KubeletConfiguration,
-) -> Result<KubeletSettings, StateError> {
-    let path = "spec.kubeletConfiguration";
-    Ok(KubeletSettings {
-        max_pods: k.max_pods.map(i64::from),
-        pods_per_core: k.pods_per_core.map(i64::from),
-        kube_reserved: reserved(
-            "Provisioner",
-            name,
-            &format!("{path}.kubeReserved"),
-            k.kube_reserved.iter().map(|(a, b)| (a, b.0.as_str())),
-        )?,
-        system_reserved: reserved(
-            "Provisioner",
-            name,
-            &format!("{path}.systemReserved"),
-            k.system_reserved.iter().map(|(a, b)| (a, b.0.as_str())),
-        )?,
-        eviction_hard: k.eviction_hard.clone(),
-        eviction_soft: k.eviction_soft.clone(),
-    })
+    block
+        .map(kerf_cloud::kubelet::kubelet_settings)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| StateError::field(kind, name, format!("{path}.{}", e.field), e.message))
 }
 
 impl ClusterState {
@@ -306,10 +247,16 @@ impl ClusterState {
         };
         let converted = kerf_api::convert::provisioner_to_v1(p, template)
             .map_err(|e| StateError::object("Provisioner", name, e.to_string()))?;
-        let kubelet = match &p.spec.kubelet_configuration {
-            Some(k) => kubelet_v1alpha5(name, k)?,
-            None => KubeletSettings::default(),
-        };
+        // The conversion carried kubeletConfiguration into the node class unchanged.
+        let kubelet = kubelet(
+            "Provisioner",
+            name,
+            "spec.kubeletConfiguration",
+            converted
+                .node_class
+                .as_ref()
+                .and_then(|c| c.spec.kubelet.as_ref()),
+        )?;
         Ok(Pool {
             pool: PoolRef {
                 kind: PoolKind::Provisioner,
@@ -332,10 +279,12 @@ impl ClusterState {
                 format!("{} {:?} not found", class_ref.kind, class_ref.name),
             )
         })?;
-        let kubelet = match &class.spec.kubelet {
-            Some(k) => kubelet_v1("EC2NodeClass", &class_ref.name, "spec.kubelet", k)?,
-            None => KubeletSettings::default(),
-        };
+        let kubelet = kubelet(
+            "EC2NodeClass",
+            &class_ref.name,
+            "spec.kubelet",
+            class.spec.kubelet.as_ref(),
+        )?;
         Ok(Pool {
             pool: PoolRef {
                 kind: PoolKind::NodePool,

@@ -229,8 +229,12 @@ impl AwsCloudProvider {
     fn kubelet_for(&self, class: &EC2NodeClass) -> Result<KubeletSettings> {
         let name = class.metadata.name.clone().unwrap_or_default();
         if let Some(k) = &class.spec.kubelet {
-            return types::kubelet_settings(&name, k)
-                .map_err(|why| CloudError::other("reading the node class kubelet", why));
+            return kerf_cloud::kubelet::kubelet_settings(k).map_err(|e| {
+                CloudError::other(
+                    "reading the node class kubelet",
+                    format!("EC2NodeClass {name}: spec.kubelet.{e}"),
+                )
+            });
         }
         Ok(self
             .kubelets

@@ -3,9 +3,8 @@
 //! offered in that the class has subnets in, then goes through the same
 //! catalogue-entry path as the built-in catalogue (labels, EKS allocatable).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use kerf_api::v1::KubeletConfiguration;
 use kerf_cloud::eks::{EksError, EksOptions};
 use kerf_core::instance_type::InstanceType;
 use kerf_core::template::KubeletSettings;
@@ -67,33 +66,11 @@ pub fn eks_options(base: &EksOptions, family: AmiFamily) -> EksOptions {
     }
 }
 
-/// A node class's kubelet block as scheduler settings; bad quantities name the field.
-pub fn kubelet_settings(class: &str, k: &KubeletConfiguration) -> Result<KubeletSettings, String> {
-    let reserved = |field: &str,
-                    map: &BTreeMap<String, String>|
-     -> Result<BTreeMap<String, i64>, String> {
-        map.iter()
-            .map(|(name, v)| {
-                kerf_api::quantity::parse_milli(v)
-                    .map(|m| (name.clone(), m))
-                    .map_err(|e| format!("EC2NodeClass {class}: spec.kubelet.{field}[{name}]: {v:?} is not a quantity: {e}"))
-            })
-            .collect()
-    };
-    Ok(KubeletSettings {
-        max_pods: k.max_pods.map(i64::from),
-        pods_per_core: k.pods_per_core.map(i64::from),
-        kube_reserved: reserved("kubeReserved", &k.kube_reserved)?,
-        system_reserved: reserved("systemReserved", &k.system_reserved)?,
-        eviction_hard: k.eviction_hard.clone(),
-        eviction_soft: k.eviction_soft.clone(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use kerf_cloud::Catalog;
     use kerf_core::resources::MILLI;
+    use std::collections::BTreeMap;
 
     use super::*;
     use crate::pricing::PriceSource;
@@ -215,26 +192,6 @@ mod tests {
                 ("us-east-1a", "spot", 0.03),
                 ("us-east-1a", "on-demand", 0.096)
             ]
-        );
-    }
-
-    #[test]
-    fn kubelet_block_converts_with_named_errors() {
-        let k = KubeletConfiguration {
-            max_pods: Some(20),
-            kube_reserved: BTreeMap::from([("cpu".to_string(), "200m".to_string())]),
-            ..Default::default()
-        };
-        let s = kubelet_settings("default", &k).unwrap();
-        assert_eq!((s.max_pods, s.kube_reserved["cpu"]), (Some(20), 200));
-        let bad = KubeletConfiguration {
-            system_reserved: BTreeMap::from([("memory".to_string(), "lots".to_string())]),
-            ..Default::default()
-        };
-        let err = kubelet_settings("default", &bad).unwrap_err();
-        assert!(
-            err.contains("EC2NodeClass default: spec.kubelet.systemReserved[memory]"),
-            "{err}"
         );
     }
 }
