@@ -9,6 +9,7 @@
 //! - [`gc`]: orphaned instances (tagged for the cluster, no claim) found and terminated.
 //! - [`interruption`]: EventBridge messages from SQS as typed events.
 //! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status.
+//! - `testing` (feature `testing`): seeding an AWS emulator for tests.
 
 pub mod clients;
 pub mod clock;
@@ -20,6 +21,8 @@ pub mod launch;
 pub mod nodeclass;
 pub mod pricing;
 pub mod provider;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod unavailable;
 
 pub use clients::{AwsSettings, Clients};

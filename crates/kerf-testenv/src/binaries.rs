@@ -97,7 +97,7 @@ impl Binaries {
     }
 }
 
-fn non_empty_env(name: &str) -> Option<PathBuf> {
+pub(crate) fn non_empty_env(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

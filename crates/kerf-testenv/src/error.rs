@@ -23,6 +23,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// moto's server (installed into a venv by `scripts/python-tools.sh`) is missing.
+    #[error(
+        "moto_server not found at {}: run scripts/python-tools.sh (or set {})",
+        path.display(),
+        crate::moto::ENV_MOTO_SERVER
+    )]
+    MissingMoto {
+        /// Where it was expected.
+        path: PathBuf,
+    },
+
     /// The binary directory could not be determined.
     #[error("cannot locate the testbed binaries: {0}")]
     Locate(String),

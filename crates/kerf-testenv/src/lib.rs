@@ -40,6 +40,9 @@
 //! `stages.yaml` is kwok v0.8.0's "fast" stage set embedded in this crate
 //! (`kwok/stages-fast.yaml`). `--enable-crds=Stage` would instead read Stage
 //! objects from the cluster, which would then have to be installed first.
+//! [`MotoServer`] starts moto's AWS API emulator the same way, for the AWS
+//! provider's tests.
+//!
 //! A missing binary is an error (never a skip) naming the binary and
 //! "run scripts/testbed-build.sh".
 
@@ -48,6 +51,7 @@ mod certs;
 mod control_plane;
 mod error;
 mod kube_util;
+pub mod moto;
 mod net;
 mod process;
 
@@ -60,3 +64,12 @@ pub use error::{Error, Result};
 pub use kube_util::{
     FIELD_MANAGER, KWOK_NODE_ANNOTATION, apply_yaml, kwok_node, node_is_ready, wait_for,
 };
+pub use moto::MotoServer;
+
+/// A free loopback port, never handed out twice within this test binary.
+pub fn free_port() -> Result<u16> {
+    net::free_ports(1)
+        .map_err(|e| Error::io("finding a free loopback port", e))?
+        .pop()
+        .ok_or_else(|| Error::Locate("no free loopback port".into()))
+}

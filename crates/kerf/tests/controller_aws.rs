@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{Filter, Instance};
-use common::moto::{Moto, PARAMETER_ROOT, seed};
+use common::moto::{PARAMETER_ROOT, seed};
 use common::*;
 use kerf_testenv::ControlPlane;
 
@@ -105,8 +105,7 @@ fn register_node(plane: &ControlPlane, instance: &Instance) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_provisioner_launches_ec2_instances_in_moto() {
     let t_start = Instant::now();
-    let moto = Moto::start();
-    let aws = moto.clients().await;
+    let (moto, aws) = common::moto::start().await;
     let plane = cluster(true).await;
     let info = plane.client().apiserver_version().await.unwrap();
     let digits = |s: &str| {
@@ -131,7 +130,7 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
             "--cluster-endpoint",
             "https://api.kerf-e2e.example",
             "--aws-endpoint-url",
-            &moto.endpoint,
+            moto.endpoint(),
             "--aws-public-parameter-root",
             PARAMETER_ROOT,
             // moto takes seconds to describe all ~1400 types; these are enough.

@@ -22,11 +22,12 @@ fn ids<'a>(it: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn default_selector_picks_exactly_the_tagged_subnets_and_groups() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    let acct = seed(&c).await;
-    let (p, _) = provider(c);
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        acct,
+        p,
+        ..
+    } = seeded().await;
     let (_, r) = p.resolve_node_class("default").await.unwrap();
     let got = ids(r.subnets.iter().map(|s| &s.id));
     let want = ids([
@@ -70,8 +71,7 @@ async fn default_selector_picks_exactly_the_tagged_subnets_and_groups() {
 
 #[tokio::test]
 async fn exact_values_wildcards_ids_and_empty_matches() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (_moto, c) = start_moto().await;
     let acct = seed(&c).await;
     let (p, _) = provider(c);
     let cluster_tag = format!("kubernetes.io/cluster/{CLUSTER}");
@@ -122,8 +122,7 @@ async fn exact_values_wildcards_ids_and_empty_matches() {
 
 #[tokio::test]
 async fn ami_selector_terms_use_describe_images() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (_moto, c) = start_moto().await;
     let _acct = seed(&c).await;
     // moto's RegisterImage drops Architecture; its preloaded public images carry it.
     let public = c
@@ -175,11 +174,14 @@ async fn ami_selector_terms_use_describe_images() {
 
 #[tokio::test]
 async fn network_discovery_is_cached_until_the_refresh_interval() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    let acct = seed(&c).await;
-    let (p, clock) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        c,
+        acct,
+        p,
+        clock,
+        ..
+    } = seeded().await;
     assert_eq!(
         p.resolve_node_class("default")
             .await
@@ -213,8 +215,7 @@ async fn network_discovery_is_cached_until_the_refresh_interval() {
 
 #[tokio::test]
 async fn instance_types_come_from_describe_instance_types() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (_moto, c) = start_moto().await;
     seed(&c).await;
     // Every instance type moto knows, as in production.
     let (p, _) = provider_with(c, None);

@@ -35,8 +35,7 @@ async fn counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (i64, i64) {
 
 #[tokio::test]
 async fn messages_are_received_parsed_handled_and_deleted() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (_moto, c) = start_moto().await;
     let url = c
         .sqs
         .create_queue()
@@ -115,11 +114,9 @@ async fn messages_are_received_parsed_handled_and_deleted() {
 
 #[tokio::test]
 async fn a_spot_interruption_marks_its_offering_unavailable() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto, c, p, ..
+    } = seeded().await;
     let launched = p
         .create(&super::launch::claim(
             "spot-2",

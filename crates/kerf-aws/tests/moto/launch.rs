@@ -55,11 +55,13 @@ pub const TYPES: &[&str] = &["t3.medium", "c5.large", "m5.large", "m5.xlarge"];
 
 #[tokio::test]
 async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    let acct = seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        c,
+        acct,
+        p,
+        ..
+    } = seeded().await;
     // 5Gi leaves out t3.medium and c5.large (4Gi); m5.large ($0.096) beats m5.xlarge ($0.192).
     let launched = p
         .create(&claim("default-abc12", TYPES, &["on-demand"], "5Gi"))
@@ -179,11 +181,12 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
 
 #[tokio::test]
 async fn spot_claims_launch_spot_and_arm64_types_use_the_arm64_image() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    let acct = seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        acct,
+        p,
+        ..
+    } = seeded().await;
     let launched = p
         .create(&claim(
             "spot-1",
@@ -204,11 +207,12 @@ async fn spot_claims_launch_spot_and_arm64_types_use_the_arm64_image() {
 
 #[tokio::test]
 async fn unavailable_offerings_are_routed_around_until_they_expire() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, clock) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        p,
+        clock,
+        ..
+    } = seeded().await;
     for zone in ["us-east-1a", "us-east-1b", "us-east-1c"] {
         p.mark_offering_unavailable(OfferingKey::new("m5.large", zone, "on-demand"));
     }
@@ -249,11 +253,7 @@ async fn unavailable_offerings_are_routed_around_until_they_expire() {
 
 #[tokio::test]
 async fn claims_nothing_can_hold_are_invalid() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, _) = provider(c);
-    p.set_node_class(node_class("default"));
+    let Fixture { moto: _moto, p, .. } = seeded().await;
     let err = p
         .create(&claim("huge", &["t3.medium"], &["on-demand"], "64Gi"))
         .await

@@ -33,11 +33,9 @@ async fn state(c: &kerf_aws::Clients, pid: &str) -> String {
 
 #[tokio::test]
 async fn get_list_and_idempotent_delete() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto, c, p, ..
+    } = seeded().await;
     let launched = p
         .create(&claim("keep-1", TYPES, &["on-demand"], "1Gi"))
         .await
@@ -72,11 +70,9 @@ async fn get_list_and_idempotent_delete() {
 
 #[tokio::test]
 async fn gc_terminates_the_orphan_and_leaves_the_claimed() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto, c, p, ..
+    } = seeded().await;
     let kept = p
         .create(&claim("claimed", TYPES, &["on-demand"], "1Gi"))
         .await
@@ -118,25 +114,26 @@ async fn gc_terminates_the_orphan_and_leaves_the_claimed() {
 
 #[tokio::test]
 async fn drift_when_the_class_selects_another_image() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, clock) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto,
+        c,
+        p,
+        clock,
+        ..
+    } = seeded().await;
     let launched = p
         .create(&claim("drifty", TYPES, &["on-demand"], "1Gi"))
         .await
         .unwrap();
-    let newer = register_image(
+    publish_eks_ami(
         &c,
+        PARAMETER_ROOT,
+        kerf_aws::discovery::images::AmiFamily::Al2023,
+        K8S_VERSION,
+        kerf_cloud::eks::Arch::Amd64,
         "amazon-eks-node-al2023-x86_64-standard-1.30-v2",
-        aws_sdk_ec2::types::ArchitectureValues::X8664,
     )
     .await;
-    let name = format!(
-        "{PARAMETER_ROOT}/eks/optimized-ami/{K8S_VERSION}/amazon-linux-2023/x86_64/standard/recommended/image_id"
-    );
-    put_parameter(&c, &name, &newer).await;
     clock.advance(Duration::from_secs(301));
     let drift = p.is_drifted(&launched).await.unwrap();
     assert!(
@@ -147,11 +144,9 @@ async fn drift_when_the_class_selects_another_image() {
 
 #[tokio::test]
 async fn unused_launch_templates_are_deleted() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
-    seed(&c).await;
-    let (p, _) = provider(c.clone());
-    p.set_node_class(node_class("default"));
+    let Fixture {
+        moto: _moto, c, p, ..
+    } = seeded().await;
     p.create(&claim("lt-1", TYPES, &["on-demand"], "1Gi"))
         .await
         .unwrap();

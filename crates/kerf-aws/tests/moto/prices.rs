@@ -9,8 +9,7 @@ use super::support::*;
 
 #[tokio::test]
 async fn on_demand_falls_back_when_the_pricing_api_fails() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (moto, c) = start_moto().await;
     let (prices, source) = pricing::on_demand_prices(&c.pricing, "us-east-1").await;
     assert_eq!(source, PriceSource::Fallback);
     assert_eq!(prices["m5.large"], 0.096);
@@ -20,7 +19,7 @@ async fn on_demand_falls_back_when_the_pricing_api_fails() {
         .local_addr()
         .unwrap()
         .port();
-    let mut settings = AwsSettings::local(&moto.endpoint);
+    let mut settings = AwsSettings::local(moto.endpoint());
     settings.pricing_endpoint_url = Some(format!("http://127.0.0.1:{closed}"));
     let unreachable = Clients::connect(&settings).await;
     let (prices, source) = pricing::on_demand_prices(&unreachable.pricing, "us-east-1").await;
@@ -33,8 +32,7 @@ async fn on_demand_falls_back_when_the_pricing_api_fails() {
 
 #[tokio::test]
 async fn spot_prices_from_describe_spot_price_history() {
-    let moto = Moto::start();
-    let c = moto.clients().await;
+    let (_moto, c) = start_moto().await;
     let only = ["m5.large".to_string(), "c5.large".to_string()];
     let spot =
         pricing::spot::describe_spot_prices(&c.ec2, std::time::SystemTime::now(), Some(&only))

@@ -1,101 +1,22 @@
-//! Test support: a `moto_server` on a free loopback port per test (killed on
-//! drop), SDK clients pointed at it, and a seeded AWS account: a VPC with
+//! Test support: `moto_server` per test (kerf_testenv::MotoServer), SDK clients
+//! pointed at it (kerf_aws::testing), and a seeded AWS account: a VPC with
 //! tagged and untagged subnets in three zones, security groups, registered
 //! AMIs published under a test SSM root, and a provider over all of it.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{ArchitectureValues, ResourceType, Tag, TagSpecification};
 use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, SecurityGroupSelectorTerm, SubnetSelectorTerm};
 use kerf_aws::clock::ManualClock;
+use kerf_aws::discovery::images::AmiFamily;
 use kerf_aws::launch::user_data::ClusterInfo;
-use kerf_aws::{AwsCloudProvider, AwsSettings, Clients, ProviderSettings};
+pub use kerf_aws::testing::*;
+use kerf_aws::{AwsCloudProvider, Clients, ProviderSettings};
+use kerf_cloud::eks::Arch;
+pub use kerf_testenv::MotoServer;
 
 pub const CLUSTER: &str = "test-cluster";
 pub const PARAMETER_ROOT: &str = "/kerf-test/aws/service";
 pub const K8S_VERSION: &str = "1.30";
-
-fn moto_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("KERF_MOTO_SERVER") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/kerf/venv/bin/moto_server")
-}
-
-/// A running moto_server; killed when dropped.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Moto {
-    pub fn start() -> Moto {
-        let bin = moto_binary();
-        assert!(
-            bin.exists(),
-            "moto_server not found at {} — install it with scripts/python-tools.sh (or set KERF_MOTO_SERVER)",
-            bin.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-        let mut moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited early with {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on port {port} within 60s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    pub async fn clients(&self) -> Clients {
-        Clients::connect(&AwsSettings::local(&self.endpoint)).await
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn tags(pairs: &[(&str, &str)]) -> Vec<Tag> {
-    pairs
-        .iter()
-        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-        .collect()
-}
-
-fn tag_spec(resource: ResourceType, pairs: &[(&str, &str)]) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource)
-        .set_tags(Some(tags(pairs)))
-        .build()
-}
 
 /// What [`seed`] created.
 pub struct Account {
@@ -112,72 +33,13 @@ pub struct Account {
     pub ami_arm64: String,
 }
 
-pub async fn subnet(
-    c: &Clients,
-    vpc: &str,
-    cidr: &str,
-    zone: &str,
-    pairs: &[(&str, &str)],
-) -> String {
-    let mut call = c
-        .ec2
-        .create_subnet()
-        .vpc_id(vpc)
-        .cidr_block(cidr)
-        .availability_zone(zone);
-    if !pairs.is_empty() {
-        call = call.tag_specifications(tag_spec(ResourceType::Subnet, pairs));
-    }
-    call.send()
-        .await
-        .unwrap()
-        .subnet()
-        .unwrap()
-        .subnet_id()
-        .unwrap()
-        .to_string()
-}
-
-pub async fn register_image(c: &Clients, name: &str, arch: ArchitectureValues) -> String {
-    c.ec2
-        .register_image()
-        .name(name)
-        .architecture(arch)
-        .root_device_name("/dev/xvda")
-        .send()
-        .await
-        .unwrap()
-        .image_id()
-        .unwrap()
-        .to_string()
-}
-
-pub async fn put_parameter(c: &Clients, name: &str, value: &str) {
-    c.ssm
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A VPC with tagged and untagged subnets in three zones, two security groups,
 /// and AL2023 images for both architectures published under [`PARAMETER_ROOT`].
 pub async fn seed(c: &Clients) -> Account {
     let cluster_tag = format!("kubernetes.io/cluster/{CLUSTER}");
     let owned = [(cluster_tag.as_str(), "owned")];
     let shared = [(cluster_tag.as_str(), "shared")];
-    let vpc = c
-        .ec2
-        .create_vpc()
-        .cidr_block("10.0.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let vpc_id = vpc(c, "10.0.0.0/16").await;
     let tagged_small_a = subnet(c, &vpc_id, "10.0.1.0/24", "us-east-1a", &owned).await;
     let tagged_big_a = subnet(c, &vpc_id, "10.0.16.0/20", "us-east-1a", &shared).await;
     let tagged_b = subnet(c, &vpc_id, "10.0.2.0/24", "us-east-1b", &owned).await;
@@ -194,45 +56,28 @@ pub async fn seed(c: &Clients) -> Account {
         .await,
         subnet(c, &vpc_id, "10.0.6.0/24", "us-east-1d", &[]).await,
     ];
-    let sg = |name: &'static str, pairs: Vec<(String, String)>| {
-        let vpc_id = vpc_id.clone();
-        async move {
-            let mut call = c
-                .ec2
-                .create_security_group()
-                .group_name(name)
-                .description(name)
-                .vpc_id(vpc_id);
-            if !pairs.is_empty() {
-                let p: Vec<(&str, &str)> = pairs
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                call = call.tag_specifications(tag_spec(ResourceType::SecurityGroup, &p));
-            }
-            call.send().await.unwrap().group_id().unwrap().to_string()
-        }
-    };
-    let node_sg = sg("nodes", vec![(cluster_tag.clone(), "owned".into())]).await;
-    let other_sg = sg("other", vec![]).await;
-    let ami_amd64 = register_image(
-        c,
-        "amazon-eks-node-al2023-x86_64-standard-1.30-v1",
-        ArchitectureValues::X8664,
-    )
-    .await;
-    let ami_arm64 = register_image(
-        c,
-        "amazon-eks-node-al2023-arm64-standard-1.30-v1",
-        ArchitectureValues::Arm64,
-    )
-    .await;
-    for (arch, id) in [("x86_64", &ami_amd64), ("arm64", &ami_arm64)] {
-        let name = format!(
-            "{PARAMETER_ROOT}/eks/optimized-ami/{K8S_VERSION}/amazon-linux-2023/{arch}/standard/recommended/image_id"
+    let node_sg = security_group(c, &vpc_id, "nodes", &owned).await;
+    let other_sg = security_group(c, &vpc_id, "other", &[]).await;
+    let mut amis = Vec::new();
+    for arch in [Arch::Amd64, Arch::Arm64] {
+        let ec2_arch = match arch {
+            Arch::Amd64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        };
+        let name = format!("amazon-eks-node-al2023-{ec2_arch}-standard-{K8S_VERSION}-v1");
+        amis.push(
+            publish_eks_ami(
+                c,
+                PARAMETER_ROOT,
+                AmiFamily::Al2023,
+                K8S_VERSION,
+                arch,
+                &name,
+            )
+            .await,
         );
-        put_parameter(c, &name, id).await;
     }
+    let [ami_amd64, ami_arm64] = <[String; 2]>::try_from(amis).expect("two images");
     Account {
         vpc_id,
         tagged_small_a,
@@ -320,4 +165,34 @@ pub fn node_class_by_ids(name: &str, subnets: &[&str], groups: &[&str]) -> EC2No
         })
         .collect();
     class
+}
+
+/// moto seeded with [`seed`]'s account and a provider over it that knows the
+/// `default` node class. Keep `moto` bound: dropping it stops the server.
+pub struct Fixture {
+    pub moto: MotoServer,
+    pub c: Clients,
+    pub acct: Account,
+    pub p: Arc<AwsCloudProvider>,
+    pub clock: ManualClock,
+}
+
+pub async fn start_moto() -> (MotoServer, Clients) {
+    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let c = clients(moto.endpoint()).await;
+    (moto, c)
+}
+
+pub async fn seeded() -> Fixture {
+    let (moto, c) = start_moto().await;
+    let acct = seed(&c).await;
+    let (p, clock) = provider(c.clone());
+    p.set_node_class(node_class("default"));
+    Fixture {
+        moto,
+        c,
+        acct,
+        p,
+        clock,
+    }
 }

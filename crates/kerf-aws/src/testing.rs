@@ -1,0 +1,137 @@
+//! Test support (feature `testing`): building blocks that put an AWS account
+//! into an emulator (moto) through the real SDK clients — tagged VPC
+//! resources, registered images and the SSM parameters EKS publishes for them.
+//! Every helper panics with the failing call named: it only ever runs in tests.
+
+use aws_sdk_ec2::types::{ArchitectureValues, ResourceType, Tag, TagSpecification};
+use kerf_cloud::eks::Arch;
+
+use crate::discovery::images::AmiFamily;
+use crate::{AwsSettings, Clients};
+
+/// Clients for a local emulator at `endpoint` (region us-east-1, test credentials).
+pub async fn clients(endpoint: &str) -> Clients {
+    Clients::connect(&AwsSettings::local(endpoint)).await
+}
+
+pub fn tags(pairs: &[(&str, &str)]) -> Vec<Tag> {
+    pairs
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+        .collect()
+}
+
+pub fn tag_spec(resource: ResourceType, pairs: &[(&str, &str)]) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(tags(pairs)))
+        .build()
+}
+
+/// A VPC; returns its id.
+pub async fn vpc(c: &Clients, cidr: &str) -> String {
+    let out = c.ec2.create_vpc().cidr_block(cidr).send().await;
+    let out = out.unwrap_or_else(|e| panic!("CreateVpc {cidr}: {e:?}"));
+    out.vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("CreateVpc returned a VPC id")
+        .to_string()
+}
+
+/// A subnet with these tags (none when empty); returns its id.
+pub async fn subnet(
+    c: &Clients,
+    vpc: &str,
+    cidr: &str,
+    zone: &str,
+    pairs: &[(&str, &str)],
+) -> String {
+    let mut call = c
+        .ec2
+        .create_subnet()
+        .vpc_id(vpc)
+        .cidr_block(cidr)
+        .availability_zone(zone);
+    if !pairs.is_empty() {
+        call = call.tag_specifications(tag_spec(ResourceType::Subnet, pairs));
+    }
+    let out = call
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateSubnet {cidr} in {zone}: {e:?}"));
+    out.subnet()
+        .and_then(|s| s.subnet_id())
+        .expect("CreateSubnet returned a subnet id")
+        .to_string()
+}
+
+/// A security group named `name` with these tags (none when empty); returns its id.
+pub async fn security_group(c: &Clients, vpc: &str, name: &str, pairs: &[(&str, &str)]) -> String {
+    let mut call = c
+        .ec2
+        .create_security_group()
+        .group_name(name)
+        .description(name)
+        .vpc_id(vpc);
+    if !pairs.is_empty() {
+        call = call.tag_specifications(tag_spec(ResourceType::SecurityGroup, pairs));
+    }
+    let out = call
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateSecurityGroup {name}: {e:?}"));
+    out.group_id()
+        .expect("CreateSecurityGroup returned a group id")
+        .to_string()
+}
+
+/// Registers an image; returns its id.
+pub async fn register_image(c: &Clients, name: &str, arch: ArchitectureValues) -> String {
+    let out = c
+        .ec2
+        .register_image()
+        .name(name)
+        .architecture(arch)
+        .root_device_name("/dev/xvda")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RegisterImage {name}: {e:?}"));
+    out.image_id()
+        .expect("RegisterImage returned an image id")
+        .to_string()
+}
+
+pub async fn put_parameter(c: &Clients, name: &str, value: &str) {
+    c.ssm
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutParameter {name}: {e:?}"));
+}
+
+/// Registers an image named `name` and publishes it where the provider looks
+/// up the family's recommended AMI for `arch` and Kubernetes `version` under
+/// `root` (emulators refuse parameter names under `/aws`); returns the image id.
+pub async fn publish_eks_ami(
+    c: &Clients,
+    root: &str,
+    family: AmiFamily,
+    version: &str,
+    arch: Arch,
+    name: &str,
+) -> String {
+    let parameter = family
+        .ssm_parameter(root, version, arch, None)
+        .unwrap_or_else(|| panic!("{} has no public SSM parameter", family.as_str()));
+    let ec2_arch = match arch {
+        Arch::Amd64 => ArchitectureValues::X8664,
+        Arch::Arm64 => ArchitectureValues::Arm64,
+    };
+    let id = register_image(c, name, ec2_arch).await;
+    put_parameter(c, &parameter, &id).await;
+    id
+}

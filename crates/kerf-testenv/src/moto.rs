@@ -1,0 +1,111 @@
+//! moto's server, the AWS API emulator the AWS tests talk to through the real
+//! SDK clients: one per test on a free loopback port, its output in a log file,
+//! stopped (process group and all) when dropped, like the control plane's
+//! processes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::process::{ManagedProcess, Spawner, terminate_all};
+
+/// Path of the `moto_server` binary, overriding the default location.
+pub const ENV_MOTO_SERVER: &str = "KERF_MOTO_SERVER";
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `$KERF_MOTO_SERVER`, else the venv `scripts/python-tools.sh` installs into
+/// (`$KERF_CACHE_DIR/venv`, by default `$HOME/.cache/kerf/venv`).
+pub fn moto_server_path() -> Result<PathBuf> {
+    if let Some(path) = crate::binaries::non_empty_env(ENV_MOTO_SERVER) {
+        return Ok(path);
+    }
+    let cache = match crate::binaries::non_empty_env("KERF_CACHE_DIR") {
+        Some(dir) => dir,
+        None => crate::binaries::non_empty_env("HOME")
+            .ok_or_else(|| Error::Locate(format!("neither {ENV_MOTO_SERVER} nor HOME is set")))?
+            .join(".cache/kerf"),
+    };
+    Ok(cache.join("venv/bin/moto_server"))
+}
+
+/// A running `moto_server`.
+pub struct MotoServer {
+    endpoint: String,
+    procs: Vec<ManagedProcess>,
+    _spawner: Spawner,
+    _dir: tempfile::TempDir,
+}
+
+impl MotoServer {
+    /// Starts moto and waits until it accepts connections. A missing binary is
+    /// an error naming the install script, never a skip.
+    pub fn start() -> Result<MotoServer> {
+        MotoServer::start_binary(moto_server_path()?)
+    }
+
+    /// [`MotoServer::start`] with the binary at `bin`.
+    pub fn start_binary(bin: PathBuf) -> Result<MotoServer> {
+        if !bin.is_file() {
+            return Err(Error::MissingMoto { path: bin });
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("kerf-moto-")
+            .tempdir()
+            .map_err(|e| Error::io("creating moto's temporary directory", e))?;
+        let port = crate::free_port()?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let spawner = Spawner::new()?;
+        let proc =
+            ManagedProcess::spawn(&spawner, "moto_server", cmd, &dir.path().join("moto.log"))?;
+        let mut server = MotoServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            procs: vec![proc],
+            _spawner: spawner,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let proc = &mut server.procs[0];
+            if let Some(status) = proc.exited() {
+                return Err(proc.error(format!("exited with {status} before listening")));
+            }
+            if Instant::now() > deadline {
+                return Err(proc.error(format!(
+                    "not listening on port {port} after {START_TIMEOUT:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:<port>`, for the SDK clients' endpoint override.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        terminate_all(&mut self.procs, Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binary_is_an_error_naming_the_install_script() {
+        let missing = PathBuf::from("/nonexistent/venv/bin/moto_server");
+        let err = MotoServer::start_binary(missing)
+            .err()
+            .expect("no such binary");
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/venv/bin/moto_server"), "{text}");
+        assert!(text.contains("scripts/python-tools.sh"), "{text}");
+    }
+}
