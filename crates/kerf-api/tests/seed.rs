@@ -3,28 +3,8 @@
 
 use kerf_api::v1alpha5::Provisioner;
 
-const SEED: &str = r#"apiVersion: karpenter.sh/v1alpha5
-kind: Provisioner
-metadata:
-  name: default
-spec:
-  requirements:
-    - key: "node.kubernetes.io/instance-type"
-      operator: In
-      values: ["m5.2xlarge"]
-    - key: "topology.kubernetes.io/zone"
-      operator: In
-      values: ["us-east-1c"]
-    - key: "kubernetes.io/arch"
-      operator: In
-      values: ["arm64", "amd64"]
-    - key: "karpenter.sh/capacity-type"
-      operator: In
-      values: ["spot", "on-demand"]
-  provider:
-    instanceProfile: KarpenterNodeInstanceProfile-eks-blueprint
-  ttlSecondsAfterEmpty: 30
-"#;
+/// The seed walk-through's Provisioner, verbatim.
+const SEED: &str = include_str!("../../../examples/seed/provisioner.yaml");
 
 fn reqs(p: &Provisioner) -> Vec<(String, String, Vec<String>)> {
     p.spec

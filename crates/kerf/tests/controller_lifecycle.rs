@@ -6,43 +6,17 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
 /// Kill the controller after it recorded its NodeClaims but before any launch
 /// finished (launches take 5 s here); the restarted controller launches each
 /// claim exactly once and provisions nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_between_claim_and_launch_launches_each_claim_once() {
-    let plane = ControlPlane::start(
-        ControlPlaneOptions::cluster()
-            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
-    )
-    .await
-    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    );
-    let dir = plane.dir().to_path_buf();
-    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
-    let inflate = write(&dir, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["apply", "-f", provisioner.to_str().expect("utf-8")],
-    );
-    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    let plane = cluster(true).await;
+    apply_seed(&plane);
 
     let first = start_controller(&plane, false, &["--kwok-launch-delay", "5s"]);
     kubectl(
@@ -115,33 +89,9 @@ async fn restart_between_claim_and_launch_launches_each_claim_once() {
 /// node for their replacements, and the old node is terminated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
-    let plane = ControlPlane::start(
-        ControlPlaneOptions::cluster()
-            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
-    )
-    .await
-    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    );
+    let plane = cluster(true).await;
     let _controller = start_controller(&plane, false, &[]);
-    let dir = plane.dir().to_path_buf();
-    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
-    let inflate = write(&dir, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["apply", "-f", provisioner.to_str().expect("utf-8")],
-    );
-    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    apply_seed(&plane);
     kubectl(
         &plane,
         &["scale", "deployment", "inflate", "--replicas", "10"],
@@ -154,7 +104,7 @@ async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
     );
 
     let pdb = write(
-        &dir,
+        plane.dir(),
         "pdb.yaml",
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: inflate}\nspec:\n  minAvailable: 10\n  selector:\n    matchLabels: {app: inflate}\n",
     );
@@ -244,24 +194,7 @@ async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
 /// to the other, which then provisions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_one_leader_and_failover() {
-    let plane = ControlPlane::start(
-        ControlPlaneOptions::cluster()
-            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
-    )
-    .await
-    .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    );
+    let plane = cluster(true).await;
     let args = ["--leader-elect", "--leader-election-lease-duration", "4s"];
     let a = start_controller(&plane, false, &args);
     let b = start_controller(&plane, false, &args);
@@ -275,14 +208,7 @@ async fn two_replicas_one_leader_and_failover() {
         (b, a)
     };
 
-    let dir = plane.dir().to_path_buf();
-    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
-    let inflate = write(&dir, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["apply", "-f", provisioner.to_str().expect("utf-8")],
-    );
-    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    apply_seed(&plane);
     kubectl(
         &plane,
         &["scale", "deployment", "inflate", "--replicas", "10"],

@@ -17,48 +17,18 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
 async fn walkthrough(bind_pods: bool) {
     let mode = if bind_pods { "bind-pods" } else { "nominate" };
-    let mut options = ControlPlaneOptions::new()
-        .with_controller_manager()
-        .with_kwok()
-        .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
-    if !bind_pods {
-        options = options.with_scheduler();
-    }
-    let plane = ControlPlane::start(options)
-        .await
-        .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    );
+    // kube-scheduler only in nominate mode: with --bind-pods, Running pods prove kerf bound them.
+    let plane = cluster(!bind_pods).await;
 
     let controller = start_controller(&plane, bind_pods, &[]);
 
-    let dir = plane.dir().to_path_buf();
-    let provisioner = write(&dir, "provisioner.yaml", SEED_PROVISIONER);
-    let inflate = write(&dir, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["apply", "-f", provisioner.to_str().expect("utf-8")],
-    );
-    kubectl(&plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
+    apply_seed(&plane);
 
     let t_scale = Instant::now();
     kubectl(

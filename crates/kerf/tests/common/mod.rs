@@ -13,29 +13,8 @@ use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
 pub mod moto;
 
-/// The seed's Provisioner, verbatim.
-pub const SEED_PROVISIONER: &str = r#"apiVersion: karpenter.sh/v1alpha5
-kind: Provisioner
-metadata:
-  name: default
-spec:
-  requirements:
-    - key: "node.kubernetes.io/instance-type"
-      operator: In
-      values: ["m5.2xlarge"]
-    - key: "topology.kubernetes.io/zone"
-      operator: In
-      values: ["us-east-1c"]
-    - key: "kubernetes.io/arch"
-      operator: In
-      values: ["arm64", "amd64"]
-    - key: "karpenter.sh/capacity-type"
-      operator: In
-      values: ["spot", "on-demand"]
-  provider:
-    instanceProfile: KarpenterNodeInstanceProfile-eks-blueprint
-  ttlSecondsAfterEmpty: 30
-"#;
+/// The seed's Provisioner, verbatim (the same file `kerf simulate examples/seed` reads).
+pub const SEED_PROVISIONER: &str = include_str!("../../../../examples/seed/provisioner.yaml");
 
 /// The seed's inflate Deployment (pause containers requesting one CPU each),
 /// applied at 0 replicas and then scaled with kubectl as the walk-through does.
@@ -87,10 +66,7 @@ impl Drop for Controller {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    kerf_testenv::free_port().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
