@@ -6,7 +6,7 @@
 # Prints time to last pod Running / last node Ready, nodes launched and $/h.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kerf/target}"
+export CARGO_TARGET_DIR="${KERF_TARGET_DIR:-$HOME/.cache/kerf/targets/$(printf %s "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)" | sha256sum | cut -c1-16)}"
 PROFILE="${PROFILE:-dev}"
 cargo build -p kerf --profile "$PROFILE" --bin kerf --example scale_run
 dir=debug; [ "$PROFILE" = dev ] || dir="$PROFILE"

@@ -19,7 +19,7 @@
 # writes the table to docs/benchmarks/head-to-head.md.
 #
 # Build outputs live outside the clone: the upstream test binary under
-# ~/.cache/kerf/bench, cargo's target dir at ~/.cache/kerf/target, Go's build and
+# ~/.cache/kerf/bench, cargo's target dir at ~/.cache/kerf/targets/<checkout key>, Go's build and
 # module caches where Go keeps them.
 set -euo pipefail
 
@@ -29,7 +29,7 @@ OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 RAW="$OUT/head-to-head"
 UPSTREAM_MODULE_DIR="$ROOT/bench/upstream"
 UPSTREAM_PKG="sigs.k8s.io/karpenter/pkg/controllers/provisioning/scheduling"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+export CARGO_TARGET_DIR="${KERF_TARGET_DIR:-$CACHE/targets/$(printf %s "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)" | sha256sum | cut -c1-16)}"
 
 die() { echo "head-to-head: ERROR: $*" >&2; exit 1; }
 log() { echo "head-to-head: $*" >&2; }

@@ -22,10 +22,13 @@ die() {
 }
 
 CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
-# Registry dependencies compile once per machine; the workspace's own crates rebuild per clone.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-# Every clone path adds its own copy of the workspace's crates to the shared
-# target dir; start it afresh once it passes a size, so it cannot fill the disk.
+# One target dir per checkout path, kept across runs. Sharing one between two
+# checkouts is wrong, not just slow: cargo decides freshness by mtime and resolves
+# dep-info paths against the workspace root, so a tree with older files than the
+# last build elsewhere is taken as built, and its tests run stale binaries.
+ROOT_KEY="$(printf %s "$ROOT" | sha256sum | cut -c1-16)"
+export CARGO_TARGET_DIR="${KERF_TARGET_DIR:-$CACHE/targets/$ROOT_KEY}"
+# Start the target dir afresh once it passes a size, so it cannot fill the disk.
 TARGET_LIMIT_GB="${KERF_TARGET_LIMIT_GB:-25}"
 if [[ -d "$CARGO_TARGET_DIR" ]]; then
   used_gb=$(($(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1024 / 1024))

@@ -14,7 +14,7 @@ pub mod quantity;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kerf_api::v1::NodeClaim;
+use kerf_api::v1::{EC2NodeClass, NodeClaim};
 use kerf_core::instance_type::InstanceType;
 use kerf_core::requirements::{Requirement, Requirements};
 use kerf_core::resources::Resources;
@@ -29,6 +29,11 @@ pub use launch::{LaunchChoice, NoLaunch, choose_launch};
 pub struct NodeTemplateContext {
     /// Name of the node class (EC2NodeClass, AWSNodeTemplate, ...) if any.
     pub node_class: Option<String>,
+    /// The node class itself, as the cluster state holds it (AWSNodeTemplates
+    /// and inline `provider:` blocks already converted), so a provider that
+    /// needs its spec does not have to read it from the API server again.
+    /// Providers that need no spec ignore it.
+    pub class: Option<EC2NodeClass>,
     pub kubelet: KubeletSettings,
 }
 
@@ -36,8 +41,15 @@ impl NodeTemplateContext {
     pub fn new(node_class: impl Into<String>, kubelet: KubeletSettings) -> Self {
         NodeTemplateContext {
             node_class: Some(node_class.into()),
+            class: None,
             kubelet,
         }
+    }
+
+    /// The same context carrying the node class object.
+    pub fn with_class(mut self, class: Option<EC2NodeClass>) -> Self {
+        self.class = class;
+        self
     }
 }
 

@@ -76,6 +76,7 @@ impl Pool {
     /// What the cloud provider needs to resolve this pool's instance types.
     pub fn context(&self) -> NodeTemplateContext {
         NodeTemplateContext::new(self.node_class_name(), self.kubelet.clone())
+            .with_class(self.node_class.clone())
     }
 
     pub fn node_class_name(&self) -> &str {

@@ -46,6 +46,9 @@ pub struct ProviderSettings {
     pub unavailable_ttl: Duration,
     /// Limit discovery to these instance types (all of the region's when `None`).
     pub instance_types: Option<Vec<String>>,
+    /// Instance profile for node classes that name neither a role nor a
+    /// profile (Karpenter's `aws.defaultInstanceProfile`).
+    pub default_instance_profile: Option<String>,
 }
 
 impl ProviderSettings {
@@ -58,6 +61,7 @@ impl ProviderSettings {
             intervals: RefreshIntervals::default(),
             unavailable_ttl: DEFAULT_UNAVAILABLE_TTL,
             instance_types: None,
+            default_instance_profile: None,
         }
     }
 }
@@ -112,7 +116,10 @@ impl AwsCloudProvider {
     }
 
     /// Registers (or replaces) a node class by name.
-    pub fn set_node_class(&self, class: EC2NodeClass) {
+    pub fn set_node_class(&self, mut class: EC2NodeClass) {
+        if class.spec.role.is_none() && class.spec.instance_profile.is_none() {
+            class.spec.instance_profile = self.settings.default_instance_profile.clone();
+        }
         let name = class.metadata.name.clone().unwrap_or_default();
         self.node_classes
             .write()
@@ -320,6 +327,9 @@ impl CloudProvider for AwsCloudProvider {
                 "the AWS provider needs a node class (EC2NodeClass or AWSNodeTemplate)",
             ));
         };
+        if let Some(class) = &template.class {
+            self.set_node_class(class.clone());
+        }
         self.kubelets
             .write()
             .unwrap_or_else(PoisonError::into_inner)

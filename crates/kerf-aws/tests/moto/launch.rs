@@ -266,3 +266,48 @@ async fn claims_nothing_can_hold_are_invalid() {
     unknown_class.spec.node_class_ref.name = "missing".into();
     assert!(p.create(&unknown_class).await.unwrap_err().is_not_found());
 }
+
+/// The node class reaches the provider with the template context (as the
+/// controller's cluster state hands it over), and a class naming neither a
+/// role nor a profile launches with the default instance profile.
+#[tokio::test]
+async fn the_class_arrives_with_the_context_and_takes_the_default_profile() {
+    let (_moto, c) = start_moto().await;
+    seed(&c).await;
+    let mut settings = settings(Some(TEST_TYPES));
+    settings.default_instance_profile = Some("DefaultNodeProfile".into());
+    let p = kerf_aws::AwsCloudProvider::new(
+        c.clone(),
+        settings,
+        std::sync::Arc::new(kerf_aws::clock::ManualClock::default()),
+    );
+    assert!(p.node_class("default").is_err(), "nothing registered yet");
+    let mut class = node_class("default");
+    class.spec.instance_profile = None;
+    let context =
+        kerf_cloud::NodeTemplateContext::new("default", Default::default()).with_class(Some(class));
+    let types = p.instance_types(&context).await.unwrap();
+    assert!(types.iter().any(|t| t.name == "m5.large"), "types resolved");
+
+    p.create(&claim("ctx-1", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
+    let id = templates.launch_templates()[0]
+        .launch_template_id()
+        .unwrap();
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(
+        data.iam_instance_profile().unwrap().name(),
+        Some("DefaultNodeProfile")
+    );
+}

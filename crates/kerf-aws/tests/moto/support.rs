@@ -120,15 +120,20 @@ pub fn provider(clients: Clients) -> (Arc<AwsCloudProvider>, ManualClock) {
     provider_with(clients, Some(TEST_TYPES))
 }
 
+/// Provider settings for the seeded account, discovering only `only` (all types when `None`).
+pub fn settings(only: Option<&[&str]>) -> ProviderSettings {
+    let mut settings = ProviderSettings::new(cluster_info(), K8S_VERSION);
+    settings.public_parameter_root = PARAMETER_ROOT.to_string();
+    settings.instance_types = only.map(|o| o.iter().map(|t| t.to_string()).collect());
+    settings
+}
+
 pub fn provider_with(
     clients: Clients,
     only: Option<&[&str]>,
 ) -> (Arc<AwsCloudProvider>, ManualClock) {
     let clock = ManualClock::default();
-    let mut settings = ProviderSettings::new(cluster_info(), K8S_VERSION);
-    settings.public_parameter_root = PARAMETER_ROOT.to_string();
-    settings.instance_types = only.map(|o| o.iter().map(|t| t.to_string()).collect());
-    let provider = AwsCloudProvider::new(clients, settings, Arc::new(clock.clone()));
+    let provider = AwsCloudProvider::new(clients, settings(only), Arc::new(clock.clone()));
     (Arc::new(provider), clock)
 }
 

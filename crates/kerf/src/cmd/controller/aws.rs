@@ -1,7 +1,8 @@
-//! `--cloud-provider aws`: builds the [`AwsCloudProvider`] from the flags and
-//! wraps it so it always knows the node classes the cluster's pools use. The
-//! AWS provider resolves subnets, security groups and AMIs from a node class
-//! by name; here those classes are read from the API server (EC2NodeClasses,
+//! `--cloud-provider aws`: builds the [`AwsCloudProvider`] from the flags.
+//! The pools' node classes reach the provider with every `instance_types`
+//! call (in [`NodeTemplateContext::class`], from the state the controller
+//! watches); a claim launched or checked before any such call (after a
+//! restart) has its class read from the API server once (EC2NodeClasses,
 //! AWSNodeTemplates, and the classes inline `provider:` Provisioners convert to).
 
 use std::sync::Arc;
@@ -28,11 +29,10 @@ pub struct AwsOptions {
     pub instance_types: Option<Vec<String>>,
 }
 
-/// The AWS provider plus node-class discovery from the API server.
+/// The AWS provider plus node-class look-up from the API server for claims.
 pub struct AwsCloud {
     inner: Arc<AwsCloudProvider>,
     client: kube::Client,
-    default_instance_profile: Option<String>,
 }
 
 /// The cluster's Kubernetes minor version (`1.30`), for the EKS AMI parameters.
@@ -69,11 +69,11 @@ pub async fn build(
         settings.public_parameter_root = root.clone();
     }
     settings.instance_types = options.instance_types.clone();
+    settings.default_instance_profile = options.default_instance_profile.clone();
     let provider = AwsCloudProvider::new(clients, settings, Arc::new(kerf_aws::clock::SystemClock));
     Ok(AwsCloud {
         inner: Arc::new(provider),
         client: client.clone(),
-        default_instance_profile: options.default_instance_profile.clone(),
     })
 }
 
@@ -82,13 +82,6 @@ fn list_error(kind: &str, e: kube::Error) -> CloudError {
 }
 
 impl AwsCloud {
-    fn register(&self, mut class: EC2NodeClass) {
-        if class.spec.role.is_none() && class.spec.instance_profile.is_none() {
-            class.spec.instance_profile = self.default_instance_profile.clone();
-        }
-        self.inner.set_node_class(class);
-    }
-
     /// Reads every node class the cluster defines and hands it to the provider.
     async fn sync_node_classes(&self) -> Result<()> {
         let lp = ListParams::default();
@@ -97,14 +90,15 @@ impl AwsCloud {
             .await
             .map_err(|e| list_error("EC2NodeClass", e))?;
         for class in classes {
-            self.register(class);
+            self.inner.set_node_class(class);
         }
         let templates = Api::<AWSNodeTemplate>::all(self.client.clone())
             .list(&lp)
             .await
             .map_err(|e| list_error("AWSNodeTemplate", e))?;
         for t in &templates {
-            self.register(kerf_aws::nodeclass::node_template_class(t));
+            self.inner
+                .set_node_class(kerf_aws::nodeclass::node_template_class(t));
         }
         let provisioners = Api::<Provisioner>::all(self.client.clone())
             .list(&lp)
@@ -115,7 +109,7 @@ impl AwsCloud {
             match kerf_api::convert::provisioner_to_v1(p, None) {
                 Ok(converted) => {
                     if let Some(class) = converted.node_class {
-                        self.register(class);
+                        self.inner.set_node_class(class);
                     }
                 }
                 // The controller's state rejects it too, with an event on the Provisioner.
@@ -143,8 +137,6 @@ impl CloudProvider for AwsCloud {
         &self,
         template: &NodeTemplateContext,
     ) -> Result<Vec<Arc<InstanceType>>> {
-        // Every round: a class edited since the last one is picked up.
-        self.sync_node_classes().await?;
         self.inner.instance_types(template).await
     }
 
