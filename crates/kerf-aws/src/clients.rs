@@ -97,6 +97,12 @@ impl Clients {
     }
 }
 
+/// The shared SDK config for `settings.region` and `settings.endpoint_url`, for
+/// callers that build clients of other services (the add-on's IAM, EKS, ...).
+pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
+    load(settings, &settings.region, settings.endpoint_url.as_deref()).await
+}
+
 async fn load(settings: &AwsSettings, region: &str, endpoint: Option<&str>) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))

@@ -6,8 +6,8 @@
 //! - [`launch`]: user data, launch templates, CreateFleet requests and answers.
 //! - [`provider`]: [`AwsCloudProvider`], the `kerf_cloud::CloudProvider` for EC2.
 //! - [`unavailable`]: the insufficient-capacity cache.
-//! - [`gc`]: orphaned instances (tagged for the cluster, no claim) found and terminated.
-//! - [`interruption`]: EventBridge messages from SQS as typed events.
+//! - [`gc`]: orphaned instances (tagged for the cluster, no claim) and claims without instances ([`gc::plan`], pure).
+//! - [`interruption`]: EventBridge messages from SQS as typed events, and what each means for the claims ([`interruption::decide()`], pure).
 //! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status.
 //! - `testing` (feature `testing`): seeding an AWS emulator for tests.
 

@@ -261,6 +261,38 @@ pub fn status(
     }
 }
 
+/// Carries each condition's transition time over from `old` when its status
+/// did not change, stamping `now` on the ones that did (or are new).
+pub fn keep_transition_times(
+    new: &mut [Condition],
+    old: &[Condition],
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) {
+    for c in new {
+        c.last_transition_time = match conditions::find(old, &c.type_) {
+            Some(prev) if prev.status == c.status && prev.last_transition_time.is_some() => {
+                prev.last_transition_time.clone()
+            }
+            _ => Some(now.clone()),
+        };
+    }
+}
+
+/// The conditions that are not true, as `(reason, message)`, for Warning Events.
+pub fn problems(status: &EC2NodeClassStatus) -> Vec<(String, String)> {
+    status
+        .conditions
+        .iter()
+        .filter(|c| !c.is_true() && c.type_ != READY)
+        .map(|c| {
+            (
+                c.reason.clone().unwrap_or_else(|| c.type_.clone()),
+                c.message.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 /// Whether the status says the class can launch.
 pub fn is_ready(status: &EC2NodeClassStatus) -> bool {
     conditions::find(&status.conditions, READY).is_some_and(Condition::is_true)

@@ -135,3 +135,26 @@ pub async fn publish_eks_ami(
     put_parameter(c, &parameter, &id).await;
     id
 }
+
+/// RunInstances of one m5.large in `subnet` with these tags (say, an instance
+/// a crashed controller launched); returns its id.
+pub async fn run_tagged_instance(c: &Clients, subnet: &str, pairs: &[(&str, &str)]) -> String {
+    let image = register_image(c, "kerf-test-orphan", ArchitectureValues::X8664).await;
+    let out = c
+        .ec2
+        .run_instances()
+        .image_id(&image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::M5Large)
+        .subnet_id(subnet)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(tag_spec(ResourceType::Instance, pairs))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("RunInstances in {subnet}: {e:?}"));
+    out.instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .expect("RunInstances returned an instance")
+        .to_string()
+}

@@ -23,6 +23,8 @@ use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod quality;
+
 pub const ZONE: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME: &str = "kubernetes.io/hostname";
 

@@ -5,10 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kerf_cloud::CloudProvider;
 use kerf_core::pod::PodKey;
+use kerf_core::template::PoolRef;
 use kerf_state::{ClusterState, PendingMode};
 use kube::Client;
 use tokio::sync::Notify;
@@ -59,6 +60,9 @@ impl ControllerOptions {
     }
 }
 
+/// How long a repeated pool Event is held back.
+pub const POOL_EVENT_DEDUPE: Duration = Duration::from_secs(60);
+
 pub struct Context {
     pub options: ControllerOptions,
     pub client: Client,
@@ -68,6 +72,8 @@ pub struct Context {
     /// Pod → the claim (or node) name kerf planned it onto (`--bind-pods`).
     wanted_bindings: Mutex<BTreeMap<PodKey, String>>,
     launching: Mutex<BTreeSet<String>>,
+    /// When each (pool, reason) Event was last published.
+    pool_events: Mutex<BTreeMap<(PoolRef, &'static str), Instant>>,
     synced: AtomicBool,
     leader: AtomicBool,
     /// Wakes the provisioner: a pod that may need capacity changed.
@@ -89,6 +95,7 @@ impl Context {
             state: RwLock::new(ClusterState::new()),
             wanted_bindings: Mutex::new(BTreeMap::new()),
             launching: Mutex::new(BTreeSet::new()),
+            pool_events: Mutex::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
             leader,
             pod_changed: Notify::new(),
@@ -146,5 +153,20 @@ impl Context {
 
     pub fn end_launch(&self, claim: &str) {
         lock(&self.launching).remove(claim);
+    }
+
+    /// Whether to publish this pool Event now: at most once per
+    /// [`POOL_EVENT_DEDUPE`] for the same pool and reason, as Karpenter dedupes.
+    pub fn pool_event_due(&self, pool: &PoolRef, reason: &'static str, now: Instant) -> bool {
+        let mut sent = lock(&self.pool_events);
+        let key = (pool.clone(), reason);
+        if sent
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < POOL_EVENT_DEDUPE)
+        {
+            return false;
+        }
+        sent.insert(key, now);
+        true
     }
 }

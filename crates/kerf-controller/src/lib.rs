@@ -14,13 +14,15 @@
 //! | [`watch`] | kube-runtime watchers → [`kerf_state::ClusterState`] |
 //! | [`provisioner`] | batch → `kerf_state::provision` → create claims → launch |
 //! | [`lifecycle`] | applies lifecycle, removal and binding decisions |
+//! | [`counter`] | Provisioner / NodePool `status.resources`: capacity of the pool's nodes |
 //! | [`leader`] | leader election with a coordination.k8s.io Lease |
 //! | [`termination`] | finalizer: cordon, evict, terminate, release |
-//! | [`events`] | `Nominated` / `FailedScheduling` Events on pods |
+//! | [`events`] | `Nominated` / `FailedScheduling` Events on pods; limit and no-instance-type Events on pools |
 //! | [`metrics`], [`server`] | Prometheus metrics, `/healthz`, `/readyz`, `/metrics` |
 
 pub mod batcher;
 pub mod context;
+pub mod counter;
 pub mod decisions;
 pub mod events;
 pub mod leader;
@@ -67,7 +69,12 @@ pub async fn run(
     cloud: Arc<dyn CloudProvider>,
     endpoints: Endpoints,
 ) -> Result<(), RunError> {
-    let ctx = Arc::new(Context::new(options, client, cloud));
+    run_with_context(Arc::new(Context::new(options, client, cloud)), endpoints).await
+}
+
+/// [`run`] on a context the caller built, e.g. after registering more
+/// metrics ([`metrics::Metrics::registry_mut`]) or spawning provider loops.
+pub async fn run_with_context(ctx: Arc<Context>, endpoints: Endpoints) -> Result<(), RunError> {
     let health = server::serve(endpoints.health, server::health_router(ctx.clone()))
         .await
         .map_err(|source| RunError::Listen {

@@ -1,7 +1,7 @@
 //! The node-lifecycle loop: every reconcile interval it asks
 //! [`crate::decisions`] what registration, initialization, emptiness,
 //! expiration and (with `--bind-pods`) binding require, and writes that to the
-//! API server. Writes are idempotent, so acting twice on a stale cache is harmless.
+//! API server; then the pools' `status.resources` ([`crate::counter`]). Writes are idempotent, so acting twice on a stale cache is harmless.
 
 use std::sync::Arc;
 
@@ -61,6 +61,7 @@ pub async fn reconcile_once(ctx: &Arc<Context>) {
     for (pod, node) in binds {
         bind(ctx, &pod, &node).await;
     }
+    crate::counter::reconcile_once(ctx).await;
 }
 
 async fn patch_claim_status(ctx: &Context, claim: &str, type_: &str) -> kube::Result<()> {

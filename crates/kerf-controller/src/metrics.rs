@@ -89,6 +89,11 @@ impl Metrics {
         }
     }
 
+    /// The registry `/metrics` encodes, for a cloud provider's own metrics.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     /// Replaces the pod-state series with the pods in `state`.
     pub fn refresh_pods(&self, state: &ClusterState) {
         let _guard = self.encode_lock.lock().unwrap_or_else(|e| e.into_inner());

@@ -84,6 +84,7 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
     for u in &outcome.unschedulable {
         tracing::warn!(pod = %format!("{}/{}", u.pod.namespace, u.pod.name), reason = %u.reason, "cannot schedule");
     }
+    publish_pool_notices(ctx, &outcome);
     tracing::info!(
         pending = outcome.snapshot.pending.len(),
         new_claims = outcome.claims.len(),
@@ -162,6 +163,22 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
     }
     events::publish(&ctx.client, &pending, notices);
     Ok(created)
+}
+
+fn publish_pool_notices(ctx: &Context, outcome: &kerf_state::ProvisionOutcome) {
+    let now = Instant::now();
+    let notices: Vec<_> = {
+        let state = ctx.state();
+        events::pool_notices(outcome)
+            .into_iter()
+            .filter(|(pool, notice)| ctx.pool_event_due(pool, notice.reason(), now))
+            .filter_map(|(pool, notice)| {
+                tracing::warn!(%pool, reason = notice.reason(), ?notice, "pool cannot provide capacity");
+                events::pool_reference(&state, &pool).map(|r| (r, pool.kind, notice))
+            })
+            .collect()
+    };
+    events::publish_pools(&ctx.client, notices);
 }
 
 /// Claims that were created but never launched (kerf restarted, or the cloud

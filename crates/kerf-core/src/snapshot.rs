@@ -46,7 +46,8 @@ pub struct ExistingNode {
     pub allocatable: Resources,
     /// Pods bound (or nominated) to it, daemonset pods included.
     pub pods: Vec<Pod>,
-    /// The Provisioner/NodePool that launched it, when kerf did.
+    /// The Provisioner/NodePool that launched it, when kerf did (it then
+    /// counts against that pool's `limits.nodes`).
     pub pool: Option<PoolRef>,
     /// Launched but not yet registered and ready.
     pub in_flight: bool,

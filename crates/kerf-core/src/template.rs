@@ -13,6 +13,11 @@ use crate::instance_type::InstanceType;
 use crate::requirements::Requirements;
 use crate::resources::Resources;
 
+/// The `limits` key that caps a pool's node count (Karpenter v1's
+/// `spec.limits.nodes`; a Provisioner's `spec.limits.resources.nodes` is read
+/// the same way once converted), rather than a resource of its nodes.
+pub const NODE_LIMIT: &str = "nodes";
+
 /// Which API object a template came from; reasons and plans name it this way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum PoolKind {
@@ -24,6 +29,16 @@ pub enum PoolKind {
 pub struct PoolRef {
     pub kind: PoolKind,
     pub name: String,
+}
+
+impl PoolRef {
+    /// Where the user wrote a limit on this pool, e.g. `spec.limits.nodes`.
+    pub fn limit_path(&self, resource: &str) -> String {
+        match self.kind {
+            PoolKind::Provisioner => format!("spec.limits.resources.{resource}"),
+            PoolKind::NodePool => format!("spec.limits.{resource}"),
+        }
+    }
 }
 
 impl fmt::Display for PoolRef {
@@ -64,7 +79,9 @@ pub struct NodeTemplate {
     pub startup_taints: Vec<Taint>,
     pub kubelet: KubeletSettings,
     /// Cap on the summed capacity of the pool's nodes: resource name → milli-units.
-    /// A resource the map does not name is unlimited.
+    /// A resource the map does not name is unlimited. [`NODE_LIMIT`] (`nodes`)
+    /// caps how many nodes the pool has instead: the snapshot's nodes whose
+    /// `pool` is this one (registered or in flight) plus the new ones planned.
     pub limits: BTreeMap<String, i64>,
     /// Capacity of the pool's nodes that already exist or are being launched.
     pub in_use: Resources,

@@ -30,6 +30,7 @@ fn open_template() -> TemplateDesc {
         family: 0,
         team: false,
         cpu_limit: None,
+        node_limit: None,
     }
 }
 
@@ -222,9 +223,11 @@ fn existing_in(
         cordoned: false,
         deleting: false,
         in_flight: false,
+        pool: None,
+        unlabelled: 0,
         pods: bound,
     };
-    desc.build(i, &catalogue(), 1)
+    desc.build(i, &catalogue(), 1, 1)
 }
 
 fn bound_app0() -> BoundPodDesc {

@@ -3,7 +3,9 @@
 //! (a) every plan passes `validate`; (b) `solve` is deterministic; (c) every
 //! planned node's chosen offering is the cheapest of its options, and each
 //! option's offering is the cheapest its type allows under the node's
-//! requirements; (d) plain pods that each fit the largest type are all placed.
+//! requirements; (d) plain pods that each fit the largest type are all placed;
+//! (e) no pool ends up with more nodes than its `limits.nodes`, and the
+//! validator refuses the same plan once a pool's node limit is one lower.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 256).
 
@@ -13,7 +15,8 @@ use kerf_core::plan::Plan;
 use kerf_core::requirements::Requirements;
 use kerf_core::scheduler::solve;
 use kerf_core::snapshot::Snapshot;
-use kerf_core::validate::validate;
+use kerf_core::template::PoolRef;
+use kerf_core::validate::{Rule, validate};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use support::*;
@@ -78,6 +81,17 @@ fn cheapest_allowed(
         .min_by(f64::total_cmp)
 }
 
+/// The pool's nodes in the snapshot plus the plan's new ones.
+fn pool_nodes(snapshot: &Snapshot, plan: &Plan, pool: &PoolRef) -> (usize, usize) {
+    let existing = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.pool.as_ref() == Some(pool))
+        .count();
+    let new = plan.new_nodes.iter().filter(|n| &n.pool == pool).count();
+    (existing, new)
+}
+
 proptest! {
     #![proptest_config(config())]
 
@@ -133,5 +147,38 @@ proptest! {
         prop_assert_eq!(plan.placements.len(), workload.len());
         let violations = validate(&snapshot, &plan);
         prop_assert!(violations.is_empty(), "{:?}", violations);
+    }
+
+    #[test]
+    fn node_limits_hold_and_the_validator_sees_them(case in arb_case()) {
+        let snapshot = case.build();
+        let plan = solve(&snapshot);
+        for (t, template) in snapshot.templates.iter().enumerate() {
+            let (existing, new) = pool_nodes(&snapshot, &plan, &template.pool);
+            if let Some(limit) = template.limits.get("nodes") {
+                prop_assert!(
+                    new == 0 || ((existing + new) as i64) * 1000 <= *limit,
+                    "{}: {existing} existing + {new} new nodes exceed limit {limit}m\n{}",
+                    template.pool,
+                    describe(&plan)
+                );
+            }
+            if new == 0 {
+                continue;
+            }
+            // One node fewer allowed: the same plan must now break the limit.
+            let mut tighter = snapshot.clone();
+            tighter.templates[t]
+                .limits
+                .insert("nodes".into(), ((existing + new - 1) as i64) * 1000);
+            let violations = validate(&tighter, &plan);
+            prop_assert!(
+                violations.iter().any(|v| v.rule == Rule::Limits),
+                "{}: limit {} not enforced by the validator: {:?}",
+                template.pool,
+                existing + new - 1,
+                violations
+            );
+        }
     }
 }

@@ -11,7 +11,14 @@
 //! lacking capacity ([`KwokCloud::insufficient_capacity`]): a launch then falls
 //! back to the next cheapest offering and remembers the offering as
 //! unavailable for [`UNAVAILABLE_TTL`], as Karpenter's ICE cache does.
+//!
+//! With a registration delay ([`KwokCloud::with_registration_delay`]) a
+//! launch returns at once (provider ID, capacity) and the Node appears only
+//! later, like an instance that still boots: the booting instance is recorded
+//! in the cluster ([`booting`]) and created by [`KwokCloud::spawn_boot_loop`],
+//! so it registers even if kerf restarts in between.
 
+pub mod booting;
 pub mod node;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,7 +53,19 @@ pub struct KwokCloud {
     catalog: Catalog,
     options: EksOptions,
     launch_delay: Duration,
+    registration_delay: Duration,
+    booting: booting::BootRecords,
     state: Mutex<State>,
+}
+
+/// How often the boot loop looks for Nodes due to register.
+pub const BOOT_POLL: Duration = Duration::from_millis(250);
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[derive(Default)]
@@ -73,10 +92,12 @@ impl KwokCloud {
 
     pub fn with_catalog(client: Client, catalog: Catalog) -> Self {
         KwokCloud {
-            nodes: Api::all(client),
+            nodes: Api::all(client.clone()),
             catalog,
             options: EksOptions::default(),
             launch_delay: Duration::ZERO,
+            registration_delay: Duration::ZERO,
+            booting: booting::BootRecords::new(client),
             state: Mutex::new(State::default()),
         }
     }
@@ -85,6 +106,52 @@ impl KwokCloud {
     pub fn with_launch_delay(mut self, delay: Duration) -> Self {
         self.launch_delay = delay;
         self
+    }
+
+    /// A launch returns at once, and its Node appears this much later
+    /// (created by [`Self::spawn_boot_loop`], in this process or the next).
+    pub fn with_registration_delay(mut self, delay: Duration) -> Self {
+        self.registration_delay = delay;
+        self
+    }
+
+    /// Creates the Nodes of booting instances whose time has come; returns how many.
+    pub async fn boot_once(&self) -> Result<usize> {
+        let mut created = 0;
+        for name in booting::due(&self.booting.all().await?, now_ms()) {
+            // Whoever takes the record registers it; a terminated instance's
+            // record was taken by `delete` and never registers.
+            let Some(b) = self.booting.take(&name).await? else {
+                continue;
+            };
+            match self.nodes.create(&PostParams::default(), &b.node).await {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 409) => {}
+                Err(e) => {
+                    // Put it back so the next pass retries.
+                    self.booting.put(&name, &b).await?;
+                    return Err(kube_error(format!("creating node {name}"), e));
+                }
+            }
+            tracing::info!(node = %name, "booting kwok node registered");
+            created += 1;
+        }
+        Ok(created)
+    }
+
+    /// Runs [`Self::boot_once`] every [`BOOT_POLL`] on the current runtime.
+    pub fn spawn_boot_loop(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let cloud = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(BOOT_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = cloud.boot_once().await {
+                    tracing::warn!(error = %e, "registering booting kwok nodes");
+                }
+            }
+        })
     }
 
     pub fn with_options(mut self, options: EksOptions) -> Self {
@@ -211,9 +278,23 @@ impl CloudProvider for KwokCloud {
             tracing::info!(claim = %name, "node already launched for this claim");
             return Ok(node::launched_claim(claim, &existing));
         }
+        if let Some(b) = self.booting.get(&name).await? {
+            tracing::info!(claim = %name, "instance already booting for this claim");
+            return Ok(node::launched_claim(claim, &b.node));
+        }
         let node = self.choose_node(claim)?;
         if !self.launch_delay.is_zero() {
             tokio::time::sleep(self.launch_delay).await;
+        }
+        if !self.registration_delay.is_zero() {
+            let delay = i64::try_from(self.registration_delay.as_millis()).unwrap_or(i64::MAX);
+            let b = booting::Booting {
+                register_at_ms: now_ms().saturating_add(delay),
+                node: node.clone(),
+            };
+            self.booting.put(&name, &b).await?;
+            tracing::info!(claim = %name, provider_id = ?node::provider_id_for(&name), delay = ?self.registration_delay, "launched kwok instance; node registers later");
+            return Ok(node::launched_claim(claim, &node));
         }
         let created = match self.nodes.create(&PostParams::default(), &node).await {
             Ok(created) => created,
@@ -232,6 +313,7 @@ impl CloudProvider for KwokCloud {
         let Some(name) = provider_id(claim).and_then(node_name_of) else {
             return Ok(());
         };
+        self.booting.take(name).await?;
         match self.nodes.delete(name, &DeleteParams::default()).await {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
@@ -249,7 +331,10 @@ impl CloudProvider for KwokCloud {
             .map_err(|e| kube_error(format!("reading node {name}"), e))?;
         match found {
             Some(n) if node::is_kwok_node(&n) => Ok(claim_from_node(&n)),
-            _ => Err(CloudError::not_found(format!("instance {provider_id}"))),
+            _ => match self.booting.get(name).await? {
+                Some(b) => Ok(claim_from_node(&b.node)),
+                None => Err(CloudError::not_found(format!("instance {provider_id}"))),
+            },
         }
     }
 
@@ -259,12 +344,21 @@ impl CloudProvider for KwokCloud {
             .list(&ListParams::default())
             .await
             .map_err(|e| kube_error("listing nodes".to_string(), e))?;
-        Ok(nodes
+        let mut out: BTreeMap<String, NodeClaim> = nodes
             .items
             .iter()
             .filter(|n| node::is_kwok_node(n))
-            .map(claim_from_node)
-            .collect())
+            .map(|n| {
+                (
+                    n.metadata.name.clone().unwrap_or_default(),
+                    claim_from_node(n),
+                )
+            })
+            .collect();
+        for (name, b) in self.booting.all().await? {
+            out.entry(name).or_insert_with(|| claim_from_node(&b.node));
+        }
+        Ok(out.into_values().collect())
     }
 
     async fn is_drifted(&self, _claim: &NodeClaim) -> Result<Option<String>> {

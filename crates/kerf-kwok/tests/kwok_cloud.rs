@@ -126,3 +126,73 @@ async fn kwok_provider_launches_ready_nodes_and_falls_back_on_insufficient_capac
     .expect("delete removes the Node");
     assert_eq!(cloud.list().await.unwrap().len(), 1);
 }
+
+/// With a registration delay a launch returns the provider ID at once, the
+/// instance "boots" (recorded in the cluster, visible to get/list), and its
+/// Node appears only when a boot pass runs after the delay — also from a
+/// second provider instance, as after a kerf restart. An instance terminated
+/// while booting never registers.
+#[tokio::test]
+async fn registration_delay_boots_nodes_later_and_survives_a_new_provider() {
+    let plane = ControlPlane::start(
+        ControlPlaneOptions::new()
+            .with_kwok()
+            .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into())),
+    )
+    .await
+    .expect("start etcd, kube-apiserver and kwok");
+    let client = plane.client();
+    let delay = Duration::from_secs(2);
+    let first = KwokCloud::new(client.clone()).with_registration_delay(delay);
+    let nodes: Api<Node> = Api::all(client.clone());
+
+    let t0 = Instant::now();
+    let launched = first.create(&claim("default-boot1")).await.unwrap();
+    let doomed = first.create(&claim("default-boot2")).await.unwrap();
+    assert!(
+        t0.elapsed() < delay,
+        "the launch does not wait for registration"
+    );
+    let id = launched.status.as_ref().unwrap().provider_id.clone();
+    assert_eq!(id.as_deref(), Some("kwok://default-boot1"));
+    assert!(nodes.get_opt("default-boot1").await.unwrap().is_none());
+    assert_eq!(first.boot_once().await.unwrap(), 0, "not due yet");
+    assert_eq!(
+        first.list().await.unwrap().len(),
+        2,
+        "booting instances exist"
+    );
+    let got = first.get("kwok://default-boot1").await.unwrap();
+    assert_eq!(got.metadata.name.as_deref(), Some("default-boot1"));
+    // Launching the same claim again finds the booting instance.
+    let again = first.create(&claim("default-boot1")).await.unwrap();
+    assert_eq!(again.status.unwrap().provider_id, id);
+
+    first.delete(&doomed).await.unwrap();
+    drop(first);
+    // A new provider (a restarted kerf) registers what the first launched.
+    let second = std::sync::Arc::new(KwokCloud::new(client).with_registration_delay(delay));
+    let boot_loop = second.spawn_boot_loop();
+    let node = wait_for("booted node Ready", Duration::from_secs(30), || async {
+        nodes
+            .get_opt("default-boot1")
+            .await
+            .ok()
+            .flatten()
+            .filter(node_is_ready)
+    })
+    .await
+    .expect("the booting instance registers");
+    assert!(t0.elapsed() >= delay, "not before the delay");
+    assert_eq!(
+        node.spec.unwrap().provider_id.as_deref(),
+        Some("kwok://default-boot1")
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        nodes.get_opt("default-boot2").await.unwrap().is_none(),
+        "terminated while booting: never registers"
+    );
+    assert_eq!(second.list().await.unwrap().len(), 1);
+    boot_loop.abort();
+}

@@ -3,12 +3,14 @@
 //!
 //! The pipeline is the live controller's, with the simulator's inputs:
 //! [`load`] builds a [`kerf_state::ClusterState`] from the files (workloads
-//! expanded into pods by [`workloads`]); [`kerf_state::provision`] runs
+//! expanded into pods by [`workloads`], and the DaemonSet pods the input's
+//! Nodes would be running created by [`daemons`]); [`kerf_state::provision`] runs
 //! against a [`kerf_cloud::InMemoryCloud`] selling the built-in (or a given)
 //! catalogue, with every unbound pod pending; each resulting NodeClaim is
 //! launched with `cloud.create` so the [`report`] shows the offering the
 //! cloud actually chose.
 
+pub mod daemons;
 pub mod error;
 pub mod load;
 pub mod report;
@@ -44,7 +46,8 @@ pub enum Format {
 
 /// Loads the manifests, plans and launches on the in-memory cloud, and reports.
 pub async fn simulate(options: &SimulateOptions) -> Result<Report, SimError> {
-    let loaded = load::load_paths(&options.paths)?;
+    let mut loaded = load::load_paths(&options.paths)?;
+    daemons::materialise(&mut loaded.state)?;
     let catalog = match &options.catalog {
         Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string()))?,
         None => Catalog::builtin(),

@@ -47,6 +47,16 @@ impl MotoServer {
 
     /// [`MotoServer::start`] with the binary at `bin`.
     pub fn start_binary(bin: PathBuf) -> Result<MotoServer> {
+        MotoServer::start_binary_with_env(bin, &[])
+    }
+
+    /// [`MotoServer::start`] with extra environment for moto, e.g.
+    /// `MOTO_IAM_LOAD_MANAGED_POLICIES=true` (moto's IAM has no AWS managed policies without it).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Result<MotoServer> {
+        MotoServer::start_binary_with_env(moto_server_path()?, env)
+    }
+
+    fn start_binary_with_env(bin: PathBuf, env: &[(&str, &str)]) -> Result<MotoServer> {
         if !bin.is_file() {
             return Err(Error::MissingMoto { path: bin });
         }
@@ -57,6 +67,7 @@ impl MotoServer {
         let port = crate::free_port()?;
         let mut cmd = Command::new(&bin);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        cmd.envs(env.iter().copied());
         let spawner = Spawner::new()?;
         let proc =
             ManagedProcess::spawn(&spawner, "moto_server", cmd, &dir.path().join("moto.log"))?;

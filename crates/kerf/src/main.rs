@@ -11,27 +11,45 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "kerf", version, about, long_about = None)]
 struct Cli {
-    /// Log filter when RUST_LOG is unset (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "warn")]
-    log_level: String,
+    /// Log level when RUST_LOG is unset (error, warn, info, debug, trace);
+    /// default info for `controller`, warn otherwise.
+    #[arg(long, global = true, env = "LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Log lines as `json` (default for `controller`, as Karpenter logs) or `text`.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum)]
+    log_format: Option<cmd::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start; boxing the controller's many flags buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     Simulate(cmd::simulate::Args),
     Controller(cmd::controller::ControllerArgs),
     Webhook(cmd::webhook::WebhookArgs),
+    Addon(cmd::addon::AddonArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cmd::init_logging(&cli.log_level);
+    let controller = matches!(cli.command, Command::Controller(_));
+    let (level, format) = if controller {
+        ("info", cmd::LogFormat::Json)
+    } else {
+        ("warn", cmd::LogFormat::Text)
+    };
+    let level = cli.log_level.as_deref().unwrap_or(level);
+    if let Err(e) = cmd::init_logging(level, cli.log_format.unwrap_or(format)) {
+        eprintln!("kerf: {e}");
+        return ExitCode::from(2);
+    }
     let code = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Controller(args) => cmd::controller::run(args),
         Command::Webhook(args) => cmd::webhook::run(args),
+        Command::Addon(args) => cmd::addon::run(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -83,6 +83,97 @@ async fn restart_between_claim_and_launch_launches_each_claim_once() {
     }
 }
 
+/// Kill the controller after its claims launched (provider IDs recorded) but
+/// before their Nodes registered (the kwok instances "boot" for 8 s); the
+/// restarted controller waits for the same instances to register: exactly
+/// one Node per claim, no new claims, every pod Running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_between_launch_and_registration_keeps_one_node_per_claim() {
+    let plane = cluster(true).await;
+    apply_seed(&plane);
+    let booting = ["--kwok-registration-delay", "8s"];
+    let first = start_controller(&plane, false, &booting);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    let provider_ids = || {
+        kubectl(
+            &plane,
+            &[
+                "get",
+                "nodeclaims",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name}={.status.providerID}{\"\\n\"}{end}",
+            ],
+        )
+    };
+    let launched = wait(
+        &plane,
+        "2 NodeClaims Launched",
+        Duration::from_secs(60),
+        || {
+            let ids = provider_ids();
+            let launched: Vec<String> = ids
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .filter(|(_, id)| !id.is_empty())
+                .map(|(n, _)| n.to_string())
+                .collect();
+            (launched.len() == 2).then_some(launched)
+        },
+    );
+    drop(first);
+    assert!(
+        kerf_nodes(&plane).is_empty(),
+        "killed before any node registered"
+    );
+
+    let second = start_controller(&plane, false, &booting);
+    wait(
+        &plane,
+        "10 inflate pods Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 10).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let mut before = launched.clone();
+    before.sort();
+    let mut claims = claim_names(&plane);
+    claims.sort();
+    let mut nodes = kerf_nodes(&plane);
+    nodes.sort();
+    assert_eq!(claims, before, "no new claims after the restart");
+    assert_eq!(nodes, before, "exactly one node per claim, named after it");
+    for line in provider_ids().lines() {
+        let (name, id) = line.split_once('=').expect("name=providerID");
+        assert_eq!(id, format!("kwok://{name}"));
+    }
+    wait(
+        &plane,
+        "both claims Initialized",
+        Duration::from_secs(30),
+        || {
+            let out = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "nodeclaims",
+                    "-o",
+                    "jsonpath={.items[*].status.conditions[?(@.type==\"Initialized\")].status}",
+                ],
+            );
+            (lines(&out) == ["True", "True"]).then_some(())
+        },
+    );
+    // The instances the first process launched registered under the second.
+    let registered = json_log_lines(&second)
+        .iter()
+        .filter(|l| l["message"] == "booting kwok node registered")
+        .count();
+    assert_eq!(registered, 2);
+}
+
 /// Deleting a NodeClaim drains its node through the Eviction API: while a PDB
 /// allows no disruption the evictions are refused (429) and the node stays,
 /// cordoned; once the PDB is gone the pods are evicted, kerf provisions a

@@ -104,6 +104,17 @@ async fn walkthrough(bind_pods: bool) {
         );
     }
 
+    // status.resources: the summed capacity of the Provisioner's nodes.
+    let node_cpu = kerf_nodes_cpu(&plane);
+    assert_eq!(node_cpu, 16, "two m5.2xlarge");
+    wait(
+        &plane,
+        "Provisioner status.resources.cpu = the nodes' capacity",
+        Duration::from_secs(30),
+        || (provisioner_resource(&plane, "cpu") == node_cpu.to_string()).then_some(()),
+    );
+    assert!(!provisioner_resource(&plane, "memory").is_empty());
+
     let nominated = || {
         kubectl(
             &plane,
@@ -185,6 +196,15 @@ async fn walkthrough(bind_pods: bool) {
         || kerf_nodes(&plane).is_empty().then_some(()),
     );
     let gone = t_empty.elapsed();
+    wait(
+        &plane,
+        "Provisioner status.resources cleared",
+        Duration::from_secs(30),
+        || {
+            let cpu = provisioner_resource(&plane, "cpu");
+            (cpu.is_empty() || cpu == "0").then_some(())
+        },
+    );
     eprintln!("[{mode}] emptied → nodes gone in {gone:?} (ttlSecondsAfterEmpty 30)");
     assert!(
         gone >= Duration::from_secs(25) && gone <= Duration::from_secs(60),
@@ -224,6 +244,25 @@ async fn walkthrough(bind_pods: bool) {
     assert!(
         text.contains("karpenter_provisioner_scheduling_duration_seconds_count"),
         "{text}"
+    );
+    // Logs: JSON lines (the controller's default, as Karpenter's) with level and message.
+    let logs = json_log_lines(&controller);
+    assert!(
+        logs.iter()
+            .all(|l| l["level"].is_string() && l["message"].is_string()),
+        "every line has level and message"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l["level"] == "INFO" && l["message"] == "kerf controller starting"),
+        "the start line"
+    );
+    assert!(
+        logs.iter().any(|l| l["message"] == "launched"
+            && l["claim"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("default-"))),
+        "fields are kept as JSON keys"
     );
     drop(controller);
 }

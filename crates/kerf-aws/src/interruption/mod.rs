@@ -1,12 +1,14 @@
 //! Interruption handling's AWS side: EventBridge events delivered through an
 //! SQS queue, parsed into typed [`messages::InterruptionEvent`]s (pure), and
 //! the [`queue`] that receives and deletes them, and the spot [`offerings`] an
-//! interruption makes unavailable. The controller decides what else to do with
-//! each event (cordon, replace).
+//! interruption makes unavailable, and what each event means for the
+//! cluster's claims (pure); the controller's loop applies that.
 
+pub mod decide;
 pub mod messages;
 pub mod offerings;
 pub mod queue;
 
+pub use decide::{ClaimRef, Decision, decide};
 pub use messages::{InterruptionEvent, parse_message};
-pub use queue::InterruptionQueue;
+pub use queue::{InterruptionQueue, Received};

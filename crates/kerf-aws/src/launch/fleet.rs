@@ -122,6 +122,16 @@ pub struct FleetOutcome {
     pub errors: Vec<String>,
 }
 
+impl FleetOutcome {
+    /// The instance the claim gets (the first EC2 listed) and the ids of any
+    /// others, which nothing accounts for and must be terminated.
+    pub fn take_one(&self) -> (Option<&FleetInstance>, Vec<String>) {
+        let mut it = self.instances.iter();
+        let first = it.next();
+        (first, it.map(|i| i.instance_id.clone()).collect())
+    }
+}
+
 /// Reads a CreateFleet answer against the request it answers.
 pub fn outcome(request: &FleetRequest, out: &CreateFleetOutput) -> FleetOutcome {
     let mut result = FleetOutcome::default();
@@ -150,6 +160,10 @@ pub fn outcome(request: &FleetRequest, out: &CreateFleetOutput) -> FleetOutcome 
                 request.zone_of(subnet).map(str::to_string)
             });
         for id in i.instance_ids() {
+            // An id listed twice is one instance: counting it twice would leak a claim.
+            if result.instances.iter().any(|x| &x.instance_id == id) {
+                continue;
+            }
             result.instances.push(FleetInstance {
                 instance_id: id.clone(),
                 instance_type: instance_type.clone(),

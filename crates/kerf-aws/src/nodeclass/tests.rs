@@ -192,3 +192,28 @@ fn awsnodetemplate_resolves_through_conversion() {
     assert_eq!(s.security_groups[0].id, "sg-1");
     assert_eq!(s.amis[0].id, "ami-x");
 }
+
+#[test]
+fn transition_times_move_only_when_a_condition_changes() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+    let t = |s: i64| Time(Timestamp::from_second(s).unwrap());
+    let mut old = vec![
+        Condition::new(SUBNETS_READY, STATUS_TRUE),
+        Condition::new(AMIS_READY, STATUS_TRUE),
+    ];
+    keep_transition_times(&mut old, &[], &t(100));
+    let mut new = vec![
+        Condition::new(SUBNETS_READY, STATUS_TRUE),
+        Condition::new(AMIS_READY, STATUS_FALSE),
+        Condition::new(READY, STATUS_FALSE),
+    ];
+    keep_transition_times(&mut new, &old, &t(200));
+    let times: Vec<_> = new.iter().map(|c| c.last_transition_time.clone()).collect();
+    assert_eq!(times, [Some(t(100)), Some(t(200)), Some(t(200))]);
+    let status = EC2NodeClassStatus {
+        conditions: new,
+        ..Default::default()
+    };
+    assert_eq!(problems(&status), [(AMIS_READY.to_string(), String::new())]);
+}

@@ -228,8 +228,8 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
     .await?;
     let (request, outcome) = fleet::send(&p.clients().ec2, request).await?;
     p.mark_unavailable(&outcome.unavailable);
-    let mut launched = outcome.instances.into_iter();
-    let Some(instance) = launched.next() else {
+    let (instance, extras) = outcome.take_one();
+    let Some(instance) = instance.cloned() else {
         if !outcome.unavailable.is_empty() {
             return Err(CloudError::InsufficientCapacity {
                 offerings: outcome.unavailable,
@@ -240,11 +240,14 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
             format!("no instance launched: {}", outcome.errors.join("; ")),
         ));
     };
-    // A fleet for one instance that returns more must not leak the extras.
-    let extras: Vec<String> = launched.map(|i| i.instance_id).collect();
+    // A fleet for one instance that returns more must not leak the extras. If
+    // terminating them fails the launch still stands: the claim names only
+    // its own instance, so garbage collection takes the extras.
     if !extras.is_empty() {
         tracing::warn!(claim = %name, ?extras, "fleet launched more than one instance; terminating the extras");
-        p.terminate(&extras).await?;
+        if let Err(e) = p.terminate(&extras).await {
+            tracing::warn!(claim = %name, ?extras, error = %e, "terminating extra fleet instances; garbage collection will");
+        }
     }
     let zone = match &instance.zone {
         Some(z) => z.clone(),

@@ -18,10 +18,10 @@ use crate::plan::{
 };
 use crate::pod::{self, HostPort, PodInfo};
 use crate::requirements::{Requirement, Requirements};
-use crate::resources::{Resources, format_amount};
+use crate::resources::{MILLI, Resources, format_amount};
 use crate::snapshot::{PreferencePolicy, Snapshot};
 use crate::taints;
-use crate::template::NodeTemplate;
+use crate::template::{NODE_LIMIT, NodeTemplate};
 use crate::topology::{
     DomainId, DomainSource, DomainState, GroupId, NodeRef, Prepared, Rejection, Topology,
 };
@@ -50,8 +50,12 @@ struct Tmpl<'a> {
     /// Instance types compatible with the template, with an allowed offering.
     types: Vec<Arc<InstanceType>>,
     daemon: Resources,
-    /// Limit left for new nodes, if the template has limits.
+    /// Limit left for new nodes, if the template limits any resource.
     remaining: Option<Resources>,
+    /// The pool's nodes that exist or are in flight (for `limits.nodes`).
+    nodes_in_use: i64,
+    /// How many more nodes `limits.nodes` lets the pool launch, if it is set.
+    nodes_left: Option<i64>,
     /// `types`' offerings, interned for fast filtering.
     offers: offers::OfferIndex,
 }
@@ -208,6 +212,10 @@ impl<'a> Solver<'a> {
             if best.is_some() && tier != Some(weight) {
                 break;
             }
+            if let Some(full) = self.node_limit_reached(t) {
+                reasons.push(format!("{}: {full}", self.templates[t].t.pool));
+                continue;
+            }
             let fresh = self.fresh_claim(t);
             match self.check_claim(info, &reqs, &prepared, &fresh) {
                 Ok((update, pins)) => {
@@ -244,6 +252,9 @@ impl<'a> Solver<'a> {
                 .domains
                 .intern(&format!("kerf-planned-{}", self.claims.len()));
             let c = self.claims.len();
+            if let Some(left) = self.templates[claim.template].nodes_left.as_mut() {
+                *left -= 1;
+            }
             self.claims.push(claim);
             self.claim_order.insert((0, c));
             self.commit_claim(i, c, update, pins);
@@ -264,6 +275,22 @@ impl<'a> Solver<'a> {
             Reason::Topology(r) => self.topology.explain(r),
             Reason::Text(s) => s,
         }
+    }
+
+    /// Why the template may launch no more nodes under `limits.nodes`, if so.
+    fn node_limit_reached(&self, t: usize) -> Option<String> {
+        let tmpl = &self.templates[t];
+        if tmpl.nodes_left.is_none_or(|left| left > 0) {
+            return None;
+        }
+        let limit = tmpl.t.limits.get(NODE_LIMIT).copied().unwrap_or(0);
+        let planned = self.claims.iter().filter(|c| c.template == t).count();
+        Some(format!(
+            "node limit reached: {} is {}; {} node(s) exist or are launching and {planned} are planned",
+            tmpl.t.pool.limit_path(NODE_LIMIT),
+            format_amount(NODE_LIMIT, limit),
+            tmpl.nodes_in_use,
+        ))
     }
 
     fn fresh_claim(&self, t: usize) -> Claim {

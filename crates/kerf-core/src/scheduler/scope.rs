@@ -6,8 +6,15 @@
 //! affinity (all terms, ORed) — never its preferences or volume topology, which
 //! kube-scheduler does not look at. A planned node's labels are only final
 //! once its instance type is, so it may answer `Maybe`.
+//!
+//! Whatever the policies, kube-scheduler counts a node for a pod's spread
+//! constraints only when the node carries the topology key of *every* one of
+//! them (`nodeLabelsMatchSpreadConstraints`: the DoNotSchedule constraints in
+//! its filter, the ScheduleAnyway ones in its scoring, which kerf enforces
+//! until it relaxes them). A node without one of the keys is left out of
+//! every domain, pods and all.
 
-use kerf_api::labels::{HOSTNAME, is_well_known_label};
+use kerf_api::labels::{CAPACITY_TYPE, HOSTNAME, ZONE, is_well_known_label};
 
 use super::Solver;
 use crate::pod::{PodInfo, SpreadConstraint};
@@ -32,11 +39,63 @@ impl PodScope<'_, '_> {
         // NoSchedule and NoExecute only, as kube-scheduler's policy filter.
         taints::first_untolerated(&self.info.tolerations, taints, false).is_none()
     }
+
+    /// The topology keys of the pod's other constraints of the same kind as
+    /// `s` (DoNotSchedule or ScheduleAnyway) that a counted node must carry too.
+    fn sibling_keys<'k>(&'k self, s: &'k SpreadConstraint) -> impl Iterator<Item = &'k str> + 'k {
+        self.info
+            .active_spread()
+            .filter(move |o| o.when_unsatisfiable == s.when_unsatisfiable)
+            .map(|o| o.term.topology_key.as_str())
+            .filter(move |k| *k != s.term.topology_key)
+    }
+
+    /// Whether a planned node will carry every sibling key of `s`.
+    fn claim_has_keys(&self, s: &SpreadConstraint, claim: &super::Claim) -> Verdict {
+        let tmpl = &self.solver.templates[claim.template];
+        let mut verdict = Verdict::Yes;
+        for key in self.sibling_keys(s) {
+            // Every planned node gets these (see `finish`).
+            let always = key == HOSTNAME
+                || key == ZONE
+                || key == CAPACITY_TYPE
+                || tmpl.t.labels.contains_key(key)
+                || key == super::finish::pool_label(tmpl.t);
+            let named = || {
+                claim
+                    .requirements
+                    .get(key)
+                    .is_some_and(|r| !r.complement && !r.values.is_empty())
+            };
+            let by_type = || {
+                claim
+                    .options
+                    .iter()
+                    .all(|o| tmpl.types[*o as usize].labels.contains_key(key))
+            };
+            if !(always || named() || by_type()) {
+                // Not final: a later pod or a topology pin may still name a value.
+                verdict = Verdict::Maybe;
+            }
+        }
+        verdict
+    }
+}
+
+/// Both must hold.
+fn and(a: Verdict, b: Verdict) -> Verdict {
+    match (a, b) {
+        (Verdict::No, _) | (_, Verdict::No) => Verdict::No,
+        (Verdict::Maybe, _) | (_, Verdict::Maybe) => Verdict::Maybe,
+        _ => Verdict::Yes,
+    }
 }
 
 impl SpreadScope for PodScope<'_, '_> {
     fn filters(&self, s: &SpreadConstraint) -> bool {
-        s.honor_taints || (s.honor_node_affinity && self.has_affinity())
+        s.honor_taints
+            || (s.honor_node_affinity && self.has_affinity())
+            || self.sibling_keys(s).next().is_some()
     }
 
     fn node(&self, s: &SpreadConstraint, node: NodeRef) -> Verdict {
@@ -50,13 +109,38 @@ impl SpreadScope for PodScope<'_, '_> {
                         .info
                         .spread_affinity
                         .iter()
-                        .any(|t| t.matches_labels(&existing.labels).is_ok()));
+                        .any(|t| t.matches_labels(&existing.labels).is_ok()))
+                && self
+                    .sibling_keys(s)
+                    .all(|k| existing.labels.contains_key(k));
             return if ok { Verdict::Yes } else { Verdict::No };
         }
         let Some(claim) = solver.claims.get(n - solver.nodes.len()) else {
             return Verdict::No;
         };
-        let tmpl = &solver.templates[claim.template];
+        and(self.claim_policies(s, claim), self.claim_has_keys(s, claim))
+    }
+
+    fn template(&self, s: &SpreadConstraint, template: usize, key: &str, domain: &str) -> bool {
+        // Sibling keys are not checked here: a pod's requirements or a
+        // topology pin can give a planned node any label, so leaving a
+        // template's domain in is the cautious choice (a lower minimum).
+        let tmpl = &self.solver.templates[template];
+        (!s.honor_taints || self.tolerates(&tmpl.t.taints))
+            && (!s.honor_node_affinity
+                || !self.has_affinity()
+                || self
+                    .info
+                    .spread_affinity
+                    .iter()
+                    .any(|t| t.get(key).is_none_or(|r| r.has(domain))))
+    }
+}
+
+impl PodScope<'_, '_> {
+    /// nodeTaintsPolicy and nodeAffinityPolicy for a planned node.
+    fn claim_policies(&self, s: &SpreadConstraint, claim: &super::Claim) -> Verdict {
+        let tmpl = &self.solver.templates[claim.template];
         if s.honor_taints && !self.tolerates(&tmpl.t.taints) {
             return Verdict::No;
         }
@@ -72,18 +156,6 @@ impl SpreadScope for PodScope<'_, '_> {
             }
         }
         best
-    }
-
-    fn template(&self, s: &SpreadConstraint, template: usize, key: &str, domain: &str) -> bool {
-        let tmpl = &self.solver.templates[template];
-        (!s.honor_taints || self.tolerates(&tmpl.t.taints))
-            && (!s.honor_node_affinity
-                || !self.has_affinity()
-                || self
-                    .info
-                    .spread_affinity
-                    .iter()
-                    .any(|t| t.get(key).is_none_or(|r| r.has(domain))))
     }
 }
 

@@ -51,7 +51,14 @@ impl<'a> Solver<'a> {
         let mut templates: Vec<Tmpl> = snapshot
             .templates
             .iter()
-            .map(|t| prepare_template(t, &daemons))
+            .map(|t| {
+                let pool_nodes = snapshot
+                    .nodes
+                    .iter()
+                    .filter(|n| n.pool.as_ref() == Some(&t.pool))
+                    .count();
+                prepare_template(t, &daemons, pool_nodes as i64)
+            })
             .collect();
         templates.sort_by(|a, b| {
             b.t.weight
@@ -187,8 +194,13 @@ pub(super) fn lookup(domains: &[(String, Option<DomainId>)], key: &str) -> Optio
     domains.iter().find(|(k, _)| k == key).and_then(|(_, d)| *d)
 }
 
-/// A template's instance types that can ever serve it, and its daemonset overhead.
-pub(super) fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> Tmpl<'a> {
+/// A template's instance types that can ever serve it, its daemonset
+/// overhead, and what its limits leave (`pool_nodes`: its nodes in the snapshot).
+pub(super) fn prepare_template<'a>(
+    t: &'a NodeTemplate,
+    daemons: &[PodInfo],
+    pool_nodes: i64,
+) -> Tmpl<'a> {
     // Cheapest first, so the first type that fits a planned node is (nearly
     // always) the one it will get and checks can stop there.
     let mut priced: Vec<(f64, Arc<InstanceType>)> = t
@@ -213,7 +225,8 @@ pub(super) fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> 
             daemon.add(&d.requests);
         }
     }
-    let remaining = (!t.limits.is_empty()).then(|| {
+    let resource_limits = t.limits.iter().filter(|(name, _)| *name != NODE_LIMIT);
+    let remaining = (resource_limits.clone().next().is_some()).then(|| {
         // Resources a limit does not name are unlimited.
         let mut r = Resources {
             cpu: i64::MAX / 4,
@@ -222,17 +235,24 @@ pub(super) fn prepare_template<'a>(t: &'a NodeTemplate, daemons: &[PodInfo]) -> 
             ephemeral_storage: i64::MAX / 4,
             extended: BTreeMap::new(),
         };
-        for (name, v) in &t.limits {
+        for (name, v) in resource_limits {
             r.set(name, v - t.in_use.get(name));
         }
         r
     });
+    // Whole nodes only: a limit of 2.5 allows a third node no more than 2 does.
+    let nodes_left = t
+        .limits
+        .get(NODE_LIMIT)
+        .map(|limit| ((limit - pool_nodes.saturating_mul(MILLI)) / MILLI).max(0));
     Tmpl {
         t,
         offers: super::offers::OfferIndex::new(&types),
         types,
         daemon,
         remaining,
+        nodes_in_use: pool_nodes,
+        nodes_left,
     }
 }
 

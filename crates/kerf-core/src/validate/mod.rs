@@ -15,6 +15,10 @@
 //! - topology spread domains are those of the existing nodes *and of every
 //!   planned node in the final plan* (kerf promises skew holds once the planned
 //!   nodes exist), each hostname its own domain;
+//! - a spread constraint counts only nodes carrying the topology key of every
+//!   DoNotSchedule constraint of the pod (kube-scheduler's filter);
+//! - `limits.nodes` caps the snapshot's nodes of the pool (registered or in
+//!   flight) plus the plan's new ones;
 //! - startup taints are ignored (a daemon removes them);
 //! - daemonset and mirror pods in `pending` may be left out of the plan
 //!   (daemonsets schedule themselves onto new nodes).
@@ -34,6 +38,7 @@ use crate::plan::{Plan, Target};
 use crate::pod::PodKey;
 use crate::resources::{MILLI, Resources, format_amount};
 use crate::snapshot::Snapshot;
+use crate::template::NODE_LIMIT;
 
 mod matching;
 mod plan_checks;

@@ -301,6 +301,20 @@ impl<'a> Validator<'a> {
                 continue;
             }
             let mut total = tmpl.in_use.clone();
+            // `nodes` counts the pool's nodes, registered or in flight, and the new ones.
+            let pool_nodes = self
+                .snapshot
+                .nodes
+                .iter()
+                .filter(|n| n.pool.as_ref() == Some(&tmpl.pool))
+                .count();
+            let new_nodes = self
+                .plan
+                .new_nodes
+                .iter()
+                .filter(|n| n.pool == tmpl.pool)
+                .count();
+            total.set(NODE_LIMIT, (pool_nodes + new_nodes) as i64 * MILLI);
             let mut any = false;
             for node in self.plan.new_nodes.iter().filter(|n| n.pool == tmpl.pool) {
                 let Some(it) = tmpl
@@ -319,10 +333,11 @@ impl<'a> Validator<'a> {
             for (name, limit) in &tmpl.limits {
                 if total.get(name) > *limit {
                     let detail = format!(
-                        "{}: {name} {} in use and planned exceeds limit {}",
+                        "{}: {name} {} in use and planned exceeds limit {} ({})",
                         tmpl.pool,
                         format_amount(name, total.get(name)),
-                        format_amount(name, *limit)
+                        format_amount(name, *limit),
+                        tmpl.pool.limit_path(name)
                     );
                     self.violation(None, None, Rule::Limits, detail);
                 }

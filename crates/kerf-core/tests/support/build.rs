@@ -105,6 +105,9 @@ impl TemplateDesc {
         if let Some(l) = self.cpu_limit {
             limits.insert("cpu".to_string(), i64::from(l % 8 + 1) * 4000);
         }
+        if let Some(n) = self.node_limit {
+            limits.insert("nodes".to_string(), i64::from(n % 4) * MILLI);
+        }
         NodeTemplate {
             pool: PoolRef {
                 kind: PoolKind::NodePool,
@@ -167,15 +170,33 @@ impl BoundPodDesc {
 }
 
 impl NodeDesc {
-    pub fn build(&self, i: usize, catalogue: &[Arc<InstanceType>], apps: usize) -> ExistingNode {
+    /// Node `i`; `templates` is how many templates the case has (for `pool`).
+    pub fn build(
+        &self,
+        i: usize,
+        catalogue: &[Arc<InstanceType>],
+        apps: usize,
+        templates: usize,
+    ) -> ExistingNode {
         let it = &catalogue[self.type_idx as usize % catalogue.len()];
         let name = format!("node-{i}");
         let mut labels = it.labels.clone();
-        labels.insert(ZONE.into(), pick(&ZONES, self.zone).into());
-        labels.insert(
-            CAPACITY_TYPE.into(),
-            if self.spot { "spot" } else { "on-demand" }.into(),
-        );
+        if self.unlabelled % 3 != 1 {
+            labels.insert(ZONE.into(), pick(&ZONES, self.zone).into());
+        }
+        if self.unlabelled % 3 != 2 {
+            labels.insert(
+                CAPACITY_TYPE.into(),
+                if self.spot { "spot" } else { "on-demand" }.into(),
+            );
+        }
+        let pool = self.pool.filter(|_| templates > 0).map(|p| PoolRef {
+            kind: PoolKind::NodePool,
+            name: format!("pool-{}", p as usize % templates),
+        });
+        if let Some(p) = &pool {
+            labels.insert("karpenter.sh/nodepool".into(), p.name.clone());
+        }
         labels.insert(HOSTNAME.into(), name.clone());
         if self.team {
             labels.insert("team".into(), "blue".into());
@@ -197,7 +218,7 @@ impl NodeDesc {
             taints,
             allocatable: it.allocatable().clone(),
             pods,
-            pool: None,
+            pool,
             in_flight: self.in_flight,
             marked_for_deletion: self.deleting,
             unschedulable: self.cordoned,

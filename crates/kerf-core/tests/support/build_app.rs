@@ -236,7 +236,7 @@ impl Case {
                 .nodes
                 .iter()
                 .enumerate()
-                .map(|(i, n)| n.build(i, &catalogue, apps))
+                .map(|(i, n)| n.build(i, &catalogue, apps, self.templates.len()))
                 .collect(),
             templates: self
                 .templates

@@ -18,6 +18,8 @@ pub struct TemplateDesc {
     pub team: bool,
     /// cpu limit in units of 4 vcpu.
     pub cpu_limit: Option<u8>,
+    /// `limits.nodes`: 0 to 3 nodes (modulo 4).
+    pub node_limit: Option<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +45,10 @@ pub struct NodeDesc {
     pub cordoned: bool,
     pub deleting: bool,
     pub in_flight: bool,
+    /// The template (modulo their count) that launched it; counts against its `limits.nodes`.
+    pub pool: Option<u8>,
+    /// 0 every label; 1 no zone label; 2 no capacity-type label.
+    pub unlabelled: u8,
     pub pods: Vec<BoundPodDesc>,
 }
 

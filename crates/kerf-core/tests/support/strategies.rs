@@ -23,17 +23,21 @@ pub fn arb_template() -> impl Strategy<Value = TemplateDesc> {
         0u8..4,
         flag(0.2),
         maybe(0.3, 0u8..8),
+        maybe(0.25, 0u8..4),
     )
         .prop_map(
-            |(weight, taint, arch, capacity, zones, family, team, cpu_limit)| TemplateDesc {
-                weight,
-                taint,
-                arch,
-                capacity,
-                zones,
-                family,
-                team,
-                cpu_limit,
+            |(weight, taint, arch, capacity, zones, family, team, cpu_limit, node_limit)| {
+                TemplateDesc {
+                    weight,
+                    taint,
+                    arch,
+                    capacity,
+                    zones,
+                    family,
+                    team,
+                    cpu_limit,
+                    node_limit,
+                }
             },
         )
 }
@@ -61,10 +65,12 @@ pub fn arb_node() -> impl Strategy<Value = NodeDesc> {
         flag(0.08),
         flag(0.08),
         flag(0.2),
+        maybe(0.4, 0u8..3),
+        prop_oneof![6 => Just(0u8), 1 => 1u8..3],
         prop::collection::vec(arb_bound_pod(), 0..=3),
     )
         .prop_map(
-            |(type_idx, zone, spot, taint, team, cordoned, deleting, in_flight, pods)| NodeDesc {
+            |(
                 type_idx,
                 zone,
                 spot,
@@ -73,6 +79,20 @@ pub fn arb_node() -> impl Strategy<Value = NodeDesc> {
                 cordoned,
                 deleting,
                 in_flight,
+                pool,
+                unlabelled,
+                pods,
+            )| NodeDesc {
+                type_idx,
+                zone,
+                spot,
+                taint,
+                team,
+                cordoned,
+                deleting,
+                in_flight,
+                pool,
+                unlabelled,
                 pods,
             },
         )
@@ -252,6 +272,7 @@ pub fn plain_snapshot(workload: &[(u32, u32)]) -> Snapshot {
         family: 0,
         team: false,
         cpu_limit: None,
+        node_limit: None,
     };
     let pending = workload
         .iter()

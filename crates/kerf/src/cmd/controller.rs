@@ -75,6 +75,10 @@ pub struct ControllerArgs {
     /// kwok provider: how long a launch takes before its Node appears (Go duration).
     #[arg(long, env = "KERF_KWOK_LAUNCH_DELAY", default_value = "0s")]
     pub kwok_launch_delay: String,
+    /// kwok provider: how long after a launch returns its Node appears, as an
+    /// instance that still boots (Go duration; 0s: at once).
+    #[arg(long, env = "KERF_KWOK_REGISTRATION_DELAY", default_value = "0s")]
+    pub kwok_registration_delay: String,
     /// aws provider: the region (required with `--cloud-provider aws`).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
@@ -99,6 +103,15 @@ pub struct ControllerArgs {
     /// aws provider: discover only these instance types (comma separated; default all).
     #[arg(long, env = "KERF_AWS_INSTANCE_TYPES", value_delimiter = ',')]
     pub aws_instance_types: Vec<String>,
+    /// aws provider: SQS queue (name or URL) EventBridge sends interruption events to; none: off.
+    #[arg(long, env = "INTERRUPTION_QUEUE")]
+    pub interruption_queue: Option<String>,
+    /// aws provider: how often instances no NodeClaim knows are looked for (Go duration).
+    #[arg(long, env = "KERF_AWS_GC_INTERVAL", default_value = "2m")]
+    pub aws_gc_interval: String,
+    /// aws provider: how old an unclaimed instance must be before it is terminated (Go duration).
+    #[arg(long, env = "KERF_AWS_GC_GRACE_PERIOD", default_value = "30s")]
+    pub aws_gc_grace_period: String,
 }
 
 /// A configuration error: the setting and what is wrong with it.
@@ -171,6 +184,11 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
     duration(
         "--kwok-launch-delay (KERF_KWOK_LAUNCH_DELAY)",
         &args.kwok_launch_delay,
+        true,
+    )?;
+    duration(
+        "--kwok-registration-delay (KERF_KWOK_REGISTRATION_DELAY)",
+        &args.kwok_registration_delay,
         true,
     )?;
     if args.metrics_port != 0 && args.metrics_port == args.health_port {
@@ -315,7 +333,20 @@ async fn cloud(
         CloudProviderKind::Kwok => {
             let delay = duration("--kwok-launch-delay", &args.kwok_launch_delay, true)
                 .map_err(|e| e.to_string())?;
-            Arc::new(KwokCloud::with_catalog(client.clone(), catalog()?).with_launch_delay(delay))
+            let registration = duration(
+                "--kwok-registration-delay",
+                &args.kwok_registration_delay,
+                true,
+            )
+            .map_err(|e| e.to_string())?;
+            let kwok = Arc::new(
+                KwokCloud::with_catalog(client.clone(), catalog()?)
+                    .with_launch_delay(delay)
+                    .with_registration_delay(registration),
+            );
+            // Booting instances register even if an earlier kerf launched them.
+            kwok.spawn_boot_loop();
+            kwok
         }
         CloudProviderKind::Memory => Arc::new(InMemoryCloud::new(catalog()?)),
         CloudProviderKind::Aws => {
@@ -350,6 +381,9 @@ pub fn run(args: ControllerArgs) -> i32 {
                 return 2;
             }
         };
+        if args.cloud_provider == CloudProviderKind::Aws {
+            return aws::run(&args, options, client, endpoints).await;
+        }
         let cloud = match cloud(&args, &options.cluster_name, &client).await {
             Ok(c) => c,
             Err(e) => {
@@ -395,6 +429,11 @@ mod tests {
         assert!(err.to_string().contains("--batch-max-duration"), "{err}");
         let err = parse(&["--cluster-name", "c", "--health-port", "8080"]).unwrap_err();
         assert!(err.to_string().contains("--health-port"), "{err}");
+        let err = parse(&["--cluster-name", "c", "--kwok-registration-delay=soon"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--kwok-registration-delay"),
+            "{err}"
+        );
         let (o, e) = parse(&[
             "--cluster-name",
             "c",

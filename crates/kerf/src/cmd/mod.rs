@@ -1,20 +1,48 @@
 //! Subcommands, one module each, and what they share (logging, the runtime).
 
+pub mod addon;
 pub mod controller;
 pub mod simulate;
 pub mod webhook;
 
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr, filtered by `RUST_LOG` if set, else by `default`.
-pub fn init_logging(default: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(default))
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line with `level`, `message`, `timestamp`, `target` and the fields.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` if set, else by `level` (an
+/// invalid `level` is an error naming the setting).
+pub fn init_logging(level: &str, format: LogFormat) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    // A bare word would parse as a target name and silently log nothing.
+    let plain = !level.contains(['=', ',']);
+    if plain && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "invalid --log-level (LOG_LEVEL): {level:?} is not one of {}",
+            LEVELS.join(", ")
+        ));
+    }
+    let filter = match EnvFilter::try_from_default_env() {
+        Ok(f) => f,
+        Err(_) => EnvFilter::try_new(level).map_err(|e| {
+            format!("invalid --log-level (LOG_LEVEL): {level:?} is not a level or filter: {e}")
+        })?,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    Ok(())
 }
 
 /// A multi-threaded tokio runtime, or the error as text.

@@ -298,3 +298,48 @@ pub fn apply_seed(plane: &ControlPlane) {
     );
     kubectl(plane, &["apply", "-f", inflate.to_str().expect("utf-8")]);
 }
+
+/// `status.resources.<resource>` of the seed Provisioner ("" when absent).
+pub fn provisioner_resource(plane: &ControlPlane, resource: &str) -> String {
+    kubectl(
+        plane,
+        &[
+            "get",
+            "provisioner",
+            "default",
+            "-o",
+            &format!("jsonpath={{.status.resources.{resource}}}"),
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// The summed `status.capacity.cpu` of kerf's nodes, in whole CPUs.
+pub fn kerf_nodes_cpu(plane: &ControlPlane) -> i64 {
+    let out = kubectl(
+        plane,
+        &[
+            "get",
+            "nodes",
+            "-l",
+            POOL_SELECTOR,
+            "-o",
+            "jsonpath={.items[*].status.capacity.cpu}",
+        ],
+    );
+    out.split_whitespace()
+        .map(|c| c.parse::<i64>().unwrap_or_else(|_| panic!("cpu {c:?}")))
+        .sum()
+}
+
+/// Every line of the controller's log as JSON; panics naming a line that is not.
+pub fn json_log_lines(controller: &Controller) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(&controller.log).expect("controller log");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}

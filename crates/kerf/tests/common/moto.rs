@@ -62,3 +62,140 @@ pub async fn seed(c: &Clients, cluster: &str, version: &str) -> Account {
     }
     Account { subnets, node_sg }
 }
+
+/// Tag naming the claim an instance was launched for.
+pub const NODECLAIM_TAG: &str = "karpenter.sh/nodeclaim";
+
+/// The value of an instance's tag.
+pub fn tag<'a>(i: &'a aws_sdk_ec2::types::Instance, key: &str) -> Option<&'a str> {
+    i.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+/// Instances in these states, optionally only those with the NodeClaim tag.
+pub async fn instances(
+    c: &Clients,
+    states: &[&str],
+    claimed_only: bool,
+) -> Vec<aws_sdk_ec2::types::Instance> {
+    use aws_sdk_ec2::types::Filter;
+    let mut call = c.ec2.describe_instances().filters(
+        Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(states.iter().map(|s| s.to_string()).collect()))
+            .build(),
+    );
+    if claimed_only {
+        call = call.filters(
+            Filter::builder()
+                .name("tag-key")
+                .values(NODECLAIM_TAG)
+                .build(),
+        );
+    }
+    let out = call.send().await.unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances().iter().cloned())
+        .collect()
+}
+
+/// The state of one instance (`running`, `terminated`, ...).
+pub async fn instance_state(c: &Clients, id: &str) -> String {
+    let out = c
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| {
+            i.state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// The Node name the test's kubelet gives an instance.
+pub fn node_name(i: &aws_sdk_ec2::types::Instance) -> String {
+    let id = i.instance_id().unwrap_or_default();
+    i.private_dns_name()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(id)
+        .to_string()
+}
+
+/// Registers the instance's Node as its kubelet would, once kerf has written
+/// the claim's providerID and capacity (annotated so kwok keeps it Ready).
+/// Returns whether it did.
+pub fn register_node(
+    plane: &kerf_testenv::ControlPlane,
+    instance: &aws_sdk_ec2::types::Instance,
+) -> bool {
+    use std::collections::BTreeMap;
+    let id = instance.instance_id().unwrap();
+    let zone = instance
+        .placement()
+        .and_then(|p| p.availability_zone())
+        .unwrap();
+    let Some(claim_name) = tag(instance, NODECLAIM_TAG) else {
+        return false;
+    };
+    let provider_id = format!("aws:///{zone}/{id}");
+    let Ok(json) = plane.kubectl_ok(["get", "nodeclaim", claim_name, "-o", "json"]) else {
+        return false;
+    };
+    let claim: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let status = &claim["status"];
+    if status["providerID"].as_str() != Some(provider_id.as_str())
+        || !status["allocatable"].is_object()
+    {
+        return false;
+    }
+    let name = node_name(instance);
+    let mut labels: BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(claim["metadata"]["labels"].clone()).unwrap_or_default();
+    labels.insert("kubernetes.io/hostname".into(), name.clone().into());
+    let node = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": { "kwok.x-k8s.io/node": "fake" },
+        },
+        "spec": { "providerID": provider_id, "taints": claim["spec"]["taints"] },
+        "status": { "capacity": status["capacity"], "allocatable": status["allocatable"] },
+    });
+    let path = super::write(plane.dir(), &format!("node-{id}.json"), &node.to_string());
+    super::kubectl(plane, &["create", "-f", path.to_str().unwrap()]);
+    true
+}
+
+/// The controller flags that point `--cloud-provider aws` at moto, and the environment.
+pub fn controller_flags(moto: &MotoServer) -> (Vec<String>, Vec<(&'static str, &'static str)>) {
+    let flags = [
+        "--cluster-endpoint",
+        "https://api.kerf-e2e.example",
+        "--aws-endpoint-url",
+        moto.endpoint(),
+        "--aws-public-parameter-root",
+        PARAMETER_ROOT,
+        // moto takes seconds to describe all ~1400 types; these are enough.
+        "--aws-instance-types",
+        "m5.large,m5.xlarge,m5.2xlarge,c5.2xlarge,m6g.2xlarge",
+    ];
+    let env = vec![
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    (flags.iter().map(|s| s.to_string()).collect(), env)
+}

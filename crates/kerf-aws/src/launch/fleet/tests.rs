@@ -138,3 +138,46 @@ fn an_empty_fleet_answer_launches_nothing() {
     let out = CreateFleetOutput::builder().fleet_id("fleet-2").build();
     assert_eq!(outcome(&request(), &out), FleetOutcome::default());
 }
+
+#[test]
+fn a_partly_fulfilled_fleet_keeps_one_instance_and_counts_each_once() {
+    // More instances than asked (one id listed twice) beside capacity errors.
+    let spot = |ids: &[&str]| {
+        CreateFleetInstance::builder()
+            .set_instance_ids(Some(ids.iter().map(|s| s.to_string()).collect()))
+            .instance_type(InstanceType::from("m5.large"))
+            .lifecycle(InstanceLifecycle::Spot)
+            .launch_template_and_overrides(overrides("m5.large", Some("subnet-b"), None))
+            .build()
+    };
+    let out = CreateFleetOutput::builder()
+        .fleet_id("fleet-3")
+        .instances(spot(&["i-a", "i-b"]))
+        .instances(spot(&["i-a"]))
+        .errors(error(
+            "InsufficientInstanceCapacity",
+            "m5.large",
+            Some("subnet-a"),
+        ))
+        .errors(error(
+            "InsufficientInstanceCapacity",
+            "m5.large",
+            Some("subnet-a"),
+        ))
+        .build();
+    let result = outcome(&request(), &out);
+    let ids: Vec<&str> = result
+        .instances
+        .iter()
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    assert_eq!(ids, ["i-a", "i-b"]);
+    let (kept, extras) = result.take_one();
+    assert_eq!(kept.map(|i| i.instance_id.as_str()), Some("i-a"));
+    assert_eq!(extras, ["i-b"]);
+    assert_eq!(
+        result.unavailable,
+        [OfferingKey::new("m5.large", "us-east-1a", "spot")]
+    );
+    assert_eq!(FleetOutcome::default().take_one(), (None, vec![]));
+}

@@ -288,3 +288,69 @@ fn match_label_keys_narrow_the_count() {
     let s = snap(nodes(), vec![v2(json!({"matchLabelKeys": ["version"]}))]);
     assert_clean(&validate(&s, &plan(&s, vec![], &[("w", e("e-a"))])));
 }
+
+#[test]
+fn nodes_missing_any_constraint_key_are_not_counted() {
+    // e-x is in zone-a but has no arch label, and runs two web pods. A pod
+    // spreading over zone *and* arch counts e-x in neither: zone-a holds 0.
+    const ARCH: &str = "kubernetes.io/arch";
+    let nodes = || {
+        let mut x = node(
+            "e-x",
+            "zone-a",
+            8000,
+            vec![
+                mk("old-0", json!({"app": "web"}), "100m", json!({})),
+                mk("old-1", json!({"app": "web"}), "100m", json!({})),
+            ],
+        );
+        x.labels.remove(ARCH);
+        vec![
+            node("e-a", "zone-a", 8000, vec![]),
+            node("e-b", "zone-b", 8000, vec![]),
+            x,
+        ]
+    };
+    let both = json!([spread(ZONE, 1, json!({})), spread(ARCH, 5, json!({}))]);
+    let s = snap(nodes(), vec![web("w0", both.clone(), json!({}))]);
+    assert_clean(&validate(&s, &plan(&s, vec![], &[("w0", e("e-a"))])));
+    // A node missing a key is no candidate.
+    assert_only(
+        &validate(&s, &plan(&s, vec![], &[("w0", e("e-x"))])),
+        Rule::TopologySpread,
+    );
+
+    // The rule still bites among the nodes that count.
+    let s2 = snap(
+        nodes(),
+        vec![
+            web("w0", both.clone(), json!({})),
+            web("w1", both, json!({})),
+        ],
+    );
+    assert_only(
+        &validate(
+            &s2,
+            &plan(&s2, vec![], &[("w0", e("e-a")), ("w1", e("e-a"))]),
+        ),
+        Rule::TopologySpread,
+    );
+
+    // With the zone constraint alone, e-x counts: zone-a already holds 2.
+    let zone_only = json!([spread(ZONE, 1, json!({}))]);
+    let s = snap(nodes(), vec![web("w0", zone_only, json!({}))]);
+    assert_only(
+        &validate(&s, &plan(&s, vec![], &[("w0", e("e-a"))])),
+        Rule::TopologySpread,
+    );
+    // ScheduleAnyway keys do not take part in the filter's count.
+    let soft_arch = json!([
+        spread(ZONE, 1, json!({})),
+        spread(ARCH, 5, json!({"whenUnsatisfiable": "ScheduleAnyway"}))
+    ]);
+    let s = snap(nodes(), vec![web("w0", soft_arch, json!({}))]);
+    assert_only(
+        &validate(&s, &plan(&s, vec![], &[("w0", e("e-a"))])),
+        Rule::TopologySpread,
+    );
+}

@@ -4,6 +4,18 @@
 //! watches); a claim launched or checked before any such call (after a
 //! restart) has its class read from the API server once (EC2NodeClasses,
 //! AWSNodeTemplates, and the classes inline `provider:` Provisioners convert to).
+//! Cloud errors are counted; authorization failures also become Warning
+//! Events on the NodeClaim and its pool.
+//!
+//! [`run`] is `kerf controller` with the AWS loops beside kerf-controller's:
+//! [`interruption`] (with `--interruption-queue`), [`gc`] and [`nodeclass`]
+//! status, their metrics ([`metrics`]) in the controller's registry.
+
+mod events;
+mod gc;
+mod interruption;
+pub mod metrics;
+mod nodeclass;
 
 use std::sync::Arc;
 
@@ -33,6 +45,7 @@ pub struct AwsOptions {
 pub struct AwsCloud {
     inner: Arc<AwsCloudProvider>,
     client: kube::Client,
+    metrics: metrics::AwsMetrics,
 }
 
 /// The cluster's Kubernetes minor version (`1.30`), for the EKS AMI parameters.
@@ -74,6 +87,7 @@ pub async fn build(
     Ok(AwsCloud {
         inner: Arc::new(provider),
         client: client.clone(),
+        metrics: metrics::AwsMetrics::default(),
     })
 }
 
@@ -119,6 +133,18 @@ impl AwsCloud {
         Ok(())
     }
 
+    /// Counts a failed call; an authorization failure is also told to the
+    /// claim and its pool, since retrying will not help.
+    fn failed(&self, method: &str, claim: &NodeClaim, e: &CloudError) {
+        let code = kerf_aws::error::aws_code(e).unwrap_or("unknown");
+        self.metrics.cloud_error("provisioner", method, code);
+        let notices = events::authorization_notices(method, claim, e);
+        if let Some(n) = notices.first() {
+            tracing::error!(claim = kerf_cloud::provider::claim_name(claim), message = %n.message, "authorization failure");
+        }
+        events::publish(&self.client, notices);
+    }
+
     async fn ensure_node_class(&self, name: &str) -> Result<()> {
         if self.inner.node_class(name).is_err() {
             self.sync_node_classes().await?;
@@ -143,11 +169,19 @@ impl CloudProvider for AwsCloud {
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {
         self.ensure_node_class(&claim.spec.node_class_ref.name)
             .await?;
-        self.inner.create(claim).await
+        let out = self.inner.create(claim).await;
+        if let Err(e) = &out {
+            self.failed("Create", claim, e);
+        }
+        out
     }
 
     async fn delete(&self, claim: &NodeClaim) -> Result<()> {
-        self.inner.delete(claim).await
+        let out = self.inner.delete(claim).await;
+        if let Err(e) = &out {
+            self.failed("Delete", claim, e);
+        }
+        out
     }
 
     async fn get(&self, provider_id: &str) -> Result<NodeClaim> {
@@ -162,5 +196,139 @@ impl CloudProvider for AwsCloud {
         self.ensure_node_class(&claim.spec.node_class_ref.name)
             .await?;
         self.inner.is_drifted(claim).await
+    }
+}
+
+/// The AWS loops' settings from the flags.
+#[derive(Clone, Debug)]
+pub struct LoopOptions {
+    pub interruption_queue: Option<String>,
+    pub gc_interval: std::time::Duration,
+    pub gc_grace: std::time::Duration,
+}
+
+pub fn loop_options(
+    args: &super::ControllerArgs,
+) -> std::result::Result<LoopOptions, super::ConfigError> {
+    Ok(LoopOptions {
+        interruption_queue: args
+            .interruption_queue
+            .clone()
+            .filter(|q| !q.trim().is_empty()),
+        gc_interval: super::duration(
+            "--aws-gc-interval (KERF_AWS_GC_INTERVAL)",
+            &args.aws_gc_interval,
+            false,
+        )?,
+        gc_grace: super::duration(
+            "--aws-gc-grace-period (KERF_AWS_GC_GRACE_PERIOD)",
+            &args.aws_gc_grace_period,
+            true,
+        )?,
+    })
+}
+
+/// `kerf controller --cloud-provider aws`: the provider, kerf-controller's
+/// loops and the AWS ones on one context. Returns the exit code (2: bad setting).
+pub async fn run(
+    args: &super::ControllerArgs,
+    options: kerf_controller::ControllerOptions,
+    client: kube::Client,
+    endpoints: kerf_controller::Endpoints,
+) -> i32 {
+    let setup = async {
+        let aws = super::aws_options(args, &options.cluster_name).map_err(|e| e.to_string())?;
+        let loops = loop_options(args).map_err(|e| e.to_string())?;
+        let cloud = build(&aws, &client).await?;
+        let queue = match &loops.interruption_queue {
+            Some(q) => {
+                let sqs = cloud.inner.clients().sqs.clone();
+                let url = interruption::queue_url(&sqs, q).await?;
+                Some(kerf_aws::interruption::InterruptionQueue::new(sqs, url))
+            }
+            None => None,
+        };
+        Ok::<_, String>((cloud, loops, queue))
+    };
+    let (cloud, loops, queue) = match setup.await {
+        Ok(ok) => ok,
+        Err(e) => {
+            eprintln!("kerf controller: {e}");
+            return 2;
+        }
+    };
+    let provider = cloud.inner.clone();
+    let aws_metrics = cloud.metrics.clone();
+    let mut ctx = kerf_controller::Context::new(options, client, Arc::new(cloud));
+    aws_metrics.register(ctx.metrics.registry_mut());
+    let ctx = Arc::new(ctx);
+    let mut tasks = Vec::new();
+    if let Some(queue) = queue {
+        tasks.push(tokio::spawn(interruption::run(
+            ctx.clone(),
+            provider.clone(),
+            queue,
+            aws_metrics.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(gc::run(
+        ctx.clone(),
+        provider.clone(),
+        loops.gc_interval,
+        loops.gc_grace,
+        aws_metrics.clone(),
+    )));
+    tasks.push(tokio::spawn(nodeclass::run(
+        ctx.clone(),
+        provider,
+        aws_metrics,
+    )));
+    let result = kerf_controller::run_with_context(ctx, endpoints).await;
+    for t in tasks {
+        t.abort();
+    }
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("kerf controller: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::super::ControllerArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<super::LoopOptions, super::super::ConfigError> {
+        let cli = Cli::try_parse_from(std::iter::once("kerf").chain(argv.iter().copied())).unwrap();
+        super::loop_options(&cli.args)
+    }
+
+    #[test]
+    fn loop_settings_default_like_karpenter_and_bad_ones_are_named() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.interruption_queue, None);
+        assert_eq!(o.gc_interval, std::time::Duration::from_secs(120));
+        assert_eq!(o.gc_grace, std::time::Duration::from_secs(30));
+        let o = parse(&[
+            "--interruption-queue",
+            "kerf-q",
+            "--aws-gc-grace-period",
+            "3s",
+        ])
+        .unwrap();
+        assert_eq!(o.interruption_queue.as_deref(), Some("kerf-q"));
+        assert_eq!(o.gc_grace, std::time::Duration::from_secs(3));
+        let err = parse(&["--aws-gc-interval", "0s"]).unwrap_err();
+        assert!(err.to_string().contains("--aws-gc-interval"), "{err}");
+        let err = parse(&["--aws-gc-grace-period", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--aws-gc-grace-period"), "{err}");
     }
 }

@@ -1,0 +1,114 @@
+//! The cluster's IAM OIDC provider (created if absent, so IRSA works) and the spot
+//! service-linked role (created if absent, never deleted: it is account-wide).
+
+use aws_sdk_iam::Client;
+
+use super::{iam_tags, not_found, owned};
+use crate::aws::aws_error;
+use crate::aws::names::{Context, SPOT_ROLE_PATH, SPOT_SERVICE, STS_AUDIENCE};
+use crate::progress::StepOutcome;
+
+struct Provider {
+    client_ids: Vec<String>,
+    owned: bool,
+}
+
+async fn get_provider(iam: &Client, ctx: &Context) -> anyhow::Result<Option<Provider>> {
+    let arn = ctx.oidc_provider_arn();
+    match iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(Provider {
+            client_ids: out.client_id_list().to_vec(),
+            owned: owned(ctx, out.tags()),
+        })),
+        Err(e) if e.as_service_error().is_some_and(not_found) => Ok(None),
+        Err(e) => Err(aws_error(format!("IAM GetOpenIDConnectProvider {arn}"), e)),
+    }
+}
+
+/// The provider for the cluster's issuer, with the STS audience among its client ids. No
+/// thumbprint is sent: IAM fetches it (and trusts the issuer's CA) for EKS issuers.
+pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
+    let arn = ctx.oidc_provider_arn();
+    match get_provider(iam, ctx).await? {
+        None => {
+            iam.create_open_id_connect_provider()
+                .url(&ctx.oidc_issuer)
+                .client_id_list(STS_AUDIENCE)
+                .set_tags(Some(iam_tags(ctx)?))
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_error(
+                        format!("IAM CreateOpenIDConnectProvider {}", ctx.oidc_issuer),
+                        e,
+                    )
+                })?;
+            Ok(StepOutcome::Created)
+        }
+        Some(p) if p.client_ids.iter().any(|c| c == STS_AUDIENCE) => Ok(StepOutcome::Unchanged),
+        Some(_) => {
+            iam.add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .client_id(STS_AUDIENCE)
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_error(format!("IAM AddClientIDToOpenIDConnectProvider {arn}"), e)
+                })?;
+            Ok(StepOutcome::Created)
+        }
+    }
+}
+
+/// Deletes the provider if kerf created it (tagged); one created by eksctl or the console is
+/// left for the other IRSA roles that trust it.
+pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
+    let arn = ctx.oidc_provider_arn();
+    match get_provider(iam, ctx).await? {
+        None => Ok(StepOutcome::Absent),
+        Some(p) if !p.owned => Ok(StepOutcome::Unchanged),
+        Some(_) => {
+            iam.delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("IAM DeleteOpenIDConnectProvider {arn}"), e))?;
+            Ok(StepOutcome::Deleted)
+        }
+    }
+}
+
+/// The spot service-linked role's name if it exists. Looked up by its path, which IAM fixes
+/// for every service-linked role, rather than by name.
+pub async fn spot_role(iam: &Client) -> anyhow::Result<Option<String>> {
+    let out = iam
+        .list_roles()
+        .path_prefix(SPOT_ROLE_PATH)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM ListRoles {SPOT_ROLE_PATH}"), e))?;
+    Ok(out.roles().first().map(|r| r.role_name().to_string()))
+}
+
+/// Creates the spot service-linked role if absent (EC2 needs it to launch spot instances).
+pub async fn ensure_spot_role(iam: &Client) -> anyhow::Result<(StepOutcome, String)> {
+    if let Some(name) = spot_role(iam).await? {
+        return Ok((StepOutcome::Unchanged, name));
+    }
+    let out = iam
+        .create_service_linked_role()
+        .aws_service_name(SPOT_SERVICE)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM CreateServiceLinkedRole {SPOT_SERVICE}"), e))?;
+    let name = out
+        .role()
+        .map(|r| r.role_name().to_string())
+        .unwrap_or_default();
+    Ok((StepOutcome::Created, name))
+}

@@ -1,0 +1,30 @@
+//! IAM: roles, the instance profile, the controller policy, the OIDC provider and the spot
+//! service-linked role.
+
+pub mod extras;
+pub mod policy;
+pub mod roles;
+
+use crate::aws::names::Context;
+
+/// IAM's "does not exist" error code, for every IAM operation.
+pub(crate) fn not_found<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("NoSuchEntity")
+}
+
+pub(crate) fn iam_tags(ctx: &Context) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    ctx.ownership_tags()
+        .into_iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| anyhow::anyhow!("building an IAM tag: {e}"))
+        })
+        .collect()
+}
+
+pub(crate) fn owned(ctx: &Context, tags: &[aws_sdk_iam::types::Tag]) -> bool {
+    ctx.owns(tags.iter().map(|t| (t.key(), t.value())))
+}

@@ -1,0 +1,249 @@
+//! IAM roles (node role, controller IRSA role), their managed policy attachments and the
+//! node instance profile: ensure (create or converge) and remove (only what kerf owns).
+
+use aws_sdk_iam::Client;
+use serde_json::Value;
+
+use super::{iam_tags, not_found, owned};
+use crate::aws::names::Context;
+use crate::aws::{aws_error, parse_document};
+use crate::progress::StepOutcome;
+
+/// A role as IAM holds it: trust document and whether kerf owns it.
+struct ExistingRole {
+    trust: Value,
+    owned: bool,
+}
+
+async fn get_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Result<Option<ExistingRole>> {
+    let out = match iam.get_role().role_name(name).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(not_found) => return Ok(None),
+        Err(e) => return Err(aws_error(format!("IAM GetRole {name}"), e)),
+    };
+    let Some(role) = out.role() else {
+        anyhow::bail!("IAM GetRole {name} returned no role");
+    };
+    let trust = role.assume_role_policy_document().unwrap_or("{}");
+    Ok(Some(ExistingRole {
+        trust: parse_document(&format!("role {name} AssumeRolePolicyDocument"), trust)?,
+        owned: owned(ctx, role.tags()),
+    }))
+}
+
+/// Creates the role with this trust policy, or brings kerf's role to it. A role of that name
+/// that kerf did not create is used only if its trust policy is already the desired one.
+pub async fn ensure_role(
+    iam: &Client,
+    ctx: &Context,
+    name: &str,
+    trust: &Value,
+    description: &str,
+) -> anyhow::Result<StepOutcome> {
+    match get_role(iam, ctx, name).await? {
+        None => {
+            iam.create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust.to_string())
+                .description(description)
+                .set_tags(Some(iam_tags(ctx)?))
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("IAM CreateRole {name}"), e))?;
+            Ok(StepOutcome::Created)
+        }
+        Some(role) if &role.trust == trust => Ok(StepOutcome::Unchanged),
+        Some(role) if role.owned => {
+            iam.update_assume_role_policy()
+                .role_name(name)
+                .policy_document(trust.to_string())
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("IAM UpdateAssumeRolePolicy {name}"), e))?;
+            Ok(StepOutcome::Created)
+        }
+        Some(role) => anyhow::bail!(
+            "role {name} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
+             trust policy differs from the one kerf needs ({}); kerf leaves it alone: delete or \
+             fix it",
+            role.trust
+        ),
+    }
+}
+
+async fn attached(iam: &Client, role: &str) -> anyhow::Result<Vec<String>> {
+    let out = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM ListAttachedRolePolicies {role}"), e))?;
+    Ok(out
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect())
+}
+
+/// Attaches every policy in `arns` that is not attached yet.
+pub async fn ensure_attached(
+    iam: &Client,
+    role: &str,
+    arns: &[String],
+) -> anyhow::Result<StepOutcome> {
+    let have = attached(iam, role).await?;
+    let mut outcome = StepOutcome::Unchanged;
+    for arn in arns.iter().filter(|a| !have.contains(a)) {
+        iam.attach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM AttachRolePolicy {arn} to {role}"), e))?;
+        outcome = StepOutcome::Created;
+    }
+    Ok(outcome)
+}
+
+/// The instance profile, containing `role`.
+pub async fn ensure_instance_profile(
+    iam: &Client,
+    ctx: &Context,
+    name: &str,
+    role: &str,
+) -> anyhow::Result<StepOutcome> {
+    let roles = match iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .instance_profile()
+            .map(|p| {
+                p.roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) if e.as_service_error().is_some_and(not_found) => {
+            iam.create_instance_profile()
+                .instance_profile_name(name)
+                .set_tags(Some(iam_tags(ctx)?))
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("IAM CreateInstanceProfile {name}"), e))?;
+            Vec::<String>::new()
+        }
+        Err(e) => return Err(aws_error(format!("IAM GetInstanceProfile {name}"), e)),
+    };
+    if roles.iter().any(|r| r == role) {
+        return Ok(StepOutcome::Unchanged);
+    }
+    if !roles.is_empty() {
+        anyhow::bail!(
+            "instance profile {name} already holds role {} (a profile holds one role); kerf \
+             needs it to hold {role}",
+            roles.join(", ")
+        );
+    }
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(name)
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM AddRoleToInstanceProfile {role} to {name}"), e))?;
+    Ok(StepOutcome::Created)
+}
+
+/// Deletes kerf's instance profile (after removing its roles). Absent or not kerf's: left.
+pub async fn remove_instance_profile(
+    iam: &Client,
+    ctx: &Context,
+    name: &str,
+) -> anyhow::Result<StepOutcome> {
+    let profile = match iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => out.instance_profile().cloned(),
+        Err(e) if e.as_service_error().is_some_and(not_found) => None,
+        Err(e) => return Err(aws_error(format!("IAM GetInstanceProfile {name}"), e)),
+    };
+    let Some(profile) = profile else {
+        return Ok(StepOutcome::Absent);
+    };
+    if !owned(ctx, profile.tags()) {
+        return Ok(StepOutcome::Unchanged);
+    }
+    for role in profile.roles() {
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(name)
+            .role_name(role.role_name())
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM RemoveRoleFromInstanceProfile {name}"), e))?;
+    }
+    iam.delete_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM DeleteInstanceProfile {name}"), e))?;
+    Ok(StepOutcome::Deleted)
+}
+
+/// Deletes kerf's role: detaches its managed policies, deletes its inline policies, removes
+/// it from instance profiles. A role kerf did not create is left (Unchanged).
+pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Result<StepOutcome> {
+    let Some(role) = get_role(iam, ctx, name).await? else {
+        return Ok(StepOutcome::Absent);
+    };
+    if !role.owned {
+        return Ok(StepOutcome::Unchanged);
+    }
+    for arn in attached(iam, name).await? {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM DetachRolePolicy {arn} from {name}"), e))?;
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM ListRolePolicies {name}"), e))?;
+    for policy in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM DeleteRolePolicy {policy} of {name}"), e))?;
+    }
+    let profiles = iam
+        .list_instance_profiles_for_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM ListInstanceProfilesForRole {name}"), e))?;
+    for p in profiles.instance_profiles() {
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(p.instance_profile_name())
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM RemoveRoleFromInstanceProfile {name}"), e))?;
+    }
+    iam.delete_role()
+        .role_name(name)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("IAM DeleteRole {name}"), e))?;
+    Ok(StepOutcome::Deleted)
+}

@@ -1,0 +1,191 @@
+//! The Kubernetes objects the cluster side owns directly (not through helm): the namespace
+//! and the default Provisioner, both labelled `kerf.sh/managed-by=kerf-addon` so uninstall
+//! removes only what install created.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use k8s_openapi::api::core::v1::Namespace;
+use kerf_api::v1alpha5::Provisioner;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, ResourceExt};
+
+use super::ClusterSide;
+use crate::progress::StepOutcome;
+
+pub const MANAGED_BY_LABEL: &str = "kerf.sh/managed-by";
+pub const MANAGED_BY_VALUE: &str = "kerf-addon";
+/// Server-side apply field manager of the default Provisioner.
+pub const FIELD_MANAGER: &str = "kerf-addon";
+
+const POLL: Duration = Duration::from_secs(1);
+
+/// A client from `side.kubeconfig`, or the default configuration.
+pub async fn client(side: &ClusterSide) -> anyhow::Result<Client> {
+    let config = match &side.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::infer().await.context(
+            "no kubeconfig given and none found (KUBECONFIG, ~/.kube/config, in-cluster)",
+        )?,
+    };
+    Client::try_from(config).context("building the Kubernetes client")
+}
+
+fn managed(labels: &std::collections::BTreeMap<String, String>) -> bool {
+    labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE)
+}
+
+/// The namespace as install creates it.
+pub fn namespace(name: &str) -> Namespace {
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(name.to_string());
+    ns.metadata.labels =
+        Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string())].into());
+    ns
+}
+
+/// Creates the namespace unless it exists (an existing one is left as it is, unlabelled, so
+/// uninstall keeps it).
+pub async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<StepOutcome> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if let Some(existing) = api.get_opt(name).await.context("reading the namespace")? {
+        if existing.metadata.deletion_timestamp.is_some() {
+            anyhow::bail!("namespace {name} is being deleted; re-run once it is gone");
+        }
+        return Ok(StepOutcome::Unchanged);
+    }
+    match api.create(&PostParams::default(), &namespace(name)).await {
+        Ok(_) => Ok(StepOutcome::Created),
+        Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(StepOutcome::Unchanged),
+        Err(e) => Err(e).context("creating the namespace"),
+    }
+}
+
+/// Deletes the namespace if install created it, and waits until it is gone.
+pub async fn delete_namespace(
+    client: &Client,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<StepOutcome> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let Some(existing) = api.get_opt(name).await.context("reading the namespace")? else {
+        return Ok(StepOutcome::Absent);
+    };
+    if !managed(existing.labels()) {
+        // Someone else's namespace: kerf only removed its own objects from it.
+        return Ok(StepOutcome::Unchanged);
+    }
+    match api.delete(name, &DeleteParams::foreground()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(StepOutcome::Deleted),
+        Err(e) => return Err(e).context("deleting the namespace"),
+    }
+    let deadline = Instant::now() + timeout;
+    while api
+        .get_opt(name)
+        .await
+        .context("reading the namespace")?
+        .is_some()
+    {
+        if Instant::now() > deadline {
+            anyhow::bail!("namespace {name} still terminating after {timeout:?}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(StepOutcome::Deleted)
+}
+
+/// The Provisioner as install applies it: labelled as kerf's.
+pub fn labelled(provisioner: &Provisioner) -> Provisioner {
+    let mut p = provisioner.clone();
+    p.labels_mut()
+        .insert(MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string());
+    p.metadata.managed_fields = None;
+    p.metadata.resource_version = None;
+    p.status = None;
+    p
+}
+
+/// Whether `stored` already is `desired` (as given, or as the defaulting webhook stores it).
+fn is_current(stored: &Provisioner, desired: &Provisioner) -> bool {
+    let mut defaulted = desired.clone();
+    defaulted.set_defaults();
+    stored.spec == desired.spec || stored.spec == defaulted.spec
+}
+
+/// Server-side applies the default Provisioner; refuses to take over one of the same name
+/// that kerf did not create (uninstall would then delete it). Retries while the webhook cannot be called
+/// or the CRD is not served yet (right after the chart is installed, the webhook's CA may not
+/// be patched in and the CRD may not be established).
+pub async fn apply_provisioner(
+    client: &Client,
+    desired: &Provisioner,
+    timeout: Duration,
+) -> anyhow::Result<StepOutcome> {
+    let name = desired.name_any();
+    let api: Api<Provisioner> = Api::all(client.clone());
+    let object = labelled(desired);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let attempt = async {
+            if let Some(stored) = api.get_opt(&name).await? {
+                if !managed(stored.labels()) {
+                    return Ok(Err(anyhow::anyhow!(
+                        "Provisioner {name} exists and was not created by kerf addon (no label \
+                         {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}); kerf leaves it alone: delete it, \
+                         or install without a default Provisioner"
+                    )));
+                }
+                if is_current(&stored, &object) {
+                    return Ok(Ok(StepOutcome::Unchanged));
+                }
+            }
+            api.patch(&name, &params, &Patch::Apply(&object)).await?;
+            Ok::<_, kube::Error>(Ok(StepOutcome::Created))
+        };
+        match attempt.await {
+            Ok(outcome) => return outcome,
+            Err(kube::Error::Api(s)) if retryable(&s) && Instant::now() < deadline => {
+                tracing::debug!(provisioner = %name, error = %s, "retrying the apply");
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("applying Provisioner {name}"));
+            }
+        }
+    }
+}
+
+fn retryable(s: &kube::core::Status) -> bool {
+    s.code == 404 || s.message.contains("failed calling webhook")
+}
+
+/// Deletes every Provisioner install created (labelled as kerf's); the names deleted.
+pub async fn delete_provisioners(client: &Client) -> anyhow::Result<Vec<String>> {
+    let api: Api<Provisioner> = Api::all(client.clone());
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let list = match api.list(&ListParams::default().labels(&selector)).await {
+        Ok(list) => list,
+        // The CRD is gone (a bare 404): so is every Provisioner.
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
+        Err(e) => return Err(e).context("listing Provisioners"),
+    };
+    let mut deleted = Vec::new();
+    for p in list {
+        let name = p.name_any();
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => deleted.push(name),
+            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting Provisioner {name}")),
+        }
+    }
+    Ok(deleted)
+}

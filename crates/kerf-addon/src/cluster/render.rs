@@ -1,0 +1,35 @@
+//! Render: the namespace, `helm template` of the embedded chart with the values install would
+//! pass, and the default Provisioner, as one multi-document YAML stream. `helm template` runs
+//! locally: nothing in the cluster is read or written.
+
+use anyhow::Context as _;
+
+use super::ClusterSide;
+use super::helm::Helm;
+use super::objects;
+
+pub fn render(side: &ClusterSide) -> anyhow::Result<String> {
+    let mut docs = vec![
+        serde_yaml::to_string(&objects::namespace(&side.namespace))
+            .context("rendering the namespace")?,
+    ];
+    let helm = Helm::prepare(side)?;
+    let chart = helm.chart_dir.display().to_string();
+    let values = helm.values_file.display().to_string();
+    let manifests = helm
+        .run_blocking(&["template", &side.release, &chart, "--values", &values])
+        .context("rendering the chart")?;
+    docs.push(manifests.trim_start_matches("---\n").to_string());
+    if let Some(provisioner) = &side.default_provisioner {
+        docs.push(
+            serde_yaml::to_string(&objects::labelled(provisioner))
+                .context("rendering the default Provisioner")?,
+        );
+    }
+    Ok(docs
+        .iter()
+        .map(|d| d.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+        + "\n")
+}

@@ -1,0 +1,136 @@
+//! Hand-computable cases for the bounds and the baseline.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use kerf_core::instance_type::{InstanceType, Offering, Overhead};
+use kerf_core::resources::Resources;
+use kerf_core::snapshot::PreferencePolicy;
+
+use super::{Demand, first_fit_decreasing, judge, lp_bound, per_dimension_bound};
+
+const GIB: i64 = 1 << 30;
+
+fn box_type(name: &str, cores: i64, gib: i64, price: f64) -> Arc<InstanceType> {
+    let offerings = ["z1", "z2"]
+        .iter()
+        .map(|z| Offering {
+            zone: z.to_string(),
+            capacity_type: "on-demand".into(),
+            price,
+            available: true,
+        })
+        .collect();
+    Arc::new(InstanceType::new(
+        name,
+        BTreeMap::new(),
+        Resources::new(cores * 1000, gib * GIB, 100),
+        Overhead::default(),
+        offerings,
+    ))
+}
+
+fn pods(count: usize, cpu: &str, memory: &str) -> Vec<Pod> {
+    let mut all = crate::group_pods(crate::Group::Generic, count, 1);
+    for p in &mut all {
+        let c = &mut p.spec.as_mut().unwrap().containers[0];
+        let requests = c.resources.as_mut().unwrap().requests.as_mut().unwrap();
+        requests.insert(
+            "cpu".into(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity(cpu.into()),
+        );
+        requests.insert(
+            "memory".into(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity(memory.into()),
+        );
+    }
+    all
+}
+
+/// A 4-core / 4 GiB box and a 1-core / 8 GiB box, both $1/h.
+fn demand(count: usize, cpu: &str, memory: &str) -> Demand {
+    let types = vec![
+        box_type("cpu-box", 4, 4, 1.0),
+        box_type("mem-box", 1, 8, 1.0),
+    ];
+    let snap = crate::snapshot(pods(count, cpu, memory), &types, PreferencePolicy::Respect);
+    Demand::from_snapshot(&snap).unwrap()
+}
+
+#[test]
+fn per_dimension_bound_takes_the_binding_resource() {
+    // 8 cores at $0.25/core (cpu-box) = 2; 8 GiB at $0.125/GiB (mem-box) = 1.
+    let (bound, binding) = per_dimension_bound(&demand(8, "1", "1Gi"));
+    assert!((bound - 2.0).abs() < 1e-9, "{bound}");
+    assert_eq!(binding.as_deref(), Some("cpu"));
+    // 16 GiB at $0.125/GiB = 2 ties with cpu's 2; 9 GiB pods: memory binds.
+    let (bound, binding) = per_dimension_bound(&demand(8, "1", "3Gi"));
+    assert!((bound - 3.0).abs() < 1e-9, "{bound}");
+    assert_eq!(binding.as_deref(), Some("memory"));
+}
+
+#[test]
+fn lp_bound_mixes_types_to_cover_both_resources() {
+    // min x1 + x2 s.t. 4·x1 + x2 ≥ 8 (cores), 4·x1 + 8·x2 ≥ 16 (GiB):
+    // the vertex x1 = 12/7, x2 = 8/7 costs 20/7, above the per-dimension 2.
+    let d = demand(8, "1", "2Gi");
+    let lp = lp_bound(&d).unwrap();
+    assert!((lp.cost - 20.0 / 7.0).abs() < 1e-6, "{}", lp.cost);
+    let (per_dim, _) = per_dimension_bound(&d);
+    assert!((per_dim - 2.0).abs() < 1e-9);
+    let x: BTreeMap<&str, f64> = lp
+        .nodes
+        .iter()
+        .map(|&(c, x)| (d.choices[c].instance_type.as_str(), x))
+        .collect();
+    assert!((x["cpu-box"] - 12.0 / 7.0).abs() < 1e-6, "{x:?}");
+    assert!((x["mem-box"] - 8.0 / 7.0).abs() < 1e-6, "{x:?}");
+}
+
+#[test]
+fn judge_accepts_consistent_bounds() {
+    let types = vec![
+        box_type("cpu-box", 4, 4, 1.0),
+        box_type("mem-box", 1, 8, 1.5),
+    ];
+    let snap = crate::snapshot(
+        pods(30, "700m", "1500Mi"),
+        &types,
+        PreferencePolicy::Respect,
+    );
+    let j = judge(&snap).unwrap();
+    assert!(j.lp.cost >= j.per_dimension - 1e-9);
+}
+
+#[test]
+fn first_fit_decreasing_fills_nodes_before_opening_more() {
+    // Two 1-core / 2 GiB pods fill a cpu-box's memory; at equal price the
+    // first listed type wins, so 8 pods take 4 cpu-boxes.
+    let d = demand(8, "1", "2Gi");
+    let plan = first_fit_decreasing(&d).unwrap();
+    assert_eq!(plan.nodes.len(), 4);
+    assert!(plan.unplaced.is_empty());
+    assert!((plan.cost() - 4.0).abs() < 1e-9);
+    for n in &plan.nodes {
+        assert_eq!(d.choices[n.choice].instance_type, "cpu-box");
+        assert_eq!(n.pods.len(), 2);
+        assert!(n.used.fits_in(&d.choices[n.choice].allocatable));
+    }
+    // Largest first: a 3-core pod opens a node, and 1-core pods fill its last core.
+    let mut d = demand(4, "1", "512Mi");
+    let big = demand(1, "3", "1Gi");
+    d.pods.extend(big.pods);
+    let plan = first_fit_decreasing(&d).unwrap();
+    assert_eq!(plan.nodes.len(), 2, "{:?}", plan.nodes);
+    assert_eq!(plan.nodes[0].pods.len(), 2);
+    assert_eq!(plan.nodes[1].pods.len(), 3);
+}
+
+#[test]
+fn pods_that_fit_nowhere_are_set_aside() {
+    let d = demand(3, "6", "1Gi");
+    assert!(d.pods.is_empty());
+    assert_eq!(d.impossible.len(), 3);
+    assert_eq!(lp_bound(&d).unwrap().cost, 0.0);
+}

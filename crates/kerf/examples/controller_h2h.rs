@@ -1,0 +1,316 @@
+//! Controller head to head (a measurement, not a test): one run of one
+//! controller on a fresh real control plane from kerf-testenv (etcd,
+//! kube-apiserver, kube-controller-manager, kube-scheduler, kwok managing
+//! Nodes annotated `kwok.x-k8s.io/node=fake`, which both controllers' nodes
+//! carry). The controller is upstream Karpenter's kwok build or `kerf
+//! controller --cloud-provider kwok`, with the same NodePool and the same
+//! instance types; a Deployment of small pods is scaled from 0 to `--pods`.
+//!
+//! Prints (and writes to `--out`) one JSON object: time from scale-up to the
+//! last pod Running and to the last node Ready, nodes launched, the fleet's
+//! $/h at the catalogue's prices, and the controller's peak RSS (VmHWM) and
+//! CPU seconds (utime + stime, whole process life and the scale-up alone).
+//!
+//! Run by `bench/controller-head-to-head.sh`, which builds both controllers,
+//! converts upstream's instance types into a kerf catalogue and alternates
+//! the two controllers per size.
+
+mod h2h;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use h2h::controllers::{self, Inputs, Ports, Which};
+use h2h::manifests;
+use h2h::proc_stats::Sampler;
+use h2h::watch::Watches;
+use kerf_cloud::Catalog;
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+
+struct Args {
+    which: Which,
+    inputs: Inputs,
+    pods: usize,
+    timeout: Duration,
+    out: Option<PathBuf>,
+}
+
+const USAGE: &str = "--controller upstream|kerf --binary PATH --pods N --catalog FILE \
+--instance-types FILE --upstream-crds DIR [--timeout-secs S] [--out FILE]";
+
+fn args() -> Result<Args, String> {
+    let mut flags: BTreeMap<String, String> = BTreeMap::new();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value ({USAGE})"))?;
+        flags.insert(flag, value);
+    }
+    let mut take = |name: &str| flags.remove(name);
+    let need = |v: Option<String>, name: &str| v.ok_or(format!("{name} is required ({USAGE})"));
+    let which = Which::parse(&need(take("--controller"), "--controller")?)?;
+    let binary = PathBuf::from(need(take("--binary"), "--binary")?);
+    let pods = need(take("--pods"), "--pods")?;
+    let pods = pods.parse().map_err(|e| format!("--pods {pods:?}: {e}"))?;
+    let catalog = PathBuf::from(need(take("--catalog"), "--catalog")?);
+    let instance_types = PathBuf::from(need(take("--instance-types"), "--instance-types")?);
+    let upstream_crds = PathBuf::from(need(take("--upstream-crds"), "--upstream-crds")?);
+    let timeout = match take("--timeout-secs") {
+        Some(v) => Duration::from_secs(
+            v.parse()
+                .map_err(|e| format!("--timeout-secs {v:?}: {e}"))?,
+        ),
+        None => Duration::from_secs(1800),
+    };
+    let out = take("--out").map(PathBuf::from);
+    if let Some(unknown) = flags.keys().next() {
+        return Err(format!("unknown flag {unknown} ({USAGE})"));
+    }
+    for (what, path) in [
+        ("--binary", &binary),
+        ("--catalog", &catalog),
+        ("--instance-types", &instance_types),
+    ] {
+        if !path.is_file() {
+            return Err(format!("{what} {} is not a file", path.display()));
+        }
+    }
+    Ok(Args {
+        which,
+        inputs: Inputs {
+            binary,
+            catalog,
+            instance_types,
+            upstream_crds,
+        },
+        pods,
+        timeout,
+        out,
+    })
+}
+
+fn kubectl(plane: &ControlPlane, args: &[&str]) -> Result<String, String> {
+    plane
+        .kubectl_ok(args)
+        .map_err(|e| format!("kubectl {args:?}: {e}"))
+}
+
+fn apply(plane: &ControlPlane, name: &str, text: &str) -> Result<(), String> {
+    let path = plane.dir().join(name);
+    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    kubectl(plane, &["apply", "-f", &path.display().to_string()]).map(drop)
+}
+
+fn price(catalog: &Catalog, shape: &str) -> Option<f64> {
+    let mut parts = shape.split('/');
+    let (it, capacity, zone) = (parts.next()?, parts.next()?, parts.next()?);
+    let entry = catalog.get(it)?;
+    match capacity {
+        "spot" => entry.spot.get(zone).copied(),
+        "on-demand" => entry.on_demand,
+        _ => None,
+    }
+}
+
+/// kube-controller-manager creates the pods and kube-scheduler binds them;
+/// at their default client rates (20 and 50 requests/s) they, not the
+/// autoscaler, would set the pace of a 5,000-pod scale-up.
+fn plane_options() -> ControlPlaneOptions {
+    let mut options = ControlPlaneOptions::new()
+        .with_controller_manager()
+        .with_scheduler()
+        .with_kwok()
+        .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
+    let rates = ["--kube-api-qps=200", "--kube-api-burst=400"].map(String::from);
+    options.controller_manager_args.extend(rates.clone());
+    options.scheduler_args.extend(rates);
+    options
+}
+
+async fn run(args: &Args) -> Result<serde_json::Value, String> {
+    let catalog =
+        Catalog::from_file(&args.inputs.catalog).map_err(|e| format!("--catalog: {e}"))?;
+    let plane = ControlPlane::start(plane_options())
+        .await
+        .map_err(|e| format!("start the control plane: {e}"))?;
+    let crds = controllers::crds(args.which, &args.inputs);
+    kubectl(&plane, &["apply", "-f", &crds.display().to_string()])?;
+    kubectl(
+        &plane,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    )?;
+    match args.which {
+        Which::Upstream => {
+            apply(&plane, "nodepool.yaml", &manifests::upstream_node_pool())?;
+            kubectl(
+                &plane,
+                &[
+                    "patch",
+                    "kwoknodeclass",
+                    "default",
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    manifests::KWOK_NODE_CLASS_READY,
+                ],
+            )?;
+        }
+        Which::Kerf => apply(&plane, "nodepool.yaml", &manifests::kerf_node_pool())?,
+    }
+    apply(&plane, "deployment.yaml", manifests::DEPLOYMENT)?;
+
+    let ports = Ports {
+        metrics: kerf_testenv::free_port().map_err(|e| format!("free port: {e}"))?,
+        health: kerf_testenv::free_port().map_err(|e| format!("free port: {e}"))?,
+    };
+    let log = plane
+        .dir()
+        .join(format!("{}-controller.log", args.which.name()));
+    let spawned = Instant::now();
+    let mut child = controllers::spawn(
+        args.which,
+        &args.inputs,
+        plane.kubeconfig_path(),
+        &ports,
+        &log,
+    )?;
+    let pid = child.id();
+    let sampler = Sampler::start(pid, Duration::from_millis(250));
+    let result = async {
+        controllers::wait_ready(ports.health, &mut child, Duration::from_secs(120)).await?;
+        if args.which == Which::Upstream {
+            // Upstream's provisioner skips a NodePool until its readiness
+            // controller has marked it Ready; that is startup, not scale-up.
+            kubectl(
+                &plane,
+                &[
+                    "wait",
+                    "--for=condition=Ready",
+                    "nodepool/default",
+                    "--timeout=60s",
+                ],
+            )?;
+        }
+        let startup = spawned.elapsed();
+        measure(&plane, args, &catalog, &sampler, pid, startup).await
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    if result.is_err() {
+        let kept = std::env::temp_dir().join(format!("controller-h2h-{}.log", args.which.name()));
+        let _ = std::fs::copy(&log, &kept);
+        eprintln!("{} controller log: {}", args.which.name(), kept.display());
+    }
+    result
+}
+
+async fn measure(
+    plane: &ControlPlane,
+    args: &Args,
+    catalog: &Catalog,
+    sampler: &Sampler,
+    pid: u32,
+    startup: Duration,
+) -> Result<serde_json::Value, String> {
+    let watches = Watches::start(plane.client(), "app=scale");
+    // Let the watches list the (empty) cluster before the clock starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu_before = sampler.last(pid).cpu_seconds;
+    let pods = args.pods.to_string();
+    let start = Instant::now();
+    kubectl(
+        plane,
+        &["scale", "deployment", "scale", "--replicas", &pods],
+    )?;
+    eprintln!("{}: scaled to {pods} pods", args.which.name());
+    let mut last_report = Instant::now();
+    let all_running = loop {
+        let (running, ready) = {
+            let seen = watches.observed();
+            (seen.running.len(), seen.ready_nodes())
+        };
+        if running >= args.pods {
+            break start.elapsed();
+        }
+        if last_report.elapsed() >= Duration::from_secs(15) {
+            eprintln!(
+                "{}: {:>6.1?}: {running} pods Running, {ready} nodes Ready",
+                args.which.name(),
+                start.elapsed()
+            );
+            last_report = Instant::now();
+        }
+        if start.elapsed() > args.timeout {
+            return Err(format!(
+                "{running}/{pods} pods Running after {:?}",
+                args.timeout
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stats = sampler.last(pid);
+    let seen = watches.observed();
+    let last_node_ready = seen
+        .last_node_ready
+        .map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
+    let mut shapes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut dollars = 0.0;
+    for node in seen.nodes.values().filter(|n| !n.deleted) {
+        *shapes.entry(node.shape.as_str()).or_default() += 1;
+        dollars += price(catalog, &node.shape)
+            .ok_or(format!("no catalogue price for node shape {}", node.shape))?;
+    }
+    Ok(serde_json::json!({
+        "controller": args.which.name(),
+        "pods": args.pods,
+        "seconds_to_all_running": all_running.as_secs_f64(),
+        "seconds_to_last_node_ready": last_node_ready.as_secs_f64(),
+        "nodes_launched": seen.nodes.len(),
+        "nodes_at_end": seen.nodes.values().filter(|n| !n.deleted).count(),
+        "dollars_per_hour": dollars,
+        "shapes": shapes,
+        "peak_rss_mib": stats.peak_rss_kib as f64 / 1024.0,
+        "cpu_seconds_total": stats.cpu_seconds,
+        "cpu_seconds_scale_up": stats.cpu_seconds - cpu_before,
+        "startup_seconds": startup.as_secs_f64(),
+    }))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = match args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = match run(&args).await {
+        Ok(result) => {
+            let text = result.to_string();
+            println!("{text}");
+            match &args.out {
+                Some(path) => match std::fs::write(path, format!("{text}\n")) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("error: write {}: {e}", path.display());
+                        1
+                    }
+                },
+                None => 0,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

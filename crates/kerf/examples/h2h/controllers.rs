@@ -1,0 +1,130 @@
+//! The two controllers under test and how each is started: upstream
+//! Karpenter's kwok build (`sigs.k8s.io/karpenter/kwok`, configured through
+//! its environment variables) and `kerf controller --cloud-provider kwok`.
+//! Both run with leader election off, metrics and health on free loopback
+//! ports, their usual log level for production (warnings and errors), and the
+//! same instance types: upstream from its `instance_types.json`, kerf from
+//! that file converted into a kerf catalogue.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Upstream,
+    Kerf,
+}
+
+impl Which {
+    pub fn parse(s: &str) -> Result<Which, String> {
+        match s {
+            "upstream" => Ok(Which::Upstream),
+            "kerf" => Ok(Which::Kerf),
+            _ => Err(format!("--controller {s:?}: expected upstream or kerf")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Upstream => "upstream",
+            Which::Kerf => "kerf",
+        }
+    }
+}
+
+/// Files a run needs besides the control plane.
+pub struct Inputs {
+    pub binary: PathBuf,
+    /// kerf catalogue (kerf's `--catalog`, and the prices of both fleets).
+    pub catalog: PathBuf,
+    /// upstream's instance types file (`INSTANCE_TYPES_FILE_PATH`).
+    pub instance_types: PathBuf,
+    /// Directory of upstream's CRDs (NodePool, NodeClaim, NodeOverlay,
+    /// CapacityBuffer, KWOKNodeClass).
+    pub upstream_crds: PathBuf,
+}
+
+/// The CRDs to apply for `which`.
+pub fn crds(which: Which, inputs: &Inputs) -> PathBuf {
+    match which {
+        Which::Upstream => inputs.upstream_crds.clone(),
+        Which::Kerf => Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds"),
+    }
+}
+
+pub struct Ports {
+    pub metrics: u16,
+    pub health: u16,
+}
+
+/// Starts the controller, its output going to `log`.
+pub fn spawn(
+    which: Which,
+    inputs: &Inputs,
+    kubeconfig: &Path,
+    ports: &Ports,
+    log: &Path,
+) -> Result<Child, String> {
+    let out = std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(&inputs.binary);
+    match which {
+        Which::Upstream => {
+            cmd.env("KUBECONFIG", kubeconfig)
+                .env("DISABLE_LEADER_ELECTION", "true")
+                .env("METRICS_PORT", ports.metrics.to_string())
+                .env("HEALTH_PROBE_PORT", ports.health.to_string())
+                .env("INSTANCE_TYPES_FILE_PATH", &inputs.instance_types)
+                .env("LOG_LEVEL", "error");
+        }
+        Which::Kerf => {
+            cmd.args([
+                "controller",
+                "--cluster-name",
+                "kerf-h2h",
+                "--cloud-provider",
+                "kwok",
+            ])
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--catalog")
+            .arg(&inputs.catalog)
+            .args(["--metrics-port", &ports.metrics.to_string()])
+            .args(["--health-port", &ports.health.to_string()])
+            .env("RUST_LOG", "warn");
+        }
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(|e| format!("start {}: {e}", inputs.binary.display()))
+}
+
+/// Waits until the controller answers `GET /readyz` with 200.
+pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("controller exited with {status}"));
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut reply = String::new();
+            let asked = write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            if asked.is_ok()
+                && s.read_to_string(&mut reply).is_ok()
+                && reply.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("controller not ready after {timeout:?}"))
+}

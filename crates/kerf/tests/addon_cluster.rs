@@ -1,0 +1,299 @@
+//! End to end: the `kerf addon install` binary against moto (the AWS side, an EKS cluster
+//! seeded with CreateCluster) and the REAL control plane with the REAL helm (the cluster
+//! side): the seed's `kubectl get po -n karpenter` shows the controller and the webhook
+//! Running (kwok runs them); the real `kerf webhook` (a process on loopback, reached through
+//! the chart's `webhook.url`) refuses a bad Provisioner applied with kubectl, naming the
+//! field; the default Provisioner from the seed's requirements map is the seed's manifest;
+//! a second install reports every step unchanged. Fails, never skips, without the binaries.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use aws_sdk_eks::types::VpcConfigRequest;
+use k8s_openapi::api::core::v1::{Namespace, Node};
+use kerf_addon::aws::AwsClients;
+use kerf_api::v1alpha5::Provisioner;
+use kerf_aws::AwsSettings;
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer, kwok_node, wait_for};
+use kube::api::{Api, PostParams};
+use serde_json::Value;
+
+const CLUSTER: &str = "eks-blueprint";
+
+const BAD_OPERATOR: &str = r#"
+apiVersion: karpenter.sh/v1alpha5
+kind: Provisioner
+metadata: {name: bad-operator}
+spec:
+  providerRef: {name: default}
+  requirements:
+    - {key: karpenter.sh/capacity-type, operator: Gte, values: [spot]}
+"#;
+
+/// Kills the child when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn seed_eks(moto: &MotoServer) {
+    let c = AwsClients::connect(&AwsSettings::local(moto.endpoint())).await;
+    let vpc = c
+        .ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = c
+        .ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.0.1.0/24")
+        .availability_zone("us-east-1c")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let account = c.sts.get_caller_identity().send().await.unwrap();
+    let account = account.account().unwrap().to_string();
+    c.eks
+        .create_cluster()
+        .name(CLUSTER)
+        .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
+        .resources_vpc_config(VpcConfigRequest::builder().subnet_ids(subnet).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn add_system_nodes(plane: &ControlPlane) {
+    let nodes: Api<Node> = Api::all(plane.client());
+    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
+        let mut node = kwok_node(
+            &format!("system-{i}"),
+            &[("cpu", "8"), ("memory", "32Gi"), ("pods", "110")],
+        );
+        node.metadata.labels.get_or_insert_default().insert(
+            "topology.kubernetes.io/zone".into(),
+            format!("us-east-1{zone}"),
+        );
+        nodes.create(&PostParams::default(), &node).await.unwrap();
+    }
+}
+
+fn addon_install(plane: &ControlPlane, moto: &MotoServer, webhook_port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
+    cmd.args([
+        "addon",
+        "install",
+        "--cluster-name",
+        CLUSTER,
+        "--region",
+        "us-east-1",
+    ])
+    .args(["--aws-endpoint-url", moto.endpoint()])
+    .arg("--kubeconfig")
+    .arg(plane.kubeconfig_path())
+    .arg("--helm")
+    .arg(plane.binaries().path("helm").unwrap())
+    .args([
+        "--requirement",
+        "node.kubernetes.io/instance-type=m5.2xlarge",
+        "--requirement",
+        "topology.kubernetes.io/zone=us-east-1c",
+        "--requirement",
+        "kubernetes.io/arch=arm64,amd64",
+        "--requirement",
+        "karpenter.sh/capacity-type=spot,on-demand",
+    ])
+    .args([
+        "--set",
+        &format!("webhook.url=https://127.0.0.1:{webhook_port}"),
+    ])
+    .envs([
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ])
+    .env_remove("KUBECONFIG")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// `kerf webhook` as the chart runs it, but on loopback with its certificate Secret in
+/// `karpenter` (so it starts once install has created the namespace).
+fn start_webhook(plane: &ControlPlane, port: u16) -> Killed {
+    let log = std::fs::File::create(plane.dir().join("logs").join("kerf-webhook.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kerf"))
+        .args([
+            "webhook",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args([
+            "--namespace",
+            "karpenter",
+            "--extra-san",
+            "127.0.0.1",
+            "--cert-refresh",
+            "1s",
+        ])
+        .arg("--kubeconfig")
+        .arg(plane.kubeconfig_path())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start kerf webhook");
+    Killed(child)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The seed's Provisioner, read by the real kubectl (YAML to JSON) and typed.
+fn seed_provisioner(plane: &ControlPlane) -> Provisioner {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/provisioner.yaml");
+    let json = plane
+        .kubectl_ok([
+            "create",
+            "--dry-run=client",
+            "-o",
+            "json",
+            "-f",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+    serde_json::from_str(&json).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
+    let moto = MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    seed_eks(&moto).await;
+    let plane = ControlPlane::start(ControlPlaneOptions::cluster())
+        .await
+        .expect("start the full control plane");
+    add_system_nodes(&plane).await;
+    let port = kerf_testenv::free_port().unwrap();
+
+    let install = addon_install(&plane, &moto, port)
+        .spawn()
+        .expect("run kerf addon install");
+    let namespaces: Api<Namespace> = Api::all(plane.client());
+    wait_for("namespace karpenter", Duration::from_secs(120), || async {
+        namespaces.get_opt("karpenter").await.ok()?.map(|_| ())
+    })
+    .await
+    .unwrap();
+    let _webhook = start_webhook(&plane, port);
+    let out = tokio::task::block_in_place(|| install.wait_with_output()).unwrap();
+    let first = text(&out);
+    assert!(out.status.success(), "kerf addon install failed:\n{first}");
+    for step in ["k8s:namespace", "helm:release", "k8s:default-provisioner"] {
+        let line = first
+            .lines()
+            .find(|l| l.starts_with(step))
+            .unwrap_or_else(|| panic!("{first}"));
+        assert!(line.ends_with("created"), "{line}");
+    }
+
+    // The seed's check.
+    let pods = wait_for(
+        "4 Running pods in karpenter",
+        Duration::from_secs(60),
+        || async {
+            let out = tokio::task::block_in_place(|| {
+                plane.kubectl_ok(["get", "po", "-n", "karpenter", "-o", "json"])
+            })
+            .ok()?;
+            let list: Value = serde_json::from_str(&out).ok()?;
+            let items = list["items"].as_array()?.clone();
+            let running = items
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count();
+            (items.len() == 4 && running == 4).then_some(items)
+        },
+    )
+    .await
+    .unwrap();
+    let components: Vec<&str> = pods
+        .iter()
+        .filter_map(|p| p["metadata"]["labels"]["app.kubernetes.io/component"].as_str())
+        .collect();
+    assert_eq!(components.iter().filter(|c| **c == "controller").count(), 2);
+    assert_eq!(components.iter().filter(|c| **c == "webhook").count(), 2);
+    let table = tokio::task::block_in_place(|| plane.kubectl_ok(["get", "po", "-n", "karpenter"]));
+    eprintln!("{}", table.unwrap());
+
+    // The chart got the AWS side's values.
+    let sa = tokio::task::block_in_place(|| {
+        plane.kubectl_ok([
+            "get",
+            "sa",
+            "karpenter",
+            "-n",
+            "karpenter",
+            "-o",
+            "jsonpath={.metadata.annotations}",
+        ])
+    })
+    .unwrap();
+    assert!(
+        sa.contains(&format!("role/KarpenterControllerRole-{CLUSTER}")),
+        "{sa}"
+    );
+
+    // The default Provisioner from the seed's map: the seed's manifest, stored with the
+    // webhook's AWS defaults filled in.
+    let seed = seed_provisioner(&plane);
+    let stored = Api::<Provisioner>::all(plane.client())
+        .get("default")
+        .await
+        .unwrap();
+    let mut defaulted = seed.clone();
+    defaulted.set_defaults();
+    assert_eq!(stored.spec, defaulted.spec);
+    assert_eq!(
+        stored.metadata.labels.unwrap()["kerf.sh/managed-by"],
+        "kerf-addon"
+    );
+
+    // The webhook refuses a bad Provisioner applied with the real kubectl.
+    let bad = plane.dir().join("bad-operator.yaml");
+    std::fs::write(&bad, BAD_OPERATOR).unwrap();
+    let out = tokio::task::block_in_place(|| plane.kubectl(["apply", "-f", bad.to_str().unwrap()]))
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad operator was accepted");
+    assert!(stderr.contains("spec.requirements[0].operator"), "{stderr}");
+
+    // A second install changes nothing, on either side.
+    let out = tokio::task::block_in_place(|| addon_install(&plane, &moto, port).output()).unwrap();
+    let second = text(&out);
+    assert!(out.status.success(), "second install failed:\n{second}");
+    let steps: Vec<&str> = second.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(steps.len() >= 3, "{second}");
+    for line in steps {
+        assert!(line.ends_with("unchanged"), "not a no-op: {line}\n{second}");
+    }
+}
