@@ -68,3 +68,26 @@ pub async fn describe_cluster(c: &AwsClients, name: &str) -> anyhow::Result<Clus
         security_group_ids,
     })
 }
+
+/// The first two steps of install and uninstall alike: the account (STS) and the cluster's
+/// facts (EKS), reported through `steps`, and the naming context built from them.
+pub async fn look_up(
+    side: &super::AwsSide,
+    c: &AwsClients,
+    steps: &mut crate::progress::Steps<'_>,
+) -> anyhow::Result<(String, ClusterFacts, super::names::Context)> {
+    use crate::progress::StepOutcome;
+    let account = steps
+        .run("sts:account", "caller identity", async {
+            Ok((StepOutcome::Unchanged, account_id(c).await?))
+        })
+        .await?;
+    let cluster = &side.cluster_name;
+    let facts = steps
+        .run("eks:cluster", cluster, async {
+            Ok((StepOutcome::Unchanged, describe_cluster(c, cluster).await?))
+        })
+        .await?;
+    let ctx = side.context(&account, &facts.oidc_issuer);
+    Ok((account, facts, ctx))
+}

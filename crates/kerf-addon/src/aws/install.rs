@@ -3,11 +3,11 @@
 //! and what is already in place, and a re-run resumes.
 
 use super::documents::{controller_policy, controller_trust_policy, node_trust_policy};
-use super::eks::{account_id, describe_cluster};
+use super::eks::look_up;
 use super::iam::{extras, policy, roles};
 use super::names::{NODE_MANAGED_POLICIES, RULES};
 use super::{AwsClients, AwsSide, queue, subnet_tags};
-use crate::progress::{Progress, StepOutcome, Steps};
+use crate::progress::{Progress, Steps};
 
 /// What install created or found: what the cluster side's chart needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,18 +29,7 @@ pub async fn install(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Installed> {
     let mut steps = Steps::new(progress);
-    let account = steps
-        .run("sts:account", "caller identity", async {
-            Ok((StepOutcome::Unchanged, account_id(c).await?))
-        })
-        .await?;
-    let cluster = &side.cluster_name;
-    let facts = steps
-        .run("eks:cluster", cluster, async {
-            Ok((StepOutcome::Unchanged, describe_cluster(c, cluster).await?))
-        })
-        .await?;
-    let ctx = side.context(&account, &facts.oidc_issuer);
+    let (account, facts, ctx) = look_up(side, c, &mut steps).await?;
     let iam = &c.iam;
 
     let node_role = ctx.node_role();

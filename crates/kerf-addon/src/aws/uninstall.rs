@@ -3,7 +3,7 @@
 //! is always kept (account-wide, and it cannot carry kerf's tags to prove who created it).
 //! Discovery tags are removed whether or not `tag_subnets` is set now: the marker says which.
 
-use super::eks::{account_id, describe_cluster};
+use super::eks::look_up;
 use super::iam::{extras, policy, roles};
 use super::names::RULES;
 use super::{AwsClients, AwsSide, queue, subnet_tags};
@@ -15,18 +15,7 @@ pub async fn uninstall(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<()> {
     let mut steps = Steps::new(progress);
-    let account = steps
-        .run("sts:account", "caller identity", async {
-            Ok((StepOutcome::Unchanged, account_id(c).await?))
-        })
-        .await?;
-    let cluster = &side.cluster_name;
-    let facts = steps
-        .run("eks:cluster", cluster, async {
-            Ok((StepOutcome::Unchanged, describe_cluster(c, cluster).await?))
-        })
-        .await?;
-    let ctx = side.context(&account, &facts.oidc_issuer);
+    let (_, facts, ctx) = look_up(side, c, &mut steps).await?;
     let iam = &c.iam;
 
     for id in facts.subnet_ids.iter().chain(&facts.security_group_ids) {
