@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use h2h::controllers::{self, Inputs, Ports, Which};
 use h2h::manifests;
 use h2h::proc_stats::Sampler;
+use h2h::shared::{DEPLOYMENT, apply, apply_crds, kubectl};
 use h2h::watch::Watches;
 use kerf_cloud::Catalog;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
@@ -89,18 +90,6 @@ fn args() -> Result<Args, String> {
     })
 }
 
-fn kubectl(plane: &ControlPlane, args: &[&str]) -> Result<String, String> {
-    plane
-        .kubectl_ok(args)
-        .map_err(|e| format!("kubectl {args:?}: {e}"))
-}
-
-fn apply(plane: &ControlPlane, name: &str, text: &str) -> Result<(), String> {
-    let path = plane.dir().join(name);
-    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
-    kubectl(plane, &["apply", "-f", &path.display().to_string()]).map(drop)
-}
-
 fn price(catalog: &Catalog, shape: &str) -> Option<f64> {
     let mut parts = shape.split('/');
     let (it, capacity, zone) = (parts.next()?, parts.next()?, parts.next()?);
@@ -134,17 +123,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
         .await
         .map_err(|e| format!("start the control plane: {e}"))?;
     let crds = controllers::crds(args.which, &args.inputs);
-    kubectl(&plane, &["apply", "-f", &crds.display().to_string()])?;
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    )?;
+    apply_crds(&plane, &crds)?;
     match args.which {
         Which::Upstream => {
             apply(&plane, "nodepool.yaml", &manifests::upstream_node_pool())?;
@@ -163,7 +142,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
         }
         Which::Kerf => apply(&plane, "nodepool.yaml", &manifests::kerf_node_pool())?,
     }
-    apply(&plane, "deployment.yaml", manifests::DEPLOYMENT)?;
+    apply(&plane, "deployment.yaml", DEPLOYMENT)?;
 
     let ports = Ports {
         metrics: kerf_testenv::free_port().map_err(|e| format!("free port: {e}"))?,

@@ -14,8 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "h2h/shared.rs"]
+mod shared;
+
 use kerf_cloud::Catalog;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+use shared::{DEPLOYMENT, apply, apply_crds, kubectl};
 
 const PROVISIONER: &str = r#"apiVersion: karpenter.sh/v1alpha5
 kind: Provisioner
@@ -34,30 +38,6 @@ spec:
       values: ["c", "m", "r"]
   provider:
     instanceProfile: KarpenterNodeInstanceProfile-eks-blueprint
-"#;
-
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: scale
-spec:
-  replicas: 0
-  selector:
-    matchLabels:
-      app: scale
-  template:
-    metadata:
-      labels:
-        app: scale
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: pause
-          image: registry.k8s.io/pause:3.9
-          resources:
-            requests:
-              cpu: 100m
-              memory: 128Mi
 "#;
 
 struct Args {
@@ -109,18 +89,6 @@ fn args() -> Result<Args, String> {
         ));
     }
     Ok(out)
-}
-
-fn kubectl(plane: &ControlPlane, args: &[&str]) -> Result<String, String> {
-    plane
-        .kubectl_ok(args)
-        .map_err(|e| format!("kubectl {args:?}: {e}"))
-}
-
-fn apply(plane: &ControlPlane, name: &str, text: &str) -> Result<(), String> {
-    let path = plane.dir().join(name);
-    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
-    kubectl(plane, &["apply", "-f", &path.display().to_string()]).map(drop)
 }
 
 /// Nodes as (Ready, instance-type/capacity-type/zone).
@@ -177,17 +145,7 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("start the control plane: {e}"))?;
     let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", &crds.display().to_string()])?;
-    kubectl(
-        &plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    )?;
+    apply_crds(&plane, &crds)?;
     let health_port = free_port()?;
     let log_path = plane.dir().join("kerf-controller-scale.log");
     let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;

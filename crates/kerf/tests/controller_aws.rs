@@ -16,91 +16,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::types::{Filter, Instance};
-use common::moto::{PARAMETER_ROOT, seed};
+use common::moto::{self, NODECLAIM_TAG, PARAMETER_ROOT, seed, tag};
 use common::*;
-use kerf_testenv::ControlPlane;
 
 /// `start_controller` names the cluster so.
 const CLUSTER: &str = "kerf-e2e";
-const NODECLAIM_TAG: &str = "karpenter.sh/nodeclaim";
-
-fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
-    i.tags()
-        .iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
-}
-
-async fn claimed_instances(aws: &kerf_aws::Clients) -> Vec<Instance> {
-    let out = aws
-        .ec2
-        .describe_instances()
-        .filters(
-            Filter::builder()
-                .name("tag-key")
-                .values(NODECLAIM_TAG)
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    out.reservations()
-        .iter()
-        .flat_map(|r| r.instances().iter().cloned())
-        .collect()
-}
-
-/// Registers the instance's Node as its kubelet would, once kerf has written
-/// the claim's providerID and capacity. Returns whether it did.
-fn register_node(plane: &ControlPlane, instance: &Instance) -> bool {
-    let id = instance.instance_id().unwrap();
-    let zone = instance
-        .placement()
-        .and_then(|p| p.availability_zone())
-        .unwrap();
-    let claim_name = tag(instance, NODECLAIM_TAG).unwrap();
-    let provider_id = format!("aws:///{zone}/{id}");
-    let claim: serde_json::Value = serde_json::from_str(&kubectl(
-        plane,
-        &["get", "nodeclaim", claim_name, "-o", "json"],
-    ))
-    .unwrap();
-    let status = &claim["status"];
-    if status["providerID"].as_str() != Some(provider_id.as_str())
-        || !status["allocatable"].is_object()
-    {
-        return false;
-    }
-    let name = instance
-        .private_dns_name()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(id)
-        .to_string();
-    let mut labels: BTreeMap<String, serde_json::Value> =
-        serde_json::from_value(claim["metadata"]["labels"].clone()).unwrap_or_default();
-    labels.insert("kubernetes.io/hostname".into(), name.clone().into());
-    let node = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": labels,
-            "annotations": { "kwok.x-k8s.io/node": "fake" },
-        },
-        "spec": { "providerID": provider_id, "taints": claim["spec"]["taints"] },
-        "status": { "capacity": status["capacity"], "allocatable": status["allocatable"] },
-    });
-    let path = write(plane.dir(), &format!("node-{id}.json"), &node.to_string());
-    kubectl(plane, &["create", "-f", path.to_str().unwrap()]);
-    true
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_provisioner_launches_ec2_instances_in_moto() {
@@ -154,9 +74,9 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     let mut registered: BTreeMap<String, String> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(180);
     let running = loop {
-        for i in claimed_instances(&aws).await {
+        for i in moto::instances(&aws, &["running"], true).await {
             let id = i.instance_id().unwrap().to_string();
-            if !registered.contains_key(&id) && register_node(&plane, &i) {
+            if !registered.contains_key(&id) && moto::register_node(&plane, &i) {
                 let node = i
                     .private_dns_name()
                     .filter(|n| !n.is_empty())
@@ -184,7 +104,7 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     );
 
     // m5.2xlarge: 8 vCPU, 7910m allocatable → 7 one-CPU pods per node → 2 instances.
-    let instances = claimed_instances(&aws).await;
+    let instances = moto::instances(&aws, &["running"], true).await;
     assert_eq!(instances.len(), 2, "{instances:?}");
     let claims = claim_names(&plane);
     for i in &instances {

@@ -80,28 +80,3 @@ spec:
       memory: 10Mi
 "#
 }
-
-/// Small pods (100m CPU, 128Mi), scaled from 0 by the run.
-pub const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: scale
-spec:
-  replicas: 0
-  selector:
-    matchLabels:
-      app: scale
-  template:
-    metadata:
-      labels:
-        app: scale
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: pause
-          image: registry.k8s.io/pause:3.9
-          resources:
-            requests:
-              cpu: 100m
-              memory: 128Mi
-"#;

@@ -5,4 +5,5 @@
 pub mod controllers;
 pub mod manifests;
 pub mod proc_stats;
+pub mod shared;
 pub mod watch;
