@@ -4,8 +4,8 @@
 //! Pure and deterministic: equal snapshots give equal plans.
 //!
 //! `setup` turns the snapshot into solver state, `check` asks whether a pod
-//! fits a node or planned node, `commit` records a placement, `finish` names
-//! planned nodes and writes the plan.
+//! fits a node or planned node, `commit` records a placement, `repack` packs
+//! planned nodes again for price, `finish` names planned nodes and writes the plan.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -32,6 +32,7 @@ mod commit;
 mod finish;
 mod offers;
 mod queue;
+mod repack;
 mod scope;
 mod setup;
 
@@ -163,6 +164,7 @@ impl<'a> Solver<'a> {
                 reason,
             });
         }
+        self.repack();
         self.finish()
     }
 

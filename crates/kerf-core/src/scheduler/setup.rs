@@ -235,6 +235,13 @@ pub(super) fn prepare_template<'a>(
             ephemeral_storage: i64::MAX / 4,
             extended: BTreeMap::new(),
         };
+        // Extended resources too (GPUs): `fits_in` counts a name the
+        // headroom lacks as zero, which would make every GPU type over limit.
+        for it in &types {
+            for name in it.capacity.extended.keys() {
+                r.extended.insert(name.clone(), i64::MAX / 4);
+            }
+        }
         for (name, v) in resource_limits {
             r.set(name, v - t.in_use.get(name));
         }

@@ -252,6 +252,11 @@ impl Topology {
             .collect()
     }
 
+    /// The topology key a group counts by.
+    pub fn group_key(&self, g: GroupId) -> &str {
+        &self.groups[g].term.topology_key
+    }
+
     fn count(&self, g: GroupId, d: DomainId) -> u32 {
         self.groups[g].counts.get(&d).copied().unwrap_or(0)
     }

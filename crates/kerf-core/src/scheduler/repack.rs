@@ -1,0 +1,413 @@
+//! The finishing pass: planned nodes packed again for price.
+//!
+//! The packer keeps a planned node open while any instance type still holds
+//! it, so a busy node ends on the largest type that fits, and the largest
+//! types are seldom the cheapest per unit of what the pods ask for (four
+//! one-GPU pods fill a g4dn.12xlarge at $3.91/h where four g4dn.xlarge cost
+//! $2.10/h). Here the pods of planned nodes that share a template and
+//! requirements, and that no rule ties to their node, are packed again: node
+//! after node, the instance type that holds the most value per dollar,
+//! filled first-fit-decreasing. The result replaces those planned nodes only
+//! when it costs less and stays within the template's limits.
+//!
+//! A pod is free to move when it has no host ports and every topology key it
+//! takes part in (its own terms, and the terms of others that select it) is
+//! pinned to one value by the nodes' requirements: moving it between nodes
+//! with the same requirements then changes no count any rule reads.
+
+use rustc_hash::FxHashMap;
+
+use super::*;
+
+/// Pods with identical requests, packed together.
+struct Class {
+    requests: Resources,
+    pods: Vec<usize>,
+    /// What the pod costs at the best price per unit any type offers for the
+    /// resource it needs most of: the value a node buys by holding it.
+    value: f64,
+}
+
+/// An instance type the group's nodes may use, and the room it gives pods.
+struct Choice {
+    option: u32,
+    price: f64,
+    room: Resources,
+}
+
+/// One node of a new packing: the choice it was filled for and how many
+/// pods of each class it holds.
+struct Fill {
+    choice: usize,
+    taken: Vec<usize>,
+    value: f64,
+}
+
+impl<'a> Solver<'a> {
+    /// Re-packs groups of planned nodes whose pods are free to move, where
+    /// that is cheaper; placements follow their pods.
+    pub(super) fn repack(&mut self) {
+        let mut replacements: BTreeMap<usize, Vec<Claim>> = BTreeMap::new();
+        for group in self.movable_groups() {
+            if let Some(claims) = self.repack_group(&group) {
+                replacements.insert(group[0], claims);
+                for &c in &group[1..] {
+                    replacements.insert(c, Vec::new());
+                }
+            }
+        }
+        if replacements.is_empty() {
+            return;
+        }
+        let old = std::mem::take(&mut self.claims);
+        for (c, claim) in old.into_iter().enumerate() {
+            match replacements.remove(&c) {
+                Some(new) => self.claims.extend(new),
+                None => self.claims.push(claim),
+            }
+        }
+        let mut claim_of = vec![usize::MAX; self.pending.len()];
+        for (c, claim) in self.claims.iter().enumerate() {
+            for &i in &claim.pods {
+                claim_of[i] = c;
+            }
+        }
+        for (i, slot) in &mut self.placements {
+            if let Slot::Claim(c) = slot {
+                *c = claim_of[*i];
+            }
+        }
+    }
+
+    /// Planned nodes whose pods are all free to move, grouped by template
+    /// and requirements, each group in plan order.
+    fn movable_groups(&self) -> Vec<Vec<usize>> {
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut index: FxHashMap<(usize, &Requirements), usize> = FxHashMap::default();
+        for (c, claim) in self.claims.iter().enumerate() {
+            if !claim
+                .pods
+                .iter()
+                .all(|&i| self.movable(i, &claim.requirements))
+            {
+                continue;
+            }
+            let g = *index
+                .entry((claim.template, &claim.requirements))
+                .or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+            groups[g].push(c);
+        }
+        groups
+    }
+
+    fn movable(&self, i: usize, requirements: &Requirements) -> bool {
+        let p = &self.pending[i];
+        if !p.info.host_ports.is_empty() {
+            return false;
+        }
+        let info = &p.info;
+        let own = info
+            .spread
+            .iter()
+            .map(|s| &s.term)
+            .chain(info.active_affinity())
+            .chain(info.active_anti_affinity())
+            .map(|t| t.topology_key.as_str());
+        let selected_by = p.member_of.iter().map(|g| self.topology.group_key(*g));
+        own.chain(selected_by).all(|key| {
+            key != kerf_api::labels::HOSTNAME
+                && requirements
+                    .get(key)
+                    .is_some_and(|r| !r.complement && r.values.len() == 1)
+        })
+    }
+
+    /// A cheaper packing of the group's pods, if there is one within limits.
+    fn repack_group(&mut self, group: &[usize]) -> Option<Vec<Claim>> {
+        let first = &self.claims[group[0]];
+        let pods: usize = group.iter().map(|&c| self.claims[c].pods.len()).sum();
+        if group.len() == 1 && pods < 2 {
+            return None;
+        }
+        let (t, requirements) = (first.template, first.requirements.clone());
+        let tmpl = &self.templates[t];
+        let choices = choices(tmpl, &requirements);
+        let cheapest_fit = |requests: &Resources| -> Option<&Choice> {
+            choices.iter().find(|ch| requests.fits_in(&ch.room))
+        };
+        let mut old_cost = 0.0;
+        for &c in group {
+            old_cost += cheapest_fit(&self.claims[c].requests)?.price;
+        }
+        let undominated = undominated(&choices);
+        let classes = classes(
+            group
+                .iter()
+                .flat_map(|&c| self.claims[c].pods.iter().copied()),
+            |i| &self.pending[i].info.requests,
+            &undominated,
+        )?;
+        let fills = pack(&undominated, &classes)?;
+
+        let mut next = vec![0usize; classes.len()];
+        let mut claims = Vec::with_capacity(fills.len());
+        let (mut new_cost, mut committed) = (0.0, Resources::default());
+        for fill in &fills {
+            let mut pods = Vec::new();
+            let mut requests = Resources::default();
+            for (k, &n) in fill.taken.iter().enumerate() {
+                let class = &classes[k];
+                for &i in &class.pods[next[k]..next[k] + n] {
+                    pods.push(i);
+                    requests.add(&class.requests);
+                }
+                next[k] += n;
+            }
+            let chosen = cheapest_fit(&requests)?;
+            let capacity = &tmpl.types[chosen.option as usize].capacity;
+            new_cost += chosen.price;
+            committed.add(capacity);
+            claims.push(Claim {
+                template: t,
+                requirements: requirements.clone(),
+                options: choices.iter().map(|ch| ch.option).collect(),
+                requests,
+                ports: Vec::new(),
+                hostname: self.topology.fresh_domain(),
+                pods,
+                committed: capacity.clone(),
+            });
+        }
+        // Pods keep their order on a node, as the packer placed them.
+        for claim in &mut claims {
+            claim.pods.sort_unstable();
+        }
+        if new_cost >= old_cost - 1e-9 {
+            return None;
+        }
+        let mut released = Resources::default();
+        for &c in group {
+            released.add(&self.claims[c].committed);
+        }
+        let extra_nodes = claims.len() as i64 - group.len() as i64;
+        let tmpl = &mut self.templates[t];
+        if let Some(remaining) = &tmpl.remaining
+            && !committed.fits_in(&remaining.plus(&released))
+        {
+            return None;
+        }
+        if tmpl.nodes_left.is_some_and(|left| extra_nodes > left) {
+            return None;
+        }
+        if let Some(remaining) = tmpl.remaining.as_mut() {
+            remaining.add(&released);
+            remaining.sub(&committed);
+        }
+        if let Some(left) = tmpl.nodes_left.as_mut() {
+            *left -= extra_nodes;
+        }
+        Some(claims)
+    }
+}
+
+/// The template's instance types a node with these requirements can be, in
+/// price order (ties by name), each with the room left after daemonsets.
+fn choices(tmpl: &Tmpl, requirements: &Requirements) -> Vec<Choice> {
+    let mask = tmpl.offers.mask(requirements);
+    let mut out: Vec<Choice> = tmpl
+        .types
+        .iter()
+        .enumerate()
+        .filter(|(_, it)| it.requirements.intersects(requirements).is_ok())
+        .filter(|(_, it)| tmpl.daemon.fits_in(it.allocatable()))
+        .filter_map(|(o, it)| {
+            let offering = tmpl.offers.cheapest(o, it, &mask)?;
+            Some(Choice {
+                option: o as u32,
+                price: offering.price,
+                room: it.allocatable().minus(&tmpl.daemon),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.price.total_cmp(&b.price).then_with(|| {
+            tmpl.types[a.option as usize]
+                .name
+                .cmp(&tmpl.types[b.option as usize].name)
+        })
+    });
+    out
+}
+
+/// The choices no other choice beats on price and room at once.
+fn undominated(choices: &[Choice]) -> Vec<&Choice> {
+    let mut kept: Vec<&Choice> = Vec::new();
+    for ch in choices {
+        // In price order, so only an earlier (no dearer) choice can dominate.
+        if !kept.iter().any(|k| ch.room.fits_in(&k.room)) {
+            kept.push(ch);
+        }
+    }
+    kept
+}
+
+/// The share of `room` that `requests` takes in its tightest resource
+/// (infinite where the room has none of a resource the pods need).
+fn share(requests: &Resources, room: &Resources) -> f64 {
+    requests
+        .iter()
+        .map(|(name, amount)| {
+            let have = room.get(name);
+            if have <= 0 {
+                f64::INFINITY
+            } else {
+                amount as f64 / have as f64
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The pods grouped by requests, most valuable first; `None` when some pod
+/// fits no choice (the packing it came from is then kept).
+fn classes<'r>(
+    pods: impl Iterator<Item = usize>,
+    requests_of: impl Fn(usize) -> &'r Resources,
+    choices: &[&Choice],
+) -> Option<Vec<Class>> {
+    let mut classes: Vec<Class> = Vec::new();
+    let mut index: FxHashMap<&Resources, usize> = FxHashMap::default();
+    for i in pods {
+        let requests = requests_of(i);
+        let k = *index.entry(requests).or_insert_with(|| {
+            classes.push(Class {
+                requests: requests.clone(),
+                pods: Vec::new(),
+                value: 0.0,
+            });
+            classes.len() - 1
+        });
+        classes[k].pods.push(i);
+    }
+    for class in &mut classes {
+        class.value = choices
+            .iter()
+            .filter(|ch| class.requests.fits_in(&ch.room))
+            .map(|ch| ch.price * share(&class.requests, &ch.room))
+            .fold(f64::INFINITY, f64::min);
+        if !class.value.is_finite() {
+            return None;
+        }
+    }
+    // Stable: equal values keep the order the packer met them in.
+    classes.sort_by(|a, b| b.value.total_cmp(&a.value));
+    Some(classes)
+}
+
+/// How many pods asking `requests` fit in `room`.
+fn fit_count(requests: &Resources, room: &Resources) -> usize {
+    requests
+        .iter()
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(name, amount)| (room.get(name).max(0) / amount) as usize)
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Fills one node of `choice` first-fit-decreasing from the pods left.
+fn fill(choice: usize, room: &Resources, classes: &[Class], left: &[usize]) -> Fill {
+    let mut room = room.clone();
+    let mut taken = vec![0; classes.len()];
+    let mut value = 0.0;
+    for (k, class) in classes.iter().enumerate() {
+        let n = fit_count(&class.requests, &room).min(left[k]);
+        if n == 0 {
+            continue;
+        }
+        for (name, amount) in class.requests.iter() {
+            room.set(name, room.get(name) - amount * n as i64);
+        }
+        taken[k] = n;
+        value += n as f64 * class.value;
+    }
+    Fill {
+        choice,
+        taken,
+        value,
+    }
+}
+
+/// The node to open next: the choice whose fill buys the most value per
+/// dollar (ties: the fuller node, then the cheaper choice).
+fn best_fill(choices: &[&Choice], classes: &[Class], left: &[usize]) -> Option<Fill> {
+    let mut best: Option<(f64, Fill)> = None;
+    for (c, ch) in choices.iter().enumerate() {
+        let f = fill(c, &ch.room, classes, left);
+        if f.value <= 0.0 {
+            continue;
+        }
+        let score = ch.price / f.value;
+        let better = best
+            .as_ref()
+            .is_none_or(|(s, b)| score < *s - 1e-12 || (score <= *s + 1e-12 && f.value > b.value));
+        if better {
+            best = Some((score, f));
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
+fn take(left: &mut [usize], fill: &Fill) {
+    for (l, n) in left.iter_mut().zip(&fill.taken) {
+        *l -= n;
+    }
+}
+
+/// What the greedy packing of the pods left costs, without the look-ahead.
+fn greedy_cost(choices: &[&Choice], classes: &[Class], left: &[usize]) -> f64 {
+    let mut left = left.to_vec();
+    let mut cost = 0.0;
+    while left.iter().any(|l| *l > 0) {
+        let Some(f) = best_fill(choices, classes, &left) else {
+            return f64::INFINITY;
+        };
+        cost += choices[f.choice].price;
+        take(&mut left, &f);
+    }
+    cost
+}
+
+/// Nodes for every pod: greedy by value per dollar, except that once one
+/// node could hold everything left, it is taken when it costs no more than
+/// the greedy finish would.
+fn pack(choices: &[&Choice], classes: &[Class]) -> Option<Vec<Fill>> {
+    let mut left: Vec<usize> = classes.iter().map(|c| c.pods.len()).collect();
+    let mut out = Vec::new();
+    while left.iter().any(|l| *l > 0) {
+        let next = best_fill(choices, classes, &left)?;
+        let whole = choices.iter().enumerate().find_map(|(c, ch)| {
+            let f = fill(c, &ch.room, classes, &left);
+            (f.taken == left).then_some(f)
+        });
+        if let Some(whole) = whole
+            && whole.choice != next.choice
+        {
+            let mut rest = left.clone();
+            take(&mut rest, &next);
+            let greedy = choices[next.choice].price + greedy_cost(choices, classes, &rest);
+            if choices[whole.choice].price <= greedy {
+                out.push(whole);
+                break;
+            }
+        }
+        take(&mut left, &next);
+        let done = left.iter().all(|l| *l == 0);
+        out.push(next);
+        if done {
+            break;
+        }
+    }
+    Some(out)
+}
