@@ -2,6 +2,7 @@
 //! its inputs: no async, no I/O, no clock. Controllers and the simulator build a
 //! [`snapshot::Snapshot`], call [`scheduler::solve`], and apply the [`plan::Plan`].
 
+pub mod daemons;
 pub mod instance_type;
 pub mod plan;
 pub mod pod;

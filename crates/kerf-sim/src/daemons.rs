@@ -11,37 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, PodStatus, Toleration};
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kerf_core::requirements::Requirements;
+use kerf_core::daemons::{self, Daemon};
 use kerf_state::ClusterState;
 
 use crate::error::SimError;
-
-/// Tolerations the DaemonSet controller adds to every daemon pod
-/// (`util.AddOrUpdateDaemonPodTolerations`), and for host-network pods
-/// `network-unavailable` too.
-fn controller_tolerations(host_network: bool) -> Vec<Toleration> {
-    let mut keys = vec![
-        ("node.kubernetes.io/not-ready", "NoExecute"),
-        ("node.kubernetes.io/unreachable", "NoExecute"),
-        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
-        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
-        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
-        ("node.kubernetes.io/unschedulable", "NoSchedule"),
-    ];
-    if host_network {
-        keys.push(("node.kubernetes.io/network-unavailable", "NoSchedule"));
-    }
-    keys.into_iter()
-        .map(|(key, effect)| Toleration {
-            key: Some(key.to_string()),
-            operator: Some("Exists".to_string()),
-            effect: Some(effect.to_string()),
-            ..Default::default()
-        })
-        .collect()
-}
 
 /// Creates the DaemonSet pods the input's Nodes would be running; returns how
 /// many. A DaemonSet whose pod template kerf cannot read is an error naming it.
@@ -62,61 +37,29 @@ pub fn materialise(state: &mut ClusterState) -> Result<usize, SimError> {
         .objects::<Pod>()
         .filter_map(|(_, p)| {
             let node = p.spec.as_ref()?.node_name.clone()?;
-            let owner = p
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == "DaemonSet")?;
-            let ns = p
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            Some((ns, owner.name.clone(), node))
+            let (namespace, name) = daemons::owner(p)?;
+            Some((namespace, name, node))
         })
         .collect();
 
     let mut created = 0;
     for (key, ds) in &daemonsets {
-        let template = ds.spec.as_ref().map(|s| &s.template);
-        let Some(spec) = template.and_then(|t| t.spec.clone()) else {
+        let daemon = daemons::daemon(ds).map_err(|e| {
+            SimError::Inconsistent(format!("DaemonSet {key:?}: {}: {}", e.field, e.message))
+        })?;
+        let Some(daemon) = daemon else {
             continue;
         };
-        let namespace = ds
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let name = ds.metadata.name.clone().unwrap_or_default();
-        let mut tolerations = spec.tolerations.clone().unwrap_or_default();
-        tolerations.extend(controller_tolerations(spec.host_network == Some(true)));
-        let probe = Pod {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                namespace: Some(namespace.clone()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                tolerations: Some(tolerations.clone()),
-                ..spec.clone()
-            }),
-            status: None,
-        };
-        let info = kerf_core::pod::compile(&probe, &Requirements::new()).map_err(|e| {
-            SimError::Inconsistent(format!(
-                "DaemonSet {key:?}: spec.template.{}: {}",
-                e.field, e.message
-            ))
-        })?;
         for (node_name, node) in &nodes {
-            if present.contains(&(namespace.clone(), name.clone(), node_name.clone())) {
+            let here = (
+                daemon.namespace.clone(),
+                daemon.name.clone(),
+                node_name.clone(),
+            );
+            if present.contains(&here) || !runs_on(&daemon, node_name, node) {
                 continue;
             }
-            if !runs_on(&info, node_name, node) {
-                continue;
-            }
-            let pod = daemon_pod(ds, &namespace, &name, node_name, &spec, &tolerations, state);
+            let pod = daemon_pod(ds, &daemon, node_name, state);
             state.apply(pod).map_err(|e| {
                 SimError::Inconsistent(format!("DaemonSet {key:?} on Node {node_name:?}: {e}"))
             })?;
@@ -126,9 +69,8 @@ pub fn materialise(state: &mut ClusterState) -> Result<usize, SimError> {
     Ok(created)
 }
 
-/// The DaemonSet controller's predicate: required node affinity (and
-/// nodeSelector) match, NoSchedule/NoExecute taints tolerated.
-fn runs_on(info: &kerf_core::pod::PodInfo, node_name: &str, node: &Node) -> bool {
+/// Whether the DaemonSet's controller runs its pod on the Node.
+fn runs_on(daemon: &Daemon, node_name: &str, node: &Node) -> bool {
     let mut labels: BTreeMap<String, String> = node.metadata.labels.clone().unwrap_or_default();
     // matchFields on metadata.name are compiled as the hostname label.
     labels
@@ -139,23 +81,13 @@ fn runs_on(info: &kerf_core::pod::PodInfo, node_name: &str, node: &Node) -> bool
         .as_ref()
         .and_then(|s| s.taints.clone())
         .unwrap_or_default();
-    info.spread_affinity
-        .iter()
-        .any(|term| term.matches_labels(&labels).is_ok())
-        && kerf_core::taints::first_untolerated(&info.tolerations, &taints, false).is_none()
+    daemons::runs_on(&daemon.info, &labels, &taints)
 }
 
 /// A Running daemon pod bound to `node`, named `<daemonset>-<node>` (with a
 /// counter if the input already uses that name).
-fn daemon_pod(
-    ds: &DaemonSet,
-    namespace: &str,
-    name: &str,
-    node: &str,
-    spec: &PodSpec,
-    tolerations: &[Toleration],
-    state: &ClusterState,
-) -> Pod {
+fn daemon_pod(ds: &DaemonSet, daemon: &Daemon, node: &str, state: &ClusterState) -> Pod {
+    let (namespace, name) = (daemon.namespace.as_str(), daemon.name.as_str());
     let mut pod_name = format!("{name}-{node}");
     let mut n = 1;
     while state
@@ -188,8 +120,7 @@ fn daemon_pod(
         },
         spec: Some(PodSpec {
             node_name: Some(node.to_string()),
-            tolerations: Some(tolerations.to_vec()),
-            ..spec.clone()
+            ..daemon.spec.clone()
         }),
         status: Some(PodStatus {
             phase: Some("Running".into()),

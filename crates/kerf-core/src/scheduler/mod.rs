@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Pod, Taint};
 
+use crate::daemons::{self, Daemon};
 use crate::instance_type::InstanceType;
 use crate::plan::{
     ExistingPlacement, InstanceOption, Placement, Plan, PlannedNode, Target, Unschedulable,

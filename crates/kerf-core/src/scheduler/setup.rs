@@ -34,18 +34,12 @@ impl<'a> Solver<'a> {
             }
         }
 
-        let daemons: Vec<PodInfo> = snapshot
+        // A DaemonSet kerf cannot read is left out here; the state layer and
+        // the simulator report it by name.
+        let daemons: Vec<Daemon> = snapshot
             .daemonsets
             .iter()
-            .filter_map(|ds| {
-                let template = ds.spec.as_ref()?.template.clone();
-                let pod = Pod {
-                    metadata: template.metadata.unwrap_or_default(),
-                    spec: template.spec,
-                    status: None,
-                };
-                compile_pod(&pod, &VolumeIndex::default()).ok()
-            })
+            .filter_map(|ds| daemons::daemon(ds).ok().flatten())
             .collect();
 
         let mut templates: Vec<Tmpl> = snapshot
@@ -84,6 +78,17 @@ impl<'a> Solver<'a> {
             }
             let mut remaining = n.allocatable.clone();
             let mut ports = Vec::new();
+            let hostname = n
+                .labels
+                .get(kerf_api::labels::HOSTNAME)
+                .cloned()
+                .unwrap_or_else(|| n.name.clone());
+            let mut labels = n.labels.clone();
+            labels.insert(kerf_api::labels::HOSTNAME.to_string(), hostname);
+            for d in daemons_to_come(&daemons, n, &labels) {
+                remaining.sub(&d.info.requests);
+                ports.extend(d.info.host_ports.iter().cloned());
+            }
             for pod in n.pods.iter().filter(|p| !is_terminal(p)) {
                 if let Ok(info) = compile_pod(pod, &volumes)
                     .or_else(|_| compile_pod(pod, &VolumeIndex::default()))
@@ -98,13 +103,6 @@ impl<'a> Solver<'a> {
                     remaining.sub(&requests);
                 }
             }
-            let hostname = n
-                .labels
-                .get(kerf_api::labels::HOSTNAME)
-                .cloned()
-                .unwrap_or_else(|| n.name.clone());
-            let mut labels = n.labels.clone();
-            labels.insert(kerf_api::labels::HOSTNAME.to_string(), hostname);
             nodes.push(Node {
                 n,
                 labels,
@@ -167,6 +165,26 @@ pub(super) fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, p
     pod::compile(pod, &volume_reqs)
 }
 
+/// DaemonSets that will run on the node but have no pod there yet (it is
+/// still launching, or the pod is not created): their requests are as good
+/// as taken.
+fn daemons_to_come<'d>(
+    daemons: &'d [Daemon],
+    node: &crate::snapshot::ExistingNode,
+    labels: &BTreeMap<String, String>,
+) -> impl Iterator<Item = &'d Daemon> {
+    let running: BTreeSet<(String, String)> = node
+        .pods
+        .iter()
+        .filter(|p| !is_terminal(p))
+        .filter_map(daemons::owner)
+        .collect();
+    daemons.iter().filter(move |d| {
+        !running.contains(&(d.namespace.clone(), d.name.clone()))
+            && daemons::runs_on(&d.info, labels, &node.taints)
+    })
+}
+
 pub(super) fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
@@ -198,7 +216,7 @@ pub(super) fn lookup(domains: &[(String, Option<DomainId>)], key: &str) -> Optio
 /// overhead, and what its limits leave (`pool_nodes`: its nodes in the snapshot).
 pub(super) fn prepare_template<'a>(
     t: &'a NodeTemplate,
-    daemons: &[PodInfo],
+    daemons: &[Daemon],
     pool_nodes: i64,
 ) -> Tmpl<'a> {
     // Cheapest first, so the first type that fits a planned node is (nearly
@@ -215,7 +233,7 @@ pub(super) fn prepare_template<'a>(
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let types: Vec<Arc<InstanceType>> = priced.into_iter().map(|(_, it)| it).collect();
     let mut daemon = Resources::default();
-    for d in daemons {
+    for d in daemons.iter().map(|d| &d.info) {
         let tolerated = taints::first_untolerated(&d.tolerations, &t.taints, false).is_none();
         if tolerated
             && t.requirements
