@@ -4,8 +4,10 @@
 /// What happened to one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
-    /// The resource was created (or updated to the desired state).
+    /// The resource was created.
     Created,
+    /// The resource existed and was changed to the desired state.
+    Updated,
     /// The resource already existed in the desired state: nothing was changed.
     Unchanged,
     /// The resource was removed.
@@ -44,6 +46,7 @@ impl<W: std::io::Write + Send> Progress for Printed<W> {
     fn step(&mut self, step: &str, resource: &str, outcome: &StepOutcome) {
         let outcome = match outcome {
             StepOutcome::Created => "created".to_string(),
+            StepOutcome::Updated => "updated".to_string(),
             StepOutcome::Unchanged => "unchanged".to_string(),
             StepOutcome::Deleted => "deleted".to_string(),
             StepOutcome::Absent => "absent".to_string(),

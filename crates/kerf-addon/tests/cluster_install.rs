@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_addon::cluster::{self, ChartValues, ClusterSide};
 use kerf_addon::progress::{Recorded, StepOutcome};
 use kerf_addon::requirements::{DefaultProvisioner, RequirementsMap};
@@ -20,7 +21,7 @@ use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node, wait_for};
 use kerf_webhook::certs::CertBundle;
 use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
 use kerf_webhook::run::{CertSource, Options, run};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::Value;
 
 const SEED_FLAGS: [&str; 4] = [
@@ -158,6 +159,7 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
         outcomes(&first),
         [
             ("k8s:namespace", &StepOutcome::Created),
+            ("k8s:crds", &StepOutcome::Created),
             ("helm:release", &StepOutcome::Created),
             ("k8s:default-provisioner", &StepOutcome::Created),
         ]
@@ -207,9 +209,38 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
         outcomes(&second),
         [
             ("k8s:namespace", &StepOutcome::Unchanged),
+            ("k8s:crds", &StepOutcome::Unchanged),
             ("helm:release", &StepOutcome::Unchanged),
             ("k8s:default-provisioner", &StepOutcome::Unchanged),
         ]
+    );
+
+    // A CRD as an older kerf left it (helm never upgrades CRDs): install brings it up to
+    // date and reports the update; nothing else changes.
+    let crds: Api<CustomResourceDefinition> = Api::all(plane.client());
+    let old = serde_json::json!({"spec": {"names": {"categories": ["old-kerf"]}}});
+    crds.patch(
+        "nodeclaims.karpenter.sh",
+        &PatchParams::default(),
+        &Patch::Merge(&old),
+    )
+    .await
+    .unwrap();
+    let mut upgraded = Recorded::default();
+    cluster::install(&side, &mut upgraded).await.unwrap();
+    assert_eq!(
+        outcomes(&upgraded),
+        [
+            ("k8s:namespace", &StepOutcome::Unchanged),
+            ("k8s:crds", &StepOutcome::Updated),
+            ("helm:release", &StepOutcome::Unchanged),
+            ("k8s:default-provisioner", &StepOutcome::Unchanged),
+        ]
+    );
+    let stored = crds.get("nodeclaims.karpenter.sh").await.unwrap();
+    assert_eq!(
+        stored.spec.names.categories,
+        Some(vec!["karpenter".to_string()])
     );
 
     // Uninstall removes what install created, and a second uninstall finds nothing.

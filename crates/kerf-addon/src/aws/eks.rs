@@ -28,13 +28,26 @@ pub async fn account_id(c: &AwsClients) -> anyhow::Result<String> {
 }
 
 pub async fn describe_cluster(c: &AwsClients, name: &str) -> anyhow::Result<ClusterFacts> {
-    let out = c
-        .eks
-        .describe_cluster()
-        .name(name)
-        .send()
-        .await
-        .map_err(|e| aws_error(format!("EKS DescribeCluster {name}"), e))?;
+    describe_cluster_opt(c, name)
+        .await?
+        .with_context(|| format!("EKS cluster {name} does not exist (EKS DescribeCluster)"))
+}
+
+/// The cluster's facts, or `None` when EKS has no cluster of that name.
+pub async fn describe_cluster_opt(
+    c: &AwsClients,
+    name: &str,
+) -> anyhow::Result<Option<ClusterFacts>> {
+    let out = match c.eks.describe_cluster().name(name).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(aws_error(format!("EKS DescribeCluster {name}"), e)),
+    };
     let cluster = out
         .cluster()
         .with_context(|| format!("EKS DescribeCluster {name} returned no cluster"))?;
@@ -61,20 +74,23 @@ pub async fn describe_cluster(c: &AwsClients, name: &str) -> anyhow::Result<Clus
     }
     security_group_ids.sort();
     security_group_ids.dedup();
-    Ok(ClusterFacts {
+    Ok(Some(ClusterFacts {
         endpoint,
         oidc_issuer,
         subnet_ids,
         security_group_ids,
-    })
+    }))
 }
 
-/// The first two steps of install and uninstall alike: the account (STS) and the cluster's
-/// facts (EKS), reported through `steps`, and the naming context built from them.
+/// The account (STS) and the cluster's facts (EKS), reported through `steps` as the first
+/// two steps, and the naming context built from them. With `cluster_may_be_gone` (uninstall),
+/// a cluster EKS no longer has is no error: what kerf tagged for it is found by its tags
+/// instead (see [`leftovers`]), so that removing the add-on after the cluster still works.
 pub async fn look_up(
     side: &super::AwsSide,
     c: &AwsClients,
     steps: &mut crate::progress::Steps<'_>,
+    cluster_may_be_gone: bool,
 ) -> anyhow::Result<(String, ClusterFacts, super::names::Context)> {
     use crate::progress::StepOutcome;
     let account = steps
@@ -83,11 +99,82 @@ pub async fn look_up(
         })
         .await?;
     let cluster = &side.cluster_name;
-    let facts = steps
-        .run("eks:cluster", cluster, async {
-            Ok((StepOutcome::Unchanged, describe_cluster(c, cluster).await?))
-        })
-        .await?;
+    let facts = if cluster_may_be_gone {
+        steps
+            .run("eks:cluster", cluster, async {
+                match describe_cluster_opt(c, cluster).await? {
+                    Some(facts) => Ok((StepOutcome::Unchanged, facts)),
+                    None => Ok((
+                        StepOutcome::Absent,
+                        leftovers(c, &side.context(&account, "")).await?,
+                    )),
+                }
+            })
+            .await?
+    } else {
+        steps
+            .run("eks:cluster", cluster, async {
+                Ok((StepOutcome::Unchanged, describe_cluster(c, cluster).await?))
+            })
+            .await?
+    };
     let ctx = side.context(&account, &facts.oidc_issuer);
     Ok((account, facts, ctx))
+}
+
+/// For a cluster that is gone: the subnets and security groups that still carry kerf's
+/// discovery marker for it, and the issuer of the OIDC provider kerf created for it (empty
+/// when there is none). `ctx`'s issuer is not used.
+async fn leftovers(c: &AwsClients, ctx: &super::names::Context) -> anyhow::Result<ClusterFacts> {
+    use aws_sdk_ec2::types::Filter;
+    let filters = || {
+        vec![
+            Filter::builder()
+                .name("tag-key")
+                .values(super::names::ADDED_TAGS_KEY)
+                .build(),
+            Filter::builder()
+                .name("tag:karpenter.sh/discovery")
+                .values(&ctx.cluster)
+                .build(),
+        ]
+    };
+    let subnets: Vec<_> = c
+        .ec2
+        .describe_subnets()
+        .set_filters(Some(filters()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("EC2 DescribeSubnets (kerf's discovery marker)", e))?;
+    let groups: Vec<_> = c
+        .ec2
+        .describe_security_groups()
+        .set_filters(Some(filters()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| aws_error("EC2 DescribeSecurityGroups (kerf's discovery marker)", e))?;
+    let mut subnet_ids: Vec<String> = subnets
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect();
+    let mut security_group_ids: Vec<String> = groups
+        .iter()
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    subnet_ids.sort();
+    security_group_ids.sort();
+    Ok(ClusterFacts {
+        endpoint: String::new(),
+        oidc_issuer: super::iam::extras::owned_issuer(&c.iam, ctx)
+            .await?
+            .unwrap_or_default(),
+        subnet_ids,
+        security_group_ids,
+    })
 }

@@ -29,7 +29,7 @@ pub async fn install(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<Installed> {
     let mut steps = Steps::new(progress);
-    let (account, facts, ctx) = look_up(side, c, &mut steps).await?;
+    let (account, facts, ctx) = look_up(side, c, &mut steps, false).await?;
     let iam = &c.iam;
 
     let node_role = ctx.node_role();

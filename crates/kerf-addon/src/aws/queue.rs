@@ -103,7 +103,7 @@ pub async fn ensure_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<(Step
     call.send()
         .await
         .map_err(|e| aws_error(format!("SQS SetQueueAttributes {url}"), e))?;
-    Ok((StepOutcome::Created, url))
+    Ok((StepOutcome::Updated, url))
 }
 
 async fn queue_owned(c: &AwsClients, ctx: &Context, url: &str) -> anyhow::Result<bool> {
@@ -225,7 +225,11 @@ pub async fn ensure_rule(
             call.send()
                 .await
                 .map_err(|e| aws_error(format!("EventBridge PutRule {name}"), e))?;
-            outcome = StepOutcome::Created;
+            outcome = if existing.is_none() {
+                StepOutcome::Created
+            } else {
+                StepOutcome::Updated
+            };
         }
     }
     let queue_arn = ctx.queue_arn();
@@ -245,7 +249,9 @@ pub async fn ensure_rule(
             .send()
             .await
             .map_err(|e| aws_error(format!("EventBridge PutTargets {name}"), e))?;
-        outcome = StepOutcome::Created;
+        if outcome == StepOutcome::Unchanged {
+            outcome = StepOutcome::Updated;
+        }
     }
     Ok(outcome)
 }

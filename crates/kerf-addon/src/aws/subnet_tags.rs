@@ -64,7 +64,7 @@ pub async fn ensure(c: &AwsClients, ctx: &Context, id: &str) -> anyhow::Result<S
     call.send()
         .await
         .map_err(|e| aws_error(format!("EC2 CreateTags {id}"), e))?;
-    Ok(StepOutcome::Created)
+    Ok(StepOutcome::Updated)
 }
 
 /// Removes the tags kerf added (per the marker) and the marker.

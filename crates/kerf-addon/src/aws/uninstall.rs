@@ -2,6 +2,8 @@
 //! without kerf's ownership tags is reported Unchanged and left; the spot service-linked role
 //! is always kept (account-wide, and it cannot carry kerf's tags to prove who created it).
 //! Discovery tags are removed whether or not `tag_subnets` is set now: the marker says which.
+//! The EKS cluster may already be gone: its subnets, security groups and OIDC provider are
+//! then found by the tags kerf put on them.
 
 use super::eks::look_up;
 use super::iam::{extras, policy, roles};
@@ -15,7 +17,7 @@ pub async fn uninstall(
     progress: &mut dyn Progress,
 ) -> anyhow::Result<()> {
     let mut steps = Steps::new(progress);
-    let (_, facts, ctx) = look_up(side, c, &mut steps).await?;
+    let (_, facts, ctx) = look_up(side, c, &mut steps, true).await?;
     let iam = &c.iam;
 
     for id in facts.subnet_ids.iter().chain(&facts.security_group_ids) {
@@ -54,11 +56,20 @@ pub async fn uninstall(
             Ok((roles::remove_role(iam, &ctx, &controller_role).await?, ()))
         })
         .await?;
-    steps
-        .run("iam:oidc-provider", ctx.oidc_host(), async {
-            Ok((extras::remove_oidc_provider(iam, &ctx).await?, ()))
-        })
-        .await?;
+    if ctx.oidc_issuer.is_empty() {
+        // The cluster is gone and no provider of kerf's was found for it.
+        steps.report(
+            "iam:oidc-provider",
+            "(none tagged for this cluster)",
+            StepOutcome::Absent,
+        );
+    } else {
+        steps
+            .run("iam:oidc-provider", ctx.oidc_host(), async {
+                Ok((extras::remove_oidc_provider(iam, &ctx).await?, ()))
+            })
+            .await?;
+    }
     steps
         .run("iam:controller-policy", &ctx.controller_policy(), async {
             Ok((policy::remove_policy(iam, &ctx).await?, ()))

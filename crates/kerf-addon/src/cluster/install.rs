@@ -9,6 +9,7 @@ use super::objects;
 use crate::progress::{Progress, StepOutcome, Steps};
 
 pub const STEP_NAMESPACE: &str = "k8s:namespace";
+pub const STEP_CRDS: &str = "k8s:crds";
 pub const STEP_RELEASE: &str = "helm:release";
 pub const STEP_PROVISIONER: &str = "k8s:default-provisioner";
 
@@ -28,11 +29,23 @@ pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow:
         })
         .await?;
 
+    let crds = kerf_api::crds::all()
+        .iter()
+        .map(|c| c.name_any())
+        .collect::<Vec<_>>()
+        .join(", ");
+    steps
+        .run(STEP_CRDS, &crds, async {
+            Ok((objects::apply_crds(&client).await?, ()))
+        })
+        .await?;
+
     steps
         .run(STEP_RELEASE, &release, async {
             let helm = Helm::prepare(side)?;
-            if let Some(deployed) = helm.deployed().await?
-                && helm.is_current(&deployed).await?
+            let deployed = helm.deployed().await?;
+            if let Some(deployed) = &deployed
+                && helm.is_current(deployed).await?
             {
                 return Ok((StepOutcome::Unchanged, ()));
             }
@@ -51,7 +64,11 @@ pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow:
                 &timeout,
             ])
             .await?;
-            Ok((StepOutcome::Created, ()))
+            let outcome = match deployed {
+                None => StepOutcome::Created,
+                Some(_) => StepOutcome::Updated,
+            };
+            Ok((outcome, ()))
         })
         .await?;
 

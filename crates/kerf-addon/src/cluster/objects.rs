@@ -1,11 +1,13 @@
 //! The Kubernetes objects the cluster side owns directly (not through helm): the namespace
 //! and the default Provisioner, both labelled `kerf.sh/managed-by=kerf-addon` so uninstall
-//! removes only what install created.
+//! removes only what install created, and kerf's CRDs, which helm installs once and never
+//! upgrades.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_api::v1alpha5::Provisioner;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -102,6 +104,41 @@ pub async fn delete_namespace(
     Ok(StepOutcome::Deleted)
 }
 
+/// Server-side applies the CRDs of this kerf version. Helm creates a chart's `crds/` on the
+/// first install only and never changes them, so without this an upgrade of kerf would keep
+/// the old schemas. The CRDs are left in place by uninstall, as helm leaves them: deleting
+/// a CRD deletes every Provisioner and NodePool of the cluster.
+pub async fn apply_crds(client: &Client) -> anyhow::Result<StepOutcome> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let (mut created, mut updated) = (false, false);
+    for crd in kerf_api::crds::all() {
+        let name = crd.name_any();
+        let before = api
+            .get_opt(&name)
+            .await
+            .with_context(|| format!("reading CRD {name}"))?;
+        let after = api
+            .patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .with_context(|| format!("applying CRD {name}"))?;
+        // The API server does not write an apply that changes nothing, so an unchanged
+        // resourceVersion means the stored CRD already was this one.
+        match before {
+            None => created = true,
+            Some(b) if b.resource_version() != after.resource_version() => updated = true,
+            Some(_) => {}
+        }
+    }
+    Ok(if updated {
+        StepOutcome::Updated
+    } else if created {
+        StepOutcome::Created
+    } else {
+        StepOutcome::Unchanged
+    })
+}
+
 /// The Provisioner as install applies it: labelled as kerf's.
 pub fn labelled(provisioner: &Provisioner) -> Provisioner {
     let mut p = provisioner.clone();
@@ -136,7 +173,8 @@ pub async fn apply_provisioner(
     let deadline = Instant::now() + timeout;
     loop {
         let attempt = async {
-            if let Some(stored) = api.get_opt(&name).await? {
+            let stored = api.get_opt(&name).await?;
+            if let Some(stored) = &stored {
                 if !managed(stored.labels()) {
                     return Ok(Err(anyhow::anyhow!(
                         "Provisioner {name} exists and was not created by kerf addon (no label \
@@ -144,12 +182,16 @@ pub async fn apply_provisioner(
                          or install without a default Provisioner"
                     )));
                 }
-                if is_current(&stored, &object) {
+                if is_current(stored, &object) {
                     return Ok(Ok(StepOutcome::Unchanged));
                 }
             }
             api.patch(&name, &params, &Patch::Apply(&object)).await?;
-            Ok::<_, kube::Error>(Ok(StepOutcome::Created))
+            let outcome = match stored {
+                None => StepOutcome::Created,
+                Some(_) => StepOutcome::Updated,
+            };
+            Ok::<_, kube::Error>(Ok(outcome))
         };
         match attempt.await {
             Ok(outcome) => return outcome,

@@ -103,3 +103,50 @@ async fn uninstall_removes_what_install_created_and_nothing_else() {
         .collect();
     assert!(deleted.is_empty(), "{deleted:?}");
 }
+
+/// The EKS cluster deleted before the add-on: uninstall finds kerf's subnets, security
+/// groups and OIDC provider by the tags kerf put on them and still removes everything.
+#[tokio::test]
+async fn uninstall_after_the_cluster_is_gone_still_removes_everything() {
+    let s = seeded().await;
+    let before = inventory(&s).await;
+    let mut rec = Recorded::default();
+    install(&s.side, &s.c, &mut rec).await.unwrap();
+    s.c.eks.delete_cluster().name(CLUSTER).send().await.unwrap();
+
+    let mut rec = Recorded::default();
+    uninstall(&s.side, &s.c, &mut rec).await.unwrap();
+    let outcome = |name: &str| {
+        rec.steps
+            .iter()
+            .find(|(step, _, _)| step == name)
+            .unwrap_or_else(|| panic!("no step {name}: {:?}", rec.steps))
+            .2
+            .clone()
+    };
+    assert_eq!(outcome("eks:cluster"), StepOutcome::Absent);
+    assert_eq!(outcome("iam:oidc-provider"), StepOutcome::Deleted);
+    let tagged = rec
+        .steps
+        .iter()
+        .filter(|(step, _, o)| step == "ec2:discovery-tags" && *o == StepOutcome::Deleted)
+        .count();
+    assert_eq!(
+        tagged, 3,
+        "two subnets and the security group: {:?}",
+        rec.steps
+    );
+
+    let inv = inventory(&s).await;
+    let roles = names(&inv["roles"]);
+    assert!(
+        roles.iter().all(|r| !r.starts_with("Karpenter")),
+        "{roles:?}"
+    );
+    assert!(names(&inv["policies"]).is_empty(), "{}", inv["policies"]);
+    assert!(names(&inv["instance_profiles"]).is_empty());
+    assert!(names(&inv["oidc_providers"]).is_empty());
+    assert!(names(&inv["queues"]).is_empty());
+    assert!(names(&inv["rules"]).is_empty());
+    assert_eq!(inv["ec2_tags"], before["ec2_tags"]);
+}

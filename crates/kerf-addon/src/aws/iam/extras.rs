@@ -30,6 +30,35 @@ async fn get_provider(iam: &Client, ctx: &Context) -> anyhow::Result<Option<Prov
     }
 }
 
+/// The issuer (`https://…`) of the OIDC provider kerf created for the cluster, found by its
+/// ownership tags: for uninstall once the cluster, and so its issuer, is gone.
+pub async fn owned_issuer(iam: &Client, ctx: &Context) -> anyhow::Result<Option<String>> {
+    let list = iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(|e| aws_error("IAM ListOpenIDConnectProviders", e))?;
+    for arn in list
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+    {
+        let out = iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM GetOpenIDConnectProvider {arn}"), e))?;
+        if owned(ctx, out.tags())
+            && let Some(url) = out.url()
+        {
+            let host = url.trim_start_matches("https://");
+            return Ok(Some(format!("https://{host}")));
+        }
+    }
+    Ok(None)
+}
+
 /// The provider for the cluster's issuer, with the STS audience among its client ids. No
 /// thumbprint is sent: IAM fetches it (and trusts the issuer's CA) for EKS issuers.
 pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
@@ -60,7 +89,7 @@ pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
                 .map_err(|e| {
                     aws_error(format!("IAM AddClientIDToOpenIDConnectProvider {arn}"), e)
                 })?;
-            Ok(StepOutcome::Created)
+            Ok(StepOutcome::Updated)
         }
     }
 }
@@ -86,13 +115,16 @@ pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
 /// The spot service-linked role's name if it exists. Looked up by its path, which IAM fixes
 /// for every service-linked role, rather than by name.
 pub async fn spot_role(iam: &Client) -> anyhow::Result<Option<String>> {
-    let out = iam
+    let roles: Vec<_> = iam
         .list_roles()
         .path_prefix(SPOT_ROLE_PATH)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| aws_error(format!("IAM ListRoles {SPOT_ROLE_PATH}"), e))?;
-    Ok(out.roles().first().map(|r| r.role_name().to_string()))
+    Ok(roles.first().map(|r| r.role_name().to_string()))
 }
 
 /// Creates the spot service-linked role if absent (EC2 needs it to launch spot instances).

@@ -75,7 +75,7 @@ pub async fn ensure_policy(
                 .send()
                 .await
                 .map_err(|e| aws_error(format!("IAM CreatePolicyVersion {arn}"), e))?;
-            Ok(StepOutcome::Created)
+            Ok(StepOutcome::Updated)
         }
         Some(_) => anyhow::bail!(
             "policy {arn} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
@@ -86,14 +86,16 @@ pub async fn ensure_policy(
 
 /// Non-default versions, oldest first.
 async fn old_versions(iam: &Client, arn: &str) -> anyhow::Result<Vec<String>> {
-    let out = iam
+    let all: Vec<_> = iam
         .list_policy_versions()
         .policy_arn(arn)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| aws_error(format!("IAM ListPolicyVersions {arn}"), e))?;
-    let mut versions: Vec<_> = out
-        .versions()
+    let mut versions: Vec<_> = all
         .iter()
         .filter(|v| !v.is_default_version())
         .filter_map(|v| Some((v.create_date().copied(), v.version_id()?.to_string())))

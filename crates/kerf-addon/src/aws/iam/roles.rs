@@ -60,7 +60,7 @@ pub async fn ensure_role(
                 .send()
                 .await
                 .map_err(|e| aws_error(format!("IAM UpdateAssumeRolePolicy {name}"), e))?;
-            Ok(StepOutcome::Created)
+            Ok(StepOutcome::Updated)
         }
         Some(role) => anyhow::bail!(
             "role {name} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
@@ -72,14 +72,17 @@ pub async fn ensure_role(
 }
 
 async fn attached(iam: &Client, role: &str) -> anyhow::Result<Vec<String>> {
-    let out = iam
+    // Paged: a role may have more attached policies than one answer holds.
+    let policies: Vec<_> = iam
         .list_attached_role_policies()
         .role_name(role)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| aws_error(format!("IAM ListAttachedRolePolicies {role}"), e))?;
-    Ok(out
-        .attached_policies()
+    Ok(policies
         .iter()
         .filter_map(|p| p.policy_arn().map(str::to_string))
         .collect())
@@ -212,13 +215,16 @@ pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Res
             .await
             .map_err(|e| aws_error(format!("IAM DetachRolePolicy {arn} from {name}"), e))?;
     }
-    let inline = iam
+    let inline: Vec<String> = iam
         .list_role_policies()
         .role_name(name)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| aws_error(format!("IAM ListRolePolicies {name}"), e))?;
-    for policy in inline.policy_names() {
+    for policy in &inline {
         iam.delete_role_policy()
             .role_name(name)
             .policy_name(policy)
@@ -226,13 +232,16 @@ pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Res
             .await
             .map_err(|e| aws_error(format!("IAM DeleteRolePolicy {policy} of {name}"), e))?;
     }
-    let profiles = iam
+    let profiles: Vec<_> = iam
         .list_instance_profiles_for_role()
         .role_name(name)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(|e| aws_error(format!("IAM ListInstanceProfilesForRole {name}"), e))?;
-    for p in profiles.instance_profiles() {
+    for p in &profiles {
         iam.remove_role_from_instance_profile()
             .instance_profile_name(p.instance_profile_name())
             .role_name(name)
