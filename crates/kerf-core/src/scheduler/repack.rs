@@ -6,9 +6,10 @@
 //! one-GPU pods fill a g4dn.12xlarge at $3.91/h where four g4dn.xlarge cost
 //! $2.10/h). Here the pods of planned nodes that share a template and
 //! requirements, and that no rule ties to their node, are packed again: node
-//! after node, the instance type that holds the most value per dollar,
-//! filled first-fit-decreasing. The result replaces those planned nodes only
-//! when it costs less and stays within the template's limits.
+//! after node, the instance type that holds the most value per dollar when
+//! filled with its share of every kind of pod left and then
+//! first-fit-decreasing. The result replaces those planned nodes only when it
+//! costs less and stays within the template's limits.
 //!
 //! A pod is free to move when it has no host ports and every topology key it
 //! takes part in (its own terms, and the terms of others that select it) is
@@ -316,47 +317,90 @@ fn fit_count(requests: &Resources, room: &Resources) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Fills one node of `choice` first-fit-decreasing from the pods left.
+/// Fills one node of `choice` from the pods left: first a slice of every
+/// class in proportion to what is left (so the node gets the batch's mix of
+/// cpu-heavy and memory-heavy pods, and both run out together), then
+/// first-fit-decreasing into what room remains.
 fn fill(choice: usize, room: &Resources, classes: &[Class], left: &[usize]) -> Fill {
+    let mut total = Resources::default();
+    for (class, &n) in classes.iter().zip(left) {
+        for (name, amount) in class.requests.iter() {
+            total.set(name, total.get(name) + amount * n as i64);
+        }
+    }
+    // The share of everything left that this node could hold, in its tightest resource.
+    let fraction = total
+        .iter()
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(name, amount)| room.get(name).max(0) as f64 / amount as f64)
+        .fold(1.0, f64::min);
+    let mut f = Fill {
+        choice,
+        taken: vec![0; classes.len()],
+        value: 0.0,
+    };
     let mut room = room.clone();
-    let mut taken = vec![0; classes.len()];
-    let mut value = 0.0;
     for (k, class) in classes.iter().enumerate() {
-        let n = fit_count(&class.requests, &room).min(left[k]);
+        let share = (left[k] as f64 * fraction).floor() as usize;
+        f.add(
+            class,
+            k,
+            share.min(fit_count(&class.requests, &room)),
+            &mut room,
+        );
+    }
+    for (k, class) in classes.iter().enumerate() {
+        let n = fit_count(&class.requests, &room).min(left[k] - f.taken[k]);
+        f.add(class, k, n, &mut room);
+    }
+    f
+}
+
+impl Fill {
+    fn add(&mut self, class: &Class, k: usize, n: usize, room: &mut Resources) {
         if n == 0 {
-            continue;
+            return;
         }
         for (name, amount) in class.requests.iter() {
             room.set(name, room.get(name) - amount * n as i64);
         }
-        taken[k] = n;
-        value += n as f64 * class.value;
-    }
-    Fill {
-        choice,
-        taken,
-        value,
+        self.taken[k] += n;
+        self.value += n as f64 * class.value;
     }
 }
 
+/// How much dearer per unit of value a fuller node may be and still be
+/// preferred: on families priced linearly in size every size fills at nearly
+/// the same rate, and one node where there could be eight is worth more to
+/// run (daemons, launches, churn) than the last fraction of a percent.
+const FULLER_NODE_SLACK: f64 = 0.01;
+
 /// The node to open next: the choice whose fill buys the most value per
-/// dollar (ties: the fuller node, then the cheaper choice).
+/// dollar, or a fuller one within [`FULLER_NODE_SLACK`] of it (ties: the
+/// cheaper choice).
 fn best_fill(choices: &[&Choice], classes: &[Class], left: &[usize]) -> Option<Fill> {
-    let mut best: Option<(f64, Fill)> = None;
-    for (c, ch) in choices.iter().enumerate() {
-        let f = fill(c, &ch.room, classes, left);
-        if f.value <= 0.0 {
+    let fills: Vec<(f64, Fill)> = choices
+        .iter()
+        .enumerate()
+        .map(|(c, ch)| (ch.price, fill(c, &ch.room, classes, left)))
+        .filter(|(_, f)| f.value > 0.0)
+        .map(|(price, f)| (price / f.value, f))
+        .collect();
+    let best = fills.iter().map(|(s, _)| *s).fold(f64::INFINITY, f64::min);
+    let limit = best * (1.0 + FULLER_NODE_SLACK);
+    let mut pick: Option<(f64, Fill)> = None;
+    for (score, f) in fills {
+        if score > limit {
             continue;
         }
-        let score = ch.price / f.value;
-        let better = best
-            .as_ref()
-            .is_none_or(|(s, b)| score < *s - 1e-12 || (score <= *s + 1e-12 && f.value > b.value));
+        let better = pick.as_ref().is_none_or(|(s, p)| {
+            f.value > p.value * (1.0 + 1e-9) || (f.value >= p.value * (1.0 - 1e-9) && score < *s)
+        });
         if better {
-            best = Some((score, f));
+            pick = Some((score, f));
         }
     }
-    best.map(|(_, f)| f)
+    pick.map(|(_, f)| f)
 }
 
 fn take(left: &mut [usize], fill: &Fill) {
