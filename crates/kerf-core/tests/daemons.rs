@@ -47,22 +47,10 @@ status: {{phase: Running}}
 
 /// A 4-cpu node in zone-a, launched by kerf and still coming up.
 fn launching(name: &str, pods: Vec<Pod>, taints: Vec<Taint>) -> ExistingNode {
-    ExistingNode {
-        name: name.into(),
-        labels: [(
-            "topology.kubernetes.io/zone".to_string(),
-            "zone-a".to_string(),
-        )]
-        .into_iter()
-        .collect(),
-        taints,
-        allocatable: Resources::new(4000, 16 << 30, 110),
-        pods,
-        pool: None,
-        in_flight: true,
-        marked_for_deletion: false,
-        unschedulable: false,
-    }
+    let mut node = existing_node(name, Resources::new(4000, 16 << 30, 110), true);
+    node.pods = pods;
+    node.taints = taints;
+    node
 }
 
 /// Three 1-cpu pods that tolerate everything, planned with the agent

@@ -24,23 +24,10 @@ fn nodepool(name: &str, nodes: i64) -> NodeTemplate {
 }
 
 fn pool_node(name: &str, pool: &PoolRef, in_flight: bool) -> ExistingNode {
-    ExistingNode {
-        name: name.into(),
-        labels: [(
-            "topology.kubernetes.io/zone".to_string(),
-            "zone-a".to_string(),
-        )]
-        .into_iter()
-        .collect(),
-        taints: Vec::new(),
-        // Full: nothing pending fits here.
-        allocatable: Resources::new(100, 1 << 30, 110),
-        pods: Vec::new(),
-        pool: Some(pool.clone()),
-        in_flight,
-        marked_for_deletion: false,
-        unschedulable: false,
-    }
+    // Full: nothing pending fits here.
+    let mut node = existing_node(name, Resources::new(100, 1 << 30, 110), in_flight);
+    node.pool = Some(pool.clone());
+    node
 }
 
 #[track_caller]

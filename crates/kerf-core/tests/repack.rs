@@ -79,6 +79,18 @@ fn assert_valid(snap: &Snapshot, plan: &Plan) {
     assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
 }
 
+/// The instance types a valid plan for `pods` from `pool` launches, in plan order.
+#[track_caller]
+fn planned_types(pool: NodeTemplate, pods: Vec<k8s_openapi::api::core::v1::Pod>) -> Vec<String> {
+    let snap = snapshot(vec![pool], pods);
+    let plan = solve(&snap);
+    assert_valid(&snap, &plan);
+    plan.new_nodes
+        .iter()
+        .map(|n| n.chosen.instance_type.clone())
+        .collect()
+}
+
 #[test]
 fn one_gpu_pods_get_one_gpu_nodes() {
     let snap = snapshot(vec![gpu_pool()], pods("train", 4, "{app: train}", ONE_GPU));
@@ -139,11 +151,8 @@ fn pods_tied_to_their_node_stay_together() {
     let spec = format!(
         "  affinity:\n    podAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {{matchLabels: {{app: pair}}}}\n        topologyKey: kubernetes.io/hostname\n{ONE_GPU}"
     );
-    let snap = snapshot(vec![gpu_pool()], pods("pair", 2, "{app: pair}", &spec));
-    let plan = solve(&snap);
-    assert_valid(&snap, &plan);
-    assert_eq!(plan.new_nodes.len(), 1);
-    assert_eq!(plan.new_nodes[0].chosen.instance_type, "g4dn.12xlarge");
+    let types = planned_types(gpu_pool(), pods("pair", 2, "{app: pair}", &spec));
+    assert_eq!(types, ["g4dn.12xlarge"]);
 }
 
 /// `limits.nodes` of 1: the cheaper four-node packing would break it.
@@ -151,11 +160,8 @@ fn pods_tied_to_their_node_stay_together() {
 fn repacking_keeps_to_the_node_limit() {
     let mut gpu = gpu_pool();
     gpu.limits.insert("nodes".into(), 1000);
-    let snap = snapshot(vec![gpu], pods("train", 4, "{app: train}", ONE_GPU));
-    let plan = solve(&snap);
-    assert_valid(&snap, &plan);
-    assert_eq!(plan.new_nodes.len(), 1);
-    assert_eq!(plan.new_nodes[0].chosen.instance_type, "g4dn.12xlarge");
+    let types = planned_types(gpu, pods("train", 4, "{app: train}", ONE_GPU));
+    assert_eq!(types, ["g4dn.12xlarge"]);
 }
 
 /// Four one-GPU nodes would hold more memory than the pool's limit allows,
@@ -170,23 +176,14 @@ fn repacking_keeps_to_resource_limits() {
         ])
     };
     let spec = "  containers: [{name: c, resources: {requests: {cpu: '1', memory: 2Gi, nvidia.com/gpu: '1'}, limits: {nvidia.com/gpu: '1'}}}]\n";
-    let unlimited = snapshot(vec![types()], pods("train", 4, "{app: train}", spec));
-    let plan = solve(&unlimited);
-    assert_valid(&unlimited, &plan);
-    assert_eq!(plan.new_nodes.len(), 4, "4 × $0.5 beats $3.0");
+    let unlimited = planned_types(types(), pods("train", 4, "{app: train}", spec));
+    assert_eq!(unlimited, ["gpu.fat"; 4], "4 × $0.5 beats $3.0");
 
     let mut limited = types();
     limited
         .limits
         .insert("memory".into(), (100i64 << 30) * 1000);
-    let snap = snapshot(vec![limited], pods("train", 4, "{app: train}", spec));
-    let plan = solve(&snap);
-    assert_valid(&snap, &plan);
-    let types: Vec<&str> = plan
-        .new_nodes
-        .iter()
-        .map(|n| n.chosen.instance_type.as_str())
-        .collect();
+    let types = planned_types(limited, pods("train", 4, "{app: train}", spec));
     assert_eq!(types, ["gpu.dense"], "4 × 32Gi would pass the 100Gi limit");
 }
 

@@ -38,6 +38,7 @@ struct Choice {
 
 /// One node of a new packing: the choice it was filled for and how many
 /// pods of each class it holds.
+#[derive(Clone)]
 struct Fill {
     choice: usize,
     taken: Vec<usize>,
@@ -143,6 +144,13 @@ impl<'a> Solver<'a> {
         for &c in group {
             old_cost += cheapest_fit(&self.claims[c].requests)?.price;
         }
+        let mut demand = Resources::default();
+        for &c in group {
+            demand.add(&self.claims[c].requests);
+        }
+        if old_cost <= lower_bound(&demand, &choices) * (1.0 + GOOD_ENOUGH) {
+            return None;
+        }
         let undominated = undominated(&choices);
         let classes = classes(
             group
@@ -241,6 +249,28 @@ fn choices(tmpl: &Tmpl, requirements: &Requirements) -> Vec<Choice> {
         })
     });
     out
+}
+
+/// A packing this close to the lower bound is not packed again: the most it
+/// could save is not worth the search.
+const GOOD_ENOUGH: f64 = 0.005;
+
+/// What `demand` costs at least: for each resource, the demand at the
+/// cheapest price per unit of room any choice offers; the dearest resource
+/// decides.
+fn lower_bound(demand: &Resources, choices: &[Choice]) -> f64 {
+    demand
+        .iter()
+        .filter(|(_, amount)| *amount > 0)
+        .map(|(name, amount)| {
+            let per_unit = choices
+                .iter()
+                .filter(|ch| ch.room.get(name) > 0)
+                .map(|ch| ch.price / ch.room.get(name) as f64)
+                .fold(f64::INFINITY, f64::min);
+            amount as f64 * per_unit
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The choices no other choice beats on price and room at once.
@@ -377,8 +407,12 @@ const FULLER_NODE_SLACK: f64 = 0.01;
 
 /// The node to open next: the choice whose fill buys the most value per
 /// dollar, or a fuller one within [`FULLER_NODE_SLACK`] of it (ties: the
-/// cheaper choice).
-fn best_fill(choices: &[&Choice], classes: &[Class], left: &[usize]) -> Option<Fill> {
+/// cheaper choice); and the cheapest choice that holds every pod left, if one does.
+fn best_fill(
+    choices: &[&Choice],
+    classes: &[Class],
+    left: &[usize],
+) -> (Option<Fill>, Option<Fill>) {
     let fills: Vec<(f64, Fill)> = choices
         .iter()
         .enumerate()
@@ -386,6 +420,11 @@ fn best_fill(choices: &[&Choice], classes: &[Class], left: &[usize]) -> Option<F
         .filter(|(_, f)| f.value > 0.0)
         .map(|(price, f)| (price / f.value, f))
         .collect();
+    // Choices are in price order, so the first that holds everything is the cheapest.
+    let whole = fills
+        .iter()
+        .find(|(_, f)| f.taken == left)
+        .map(|(_, f)| f.clone());
     let best = fills.iter().map(|(s, _)| *s).fold(f64::INFINITY, f64::min);
     let limit = best * (1.0 + FULLER_NODE_SLACK);
     let mut pick: Option<(f64, Fill)> = None;
@@ -400,7 +439,7 @@ fn best_fill(choices: &[&Choice], classes: &[Class], left: &[usize]) -> Option<F
             pick = Some((score, f));
         }
     }
-    pick.map(|(_, f)| f)
+    (pick.map(|(_, f)| f), whole)
 }
 
 fn take(left: &mut [usize], fill: &Fill) {
@@ -414,7 +453,7 @@ fn greedy_cost(choices: &[&Choice], classes: &[Class], left: &[usize]) -> f64 {
     let mut left = left.to_vec();
     let mut cost = 0.0;
     while left.iter().any(|l| *l > 0) {
-        let Some(f) = best_fill(choices, classes, &left) else {
+        let (Some(f), _) = best_fill(choices, classes, &left) else {
             return f64::INFINITY;
         };
         cost += choices[f.choice].price;
@@ -430,11 +469,8 @@ fn pack(choices: &[&Choice], classes: &[Class]) -> Option<Vec<Fill>> {
     let mut left: Vec<usize> = classes.iter().map(|c| c.pods.len()).collect();
     let mut out = Vec::new();
     while left.iter().any(|l| *l > 0) {
-        let next = best_fill(choices, classes, &left)?;
-        let whole = choices.iter().enumerate().find_map(|(c, ch)| {
-            let f = fill(c, &ch.room, classes, &left);
-            (f.taken == left).then_some(f)
-        });
+        let (next, whole) = best_fill(choices, classes, &left);
+        let next = next?;
         if let Some(whole) = whole
             && whole.choice != next.choice
         {

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kerf_core::instance_type::{InstanceType, Offering, Overhead};
 use kerf_core::requirements::{Requirement, Requirements};
 use kerf_core::resources::Resources;
-use kerf_core::snapshot::Snapshot;
+use kerf_core::snapshot::{ExistingNode, Snapshot};
 use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
 
 pub const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
@@ -112,4 +112,25 @@ pub fn node_of<'a>(plan: &'a kerf_core::plan::Plan, pod: &str) -> &'a kerf_core:
         .iter()
         .find(|n| n.pods.iter().any(|p| p.name == pod))
         .unwrap_or_else(|| panic!("pod {pod} not on a new node: {:?}", plan.unschedulable))
+}
+
+/// A node in zone-a with `allocatable` and nothing on it: registered, or
+/// still launching with `in_flight`.
+pub fn existing_node(name: &str, allocatable: Resources, in_flight: bool) -> ExistingNode {
+    ExistingNode {
+        name: name.into(),
+        labels: [(
+            "topology.kubernetes.io/zone".to_string(),
+            "zone-a".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+        taints: Vec::new(),
+        allocatable,
+        pods: Vec::new(),
+        pool: None,
+        in_flight,
+        marked_for_deletion: false,
+        unschedulable: false,
+    }
 }
