@@ -1,5 +1,5 @@
 //! The provisioning loop: pod events open a batch ([`Batcher`]); when it
-//! closes, one `kerf_state::provision` pass plans capacity over a copy of the
+//! closes, one `kerf_state::provision_from` pass plans capacity over the
 //! cluster state (existing nodes and in-flight claims count), and each planned
 //! NodeClaim is created in the API server *before* the cloud is asked for an
 //! instance, so a restart finds the claim and never launches twice. Launching
@@ -63,15 +63,21 @@ pub async fn run(ctx: Arc<Context>) {
 
 /// One pass: plan, create the claims, start their launches.
 pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
-    let state = ctx.state().clone();
     let options = ProvisionOptions {
         pending: ctx.options.pending_mode(),
         ..Default::default()
     };
     let started = Instant::now();
-    let outcome = kerf_state::provision(&state, ctx.cloud.as_ref(), &options, &mut RandomNames)
-        .await
-        .map_err(|e| e.to_string())?;
+    // The cache is lent step by step, never copied whole: with thousands of
+    // pods a copy per pass doubled the controller's peak memory.
+    let outcome = kerf_state::provision_from(
+        || ctx.state(),
+        ctx.cloud.as_ref(),
+        &options,
+        &mut RandomNames,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     if outcome.snapshot.pending.is_empty() {
         return Ok(0);
     }

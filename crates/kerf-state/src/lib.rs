@@ -42,6 +42,6 @@ pub use claims::{DeterministicNames, NameGenerator, PlannedClaim, RandomNames, c
 pub use error::StateError;
 pub use pending::{PendingMode, is_pending};
 pub use pools::{Pool, Pools};
-pub use provision::{ProvisionOptions, ProvisionOutcome, provision};
+pub use provision::{ProvisionOptions, ProvisionOutcome, provision, provision_from};
 pub use snapshot::{BuiltSnapshot, InstanceTypes, SnapshotOptions};
 pub use store::{ClusterState, Tracked, object_key};

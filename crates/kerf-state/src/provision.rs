@@ -56,14 +56,31 @@ pub async fn provision(
     options: &ProvisionOptions,
     names: &mut dyn NameGenerator,
 ) -> Result<ProvisionOutcome, StateError> {
-    let pools = state.pools();
-    if state.pending_pods(options.pending).is_empty() {
-        return Ok(ProvisionOutcome {
-            problems: pools.skipped.clone(),
-            pools,
-            ..ProvisionOutcome::default()
-        });
-    }
+    provision_from(|| state, cloud, options, names).await
+}
+
+/// [`provision`] over a state that `read` lends out for each synchronous step
+/// and that may change between them (the controller's cache behind a lock):
+/// no step holds it across the cloud call, and the state is never copied
+/// whole, only what the snapshot needs.
+pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
+    read: impl Fn() -> S,
+    cloud: &dyn CloudProvider,
+    options: &ProvisionOptions,
+    names: &mut dyn NameGenerator,
+) -> Result<ProvisionOutcome, StateError> {
+    let pools = {
+        let state = read();
+        let pools = state.pools();
+        if state.pending_pods(options.pending).is_empty() {
+            return Ok(ProvisionOutcome {
+                problems: pools.skipped.clone(),
+                pools,
+                ..ProvisionOutcome::default()
+            });
+        }
+        pools
+    };
     let mut instance_types: InstanceTypes = BTreeMap::new();
     for pool in &pools.ready {
         let types = cloud
@@ -76,9 +93,13 @@ pub async fn provision(
             })?;
         instance_types.insert(pool.pool.clone(), types);
     }
-    let built = state.snapshot_with_pools(&pools, &instance_types, &options.snapshot_options());
+    let (built, taken) = {
+        let state = read();
+        let built = state.snapshot_with_pools(&pools, &instance_types, &options.snapshot_options());
+        (built, state.claim_names())
+    };
     let plan = kerf_core::scheduler::solve(&built.snapshot);
-    let claims = claims_for_plan(&plan, &pools, &state.claim_names(), names)?;
+    let claims = claims_for_plan(&plan, &pools, &taken, names)?;
     tracing::debug!(
         pending = built.snapshot.pending.len(),
         new_nodes = plan.new_nodes.len(),
