@@ -17,12 +17,11 @@ use kerf_addon::cluster::{self, ChartValues, ClusterSide};
 use kerf_addon::progress::{Recorded, StepOutcome};
 use kerf_addon::requirements::{DefaultProvisioner, RequirementsMap};
 use kerf_api::v1alpha5::Provisioner;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node, wait_for};
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node};
 use kerf_webhook::certs::CertBundle;
 use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
 use kerf_webhook::run::{CertSource, Options, run};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use serde_json::Value;
 
 const SEED_FLAGS: [&str; 4] = [
     "node.kubernetes.io/instance-type=m5.2xlarge",
@@ -99,28 +98,6 @@ fn kubectl(plane: &ControlPlane, args: &[&str]) -> std::process::Output {
     tokio::task::block_in_place(|| plane.kubectl(args)).unwrap()
 }
 
-async fn running_pods(plane: &ControlPlane) -> Vec<Value> {
-    wait_for(
-        "4 Running pods in karpenter",
-        Duration::from_secs(60),
-        || async {
-            let out = tokio::task::block_in_place(|| {
-                plane.kubectl_ok(["get", "po", "-n", "karpenter", "-o", "json"])
-            })
-            .ok()?;
-            let list: Value = serde_json::from_str(&out).ok()?;
-            let items = list["items"].as_array()?.clone();
-            let running = items
-                .iter()
-                .filter(|p| p["status"]["phase"] == "Running")
-                .count();
-            (items.len() == 4 && running == 4).then_some(items)
-        },
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_is_idempotent_and_uninstall_removes_everything() {
     let plane = ControlPlane::start(ControlPlaneOptions::cluster())
@@ -166,7 +143,9 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
     );
 
     // The seed's check: the controller and the webhook are Running in karpenter.
-    let pods = running_pods(&plane).await;
+    let pods = kerf_testenv::running_pods(&plane, "karpenter", 4)
+        .await
+        .unwrap();
     let components: Vec<&str> = pods
         .iter()
         .filter_map(|p| p["metadata"]["labels"]["app.kubernetes.io/component"].as_str())

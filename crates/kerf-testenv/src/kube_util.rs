@@ -155,3 +155,31 @@ pub fn node_is_ready(node: &Node) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
+
+/// Waits (up to a minute) until `namespace` holds exactly `count` pods, all Running, as the
+/// real kubectl reports them, and returns them as JSON. For chart installs, whose pods kwok
+/// runs. Needs a multi-threaded runtime (kubectl runs under `block_in_place`).
+pub async fn running_pods(
+    plane: &crate::ControlPlane,
+    namespace: &str,
+    count: usize,
+) -> Result<Vec<serde_json::Value>> {
+    wait_for(
+        &format!("{count} Running pods in {namespace}"),
+        Duration::from_secs(60),
+        || async {
+            let out = tokio::task::block_in_place(|| {
+                plane.kubectl_ok(["get", "po", "-n", namespace, "-o", "json"])
+            })
+            .ok()?;
+            let list: serde_json::Value = serde_json::from_str(&out).ok()?;
+            let items = list["items"].as_array()?.clone();
+            let running = items
+                .iter()
+                .filter(|p| p["status"]["phase"] == "Running")
+                .count();
+            (items.len() == count && running == count).then_some(items)
+        },
+    )
+    .await
+}

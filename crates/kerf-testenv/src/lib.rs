@@ -62,7 +62,8 @@ pub use control_plane::{
 };
 pub use error::{Error, Result};
 pub use kube_util::{
-    FIELD_MANAGER, KWOK_NODE_ANNOTATION, apply_yaml, kwok_node, node_is_ready, wait_for,
+    FIELD_MANAGER, KWOK_NODE_ANNOTATION, apply_yaml, kwok_node, node_is_ready, running_pods,
+    wait_for,
 };
 pub use moto::MotoServer;
 

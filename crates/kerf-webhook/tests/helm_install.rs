@@ -8,10 +8,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node, wait_for};
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node};
 use kube::api::{Api, PostParams};
 use serde_json::Value;
 
@@ -100,25 +99,9 @@ async fn helm_install_runs_controller_and_webhook_in_karpenter() {
     assert!(ok, "helm install failed:\n{out}");
 
     // The seed's check.
-    let pods = wait_for(
-        "4 Running pods in karpenter",
-        Duration::from_secs(60),
-        || async {
-            let out = tokio::task::block_in_place(|| {
-                plane.kubectl_ok(["get", "po", "-n", "karpenter", "-o", "json"])
-            })
-            .ok()?;
-            let list: Value = serde_json::from_str(&out).ok()?;
-            let items = list["items"].as_array()?.clone();
-            let running = items
-                .iter()
-                .filter(|p| p["status"]["phase"] == "Running")
-                .count();
-            (items.len() == 4 && running == 4).then_some(items)
-        },
-    )
-    .await
-    .unwrap();
+    let pods = kerf_testenv::running_pods(&plane, "karpenter", 4)
+        .await
+        .unwrap();
     let table =
         tokio::task::block_in_place(|| plane.kubectl_ok(["get", "po", "-n", "karpenter"])).unwrap();
     eprintln!("{table}");

@@ -17,7 +17,6 @@ use kerf_api::v1alpha5::Provisioner;
 use kerf_aws::AwsSettings;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer, kwok_node, wait_for};
 use kube::api::{Api, PostParams};
-use serde_json::Value;
 
 const CLUSTER: &str = "eks-blueprint";
 
@@ -217,25 +216,9 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     }
 
     // The seed's check.
-    let pods = wait_for(
-        "4 Running pods in karpenter",
-        Duration::from_secs(60),
-        || async {
-            let out = tokio::task::block_in_place(|| {
-                plane.kubectl_ok(["get", "po", "-n", "karpenter", "-o", "json"])
-            })
-            .ok()?;
-            let list: Value = serde_json::from_str(&out).ok()?;
-            let items = list["items"].as_array()?.clone();
-            let running = items
-                .iter()
-                .filter(|p| p["status"]["phase"] == "Running")
-                .count();
-            (items.len() == 4 && running == 4).then_some(items)
-        },
-    )
-    .await
-    .unwrap();
+    let pods = kerf_testenv::running_pods(&plane, "karpenter", 4)
+        .await
+        .unwrap();
     let components: Vec<&str> = pods
         .iter()
         .filter_map(|p| p["metadata"]["labels"]["app.kubernetes.io/component"].as_str())

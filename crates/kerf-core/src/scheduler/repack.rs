@@ -351,13 +351,14 @@ fn fit_count(requests: &Resources, room: &Resources) -> usize {
 /// class in proportion to what is left (so the node gets the batch's mix of
 /// cpu-heavy and memory-heavy pods, and both run out together), then
 /// first-fit-decreasing into what room remains.
-fn fill(choice: usize, room: &Resources, classes: &[Class], left: &[usize]) -> Fill {
-    let mut total = Resources::default();
-    for (class, &n) in classes.iter().zip(left) {
-        for (name, amount) in class.requests.iter() {
-            total.set(name, total.get(name) + amount * n as i64);
-        }
-    }
+/// `total` is what the pods left ask for together ([`demand`]).
+fn fill(
+    choice: usize,
+    room: &Resources,
+    classes: &[Class],
+    left: &[usize],
+    total: &Resources,
+) -> Fill {
     // The share of everything left that this node could hold, in its tightest resource.
     let fraction = total
         .iter()
@@ -399,6 +400,17 @@ impl Fill {
     }
 }
 
+/// What the pods left ask for together.
+fn demand(classes: &[Class], left: &[usize]) -> Resources {
+    let mut total = Resources::default();
+    for (class, &n) in classes.iter().zip(left) {
+        for (name, amount) in class.requests.iter() {
+            total.set(name, total.get(name) + amount * n as i64);
+        }
+    }
+    total
+}
+
 /// How much dearer per unit of value a fuller node may be and still be
 /// preferred: on families priced linearly in size every size fills at nearly
 /// the same rate, and one node where there could be eight is worth more to
@@ -413,10 +425,12 @@ fn best_fill(
     classes: &[Class],
     left: &[usize],
 ) -> (Option<Fill>, Option<Fill>) {
+    // The same for every choice: computed once per node opened.
+    let total = demand(classes, left);
     let fills: Vec<(f64, Fill)> = choices
         .iter()
         .enumerate()
-        .map(|(c, ch)| (ch.price, fill(c, &ch.room, classes, left)))
+        .map(|(c, ch)| (ch.price, fill(c, &ch.room, classes, left, &total)))
         .filter(|(_, f)| f.value > 0.0)
         .map(|(price, f)| (price / f.value, f))
         .collect();

@@ -173,14 +173,16 @@ fn daemons_to_come<'d>(
     node: &crate::snapshot::ExistingNode,
     labels: &BTreeMap<String, String>,
 ) -> impl Iterator<Item = &'d Daemon> {
-    let running: BTreeSet<(String, String)> = node
+    let running: Vec<(String, String)> = node
         .pods
         .iter()
         .filter(|p| !is_terminal(p))
         .filter_map(daemons::owner)
         .collect();
     daemons.iter().filter(move |d| {
-        !running.contains(&(d.namespace.clone(), d.name.clone()))
+        !running
+            .iter()
+            .any(|(ns, name)| *ns == d.namespace && *name == d.name)
             && daemons::runs_on(&d.info, labels, &node.taints)
     })
 }
