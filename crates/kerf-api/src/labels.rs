@@ -69,6 +69,11 @@ pub const EMPTINESS_TIMESTAMP: &str = "karpenter.sh/emptiness-timestamp";
 pub const NODEPOOL_HASH: &str = "karpenter.sh/nodepool-hash";
 pub const NODEPOOL_HASH_VERSION: &str = "karpenter.sh/nodepool-hash-version";
 pub const MANAGED_BY: &str = "karpenter.sh/managed-by";
+/// Annotation kerf puts on the pods it expects a ReplicaSet to create (value:
+/// the ReplicaSet's name). They exist only inside a provisioning pass, so that
+/// a Deployment scaled from 0 to 1,000 gets nodes for 1,000 pods in its first
+/// batch rather than one set of nodes per batch of its ramp.
+pub const EXPECTED_REPLICA: &str = "kerf.sh/expected-replica-of";
 /// Finalizer on nodes and NodeClaims that Karpenter terminates.
 pub const TERMINATION_FINALIZER: &str = "karpenter.sh/termination";
 /// Taint put on nodes that are being disrupted (v1).

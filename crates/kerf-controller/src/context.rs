@@ -23,6 +23,9 @@ pub struct ControllerOptions {
     /// Bind each planned pod to its node once the node is Ready (the seed's
     /// behaviour), instead of leaving binding to kube-scheduler.
     pub bind_pods: bool,
+    /// Plan, with a ReplicaSet's pending pods, for the replicas it has yet to
+    /// create (`kerf_state::expected`).
+    pub expected_replicas: bool,
     pub batch_idle: Duration,
     pub batch_max: Duration,
     /// A launched claim whose Node has not appeared by then is deleted.
@@ -38,6 +41,7 @@ impl Default for ControllerOptions {
         ControllerOptions {
             cluster_name: String::new(),
             bind_pods: false,
+            expected_replicas: true,
             batch_idle: Duration::from_secs(1),
             batch_max: Duration::from_secs(10),
             registration_timeout: Duration::from_secs(15 * 60),

@@ -36,7 +36,8 @@ pub enum PodNotice {
     },
 }
 
-fn reference(pod: &Pod) -> ObjectReference {
+/// The Event reference to a pod.
+pub fn reference(pod: &Pod) -> ObjectReference {
     ObjectReference {
         api_version: Some("v1".to_string()),
         kind: Some("Pod".to_string()),
@@ -75,10 +76,14 @@ fn event(notice: &PodNotice) -> Event {
 }
 
 /// Publishes the notices for the pods found in `pods`, in a background task.
-pub fn publish(client: &Client, pods: &BTreeMap<PodKey, Pod>, notices: Vec<(PodKey, PodNotice)>) {
+pub fn publish(
+    client: &Client,
+    pods: &BTreeMap<PodKey, ObjectReference>,
+    notices: Vec<(PodKey, PodNotice)>,
+) {
     let items: Vec<(ObjectReference, Event)> = notices
         .iter()
-        .filter_map(|(key, notice)| pods.get(key).map(|p| (reference(p), event(notice))))
+        .filter_map(|(key, notice)| pods.get(key).map(|r| (r.clone(), event(notice))))
         .collect();
     publish_all(client, items);
 }

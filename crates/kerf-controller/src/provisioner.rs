@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kerf_api::conditions;
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
@@ -65,6 +65,7 @@ pub async fn run(ctx: Arc<Context>) {
 pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
     let options = ProvisionOptions {
         pending: ctx.options.pending_mode(),
+        expected_replicas: ctx.options.expected_replicas,
         ..Default::default()
     };
     let started = Instant::now();
@@ -92,21 +93,27 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
     }
     publish_pool_notices(ctx, &outcome);
     tracing::info!(
-        pending = outcome.snapshot.pending.len(),
+        pending = outcome.snapshot.pending.len() - outcome.expected.len(),
+        expected = outcome.expected.len(),
         new_claims = outcome.claims.len(),
         on_existing = outcome
             .plan
             .existing
             .iter()
-            .map(|e| e.pods.len())
-            .sum::<usize>(),
+            .flat_map(|e| &e.pods)
+            .filter(|p| !outcome.expected.contains(p))
+            .count(),
         "provisioning pass"
     );
-    let pending: BTreeMap<PodKey, Pod> = outcome
+    // References only: the pods themselves (and the rest of the snapshot)
+    // are not needed past this point, and a copy of every pending pod held
+    // through the launches was a large share of a pass's memory.
+    let pending: BTreeMap<PodKey, ObjectReference> = outcome
         .snapshot
         .pending
         .iter()
-        .map(|p| (PodKey::of(p), p.clone()))
+        .filter(|p| !kerf_state::is_expected(p))
+        .map(|p| (PodKey::of(p), events::reference(p)))
         .collect();
     let mut notices: Vec<(PodKey, PodNotice)> = outcome
         .unschedulable
@@ -116,22 +123,26 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
             (u.pod.clone(), PodNotice::Unschedulable { reason })
         })
         .collect();
-    for placement in &outcome.plan.existing {
-        for pod in &placement.pods {
-            let node = placement.node.clone();
-            notices.push((pod.clone(), PodNotice::Existing { node }));
+    let on_existing = outcome.plan.existing.iter().flat_map(|placement| {
+        placement
+            .pods
+            .iter()
+            .filter(|p| !outcome.expected.contains(p))
+            .map(move |p| (p, &placement.node))
+    });
+    for (pod, node) in on_existing {
+        let notice = PodNotice::Existing { node: node.clone() };
+        notices.push((pod.clone(), notice));
+        if ctx.options.bind_pods {
+            ctx.want_binding(pod.clone(), node.clone());
         }
     }
-    if ctx.options.bind_pods {
-        for placement in &outcome.plan.existing {
-            for pod in &placement.pods {
-                ctx.want_binding(pod.clone(), placement.node.clone());
-            }
-        }
-    }
+    let planned_claims = outcome.claims;
+    drop(outcome.snapshot);
+    drop(outcome.plan);
     let claims: Api<NodeClaim> = Api::all(ctx.client.clone());
     let mut created = 0;
-    for planned in outcome.claims {
+    for planned in planned_claims {
         let mut claim = planned.claim;
         let name = kerf_cloud::provider::claim_name(&claim).to_string();
         claim

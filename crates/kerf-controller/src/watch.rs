@@ -1,6 +1,6 @@
 //! Watches feeding the cluster-state cache: one kube-runtime `watcher` per
 //! kind (Pods, Nodes, NodeClaims, Provisioners, AWSNodeTemplates, NodePools,
-//! EC2NodeClasses, DaemonSets, PDBs, PVCs, PVs, StorageClasses, Namespaces).
+//! EC2NodeClasses, DaemonSets, ReplicaSets, PDBs, PVCs, PVs, StorageClasses, Namespaces).
 //! The watcher resumes from its last resourceVersion after errors (backing
 //! off) and relists only when the server says the version is gone; a relist
 //! replaces the kind's objects atomically at `InitDone`. The state counts as
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -39,6 +39,7 @@ pub fn spawn_all(ctx: &Arc<Context>, tasks: &mut JoinSet<()>) {
     spawn::<NodePool>(tasks, ctx, &kinds, Api::all(c.clone()));
     spawn::<EC2NodeClass>(tasks, ctx, &kinds, Api::all(c.clone()));
     spawn::<DaemonSet>(tasks, ctx, &kinds, Api::all(c.clone()));
+    spawn::<ReplicaSet>(tasks, ctx, &kinds, Api::all(c.clone()));
     spawn::<PodDisruptionBudget>(tasks, ctx, &kinds, Api::all(c.clone()));
     spawn::<PersistentVolumeClaim>(tasks, ctx, &kinds, Api::all(c.clone()));
     spawn::<PersistentVolume>(tasks, ctx, &kinds, Api::all(c.clone()));
@@ -46,7 +47,7 @@ pub fn spawn_all(ctx: &Arc<Context>, tasks: &mut JoinSet<()>) {
     spawn::<Namespace>(tasks, ctx, &kinds, Api::all(c.clone()));
 }
 
-const KIND_COUNT: usize = 13;
+const KIND_COUNT: usize = 14;
 
 fn spawn<K>(tasks: &mut JoinSet<()>, ctx: &Arc<Context>, listed: &Arc<AtomicUsize>, api: Api<K>)
 where

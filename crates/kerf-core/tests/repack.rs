@@ -205,3 +205,22 @@ fn zonal_spread_survives_repacking() {
     assert_eq!(per_zone.values().copied().collect::<Vec<_>>(), [3, 3, 3]);
     assert!((cost(&plan) - 9.0 * 0.526).abs() < 1e-9, "{}", cost(&plan));
 }
+
+/// A batch's last pods go on one node when that costs at most a little more
+/// than the spray of small ones the greedy finish would open: on a catalogue
+/// priced linearly in cpu, 74 half-cpu pods get a 32-cpu and an 8-cpu node
+/// ($0.760/h), not 32 + 4 + 2 + 1 ($0.741/h, 4 nodes).
+#[test]
+fn a_batch_tail_takes_one_node_not_a_spray_of_small_ones() {
+    let linear = |cpu: i64| shape(&format!("c-{cpu}x"), cpu, cpu * 2, 0, 0.019 * cpu as f64);
+    let types = planned_types(
+        pool(vec![linear(1), linear(2), linear(4), linear(8), linear(32)]),
+        pods(
+            "web",
+            74,
+            "{app: web}",
+            "  containers: [{name: c, resources: {requests: {cpu: 500m, memory: 128Mi}}}]\n",
+        ),
+    );
+    assert_eq!(types, ["c-32x", "c-8x"]);
+}

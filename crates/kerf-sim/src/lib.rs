@@ -69,6 +69,9 @@ pub async fn simulate_state(
     let options = ProvisionOptions {
         pending: PendingMode::AllUnbound,
         solve: solve.clone(),
+        // As the controller does; every replica of a workload read from the
+        // manifests is already a pod here, so nothing is expected.
+        expected_replicas: true,
     };
     let mut names = DeterministicNames::default();
     let outcome = kerf_state::provision(state, cloud, &options, &mut names)

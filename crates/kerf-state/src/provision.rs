@@ -3,10 +3,11 @@
 //! snapshot, runs the scheduler and turns the plan into NodeClaims. It creates
 //! nothing: the caller persists / launches the claims.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kerf_cloud::CloudProvider;
 use kerf_core::plan::{Plan, Unschedulable};
+use kerf_core::pod::PodKey;
 use kerf_core::snapshot::{Snapshot, SolveOptions};
 
 use crate::claims::{NameGenerator, PlannedClaim, claims_for_plan};
@@ -20,6 +21,8 @@ use crate::store::ClusterState;
 pub struct ProvisionOptions {
     pub pending: PendingMode,
     pub solve: SolveOptions,
+    /// See [`SnapshotOptions::expected_replicas`].
+    pub expected_replicas: bool,
 }
 
 impl ProvisionOptions {
@@ -27,6 +30,7 @@ impl ProvisionOptions {
         SnapshotOptions {
             pending: self.pending,
             solve: self.solve.clone(),
+            expected_replicas: self.expected_replicas,
         }
     }
 }
@@ -35,10 +39,15 @@ impl ProvisionOptions {
 #[derive(Clone, Debug, Default)]
 pub struct ProvisionOutcome {
     pub plan: Plan,
-    /// NodeClaims to create, one per `plan.new_nodes` entry, in the same order.
+    /// NodeClaims to create, one per `plan.new_nodes` entry, in the same
+    /// order; their `pods` are real pods only.
     pub claims: Vec<PlannedClaim>,
-    /// Pods that cannot be placed, with reasons (same as `plan.unschedulable`).
+    /// Real pods that cannot be placed, with reasons (`plan.unschedulable`
+    /// without expected pods).
     pub unschedulable: Vec<Unschedulable>,
+    /// The expected pods the snapshot holds ([`ClusterState::expected_pods`]):
+    /// planned for like the others, never bound, nominated or reported.
+    pub expected: BTreeSet<PodKey>,
     /// The scheduler's input, for reports and validation.
     pub snapshot: Snapshot,
     pub pools: Pools,
@@ -99,15 +108,29 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
         (built, state.claim_names())
     };
     let plan = kerf_core::scheduler::solve(&built.snapshot);
-    let claims = claims_for_plan(&plan, &pools, &taken, names)?;
+    let mut claims = claims_for_plan(&plan, &pools, &taken, names)?;
+    let expected: BTreeSet<PodKey> = built
+        .snapshot
+        .pending
+        .iter()
+        .filter(|p| is_expected(p))
+        .map(PodKey::of)
+        .collect();
+    for claim in &mut claims {
+        claim.pods.retain(|k| !expected.contains(k));
+    }
+    let mut unschedulable = plan.unschedulable.clone();
+    unschedulable.retain(|u| !expected.contains(&u.pod));
     tracing::debug!(
-        pending = built.snapshot.pending.len(),
+        pending = built.snapshot.pending.len() - expected.len(),
+        expected = expected.len(),
         new_nodes = plan.new_nodes.len(),
         unschedulable = plan.unschedulable.len(),
         "provisioning pass"
     );
     Ok(ProvisionOutcome {
-        unschedulable: plan.unschedulable.clone(),
+        unschedulable,
+        expected,
         plan,
         claims,
         snapshot: built.snapshot,
@@ -115,4 +138,12 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
         instance_types,
         problems: built.problems,
     })
+}
+
+/// Whether the pod is one of [`ClusterState::expected_pods`].
+pub fn is_expected(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(kerf_api::labels::EXPECTED_REPLICA))
 }

@@ -26,6 +26,9 @@ use crate::store::ClusterState;
 pub struct SnapshotOptions {
     pub pending: PendingMode,
     pub solve: SolveOptions,
+    /// Also plan for the pods pending pods' ReplicaSets have yet to create
+    /// ([`ClusterState::expected_pods`]).
+    pub expected_replicas: bool,
 }
 
 /// A snapshot and what could not be read into it (each names object and field).
@@ -142,13 +145,17 @@ impl ClusterState {
             });
         }
 
+        let pending = self.pending_pods(options.pending);
+        let expected = if options.expected_replicas {
+            self.expected_pods(&pending)
+        } else {
+            Vec::new()
+        };
+        let mut pending: Vec<_> = pending.into_iter().cloned().collect();
+        pending.extend(expected);
         BuiltSnapshot {
             snapshot: Snapshot {
-                pending: self
-                    .pending_pods(options.pending)
-                    .into_iter()
-                    .cloned()
-                    .collect(),
+                pending,
                 nodes,
                 templates,
                 daemonsets: self.daemonsets.values().cloned().collect(),

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -34,6 +34,7 @@ pub struct ClusterState {
     pub(crate) nodes: BTreeMap<String, Node>,
     pub(crate) node_claims: BTreeMap<String, NodeClaim>,
     pub(crate) daemonsets: BTreeMap<String, DaemonSet>,
+    pub(crate) replica_sets: BTreeMap<String, ReplicaSet>,
     pub(crate) pvcs: BTreeMap<String, PersistentVolumeClaim>,
     pub(crate) pvs: BTreeMap<String, PersistentVolume>,
     pub(crate) storage_classes: BTreeMap<String, StorageClass>,
@@ -46,7 +47,7 @@ pub struct ClusterState {
 }
 
 /// A kind [`ClusterState`] stores. Implemented for Pod, Node, NodeClaim,
-/// DaemonSet, PersistentVolumeClaim, PersistentVolume, StorageClass,
+/// DaemonSet, ReplicaSet, PersistentVolumeClaim, PersistentVolume, StorageClass,
 /// Namespace, PodDisruptionBudget, Provisioner, AWSNodeTemplate, NodePool and
 /// EC2NodeClass.
 pub trait Tracked: kube::Resource + Clone + Sized + 'static {
@@ -109,6 +110,14 @@ tracked!(NodeClaim, "NodeClaim", false, node_claims, |mut c| {
     Ok(c)
 });
 tracked!(DaemonSet, "DaemonSet", true, daemonsets);
+tracked!(ReplicaSet, "ReplicaSet", true, replica_sets, |mut rs| {
+    // Only the replica counts, uid and conditions are read (see
+    // `expected`); the pod template is what the pending pods already carry.
+    if let Some(spec) = rs.spec.as_mut() {
+        spec.template = None;
+    }
+    Ok(rs)
+});
 tracked!(PersistentVolumeClaim, "PersistentVolumeClaim", true, pvcs);
 tracked!(PersistentVolume, "PersistentVolume", false, pvs);
 tracked!(StorageClass, "StorageClass", false, storage_classes);

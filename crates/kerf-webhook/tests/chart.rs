@@ -296,6 +296,7 @@ fn controller_rbac_is_exactly_what_it_uses() {
             "ec2nodeclasses",
             "awsnodetemplates",
             "daemonsets",
+            "replicasets",
             "poddisruptionbudgets",
             "persistentvolumeclaims",
             "persistentvolumes",
@@ -316,6 +317,7 @@ fn controller_rbac_is_exactly_what_it_uses() {
     for (g, r) in [
         ("", "pods"),
         ("apps", "daemonsets"),
+        ("apps", "replicasets"),
         ("policy", "poddisruptionbudgets"),
         ("", "persistentvolumes"),
         ("storage.k8s.io", "storageclasses"),

@@ -182,7 +182,7 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
     .await;
     let _ = child.kill();
     let _ = child.wait();
-    if result.is_err() {
+    if result.is_err() || controllers::diagnostic_log().is_some() {
         let kept = std::env::temp_dir().join(format!("controller-h2h-{}.log", args.which.name()));
         let _ = std::fs::copy(&log, &kept);
         eprintln!("{} controller log: {}", args.which.name(), kept.display());

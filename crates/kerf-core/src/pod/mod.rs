@@ -131,6 +131,11 @@ pub struct PodInfo {
     pub preferred_anti_affinity: Vec<(i32, AffinityTerm)>,
     /// Daemonset and mirror pods are never provisioned for.
     pub is_daemon: bool,
+    /// A pod its ReplicaSet has yet to create (annotation
+    /// [`kerf_api::labels::EXPECTED_REPLICA`]): planned for after every pod
+    /// that exists, so it never takes capacity or limits from one.
+    #[serde(default)]
+    pub expected: bool,
 }
 
 /// A pod spec kerf cannot use, with the field path.
@@ -437,6 +442,11 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
             "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution",
         )?,
         is_daemon: owner_kind == Some("DaemonSet") || is_mirror,
+        expected: pod
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(kerf_api::labels::EXPECTED_REPLICA)),
         key,
         labels,
         requests,

@@ -9,11 +9,21 @@ use std::cmp::Ordering;
 
 use crate::pod::PodInfo;
 
-/// Pod indices in packing order. Deterministic: ties fall back to size, then
-/// creation time, then namespace/name.
+/// Pod indices in packing order: pods that exist, then expected ones.
 pub(super) fn packing_order(pods: &[&PodInfo]) -> Vec<usize> {
-    let (cpu_total, mem_total) = pods.iter().fold((0f64, 0f64), |(c, m), p| {
-        (c + p.requests.cpu as f64, m + p.requests.memory as f64)
+    let (expected, real): (Vec<usize>, Vec<usize>) =
+        (0..pods.len()).partition(|&i| pods[i].expected);
+    let mut out = ordered(pods, real);
+    out.extend(ordered(pods, expected));
+    out
+}
+
+/// `subset` of the pods in packing order. Deterministic: ties fall back to
+/// size, then creation time, then namespace/name.
+fn ordered(pods: &[&PodInfo], subset: Vec<usize>) -> Vec<usize> {
+    let (cpu_total, mem_total) = subset.iter().fold((0f64, 0f64), |(c, m), &i| {
+        let r = &pods[i].requests;
+        (c + r.cpu as f64, m + r.memory as f64)
     });
     let by_cpu = |a: &usize, b: &usize| -> Ordering {
         let (a, b) = (pods[*a], pods[*b]);
@@ -24,7 +34,7 @@ pub(super) fn packing_order(pods: &[&PodInfo]) -> Vec<usize> {
             .then_with(|| a.creation.cmp(&b.creation))
             .then_with(|| a.key.cmp(&b.key))
     };
-    let mut all: Vec<usize> = (0..pods.len()).collect();
+    let mut all = subset;
     if cpu_total <= 0.0 || mem_total <= 0.0 {
         all.sort_by(by_cpu);
         return all;
@@ -46,7 +56,7 @@ pub(super) fn packing_order(pods: &[&PodInfo]) -> Vec<usize> {
     let (mut cpu_next, mut mem_next) = (cpu_heavy.into_iter(), mem_heavy.into_iter());
     let (mut cpu_peek, mut mem_peek) = (cpu_next.next(), mem_next.next());
     let (mut cpu_sum, mut mem_sum) = (0f64, 0f64);
-    let mut out = Vec::with_capacity(pods.len());
+    let mut out = Vec::with_capacity(all.len());
     loop {
         // Take from the side the queue so far has less of.
         let take_mem = match (cpu_peek, mem_peek) {

@@ -462,26 +462,41 @@ fn take(left: &mut [usize], fill: &Fill) {
     }
 }
 
-/// What the greedy packing of the pods left costs, without the look-ahead.
-fn greedy_cost(choices: &[&Choice], classes: &[Class], left: &[usize]) -> f64 {
+/// What the greedy packing of the pods left costs, without the look-ahead,
+/// and how many nodes it opens.
+fn greedy_cost(choices: &[&Choice], classes: &[Class], left: &[usize]) -> (f64, usize) {
     let mut left = left.to_vec();
-    let mut cost = 0.0;
+    let (mut cost, mut nodes) = (0.0, 0);
     while left.iter().any(|l| *l > 0) {
         let (Some(f), _) = best_fill(choices, classes, &left) else {
-            return f64::INFINITY;
+            return (f64::INFINITY, nodes);
         };
         cost += choices[f.choice].price;
+        nodes += 1;
         take(&mut left, &f);
     }
-    cost
+    (cost, nodes)
 }
+
+/// How much more than the greedy finish one node holding everything left
+/// may cost and still be taken instead of the several smaller nodes the
+/// greedy finish would open: a batch's last pods otherwise end on a spray of
+/// 1-, 2- and 4-cpu nodes (4 + 2 + 1 cpu where one 8-cpu node costs a seventh
+/// more). Every node runs its own daemons and kubelet and takes addresses and
+/// a launch that can fail. The slack is relative to what the finish costs, so
+/// a large node is never taken for a few small pods (four one-GPU pods on
+/// four g4dn.xlarge, not one g4dn.12xlarge at 86% more), and applies only
+/// after the group's first node: a small group is never put on one dearer
+/// node whole.
+const FEWER_NODES_SLACK: f64 = 0.15;
 
 /// Nodes for every pod: greedy by value per dollar, except that once one
 /// node could hold everything left, it is taken when it costs no more than
-/// the greedy finish would.
+/// the greedy finish would, or, after the first node, saves nodes for at most
+/// [`FEWER_NODES_SLACK`] more than that finish.
 fn pack(choices: &[&Choice], classes: &[Class]) -> Option<Vec<Fill>> {
     let mut left: Vec<usize> = classes.iter().map(|c| c.pods.len()).collect();
-    let mut out = Vec::new();
+    let mut out: Vec<Fill> = Vec::new();
     while left.iter().any(|l| *l > 0) {
         let (next, whole) = best_fill(choices, classes, &left);
         let next = next?;
@@ -490,8 +505,16 @@ fn pack(choices: &[&Choice], classes: &[Class]) -> Option<Vec<Fill>> {
         {
             let mut rest = left.clone();
             take(&mut rest, &next);
-            let greedy = choices[next.choice].price + greedy_cost(choices, classes, &rest);
-            if choices[whole.choice].price <= greedy {
+            let (rest_cost, rest_nodes) = greedy_cost(choices, classes, &rest);
+            let greedy = choices[next.choice].price + rest_cost;
+            let whole_price = choices[whole.choice].price;
+            // Only for a tail: a group's first node is never bought dearer.
+            let slack = if rest_nodes > 0 && !out.is_empty() {
+                greedy * FEWER_NODES_SLACK
+            } else {
+                0.0
+            };
+            if whole_price <= greedy + slack {
                 out.push(whole);
                 break;
             }

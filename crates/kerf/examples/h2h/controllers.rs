@@ -58,6 +58,15 @@ pub struct Ports {
     pub health: u16,
 }
 
+/// `KERF_H2H_RUST_LOG`: kerf's log filter for a diagnostic run (the log is
+/// then kept in the temp dir); unset, kerf logs warnings only, so logging
+/// costs nothing in the figures.
+pub fn diagnostic_log() -> Option<String> {
+    std::env::var("KERF_H2H_RUST_LOG")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// Starts the controller, its output going to `log`.
 pub fn spawn(
     which: Which,
@@ -92,7 +101,10 @@ pub fn spawn(
             .arg(&inputs.catalog)
             .args(["--metrics-port", &ports.metrics.to_string()])
             .args(["--health-port", &ports.health.to_string()])
-            .env("RUST_LOG", "warn");
+            .env(
+                "RUST_LOG",
+                diagnostic_log().unwrap_or_else(|| "warn".into()),
+            );
         }
     }
     cmd.stdin(Stdio::null())

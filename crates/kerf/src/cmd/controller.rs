@@ -42,6 +42,11 @@ pub struct ControllerArgs {
     /// leaving binding to kube-scheduler); kerf then places every unbound pod.
     #[arg(long, env = "KERF_BIND_PODS")]
     pub bind_pods: bool,
+    /// With a ReplicaSet's pending pods, also plan for the replicas it has
+    /// yet to create, so a scale-up gets its nodes in its first batch
+    /// (`false`: plan only for pods that exist, as Karpenter does).
+    #[arg(long, env = "KERF_EXPECTED_REPLICAS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub expected_replicas: bool,
     /// A batch closes after this long without a new pending pod (Go duration).
     #[arg(long, env = "BATCH_IDLE_DURATION", default_value = "1s")]
     pub batch_idle_duration: String,
@@ -232,6 +237,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         leader_election,
         cluster_name,
         bind_pods: args.bind_pods,
+        expected_replicas: args.expected_replicas,
         batch_idle,
         batch_max,
         registration_timeout,

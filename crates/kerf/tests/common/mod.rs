@@ -272,10 +272,16 @@ pub async fn cluster(scheduler: bool) -> ControlPlane {
     let plane = ControlPlane::start(options)
         .await
         .expect("start the control plane (binaries from scripts/testbed-build.sh)");
+    install_crds(&plane);
+    plane
+}
+
+/// kerf's CRDs, applied and established.
+pub fn install_crds(plane: &ControlPlane) {
     let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(&plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
+    kubectl(plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
     kubectl(
-        &plane,
+        plane,
         &[
             "wait",
             "--for=condition=Established",
@@ -284,7 +290,6 @@ pub async fn cluster(scheduler: bool) -> ControlPlane {
             "--timeout=60s",
         ],
     );
-    plane
 }
 
 /// Applies the seed Provisioner and the inflate Deployment (0 replicas).

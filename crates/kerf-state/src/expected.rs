@@ -1,0 +1,134 @@
+//! Pods a ReplicaSet has yet to create, planned for in the same pass as the
+//! ones that exist.
+//!
+//! A Deployment scaled from 0 to 1,000 does not produce 1,000 pending pods at
+//! once: the ReplicaSet controller creates them in growing bursts and
+//! kube-scheduler marks each one unschedulable in turn, so the pods reach the
+//! provisioner over tens of seconds and several batches. Planning each batch
+//! alone gives each batch its own small last node. The ReplicaSet already says
+//! how many pods it wants, and they will all be copies of the pods already
+//! pending, so a pass plans for those copies too (after every real pod; see
+//! [`kerf_core::pod::PodInfo::expected`]). The nodes are launched; the copies
+//! are never bound or reported. When the real pods arrive, the next pass finds
+//! the room on the nodes in flight.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use kerf_api::labels;
+
+use crate::pending::is_terminal;
+use crate::store::{ClusterState, object_key};
+
+/// At most this many expected pods per pass, however many replicas are
+/// missing: a pass's memory stays bounded, and a later pass plans the rest.
+pub const MAX_EXPECTED_PER_PASS: usize = 10_000;
+
+/// The controlling ReplicaSet of a pod: its state key and uid.
+fn replica_set_of(pod: &Pod) -> Option<(String, &str)> {
+    let owner = pod
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))?;
+    if owner.kind != "ReplicaSet" || !owner.api_version.starts_with("apps/") {
+        return None;
+    }
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    Some((object_key(Some(ns), &owner.name), owner.uid.as_str()))
+}
+
+/// Whether the ReplicaSet controller reports that it cannot create pods
+/// (a ResourceQuota, an admission webhook): then the missing replicas may
+/// never come, and nothing is planned for them.
+fn creation_failing(rs: &ReplicaSet) -> bool {
+    rs.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+}
+
+/// A pod the ReplicaSet is expected to create: a copy of one of its pending
+/// pods, named `<replicaset>-expected-<n>` and carrying the annotation
+/// [`labels::EXPECTED_REPLICA`].
+fn expected_copy(like: &Pod, replica_set: &str, n: usize) -> Pod {
+    let mut pod = like.clone();
+    let meta = &mut pod.metadata;
+    meta.name = Some(format!("{replica_set}-expected-{n}"));
+    meta.uid = None;
+    meta.resource_version = None;
+    meta.creation_timestamp = None;
+    meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+        labels::EXPECTED_REPLICA.to_string(),
+        replica_set.to_string(),
+    );
+    pod.status = None;
+    pod
+}
+
+impl ClusterState {
+    /// Copies of pending pods for the replicas their ReplicaSets still have
+    /// to create: the desired count, less the pods that are bound and the
+    /// ones pending in this pass. Pods that exist but kube-scheduler has not
+    /// tried yet count as missing; terminating and finished pods count as
+    /// gone.
+    pub fn expected_pods(&self, pending: &[&Pod]) -> Vec<Pod> {
+        // Replica set key → (uid, one pending pod, how many pending).
+        let mut groups: BTreeMap<String, (&str, &Pod, usize)> = BTreeMap::new();
+        for pod in pending {
+            let Some((key, uid)) = replica_set_of(pod) else {
+                continue;
+            };
+            groups.entry(key).or_insert((uid, pod, 0)).2 += 1;
+        }
+        if groups.is_empty() {
+            return Vec::new();
+        }
+        let mut bound: BTreeMap<&str, usize> = BTreeMap::new();
+        for pod in self.pods.values() {
+            let on_node = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_some_and(|n| !n.is_empty());
+            if !on_node || is_terminal(pod) || pod.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
+            if let Some((_, uid)) = replica_set_of(pod) {
+                *bound.entry(uid).or_default() += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for (key, (uid, like, in_pass)) in groups {
+            let Some(rs) = self.replica_sets.get(&key) else {
+                continue;
+            };
+            if rs.metadata.uid.as_deref() != Some(uid)
+                || rs.metadata.deletion_timestamp.is_some()
+                || creation_failing(rs)
+            {
+                continue;
+            }
+            let desired = rs
+                .spec
+                .as_ref()
+                .and_then(|s| s.replicas)
+                .unwrap_or(1)
+                .max(0) as usize;
+            let have = in_pass + bound.get(uid).copied().unwrap_or(0);
+            let name = rs.metadata.name.as_deref().unwrap_or_default();
+            let room = MAX_EXPECTED_PER_PASS - out.len();
+            for n in 0..desired.saturating_sub(have).min(room) {
+                out.push(expected_copy(like, name, n));
+            }
+            if out.len() == MAX_EXPECTED_PER_PASS {
+                break;
+            }
+        }
+        out
+    }
+}
