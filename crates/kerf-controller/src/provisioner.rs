@@ -93,7 +93,7 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
     }
     publish_pool_notices(ctx, &outcome);
     tracing::info!(
-        pending = outcome.snapshot.pending.len() - outcome.expected.len(),
+        pending = outcome.snapshot.pending.len(),
         expected = outcome.expected.len(),
         new_claims = outcome.claims.len(),
         on_existing = outcome
@@ -112,7 +112,6 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
         .snapshot
         .pending
         .iter()
-        .filter(|p| !kerf_state::is_expected(p))
         .map(|p| (PodKey::of(p), events::reference(p)))
         .collect();
     let mut notices: Vec<(PodKey, PodNotice)> = outcome

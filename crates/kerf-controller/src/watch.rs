@@ -116,10 +116,14 @@ fn wakes_provisioner<K: Tracked + 'static>(ctx: &Context, obj: &K) -> bool {
 /// logged with the reason and its previous version forgotten, so kerf never
 /// acts on stale configuration.
 fn apply_one<K: Tracked>(state: &mut ClusterState, obj: K) {
-    let stale = obj.clone();
+    // The key, not a copy of the object: a copy per event was a large share
+    // of the watchers' allocations with thousands of pods.
+    let key = obj.state_key();
     if let Err(e) = state.apply(obj) {
         tracing::warn!(kind = K::KIND, error = %e, "ignoring object");
-        state.delete_object(&stale);
+        if let Ok(key) = key {
+            state.delete::<K>(&key);
+        }
     }
 }
 

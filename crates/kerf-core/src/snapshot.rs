@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, T
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde::{Deserialize, Serialize};
 
+use crate::pod::PodKey;
 use crate::resources::Resources;
 use crate::template::{NodeTemplate, PoolRef};
 
@@ -61,6 +62,8 @@ pub struct ExistingNode {
 pub struct Snapshot {
     /// Pods waiting for capacity, in any order.
     pub pending: Vec<Pod>,
+    /// Pods their controllers have yet to create, as copies of pending pods.
+    pub expected: Vec<ExpectedPods>,
     pub nodes: Vec<ExistingNode>,
     pub templates: Vec<NodeTemplate>,
     pub daemonsets: Vec<DaemonSet>,
@@ -70,4 +73,70 @@ pub struct Snapshot {
     /// Namespace name → labels, for namespaceSelector in pod affinity.
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pub options: SolveOptions,
+}
+
+/// `count` pods a controller (a ReplicaSet named `owner`) has yet to create,
+/// each a copy of the pending pod `like` named `<owner>-expected-<n>`. The
+/// scheduler plans for them after every real pod
+/// ([`PodInfo::expected`](crate::pod::PodInfo::expected)); a plan places
+/// them like any pod and the caller never binds or reports them. Held as a
+/// count, not as copies: a Deployment scaled to thousands would otherwise
+/// copy its pod that many times per pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedPods {
+    pub like: PodKey,
+    pub owner: String,
+    pub count: usize,
+}
+
+impl ExpectedPods {
+    /// The key of copy `n`.
+    pub fn key(&self, n: usize) -> PodKey {
+        PodKey {
+            namespace: self.like.namespace.clone(),
+            name: format!("{}-expected-{n}", self.owner),
+        }
+    }
+
+    /// The keys of every copy.
+    pub fn keys(&self) -> impl Iterator<Item = PodKey> + '_ {
+        (0..self.count).map(|n| self.key(n))
+    }
+
+    /// The copies as pods, carrying the annotation
+    /// [`kerf_api::labels::EXPECTED_REPLICA`] (what an independent check of a
+    /// plan replays).
+    pub fn pods(&self, like: &Pod) -> Vec<Pod> {
+        (0..self.count)
+            .map(|n| {
+                let mut pod = like.clone();
+                let meta = &mut pod.metadata;
+                meta.name = Some(self.key(n).name);
+                meta.uid = None;
+                meta.resource_version = None;
+                meta.creation_timestamp = None;
+                meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+                    kerf_api::labels::EXPECTED_REPLICA.to_string(),
+                    self.owner.clone(),
+                );
+                pod.status = None;
+                pod
+            })
+            .collect()
+    }
+}
+
+impl Snapshot {
+    /// Every expected pod as a pod ([`ExpectedPods::pods`]); entries whose
+    /// `like` is not pending give none.
+    pub fn expected_copies(&self) -> Vec<Pod> {
+        self.expected
+            .iter()
+            .filter_map(|e| {
+                let like = self.pending.iter().find(|p| PodKey::of(p) == e.like)?;
+                Some(e.pods(like))
+            })
+            .flatten()
+            .collect()
+    }
 }

@@ -71,3 +71,42 @@ fn expected_pods_are_planned_like_real_ones() {
     let cpu: i64 = plan.new_nodes.iter().map(|n| n.pod_requests.cpu).sum();
     assert_eq!(cpu, 8000, "nodes sized for the 2 real and 6 expected pods");
 }
+
+#[test]
+fn a_snapshot_counts_expected_pods_without_copying_them() {
+    use kerf_core::pod::PodKey;
+    use kerf_core::snapshot::ExpectedPods;
+    let mut snap = snapshot(
+        vec![template("default", &[])],
+        pods(
+            "web",
+            2,
+            "{app: web}",
+            "  containers: [{name: c, resources: {requests: {cpu: '1'}}}]\n",
+        ),
+    );
+    snap.expected.push(ExpectedPods {
+        like: PodKey {
+            namespace: "default".into(),
+            name: "web-0".into(),
+        },
+        owner: "web-5c8d".into(),
+        count: 6,
+    });
+    let plan = solve(&snap);
+    assert!(
+        validate(&snap, &plan).is_empty(),
+        "{:#?}",
+        validate(&snap, &plan)
+    );
+    assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+    let placed: Vec<&str> = plan
+        .placements
+        .iter()
+        .map(|p| p.pod.name.as_str())
+        .collect();
+    assert_eq!(placed.len(), 8, "{placed:?}");
+    assert!(placed.contains(&"web-5c8d-expected-5"), "{placed:?}");
+    let cpu: i64 = plan.new_nodes.iter().map(|n| n.pod_requests.cpu).sum();
+    assert_eq!(cpu, 8000);
+}

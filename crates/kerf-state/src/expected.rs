@@ -8,15 +8,17 @@
 //! alone gives each batch its own small last node. The ReplicaSet already says
 //! how many pods it wants, and they will all be copies of the pods already
 //! pending, so a pass plans for those copies too (after every real pod; see
-//! [`kerf_core::pod::PodInfo::expected`]). The nodes are launched; the copies
-//! are never bound or reported. When the real pods arrive, the next pass finds
+//! [`kerf_core::pod::PodInfo::expected`]). The snapshot holds them as counts
+//! ([`ExpectedPods`]), not as copies of the pod. The nodes are launched; the
+//! copies are never bound or reported. When the real pods arrive, the next pass finds
 //! the room on the nodes in flight.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use kerf_api::labels;
+use kerf_core::pod::PodKey;
+use kerf_core::snapshot::ExpectedPods;
 
 use crate::pending::is_terminal;
 use crate::store::{ClusterState, object_key};
@@ -52,31 +54,13 @@ fn creation_failing(rs: &ReplicaSet) -> bool {
         .any(|c| c.type_ == "ReplicaFailure" && c.status == "True")
 }
 
-/// A pod the ReplicaSet is expected to create: a copy of one of its pending
-/// pods, named `<replicaset>-expected-<n>` and carrying the annotation
-/// [`labels::EXPECTED_REPLICA`].
-fn expected_copy(like: &Pod, replica_set: &str, n: usize) -> Pod {
-    let mut pod = like.clone();
-    let meta = &mut pod.metadata;
-    meta.name = Some(format!("{replica_set}-expected-{n}"));
-    meta.uid = None;
-    meta.resource_version = None;
-    meta.creation_timestamp = None;
-    meta.annotations.get_or_insert_with(BTreeMap::new).insert(
-        labels::EXPECTED_REPLICA.to_string(),
-        replica_set.to_string(),
-    );
-    pod.status = None;
-    pod
-}
-
 impl ClusterState {
-    /// Copies of pending pods for the replicas their ReplicaSets still have
-    /// to create: the desired count, less the pods that are bound and the
-    /// ones pending in this pass. Pods that exist but kube-scheduler has not
-    /// tried yet count as missing; terminating and finished pods count as
-    /// gone.
-    pub fn expected_pods(&self, pending: &[&Pod]) -> Vec<Pod> {
+    /// The replicas pending pods' ReplicaSets still have to create, each
+    /// ReplicaSet's as copies of one of its pending pods: the desired count,
+    /// less the pods that are bound and the ones pending in this pass. Pods
+    /// that exist but kube-scheduler has not tried yet count as missing;
+    /// terminating and finished pods count as gone.
+    pub fn expected_pods(&self, pending: &[&Pod]) -> Vec<ExpectedPods> {
         // Replica set key → (uid, one pending pod, how many pending).
         let mut groups: BTreeMap<String, (&str, &Pod, usize)> = BTreeMap::new();
         for pod in pending {
@@ -103,6 +87,7 @@ impl ClusterState {
             }
         }
         let mut out = Vec::new();
+        let mut total = 0;
         for (key, (uid, like, in_pass)) in groups {
             let Some(rs) = self.replica_sets.get(&key) else {
                 continue;
@@ -120,12 +105,19 @@ impl ClusterState {
                 .unwrap_or(1)
                 .max(0) as usize;
             let have = in_pass + bound.get(uid).copied().unwrap_or(0);
-            let name = rs.metadata.name.as_deref().unwrap_or_default();
-            let room = MAX_EXPECTED_PER_PASS - out.len();
-            for n in 0..desired.saturating_sub(have).min(room) {
-                out.push(expected_copy(like, name, n));
+            let count = desired
+                .saturating_sub(have)
+                .min(MAX_EXPECTED_PER_PASS - total);
+            if count == 0 {
+                continue;
             }
-            if out.len() == MAX_EXPECTED_PER_PASS {
+            total += count;
+            out.push(ExpectedPods {
+                like: PodKey::of(like),
+                owner: rs.metadata.name.clone().unwrap_or_default(),
+                count,
+            });
+            if total == MAX_EXPECTED_PER_PASS {
                 break;
             }
         }

@@ -4,7 +4,7 @@
 //! | Module | Owns |
 //! |---|---|
 //! | [`store`] | [`ClusterState`]: Kubernetes objects by key; `apply` / `delete` per kind, validating and defaulting pools on the way in |
-//! | [`expected`] | [`ClusterState::expected_pods`]: copies of pending pods for the replicas their ReplicaSets have yet to create |
+//! | [`expected`] | [`ClusterState::expected_pods`]: the replicas pending pods' ReplicaSets have yet to create |
 //! | [`pending`] | which pods need capacity ([`PendingMode`]: Karpenter's rule, or "every unbound pod" for the simulator) |
 //! | [`pools`] | [`Pool`]: a NodePool, or a Provisioner converted to v1 but remembered as one; kubelet settings, limits, [`NodeTemplateContext`](kerf_cloud::NodeTemplateContext) |
 //! | [`snapshot`] | [`ClusterState::snapshot`]: the scheduler's [`Snapshot`](kerf_core::snapshot::Snapshot), counting Nodes *and* NodeClaims still in flight |
@@ -44,6 +44,6 @@ pub use claims::{DeterministicNames, NameGenerator, PlannedClaim, RandomNames, c
 pub use error::StateError;
 pub use pending::{PendingMode, is_pending};
 pub use pools::{Pool, Pools};
-pub use provision::{ProvisionOptions, ProvisionOutcome, is_expected, provision, provision_from};
+pub use provision::{ProvisionOptions, ProvisionOutcome, provision, provision_from};
 pub use snapshot::{BuiltSnapshot, InstanceTypes, SnapshotOptions};
 pub use store::{ClusterState, Tracked, object_key};

@@ -111,10 +111,9 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
     let mut claims = claims_for_plan(&plan, &pools, &taken, names)?;
     let expected: BTreeSet<PodKey> = built
         .snapshot
-        .pending
+        .expected
         .iter()
-        .filter(|p| is_expected(p))
-        .map(PodKey::of)
+        .flat_map(|e| e.keys())
         .collect();
     for claim in &mut claims {
         claim.pods.retain(|k| !expected.contains(k));
@@ -122,7 +121,7 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
     let mut unschedulable = plan.unschedulable.clone();
     unschedulable.retain(|u| !expected.contains(&u.pod));
     tracing::debug!(
-        pending = built.snapshot.pending.len() - expected.len(),
+        pending = built.snapshot.pending.len(),
         expected = expected.len(),
         new_nodes = plan.new_nodes.len(),
         unschedulable = plan.unschedulable.len(),
@@ -138,12 +137,4 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
         instance_types,
         problems: built.problems,
     })
-}
-
-/// Whether the pod is one of [`ClusterState::expected_pods`].
-pub fn is_expected(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(kerf_api::labels::EXPECTED_REPLICA))
 }

@@ -151,11 +151,10 @@ impl ClusterState {
         } else {
             Vec::new()
         };
-        let mut pending: Vec<_> = pending.into_iter().cloned().collect();
-        pending.extend(expected);
         BuiltSnapshot {
             snapshot: Snapshot {
-                pending,
+                pending: pending.into_iter().cloned().collect(),
+                expected,
                 nodes,
                 templates,
                 daemonsets: self.daemonsets.values().cloned().collect(),

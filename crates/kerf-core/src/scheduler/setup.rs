@@ -34,6 +34,32 @@ impl<'a> Solver<'a> {
             }
         }
 
+        if !snapshot.expected.is_empty() {
+            let index: BTreeMap<pod::PodKey, usize> = pending
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.info.key.clone(), i))
+                .collect();
+            for e in &snapshot.expected {
+                // Expected copies of a pod that could not be read are left out with it.
+                let Some(&like) = index.get(&e.like) else {
+                    continue;
+                };
+                for key in e.keys() {
+                    let mut info = pending[like].info.clone();
+                    info.key = key;
+                    info.uid = String::new();
+                    info.creation = String::new();
+                    info.expected = true;
+                    pending.push(Pending {
+                        info,
+                        member_of: Vec::new(),
+                        relaxed: Vec::new(),
+                    });
+                }
+            }
+        }
+
         // A DaemonSet kerf cannot read is left out here; the state layer and
         // the simulator report it by name.
         let daemons: Vec<Daemon> = snapshot

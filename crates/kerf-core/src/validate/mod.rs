@@ -157,6 +157,20 @@ impl fmt::Display for Violation {
 /// Replays the plan against the snapshot and returns every rule it breaks
 /// (empty when kube-scheduler would accept every placement, in order).
 pub fn validate(snapshot: &Snapshot, plan: &Plan) -> Vec<Violation> {
+    // Expected pods are checked as the pods they stand for.
+    let expanded;
+    let snapshot = if snapshot.expected.is_empty() {
+        snapshot
+    } else {
+        let mut pending = snapshot.pending.clone();
+        pending.extend(snapshot.expected_copies());
+        expanded = Snapshot {
+            pending,
+            expected: Vec::new(),
+            ..snapshot.clone()
+        };
+        &expanded
+    };
     let mut v = Validator::new(snapshot, plan);
     v.replay();
     v.check_accounting();

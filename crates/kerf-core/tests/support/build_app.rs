@@ -232,6 +232,7 @@ impl Case {
         .collect();
         Snapshot {
             pending,
+            expected: Vec::new(),
             nodes: self
                 .nodes
                 .iter()
