@@ -60,7 +60,18 @@ impl ClusterState {
     /// less the pods that are bound and the ones pending in this pass. Pods
     /// that exist but kube-scheduler has not tried yet count as missing;
     /// terminating and finished pods count as gone.
+    ///
+    /// Nothing is expected while any NodeClaim is still launching (no Ready
+    /// node yet): the pass that started the scale-up already planned for its
+    /// replicas, and while capacity is in flight the cluster's view of it is
+    /// at its least exact (nodes registering, pods being bound), so a later
+    /// pass plans for the pods that exist, as Karpenter does. Measured on the
+    /// 5,000-pod head-to-head, planning the expected replicas again during
+    /// that window sometimes launched a second fleet for them.
     pub fn expected_pods(&self, pending: &[&Pod]) -> Vec<ExpectedPods> {
+        if self.launches_in_flight() {
+            return Vec::new();
+        }
         // Replica set key → (uid, one pending pod, how many pending).
         let mut groups: BTreeMap<String, (&str, &Pod, usize)> = BTreeMap::new();
         for pod in pending {
@@ -123,4 +134,21 @@ impl ClusterState {
         }
         out
     }
+
+    /// Whether a NodeClaim (not being deleted) has no Ready Node yet.
+    fn launches_in_flight(&self) -> bool {
+        self.node_claims.values().any(|claim| {
+            claim.metadata.deletion_timestamp.is_none()
+                && !self.node_for_claim(claim).is_some_and(node_is_ready)
+        })
+    }
+}
+
+fn node_is_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True")
 }

@@ -214,3 +214,28 @@ fn stored_replica_sets_drop_their_pod_template() {
     assert_eq!(spec.replicas, Some(3));
     assert!(spec.template.is_none());
 }
+
+#[tokio::test]
+async fn nothing_more_is_expected_while_the_first_claims_launch() {
+    let cloud = InMemoryCloud::builtin();
+    let mut state = ramping(20, "rs-1", false);
+    let mut names = DeterministicNames::default();
+    let first = provision(&state, &cloud, &options(true), &mut names)
+        .await
+        .unwrap();
+    assert_eq!(first.expected.len(), 13);
+    for c in &first.claims {
+        state.apply(c.claim.clone()).unwrap();
+    }
+    // Two more arrive; 11 are still missing, but the claims have not launched.
+    for i in 5..7 {
+        state
+            .apply(replica(&format!("inflate-7d9f-p{i}"), None, false))
+            .unwrap();
+    }
+    let second = provision(&state, &cloud, &options(true), &mut names)
+        .await
+        .unwrap();
+    assert!(second.expected.is_empty(), "{:?}", second.expected);
+    assert!(second.claims.is_empty(), "{} claims", second.claims.len());
+}
