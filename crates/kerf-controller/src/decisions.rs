@@ -50,12 +50,7 @@ pub fn is_launched(claim: &NodeClaim) -> bool {
         .is_some_and(|s| s.provider_id.is_some())
 }
 
-pub fn node_is_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
+pub use kerf_state::node_is_ready;
 
 fn node_taints(node: &Node) -> &[Taint] {
     node.spec

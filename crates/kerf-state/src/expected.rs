@@ -21,7 +21,7 @@ use kerf_core::pod::PodKey;
 use kerf_core::snapshot::ExpectedPods;
 
 use crate::pending::is_terminal;
-use crate::store::{ClusterState, object_key};
+use crate::store::{ClusterState, node_is_ready, object_key};
 
 /// At most this many expected pods per pass, however many replicas are
 /// missing: a pass's memory stays bounded, and a later pass plans the rest.
@@ -142,13 +142,4 @@ impl ClusterState {
                 && !self.node_for_claim(claim).is_some_and(node_is_ready)
         })
     }
-}
-
-fn node_is_ready(node: &k8s_openapi::api::core::v1::Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
 }

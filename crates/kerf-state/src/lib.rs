@@ -46,4 +46,4 @@ pub use pending::{PendingMode, is_pending};
 pub use pools::{Pool, Pools};
 pub use provision::{ProvisionOptions, ProvisionOutcome, provision, provision_from};
 pub use snapshot::{BuiltSnapshot, InstanceTypes, SnapshotOptions};
-pub use store::{ClusterState, Tracked, object_key};
+pub use store::{ClusterState, Tracked, node_is_ready, object_key};

@@ -19,7 +19,7 @@ use kerf_core::template::{NodeTemplate, PoolRef};
 
 use crate::pending::PendingMode;
 use crate::pools::{Pool, Pools, pool_of_labels};
-use crate::store::ClusterState;
+use crate::store::{ClusterState, node_is_ready};
 
 /// How to build a snapshot.
 #[derive(Clone, Debug, Default)]
@@ -178,11 +178,7 @@ impl ClusterState {
                 Resources::default()
             }
         };
-        let ready = status
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
+        let ready = node_is_ready(node);
         let labels = node.metadata.labels.clone().unwrap_or_default();
         ExistingNode {
             name: name.to_string(),

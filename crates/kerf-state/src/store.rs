@@ -230,3 +230,11 @@ impl ClusterState {
         self.node_claims.keys().cloned().collect()
     }
 }
+
+/// The node's `Ready` condition is True.
+pub fn node_is_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
