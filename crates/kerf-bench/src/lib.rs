@@ -299,7 +299,7 @@ pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferenceP
         instance_types: types.to_vec(),
     };
     let mut s = Snapshot {
-        pending: pods,
+        pending: pods.into_iter().map(Arc::new).collect(),
         templates: vec![template],
         ..Default::default()
     };

@@ -155,6 +155,7 @@ pub fn workload_pods<'a>(state: &'a ClusterState, node: &str) -> Vec<&'a Pod> {
     state
         .pods_on_node(node)
         .into_iter()
+        .map(|p| p.as_ref())
         .filter(|p| !is_daemonset_pod(p) && !is_mirror_pod(p))
         .collect()
 }

@@ -4,6 +4,7 @@
 //! simulator build the same structure; nothing else reaches the core.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Taint};
@@ -45,8 +46,9 @@ pub struct ExistingNode {
     pub labels: BTreeMap<String, String>,
     pub taints: Vec<Taint>,
     pub allocatable: Resources,
-    /// Pods bound (or nominated) to it, daemonset pods included.
-    pub pods: Vec<Pod>,
+    /// Pods bound (or nominated) to it, daemonset pods included. Shared with
+    /// the caller's cache: a pass reads them, never changes them.
+    pub pods: Vec<Arc<Pod>>,
     /// The Provisioner/NodePool that launched it, when kerf did (it then
     /// counts against that pool's `limits.nodes`).
     pub pool: Option<PoolRef>,
@@ -60,8 +62,9 @@ pub struct ExistingNode {
 
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    /// Pods waiting for capacity, in any order.
-    pub pending: Vec<Pod>,
+    /// Pods waiting for capacity, in any order (shared, like
+    /// [`ExistingNode::pods`]).
+    pub pending: Vec<Arc<Pod>>,
     /// Pods their controllers have yet to create, as copies of pending pods.
     pub expected: Vec<ExpectedPods>,
     pub nodes: Vec<ExistingNode>,

@@ -177,6 +177,7 @@ fn zonal_spread_counts_existing_pods() {
                 p.spec.as_mut().expect("spec").node_name = Some("full-a".into());
                 p
             })
+            .map(std::sync::Arc::new)
             .collect(),
         pool: None,
         in_flight: false,

@@ -48,7 +48,7 @@ status: {{phase: Running}}
 /// A 4-cpu node in zone-a, launched by kerf and still coming up.
 fn launching(name: &str, pods: Vec<Pod>, taints: Vec<Taint>) -> ExistingNode {
     let mut node = existing_node(name, Resources::new(4000, 16 << 30, 110), true);
-    node.pods = pods;
+    node.pods = pods.into_iter().map(std::sync::Arc::new).collect();
     node.taints = taints;
     node
 }

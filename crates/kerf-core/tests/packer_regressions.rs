@@ -37,7 +37,7 @@ fn open_template() -> TemplateDesc {
 fn snapshot(templates: &[TemplateDesc], pending: Vec<Pod>) -> Snapshot {
     let catalogue = catalogue();
     Snapshot {
-        pending,
+        pending: pending.into_iter().map(std::sync::Arc::new).collect(),
         templates: templates
             .iter()
             .enumerate()

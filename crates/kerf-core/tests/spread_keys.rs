@@ -49,7 +49,7 @@ fn node(name: &str, labels: &[(&str, &str)], bound: usize, free_cpu: i64) -> Exi
                 "metadata: {{name: {name}-web-{i}, namespace: default, labels: {{app: web}}}}\nspec:\n  nodeName: {name}\n  containers: [{{name: c, resources: {{requests: {{cpu: 100m}}}}}}]\nstatus: {{phase: Running}}\n"
             ))
         })
-        .collect();
+        .map(std::sync::Arc::new).collect();
     ExistingNode {
         name: name.into(),
         labels: l,
@@ -159,7 +159,10 @@ fn a_node_missing_the_key_takes_no_pod() {
         1,
         "{app: web}",
         "  containers: [{name: c, resources: {requests: {cpu: 100m}}}]\n",
-    );
+    )
+    .into_iter()
+    .map(std::sync::Arc::new)
+    .collect();
     let plan = solve_valid(&plain);
     assert_eq!(plan.existing.len(), 1);
 }

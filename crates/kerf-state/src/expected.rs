@@ -14,6 +14,7 @@
 //! the room on the nodes in flight.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
@@ -68,7 +69,7 @@ impl ClusterState {
     /// pass plans for the pods that exist, as Karpenter does. Measured on the
     /// 5,000-pod head-to-head, planning the expected replicas again during
     /// that window sometimes launched a second fleet for them.
-    pub fn expected_pods(&self, pending: &[&Pod]) -> Vec<ExpectedPods> {
+    pub fn expected_pods(&self, pending: &[&Arc<Pod>]) -> Vec<ExpectedPods> {
         if self.launches_in_flight() {
             return Vec::new();
         }

@@ -4,6 +4,7 @@
 //! | Module | Owns |
 //! |---|---|
 //! | [`store`] | [`ClusterState`]: Kubernetes objects by key; `apply` / `delete` per kind, validating and defaulting pools on the way in |
+//! | [`trim`] | what the state keeps of a Pod or a Node: the fields kerf reads |
 //! | [`expected`] | [`ClusterState::expected_pods`]: the replicas pending pods' ReplicaSets have yet to create |
 //! | [`pending`] | which pods need capacity ([`PendingMode`]: Karpenter's rule, or "every unbound pod" for the simulator) |
 //! | [`pools`] | [`Pool`]: a NodePool, or a Provisioner converted to v1 but remembered as one; kubelet settings, limits, [`NodeTemplateContext`](kerf_cloud::NodeTemplateContext) |
@@ -39,6 +40,7 @@ pub mod pools;
 pub mod provision;
 pub mod snapshot;
 pub mod store;
+pub mod trim;
 
 pub use claims::{DeterministicNames, NameGenerator, PlannedClaim, RandomNames, claims_for_plan};
 pub use error::StateError;

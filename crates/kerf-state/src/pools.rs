@@ -236,14 +236,19 @@ impl ClusterState {
         p: &kerf_api::v1alpha5::Provisioner,
     ) -> Result<Pool, StateError> {
         let template = match &p.spec.provider_ref {
-            Some(r) => Some(self.aws_node_templates.get(&r.name).ok_or_else(|| {
-                StateError::field(
-                    "Provisioner",
-                    name,
-                    "spec.providerRef.name",
-                    format!("AWSNodeTemplate {:?} not found", r.name),
-                )
-            })?),
+            Some(r) => Some(
+                self.aws_node_templates
+                    .get(&r.name)
+                    .map(|t| t.as_ref())
+                    .ok_or_else(|| {
+                        StateError::field(
+                            "Provisioner",
+                            name,
+                            "spec.providerRef.name",
+                            format!("AWSNodeTemplate {:?} not found", r.name),
+                        )
+                    })?,
+            ),
             None => None,
         };
         let converted = kerf_api::convert::provisioner_to_v1(p, template)
@@ -292,7 +297,7 @@ impl ClusterState {
                 name: name.to_string(),
             },
             node_pool: np.clone(),
-            node_class: Some(class.clone()),
+            node_class: Some(class.as_ref().clone()),
             kubelet,
             warnings: Vec::new(),
         })

@@ -157,10 +157,18 @@ impl ClusterState {
                 expected,
                 nodes,
                 templates,
-                daemonsets: self.daemonsets.values().cloned().collect(),
-                claims: self.pvcs.values().cloned().collect(),
-                volumes: self.pvs.values().cloned().collect(),
-                storage_classes: self.storage_classes.values().cloned().collect(),
+                daemonsets: self
+                    .daemonsets
+                    .values()
+                    .map(|o| o.as_ref().clone())
+                    .collect(),
+                claims: self.pvcs.values().map(|o| o.as_ref().clone()).collect(),
+                volumes: self.pvs.values().map(|o| o.as_ref().clone()).collect(),
+                storage_classes: self
+                    .storage_classes
+                    .values()
+                    .map(|o| o.as_ref().clone())
+                    .collect(),
                 namespaces,
                 options: options.solve.clone(),
             },

@@ -3,9 +3,11 @@
 //! [`ClusterState::apply`] / [`ClusterState::delete`] on every event; the
 //! simulator calls `apply` on every manifest it loads. Pools (Provisioners,
 //! AWSNodeTemplates, NodePools, EC2NodeClasses) are validated and defaulted on
-//! the way in, so what is stored is what Karpenter would act on.
+//! the way in, so what is stored is what Karpenter would act on; Pods and
+//! Nodes are trimmed to the fields kerf reads ([`crate::trim`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
@@ -26,24 +28,26 @@ pub fn object_key(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-/// The objects provisioning reads. Cheap to clone for tests; the controller
-/// keeps one behind a lock and snapshots it once per batch.
+/// The objects provisioning reads. Objects are held in [`Arc`]s so a
+/// snapshot shares pods with the cache instead of copying them; cloning the
+/// state is cheap. The controller keeps one behind a lock and snapshots it
+/// once per batch.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterState {
-    pub(crate) pods: BTreeMap<String, Pod>,
-    pub(crate) nodes: BTreeMap<String, Node>,
-    pub(crate) node_claims: BTreeMap<String, NodeClaim>,
-    pub(crate) daemonsets: BTreeMap<String, DaemonSet>,
-    pub(crate) replica_sets: BTreeMap<String, ReplicaSet>,
-    pub(crate) pvcs: BTreeMap<String, PersistentVolumeClaim>,
-    pub(crate) pvs: BTreeMap<String, PersistentVolume>,
-    pub(crate) storage_classes: BTreeMap<String, StorageClass>,
-    pub(crate) namespaces: BTreeMap<String, Namespace>,
-    pub(crate) pdbs: BTreeMap<String, PodDisruptionBudget>,
-    pub(crate) provisioners: BTreeMap<String, Provisioner>,
-    pub(crate) aws_node_templates: BTreeMap<String, AWSNodeTemplate>,
-    pub(crate) node_pools: BTreeMap<String, NodePool>,
-    pub(crate) ec2_node_classes: BTreeMap<String, EC2NodeClass>,
+    pub(crate) pods: BTreeMap<String, Arc<Pod>>,
+    pub(crate) nodes: BTreeMap<String, Arc<Node>>,
+    pub(crate) node_claims: BTreeMap<String, Arc<NodeClaim>>,
+    pub(crate) daemonsets: BTreeMap<String, Arc<DaemonSet>>,
+    pub(crate) replica_sets: BTreeMap<String, Arc<ReplicaSet>>,
+    pub(crate) pvcs: BTreeMap<String, Arc<PersistentVolumeClaim>>,
+    pub(crate) pvs: BTreeMap<String, Arc<PersistentVolume>>,
+    pub(crate) storage_classes: BTreeMap<String, Arc<StorageClass>>,
+    pub(crate) namespaces: BTreeMap<String, Arc<Namespace>>,
+    pub(crate) pdbs: BTreeMap<String, Arc<PodDisruptionBudget>>,
+    pub(crate) provisioners: BTreeMap<String, Arc<Provisioner>>,
+    pub(crate) aws_node_templates: BTreeMap<String, Arc<AWSNodeTemplate>>,
+    pub(crate) node_pools: BTreeMap<String, Arc<NodePool>>,
+    pub(crate) ec2_node_classes: BTreeMap<String, Arc<EC2NodeClass>>,
 }
 
 /// A kind [`ClusterState`] stores. Implemented for Pod, Node, NodeClaim,
@@ -62,9 +66,9 @@ pub trait Tracked: kube::Resource + Clone + Sized + 'static {
     }
 
     #[doc(hidden)]
-    fn map(state: &ClusterState) -> &BTreeMap<String, Self>;
+    fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>>;
     #[doc(hidden)]
-    fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Self>;
+    fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Arc<Self>>;
 
     /// The object's key in the state, or an error naming `metadata.name`.
     fn state_key(&self) -> Result<String, StateError> {
@@ -91,18 +95,20 @@ macro_rules! tracked {
                 let f: fn(Self) -> Result<Self, StateError> = $admit;
                 f(self)
             }
-            fn map(state: &ClusterState) -> &BTreeMap<String, Self> {
+            fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>> {
                 &state.$field
             }
-            fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Self> {
+            fn map_mut(state: &mut ClusterState) -> &mut BTreeMap<String, Arc<Self>> {
                 &mut state.$field
             }
         }
     };
 }
 
-tracked!(Pod, "Pod", true, pods);
-tracked!(Node, "Node", false, nodes);
+tracked!(Pod, "Pod", true, pods, |p| Ok(crate::trim::trim_pod(p)));
+tracked!(Node, "Node", false, nodes, |n| Ok(crate::trim::trim_node(
+    n
+)));
 tracked!(NodeClaim, "NodeClaim", false, node_claims, |mut c| {
     // Claims are kerf's own records of launches: never reject one (that would
     // forget capacity and double-provision), only fill CRD defaults.
@@ -165,13 +171,13 @@ impl ClusterState {
     pub fn apply<T: Tracked>(&mut self, obj: T) -> Result<String, StateError> {
         let key = obj.state_key()?;
         let obj = obj.admit()?;
-        T::map_mut(self).insert(key.clone(), obj);
+        T::map_mut(self).insert(key.clone(), Arc::new(obj));
         Ok(key)
     }
 
     /// Removes the object with this key (see [`object_key`]), returning it.
     pub fn delete<T: Tracked>(&mut self, key: &str) -> Option<T> {
-        T::map_mut(self).remove(key)
+        T::map_mut(self).remove(key).map(Arc::unwrap_or_clone)
     }
 
     /// Removes the stored object with the same key as `obj`.
@@ -181,12 +187,12 @@ impl ClusterState {
     }
 
     pub fn get<T: Tracked>(&self, key: &str) -> Option<&T> {
-        T::map(self).get(key)
+        T::map(self).get(key).map(|o| o.as_ref())
     }
 
     /// Every stored object of a kind, by key.
     pub fn objects<T: Tracked>(&self) -> impl Iterator<Item = (&String, &T)> {
-        T::map(self).iter()
+        T::map(self).iter().map(|(k, o)| (k, o.as_ref()))
     }
 
     /// How many objects of a kind are stored.
@@ -200,12 +206,12 @@ impl ClusterState {
     }
 
     /// Pods that need capacity under `mode`, in key order.
-    pub fn pending_pods(&self, mode: PendingMode) -> Vec<&Pod> {
+    pub fn pending_pods(&self, mode: PendingMode) -> Vec<&Arc<Pod>> {
         self.pods.values().filter(|p| is_pending(p, mode)).collect()
     }
 
     /// Pods bound to the node (`spec.nodeName`), terminal pods excluded.
-    pub fn pods_on_node(&self, node: &str) -> Vec<&Pod> {
+    pub fn pods_on_node(&self, node: &str) -> Vec<&Arc<Pod>> {
         self.pods
             .values()
             .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
@@ -217,12 +223,13 @@ impl ClusterState {
     pub fn node_for_claim(&self, claim: &NodeClaim) -> Option<&Node> {
         let status = claim.status.as_ref()?;
         if let Some(node) = status.node_name.as_deref().and_then(|n| self.nodes.get(n)) {
-            return Some(node);
+            return Some(node.as_ref());
         }
         let pid = status.provider_id.as_deref()?;
         self.nodes
             .values()
             .find(|n| n.spec.as_ref().and_then(|s| s.provider_id.as_deref()) == Some(pid))
+            .map(|n| n.as_ref())
     }
 
     /// Names of every stored NodeClaim (name generators avoid them).

@@ -203,7 +203,7 @@ fn daemons_to_come<'d>(
         .pods
         .iter()
         .filter(|p| !is_terminal(p))
-        .filter_map(daemons::owner)
+        .filter_map(|p| daemons::owner(p))
         .collect();
     daemons.iter().filter(move |d| {
         !running

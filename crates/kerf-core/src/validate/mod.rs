@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{
     Container, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, Pod,
@@ -163,7 +164,7 @@ pub fn validate(snapshot: &Snapshot, plan: &Plan) -> Vec<Violation> {
         snapshot
     } else {
         let mut pending = snapshot.pending.clone();
-        pending.extend(snapshot.expected_copies());
+        pending.extend(snapshot.expected_copies().into_iter().map(Arc::new));
         expanded = Snapshot {
             pending,
             expected: Vec::new(),

@@ -102,7 +102,7 @@ pub fn pods(prefix: &str, n: usize, labels: &str, spec: &str) -> Vec<Pod> {
 pub fn snapshot(templates: Vec<NodeTemplate>, pending: Vec<Pod>) -> Snapshot {
     Snapshot {
         templates,
-        pending,
+        pending: pending.into_iter().map(std::sync::Arc::new).collect(),
         ..Default::default()
     }
 }

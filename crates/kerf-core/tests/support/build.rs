@@ -211,6 +211,7 @@ impl NodeDesc {
             .iter()
             .enumerate()
             .map(|(j, p)| p.build(&format!("bound-{i}-{j}"), &name, apps))
+            .map(std::sync::Arc::new)
             .collect();
         ExistingNode {
             name,

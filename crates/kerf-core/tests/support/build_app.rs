@@ -231,7 +231,7 @@ impl Case {
         .into_iter()
         .collect();
         Snapshot {
-            pending,
+            pending: pending.into_iter().map(std::sync::Arc::new).collect(),
             expected: Vec::new(),
             nodes: self
                 .nodes

@@ -278,12 +278,13 @@ pub fn plain_snapshot(workload: &[(u32, u32)]) -> Snapshot {
         .iter()
         .enumerate()
         .map(|(i, (cpu, mib))| {
-            serde_json::from_value(json!({
+            serde_json::from_value::<Pod>(json!({
                 "metadata": {"name": format!("plain-{i}"), "namespace": "default"},
                 "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": format!("{cpu}m"), "memory": format!("{mib}Mi")}}}]},
             }))
             .expect("plain pod")
         })
+        .map(std::sync::Arc::new)
         .collect();
     Snapshot {
         pending,

@@ -52,7 +52,7 @@ fn node(name: &str, zone: &str, cpu_milli: i64, pods: Vec<Pod>) -> ExistingNode 
         ]),
         taints: Vec::new(),
         allocatable: Resources::new(cpu_milli, 8 << 30, 110),
-        pods,
+        pods: pods.into_iter().map(std::sync::Arc::new).collect(),
         pool: None,
         in_flight: false,
         marked_for_deletion: false,
@@ -225,7 +225,7 @@ fn rules(v: &[Violation]) -> Vec<Rule> {
 fn snap(nodes: Vec<ExistingNode>, pending: Vec<Pod>) -> Snapshot {
     Snapshot {
         nodes,
-        pending,
+        pending: pending.into_iter().map(std::sync::Arc::new).collect(),
         templates: vec![template()],
         ..Default::default()
     }
