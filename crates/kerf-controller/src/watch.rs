@@ -19,9 +19,9 @@ use kerf_api::v1::{EC2NodeClass, NodeClaim, NodePool};
 use kerf_api::v1alpha1::AWSNodeTemplate;
 use kerf_api::v1alpha5::Provisioner;
 use kerf_state::{ClusterState, Tracked, is_pending};
+use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
-use kube::{Api, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
@@ -64,11 +64,12 @@ where
     K: Tracked + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Default,
 {
-    // Managed fields are a large share of every object and kerf never reads
-    // them; the API server keeps them when an update leaves them out.
+    // Trimmed as they arrive (managed fields, and for pods most of the spec
+    // and status), so a relist of thousands of pods buffers only what the
+    // state keeps. Nothing kerf writes back is built from a cached object.
     let mut stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
+        .modify(K::trim)
         .boxed();
     let mut buffer: Vec<K> = Vec::new();
     let mut first_list = true;

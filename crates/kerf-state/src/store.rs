@@ -65,6 +65,12 @@ pub trait Tracked: kube::Resource + Clone + Sized + 'static {
         Ok(self)
     }
 
+    /// Drops, in place, fields no part of kerf reads ([`crate::trim`]).
+    /// `apply` calls it; the watchers call it on each object as it arrives.
+    fn trim(&mut self) {
+        crate::trim::trim_metadata(self.meta_mut());
+    }
+
     #[doc(hidden)]
     fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>>;
     #[doc(hidden)]
@@ -85,9 +91,15 @@ pub trait Tracked: kube::Resource + Clone + Sized + 'static {
 
 macro_rules! tracked {
     ($ty:ty, $kind:literal, $namespaced:literal, $field:ident) => {
-        tracked!($ty, $kind, $namespaced, $field, |o| Ok(o));
+        tracked!(@impl $ty, $kind, $namespaced, $field, |o| Ok(o),);
+    };
+    ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, trim = $trim:path) => {
+        tracked!(@impl $ty, $kind, $namespaced, $field, |o| Ok(o), fn trim(&mut self) { $trim(self) });
     };
     ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr) => {
+        tracked!(@impl $ty, $kind, $namespaced, $field, $admit,);
+    };
+    (@impl $ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr, $($trim:item)?) => {
         impl Tracked for $ty {
             const KIND: &'static str = $kind;
             const NAMESPACED: bool = $namespaced;
@@ -95,6 +107,7 @@ macro_rules! tracked {
                 let f: fn(Self) -> Result<Self, StateError> = $admit;
                 f(self)
             }
+            $($trim)?
             fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>> {
                 &state.$field
             }
@@ -105,10 +118,8 @@ macro_rules! tracked {
     };
 }
 
-tracked!(Pod, "Pod", true, pods, |p| Ok(crate::trim::trim_pod(p)));
-tracked!(Node, "Node", false, nodes, |n| Ok(crate::trim::trim_node(
-    n
-)));
+tracked!(Pod, "Pod", true, pods, trim = crate::trim::trim_pod);
+tracked!(Node, "Node", false, nodes, trim = crate::trim::trim_node);
 tracked!(NodeClaim, "NodeClaim", false, node_claims, |mut c| {
     // Claims are kerf's own records of launches: never reject one (that would
     // forget capacity and double-provision), only fill CRD defaults.
@@ -166,22 +177,25 @@ impl ClusterState {
         ClusterState::default()
     }
 
-    /// Stores (or replaces) an object after [`Tracked::admit`]; returns its key.
+    /// Stores (or replaces) an object after [`Tracked::trim`] and
+    /// [`Tracked::admit`]; returns its key.
     /// On error nothing changes.
-    pub fn apply<T: Tracked>(&mut self, obj: T) -> Result<String, StateError> {
+    pub fn apply<T: Tracked>(&mut self, mut obj: T) -> Result<String, StateError> {
         let key = obj.state_key()?;
+        obj.trim();
         let obj = obj.admit()?;
         T::map_mut(self).insert(key.clone(), Arc::new(obj));
         Ok(key)
     }
 
-    /// Removes the object with this key (see [`object_key`]), returning it.
-    pub fn delete<T: Tracked>(&mut self, key: &str) -> Option<T> {
-        T::map_mut(self).remove(key).map(Arc::unwrap_or_clone)
+    /// Removes the object with this key (see [`object_key`]), returning it
+    /// (still shared with any snapshot that holds it).
+    pub fn delete<T: Tracked>(&mut self, key: &str) -> Option<Arc<T>> {
+        T::map_mut(self).remove(key)
     }
 
     /// Removes the stored object with the same key as `obj`.
-    pub fn delete_object<T: Tracked>(&mut self, obj: &T) -> Option<T> {
+    pub fn delete_object<T: Tracked>(&mut self, obj: &T) -> Option<Arc<T>> {
         let key = obj.state_key().ok()?;
         self.delete::<T>(&key)
     }

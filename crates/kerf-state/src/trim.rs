@@ -3,8 +3,9 @@
 //! Running pod as the API server serves it is about 18 KB in memory, most of
 //! it fields no part of kerf reads (container images, environment, probes,
 //! volume mounts, the service-account token volume, container statuses, pod
-//! IPs). Trimming on the way in keeps about 7 KB, and every snapshot copies
-//! less.
+//! IPs). Trimming on the way in keeps about 7 KB. The watchers trim each
+//! object as it arrives ([`Tracked::trim`](crate::Tracked::trim)), so even a
+//! full relist never buffers whole pods.
 //!
 //! Nothing here is ever written back to the API server: kerf binds, evicts
 //! and events pods by name and uid, so a trimmed pod is only ever read.
@@ -20,7 +21,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// spec with containers cut to their name, resources, ports and restart
 /// policy, and of `status` its phase, reason, nominated node and
 /// `PodScheduled` condition.
-pub fn trim_pod(mut pod: Pod) -> Pod {
+pub fn trim_pod(pod: &mut Pod) {
     trim_metadata(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
         for c in spec.containers.iter_mut() {
@@ -45,20 +46,20 @@ pub fn trim_pod(mut pod: Pod) -> Pod {
             ..Default::default()
         };
     }
-    pod
 }
 
 /// The node without the list of images it holds (often dozens, each with
 /// several names) and without its managed fields.
-pub fn trim_node(mut node: Node) -> Node {
+pub fn trim_node(node: &mut Node) {
     trim_metadata(&mut node.metadata);
     if let Some(status) = node.status.as_mut() {
         status.images = None;
     }
-    node
 }
 
-fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+/// What every kind loses: managed fields (often the largest part of an
+/// object) and the last-applied copy.
+pub fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED);
