@@ -196,7 +196,7 @@ impl ClusterState {
                 .and_then(|s| s.taints.clone())
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|t| ready || !EPHEMERAL_TAINTS.contains(&t.key.as_str()))
+                .filter(|t| !ignored_taint(&t.key, ready))
                 .collect(),
             allocatable,
             pods: self.pods_on_node(name).into_iter().cloned().collect(),
@@ -212,10 +212,27 @@ impl ClusterState {
 /// are still coming up; counting them would launch a second node for pods the
 /// first will take.
 pub const EPHEMERAL_TAINTS: &[&str] = &[
-    "node.kubernetes.io/not-ready",
-    "node.kubernetes.io/unreachable",
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
     "node.cloudprovider.kubernetes.io/uninitialized",
 ];
+
+const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+/// Whether the snapshot leaves a node's taint out. The ephemeral taints are
+/// left out while the node is not Ready. Once it is Ready, `not-ready` and
+/// `unreachable` are stale: the node lifecycle controller derives them from
+/// the Ready condition and removes them on its next sync. Until then a node
+/// that has just turned Ready still carries `not-ready`, and a pass in that
+/// window would launch a second node for pods this one will take.
+fn ignored_taint(key: &str, ready: bool) -> bool {
+    if ready {
+        key == NOT_READY_TAINT || key == UNREACHABLE_TAINT
+    } else {
+        EPHEMERAL_TAINTS.contains(&key)
+    }
+}
 
 /// What an in-flight claim will become: its requirements, allocatable and capacity.
 struct ClaimEstimate {

@@ -1,4 +1,5 @@
-//! Snapshot details: node flags, bound pods, namespaces, claim requirement conversion.
+//! Snapshot details: node flags, bound pods, ephemeral taints, namespaces,
+//! claim requirement conversion.
 
 mod common;
 
@@ -70,6 +71,48 @@ status:
             .has("default")
     );
     assert!(t.instance_types.is_empty());
+}
+
+/// The taints the snapshot keeps of a node with `taints`, Ready or not.
+fn kept_taints(ready: bool, taints: &str) -> Vec<String> {
+    let mut state = seed_state(0);
+    let status = if ready { "True" } else { "False" };
+    let node: Node = yaml(&format!(
+        r#"
+metadata: {{name: n1}}
+spec: {{taints: {taints}}}
+status:
+  allocatable: {{cpu: "4", memory: 16Gi, pods: "110"}}
+  conditions: [{{type: Ready, status: "{status}"}}]
+"#
+    ));
+    state.apply(node).unwrap();
+    let built = state.snapshot(&InstanceTypes::new(), &SnapshotOptions::default());
+    built.snapshot.nodes[0]
+        .taints
+        .iter()
+        .map(|t| t.key.clone())
+        .collect()
+}
+
+#[test]
+fn ephemeral_taints_are_ignored_while_they_are_stale_or_the_node_comes_up() {
+    let all = "[{key: node.kubernetes.io/not-ready, effect: NoSchedule}, \
+               {key: node.kubernetes.io/unreachable, effect: NoExecute}, \
+               {key: node.cloudprovider.kubernetes.io/uninitialized, value: 'true', effect: NoSchedule}, \
+               {key: dedicated, value: db, effect: NoSchedule}]";
+    // Coming up: only the user's taint counts.
+    assert_eq!(kept_taints(false, all), ["dedicated"]);
+    // Just turned Ready, before the node lifecycle controller's next sync:
+    // not-ready and unreachable contradict the condition; the cloud
+    // controller's taint still holds pods off.
+    assert_eq!(
+        kept_taints(true, all),
+        [
+            "node.cloudprovider.kubernetes.io/uninitialized",
+            "dedicated"
+        ]
+    );
 }
 
 #[test]
