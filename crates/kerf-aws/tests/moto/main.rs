@@ -2,6 +2,7 @@
 //! clients. One test binary (the SDK is large to link); each test starts its
 //! own moto so tests are isolated and run in parallel.
 
+mod authorization;
 mod discovery;
 mod interruption;
 mod launch;
