@@ -13,6 +13,31 @@ use std::time::Duration;
 
 use common::*;
 
+/// The first `LimitReached` Event on a pool of `kind`, as
+/// `type|object|reporting component|message`; waits up to a minute.
+fn limit_event(plane: &kerf_testenv::ControlPlane, kind: &str) -> String {
+    let selector = format!("involvedObject.kind={kind},reason=LimitReached");
+    wait(
+        plane,
+        &format!("a LimitReached Event on the {kind}"),
+        Duration::from_secs(60),
+        || {
+            let out = kubectl(
+                plane,
+                &[
+                    "get",
+                    "events",
+                    "--field-selector",
+                    &selector,
+                    "-o",
+                    "jsonpath={range .items[*]}{.type}|{.involvedObject.name}|{.reportingComponent}|{.message}{\"\\n\"}{end}",
+                ],
+            );
+            out.lines().next().map(str::to_string)
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limited_provisioner_reports_usage_and_gets_a_limit_event() {
     let plane = cluster(true).await;
@@ -32,25 +57,7 @@ async fn limited_provisioner_reports_usage_and_gets_a_limit_event() {
     wait(&plane, "7 pods Running", Duration::from_secs(90), || {
         (running_inflate_pods(&plane).len() == 7).then_some(())
     });
-    let event = wait(
-        &plane,
-        "a LimitReached Event on the Provisioner",
-        Duration::from_secs(60),
-        || {
-            let out = kubectl(
-                &plane,
-                &[
-                    "get",
-                    "events",
-                    "--field-selector",
-                    "involvedObject.kind=Provisioner,reason=LimitReached",
-                    "-o",
-                    "jsonpath={range .items[*]}{.type}|{.involvedObject.name}|{.reportingComponent}|{.message}{\"\\n\"}{end}",
-                ],
-            );
-            out.lines().next().map(str::to_string)
-        },
-    );
+    let event = limit_event(&plane, "Provisioner");
     assert!(
         event.starts_with("Warning|default|kerf|Provisioner cannot launch more nodes"),
         "{event}"
@@ -158,25 +165,7 @@ async fn node_pool_status_counts_its_nodes_and_empties_with_them() {
         1,
         "one m5.2xlarge under the 8-cpu limit: {nodes:?}"
     );
-    let event = wait(
-        &plane,
-        "a LimitReached Event on the NodePool",
-        Duration::from_secs(60),
-        || {
-            let out = kubectl(
-                &plane,
-                &[
-                    "get",
-                    "events",
-                    "--field-selector",
-                    "involvedObject.kind=NodePool,reason=LimitReached",
-                    "-o",
-                    "jsonpath={range .items[*]}{.type}|{.involvedObject.name}|{.reportingComponent}|{.message}{\"\\n\"}{end}",
-                ],
-            );
-            out.lines().next().map(str::to_string)
-        },
-    );
+    let event = limit_event(&plane, "NodePool");
     assert!(
         event.starts_with("Warning|general|kerf|NodePool cannot launch more nodes"),
         "{event}"
