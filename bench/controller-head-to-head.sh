@@ -20,8 +20,9 @@
 # uses DIR/kerf and DIR/controller_h2h as they are (the table names DIR).
 #
 # Builds, once: the upstream kwok binary under ~/.cache/kerf/bench (keyed by the
-# module pins and the Go version), kerf's release binary and the controller_h2h
-# example with cargo (target dir ~/.cache/kerf/targets/<checkout key>, or
+# module pins and the Go version), kerf's kwok build (profile dist, without the
+# aws and addon features, as upstream's kwok build has no AWS provider) and the
+# controller_h2h example with cargo (target dir ~/.cache/kerf/targets/<checkout key>, or
 # KERF_TARGET_DIR), and the control-plane binaries (scripts/testbed-build.sh).
 set -euo pipefail
 
@@ -103,14 +104,17 @@ if [[ -n "$prebuilt" ]]; then
   kerf_build="prebuilt binaries from $prebuilt"
   log "using $kerf_build"
 else
-  log "building kerf and the controller_h2h example (release)"
-  cargo build --release -q -p kerf --bin kerf --example controller_h2h || die "kerf does not build"
+  # kerf's kwok build, as upstream's: the shipping profile (dist) without the
+  # AWS provider and the add-on (cargo features `aws`, `addon`).
+  log "building kerf's kwok build (profile dist, --no-default-features) and the controller_h2h example (release)"
+  cargo build --profile dist -q -p kerf --bin kerf --no-default-features || die "kerf does not build"
   # Copied once: other work in the tree may rebuild the target dir mid-run.
   bin_dir="$CACHE/bench/controller-h2h"
   mkdir -p "$bin_dir"
-  cp "$CARGO_TARGET_DIR/release/kerf" "$bin_dir/kerf"
+  cp "$CARGO_TARGET_DIR/dist/kerf" "$bin_dir/kerf"
+  cargo build --release -q -p kerf --example controller_h2h || die "the controller_h2h example does not build"
   cp "$CARGO_TARGET_DIR/release/examples/controller_h2h" "$bin_dir/controller_h2h"
-  kerf_build="release build"
+  kerf_build="kwok build (cargo profile dist, --no-default-features)"
 fi
 
 rm -rf "$RAW"

@@ -1,5 +1,6 @@
 //! The cost-quality suite on small mixes through the simulator's path: the
-//! bounds are ordered (per-dimension ≤ LP ≤ every feasible plan, kerf's and
+//! bounds are ordered (per-dimension ≤ LP ≤ pattern bound at its optimum, each
+//! ≤ every feasible plan, kerf's and
 //! the baseline's), kerf's plans are valid, the baseline's plans respect
 //! capacity, choices and zonal spread, and the mixes are what they claim.
 
@@ -25,6 +26,12 @@ fn bounds_are_below_every_plan_on_small_mixes() {
             let ffd = e.ffd.as_ref().unwrap();
             assert_eq!(ffd.unplaced, 0, "{row}");
             assert!(e.lp.cost <= ffd.cost * (1.0 + EPS), "{row}: {e:?}");
+            assert!(e.pattern.cost <= e.kerf_cost * (1.0 + EPS), "{row}: {e:?}");
+            assert!(e.pattern.cost <= ffd.cost * (1.0 + EPS), "{row}: {e:?}");
+            // Near its optimum it is at least the split-pod LP.
+            if e.pattern.gap < 1e-3 {
+                assert!(e.pattern.cost >= e.lp.cost * (1.0 - 2e-3), "{row}: {e:?}");
+            }
         }
     }
 }

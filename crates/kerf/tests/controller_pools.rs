@@ -115,32 +115,11 @@ spec:
 
 /// `{.status.<path>}` of the NodePool ("" when absent).
 fn node_pool_status(plane: &kerf_testenv::ControlPlane, path: &str) -> String {
-    kubectl(
-        plane,
-        &[
-            "get",
-            "nodepool",
-            "general",
-            "-o",
-            &format!("jsonpath={{.status.{path}}}"),
-        ],
-    )
-    .trim()
-    .to_string()
+    pool_status(plane, "nodepool", "general", path)
 }
 
 fn node_pool_nodes(plane: &kerf_testenv::ControlPlane) -> Vec<String> {
-    lines(&kubectl(
-        plane,
-        &[
-            "get",
-            "nodes",
-            "-l",
-            "karpenter.sh/nodepool=general",
-            "-o",
-            "jsonpath={.items[*].metadata.name}",
-        ],
-    ))
+    nodes_labelled(plane, "karpenter.sh/nodepool=general")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The cost-quality suite (`kerf_bench::quality`): for each mix and size,
 //! kerf's $/h on the built-in catalogue against the per-dimension and LP
-//! lower bounds and a first-fit-decreasing baseline, as markdown on stdout.
+//! lower bounds (per-dimension, LP, pattern) and a first-fit-decreasing
+//! baseline, as markdown on stdout.
 //! `cargo run --release -p kerf-bench --bin kerf-quality -- [--sizes 100,1000,5000] [--mix web ...]`.
 
 use std::process::ExitCode;
@@ -50,10 +51,13 @@ fn main() -> ExitCode {
             match evaluate(mix, size, args.seed, args.runs) {
                 Ok(e) => {
                     eprintln!(
-                        "{mix} × {size}: kerf {:.2} $/h, LP bound {:.2} ({:.3})",
+                        "{mix} × {size}: kerf {:.2} $/h, LP bound {:.2}, pattern bound {:.2} (gap {:.4}, {} patterns), kerf ÷ best {:.3}",
                         e.kerf_cost,
                         e.lp.cost,
-                        e.kerf_cost / e.lp.cost
+                        e.pattern.cost,
+                        e.pattern.gap,
+                        e.pattern.patterns,
+                        e.kerf_cost / e.best_bound()
                     );
                     rows.push(e);
                 }

@@ -2,7 +2,8 @@
 //! EC2-shaped catalogue, planned through the path `kerf simulate` takes
 //! (`kerf_state::provision` against `kerf_cloud::InMemoryCloud`, i.e.
 //! snapshot → `kerf_core::scheduler::solve`), and kerf's $/h set against two
-//! lower bounds ([`bounds`]) and a first-fit-decreasing baseline ([`ffd`]),
+//! lower bounds ([`bounds`], [`patterns`]) and a first-fit-decreasing
+//! baseline ([`ffd`]),
 //! all computed from the same snapshot ([`demand`]). [`report`] renders the
 //! markdown.
 
@@ -10,6 +11,7 @@ pub mod bounds;
 pub mod demand;
 pub mod ffd;
 pub mod mixes;
+pub mod patterns;
 pub mod report;
 #[cfg(test)]
 mod tests;
@@ -25,6 +27,7 @@ pub use bounds::{LpBound, lp_bound, per_dimension_bound};
 pub use demand::Demand;
 pub use ffd::{FfdPlan, first_fit_decreasing};
 pub use mixes::{MIXES, Mix};
+pub use patterns::{PatternBound, pattern_bound};
 
 /// What the baseline bought, or why it could not plan the mix.
 #[derive(Clone, Debug)]
@@ -55,6 +58,8 @@ pub struct Evaluation {
     /// The resource whose per-dimension bound is largest.
     pub binding: Option<String>,
     pub lp: LpBound,
+    /// The configuration-LP bound over whole-pod node patterns.
+    pub pattern: PatternBound,
     /// `pool/type` → fractional nodes in the LP optimum.
     pub lp_types: BTreeMap<String, f64>,
     /// Pods no instance type can hold.
@@ -79,7 +84,7 @@ pub fn provision(mix: Mix, pods: usize, seed: u64) -> Result<kerf_state::Provisi
     Ok(outcome)
 }
 
-/// A snapshot's demand and its two bounds.
+/// A snapshot's demand and its bounds.
 #[derive(Clone, Debug)]
 pub struct Judged {
     pub demand: Demand,
@@ -87,6 +92,7 @@ pub struct Judged {
     /// The resource whose per-dimension bound is largest.
     pub binding: Option<String>,
     pub lp: LpBound,
+    pub pattern: PatternBound,
 }
 
 /// Demand and bounds for a snapshot. Fails if the LP bound falls below the
@@ -101,12 +107,30 @@ pub fn judge(snapshot: &Snapshot) -> Result<Judged, String> {
             lp.cost
         ));
     }
+    let pattern = pattern_bound(&demand)?;
+    // The configuration LP's optimum (at most cost / (1 - gap)) cannot be
+    // below the LP that lets pods split.
+    let optimum_at_most = pattern.cost / (1.0 - pattern.gap).max(1e-9);
+    if optimum_at_most < lp.cost * (1.0 - 1e-6) - 1e-9 {
+        return Err(format!(
+            "pattern bound {:.4} (gap {:.4}) is below the LP bound {:.4}",
+            pattern.cost, pattern.gap, lp.cost
+        ));
+    }
     Ok(Judged {
         demand,
         per_dimension,
         binding,
         lp,
+        pattern,
     })
+}
+
+impl Evaluation {
+    /// The tightest of the bounds.
+    pub fn best_bound(&self) -> f64 {
+        self.lp.cost.max(self.pattern.cost).max(self.per_dimension)
+    }
 }
 
 fn label(demand: &Demand, choice: usize) -> String {
@@ -130,6 +154,7 @@ pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluat
         per_dimension,
         binding,
         lp,
+        pattern,
     } = judge(&outcome.snapshot)?;
     let mut kerf_types = BTreeMap::new();
     for n in &plan.new_nodes {
@@ -169,6 +194,7 @@ pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluat
         per_dimension,
         binding,
         lp,
+        pattern,
         lp_types,
         impossible: demand.impossible.len(),
     })

@@ -14,6 +14,7 @@ use kerf_controller::{ControllerOptions, Endpoints};
 use kerf_kwok::KwokCloud;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+#[cfg(feature = "aws")]
 mod aws;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -203,7 +204,13 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         ));
     }
     if args.cloud_provider == CloudProviderKind::Aws {
+        #[cfg(feature = "aws")]
         aws_options(args, &cluster_name)?;
+        #[cfg(not(feature = "aws"))]
+        return Err(config_error(
+            "--cloud-provider (KERF_CLOUD_PROVIDER)",
+            "aws: this kerf binary was built without the `aws` feature (a kwok build); use the full build",
+        ));
     }
     let leader_election = if args.leader_elect {
         let lease_duration = duration(
@@ -275,6 +282,7 @@ async fn client(args: &ControllerArgs) -> Result<kube::Client, String> {
 }
 
 /// The AWS settings the flags describe, or the first bad one.
+#[cfg(feature = "aws")]
 fn aws_options(args: &ControllerArgs, cluster_name: &str) -> Result<aws::AwsOptions, ConfigError> {
     let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let region = non_empty(&args.aws_region).ok_or_else(|| {
@@ -355,9 +363,16 @@ async fn cloud(
             kwok
         }
         CloudProviderKind::Memory => Arc::new(InMemoryCloud::new(catalog()?)),
+        #[cfg(feature = "aws")]
         CloudProviderKind::Aws => {
             let options = aws_options(args, cluster_name).map_err(|e| e.to_string())?;
             Arc::new(aws::build(&options, client).await?)
+        }
+        // options() refuses it before anything starts.
+        #[cfg(not(feature = "aws"))]
+        CloudProviderKind::Aws => {
+            let _ = cluster_name;
+            return Err("built without the `aws` feature".to_string());
         }
     })
 }
@@ -387,6 +402,7 @@ pub fn run(args: ControllerArgs) -> i32 {
                 return 2;
             }
         };
+        #[cfg(feature = "aws")]
         if args.cloud_provider == CloudProviderKind::Aws {
             return aws::run(&args, options, client, endpoints).await;
         }
@@ -454,6 +470,7 @@ mod tests {
         assert_eq!(e.health.port(), 8081);
     }
 
+    #[cfg(feature = "aws")]
     #[test]
     fn aws_settings_are_checked_before_start() {
         let aws = ["--cluster-name", "c", "--cloud-provider", "aws"];
@@ -467,5 +484,13 @@ mod tests {
         assert!(err.to_string().contains("https://"), "{err}");
         let ok = [&with_region[..], &["--cluster-endpoint", "https://x"]].concat();
         assert!(parse(&ok).is_ok());
+    }
+
+    #[cfg(not(feature = "aws"))]
+    #[test]
+    fn aws_is_refused_by_a_kwok_build() {
+        let err = parse(&["--cluster-name", "c", "--cloud-provider", "aws"]).unwrap_err();
+        assert!(err.to_string().contains("--cloud-provider"), "{err}");
+        assert!(err.to_string().contains("`aws` feature"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! Subcommands, one module each, and what they share (logging, the runtime).
 
+#[cfg(feature = "addon")]
 pub mod addon;
 pub mod controller;
 pub mod simulate;

@@ -194,13 +194,18 @@ pub fn wait<T>(
 }
 
 pub fn kerf_nodes(plane: &ControlPlane) -> Vec<String> {
+    nodes_labelled(plane, POOL_SELECTOR)
+}
+
+/// The names of the nodes that match a label selector.
+pub fn nodes_labelled(plane: &ControlPlane, selector: &str) -> Vec<String> {
     lines(&kubectl(
         plane,
         &[
             "get",
             "nodes",
             "-l",
-            POOL_SELECTOR,
+            selector,
             "-o",
             "jsonpath={.items[*].metadata.name}",
         ],
@@ -306,14 +311,25 @@ pub fn apply_seed(plane: &ControlPlane) {
 
 /// `status.resources.<resource>` of the seed Provisioner ("" when absent).
 pub fn provisioner_resource(plane: &ControlPlane, resource: &str) -> String {
+    pool_status(
+        plane,
+        "provisioner",
+        "default",
+        &format!("resources.{resource}"),
+    )
+}
+
+/// One field of a pool's status (`kind` is `provisioner` or `nodepool`), by
+/// its jsonpath under `.status`; empty when unset.
+pub fn pool_status(plane: &ControlPlane, kind: &str, name: &str, path: &str) -> String {
     kubectl(
         plane,
         &[
             "get",
-            "provisioner",
-            "default",
+            kind,
+            name,
             "-o",
-            &format!("jsonpath={{.status.resources.{resource}}}"),
+            &format!("jsonpath={{.status.{path}}}"),
         ],
     )
     .trim()
