@@ -2,7 +2,7 @@
 # Issue 6 in one command: the three performance measurements, one after the
 # other, and one markdown report that joins their tables.
 #
-#   bench/all.sh [--commit-docs]
+#   bench/all.sh [--commit-docs] [--join-only]
 #
 #   1. bench/head-to-head.sh            scheduling solve vs upstream's own benchmark
 #   2. bench/cost-quality.sh            $/h on realistic mixes vs LP bound and FFD
@@ -13,23 +13,28 @@
 # --commit-docs passes through to every part (each updates its docs/benchmarks/
 # file) and also writes docs/benchmarks/performance.md. Expect well over an hour
 # on two cores: upstream's scheduling benchmark alone is slow here (see
-# docs/benchmarks/head-to-head.md).
+# docs/benchmarks/head-to-head.md). --join-only runs nothing and joins the
+# parts' latest tables in bench-out/ (each keeps its own date and versions),
+# after one part was re-run on its own.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 pass=()
 commit_docs=0
+join_only=0
 for arg in "$@"; do
   case "$arg" in
     --commit-docs) commit_docs=1; pass+=(--commit-docs) ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --join-only) join_only=1 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "all.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
 
 parts=(head-to-head cost-quality controller-head-to-head)
 for part in "${parts[@]}"; do
+  ((join_only)) && break
   echo "==> bench/$part.sh ${pass[*]:-}" >&2
   "$ROOT/bench/$part.sh" "${pass[@]}"
 done
@@ -41,7 +46,7 @@ report="$OUT/performance.md"
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
   echo "- kerf: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (with uncommitted changes)'); $(rustc --version); $(go version | cut -d' ' -f3-)"
-  echo "- command: \`bench/all.sh ${pass[*]:-}\`"
+  echo "- command: \`bench/all.sh $*\`$( ((join_only)) && echo ' (the parts ran separately; each section gives its own date and versions)')"
   for part in "${parts[@]}"; do
     echo
     [[ -f "$OUT/$part.md" ]] || { echo "all.sh: $part wrote no $OUT/$part.md" >&2; exit 1; }
