@@ -24,6 +24,11 @@ const EXTRAS: &[(&str, &str)] = &[
          (restricted by ec2:CreateAction to those calls)",
     ),
     (
+        "iam:TagInstanceProfile",
+        "Tags on CreateInstanceProfile (the class's profile for a `role`) are authorized as \
+         TagInstanceProfile",
+    ),
+    (
         "iam:PassRole",
         "launching with the node instance profile passes the node role to EC2",
     ),

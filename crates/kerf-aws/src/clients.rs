@@ -76,6 +76,8 @@ pub struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub pricing: aws_sdk_pricing::Client,
+    /// Instance profiles for node classes that name a role.
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl Clients {
@@ -93,6 +95,7 @@ impl Clients {
             ssm: aws_sdk_ssm::Client::new(&base),
             sqs: aws_sdk_sqs::Client::new(&base),
             pricing: aws_sdk_pricing::Client::new(&pricing),
+            iam: aws_sdk_iam::Client::new(&base),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod discovery;
 pub mod error;
 pub mod gc;
+pub mod instance_profile;
 pub mod interruption;
 pub mod launch;
 pub mod nodeclass;

@@ -160,6 +160,41 @@ pub fn controller_policy(ctx: &Context, interruption: bool) -> Value {
             "Resource": "*",
         }),
         json!({
+            // EC2NodeClass v1 `role`: kerf keeps one instance profile per class, created
+            // with the cluster, region and class tags (the tags need TagInstanceProfile).
+            "Sid": "AllowScopedInstanceProfileCreationActions",
+            "Effect": "Allow",
+            "Action": ["iam:CreateInstanceProfile", "iam:TagInstanceProfile"],
+            "Resource": ctx.instance_profile_arn("*"),
+            "Condition": {
+                "StringEquals": {
+                    format!("aws:RequestTag/{}", ctx.kubernetes_cluster_tag()): "owned",
+                    "aws:RequestTag/topology.kubernetes.io/region": ctx.region,
+                },
+                "StringLike": { "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass": "*" },
+            },
+        }),
+        json!({
+            // ... and changes the role only of profiles it tagged as the cluster's.
+            "Sid": "AllowScopedInstanceProfileActions",
+            "Effect": "Allow",
+            "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+            "Resource": ctx.instance_profile_arn("*"),
+            "Condition": {
+                "StringEquals": {
+                    format!("aws:ResourceTag/{}", ctx.kubernetes_cluster_tag()): "owned",
+                    "aws:ResourceTag/topology.kubernetes.io/region": ctx.region,
+                },
+                "StringLike": { "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass": "*" },
+            },
+        }),
+        json!({
+            "Sid": "AllowInstanceProfileReadActions",
+            "Effect": "Allow",
+            "Action": "iam:GetInstanceProfile",
+            "Resource": ctx.instance_profile_arn("*"),
+        }),
+        json!({
             // Launching with the node instance profile passes its role to EC2.
             "Sid": "AllowPassingInstanceRole",
             "Effect": "Allow",

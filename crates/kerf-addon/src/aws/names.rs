@@ -99,6 +99,10 @@ impl Context {
     fn iam_arn(&self, what: &str) -> String {
         format!("arn:{}:iam::{}:{what}", self.partition, self.account)
     }
+    /// Instance profiles by name pattern (any path).
+    pub fn instance_profile_arn(&self, name: &str) -> String {
+        self.iam_arn(&format!("instance-profile/{name}"))
+    }
     pub fn node_role_arn(&self) -> String {
         self.iam_arn(&format!("role/{}", self.node_role()))
     }

@@ -318,6 +318,7 @@ async fn fleet_request(
         max_pods: kubelet.max_pods,
     };
     let tags = instance_tags(&cluster.name, claim, class);
+    let instance_profile = p.instance_profile(class).await?;
     let mut by_template: BTreeMap<String, TemplateOverrides> = BTreeMap::new();
     for (it, _) in ranked {
         let arch = match it.labels.get(labels::ARCH).map(String::as_str) {
@@ -335,7 +336,7 @@ async fn fleet_request(
                 .iter()
                 .map(|g| g.id.clone())
                 .collect(),
-            instance_profile: class.spec.instance_profile.clone(),
+            instance_profile: instance_profile.clone(),
             user_data: user_data(
                 resolution.family,
                 cluster,

@@ -73,6 +73,8 @@ pub struct AwsCloudProvider {
     /// Kubelet settings seen in `instance_types` calls, for classes without a kubelet block.
     kubelets: RwLock<BTreeMap<String, KubeletSettings>>,
     unavailable: Mutex<UnavailableOfferings>,
+    /// (class, role) → the instance profile made for it, once ensured.
+    profiles: Mutex<BTreeMap<(String, String), String>>,
 }
 
 /// `aws:///<zone>/<instance id>`.
@@ -100,6 +102,7 @@ impl AwsCloudProvider {
             settings,
             node_classes: RwLock::default(),
             kubelets: RwLock::default(),
+            profiles: Mutex::default(),
         }
     }
 
@@ -226,11 +229,36 @@ impl AwsCloudProvider {
     /// The status to write to the node class.
     pub async fn node_class_status(&self, name: &str) -> Result<EC2NodeClassStatus> {
         let (class, r) = self.resolve_node_class(name).await?;
-        Ok(nodeclass::status(
-            name,
-            &r,
-            class.spec.instance_profile.as_deref(),
-        ))
+        let profile = self.instance_profile(&class).await?;
+        Ok(nodeclass::status(name, &r, profile.as_deref()))
+    }
+
+    /// The instance profile nodes of the class launch with: `instanceProfile`
+    /// as given, or for a `role` the profile kerf keeps for the class
+    /// (created and given the role on first use, then cached).
+    pub async fn instance_profile(&self, class: &EC2NodeClass) -> Result<Option<String>> {
+        let Some(role) = class.spec.role.as_deref() else {
+            return Ok(class.spec.instance_profile.clone());
+        };
+        let name = class.metadata.name.clone().unwrap_or_default();
+        let key = (name.clone(), role.to_string());
+        if let Some(p) = self.lock_profiles().get(&key) {
+            return Ok(Some(p.clone()));
+        }
+        let profile = crate::instance_profile::ensure(
+            &self.clients().iam,
+            &self.settings.cluster.name,
+            &self.clients().region,
+            &name,
+            role,
+        )
+        .await?;
+        self.lock_profiles().insert(key, profile.clone());
+        Ok(Some(profile))
+    }
+
+    fn lock_profiles(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), String>> {
+        self.profiles.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn kubelet_for(&self, class: &EC2NodeClass) -> Result<KubeletSettings> {

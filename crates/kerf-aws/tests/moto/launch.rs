@@ -292,6 +292,14 @@ async fn the_class_arrives_with_the_context_and_takes_the_default_profile() {
     p.create(&claim("ctx-1", TYPES, &["on-demand"], "5Gi"))
         .await
         .unwrap();
+    assert_eq!(
+        template_profile(&c).await.as_deref(),
+        Some("DefaultNodeProfile")
+    );
+}
+
+/// The launch template's instance profile name.
+async fn template_profile(c: &kerf_aws::clients::Clients) -> Option<String> {
     let templates = c.ec2.describe_launch_templates().send().await.unwrap();
     let id = templates.launch_templates()[0]
         .launch_template_id()
@@ -303,11 +311,101 @@ async fn the_class_arrives_with_the_context_and_takes_the_default_profile() {
         .send()
         .await
         .unwrap();
-    let data = versions.launch_template_versions()[0]
+    versions.launch_template_versions()[0]
         .launch_template_data()
+        .and_then(|d| d.iam_instance_profile())
+        .and_then(|p| p.name())
+        .map(str::to_string)
+}
+
+async fn create_role(c: &kerf_aws::clients::Clients, name: &str) {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    c.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// An EC2NodeClass v1 that names a `role` (not a profile): kerf creates the
+/// class's instance profile in IAM, tagged as the cluster's and holding the
+/// role, writes it to status, and launches with it; a second resolution
+/// reuses it, and a changed role replaces the old one in the same profile.
+#[tokio::test]
+async fn a_class_with_a_role_gets_its_own_instance_profile() {
+    let (_moto, c) = start_moto().await;
+    seed(&c).await;
+    create_role(&c, "KarpenterNodeRole-test").await;
+    create_role(&c, "KarpenterNodeRole-next").await;
+    let (p, _clock) = provider(c.clone());
+    let mut class = node_class("default");
+    class.spec.instance_profile = None;
+    class.spec.role = Some("KarpenterNodeRole-test".into());
+    p.set_node_class(class.clone());
+
+    let status = p.node_class_status("default").await.unwrap();
+    let expected =
+        kerf_aws::instance_profile::profile_name(&cluster_info().name, &c.region, "default");
+    assert_eq!(status.instance_profile.as_deref(), Some(expected.as_str()));
+    let profile = c
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&expected)
+        .send()
+        .await
+        .unwrap();
+    let profile = profile.instance_profile().unwrap();
+    let roles: Vec<&str> = profile.roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(roles, ["KarpenterNodeRole-test"]);
+    assert_eq!(
+        profile.path(),
+        format!("/karpenter/{}/{}/", c.region, cluster_info().name)
+    );
+    // GetInstanceProfile carries the tags (moto's ListInstanceProfileTags fails with a 500).
+    let tags: std::collections::BTreeMap<&str, &str> = profile
+        .tags()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
+    let cluster_tag = format!("kubernetes.io/cluster/{}", cluster_info().name);
+    assert_eq!(tags.get(cluster_tag.as_str()), Some(&"owned"), "{tags:?}");
+    assert_eq!(tags.get("karpenter.k8s.aws/ec2nodeclass"), Some(&"default"));
+    assert_eq!(
+        tags.get("topology.kubernetes.io/region"),
+        Some(&c.region.as_str())
+    );
+
+    p.create(&claim("role-1", TYPES, &["on-demand"], "5Gi"))
+        .await
         .unwrap();
     assert_eq!(
-        data.iam_instance_profile().unwrap().name(),
-        Some("DefaultNodeProfile")
+        template_profile(&c).await.as_deref(),
+        Some(expected.as_str())
     );
+    let all = c.iam.list_instance_profiles().send().await.unwrap();
+    assert_eq!(all.instance_profiles().len(), 1, "one profile, reused");
+
+    // The role changes (an ARN with a path, as users often write it): the same
+    // profile now holds only the new role.
+    class.spec.role = Some("arn:aws:iam::123456789012:role/nodes/KarpenterNodeRole-next".into());
+    p.set_node_class(class);
+    let status = p.node_class_status("default").await.unwrap();
+    assert_eq!(status.instance_profile.as_deref(), Some(expected.as_str()));
+    let profile = c
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&expected)
+        .send()
+        .await
+        .unwrap();
+    let roles: Vec<&str> = profile
+        .instance_profile()
+        .unwrap()
+        .roles()
+        .iter()
+        .map(|r| r.role_name())
+        .collect();
+    assert_eq!(roles, ["KarpenterNodeRole-next"]);
 }

@@ -1,0 +1,166 @@
+//! Instance profiles for node classes that name a `role` (EC2NodeClass v1's
+//! `spec.role`), as Karpenter v1 manages them: one profile per class, named
+//! from the cluster and a hash of the region and class name (stable across
+//! restarts, so a restarted kerf finds its own), tagged as the cluster's, and
+//! holding exactly that role. A class that names `instanceProfile` uses it
+//! as it is and nothing here runs.
+
+use aws_sdk_iam::types::Tag;
+use sha2::{Digest, Sha256};
+
+use crate::error::aws_error;
+use kerf_cloud::CloudError;
+use kerf_cloud::provider::Result;
+
+/// Tag naming the class a profile was made for.
+pub const NODE_CLASS_TAG: &str = "karpenter.k8s.aws/ec2nodeclass";
+
+/// `<cluster>_<16 hex digits of sha256(region/class)>`, at most IAM's 128 characters.
+pub fn profile_name(cluster: &str, region: &str, class: &str) -> String {
+    let digest = Sha256::digest(format!("{region}/{class}").as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let keep = 128 - 1 - hash.len();
+    let cluster: String = cluster.chars().take(keep).collect();
+    format!("{cluster}_{hash}")
+}
+
+/// The role's name when `role` is an ARN (`arn:aws:iam::1:role/path/name`)
+/// or a name with a path; IAM's profile calls take the bare name.
+pub fn role_name(role: &str) -> &str {
+    role.rsplit('/').next().unwrap_or(role)
+}
+
+/// The tags a profile carries: the cluster's ownership tag, the region and the class.
+pub fn tags(cluster: &str, region: &str, class: &str) -> Vec<(String, String)> {
+    vec![
+        (format!("kubernetes.io/cluster/{cluster}"), "owned".into()),
+        ("karpenter.sh/managed-by".into(), cluster.into()),
+        ("topology.kubernetes.io/region".into(), region.into()),
+        (NODE_CLASS_TAG.into(), class.into()),
+    ]
+}
+
+/// Creates the class's profile if it is missing and makes `role` its only
+/// role; returns the profile's name. Idempotent: a profile that already holds
+/// the role is left alone.
+pub async fn ensure(
+    iam: &aws_sdk_iam::Client,
+    cluster: &str,
+    region: &str,
+    class: &str,
+    role: &str,
+) -> Result<String> {
+    let name = profile_name(cluster, region, class);
+    let role = role_name(role);
+    if role.is_empty() {
+        return Err(CloudError::other(
+            "resolving the instance profile",
+            format!("EC2NodeClass {class}: spec.role is empty"),
+        ));
+    }
+    let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
+    let roles = match iam
+        .get_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .instance_profile()
+            .map(|p| {
+                p.roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_no_such_entity_exception()) =>
+        {
+            create(iam, &name, cluster, region, class, context("creating")).await?;
+            Vec::new()
+        }
+        Err(e) => return Err(aws_error(context("reading"), e)),
+    };
+    if roles.iter().any(|r| r == role) {
+        return Ok(name);
+    }
+    // A profile holds at most one role: the class's role changed.
+    for old in &roles {
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(&name)
+            .role_name(old)
+            .send()
+            .await
+            .map_err(|e| aws_error(context(&format!("removing role {old} from")), e))?;
+    }
+    iam.add_role_to_instance_profile()
+        .instance_profile_name(&name)
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| aws_error(context(&format!("adding role {role} to")), e))?;
+    Ok(name)
+}
+
+/// CreateInstanceProfile; one that another replica created meanwhile is fine.
+async fn create(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    cluster: &str,
+    region: &str,
+    class: &str,
+    context: String,
+) -> Result<()> {
+    let tags: Vec<Tag> = tags(cluster, region, class)
+        .into_iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    match iam
+        .create_instance_profile()
+        .instance_profile_name(name)
+        .path(format!("/karpenter/{region}/{cluster}/"))
+        .set_tags(Some(tags))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(context, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_per_region_and_class_and_fit_iam() {
+        let a = profile_name("prod", "us-east-1", "default");
+        assert_eq!(a, profile_name("prod", "us-east-1", "default"));
+        assert!(a.starts_with("prod_"), "{a}");
+        assert_eq!(a.len(), "prod_".len() + 16);
+        assert_ne!(a, profile_name("prod", "us-west-2", "default"));
+        assert_ne!(a, profile_name("prod", "us-east-1", "gpu"));
+        let long = profile_name(&"c".repeat(200), "us-east-1", "default");
+        assert_eq!(long.len(), 128);
+    }
+
+    #[test]
+    fn role_names_drop_arn_and_path() {
+        assert_eq!(
+            role_name("KarpenterNodeRole-prod"),
+            "KarpenterNodeRole-prod"
+        );
+        assert_eq!(
+            role_name("arn:aws:iam::111122223333:role/nodes/KarpenterNodeRole-prod"),
+            "KarpenterNodeRole-prod"
+        );
+    }
+}
