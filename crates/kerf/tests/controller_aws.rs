@@ -157,6 +157,12 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
         data.security_group_ids(),
         std::slice::from_ref(&account.node_sg)
     );
+    // No --cluster-ca-bundle: nodes get the CA kerf's own kubeconfig trusts.
+    assert_eq!(
+        user_data_ca(data.user_data().expect("user data")),
+        pem_body(&std::fs::read_to_string(plane.ca_cert_path()).unwrap()),
+        "the user data's --b64-cluster-ca is the control plane's CA"
+    );
     let nodes: Vec<&String> = registered.values().collect();
     for (pod, node) in &running {
         assert!(
@@ -164,4 +170,25 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
             "pod {pod} runs on {node}, not an EC2 node {nodes:?}"
         );
     }
+}
+
+/// The certificate text inside `--b64-cluster-ca '...'` of base64 AL2 user data.
+fn user_data_ca(user_data: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let script = String::from_utf8(b64.decode(user_data).expect("base64 user data")).unwrap();
+    let (_, rest) = script
+        .split_once("--b64-cluster-ca '")
+        .unwrap_or_else(|| panic!("no --b64-cluster-ca in {script}"));
+    let ca = rest.split('\'').next().unwrap();
+    assert!(!ca.is_empty(), "empty CA in {script}");
+    pem_body(&String::from_utf8(b64.decode(ca).expect("base64 CA")).unwrap())
+}
+
+/// A PEM file's base64 lines joined, without the armour.
+fn pem_body(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect()
 }

@@ -94,7 +94,8 @@ pub struct ControllerArgs {
     /// aws provider: instance profile of node classes that name neither a role nor a profile.
     #[arg(long, env = "AWS_DEFAULT_INSTANCE_PROFILE")]
     pub aws_default_instance_profile: Option<String>,
-    /// aws provider: base64 of the cluster CA bundle written into node user data.
+    /// aws provider: base64 of the cluster CA bundle written into node user data
+    /// (default: the CA of kerf's own Kubernetes client configuration).
     #[arg(long, env = "CLUSTER_CA_BUNDLE", default_value = "")]
     pub cluster_ca_bundle: String,
     /// aws provider: cluster DNS service IP for nodes, if not the AMI's default.
@@ -265,7 +266,9 @@ fn identity() -> String {
     format!("{host}_{}", std::process::id())
 }
 
-async fn client(args: &ControllerArgs) -> Result<kube::Client, String> {
+/// The Kubernetes client, and the CA certificates (DER) its configuration
+/// trusts, which AWS nodes get when `--cluster-ca-bundle` is not given.
+async fn client(args: &ControllerArgs) -> Result<(kube::Client, Vec<Vec<u8>>), String> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
@@ -278,7 +281,32 @@ async fn client(args: &ControllerArgs) -> Result<kube::Client, String> {
             .await
             .map_err(|e| format!("no --kubeconfig and no in-cluster configuration: {e}"))?,
     };
-    kube::Client::try_from(config).map_err(|e| format!("building the Kubernetes client: {e}"))
+    let root_certs = config.root_cert.clone().unwrap_or_default();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| format!("building the Kubernetes client: {e}"))?;
+    Ok((client, root_certs))
+}
+
+/// The CA bundle as node user data takes it (EKS's `certificateAuthority.data`:
+/// base64 of the PEM certificates), from DER certificates; None without any.
+#[cfg(feature = "aws")]
+fn ca_bundle_from(root_certs: &[Vec<u8>]) -> Option<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    if root_certs.is_empty() {
+        return None;
+    }
+    let mut pem = String::new();
+    for der in root_certs {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let body = STANDARD.encode(der);
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    Some(STANDARD.encode(pem))
 }
 
 /// The AWS settings the flags describe, or the first bad one.
@@ -395,7 +423,7 @@ pub fn run(args: ControllerArgs) -> i32 {
         }
     };
     runtime.block_on(async move {
-        let client = match client(&args).await {
+        let (client, root_certs) = match client(&args).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("kerf controller: {e}");
@@ -404,8 +432,24 @@ pub fn run(args: ControllerArgs) -> i32 {
         };
         #[cfg(feature = "aws")]
         if args.cloud_provider == CloudProviderKind::Aws {
+            let mut args = args.clone();
+            if args.cluster_ca_bundle.trim().is_empty() {
+                // As Karpenter does: the CA kerf itself trusts for the API server.
+                match ca_bundle_from(&root_certs) {
+                    Some(ca) => args.cluster_ca_bundle = ca,
+                    None => {
+                        eprintln!(
+                            "kerf controller: --cluster-ca-bundle (CLUSTER_CA_BUNDLE) is empty and \
+                             the Kubernetes client configuration names no CA certificate, so nodes \
+                             could not verify the API server"
+                        );
+                        return 2;
+                    }
+                }
+            }
             return aws::run(&args, options, client, endpoints).await;
         }
+        let _ = root_certs;
         let cloud = match cloud(&args, &options.cluster_name, &client).await {
             Ok(c) => c,
             Err(e) => {
@@ -484,6 +528,34 @@ mod tests {
         assert!(err.to_string().contains("https://"), "{err}");
         let ok = [&with_region[..], &["--cluster-endpoint", "https://x"]].concat();
         assert!(parse(&ok).is_ok());
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn the_ca_bundle_is_base64_of_the_pem_certificates() {
+        use base64::Engine;
+        let der: Vec<u8> = (0u8..100).collect();
+        let ca = ca_bundle_from(&[der.clone(), vec![1, 2, 3]]).unwrap();
+        let pem = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(ca)
+                .unwrap(),
+        )
+        .unwrap();
+        let blocks: Vec<&str> = pem.split("-----END CERTIFICATE-----\n").collect();
+        assert_eq!(blocks.len(), 3, "{pem}");
+        let first: String = blocks[0]
+            .trim_start_matches("-----BEGIN CERTIFICATE-----\n")
+            .lines()
+            .inspect(|l| assert!(l.len() <= 64, "{l}"))
+            .collect();
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(first)
+                .unwrap(),
+            der
+        );
+        assert!(ca_bundle_from(&[]).is_none());
     }
 
     #[cfg(not(feature = "aws"))]
