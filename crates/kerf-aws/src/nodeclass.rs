@@ -12,6 +12,7 @@ use kerf_api::conditions::{
 };
 use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
 use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
+use kerf_cloud::eks::Arch;
 
 use crate::discovery::NetworkData;
 use crate::discovery::images::{AmiFamily, ResolvedAmi};
@@ -181,6 +182,54 @@ fn arch_requirement(ami: &ResolvedAmi) -> NodeSelectorRequirement {
     }
 }
 
+/// What an image serves, as Karpenter writes it to `status.amis`: its
+/// architecture, and where the architecture has a GPU image too, whether it
+/// is the one for GPU types (see [`image_for`]).
+fn ami_requirements(ami: &ResolvedAmi, amis: &[ResolvedAmi]) -> Vec<NodeSelectorRequirement> {
+    let mut out = vec![arch_requirement(ami)];
+    if amis.iter().any(|a| a.arch == ami.arch && a.accelerated) {
+        out.push(NodeSelectorRequirement {
+            key: kerf_api::labels::INSTANCE_GPU_COUNT.to_string(),
+            operator: if ami.accelerated {
+                "Exists"
+            } else {
+                "DoesNotExist"
+            }
+            .to_string(),
+            values: None,
+        });
+    }
+    out
+}
+
+/// The image an instance type launches with: for its architecture, the GPU
+/// image when the type has GPUs and the class resolved one, else the
+/// standard image (a type without GPUs never takes the GPU image). None when
+/// the class has no image for the architecture.
+pub fn image_for<'a>(
+    amis: &'a [ResolvedAmi],
+    it: &kerf_core::instance_type::InstanceType,
+) -> Option<&'a ResolvedAmi> {
+    let arch = match it.labels.get(kerf_api::labels::ARCH).map(String::as_str) {
+        Some("arm64") => Arch::Arm64,
+        _ => Arch::Amd64,
+    };
+    let gpus = it
+        .labels
+        .get(kerf_api::labels::INSTANCE_GPU_COUNT)
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let of = |accelerated: bool| {
+        amis.iter()
+            .find(|a| a.arch == arch && a.accelerated == accelerated)
+    };
+    if gpus > 0 {
+        of(true).or_else(|| of(false))
+    } else {
+        of(false)
+    }
+}
+
 /// The EC2NodeClass status for a resolution (conditions without transition times;
 /// the controller keeps the previous time when a status does not change).
 pub fn status(
@@ -253,7 +302,7 @@ pub fn status(
                 id: a.id.clone(),
                 name: a.name.clone(),
                 deprecated: a.deprecated,
-                requirements: vec![arch_requirement(a)],
+                requirements: ami_requirements(a, &r.amis),
             })
             .collect(),
         instance_profile: instance_profile.map(str::to_string),

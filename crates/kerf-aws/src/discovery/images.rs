@@ -62,7 +62,35 @@ impl AmiFamily {
         arch: Arch,
         version: Option<&str>,
     ) -> Option<String> {
+        self.variant_parameter(root, kubernetes_version, arch, version, false)
+    }
+
+    /// [`Self::ssm_parameter`] for the image with NVIDIA drivers (and, for AL2,
+    /// the Neuron ones) that GPU and accelerator types launch with, where the
+    /// family publishes one: AL2 `amazon-linux-2-gpu` (x86_64 only), AL2023
+    /// `nvidia`, Bottlerocket `aws-k8s-<v>-nvidia`; Ubuntu and Custom have none.
+    pub fn accelerated_ssm_parameter(
+        self,
+        root: &str,
+        kubernetes_version: &str,
+        arch: Arch,
+        version: Option<&str>,
+    ) -> Option<String> {
+        self.variant_parameter(root, kubernetes_version, arch, version, true)
+    }
+
+    fn variant_parameter(
+        self,
+        root: &str,
+        kubernetes_version: &str,
+        arch: Arch,
+        version: Option<&str>,
+        accelerated: bool,
+    ) -> Option<String> {
         let root = root.trim_end_matches('/');
+        if accelerated {
+            return self.accelerated_path(root, kubernetes_version, arch, version);
+        }
         let k = kubernetes_version;
         let (x86, a64) = ("x86_64", "arm64");
         let ec2_arch = match arch {
@@ -106,6 +134,42 @@ impl AmiFamily {
             AmiFamily::Custom => return None,
         })
     }
+
+    fn accelerated_path(
+        self,
+        root: &str,
+        k: &str,
+        arch: Arch,
+        version: Option<&str>,
+    ) -> Option<String> {
+        let ec2_arch = match arch {
+            Arch::Amd64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        };
+        Some(match (self, arch) {
+            (AmiFamily::Al2, Arch::Amd64) => match version {
+                None => {
+                    format!("{root}/eks/optimized-ami/{k}/amazon-linux-2-gpu/recommended/image_id")
+                }
+                Some(v) => format!(
+                    "{root}/eks/optimized-ami/{k}/amazon-linux-2-gpu/amazon-eks-gpu-node-{k}-{v}/image_id"
+                ),
+            },
+            (AmiFamily::Al2023, _) => match version {
+                None => format!(
+                    "{root}/eks/optimized-ami/{k}/amazon-linux-2023/{ec2_arch}/nvidia/recommended/image_id"
+                ),
+                Some(v) => format!(
+                    "{root}/eks/optimized-ami/{k}/amazon-linux-2023/{ec2_arch}/nvidia/amazon-eks-node-al2023-{ec2_arch}-nvidia-{k}-{v}/image_id"
+                ),
+            },
+            (AmiFamily::Bottlerocket, _) => {
+                let v = version.unwrap_or("latest");
+                format!("{root}/bottlerocket/aws-k8s-{k}-nvidia/{ec2_arch}/{v}/image_id")
+            }
+            _ => return None,
+        })
+    }
 }
 
 /// A resolved image and the architecture it serves.
@@ -116,14 +180,19 @@ pub struct ResolvedAmi {
     pub arch: Arch,
     pub creation_date: Option<String>,
     pub deprecated: bool,
+    /// The family's GPU / accelerator image: for instance types with GPUs or
+    /// accelerators only. Images from selector terms serve every type.
+    pub accelerated: bool,
 }
 
-/// Newest image per architecture, not-deprecated first (`creationDate` is ISO 8601,
-/// so it orders as text); ties to the lower id. Sorted by architecture.
+/// Newest image per architecture (and variant), not-deprecated first
+/// (`creationDate` is ISO 8601, so it orders as text); ties to the lower id.
+/// Sorted by architecture.
 pub fn newest_per_arch(images: &[ResolvedAmi]) -> Vec<ResolvedAmi> {
-    let mut best: BTreeMap<&'static str, &ResolvedAmi> = BTreeMap::new();
+    let mut best: BTreeMap<(&'static str, bool), &ResolvedAmi> = BTreeMap::new();
     for image in images {
-        let better = best.get(image.arch.as_str()).is_none_or(|b| {
+        let key = (image.arch.as_str(), image.accelerated);
+        let better = best.get(&key).is_none_or(|b| {
             (
                 !image.deprecated,
                 &image.creation_date,
@@ -131,7 +200,7 @@ pub fn newest_per_arch(images: &[ResolvedAmi]) -> Vec<ResolvedAmi> {
             ) > (!b.deprecated, &b.creation_date, std::cmp::Reverse(&b.id))
         });
         if better {
-            best.insert(image.arch.as_str(), image);
+            best.insert(key, image);
         }
     }
     best.into_values().cloned().collect()
@@ -183,6 +252,7 @@ fn described(image: &Image, context: &str) -> Result<Described> {
             name: image.name().map(str::to_string),
             arch: arch.unwrap_or(Arch::Amd64),
             creation_date: image.creation_date().map(str::to_string),
+            accelerated: false,
             deprecated: image.deprecation_time().is_some_and(|t| !t.is_empty()),
         },
         arch,
@@ -252,8 +322,18 @@ pub async fn family_images(
     version: Option<&str>,
 ) -> Result<Vec<ResolvedAmi>> {
     let mut out = Vec::new();
-    for arch in [Arch::Amd64, Arch::Arm64] {
-        let Some(param) = family.ssm_parameter(root, kubernetes_version, arch, version) else {
+    for (arch, accelerated) in [
+        (Arch::Amd64, false),
+        (Arch::Arm64, false),
+        (Arch::Amd64, true),
+        (Arch::Arm64, true),
+    ] {
+        let param = if accelerated {
+            family.accelerated_ssm_parameter(root, kubernetes_version, arch, version)
+        } else {
+            family.ssm_parameter(root, kubernetes_version, arch, version)
+        };
+        let Some(param) = param else {
             continue;
         };
         let Some(id) = ssm_image_id(ssm, &param).await? else {
@@ -263,7 +343,11 @@ pub async fn family_images(
         let found = describe(ec2, &SelectorTerm::id(&id), None).await?;
         match found.into_iter().next() {
             // The parameter's path names the architecture.
-            Some(d) => out.push(ResolvedAmi { arch, ..d.ami }),
+            Some(d) => out.push(ResolvedAmi {
+                arch,
+                accelerated,
+                ..d.ami
+            }),
             None => {
                 return Err(bad_answer(
                     "DescribeImages",
@@ -303,6 +387,26 @@ mod tests {
             "/aws/service/bottlerocket/aws-k8s-1.30/x86_64/latest/image_id"
         );
         assert_eq!(p(AmiFamily::Custom, Arch::Amd64, None), None);
+        let gpu =
+            |f: AmiFamily, a, v| f.accelerated_ssm_parameter(PUBLIC_PARAMETER_ROOT, "1.30", a, v);
+        assert_eq!(
+            gpu(AmiFamily::Al2, Arch::Amd64, None).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2-gpu/recommended/image_id"
+        );
+        assert_eq!(gpu(AmiFamily::Al2, Arch::Arm64, None), None);
+        assert_eq!(
+            gpu(AmiFamily::Al2023, Arch::Arm64, None).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/arm64/nvidia/recommended/image_id"
+        );
+        assert_eq!(
+            gpu(AmiFamily::Al2023, Arch::Amd64, Some("v20240807")).unwrap(),
+            "/aws/service/eks/optimized-ami/1.30/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.30-v20240807/image_id"
+        );
+        assert_eq!(
+            gpu(AmiFamily::Bottlerocket, Arch::Amd64, None).unwrap(),
+            "/aws/service/bottlerocket/aws-k8s-1.30-nvidia/x86_64/latest/image_id"
+        );
+        assert_eq!(gpu(AmiFamily::Ubuntu, Arch::Amd64, None), None);
         assert_eq!(AmiFamily::parse("al2023"), Some(AmiFamily::Al2023));
         assert_eq!(AmiFamily::parse("Windows2022"), None);
     }
@@ -315,6 +419,7 @@ mod tests {
             arch,
             creation_date: Some(date.into()),
             deprecated,
+            accelerated: false,
         };
         let images = [
             ami("ami-old", Arch::Amd64, "2024-01-01T00:00:00.000Z", false),

@@ -48,6 +48,7 @@ fn ami(id: &str, arch: Arch) -> ResolvedAmi {
         arch,
         creation_date: Some("2024-01-01T00:00:00.000Z".into()),
         deprecated: false,
+        accelerated: false,
     }
 }
 
@@ -216,4 +217,42 @@ fn transition_times_move_only_when_a_condition_changes() {
         ..Default::default()
     };
     assert_eq!(problems(&status), [(AMIS_READY.to_string(), String::new())]);
+}
+
+#[test]
+fn gpu_types_take_the_gpu_image_and_others_never_do() {
+    use kerf_core::instance_type::{InstanceType, Overhead};
+    use kerf_core::resources::Resources;
+    let it = |arch: &str, gpus: Option<&str>| {
+        let mut labels = BTreeMap::from([(kerf_api::labels::ARCH.to_string(), arch.to_string())]);
+        if let Some(n) = gpus {
+            labels.insert(
+                kerf_api::labels::INSTANCE_GPU_COUNT.to_string(),
+                n.to_string(),
+            );
+        }
+        InstanceType::new(
+            "t",
+            labels,
+            Resources::new(4000, 1 << 34, 29),
+            Overhead::default(),
+            vec![],
+        )
+    };
+    let mut gpu = ami("ami-gpu", Arch::Amd64);
+    gpu.accelerated = true;
+    let amis = [
+        ami("ami-std", Arch::Amd64),
+        gpu,
+        ami("ami-arm", Arch::Arm64),
+    ];
+    let id = |t: &InstanceType| image_for(&amis, t).map(|a| a.id.as_str());
+    assert_eq!(id(&it("amd64", Some("1"))), Some("ami-gpu"));
+    assert_eq!(id(&it("amd64", Some("0"))), Some("ami-std"));
+    assert_eq!(id(&it("amd64", None)), Some("ami-std"));
+    // No GPU image for arm64: the standard one serves its GPU types too.
+    assert_eq!(id(&it("arm64", Some("1"))), Some("ami-arm"));
+    // Only a GPU image: types without GPUs have none.
+    let only_gpu = [amis[1].clone()];
+    assert_eq!(image_for(&only_gpu, &it("amd64", None)), None);
 }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kerf_api::v1::{EC2NodeClass, NodeClaim, NodeClaimStatus};
-use kerf_cloud::eks::Arch;
 use kerf_cloud::labels;
 use kerf_cloud::provider::quantity::to_quantities;
 use kerf_cloud::provider::{
@@ -28,7 +27,7 @@ use crate::discovery::network::{best_subnet_per_zone, cluster_tag_key};
 use crate::launch::fleet::{self, FleetRequest, MAX_INSTANCE_TYPES, Override, TemplateOverrides};
 use crate::launch::template::{self, LaunchConfig, Metadata, Volume};
 use crate::launch::user_data::{NodeBootstrap, user_data};
-use crate::nodeclass::Resolution;
+use crate::nodeclass::{self, Resolution};
 
 /// Spot when the requirements allow it and a compatible type offers it, else on-demand.
 pub fn capacity_type(requirements: &Requirements, types: &[&InstanceType]) -> &'static str {
@@ -272,11 +271,7 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
                 ),
             )
         })?;
-    let image = resolution
-        .amis
-        .iter()
-        .find(|a| it.labels.get(labels::ARCH).map(String::as_str) == Some(a.arch.as_str()))
-        .map(|a| a.id.clone());
+    let image = nodeclass::image_for(&resolution.amis, it).map(|a| a.id.clone());
     tracing::info!(claim = %name, instance = %instance.instance_id, instance_type = %it.name, %zone, capacity_type = %instance.capacity_type, templates = request.configs.len(), "launched");
     let mut out = claim.clone();
     let claim_labels = out.metadata.labels.get_or_insert_with(Default::default);
@@ -321,11 +316,7 @@ async fn fleet_request(
     let instance_profile = p.instance_profile(class).await?;
     let mut by_template: BTreeMap<String, TemplateOverrides> = BTreeMap::new();
     for (it, _) in ranked {
-        let arch = match it.labels.get(labels::ARCH).map(String::as_str) {
-            Some("arm64") => Arch::Arm64,
-            _ => Arch::Amd64,
-        };
-        let Some(ami) = resolution.amis.iter().find(|a| a.arch == arch) else {
+        let Some(ami) = nodeclass::image_for(&resolution.amis, it) else {
             continue;
         };
         let config = LaunchConfig {

@@ -313,7 +313,12 @@ impl AwsCloudProvider {
             &opts,
         )
         .map_err(|e| CloudError::other("resolving instance types", e))?;
-        Ok(built.into_iter().map(Arc::new).collect())
+        // Only types some image of the class can boot (GPU types may need the GPU image).
+        Ok(built
+            .into_iter()
+            .filter(|it| nodeclass::image_for(&resolution.amis, it).is_some())
+            .map(Arc::new)
+            .collect())
     }
 
     /// Terminates instances by id; ids already gone are not an error.

@@ -409,3 +409,70 @@ async fn a_class_with_a_role_gets_its_own_instance_profile() {
         .collect();
     assert_eq!(roles, ["KarpenterNodeRole-next"]);
 }
+
+/// The EKS GPU image: with AL2023's `nvidia` image published next to the
+/// standard one, a GPU type (g4dn.xlarge) launches with it, a type without
+/// GPUs keeps the standard image, and status.amis says which serves which.
+#[tokio::test]
+async fn gpu_types_launch_with_the_families_gpu_image() {
+    let (_moto, c) = start_moto().await;
+    let acct = seed(&c).await;
+    let parameter = kerf_aws::discovery::images::AmiFamily::Al2023
+        .accelerated_ssm_parameter(
+            PARAMETER_ROOT,
+            K8S_VERSION,
+            kerf_cloud::eks::Arch::Amd64,
+            None,
+        )
+        .unwrap();
+    let gpu_image = kerf_aws::testing::register_image(
+        &c,
+        &format!("amazon-eks-node-al2023-x86_64-nvidia-{K8S_VERSION}-v1"),
+        aws_sdk_ec2::types::ArchitectureValues::X8664,
+    )
+    .await;
+    kerf_aws::testing::put_parameter(&c, &parameter, &gpu_image).await;
+    let mut types = TEST_TYPES.to_vec();
+    types.push("g4dn.xlarge");
+    let (p, _clock) = provider_with(c.clone(), Some(&types));
+    p.set_node_class(node_class("default"));
+
+    let status = p.node_class_status("default").await.unwrap();
+    let gpu_count = |id: &str| {
+        let ami = status.amis.iter().find(|a| a.id == id).expect("in status");
+        ami.requirements
+            .iter()
+            .find(|r| r.key == "karpenter.k8s.aws/instance-gpu-count")
+            .map(|r| r.operator.clone())
+    };
+    assert_eq!(gpu_count(&gpu_image).as_deref(), Some("Exists"));
+    assert_eq!(gpu_count(&acct.ami_amd64).as_deref(), Some("DoesNotExist"));
+
+    let gpu = p
+        .create(&claim("gpu-1", &["g4dn.xlarge"], &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    let plain = p
+        .create(&claim("plain-1", &["m5.large"], &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    let image_of = |claim: &NodeClaim| claim.status.as_ref().and_then(|s| s.image_id.clone());
+    assert_eq!(image_of(&gpu).as_deref(), Some(gpu_image.as_str()));
+    assert_eq!(image_of(&plain).as_deref(), Some(acct.ami_amd64.as_str()));
+    let id = parse_provider_id(gpu.status.as_ref().unwrap().provider_id.as_deref().unwrap())
+        .unwrap()
+        .to_string();
+    let described = c
+        .ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let instance = &described.reservations()[0].instances()[0];
+    assert_eq!(instance.image_id(), Some(gpu_image.as_str()));
+    assert_eq!(
+        instance.instance_type().map(|t| t.as_str()),
+        Some("g4dn.xlarge")
+    );
+}
