@@ -16,7 +16,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::moto::{self, NODECLAIM_TAG, PARAMETER_ROOT, seed, tag};
+use common::moto::{self, NODECLAIM_TAG, seed, tag};
 use common::*;
 
 /// `start_controller` names the cluster so.
@@ -27,13 +27,7 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     let t_start = Instant::now();
     let (moto, aws) = common::moto::start().await;
     let plane = cluster(true).await;
-    let info = plane.client().apiserver_version().await.unwrap();
-    let digits = |s: &str| {
-        s.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-    };
-    let version = format!("{}.{}", digits(&info.major), digits(&info.minor));
+    let version = moto::kubernetes_version(&plane).await;
     let account = seed(&aws, CLUSTER, &version).await;
     let subnet_c = account
         .subnets
@@ -42,28 +36,10 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
         .map(|(_, id)| id.clone())
         .unwrap();
 
-    let _controller = start_controller_with_env(
-        &plane,
-        "aws",
-        false,
-        &[
-            "--cluster-endpoint",
-            "https://api.kerf-e2e.example",
-            "--aws-endpoint-url",
-            moto.endpoint(),
-            "--aws-public-parameter-root",
-            PARAMETER_ROOT,
-            // moto takes seconds to describe all ~1400 types; these are enough.
-            "--aws-instance-types",
-            "m5.large,m5.xlarge,m5.2xlarge,c5.2xlarge,m6g.2xlarge",
-        ],
-        &[
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ],
-    );
+    // No --cluster-ca-bundle: the CA comes from the kubeconfig (asserted below).
+    let (flags, env) = moto::controller_flags(&moto);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let _controller = start_controller_with_env(&plane, "aws", false, &flags, &env);
     apply_seed(&plane);
     let t_scale = Instant::now();
     kubectl(

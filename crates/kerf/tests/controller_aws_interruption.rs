@@ -106,13 +106,7 @@ fn metrics(controller: &Controller) -> String {
 async fn interruption_gc_and_node_class_status_against_moto() {
     let (moto, aws) = moto::start().await;
     let plane = cluster(true).await;
-    let info = plane.client().apiserver_version().await.unwrap();
-    let digits = |s: &str| {
-        s.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-    };
-    let version = format!("{}.{}", digits(&info.major), digits(&info.minor));
+    let version = moto::kubernetes_version(&plane).await;
     let account = seed(&aws, CLUSTER, &version).await;
     let queue_url = aws
         .sqs

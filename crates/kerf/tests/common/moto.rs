@@ -19,6 +19,17 @@ pub struct Account {
     pub node_sg: String,
 }
 
+/// The control plane's Kubernetes minor version (`1.34`), for the EKS AMI parameters.
+pub async fn kubernetes_version(plane: &kerf_testenv::ControlPlane) -> String {
+    let info = plane.client().apiserver_version().await.unwrap();
+    let digits = |s: &str| {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    };
+    format!("{}.{}", digits(&info.major), digits(&info.minor))
+}
+
 /// moto on a free port and clients pointed at it.
 pub async fn start() -> (MotoServer, Clients) {
     let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
