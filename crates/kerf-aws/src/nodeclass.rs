@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::NodeSelectorRequirement;
 use kerf_api::conditions::{
-    self, AMIS_READY, Condition, READY, SECURITY_GROUPS_READY, STATUS_FALSE, STATUS_TRUE,
-    SUBNETS_READY,
+    self, AMIS_READY, Condition, INSTANCE_PROFILE_READY, READY, SECURITY_GROUPS_READY,
+    STATUS_FALSE, STATUS_TRUE, SUBNETS_READY,
 };
 use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
 use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
@@ -308,6 +308,38 @@ pub fn status(
         instance_profile: instance_profile.map(str::to_string),
         conditions,
     }
+}
+
+/// A status whose instance profile (for `spec.role`) could not be made:
+/// `InstanceProfileReady` False with AWS's reason, and so not Ready; the
+/// subnets, groups and images resolved are still written.
+pub fn profile_failed(
+    mut status: EC2NodeClassStatus,
+    class_name: &str,
+    error: &str,
+) -> EC2NodeClassStatus {
+    status.instance_profile = None;
+    status.conditions.retain(|c| c.type_ != READY);
+    status.conditions.push(condition(
+        INSTANCE_PROFILE_READY,
+        false,
+        "InstanceProfileNotReady",
+        format!("EC2NodeClass {class_name}: spec.role: {error}"),
+    ));
+    let not_ready: Vec<&str> = status
+        .conditions
+        .iter()
+        .filter(|c| !c.is_true())
+        .map(|c| c.type_.as_str())
+        .collect();
+    let ready = condition(
+        READY,
+        false,
+        "NotReady",
+        format!("not ready: {}", not_ready.join(", ")),
+    );
+    status.conditions.push(ready);
+    status
 }
 
 /// Carries each condition's transition time over from `old` when its status

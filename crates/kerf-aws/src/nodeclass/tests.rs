@@ -256,3 +256,28 @@ fn gpu_types_take_the_gpu_image_and_others_never_do() {
     let only_gpu = [amis[1].clone()];
     assert_eq!(image_for(&only_gpu, &it("amd64", None)), None);
 }
+
+#[test]
+fn a_profile_that_cannot_be_made_says_so_and_keeps_the_rest() {
+    let spec = EC2NodeClassSpec {
+        subnet_selector_terms: vec![SubnetSelectorTerm {
+            tags: tags("karpenter.sh/discovery", "demo"),
+            id: None,
+        }],
+        ..Default::default()
+    };
+    let r = resolve(&spec, "demo", &network(), vec![ami("ami-1", Arch::Amd64)]).unwrap();
+    let s = profile_failed(status("roled", &r, None), "roled", "NoSuchEntity: role x");
+    assert_eq!(s.amis.len(), 1);
+    let find = |t: &str| s.conditions.iter().find(|c| c.type_ == t).cloned().unwrap();
+    let profile = find(kerf_api::conditions::INSTANCE_PROFILE_READY);
+    assert!(!profile.is_true());
+    assert!(profile.message.unwrap().contains("spec.role: NoSuchEntity"));
+    let ready = find(kerf_api::conditions::READY);
+    assert!(!ready.is_true());
+    assert!(ready.message.unwrap().contains("InstanceProfileReady"));
+    assert_eq!(
+        s.conditions.iter().filter(|c| c.type_ == "Ready").count(),
+        1
+    );
+}

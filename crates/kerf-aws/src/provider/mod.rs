@@ -229,8 +229,12 @@ impl AwsCloudProvider {
     /// The status to write to the node class.
     pub async fn node_class_status(&self, name: &str) -> Result<EC2NodeClassStatus> {
         let (class, r) = self.resolve_node_class(name).await?;
-        let profile = self.instance_profile(&class).await?;
-        Ok(nodeclass::status(name, &r, profile.as_deref()))
+        Ok(match self.instance_profile(&class).await {
+            Ok(profile) => nodeclass::status(name, &r, profile.as_deref()),
+            Err(e) => {
+                nodeclass::profile_failed(nodeclass::status(name, &r, None), name, &e.to_string())
+            }
+        })
     }
 
     /// The instance profile nodes of the class launch with: `instanceProfile`
