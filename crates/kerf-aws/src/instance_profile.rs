@@ -2,15 +2,19 @@
 //! `spec.role`), as Karpenter v1 manages them: one profile per class, named
 //! from the cluster and a hash of the region and class name (stable across
 //! restarts, so a restarted kerf finds its own), tagged as the cluster's, and
-//! holding exactly that role. A class that names `instanceProfile` uses it
-//! as it is and nothing here runs.
+//! holding exactly that role; deleted with the class (the controller holds
+//! the class with the finalizer [`FINALIZER`] until then). A class that names
+//! `instanceProfile` uses it as it is and nothing here runs.
 
 use aws_sdk_iam::types::Tag;
 use sha2::{Digest, Sha256};
 
-use crate::error::aws_error;
+use crate::error::{aws_error, error_code};
 use kerf_cloud::CloudError;
 use kerf_cloud::provider::Result;
+
+/// Held on an EC2NodeClass with a `role` until its profile is deleted.
+pub const FINALIZER: &str = "karpenter.k8s.aws/termination";
 
 /// Tag naming the class a profile was made for.
 pub const NODE_CLASS_TAG: &str = "karpenter.k8s.aws/ec2nodeclass";
@@ -102,6 +106,59 @@ pub async fn ensure(
         .await
         .map_err(|e| aws_error(context(&format!("adding role {role} to")), e))?;
     Ok(name)
+}
+
+/// Empties and deletes the class's profile (the class is being deleted);
+/// one already gone is success.
+pub async fn delete(
+    iam: &aws_sdk_iam::Client,
+    cluster: &str,
+    region: &str,
+    class: &str,
+) -> Result<()> {
+    let name = profile_name(cluster, region, class);
+    let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
+    let roles: Vec<String> = match iam
+        .get_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .instance_profile()
+            .map(|p| {
+                p.roles()
+                    .iter()
+                    .map(|r| r.role_name().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(()),
+        Err(e) => return Err(aws_error(context("reading"), e)),
+    };
+    for role in &roles {
+        match iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(&name)
+            .role_name(role)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
+            Err(e) => return Err(aws_error(context(&format!("removing role {role} from")), e)),
+        }
+    }
+    match iam
+        .delete_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(aws_error(context("deleting"), e)),
+    }
 }
 
 /// CreateInstanceProfile; one that another replica created meanwhile is fine.

@@ -421,4 +421,41 @@ async fn interruption_gc_and_node_class_status_against_moto() {
         Some("True".into()),
         "{status}"
     );
+
+    // The class holds its profile with a finalizer; deleted, it takes the
+    // profile with it.
+    let finalizers = kubectl(
+        &plane,
+        &[
+            "get",
+            "ec2nodeclass",
+            "e2e",
+            "-o",
+            "jsonpath={.metadata.finalizers}",
+        ],
+    );
+    assert!(
+        finalizers.contains("karpenter.k8s.aws/termination"),
+        "{finalizers}"
+    );
+    kubectl(&plane, &["delete", "ec2nodeclass", "e2e", "--wait=false"]);
+    wait(
+        &plane,
+        "the EC2NodeClass gone",
+        Duration::from_secs(60),
+        || {
+            let left = kubectl(&plane, &["get", "ec2nodeclass", "-o", "name"]);
+            (!left.contains("e2e")).then_some(())
+        },
+    );
+    let after = aws
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await;
+    assert!(
+        after.is_err(),
+        "profile {profile} outlived its class: {after:?}"
+    );
 }

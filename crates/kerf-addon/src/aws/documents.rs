@@ -175,10 +175,14 @@ pub fn controller_policy(ctx: &Context, interruption: bool) -> Value {
             },
         }),
         json!({
-            // ... and changes the role only of profiles it tagged as the cluster's.
+            // ... and changes the role of, or deletes, only profiles it tagged as the cluster's.
             "Sid": "AllowScopedInstanceProfileActions",
             "Effect": "Allow",
-            "Action": ["iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+            "Action": [
+                "iam:AddRoleToInstanceProfile",
+                "iam:RemoveRoleFromInstanceProfile",
+                "iam:DeleteInstanceProfile",
+            ],
             "Resource": ctx.instance_profile_arn("*"),
             "Condition": {
                 "StringEquals": {

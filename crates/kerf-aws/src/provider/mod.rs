@@ -261,6 +261,24 @@ impl AwsCloudProvider {
         Ok(Some(profile))
     }
 
+    /// Deletes the profile kerf made for a class with a `role` (the class is
+    /// going away); nothing for a class without one.
+    pub async fn delete_instance_profile(&self, class: &EC2NodeClass) -> Result<()> {
+        if class.spec.role.is_none() {
+            return Ok(());
+        }
+        let name = class.metadata.name.clone().unwrap_or_default();
+        crate::instance_profile::delete(
+            &self.clients().iam,
+            &self.settings.cluster.name,
+            &self.clients().region,
+            &name,
+        )
+        .await?;
+        self.lock_profiles().retain(|(class, _), _| class != &name);
+        Ok(())
+    }
+
     fn lock_profiles(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), String>> {
         self.profiles.lock().unwrap_or_else(PoisonError::into_inner)
     }

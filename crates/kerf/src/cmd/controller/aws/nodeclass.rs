@@ -3,17 +3,21 @@
 //! (discovery is cached, so this is cheap) and its status (subnets, security
 //! groups, AMIs, instance profile, the *Ready conditions) written through the
 //! status subresource when it changed. A selector that matches nothing, or a
-//! resolution AWS refuses, also becomes a Warning Event on the class.
+//! resolution AWS refuses, also becomes a Warning Event on the class. A class
+//! with a `role` is held by a finalizer until kerf deleted the instance
+//! profile it made for it, once no NodeClaim uses the class.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use kerf_api::v1::{EC2NodeClass, EC2NodeClassStatus};
+use kerf_api::v1::{EC2NodeClass, EC2NodeClassStatus, NodeClaim};
 use kerf_api::v1alpha1::AWSNodeTemplate;
 use kerf_aws::AwsCloudProvider;
+use kerf_aws::instance_profile;
 use kerf_aws::nodeclass::{self, keep_transition_times};
 use kerf_controller::Context;
 use kube::Api;
@@ -33,20 +37,35 @@ pub async fn run(ctx: Arc<Context>, provider: Arc<AwsCloudProvider>, metrics: Aw
         if !ctx.is_active() {
             continue;
         }
-        let (classes, templates): (Vec<EC2NodeClass>, Vec<AWSNodeTemplate>) = {
+        let (classes, templates, claimed) = {
             let state = ctx.state();
-            (
-                state
-                    .objects::<EC2NodeClass>()
-                    .map(|(_, c)| c.clone())
-                    .collect(),
-                state
-                    .objects::<AWSNodeTemplate>()
-                    .map(|(_, t)| t.clone())
-                    .collect(),
-            )
+            let classes: Vec<EC2NodeClass> = state
+                .objects::<EC2NodeClass>()
+                .map(|(_, c)| c.clone())
+                .collect();
+            let templates: Vec<AWSNodeTemplate> = state
+                .objects::<AWSNodeTemplate>()
+                .map(|(_, t)| t.clone())
+                .collect();
+            // Classes NodeClaims still launch from: their profile must outlive them.
+            let claimed: BTreeSet<String> = state
+                .objects::<NodeClaim>()
+                .filter(|(_, c)| c.spec.node_class_ref.kind == "EC2NodeClass")
+                .map(|(_, c)| c.spec.node_class_ref.name.clone())
+                .collect();
+            (classes, templates, claimed)
         };
         for class in classes {
+            if class.spec.role.is_some() {
+                let name = class.metadata.name.clone().unwrap_or_default();
+                if class.metadata.deletion_timestamp.is_some() {
+                    if !claimed.contains(&name) {
+                        release(&ctx, &provider, &metrics, &class).await;
+                    }
+                    continue;
+                }
+                hold(&ctx, &class).await;
+            }
             provider.set_node_class(class.clone());
             let old = class.status.clone().unwrap_or_default();
             let reference =
@@ -96,6 +115,54 @@ pub async fn run(ctx: Arc<Context>, provider: Arc<AwsCloudProvider>, metrics: Aw
                 write(&api, &template.metadata, &converted).await;
             }
         }
+    }
+}
+
+/// Puts the profile finalizer on a class with a `role` that lacks it.
+async fn hold(ctx: &Context, class: &EC2NodeClass) {
+    let finalizers = class.metadata.finalizers.clone().unwrap_or_default();
+    if finalizers.iter().any(|f| f == instance_profile::FINALIZER) {
+        return;
+    }
+    let mut with = finalizers;
+    with.push(instance_profile::FINALIZER.to_string());
+    patch_finalizers(ctx, class, with).await;
+}
+
+/// A class with a `role` is being deleted and no claim uses it: delete its
+/// instance profile, then let the class go.
+async fn release(
+    ctx: &Context,
+    provider: &AwsCloudProvider,
+    metrics: &AwsMetrics,
+    class: &EC2NodeClass,
+) {
+    let name = class.metadata.name.clone().unwrap_or_default();
+    if let Err(e) = provider.delete_instance_profile(class).await {
+        let code = kerf_aws::error::aws_code(&e).unwrap_or("unknown");
+        metrics.cloud_error("nodeclass", "DeleteInstanceProfile", code);
+        tracing::warn!(class = %name, error = %e, "deleting the class's instance profile");
+        return;
+    }
+    let Some(rest) = kerf_controller::status::without_finalizer(
+        class.metadata.finalizers.as_ref(),
+        instance_profile::FINALIZER,
+    ) else {
+        return;
+    };
+    patch_finalizers(ctx, class, rest).await;
+    tracing::info!(class = %name, "instance profile deleted, class released");
+}
+
+async fn patch_finalizers(ctx: &Context, class: &EC2NodeClass, finalizers: Vec<String>) {
+    let name = class.metadata.name.clone().unwrap_or_default();
+    let api: Api<EC2NodeClass> = Api::all(ctx.client.clone());
+    let patch = serde_json::json!({ "metadata": { "finalizers": finalizers } });
+    if let Err(e) = api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        tracing::warn!(class = %name, error = %e, "updating the class's finalizers");
     }
 }
 
