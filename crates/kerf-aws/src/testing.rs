@@ -158,3 +158,46 @@ pub async fn run_tagged_instance(c: &Clients, subnet: &str, pairs: &[(&str, &str
         .expect("RunInstances returned an instance")
         .to_string()
 }
+
+/// An IAM user with an inline policy and an access key, made through `iam`;
+/// returns the key. For moto with IAM enforced (`INITIAL_NO_AUTH_ACTION_COUNT`):
+/// each user takes three requests (CreateUser, PutUserPolicy, CreateAccessKey),
+/// best made before enforcement starts, because moto's signature check of a
+/// form body fails on a policy document (it re-encodes `*` and spaces
+/// differently from the SDK).
+pub async fn iam_user(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    policy: &str,
+) -> crate::clients::StaticCredentials {
+    iam.create_user()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateUser {name}: {e:?}"));
+    iam.put_user_policy()
+        .user_name(name)
+        .policy_name("kerf-test")
+        .policy_document(policy)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutUserPolicy {name}: {e:?}"));
+    let key = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateAccessKey {name}: {e:?}"));
+    let key = key.access_key().expect("an access key");
+    crate::clients::StaticCredentials {
+        access_key_id: key.access_key_id().to_string(),
+        secret_access_key: key.secret_access_key().to_string(),
+    }
+}
+
+/// Clients signing as `key`.
+pub async fn clients_as(endpoint: &str, key: &crate::clients::StaticCredentials) -> Clients {
+    let mut settings = AwsSettings::local(endpoint);
+    settings.credentials = Some(key.clone());
+    Clients::connect(&settings).await
+}

@@ -5,9 +5,10 @@
 //! instance is left behind. An identity with launch rights launches the
 //! same claim.
 
+use kerf_aws::AwsSettings;
 use kerf_aws::clients::{StaticCredentials, sdk_config};
 use kerf_aws::error::{aws_code, is_authorization};
-use kerf_aws::{AwsSettings, Clients};
+use kerf_aws::testing::{clients_as, iam_user};
 use kerf_cloud::CloudProvider;
 
 use super::launch::{TYPES, claim};
@@ -15,9 +16,7 @@ use super::support::*;
 
 /// moto lets this many requests through unauthenticated, then checks every
 /// request's signature and policy: exactly the nine that make the three
-/// users (CreateUser, PutUserPolicy, CreateAccessKey each). They are made
-/// before enforcement because moto's signature check of a form body fails
-/// on a policy document (it re-encodes `*` and spaces differently from the SDK).
+/// users (see `kerf_aws::testing::iam_user`).
 const BOOTSTRAP_ACTIONS: &str = "9";
 
 /// What the controller may do in the first case: every read discovery and
@@ -41,37 +40,6 @@ async fn iam(endpoint: &str, key: &StaticCredentials) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&sdk_config(&settings_as(endpoint, key)).await)
 }
 
-/// An IAM user with an inline policy and an access key; returns the key.
-async fn user(iam: &aws_sdk_iam::Client, name: &str, policy: &str) -> StaticCredentials {
-    iam.create_user()
-        .user_name(name)
-        .send()
-        .await
-        .expect("CreateUser");
-    iam.put_user_policy()
-        .user_name(name)
-        .policy_name("kerf-test")
-        .policy_document(policy)
-        .send()
-        .await
-        .expect("PutUserPolicy");
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .expect("CreateAccessKey");
-    let key = key.access_key().expect("an access key");
-    StaticCredentials {
-        access_key_id: key.access_key_id().to_string(),
-        secret_access_key: key.secret_access_key().to_string(),
-    }
-}
-
-async fn clients_as(endpoint: &str, key: &StaticCredentials) -> Clients {
-    Clients::connect(&settings_as(endpoint, key)).await
-}
-
 #[tokio::test]
 async fn a_controller_without_launch_rights_gets_an_authorization_error_and_launches_nothing() {
     let moto = MotoServer::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", BOOTSTRAP_ACTIONS)])
@@ -82,9 +50,9 @@ async fn a_controller_without_launch_rights_gets_an_authorization_error_and_laun
         secret_access_key: "testing".into(),
     };
     let bootstrap = iam(endpoint, &anyone).await;
-    let admin_key = user(&bootstrap, "admin", EVERYTHING).await;
-    let reader_key = user(&bootstrap, "discover-only", DISCOVER_ONLY).await;
-    let launcher_key = user(&bootstrap, "launcher", EVERYTHING).await;
+    let admin_key = iam_user(&bootstrap, "admin", EVERYTHING).await;
+    let reader_key = iam_user(&bootstrap, "discover-only", DISCOVER_ONLY).await;
+    let launcher_key = iam_user(&bootstrap, "launcher", EVERYTHING).await;
     // From here on every request is signed and checked against IAM.
     let admin = clients_as(endpoint, &admin_key).await;
     let allowed = admin.ec2.describe_vpcs().send().await;
