@@ -63,29 +63,12 @@ pub async fn ensure(
         ));
     }
     let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
-    let roles = match iam
-        .get_instance_profile()
-        .instance_profile_name(&name)
-        .send()
-        .await
-    {
-        Ok(out) => out
-            .instance_profile()
-            .map(|p| {
-                p.roles()
-                    .iter()
-                    .map(|r| r.role_name().to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception()) =>
-        {
+    let roles = match roles_of(iam, &name, context("reading")).await? {
+        Some(roles) => roles,
+        None => {
             create(iam, &name, cluster, region, class, context("creating")).await?;
             Vec::new()
         }
-        Err(e) => return Err(aws_error(context("reading"), e)),
     };
     if roles.iter().any(|r| r == role) {
         return Ok(name);
@@ -118,23 +101,8 @@ pub async fn delete(
 ) -> Result<()> {
     let name = profile_name(cluster, region, class);
     let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
-    let roles: Vec<String> = match iam
-        .get_instance_profile()
-        .instance_profile_name(&name)
-        .send()
-        .await
-    {
-        Ok(out) => out
-            .instance_profile()
-            .map(|p| {
-                p.roles()
-                    .iter()
-                    .map(|r| r.role_name().to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(()),
-        Err(e) => return Err(aws_error(context("reading"), e)),
+    let Some(roles) = roles_of(iam, &name, context("reading")).await? else {
+        return Ok(());
     };
     for role in &roles {
         match iam
@@ -158,6 +126,33 @@ pub async fn delete(
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
         Err(e) => Err(aws_error(context("deleting"), e)),
+    }
+}
+
+/// The roles the profile holds, or None when there is no such profile.
+async fn roles_of(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    context: String,
+) -> Result<Option<Vec<String>>> {
+    match iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.instance_profile()
+                .map(|p| {
+                    p.roles()
+                        .iter()
+                        .map(|r| r.role_name().to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(aws_error(context, e)),
     }
 }
 

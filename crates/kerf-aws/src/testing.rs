@@ -201,3 +201,34 @@ pub async fn clients_as(endpoint: &str, key: &crate::clients::StaticCredentials)
     settings.credentials = Some(key.clone());
     Clients::connect(&settings).await
 }
+
+/// The role names an instance profile holds (panics if there is no such profile).
+pub async fn profile_roles(c: &Clients, profile: &str) -> Vec<String> {
+    let out = c
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(profile)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetInstanceProfile {profile}: {e:?}"));
+    out.instance_profile()
+        .map(|p| {
+            p.roles()
+                .iter()
+                .map(|r| r.role_name().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An IAM role EC2 may assume (a node role), by name.
+pub async fn node_role(c: &Clients, name: &str) {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    c.iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateRole {name}: {e:?}"));
+}

@@ -345,14 +345,7 @@ async fn interruption_gc_and_node_class_status_against_moto() {
 
     // Node-class status through the status subresource; the class names a
     // role, so kerf makes its instance profile in (moto's) IAM.
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    aws.iam
-        .create_role()
-        .role_name("KarpenterNodeRole-e2e")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap();
+    kerf_aws::testing::node_role(&aws, "KarpenterNodeRole-e2e").await;
     let class = format!(
         "apiVersion: karpenter.k8s.aws/v1\nkind: EC2NodeClass\nmetadata: {{name: e2e}}\nspec:\n  \
          role: KarpenterNodeRole-e2e\n  amiSelectorTerms: [{{alias: al2023@latest}}]\n  \
@@ -395,20 +388,7 @@ async fn interruption_gc_and_node_class_status_against_moto() {
     let profile = status["instanceProfile"]
         .as_str()
         .expect("status.instanceProfile");
-    let roles = aws
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(profile)
-        .send()
-        .await
-        .unwrap();
-    let roles: Vec<&str> = roles
-        .instance_profile()
-        .unwrap()
-        .roles()
-        .iter()
-        .map(|r| r.role_name())
-        .collect();
+    let roles = kerf_aws::testing::profile_roles(&aws, profile).await;
     assert_eq!(roles, ["KarpenterNodeRole-e2e"], "{status}");
     let ready = status["conditions"]
         .as_array()

@@ -318,17 +318,6 @@ async fn template_profile(c: &kerf_aws::clients::Clients) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn create_role(c: &kerf_aws::clients::Clients, name: &str) {
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    c.iam
-        .create_role()
-        .role_name(name)
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// An EC2NodeClass v1 that names a `role` (not a profile): kerf creates the
 /// class's instance profile in IAM, tagged as the cluster's and holding the
 /// role, writes it to status, and launches with it; a second resolution
@@ -337,8 +326,8 @@ async fn create_role(c: &kerf_aws::clients::Clients, name: &str) {
 async fn a_class_with_a_role_gets_its_own_instance_profile() {
     let (_moto, c) = start_moto().await;
     seed(&c).await;
-    create_role(&c, "KarpenterNodeRole-test").await;
-    create_role(&c, "KarpenterNodeRole-next").await;
+    kerf_aws::testing::node_role(&c, "KarpenterNodeRole-test").await;
+    kerf_aws::testing::node_role(&c, "KarpenterNodeRole-next").await;
     let (p, _clock) = provider(c.clone());
     let mut class = node_class("default");
     class.spec.instance_profile = None;
@@ -357,8 +346,10 @@ async fn a_class_with_a_role_gets_its_own_instance_profile() {
         .await
         .unwrap();
     let profile = profile.instance_profile().unwrap();
-    let roles: Vec<&str> = profile.roles().iter().map(|r| r.role_name()).collect();
-    assert_eq!(roles, ["KarpenterNodeRole-test"]);
+    assert_eq!(
+        kerf_aws::testing::profile_roles(&c, &expected).await,
+        ["KarpenterNodeRole-test"]
+    );
     assert_eq!(
         profile.path(),
         format!("/karpenter/{}/{}/", c.region, cluster_info().name)
@@ -393,20 +384,7 @@ async fn a_class_with_a_role_gets_its_own_instance_profile() {
     p.set_node_class(class);
     let status = p.node_class_status("default").await.unwrap();
     assert_eq!(status.instance_profile.as_deref(), Some(expected.as_str()));
-    let profile = c
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(&expected)
-        .send()
-        .await
-        .unwrap();
-    let roles: Vec<&str> = profile
-        .instance_profile()
-        .unwrap()
-        .roles()
-        .iter()
-        .map(|r| r.role_name())
-        .collect();
+    let roles = kerf_aws::testing::profile_roles(&c, &expected).await;
     assert_eq!(roles, ["KarpenterNodeRole-next"]);
 }
 

@@ -68,18 +68,7 @@ pub fn lp_bound(demand: &Demand) -> Result<LpBound, String> {
         return Ok(LpBound::default());
     }
     let dims = demand.dimensions();
-    // Each resource in units of the largest node's allocatable, so the
-    // simplex never mixes bytes with cores.
-    let scale: Vec<f64> = dims
-        .iter()
-        .map(|d| {
-            demand
-                .choices
-                .iter()
-                .map(|c| amount(&c.allocatable, d))
-                .fold(1.0, f64::max)
-        })
-        .collect();
+    let scale = demand.scale(&dims);
     let mut classes: BTreeMap<&[usize], Vec<f64>> = BTreeMap::new();
     for p in &demand.pods {
         let need = classes

@@ -139,6 +139,19 @@ impl Demand {
         Ok(out)
     }
 
+    /// Per dimension, the largest allocatable any choice has: the unit the
+    /// LPs measure that resource in, so the simplex never mixes bytes with cores.
+    pub fn scale(&self, dims: &[String]) -> Vec<f64> {
+        dims.iter()
+            .map(|d| {
+                self.choices
+                    .iter()
+                    .map(|c| c.allocatable.get(d) as f64)
+                    .fold(1.0, f64::max)
+            })
+            .collect()
+    }
+
     /// Every resource some pod requests, in [`Resources::iter`] order.
     pub fn dimensions(&self) -> Vec<String> {
         let mut total = Resources::default();

@@ -126,16 +126,7 @@ pub fn pattern_bound(demand: &Demand) -> Result<PatternBound, String> {
 
 fn classes_and_bins(demand: &Demand) -> (Vec<Class>, Vec<Bin>) {
     let dims = demand.dimensions();
-    let scale: Vec<f64> = dims
-        .iter()
-        .map(|d| {
-            demand
-                .choices
-                .iter()
-                .map(|c| c.allocatable.get(d) as f64)
-                .fold(1.0, f64::max)
-        })
-        .collect();
+    let scale = demand.scale(&dims);
     let mut keyed: BTreeMap<(&[usize], Vec<i64>), usize> = BTreeMap::new();
     for p in &demand.pods {
         let requests: Vec<i64> = dims.iter().map(|d| p.info.requests.get(d)).collect();
