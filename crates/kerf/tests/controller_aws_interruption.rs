@@ -403,7 +403,7 @@ async fn interruption_gc_and_node_class_status_against_moto() {
     );
 
     // The class holds its profile with a finalizer; deleted, it takes the
-    // profile with it.
+    // profile with it, even after its role was replaced.
     let finalizers = kubectl(
         &plane,
         &[
@@ -418,6 +418,16 @@ async fn interruption_gc_and_node_class_status_against_moto() {
         finalizers.contains("karpenter.k8s.aws/termination"),
         "{finalizers}"
     );
+    // The role gives way to a named profile (the CRD allows one or the
+    // other): the class stays held, and its deletion still removes the
+    // profile kerf made.
+    let switched = class.replace(
+        "role: KarpenterNodeRole-e2e",
+        "instanceProfile: KarpenterNodeInstanceProfile",
+    );
+    assert_ne!(switched, class);
+    let path = write(plane.dir(), "ec2nodeclass.yaml", &switched);
+    kubectl(&plane, &["apply", "-f", path.to_str().unwrap()]);
     kubectl(&plane, &["delete", "ec2nodeclass", "e2e", "--wait=false"]);
     wait(
         &plane,

@@ -261,12 +261,10 @@ impl AwsCloudProvider {
         Ok(Some(profile))
     }
 
-    /// Deletes the profile kerf made for a class with a `role` (the class is
-    /// going away); nothing for a class without one.
+    /// Deletes the profile kerf made for a class (the class is going away),
+    /// by its name: also after the class's `role` gave way to an
+    /// `instanceProfile`. A profile that does not exist is success.
     pub async fn delete_instance_profile(&self, class: &EC2NodeClass) -> Result<()> {
-        if class.spec.role.is_none() {
-            return Ok(());
-        }
         let name = class.metadata.name.clone().unwrap_or_default();
         crate::instance_profile::delete(
             &self.clients().iam,

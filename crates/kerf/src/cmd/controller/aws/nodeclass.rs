@@ -56,14 +56,22 @@ pub async fn run(ctx: Arc<Context>, provider: Arc<AwsCloudProvider>, metrics: Aw
             (classes, templates, claimed)
         };
         for class in classes {
-            if class.spec.role.is_some() {
+            let held = class
+                .metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == instance_profile::FINALIZER);
+            // Held classes are released even if their `role` was since
+            // replaced by an `instanceProfile`: the profile kerf made goes too.
+            if held && class.metadata.deletion_timestamp.is_some() {
                 let name = class.metadata.name.clone().unwrap_or_default();
-                if class.metadata.deletion_timestamp.is_some() {
-                    if !claimed.contains(&name) {
-                        release(&ctx, &provider, &metrics, &class).await;
-                    }
-                    continue;
+                if !claimed.contains(&name) {
+                    release(&ctx, &provider, &metrics, &class).await;
                 }
+                continue;
+            }
+            if class.spec.role.is_some() && class.metadata.deletion_timestamp.is_none() {
                 hold(&ctx, &class).await;
             }
             provider.set_node_class(class.clone());
@@ -129,8 +137,8 @@ async fn hold(ctx: &Context, class: &EC2NodeClass) {
     patch_finalizers(ctx, class, with).await;
 }
 
-/// A class with a `role` is being deleted and no claim uses it: delete its
-/// instance profile, then let the class go.
+/// A held class is being deleted and no claim uses it: delete the instance
+/// profile kerf made for it, then let the class go.
 async fn release(
     ctx: &Context,
     provider: &AwsCloudProvider,
