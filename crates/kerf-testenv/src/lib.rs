@@ -67,6 +67,12 @@ pub use kube_util::{
 };
 pub use moto::MotoServer;
 
+/// A non-loopback IPv4 address of this machine, for endpoints (which may not
+/// be loopback) of a process the test runs here.
+pub fn host_ipv4() -> Result<std::net::Ipv4Addr> {
+    net::host_ipv4().map_err(|e| Error::io("finding a non-loopback IPv4 address", e))
+}
+
 /// A free loopback port, never handed out twice within this test binary.
 pub fn free_port() -> Result<u16> {
     net::free_ports(1)

@@ -71,3 +71,28 @@ pub(crate) async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, Str
         .unwrap_or_default();
     Ok((status, body))
 }
+
+/// A non-loopback IPv4 address of this machine: the source address the kernel
+/// would use towards a few unroutable-in-practice destinations (a UDP
+/// `connect` sends no packet). Endpoints may not be loopback addresses, so a
+/// test whose API server reaches a process here through a Service's endpoints
+/// needs one.
+pub(crate) fn host_ipv4() -> std::io::Result<std::net::Ipv4Addr> {
+    use std::net::{IpAddr, UdpSocket};
+    let socket = UdpSocket::bind(("0.0.0.0", 0))?;
+    for target in ["192.0.2.1:9", "10.255.255.254:9", "172.31.255.254:9"] {
+        if socket.connect(target).is_err() {
+            continue;
+        }
+        if let Ok(addr) = socket.local_addr()
+            && let IpAddr::V4(ip) = addr.ip()
+            && !ip.is_loopback()
+            && !ip.is_unspecified()
+        {
+            return Ok(ip);
+        }
+    }
+    Err(std::io::Error::other(
+        "this machine has no route to a non-loopback IPv4 address",
+    ))
+}

@@ -393,3 +393,25 @@ fn chart_crds_are_the_generated_ones() {
         ])
     );
 }
+
+#[test]
+fn host_network_puts_both_deployments_on_the_node_network() {
+    for (set, expected) in [(None, None), (Some("hostNetwork=true"), Some(true))] {
+        let mut args = vec!["-n", "karpenter"];
+        if let Some(set) = set {
+            args.extend(["--set", set]);
+        }
+        let objects = render(&args);
+        for name in ["kerf", "kerf-webhook"] {
+            let pod = &find(&objects, "Deployment", name)["spec"]["template"]["spec"];
+            assert_eq!(
+                pod["hostNetwork"].as_bool(),
+                expected,
+                "{name} with {set:?}"
+            );
+            // Service DNS from the host network needs the ClusterFirstWithHostNet policy.
+            let dns = expected.map(|_| "ClusterFirstWithHostNet");
+            assert_eq!(pod["dnsPolicy"].as_str(), dns, "{name} with {set:?}");
+        }
+    }
+}

@@ -1,22 +1,31 @@
 //! End to end: the `kerf addon install` binary against moto (the AWS side, an EKS cluster
 //! seeded with CreateCluster) and the REAL control plane with the REAL helm (the cluster
 //! side): the seed's `kubectl get po -n karpenter` shows the controller and the webhook
-//! Running (kwok runs them); the real `kerf webhook` (a process on loopback, reached through
-//! the chart's `webhook.url`) refuses a bad Provisioner applied with kubectl, naming the
-//! field; the default Provisioner from the seed's requirements map is the seed's manifest;
-//! a second install reports every step unchanged. Fails, never skips, without the binaries.
-
+//! Running (kwok runs them); the real `kerf webhook` refuses a bad Provisioner applied with
+//! kubectl, naming the field; the default Provisioner from the seed's requirements map is
+//! the seed's manifest; a second install reports every step unchanged.
+//!
+//! The API server reaches the webhook the way it does in a cluster: through the chart's
+//! Service, its EndpointSlice (the webhook pods' IPs) and the certificate for the Service's
+//! DNS name. kwok pods run no process, so the chart runs with `hostNetwork=true`, kwok gives
+//! its Nodes (and so the host-network pods) this machine's IPv4 address, the API server
+//! routes to endpoints (`--enable-aggregator-routing`, as with no kube-proxy), and the
+//! `kerf webhook` process listens on that address and the pods' port. Fails, never skips,
+//! without the binaries.
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use aws_sdk_eks::types::VpcConfigRequest;
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kerf_addon::aws::AwsClients;
 use kerf_api::v1alpha5::Provisioner;
 use kerf_aws::AwsSettings;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer, kwok_node, wait_for};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 
 const CLUSTER: &str = "eks-blueprint";
 
@@ -88,6 +97,7 @@ async fn add_system_nodes(plane: &ControlPlane) {
 }
 
 fn addon_install(plane: &ControlPlane, moto: &MotoServer, webhook_port: u16) -> Command {
+    let port = format!("webhook.port={webhook_port}");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
     cmd.args([
         "addon",
@@ -112,10 +122,7 @@ fn addon_install(plane: &ControlPlane, moto: &MotoServer, webhook_port: u16) -> 
         "--requirement",
         "karpenter.sh/capacity-type=spot,on-demand",
     ])
-    .args([
-        "--set",
-        &format!("webhook.url=https://127.0.0.1:{webhook_port}"),
-    ])
+    .args(["--set", "hostNetwork=true", "--set", &port])
     .envs([
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -128,26 +135,20 @@ fn addon_install(plane: &ControlPlane, moto: &MotoServer, webhook_port: u16) -> 
     cmd
 }
 
-/// `kerf webhook` as the chart runs it, but on loopback with its certificate Secret in
-/// `karpenter` (so it starts once install has created the namespace).
-fn start_webhook(plane: &ControlPlane, port: u16) -> Killed {
+/// `kerf webhook` with the chart's defaults (Service `kerf-webhook`, certificate Secret in
+/// `karpenter`, so it starts once install has created the namespace), on the address the
+/// host-network webhook pods have.
+fn start_webhook(plane: &ControlPlane, host: Ipv4Addr, port: u16) -> Killed {
     let log = std::fs::File::create(plane.dir().join("logs").join("kerf-webhook.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_kerf"))
         .args([
             "webhook",
             "--address",
-            "127.0.0.1",
+            &host.to_string(),
             "--port",
             &port.to_string(),
         ])
-        .args([
-            "--namespace",
-            "karpenter",
-            "--extra-san",
-            "127.0.0.1",
-            "--cert-refresh",
-            "1s",
-        ])
+        .args(["--namespace", "karpenter", "--cert-refresh", "1s"])
         .arg("--kubeconfig")
         .arg(plane.kubeconfig_path())
         .env("RUST_LOG", "info")
@@ -188,7 +189,13 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     let moto = MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
         .unwrap_or_else(|e| panic!("{e}"));
     seed_eks(&moto).await;
-    let plane = ControlPlane::start(ControlPlaneOptions::cluster())
+    let host = kerf_testenv::host_ipv4().unwrap_or_else(|e| panic!("{e}"));
+    let mut options = ControlPlaneOptions::cluster();
+    options
+        .apiserver_args
+        .push("--enable-aggregator-routing=true".into());
+    options.kwok_args.push(format!("--node-ip={host}"));
+    let plane = ControlPlane::start(options)
         .await
         .expect("start the full control plane");
     add_system_nodes(&plane).await;
@@ -203,7 +210,7 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     })
     .await
     .unwrap();
-    let _webhook = start_webhook(&plane, port);
+    let _webhook = start_webhook(&plane, host, port);
     let out = tokio::task::block_in_place(|| install.wait_with_output()).unwrap();
     let first = text(&out);
     assert!(out.status.success(), "kerf addon install failed:\n{first}");
@@ -259,6 +266,35 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     assert_eq!(
         stored.metadata.labels.unwrap()["kerf.sh/managed-by"],
         "kerf-addon"
+    );
+
+    // The API server calls the webhook through the Service, whose endpoints are the
+    // webhook pods: this machine's address and the webhook's port.
+    let hook = Api::<ValidatingWebhookConfiguration>::all(plane.client())
+        .get("validation.webhook.karpenter.sh")
+        .await
+        .unwrap();
+    let config = &hook.webhooks.unwrap()[0].client_config;
+    assert!(config.url.is_none(), "{config:?}");
+    assert_eq!(config.service.as_ref().unwrap().name, "kerf-webhook");
+    let slices = Api::<EndpointSlice>::namespaced(plane.client(), "karpenter")
+        .list(&ListParams::default().labels("kubernetes.io/service-name=kerf-webhook"))
+        .await
+        .unwrap();
+    let endpoints: Vec<(String, i32)> = slices
+        .items
+        .iter()
+        .flat_map(|s| {
+            let port = s.ports.iter().flatten().find_map(|p| p.port).unwrap_or(0);
+            s.endpoints
+                .iter()
+                .flat_map(move |e| e.addresses.iter().map(move |a| (a.clone(), port)))
+        })
+        .collect();
+    assert_eq!(
+        endpoints,
+        vec![(host.to_string(), i32::from(port)); 2],
+        "the webhook Service's endpoints"
     );
 
     // The webhook refuses a bad Provisioner applied with the real kubectl.
