@@ -129,8 +129,9 @@ pub async fn delete(
     }
 }
 
-/// The roles the profile holds, or None when there is no such profile.
-async fn roles_of(
+/// The roles the profile holds, or None when there is no such profile
+/// (GetInstanceProfile); `context` names what was being done on failure.
+pub async fn roles_of(
     iam: &aws_sdk_iam::Client,
     name: &str,
     context: String,

@@ -230,12 +230,16 @@ pub fn image_for<'a>(
     }
 }
 
-/// The EC2NodeClass status for a resolution (conditions without transition times;
-/// the controller keeps the previous time when a status does not change).
+/// The EC2NodeClass status for a resolution and the instance profile nodes
+/// launch with (none for a class that names neither `role` nor
+/// `instanceProfile`; `Err` with AWS's reason when the profile for
+/// `spec.role` could not be made, which leaves the class not Ready but still
+/// writes what resolved). Conditions carry no transition times; the
+/// controller keeps the previous time when a status does not change.
 pub fn status(
     class_name: &str,
     r: &Resolution,
-    instance_profile: Option<&str>,
+    instance_profile: std::result::Result<Option<&str>, &str>,
 ) -> EC2NodeClassStatus {
     let subnets_ok = !r.subnets.is_empty();
     let groups_ok = !r.security_groups.is_empty();
@@ -262,6 +266,15 @@ pub fn status(
             format!(
                 "EC2NodeClass {class_name}: spec.amiSelectorTerms matched no AMIs ({} family)",
                 r.family.as_str()
+            ),
+        ),
+        condition(
+            INSTANCE_PROFILE_READY,
+            instance_profile.is_ok(),
+            "InstanceProfileNotReady",
+            format!(
+                "EC2NodeClass {class_name}: spec.role: {}",
+                instance_profile.err().unwrap_or_default()
             ),
         ),
     ];
@@ -305,41 +318,9 @@ pub fn status(
                 requirements: ami_requirements(a, &r.amis),
             })
             .collect(),
-        instance_profile: instance_profile.map(str::to_string),
+        instance_profile: instance_profile.ok().flatten().map(str::to_string),
         conditions,
     }
-}
-
-/// A status whose instance profile (for `spec.role`) could not be made:
-/// `InstanceProfileReady` False with AWS's reason, and so not Ready; the
-/// subnets, groups and images resolved are still written.
-pub fn profile_failed(
-    mut status: EC2NodeClassStatus,
-    class_name: &str,
-    error: &str,
-) -> EC2NodeClassStatus {
-    status.instance_profile = None;
-    status.conditions.retain(|c| c.type_ != READY);
-    status.conditions.push(condition(
-        INSTANCE_PROFILE_READY,
-        false,
-        "InstanceProfileNotReady",
-        format!("EC2NodeClass {class_name}: spec.role: {error}"),
-    ));
-    let not_ready: Vec<&str> = status
-        .conditions
-        .iter()
-        .filter(|c| !c.is_true())
-        .map(|c| c.type_.as_str())
-        .collect();
-    let ready = condition(
-        READY,
-        false,
-        "NotReady",
-        format!("not ready: {}", not_ready.join(", ")),
-    );
-    status.conditions.push(ready);
-    status
 }
 
 /// Carries each condition's transition time over from `old` when its status

@@ -204,21 +204,10 @@ pub async fn clients_as(endpoint: &str, key: &crate::clients::StaticCredentials)
 
 /// The role names an instance profile holds (panics if there is no such profile).
 pub async fn profile_roles(c: &Clients, profile: &str) -> Vec<String> {
-    let out = c
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(profile)
-        .send()
+    crate::instance_profile::roles_of(&c.iam, profile, format!("reading {profile}"))
         .await
-        .unwrap_or_else(|e| panic!("GetInstanceProfile {profile}: {e:?}"));
-    out.instance_profile()
-        .map(|p| {
-            p.roles()
-                .iter()
-                .map(|r| r.role_name().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("GetInstanceProfile {profile}: {e}"))
+        .unwrap_or_else(|| panic!("no instance profile {profile}"))
 }
 
 /// An IAM role EC2 may assume (a node role), by name.

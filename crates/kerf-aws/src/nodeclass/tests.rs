@@ -87,7 +87,7 @@ fn ec2nodeclass_resolves_to_status_with_ready_conditions() {
         vec![ami("ami-x", Arch::Amd64), ami("ami-a", Arch::Arm64)],
     )
     .unwrap();
-    let s = status("default", &r, Some("profile"));
+    let s = status("default", &r, Ok(Some("profile")));
     assert_eq!(s.subnets.len(), 1);
     assert_eq!(s.subnets[0].id, "subnet-a");
     assert_eq!(s.security_groups[0].id, "sg-1");
@@ -97,6 +97,9 @@ fn ec2nodeclass_resolves_to_status_with_ready_conditions() {
         Some(&["amd64".to_string()][..])
     );
     assert!(is_ready(&s));
+    assert_eq!(s.instance_profile.as_deref(), Some("profile"));
+    let profile = conditions::find(&s.conditions, kerf_api::conditions::INSTANCE_PROFILE_READY);
+    assert!(profile.unwrap().is_true(), "as Karpenter writes it");
 }
 
 #[test]
@@ -112,7 +115,7 @@ fn selectors_matching_nothing_say_so() {
     let r = resolve(&spec, "demo", &network(), vec![]).unwrap();
     // No security group terms: the cluster-tag default, which nothing carries.
     assert!(r.security_groups.is_empty());
-    let s = status("broken", &r, None);
+    let s = status("broken", &r, Ok(None));
     assert!(!is_ready(&s));
     let subnets = conditions::find(&s.conditions, SUBNETS_READY).unwrap();
     assert_eq!(subnets.status, STATUS_FALSE);
@@ -185,7 +188,7 @@ fn awsnodetemplate_resolves_through_conversion() {
         vec![ami("ami-x", Arch::Amd64)],
     )
     .unwrap();
-    let s = node_template_status(&status("legacy", &r, None));
+    let s = node_template_status(&status("legacy", &r, Ok(None)));
     assert_eq!(
         s.subnets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         ["subnet-b"]
@@ -267,7 +270,7 @@ fn a_profile_that_cannot_be_made_says_so_and_keeps_the_rest() {
         ..Default::default()
     };
     let r = resolve(&spec, "demo", &network(), vec![ami("ami-1", Arch::Amd64)]).unwrap();
-    let s = profile_failed(status("roled", &r, None), "roled", "NoSuchEntity: role x");
+    let s = status("roled", &r, Err("NoSuchEntity: role x"));
     assert_eq!(s.amis.len(), 1);
     let find = |t: &str| s.conditions.iter().find(|c| c.type_ == t).cloned().unwrap();
     let profile = find(kerf_api::conditions::INSTANCE_PROFILE_READY);

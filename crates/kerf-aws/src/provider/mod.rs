@@ -229,12 +229,15 @@ impl AwsCloudProvider {
     /// The status to write to the node class.
     pub async fn node_class_status(&self, name: &str) -> Result<EC2NodeClassStatus> {
         let (class, r) = self.resolve_node_class(name).await?;
-        Ok(match self.instance_profile(&class).await {
-            Ok(profile) => nodeclass::status(name, &r, profile.as_deref()),
-            Err(e) => {
-                nodeclass::profile_failed(nodeclass::status(name, &r, None), name, &e.to_string())
-            }
-        })
+        let profile = self
+            .instance_profile(&class)
+            .await
+            .map_err(|e| e.to_string());
+        let profile = profile
+            .as_ref()
+            .map(|p| p.as_deref())
+            .map_err(|e| e.as_str());
+        Ok(nodeclass::status(name, &r, profile))
     }
 
     /// The instance profile nodes of the class launch with: `instanceProfile`

@@ -85,6 +85,11 @@ pub fn pattern_bound(demand: &Demand) -> Result<PatternBound, String> {
             }
         }
     }
+    // Demand keeps only pods some choice holds, so every class has a ceiling;
+    // one without would otherwise drop out of the bound unnoticed.
+    if let Some(k) = ceiling.iter().position(|c| !c.is_finite()) {
+        return Err(format!("pod class {k} fits no instance type whole"));
+    }
     let mut patterns: Vec<Pattern> = Vec::new();
     let mut best = 0.0f64;
     let mut ceiling_value = f64::INFINITY;
@@ -214,7 +219,7 @@ fn solve_dual(
     let mut vars = ProblemVariables::new();
     let pi: Vec<Variable> = ceiling
         .iter()
-        .map(|&c| vars.add(variable().min(0.0).max(if c.is_finite() { c } else { 0.0 })))
+        .map(|&c| vars.add(variable().min(0.0).max(c)))
         .collect();
     let objective: Expression = classes.iter().zip(&pi).map(|(k, &v)| k.count * v).sum();
     let mut model = vars.maximise(objective.clone()).using(microlp);

@@ -266,8 +266,9 @@ fn identity() -> String {
     format!("{host}_{}", std::process::id())
 }
 
-/// The Kubernetes client, and the CA certificates (DER) its configuration
-/// trusts, which AWS nodes get when `--cluster-ca-bundle` is not given.
+/// The Kubernetes client, and for the AWS provider the CA certificates (DER)
+/// its configuration trusts, which AWS nodes get when `--cluster-ca-bundle`
+/// is not given (empty for the other providers).
 async fn client(args: &ControllerArgs) -> Result<(kube::Client, Vec<Vec<u8>>), String> {
     let config = match &args.kubeconfig {
         Some(path) => {
@@ -281,7 +282,10 @@ async fn client(args: &ControllerArgs) -> Result<(kube::Client, Vec<Vec<u8>>), S
             .await
             .map_err(|e| format!("no --kubeconfig and no in-cluster configuration: {e}"))?,
     };
-    let root_certs = config.root_cert.clone().unwrap_or_default();
+    let root_certs = match args.cloud_provider {
+        CloudProviderKind::Aws => config.root_cert.clone().unwrap_or_default(),
+        CloudProviderKind::Kwok | CloudProviderKind::Memory => Vec::new(),
+    };
     let client = kube::Client::try_from(config)
         .map_err(|e| format!("building the Kubernetes client: {e}"))?;
     Ok((client, root_certs))
@@ -449,6 +453,7 @@ pub fn run(args: ControllerArgs) -> i32 {
             }
             return aws::run(&args, options, client, endpoints).await;
         }
+        #[cfg(not(feature = "aws"))]
         let _ = root_certs;
         let cloud = match cloud(&args, &options.cluster_name, &client).await {
             Ok(c) => c,

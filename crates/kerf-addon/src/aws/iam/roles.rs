@@ -115,31 +115,18 @@ pub async fn ensure_instance_profile(
     name: &str,
     role: &str,
 ) -> anyhow::Result<StepOutcome> {
-    let roles = match iam
-        .get_instance_profile()
-        .instance_profile_name(name)
-        .send()
-        .await
-    {
-        Ok(out) => out
-            .instance_profile()
-            .map(|p| {
-                p.roles()
-                    .iter()
-                    .map(|r| r.role_name().to_string())
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Err(e) if e.as_service_error().is_some_and(not_found) => {
+    let read = format!("IAM GetInstanceProfile {name}");
+    let roles = match kerf_aws::instance_profile::roles_of(iam, name, read).await? {
+        Some(roles) => roles,
+        None => {
             iam.create_instance_profile()
                 .instance_profile_name(name)
                 .set_tags(Some(iam_tags(ctx)?))
                 .send()
                 .await
                 .map_err(|e| aws_error(format!("IAM CreateInstanceProfile {name}"), e))?;
-            Vec::<String>::new()
+            Vec::new()
         }
-        Err(e) => return Err(aws_error(format!("IAM GetInstanceProfile {name}"), e)),
     };
     if roles.iter().any(|r| r == role) {
         return Ok(StepOutcome::Unchanged);
