@@ -84,8 +84,13 @@ patterns — one node of one type holding whole pods of each class, integer coun
 allocatable — solved through its dual by cutting planes, with a best-first branch-and-bound
 knapsack per type pricing new patterns; the scaled duals give a proven bound each round
 (Farley), so it is a bound even when stopped early (marked † when more than 0.1% short of the
-LP optimum). It knows two 16-core pods do not share a 31.85-core node. **kerf ÷ best bound**
-divides by the largest of the three. **FFD**: pods by cpu descending, first fit into open nodes, else a new node
+LP optimum). It knows two 16-core pods do not share a 31.85-core node. **Zonal bound**: a
+service of n pods spread over |D| zones with maxSkew s (DoNotSchedule, from empty) leaves at
+least ⌈(n − (|D|−1)s)/|D|⌉ of them in every zone; per resource, each zone buys whole nodes (at
+its own prices, capacity rounded down to what whole pods can fill) covering its forced share and
+all zones the total, solved exactly as per-zone covering knapsacks joined by a min-plus
+convolution; "-" where no spread group forces anything. It knows 100 small pods over three zones
+need whole nodes in each. **kerf ÷ best bound** divides by the largest of the four. **FFD**: pods by cpu descending, first fit into open nodes, else a new node
 of the cheapest choice that holds the pod alone, honouring choices, taints and zonal spread.
 
 $body

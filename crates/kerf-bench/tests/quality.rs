@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use kerf_bench::quality::{MIXES, Mix, evaluate, first_fit_decreasing, judge, mixes, provision};
+use kerf_bench::quality::{
+    Demand, MIXES, Mix, evaluate, first_fit_decreasing, judge, mixes, provision, spread_groups,
+};
 use kerf_core::resources::MILLI;
 
 const EPS: f64 = 1e-6;
@@ -28,9 +30,48 @@ fn bounds_are_below_every_plan_on_small_mixes() {
             assert!(e.lp.cost <= ffd.cost * (1.0 + EPS), "{row}: {e:?}");
             assert!(e.pattern.cost <= e.kerf_cost * (1.0 + EPS), "{row}: {e:?}");
             assert!(e.pattern.cost <= ffd.cost * (1.0 + EPS), "{row}: {e:?}");
+            assert!(e.zonal.cost <= e.kerf_cost * (1.0 + EPS), "{row}: {e:?}");
+            assert!(e.zonal.cost <= ffd.cost * (1.0 + EPS), "{row}: {e:?}");
             // Near its optimum it is at least the split-pod LP.
             if e.pattern.gap < 1e-3 {
                 assert!(e.pattern.cost >= e.lp.cost * (1.0 - 2e-3), "{row}: {e:?}");
+            }
+        }
+    }
+}
+
+/// The zonal bound's premise, on kerf's own plans: every zone ends with at
+/// least the share of each spread group the skew forces into it.
+#[test]
+fn kerf_plans_put_the_forced_share_of_each_spread_group_in_every_zone() {
+    for (mix, pods, seed) in [(Mix::Web, 100, 42), (Mix::Web, 300, 5), (Mix::All, 200, 8)] {
+        let outcome = provision(mix, pods, seed).unwrap();
+        let demand = Demand::from_snapshot(&outcome.snapshot).unwrap();
+        let groups = spread_groups(&demand);
+        assert!(!groups.is_empty(), "{mix} × {pods}");
+        let zone_of: BTreeMap<String, &str> = outcome
+            .plan
+            .new_nodes
+            .iter()
+            .flat_map(|n| {
+                n.pods
+                    .iter()
+                    .map(|p| (p.to_string(), n.chosen.zone.as_str()))
+            })
+            .collect();
+        for g in groups {
+            assert!(g.per_zone_min > 0 && g.zones.len() == 3, "{g:?}");
+            let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in &g.pods {
+                let key = demand.pods[i].info.key.to_string();
+                *per_zone.entry(zone_of[&key]).or_insert(0) += 1;
+            }
+            for z in &g.zones {
+                let here = per_zone.get(z.as_str()).copied().unwrap_or(0);
+                assert!(
+                    here >= g.per_zone_min,
+                    "{mix} × {pods}: {z} has {here} of {g:?}"
+                );
             }
         }
     }

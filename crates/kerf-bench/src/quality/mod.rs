@@ -1,8 +1,8 @@
 //! The cost-quality suite: realistic pod mixes ([`mixes`]) on the built-in
 //! EC2-shaped catalogue, planned through the path `kerf simulate` takes
 //! (`kerf_state::provision` against `kerf_cloud::InMemoryCloud`, i.e.
-//! snapshot → `kerf_core::scheduler::solve`), and kerf's $/h set against two
-//! lower bounds ([`bounds`], [`patterns`]) and a first-fit-decreasing
+//! snapshot → `kerf_core::scheduler::solve`), and kerf's $/h set against
+//! lower bounds ([`bounds`], [`patterns`], [`zonal`]) and a first-fit-decreasing
 //! baseline ([`ffd`]),
 //! all computed from the same snapshot ([`demand`]). [`report`] renders the
 //! markdown.
@@ -15,6 +15,7 @@ pub mod patterns;
 pub mod report;
 #[cfg(test)]
 mod tests;
+pub mod zonal;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -28,6 +29,7 @@ pub use demand::Demand;
 pub use ffd::{FfdPlan, first_fit_decreasing};
 pub use mixes::{MIXES, Mix};
 pub use patterns::{PatternBound, pattern_bound};
+pub use zonal::{SpreadGroup, ZonalBound, spread_groups, zonal_bound};
 
 /// What the baseline bought, or why it could not plan the mix.
 #[derive(Clone, Debug)]
@@ -60,6 +62,8 @@ pub struct Evaluation {
     pub lp: LpBound,
     /// The configuration-LP bound over whole-pod node patterns.
     pub pattern: PatternBound,
+    /// The bound from what zone spread forces into every zone.
+    pub zonal: ZonalBound,
     /// `pool/type` → fractional nodes in the LP optimum.
     pub lp_types: BTreeMap<String, f64>,
     /// Pods no instance type can hold.
@@ -93,6 +97,7 @@ pub struct Judged {
     pub binding: Option<String>,
     pub lp: LpBound,
     pub pattern: PatternBound,
+    pub zonal: ZonalBound,
 }
 
 /// Demand and bounds for a snapshot. Fails if the LP bound falls below the
@@ -108,6 +113,7 @@ pub fn judge(snapshot: &Snapshot) -> Result<Judged, String> {
         ));
     }
     let pattern = pattern_bound(&demand)?;
+    let zonal = zonal_bound(&demand, snapshot.nodes.len());
     // The configuration LP's optimum (at most cost / (1 - gap)) cannot be
     // below the LP that lets pods split.
     let optimum_at_most = pattern.cost / (1.0 - pattern.gap).max(1e-9);
@@ -123,13 +129,18 @@ pub fn judge(snapshot: &Snapshot) -> Result<Judged, String> {
         binding,
         lp,
         pattern,
+        zonal,
     })
 }
 
 impl Evaluation {
     /// The tightest of the bounds.
     pub fn best_bound(&self) -> f64 {
-        self.lp.cost.max(self.pattern.cost).max(self.per_dimension)
+        self.lp
+            .cost
+            .max(self.pattern.cost)
+            .max(self.per_dimension)
+            .max(self.zonal.cost)
     }
 }
 
@@ -155,6 +166,7 @@ pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluat
         binding,
         lp,
         pattern,
+        zonal,
     } = judge(&outcome.snapshot)?;
     let mut kerf_types = BTreeMap::new();
     for n in &plan.new_nodes {
@@ -195,6 +207,7 @@ pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluat
         binding,
         lp,
         pattern,
+        zonal,
         lp_types,
         impossible: demand.impossible.len(),
     })

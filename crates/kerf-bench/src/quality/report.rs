@@ -13,8 +13,8 @@ fn money(v: f64) -> String {
 /// The summary table, one row per evaluation.
 pub fn table(rows: &[Evaluation]) -> String {
     let mut out = String::from(
-        "| mix | pods | kerf $/h | FFD $/h | per-dim bound $/h | LP bound $/h | pattern bound $/h | kerf ÷ best bound | FFD ÷ best bound | nodes (kerf / FFD) | solve (s) |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| mix | pods | kerf $/h | FFD $/h | per-dim bound $/h | LP bound $/h | pattern bound $/h | zonal bound $/h | kerf ÷ best bound | FFD ÷ best bound | nodes (kerf / FFD) | solve (s) |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let bound = r.best_bound();
@@ -28,7 +28,7 @@ pub fn table(rows: &[Evaluation]) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} ({}) | {} | {}{} | {:.3} | {} | {} / {} | {:.3} |",
+            "| {} | {} | {} | {} | {} ({}) | {} | {}{} | {} | {:.3} | {} | {} / {} | {:.3} |",
             r.mix,
             r.pods,
             money(r.kerf_cost),
@@ -40,6 +40,7 @@ pub fn table(rows: &[Evaluation]) -> String {
             // A dagger: the cutting planes stopped more than 0.1% short of the
             // configuration LP's optimum; the figure is still a bound.
             if r.pattern.gap <= 1e-3 { "" } else { "†" },
+            zonal(r),
             r.kerf_cost / bound,
             ffd_ratio,
             r.kerf_nodes,
@@ -48,6 +49,14 @@ pub fn table(rows: &[Evaluation]) -> String {
         );
     }
     out
+}
+
+/// The zonal bound and the resource that binds it, or "-" without spread groups.
+fn zonal(r: &Evaluation) -> String {
+    match &r.zonal.binding {
+        Some(d) if r.zonal.groups > 0 => format!("{} ({d})", money(r.zonal.cost)),
+        _ => "-".into(),
+    }
 }
 
 fn top<V: Copy + PartialOrd>(m: &BTreeMap<String, V>, fmt: impl Fn(V) -> String) -> String {

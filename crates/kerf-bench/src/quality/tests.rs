@@ -8,7 +8,10 @@ use kerf_core::instance_type::{InstanceType, Offering, Overhead};
 use kerf_core::resources::Resources;
 use kerf_core::snapshot::PreferencePolicy;
 
-use super::{Demand, first_fit_decreasing, judge, lp_bound, pattern_bound, per_dimension_bound};
+use super::{
+    Demand, first_fit_decreasing, judge, lp_bound, pattern_bound, per_dimension_bound,
+    spread_groups, zonal_bound,
+};
 
 const GIB: i64 = 1 << 30;
 
@@ -178,4 +181,79 @@ fn rename(pods: &mut [Pod]) {
     for (i, p) in pods.iter_mut().enumerate() {
         p.metadata.name = Some(format!("pod-{i}"));
     }
+}
+
+/// Labels the pods `app=<app>` and spreads them over zones (maxSkew `skew`).
+fn spread(pods: &mut [Pod], app: &str, skew: i32) {
+    use k8s_openapi::api::core::v1::TopologySpreadConstraint;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    let selector = BTreeMap::from([("app".to_string(), app.to_string())]);
+    for p in pods {
+        p.metadata.labels = Some(selector.clone());
+        p.spec.as_mut().unwrap().topology_spread_constraints =
+            Some(vec![TopologySpreadConstraint {
+                max_skew: skew,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                when_unsatisfiable: "DoNotSchedule".into(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(selector.clone()),
+                    match_expressions: None,
+                }),
+                ..Default::default()
+            }]);
+    }
+}
+
+#[test]
+fn zonal_bound_buys_a_node_in_every_zone_the_spread_forces() {
+    // Four 500m pods: one 2-core box ($1) holds them all, and the LP and the
+    // pattern bound say $1. Spread over z1 and z2 (maxSkew 1), each zone holds
+    // two, i.e. a full core: a 1-core box ($0.6) per zone, $1.2.
+    let types = vec![box_type("big", 2, 8, 1.0), box_type("small", 1, 4, 0.6)];
+    let mut all = pods(4, "500m", "256Mi");
+    spread(&mut all, "web", 1);
+    let snap = crate::snapshot(all, &types, PreferencePolicy::Respect);
+    let j = judge(&snap).unwrap();
+    assert!((j.lp.cost - 1.0).abs() < 1e-6, "{:?}", j.lp);
+    assert!((j.pattern.cost - 1.0).abs() < 1e-6, "{:?}", j.pattern);
+    assert_eq!(j.zonal.groups, 1);
+    assert!((j.zonal.cost - 1.2).abs() < 1e-9, "{:?}", j.zonal);
+    assert_eq!(j.zonal.binding.as_deref(), Some("cpu"));
+    let groups = spread_groups(&j.demand);
+    assert_eq!(groups[0].zones, ["z1", "z2"]);
+    assert_eq!(groups[0].per_zone_min, 2);
+
+    // maxSkew 4 lets all four share one zone: nothing is forced.
+    let mut all = pods(4, "500m", "256Mi");
+    spread(&mut all, "web", 4);
+    let d =
+        Demand::from_snapshot(&crate::snapshot(all, &types, PreferencePolicy::Respect)).unwrap();
+    assert!(spread_groups(&d).is_empty());
+    assert!((zonal_bound(&d, 0).cost - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn zonal_bound_counts_whole_pods_and_claims_nothing_it_cannot_prove() {
+    // Five 600m pods over two zones: at least two per zone, and the fifth
+    // anywhere. A 1-core box holds one (the grain is 600m), so five boxes.
+    let types = vec![box_type("small", 1, 4, 1.0)];
+    let mut all = pods(5, "600m", "256Mi");
+    spread(&mut all, "web", 1);
+    let d = Demand::from_snapshot(&crate::snapshot(
+        all.clone(),
+        &types,
+        PreferencePolicy::Respect,
+    ))
+    .unwrap();
+    assert_eq!(spread_groups(&d)[0].per_zone_min, 2);
+    assert!((zonal_bound(&d, 0).cost - 5.0).abs() < 1e-9);
+    // Pods already on nodes would count towards the skew: no claim.
+    assert_eq!(zonal_bound(&d, 1).cost, 0.0);
+
+    // A pod the selector matches without the constraint may go anywhere and
+    // break the invariant, so the term forces nothing.
+    all[4].spec.as_mut().unwrap().topology_spread_constraints = None;
+    let d =
+        Demand::from_snapshot(&crate::snapshot(all, &types, PreferencePolicy::Respect)).unwrap();
+    assert!(spread_groups(&d).is_empty());
 }
