@@ -5,9 +5,11 @@
 #      kube-scheduler, kubectl, etcd, kwok, helm), built once per machine from the
 #      Go modules pinned in tools/testbed/ into ~/.cache/kerf/testbed (see
 #      scripts/testbed-build.sh);
-#   2. the Python test tools (moto's server, the AWS API emulator) into a venv
+#   2. crane (tools/image/), which builds and reads back kerf's container image,
+#      into ~/.cache/kerf/image-tools (see scripts/image-tools.sh);
+#   3. the Python test tools (moto's server, the AWS API emulator) into a venv
 #      under ~/.cache/kerf/venv;
-#   3. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
+#   4. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
 #
 # Build outputs live outside the clone (~/.cache/kerf) and are reused by later
 # runs and fresh clones on the same machine. Any missing tool fails loudly.
@@ -44,6 +46,11 @@ step "control-plane binaries (first run on a machine builds them: tens of minute
 BIN="$(scripts/testbed-build.sh | tail -n 1)"
 [[ -x "$BIN/kube-apiserver" ]] || die "testbed build reported $BIN but kube-apiserver is not there"
 export KERF_TESTBED_BIN="$BIN"
+
+step "image tools (crane, for the container image test)"
+KERF_CRANE="$(scripts/image-tools.sh | tail -n 1)"
+[[ -x "$KERF_CRANE" ]] || die "scripts/image-tools.sh reported $KERF_CRANE but it is not executable"
+export KERF_CRANE
 
 step "python test tools (moto_server)"
 scripts/python-tools.sh >&2
