@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build kerf's container image without a Docker engine: one layer holding the
-# `kerf` binary, the shared libraries `ldd` says it loads (the glibc it was
+# `kerf` binary (debug info stripped), the shared libraries `ldd` says it loads (the glibc it was
 # linked against), the CA bundle the AWS and Kubernetes clients trust, and an
 # /etc/passwd naming the non-root user 65532 it runs as. Entrypoint /kerf; the
 # chart passes `controller` or `webhook` as arguments. Assembled and pushed
@@ -66,6 +66,10 @@ fs="$work/fs"
 mkdir -p "$fs/etc/ssl/certs" "$fs/tmp"
 chmod 1777 "$fs/tmp"
 install -m 0755 "$binary" "$fs/kerf"
+# Line tables are for the developer's backtraces; the symbols stay, so a
+# panic in the image still names its functions.
+command -v strip >/dev/null || die "strip (binutils) is needed to drop debug info from the binary"
+strip --strip-debug "$fs/kerf"
 # Every library the dynamic loader resolves, at the path it resolved it to
 # (the loader itself included), so the image needs no base.
 libs="$(ldd "$binary" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')"
