@@ -41,7 +41,8 @@
 //! (`kwok/stages-fast.yaml`). `--enable-crds=Stage` would instead read Stage
 //! objects from the cluster, which would then have to be installed first.
 //! [`MotoServer`] starts moto's AWS API emulator the same way, for the AWS
-//! provider's tests.
+//! provider's tests, and [`ContainerRegistry`] crane's registry, for the
+//! container image's.
 //!
 //! A missing binary is an error (never a skip) naming the binary and
 //! "run scripts/testbed-build.sh".
@@ -54,6 +55,7 @@ mod kube_util;
 pub mod moto;
 mod net;
 mod process;
+pub mod registry;
 
 pub use binaries::Binaries;
 pub use certs::{ADMIN_GROUP, ADMIN_USER};
@@ -66,6 +68,7 @@ pub use kube_util::{
     wait_for,
 };
 pub use moto::MotoServer;
+pub use registry::ContainerRegistry;
 
 /// A non-loopback IPv4 address of this machine, for endpoints (which may not
 /// be loopback) of a process the test runs here.

@@ -5,10 +5,10 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::process::{ManagedProcess, Spawner, terminate_all};
+use crate::process::{ManagedProcess, Spawner, terminate_all, wait_listening};
 
 /// Path of the `moto_server` binary, overriding the default location.
 pub const ENV_MOTO_SERVER: &str = "KERF_MOTO_SERVER";
@@ -77,19 +77,7 @@ impl MotoServer {
             _spawner: spawner,
             _dir: dir,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            let proc = &mut server.procs[0];
-            if let Some(status) = proc.exited() {
-                return Err(proc.error(format!("exited with {status} before listening")));
-            }
-            if Instant::now() > deadline {
-                return Err(proc.error(format!(
-                    "not listening on port {port} after {START_TIMEOUT:?}"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_listening(&mut server.procs[0], port, START_TIMEOUT)?;
         Ok(server)
     }
 

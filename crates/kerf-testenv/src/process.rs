@@ -161,6 +161,26 @@ impl ManagedProcess {
     }
 }
 
+/// Waits until `proc` accepts TCP connections on loopback `port`; an error
+/// with its log's tail if it exits first or `timeout` passes.
+pub(crate) fn wait_listening(
+    proc: &mut ManagedProcess,
+    port: u16,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = proc.exited() {
+            return Err(proc.error(format!("exited with {status} before listening")));
+        }
+        if Instant::now() > deadline {
+            return Err(proc.error(format!("not listening on port {port} after {timeout:?}")));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// Stops `procs`: SIGTERM to every process group, wait up to `grace`, then
 /// SIGKILL whatever is left and reap everything.
 pub(crate) fn terminate_all(procs: &mut [ManagedProcess], grace: Duration) {

@@ -5,12 +5,8 @@
 //! `kerf simulate` plans the seed example there), and building it again from the
 //! same binary gives the same digest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn run(cmd: &mut Command) -> Output {
     let out = cmd
@@ -36,16 +32,6 @@ fn last_line(out: &Output) -> String {
         .to_string()
 }
 
-/// Kills the registry when the test ends, however it ends.
-struct Registry(std::process::Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn build_image(root: &Path, reference: &str) -> String {
     let pushed = last_line(&run(Command::new(root.join("scripts/image.sh"))
         .args(["--binary", env!("CARGO_BIN_EXE_kerf")])
@@ -56,38 +42,15 @@ fn build_image(root: &Path, reference: &str) -> String {
 
 #[test]
 fn image_runs_kerf_with_nothing_from_the_host() {
-    let root = repo_root();
-    let crane = std::env::var("KERF_CRANE").unwrap_or_else(|_| {
-        last_line(&run(&mut Command::new(root.join("scripts/image-tools.sh"))))
-    });
-    let port = kerf_testenv::free_port().expect("a free port");
-    let address = format!("127.0.0.1:{port}");
-    let _registry = Registry(
-        Command::new(&crane)
-            .args(["registry", "serve", "--address", &address])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("crane registry serve"),
-    );
-    let reference = format!("{address}/kerf:e2e");
-    let mut ready = false;
-    for _ in 0..100 {
-        let probe = Command::new(&crane)
-            .args(["catalog", "--insecure", &address])
-            .output();
-        if probe.is_ok_and(|o| o.status.success()) {
-            ready = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(ready, "crane's registry on {address} never answered");
+    let root = kerf_testenv::binaries::repo_root();
+    let registry = kerf_testenv::ContainerRegistry::start().expect("crane's registry on loopback");
+    let crane = registry.crane();
+    let reference = format!("{}/kerf:e2e", registry.address());
 
     let pushed = build_image(&root, &reference);
 
     let config: serde_json::Value = serde_json::from_slice(
-        &run(Command::new(&crane).args(["config", "--insecure", &pushed])).stdout,
+        &run(Command::new(crane).args(["config", "--insecure", &pushed])).stdout,
     )
     .expect("image config is JSON");
     assert_eq!(config["os"], "linux", "{config}");
@@ -108,7 +71,7 @@ fn image_runs_kerf_with_nothing_from_the_host() {
     let fs = dir.path().join("fs");
     std::fs::create_dir(&fs).expect("fs dir");
     let tarball = dir.path().join("fs.tar");
-    run(Command::new(&crane)
+    run(Command::new(crane)
         .args(["export", "--insecure", &pushed])
         .arg(&tarball));
     run(Command::new("tar")

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use kerf_core::pod::{PodInfo, compile};
+use kerf_core::pod::{AffinityTerm, PodInfo, compile};
 use kerf_core::requirements::Requirements;
 use kerf_core::resources::Resources;
 use kerf_core::snapshot::Snapshot;
@@ -150,6 +150,24 @@ impl Demand {
                     .fold(1.0, f64::max)
             })
             .collect()
+    }
+
+    /// Whether the term (a spread constraint's or an affinity's) counts `info`:
+    /// its namespace in the term's scope and its labels selected.
+    pub fn matches(&self, term: &AffinityTerm, info: &PodInfo) -> bool {
+        term.scope.contains(&info.key.namespace, &self.namespaces)
+            && term.selector.matches(&info.labels)
+    }
+
+    /// The zones some choice of pod `pod` can launch in, sorted: its topology
+    /// domains for zone spread, as Karpenter reads them.
+    pub fn zones_of(&self, pod: usize) -> Vec<String> {
+        let zones: std::collections::BTreeSet<&String> = self.pods[pod]
+            .allowed
+            .iter()
+            .flat_map(|&c| self.choices[c].zones.iter().map(|(z, _)| z))
+            .collect();
+        zones.into_iter().cloned().collect()
     }
 
     /// Every resource some pod requests, in [`Resources::iter`] order.

@@ -74,12 +74,6 @@ struct SpreadCounts<'d> {
 }
 
 impl<'d> SpreadCounts<'d> {
-    fn matches(&self, term: &AffinityTerm, info: &PodInfo) -> bool {
-        term.scope
-            .contains(&info.key.namespace, &self.demand.namespaces)
-            && term.selector.matches(&info.labels)
-    }
-
     /// Whether putting `pod` in `zone` keeps each of its constraints' skew.
     fn allows(&self, pod: usize, zone: &str, domains: &[String]) -> bool {
         let info = &self.demand.pods[pod].info;
@@ -87,7 +81,7 @@ impl<'d> SpreadCounts<'d> {
             let counts = self.counts.get(&s.term);
             let count = |z: &str| counts.and_then(|c| c.get(z)).copied().unwrap_or(0);
             let min = domains.iter().map(|z| count(z)).min().unwrap_or(0);
-            let own = i64::from(self.matches(&s.term, info));
+            let own = i64::from(self.demand.matches(&s.term, info));
             count(zone) + own - min <= i64::from(s.max_skew)
         })
     }
@@ -107,7 +101,7 @@ impl<'d> SpreadCounts<'d> {
             .counts
             .keys()
             .copied()
-            .filter(|t| self.matches(t, info))
+            .filter(|t| self.demand.matches(t, info))
             .collect();
         for t in terms {
             if let Some(c) = self.counts.get_mut(t) {
@@ -151,16 +145,7 @@ pub fn first_fit_decreasing(demand: &Demand) -> Result<FfdPlan, String> {
     let mut plan = FfdPlan::default();
     for pod in order {
         let p = &demand.pods[pod];
-        let domains: Vec<String> = {
-            let mut z: Vec<String> = p
-                .allowed
-                .iter()
-                .flat_map(|&c| demand.choices[c].zones.iter().map(|(z, _)| z.clone()))
-                .collect();
-            z.sort();
-            z.dedup();
-            z
-        };
+        let domains = demand.zones_of(pod);
         let open = plan.nodes.iter().position(|n| {
             p.allowed.binary_search(&n.choice).is_ok()
                 && fits(

@@ -51,11 +51,11 @@ pub fn table(rows: &[Evaluation]) -> String {
     out
 }
 
-/// The zonal bound and the resource that binds it, or "-" without spread groups.
+/// The zonal bound and the resource that binds it, or "-" where it claims nothing.
 fn zonal(r: &Evaluation) -> String {
     match &r.zonal.binding {
-        Some(d) if r.zonal.groups > 0 => format!("{} ({d})", money(r.zonal.cost)),
-        _ => "-".into(),
+        Some(d) => format!("{} ({d})", money(r.zonal.cost)),
+        None => "-".into(),
     }
 }
 

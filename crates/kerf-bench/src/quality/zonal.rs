@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kerf_core::pod::{AffinityTerm, PodInfo, WhenUnsatisfiable};
+use kerf_core::pod::{AffinityTerm, WhenUnsatisfiable};
 
 use super::demand::Demand;
 
@@ -55,20 +55,6 @@ pub struct ZonalBound {
     pub groups: usize,
 }
 
-fn matches(demand: &Demand, term: &AffinityTerm, info: &PodInfo) -> bool {
-    term.scope.contains(&info.key.namespace, &demand.namespaces)
-        && term.selector.matches(&info.labels)
-}
-
-fn zones_of(demand: &Demand, pod: usize) -> Vec<String> {
-    let set: BTreeSet<&String> = demand.pods[pod]
-        .allowed
-        .iter()
-        .flat_map(|&c| demand.choices[c].zones.iter().map(|(z, _)| z))
-        .collect();
-    set.into_iter().cloned().collect()
-}
-
 /// The disjoint spread groups of the demand (see the module doc). A term is
 /// left out when a pod it matches lacks the identical constraint, when its
 /// pods differ in maxSkew or zones, when minDomains could bite, or when it
@@ -86,12 +72,12 @@ pub fn spread_groups(demand: &Demand) -> Vec<SpreadGroup> {
     let mut groups = Vec::new();
     'terms: for term in terms {
         let members: Vec<usize> = (0..demand.pods.len())
-            .filter(|&i| matches(demand, term, &demand.pods[i].info))
+            .filter(|&i| demand.matches(term, &demand.pods[i].info))
             .collect();
         let Some(&first) = members.first() else {
             continue;
         };
-        let zones = zones_of(demand, first);
+        let zones = demand.zones_of(first);
         let mut skew = None;
         for &i in &members {
             let own = demand.pods[i].info.spread.iter().find(|s| &s.term == term);
@@ -103,7 +89,7 @@ pub fn spread_groups(demand: &Demand) -> Vec<SpreadGroup> {
                 || s.when_unsatisfiable != WhenUnsatisfiable::DoNotSchedule
                 || min_domains_bites
                 || *skew.get_or_insert(s.max_skew) != s.max_skew
-                || zones_of(demand, i) != zones
+                || demand.zones_of(i) != zones
             {
                 continue 'terms;
             }
@@ -224,12 +210,17 @@ fn bound_for(demand: &Demand, groups: &[SpreadGroup], d: &str) -> f64 {
 
 /// The zonal bound (see the module doc). `existing_nodes` is how many nodes
 /// the snapshot already has: their pods would count towards the skew, so with
-/// any the bound claims nothing.
+/// any the bound claims nothing; nor does it without a spread group.
 pub fn zonal_bound(demand: &Demand, existing_nodes: usize) -> ZonalBound {
     if existing_nodes > 0 {
         return ZonalBound::default();
     }
     let groups = spread_groups(demand);
+    if groups.is_empty() {
+        // Without forced shares this is only whole-node covering, which the
+        // pattern bound already does better: no zonal claim.
+        return ZonalBound::default();
+    }
     let mut out = ZonalBound {
         groups: groups.len(),
         ..Default::default()
