@@ -224,3 +224,55 @@ fn a_batch_tail_takes_one_node_not_a_spray_of_small_ones() {
     );
     assert_eq!(types, ["c-32x", "c-8x"]);
 }
+
+/// Sixteen small services of every shape (100m–1 cpu, 128Mi–2Gi), 5–11
+/// replicas each, on c6g- and m6g-like types (2 and 4 GiB per cpu, m 13%
+/// dearer per cpu). Together they ask for 59.4 cpu and 1.73 GiB per cpu, so
+/// the cpu decides: at the best rate (c.8xlarge, $1.088 for 31.9 cpu) it
+/// costs $2.026. Nodes filled with the batch's mix of shapes come within 2% of
+/// that ($2.058); filled by value alone after the proportional slice, they
+/// came to two c.8xlarge, the second with 4.35 cpu idle ($2.176).
+#[test]
+fn small_services_of_every_shape_pack_close_to_the_cpu_bound() {
+    let types = vec![
+        shape("c.large", 2, 4, 0, 0.068),
+        shape("c.2xlarge", 8, 16, 0, 0.272),
+        shape("c.8xlarge", 32, 64, 0, 1.088),
+        shape("m.xlarge", 4, 16, 0, 0.154),
+        shape("m.4xlarge", 16, 64, 0, 0.616),
+    ];
+    let cpus = ["100m", "250m", "500m", "1"];
+    let mems = ["128Mi", "256Mi", "1Gi", "2Gi"];
+    let mut all = Vec::new();
+    for (s, (cpu, mem)) in cpus
+        .iter()
+        .flat_map(|c| mems.iter().map(move |m| (c, m)))
+        .enumerate()
+    {
+        let spec = format!(
+            "  containers: [{{name: c, resources: {{requests: {{cpu: '{cpu}', memory: {mem}}}}}}}]\n"
+        );
+        let replicas = 5 + (s * 5) % 7;
+        all.extend(pods(
+            &format!("svc{s}"),
+            replicas,
+            &format!("{{app: svc{s}}}"),
+            &spec,
+        ));
+    }
+    let snap = snapshot(vec![pool(types)], all);
+    let plan = solve(&snap);
+    assert_valid(&snap, &plan);
+    let cpu: i64 = plan.new_nodes.iter().map(|n| n.pod_requests.cpu).sum();
+    assert_eq!(cpu, 59_400, "the services' cpu");
+    let bound = 59.4 * 1.088 / 31.9;
+    assert!(
+        cost(&plan) <= bound * 1.02,
+        "{} against the cpu bound {bound}: {:?}",
+        cost(&plan),
+        plan.new_nodes
+            .iter()
+            .map(|n| format!("{} {}", n.chosen.instance_type, n.pod_requests))
+            .collect::<Vec<_>>()
+    );
+}

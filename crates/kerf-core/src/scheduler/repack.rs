@@ -7,9 +7,9 @@
 //! $2.10/h). Here the pods of planned nodes that share a template and
 //! requirements, and that no rule ties to their node, are packed again: node
 //! after node, the instance type that holds the most value per dollar when
-//! filled with its share of every kind of pod left and then
-//! first-fit-decreasing. The result replaces those planned nodes only when it
-//! costs less and stays within the template's limits.
+//! filled with its share of every kind of pod left and then the room left
+//! (two ways, see [`Finish`]). The result replaces those planned nodes only
+//! when it costs less and stays within the template's limits.
 //!
 //! A pod is free to move when it has no host ports and every topology key it
 //! takes part in (its own terms, and the terms of others that select it) is
@@ -144,11 +144,11 @@ impl<'a> Solver<'a> {
         for &c in group {
             old_cost += cheapest_fit(&self.claims[c].requests)?.price;
         }
-        let mut demand = Resources::default();
+        let mut group_demand = Resources::default();
         for &c in group {
-            demand.add(&self.claims[c].requests);
+            group_demand.add(&self.claims[c].requests);
         }
-        if old_cost <= lower_bound(&demand, &choices) * (1.0 + GOOD_ENOUGH) {
+        if old_cost <= lower_bound(&group_demand, &choices) * (1.0 + GOOD_ENOUGH) {
             return None;
         }
         let undominated = undominated(&choices);
@@ -159,7 +159,26 @@ impl<'a> Solver<'a> {
             |i| &self.pending[i].info.requests,
             &undominated,
         )?;
-        let fills = pack(&undominated, &classes)?;
+        let packing_cost = |fills: &[Fill]| -> Option<f64> {
+            fills
+                .iter()
+                .map(|f| cheapest_fit(&demand(&classes, &f.taken)).map(|ch| ch.price))
+                .sum()
+        };
+        // With one class both finishes fill alike.
+        let finishes: &[Finish] = if classes.len() > 1 {
+            &[Finish::ByValue, Finish::RemaindersFirst]
+        } else {
+            &[Finish::ByValue]
+        };
+        let fills = finishes
+            .iter()
+            .filter_map(|&finish| {
+                let fills = pack(&undominated, &classes, finish)?;
+                Some((packing_cost(&fills)?, fills))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, fills)| fills)?;
 
         let mut next = vec![0usize; classes.len()];
         let mut claims = Vec::with_capacity(fills.len());
@@ -347,10 +366,25 @@ fn fit_count(requests: &Resources, room: &Resources) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// What fills a node's room after its proportional slice. Rounded down, the
+/// slice leaves out up to a pod of every class. Filled by value alone, the
+/// room goes to the largest pods: on a batch of many small services the node
+/// fills on cpu while memory lies idle, and the memory-heavy pods end on
+/// nodes of their own (web × 1,000: 15 m6g.xlarge beside c6g.8xlarge nodes
+/// with 6–17 GiB free each). Taking the rounded-off pods first keeps the mix,
+/// but on a few large pods it wastes room a larger one would have used, so
+/// both are packed and the cheaper kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    ByValue,
+    RemaindersFirst,
+}
+
 /// Fills one node of `choice` from the pods left: first a slice of every
 /// class in proportion to what is left (so the node gets the batch's mix of
 /// cpu-heavy and memory-heavy pods, and both run out together), then
-/// first-fit-decreasing into what room remains.
+/// (with [`Finish::RemaindersFirst`]) one more pod of each class the slice
+/// rounded down, then first-fit-decreasing into what room remains.
 /// `total` is what the pods left ask for together ([`demand`]).
 fn fill(
     choice: usize,
@@ -358,6 +392,7 @@ fn fill(
     classes: &[Class],
     left: &[usize],
     total: &Resources,
+    finish: Finish,
 ) -> Fill {
     // The share of everything left that this node could hold, in its tightest resource.
     let fraction = total
@@ -380,6 +415,20 @@ fn fill(
             &mut room,
         );
     }
+    if finish == Finish::RemaindersFirst {
+        let mut rounded_off: Vec<(f64, usize)> = (0..classes.len())
+            .map(|k| {
+                let exact = left[k] as f64 * fraction;
+                (exact - exact.floor(), k)
+            })
+            .filter(|(rest, k)| *rest > 0.0 && f.taken[*k] < left[*k])
+            .collect();
+        rounded_off.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (_, k) in rounded_off {
+            let n = fit_count(&classes[k].requests, &room).min(1);
+            f.add(&classes[k], k, n, &mut room);
+        }
+    }
     for (k, class) in classes.iter().enumerate() {
         let n = fit_count(&class.requests, &room).min(left[k] - f.taken[k]);
         f.add(class, k, n, &mut room);
@@ -400,10 +449,10 @@ impl Fill {
     }
 }
 
-/// What the pods left ask for together.
-fn demand(classes: &[Class], left: &[usize]) -> Resources {
+/// What `counts` pods of each class ask for together.
+fn demand(classes: &[Class], counts: &[usize]) -> Resources {
     let mut total = Resources::default();
-    for (class, &n) in classes.iter().zip(left) {
+    for (class, &n) in classes.iter().zip(counts) {
         for (name, amount) in class.requests.iter() {
             total.set(name, total.get(name) + amount * n as i64);
         }
@@ -424,13 +473,14 @@ fn best_fill(
     choices: &[&Choice],
     classes: &[Class],
     left: &[usize],
+    finish: Finish,
 ) -> (Option<Fill>, Option<Fill>) {
     // The same for every choice: computed once per node opened.
     let total = demand(classes, left);
     let fills: Vec<(f64, Fill)> = choices
         .iter()
         .enumerate()
-        .map(|(c, ch)| (ch.price, fill(c, &ch.room, classes, left, &total)))
+        .map(|(c, ch)| (ch.price, fill(c, &ch.room, classes, left, &total, finish)))
         .filter(|(_, f)| f.value > 0.0)
         .map(|(price, f)| (price / f.value, f))
         .collect();
@@ -464,11 +514,16 @@ fn take(left: &mut [usize], fill: &Fill) {
 
 /// What the greedy packing of the pods left costs, without the look-ahead,
 /// and how many nodes it opens.
-fn greedy_cost(choices: &[&Choice], classes: &[Class], left: &[usize]) -> (f64, usize) {
+fn greedy_cost(
+    choices: &[&Choice],
+    classes: &[Class],
+    left: &[usize],
+    finish: Finish,
+) -> (f64, usize) {
     let mut left = left.to_vec();
     let (mut cost, mut nodes) = (0.0, 0);
     while left.iter().any(|l| *l > 0) {
-        let (Some(f), _) = best_fill(choices, classes, &left) else {
+        let (Some(f), _) = best_fill(choices, classes, &left, finish) else {
             return (f64::INFINITY, nodes);
         };
         cost += choices[f.choice].price;
@@ -494,18 +549,18 @@ const FEWER_NODES_SLACK: f64 = 0.15;
 /// node could hold everything left, it is taken when it costs no more than
 /// the greedy finish would, or, after the first node, saves nodes for at most
 /// [`FEWER_NODES_SLACK`] more than that finish.
-fn pack(choices: &[&Choice], classes: &[Class]) -> Option<Vec<Fill>> {
+fn pack(choices: &[&Choice], classes: &[Class], finish: Finish) -> Option<Vec<Fill>> {
     let mut left: Vec<usize> = classes.iter().map(|c| c.pods.len()).collect();
     let mut out: Vec<Fill> = Vec::new();
     while left.iter().any(|l| *l > 0) {
-        let (next, whole) = best_fill(choices, classes, &left);
+        let (next, whole) = best_fill(choices, classes, &left, finish);
         let next = next?;
         if let Some(whole) = whole
             && whole.choice != next.choice
         {
             let mut rest = left.clone();
             take(&mut rest, &next);
-            let (rest_cost, rest_nodes) = greedy_cost(choices, classes, &rest);
+            let (rest_cost, rest_nodes) = greedy_cost(choices, classes, &rest, finish);
             let greedy = choices[next.choice].price + rest_cost;
             let whole_price = choices[whole.choice].price;
             // Only for a tail: a group's first node is never bought dearer.
