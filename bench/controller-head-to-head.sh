@@ -6,14 +6,17 @@
 # kube-controller-manager, kube-scheduler, kwok), with the same NodePool and
 # the same instance types (upstream's kwok instance_types.json, converted into
 # a kerf catalogue). A Deployment of small pods is scaled from 0 to N; for each
-# size upstream runs, then kerf (A B). Then one markdown table: time from
-# scale-up to the last pod Running and the last node Ready, nodes launched,
-# fleet $/h, each controller's peak RSS and CPU seconds.
+# size upstream runs, then kerf, --runs times (A B A B ...). Then one markdown
+# table of each figure's median over the runs: time from scale-up to the last
+# pod Running and the last node Ready, nodes launched, fleet $/h, each
+# controller's peak RSS and CPU seconds; and every run's times below it.
 #
-#   bench/controller-head-to-head.sh [--sizes "1000 5000"] [--commit-docs] [--timeout SECS] [--prebuilt DIR]
+#   bench/controller-head-to-head.sh [--sizes "1000 5000"] [--runs 3] [--commit-docs] [--timeout SECS] [--prebuilt DIR]
 #
-# --sizes (default "1000 5000"; commas or spaces) are the pod counts, one run
-# per controller each. --timeout (default 1800) stops a run whose pods are not
+# --sizes (default "1000 5000"; commas or spaces) are the pod counts. --runs
+# (default 3) is how many times each controller runs at each size: one run's
+# time to the last pod Running varies by seconds on two cores, so the table
+# reports medians. --timeout (default 1800) stops a run whose pods are not
 # all Running by then (the table says "failed"). The table and the raw results
 # go to bench-out/ (git-ignored); --commit-docs also writes the table to
 # docs/benchmarks/controller-head-to-head.md. --prebuilt DIR skips cargo and
@@ -37,6 +40,7 @@ die() { echo "controller-head-to-head: ERROR: $*" >&2; exit 1; }
 log() { echo "controller-head-to-head: $*" >&2; }
 
 sizes_arg="1000 5000"
+runs=3
 timeout=1800
 commit_docs=0
 prebuilt=""
@@ -44,10 +48,12 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --sizes) shift; sizes_arg="${1:-}" ;;
     --sizes=*) sizes_arg="${1#--sizes=}" ;;
+    --runs) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive count"; runs="$1" ;;
+    --runs=*) runs="${1#--runs=}"; [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive count" ;;
     --timeout) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout="$1" ;;
     --commit-docs) commit_docs=1 ;;
     --prebuilt) shift; [[ -x "${1:-}/kerf" && -x "${1:-}/controller_h2h" ]] || die "--prebuilt needs a directory with kerf and controller_h2h"; prebuilt="$1" ;;
-    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -127,20 +133,21 @@ chmod -R u+w "$RAW"
 python3 "$MODULE_DIR/kwok_catalog.py" "$RAW/instance_types.json" >"$RAW/kerf-catalog.json" ||
   die "cannot convert upstream's instance types into a kerf catalogue"
 
-run_one() { # controller, pods
-  local controller="$1" pods="$2" binary
+run_one() { # controller, pods, run
+  local controller="$1" pods="$2" run="$3" binary name
   binary="$upstream_bin"; [[ "$controller" == kerf ]] && binary="$bin_dir/kerf"
-  log "$pods pods: $controller"
+  name="$controller-$pods-$run"
+  log "$pods pods: $controller (run $run of $runs)"
   if "$bin_dir/controller_h2h" --controller "$controller" --binary "$binary" --pods "$pods" \
     --catalog "$RAW/kerf-catalog.json" --instance-types "$RAW/instance_types.json" \
     --upstream-crds "$RAW/upstream-crds" --timeout-secs "$timeout" \
-    --out "$RAW/$controller-$pods.json" 2>"$RAW/$controller-$pods.stderr" >/dev/null; then
-    log "  $(cat "$RAW/$controller-$pods.json")"
+    --out "$RAW/$name.json" 2>"$RAW/$name.stderr" >/dev/null; then
+    log "  $(cat "$RAW/$name.json")"
   else
-    cp "$RAW/$controller-$pods.stderr" "$RAW/$controller-$pods.log"
-    rm -f "$RAW/$controller-$pods.json"
-    echo "$controller at $pods pods failed: $(tail -1 "$RAW/$controller-$pods.log")" >>"$RAW/notes.txt"
-    log "  failed (see $RAW/$controller-$pods.log)"
+    cp "$RAW/$name.stderr" "$RAW/$name.log"
+    rm -f "$RAW/$name.json"
+    echo "$controller at $pods pods, run $run, failed: $(tail -1 "$RAW/$name.log")" >>"$RAW/notes.txt"
+    log "  failed (see $RAW/$name.log)"
   fi
 }
 
@@ -153,20 +160,22 @@ started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 loadavg="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 write_table() {
-  python3 "$MODULE_DIR/h2h_table.py" "$RAW" --sizes "${sizes[*]}" \
+  python3 "$MODULE_DIR/h2h_table.py" "$RAW" --sizes "${sizes[*]}" --runs "$runs" \
     --machine "$(nproc) CPUs, $cpu_model, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average $loadavg at start, $(cut -d' ' -f1-3 /proc/loadavg) now" \
     --date "$started" \
     --versions "upstream sigs.k8s.io/karpenter $upstream_version (kwok build, $go_version); kerf $kerf_rev, $kerf_build ($(rustc --version 2>/dev/null | awk '{print $1" "$2}'))" \
     --plane "kube-apiserver/controller-manager/scheduler $kube_version, kwok ${kwok_version:-unknown}; controller-manager and scheduler at 200 requests/s (burst 400)" \
-    --command "bench/controller-head-to-head.sh --sizes \"${sizes[*]}\" --timeout $timeout${prebuilt:+ --prebuilt $prebuilt}" \
+    --command "bench/controller-head-to-head.sh --sizes \"${sizes[*]}\" --runs $runs --timeout $timeout${prebuilt:+ --prebuilt $prebuilt}" \
     >"$OUT/controller-head-to-head.md.tmp"
   mv "$OUT/controller-head-to-head.md.tmp" "$OUT/controller-head-to-head.md"
 }
 
 for pods in "${sizes[@]}"; do
-  run_one upstream "$pods"
-  run_one kerf "$pods"
-  write_table
+  for ((run = 1; run <= runs; run++)); do
+    run_one upstream "$pods" "$run"
+    run_one kerf "$pods" "$run"
+    write_table
+  done
 done
 
 cat "$OUT/controller-head-to-head.md"

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Markdown table of bench/controller-head-to-head.sh's raw results.
 
-    h2h_table.py RAW_DIR --sizes "1000 5000" --machine ... --date ... --versions ... --command ...
+    h2h_table.py RAW_DIR --sizes "1000 5000" --runs 3 --machine ... --date ... --versions ... --command ...
 
-RAW_DIR holds <controller>-<pods>.json (one JSON object from the controller_h2h example)
-and, for a failed run, <controller>-<pods>.log; notes.txt lines are appended as notes.
+RAW_DIR holds <controller>-<pods>-<run>.json (one JSON object from the controller_h2h
+example) and, for a failed run, <controller>-<pods>-<run>.log; notes.txt lines are appended
+as notes. Each figure in the main table is the median over a controller's runs that
+finished; the goals are judged on those medians.
 """
 
 import argparse
 import json
 import os
+import statistics
 
 FIGURES = [
     # key, header, format, lower is better
@@ -24,14 +27,25 @@ FIGURES = [
 CONTROLLERS = ["upstream", "kerf"]
 
 
-def load(raw, controller, pods):
-    path = os.path.join(raw, f"{controller}-{pods}.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
-    if os.path.exists(os.path.join(raw, f"{controller}-{pods}.log")):
-        return "failed"
-    return None
+def load_runs(raw, controller, pods, runs):
+    """(run number, result or "failed") for each run that ran, in run order."""
+    loaded = []
+    for run in range(1, runs + 1):
+        path = os.path.join(raw, f"{controller}-{pods}-{run}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                loaded.append((run, json.load(f)))
+        elif os.path.exists(os.path.join(raw, f"{controller}-{pods}-{run}.log")):
+            loaded.append((run, "failed"))
+    return loaded
+
+
+def median_result(loaded):
+    """One result of medians over the finished runs, "failed" when none finished, None when none ran."""
+    done = [r for _, r in loaded if isinstance(r, dict)]
+    if not done:
+        return "failed" if loaded else None
+    return {k: statistics.median(r[k] for r in done) for k, _, _ in FIGURES}
 
 
 def cell(result, key, fmt):
@@ -39,7 +53,10 @@ def cell(result, key, fmt):
         return "not run"
     if result == "failed":
         return "failed"
-    return fmt.format(result[key])
+    value = result[key]
+    if fmt == "{:d}" and value != int(value):
+        return f"{value:.1f}"  # the median of an even number of counts
+    return fmt.format(int(value) if fmt == "{:d}" else value)
 
 
 def ratio(up, kerf, key):
@@ -53,6 +70,7 @@ def ratio(up, kerf, key):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("raw")
+    p.add_argument("--runs", type=int, required=True)
     for flag in ["--sizes", "--machine", "--date", "--versions", "--command", "--plane"]:
         p.add_argument(flag, required=True)
     a = p.parse_args()
@@ -65,7 +83,8 @@ def main():
         f"- Command: `{a.command}`",
         f"- Control plane: {a.plane}",
         "- Workload: a Deployment of `pause` pods (100m CPU, 128Mi each) scaled from 0 to N on a fresh "
-        "control plane per run; upstream first, then kerf, for each size. Same NodePool (linux, amd64, "
+        f"control plane per run; upstream, then kerf, {a.runs} times for each size (A B A B). Figures "
+        "are the median of each controller's runs. Same NodePool (linux, amd64, "
         "spot or on-demand, consolidation off) and the same 144 instance types, prices and 4 zones "
         "(upstream's `kwok/cloudprovider/instance_types.json`, converted into a kerf catalogue for kerf).",
         "- Fleet $/h: the nodes standing when the last pod is Running, at the catalogue's prices. "
@@ -78,8 +97,10 @@ def main():
     out.append("|" + "---|" * len(header))
     goals = []
     shapes = []
+    every_run = []
     for n in sizes:
-        results = {c: load(a.raw, c, n) for c in CONTROLLERS}
+        loaded = {c: load_runs(a.raw, c, n, a.runs) for c in CONTROLLERS}
+        results = {c: median_result(loaded[c]) for c in CONTROLLERS}
         for c in CONTROLLERS:
             out.append("| " + " | ".join([f"{n:,}", c] + [cell(results[c], k, f) for k, _, f in FIGURES]) + " |")
         up, kerf = results["upstream"], results["kerf"]
@@ -93,11 +114,31 @@ def main():
                 + f"; kerf RSS = {rss:.2f} × upstream's (goal ≤ 0.25: {'**met**' if rss <= 0.25 else '**not met**'})."
             )
         for c in CONTROLLERS:
-            r = results[c]
-            if isinstance(r, dict):
+            runs = []
+            for i, r in loaded[c]:
+                if r == "failed":
+                    runs.append(f"run {i} failed")
+                    continue
                 fleet = ", ".join(f"{k} × {v}" for k, v in r["shapes"].items())
-                shapes.append(f"- {n:,} pods, {c}: {fleet or 'no nodes'} (startup to ready {r['startup_seconds']:.1f} s)")
+                shapes.append(
+                    f"- {n:,} pods, {c}, run {i}: {fleet or 'no nodes'} (startup to ready {r['startup_seconds']:.1f} s)"
+                )
+                runs.append(
+                    f"{r['seconds_to_all_running']:.1f} / {r['seconds_to_last_node_ready']:.1f} s, "
+                    f"{r['nodes_launched']} nodes, ${r['dollars_per_hour']:.4f}"
+                )
+            if runs:
+                every_run.append(f"| {n:,} | {c} | " + " · ".join(runs) + " |")
     out += ["", "## Goals (issue 6, part 3)", ""] + (goals or ["- no size has both results yet"])
+    out += [
+        "",
+        "## Every run",
+        "",
+        "Time to the last pod Running / to the last node Ready, nodes launched, fleet $/h, in run order.",
+        "",
+        "| pods | controller | runs |",
+        "|---|---|---|",
+    ] + (every_run or ["| – | – | none yet |"])
     out += ["", "## Fleets (instance type / capacity type / zone)", ""] + (shapes or ["- none"])
     notes_path = os.path.join(a.raw, "notes.txt")
     if os.path.exists(notes_path):

@@ -4,7 +4,12 @@
 //! `max` after it opened, whichever comes first — Karpenter's
 //! `BATCH_IDLE_DURATION` (1 s) and `BATCH_MAX_DURATION` (10 s). The tokio loop
 //! in [`crate::provisioner`] only sleeps until [`Batcher::deadline`].
+//!
+//! As Karpenter's batcher, a pod extends the open batch once: kube-scheduler
+//! rewrites the status of pods it keeps failing, and those updates bring no
+//! new demand, so they must not hold the batch open to its maximum.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -13,6 +18,8 @@ pub struct Batcher {
     max: Duration,
     opened: Option<Instant>,
     last: Option<Instant>,
+    /// The pods (by UID) that already opened or extended the open batch.
+    seen: HashSet<String>,
 }
 
 impl Batcher {
@@ -22,6 +29,7 @@ impl Batcher {
             max,
             opened: None,
             last: None,
+            seen: HashSet::new(),
         }
     }
 
@@ -29,6 +37,16 @@ impl Batcher {
     pub fn trigger(&mut self, now: Instant) {
         self.opened.get_or_insert(now);
         self.last = Some(now);
+    }
+
+    /// A pod that needs capacity arrived or changed: opens or extends the
+    /// batch unless that pod already did in this batch.
+    pub fn trigger_for(&mut self, pod: &str, now: Instant) {
+        if self.seen.contains(pod) {
+            return;
+        }
+        self.seen.insert(pod.to_string());
+        self.trigger(now);
     }
 
     pub fn is_open(&self) -> bool {
@@ -49,6 +67,7 @@ impl Batcher {
             Some(deadline) if now >= deadline => {
                 self.opened = None;
                 self.last = None;
+                self.seen.clear();
                 true
             }
             _ => false,
@@ -95,5 +114,33 @@ mod tests {
         assert!(b.close_if_due(t0 + secs(10.0)));
         b.trigger(t0 + secs(10.2));
         assert_eq!(b.deadline(), Some(t0 + secs(11.2)), "a new batch opens");
+    }
+
+    #[test]
+    fn a_pod_extends_a_batch_once() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(secs(1.0), secs(10.0));
+        b.trigger_for("a", t0);
+        b.trigger_for("a", t0 + secs(0.8));
+        assert_eq!(
+            b.deadline(),
+            Some(t0 + secs(1.0)),
+            "a repeat is not new demand"
+        );
+        b.trigger_for("b", t0 + secs(0.8));
+        assert_eq!(b.deadline(), Some(t0 + secs(1.8)), "a new pod extends");
+        b.trigger(t0 + secs(1.0));
+        assert_eq!(
+            b.deadline(),
+            Some(t0 + secs(2.0)),
+            "unkeyed triggers always extend"
+        );
+        assert!(b.close_if_due(t0 + secs(2.0)));
+        b.trigger_for("a", t0 + secs(3.0));
+        assert_eq!(
+            b.deadline(),
+            Some(t0 + secs(4.0)),
+            "a closed batch forgets its pods: the same pod opens the next"
+        );
     }
 }

@@ -81,7 +81,17 @@ pub struct Context {
     synced: AtomicBool,
     leader: AtomicBool,
     /// Wakes the provisioner: a pod that may need capacity changed.
-    pub pod_changed: Notify,
+    wake: Notify,
+    /// What woke it since it last looked: pod UIDs, and whether anything
+    /// without a pod (a finished list) did.
+    wakes: Mutex<Wakes>,
+}
+
+/// The triggers gathered for the provisioner's batcher between two looks.
+#[derive(Debug, Default)]
+pub struct Wakes {
+    pub pods: Vec<String>,
+    pub other: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -102,8 +112,27 @@ impl Context {
             pool_events: Mutex::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
             leader,
-            pod_changed: Notify::new(),
+            wake: Notify::new(),
+            wakes: Mutex::new(Wakes::default()),
         }
+    }
+
+    /// A pod that may need capacity arrived or changed.
+    pub fn pod_needs_capacity(&self, uid: String) {
+        lock(&self.wakes).pods.push(uid);
+        self.wake.notify_one();
+    }
+
+    /// Something other than a pod calls for a provisioning pass.
+    pub fn wake_provisioner(&self) {
+        lock(&self.wakes).other = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits until something woke the provisioner, then hands over what did.
+    pub async fn woken(&self) -> Wakes {
+        self.wake.notified().await;
+        std::mem::take(&mut *lock(&self.wakes))
     }
 
     pub fn state(&self) -> RwLockReadGuard<'_, ClusterState> {

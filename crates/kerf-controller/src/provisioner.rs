@@ -38,7 +38,15 @@ pub async fn run(ctx: Arc<Context>) {
             .deadline()
             .unwrap_or_else(|| last_pass.max(Instant::now()) + RECHECK);
         tokio::select! {
-            _ = ctx.pod_changed.notified() => batcher.trigger(Instant::now()),
+            wakes = ctx.woken() => {
+                let now = Instant::now();
+                for pod in &wakes.pods {
+                    batcher.trigger_for(pod, now);
+                }
+                if wakes.other {
+                    batcher.trigger(now);
+                }
+            }
             _ = tokio::time::sleep_until(deadline.into()) => {
                 if !batcher.is_open() {
                     batcher.trigger(Instant::now() - ctx.options.batch_idle);

@@ -89,13 +89,13 @@ where
                         ctx.set_synced();
                     }
                 }
-                ctx.pod_changed.notify_one();
+                ctx.wake_provisioner();
             }
             Ok(Event::Apply(obj)) => {
-                let wake = wakes_provisioner(&ctx, &obj);
+                let needs_capacity = pod_needing_capacity(&ctx, &obj);
                 apply_one(&mut ctx.state_mut(), obj);
-                if wake {
-                    ctx.pod_changed.notify_one();
+                if let Some(uid) = needs_capacity {
+                    ctx.pod_needs_capacity(uid);
                 }
             }
             Ok(Event::Delete(obj)) => {
@@ -106,11 +106,21 @@ where
     }
 }
 
-/// A pod that needs capacity changed (other kinds change capacity, not demand).
-fn wakes_provisioner<K: Tracked + 'static>(ctx: &Context, obj: &K) -> bool {
+/// The UID (or, lacking one, namespace/name) of a pod that needs capacity;
+/// other kinds change capacity, not demand.
+fn pod_needing_capacity<K: Tracked + 'static>(ctx: &Context, obj: &K) -> Option<String> {
     let any: &dyn std::any::Any = obj;
-    any.downcast_ref::<Pod>()
-        .is_some_and(|p| is_pending(p, ctx.options.pending_mode()))
+    let pod = any
+        .downcast_ref::<Pod>()
+        .filter(|p| is_pending(p, ctx.options.pending_mode()))?;
+    let meta = &pod.metadata;
+    Some(meta.uid.clone().unwrap_or_else(|| {
+        format!(
+            "{}/{}",
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default()
+        )
+    }))
 }
 
 /// Stores the object; one the state rejects (an invalid Provisioner, say) is

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::process::{ManagedProcess, Spawner, terminate_all, wait_listening};
+use crate::process::LoopbackServer;
 
 /// Path of the `moto_server` binary, overriding the default location.
 pub const ENV_MOTO_SERVER: &str = "KERF_MOTO_SERVER";
@@ -33,9 +33,7 @@ pub fn moto_server_path() -> Result<PathBuf> {
 /// A running `moto_server`.
 pub struct MotoServer {
     endpoint: String,
-    procs: Vec<ManagedProcess>,
-    _spawner: Spawner,
-    _dir: tempfile::TempDir,
+    _server: LoopbackServer,
 }
 
 impl MotoServer {
@@ -60,36 +58,25 @@ impl MotoServer {
         if !bin.is_file() {
             return Err(Error::MissingMoto { path: bin });
         }
-        let dir = tempfile::Builder::new()
-            .prefix("kerf-moto-")
-            .tempdir()
-            .map_err(|e| Error::io("creating moto's temporary directory", e))?;
-        let port = crate::free_port()?;
-        let mut cmd = Command::new(&bin);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        cmd.envs(env.iter().copied());
-        let spawner = Spawner::new()?;
-        let proc =
-            ManagedProcess::spawn(&spawner, "moto_server", cmd, &dir.path().join("moto.log"))?;
-        let mut server = MotoServer {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            procs: vec![proc],
-            _spawner: spawner,
-            _dir: dir,
-        };
-        wait_listening(&mut server.procs[0], port, START_TIMEOUT)?;
-        Ok(server)
+        let server = LoopbackServer::start(
+            "moto_server",
+            |port| {
+                let mut cmd = Command::new(&bin);
+                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                cmd.envs(env.iter().copied());
+                cmd
+            },
+            START_TIMEOUT,
+        )?;
+        Ok(MotoServer {
+            endpoint: format!("http://127.0.0.1:{}", server.port()),
+            _server: server,
+        })
     }
 
     /// `http://127.0.0.1:<port>`, for the SDK clients' endpoint override.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
-    }
-}
-
-impl Drop for MotoServer {
-    fn drop(&mut self) {
-        terminate_all(&mut self.procs, Duration::from_secs(2));
     }
 }
 

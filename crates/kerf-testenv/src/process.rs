@@ -181,6 +181,52 @@ pub(crate) fn wait_listening(
     Ok(())
 }
 
+/// One server process on a free loopback port (moto, a container registry),
+/// with its own temporary directory for the log; stopped when dropped.
+pub(crate) struct LoopbackServer {
+    port: u16,
+    procs: Vec<ManagedProcess>,
+    _spawner: Spawner,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopbackServer {
+    /// Runs the command `command(port)` builds, as `name`, and waits up to
+    /// `timeout` until it listens on `port`.
+    pub(crate) fn start(
+        name: &str,
+        command: impl FnOnce(u16) -> Command,
+        timeout: Duration,
+    ) -> Result<LoopbackServer> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("kerf-{}-", name.replace(' ', "-")))
+            .tempdir()
+            .map_err(|e| Error::io(format!("creating {name}'s temporary directory"), e))?;
+        let port = crate::free_port()?;
+        let spawner = Spawner::new()?;
+        let log = dir.path().join(format!("{}.log", name.replace(' ', "-")));
+        let proc = ManagedProcess::spawn(&spawner, name, command(port), &log)?;
+        let mut server = LoopbackServer {
+            port,
+            procs: vec![proc],
+            _spawner: spawner,
+            _dir: dir,
+        };
+        wait_listening(&mut server.procs[0], port, timeout)?;
+        Ok(server)
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        terminate_all(&mut self.procs, Duration::from_secs(2));
+    }
+}
+
 /// Stops `procs`: SIGTERM to every process group, wait up to `grace`, then
 /// SIGKILL whatever is left and reap everything.
 pub(crate) fn terminate_all(procs: &mut [ManagedProcess], grace: Duration) {

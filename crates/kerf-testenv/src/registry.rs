@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::process::{ManagedProcess, Spawner, terminate_all, wait_listening};
+use crate::process::LoopbackServer;
 
 /// Environment variable naming the crane binary.
 pub const ENV_CRANE: &str = "KERF_CRANE";
@@ -40,39 +40,32 @@ pub fn crane_path() -> Result<PathBuf> {
 pub struct ContainerRegistry {
     address: String,
     crane: PathBuf,
-    procs: Vec<ManagedProcess>,
-    _spawner: Spawner,
-    _dir: tempfile::TempDir,
+    _server: LoopbackServer,
 }
 
 impl ContainerRegistry {
     /// Starts the registry and waits until it listens.
     pub fn start() -> Result<ContainerRegistry> {
         let crane = crane_path()?;
-        let dir = tempfile::Builder::new()
-            .prefix("kerf-registry-")
-            .tempdir()
-            .map_err(|e| Error::io("creating the registry's temporary directory", e))?;
-        let port = crate::free_port()?;
-        let address = format!("127.0.0.1:{port}");
-        let mut cmd = Command::new(&crane);
-        cmd.args(["registry", "serve", "--address", &address]);
-        let spawner = Spawner::new()?;
-        let proc = ManagedProcess::spawn(
-            &spawner,
+        let server = LoopbackServer::start(
             "crane registry",
-            cmd,
-            &dir.path().join("registry.log"),
+            |port| {
+                let mut cmd = Command::new(&crane);
+                cmd.args([
+                    "registry",
+                    "serve",
+                    "--address",
+                    &format!("127.0.0.1:{port}"),
+                ]);
+                cmd
+            },
+            START_TIMEOUT,
         )?;
-        let mut registry = ContainerRegistry {
-            address,
+        Ok(ContainerRegistry {
+            address: format!("127.0.0.1:{}", server.port()),
             crane,
-            procs: vec![proc],
-            _spawner: spawner,
-            _dir: dir,
-        };
-        wait_listening(&mut registry.procs[0], port, START_TIMEOUT)?;
-        Ok(registry)
+            _server: server,
+        })
     }
 
     /// `127.0.0.1:<port>`, the registry part of an image reference (plain HTTP).
@@ -83,11 +76,5 @@ impl ContainerRegistry {
     /// The crane binary that serves it, to push and read images with.
     pub fn crane(&self) -> &Path {
         &self.crane
-    }
-}
-
-impl Drop for ContainerRegistry {
-    fn drop(&mut self) {
-        terminate_all(&mut self.procs, Duration::from_secs(2));
     }
 }
