@@ -21,6 +21,19 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8] = b"narenas:1\0";
 
+/// glibc's malloc still serves the C code linked in (the TLS library's
+/// crypto), and gives each thread that calls it an arena of its own: one
+/// arena there too (peak RSS at 1,000 pods in the controller head-to-head:
+/// 33.2 MiB with glibc's default, 30.9–31.3 with one). Called before any
+/// thread starts.
+fn one_glibc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc tunable; no thread has started yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// kerf: a Kubernetes node autoscaler, drop-in compatible with Karpenter.
 #[derive(Parser, Debug)]
 #[command(name = "kerf", version, about, long_about = None)]
@@ -48,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    one_glibc_arena();
     let cli = Cli::parse();
     let controller = matches!(cli.command, Command::Controller(_));
     let (level, format) = if controller {
