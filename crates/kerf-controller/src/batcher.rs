@@ -5,9 +5,8 @@
 //! `BATCH_IDLE_DURATION` (1 s) and `BATCH_MAX_DURATION` (10 s). The tokio loop
 //! in [`crate::provisioner`] only sleeps until [`Batcher::deadline`].
 //!
-//! As Karpenter's batcher, a pod extends the open batch once: kube-scheduler
-//! rewrites the status of pods it keeps failing, and those updates bring no
-//! new demand, so they must not hold the batch open to its maximum.
+//! As Karpenter's batcher, a pod extends the open batch once: a later update
+//! of a pod the batch already holds brings no new demand.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -115,10 +115,9 @@ fn pod_needing_capacity<K: Tracked + 'static>(ctx: &Context, obj: &K) -> Option<
         .filter(|p| is_pending(p, ctx.options.pending_mode()))?;
     let meta = &pod.metadata;
     Some(meta.uid.clone().unwrap_or_else(|| {
-        format!(
-            "{}/{}",
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default()
+        kerf_state::object_key(
+            meta.namespace.as_deref(),
+            meta.name.as_deref().unwrap_or_default(),
         )
     }))
 }

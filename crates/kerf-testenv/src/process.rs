@@ -185,7 +185,7 @@ pub(crate) fn wait_listening(
 /// with its own temporary directory for the log; stopped when dropped.
 pub(crate) struct LoopbackServer {
     port: u16,
-    procs: Vec<ManagedProcess>,
+    proc: ManagedProcess,
     _spawner: Spawner,
     _dir: tempfile::TempDir,
 }
@@ -198,21 +198,22 @@ impl LoopbackServer {
         command: impl FnOnce(u16) -> Command,
         timeout: Duration,
     ) -> Result<LoopbackServer> {
+        let file_name = name.replace(' ', "-");
         let dir = tempfile::Builder::new()
-            .prefix(&format!("kerf-{}-", name.replace(' ', "-")))
+            .prefix(&format!("kerf-{file_name}-"))
             .tempdir()
             .map_err(|e| Error::io(format!("creating {name}'s temporary directory"), e))?;
         let port = crate::free_port()?;
         let spawner = Spawner::new()?;
-        let log = dir.path().join(format!("{}.log", name.replace(' ', "-")));
+        let log = dir.path().join(format!("{file_name}.log"));
         let proc = ManagedProcess::spawn(&spawner, name, command(port), &log)?;
         let mut server = LoopbackServer {
             port,
-            procs: vec![proc],
+            proc,
             _spawner: spawner,
             _dir: dir,
         };
-        wait_listening(&mut server.procs[0], port, timeout)?;
+        wait_listening(&mut server.proc, port, timeout)?;
         Ok(server)
     }
 
@@ -223,7 +224,7 @@ impl LoopbackServer {
 
 impl Drop for LoopbackServer {
     fn drop(&mut self) {
-        terminate_all(&mut self.procs, Duration::from_secs(2));
+        terminate_all(std::slice::from_mut(&mut self.proc), Duration::from_secs(2));
     }
 }
 
