@@ -125,7 +125,8 @@ def main():
                 )
                 runs.append(
                     f"{r['seconds_to_all_running']:.1f} / {r['seconds_to_last_node_ready']:.1f} s, "
-                    f"{r['nodes_launched']} nodes, ${r['dollars_per_hour']:.4f}"
+                    f"{r['nodes_launched']} node{'' if r['nodes_launched'] == 1 else 's'}, "
+                    f"${r['dollars_per_hour']:.4f}"
                 )
             if runs:
                 every_run.append(f"| {n:,} | {c} | " + " · ".join(runs) + " |")

@@ -6,7 +6,11 @@
 //! in [`crate::provisioner`] only sleeps until [`Batcher::deadline`].
 //!
 //! As Karpenter's batcher, a pod extends the open batch once: a later update
-//! of a pod the batch already holds brings no new demand.
+//! of a pod the batch already holds brings no new demand. The caller keys
+//! each trigger by what it adds: a pod, or a ReplicaSet whose missing
+//! replicas the next pass plans anyway
+//! ([`kerf_state::ClusterState::demand_key`]), so that ReplicaSet's later
+//! pods do not hold the batch open.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -17,7 +21,8 @@ pub struct Batcher {
     max: Duration,
     opened: Option<Instant>,
     last: Option<Instant>,
-    /// The pods (by UID) that already opened or extended the open batch.
+    /// The demand keys (pod UIDs, ReplicaSets) that already opened or
+    /// extended the open batch.
     seen: HashSet<String>,
 }
 
@@ -39,12 +44,12 @@ impl Batcher {
     }
 
     /// A pod that needs capacity arrived or changed: opens or extends the
-    /// batch unless that pod already did in this batch.
-    pub fn trigger_for(&mut self, pod: &str, now: Instant) {
-        if self.seen.contains(pod) {
+    /// batch unless its demand key already did in this batch.
+    pub fn trigger_for(&mut self, key: &str, now: Instant) {
+        if self.seen.contains(key) {
             return;
         }
-        self.seen.insert(pod.to_string());
+        self.seen.insert(key.to_string());
         self.trigger(now);
     }
 

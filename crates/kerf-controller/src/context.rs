@@ -82,7 +82,7 @@ pub struct Context {
     leader: AtomicBool,
     /// Wakes the provisioner: a pod that may need capacity changed.
     wake: Notify,
-    /// What woke it since it last looked: pod UIDs, and whether anything
+    /// What woke it since it last looked: pods' demand keys, and whether anything
     /// without a pod (a finished list) did.
     wakes: Mutex<Wakes>,
 }
@@ -90,6 +90,7 @@ pub struct Context {
 /// The triggers gathered for the provisioner's batcher between two looks.
 #[derive(Debug, Default)]
 pub struct Wakes {
+    /// Batch keys of pods that need capacity (`watch::pod_needing_capacity`).
     pub pods: Vec<String>,
     pub other: bool,
 }
@@ -118,8 +119,8 @@ impl Context {
     }
 
     /// A pod that may need capacity arrived or changed.
-    pub fn pod_needs_capacity(&self, uid: String) {
-        lock(&self.wakes).pods.push(uid);
+    pub fn pod_needs_capacity(&self, key: String) {
+        lock(&self.wakes).pods.push(key);
         self.wake.notify_one();
     }
 

@@ -25,7 +25,7 @@ use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinSet;
 
-use crate::context::Context;
+use crate::context::{Context, ControllerOptions};
 
 /// Spawns one watcher per kind onto `tasks`.
 pub fn spawn_all(ctx: &Arc<Context>, tasks: &mut JoinSet<()>) {
@@ -92,10 +92,16 @@ where
                 ctx.wake_provisioner();
             }
             Ok(Event::Apply(obj)) => {
-                let needs_capacity = pod_needing_capacity(&ctx, &obj);
-                apply_one(&mut ctx.state_mut(), obj);
-                if let Some(uid) = needs_capacity {
-                    ctx.pod_needs_capacity(uid);
+                // One lock per event: the demand key reads the state the
+                // object is stored into.
+                let needs_capacity = {
+                    let mut state = ctx.state_mut();
+                    let key = pod_needing_capacity(&ctx.options, &state, &obj);
+                    apply_one(&mut state, obj);
+                    key
+                };
+                if let Some(key) = needs_capacity {
+                    ctx.pod_needs_capacity(key);
                 }
             }
             Ok(Event::Delete(obj)) => {
@@ -106,13 +112,24 @@ where
     }
 }
 
-/// The UID (or, lacking one, namespace/name) of a pod that needs capacity;
-/// other kinds change capacity, not demand.
-fn pod_needing_capacity<K: Tracked + 'static>(ctx: &Context, obj: &K) -> Option<String> {
+/// The batch key of a pod that needs capacity: its ReplicaSet's when the
+/// next pass plans that ReplicaSet's missing replicas
+/// ([`ClusterState::demand_key`]), else its UID (or, lacking one,
+/// namespace/name). Other kinds change capacity, not demand.
+fn pod_needing_capacity<K: Tracked + 'static>(
+    options: &ControllerOptions,
+    state: &ClusterState,
+    obj: &K,
+) -> Option<String> {
     let any: &dyn std::any::Any = obj;
     let pod = any
         .downcast_ref::<Pod>()
-        .filter(|p| is_pending(p, ctx.options.pending_mode()))?;
+        .filter(|p| is_pending(p, options.pending_mode()))?;
+    if options.expected_replicas
+        && let Some(key) = state.demand_key(pod)
+    {
+        return Some(key);
+    }
     let meta = &pod.metadata;
     Some(meta.uid.clone().unwrap_or_else(|| {
         kerf_state::object_key(

@@ -101,15 +101,9 @@ impl ClusterState {
         let mut out = Vec::new();
         let mut total = 0;
         for (key, (uid, like, in_pass)) in groups {
-            let Some(rs) = self.replica_sets.get(&key) else {
+            let Some(rs) = self.replica_set_to_expect(&key, uid) else {
                 continue;
             };
-            if rs.metadata.uid.as_deref() != Some(uid)
-                || rs.metadata.deletion_timestamp.is_some()
-                || creation_failing(rs)
-            {
-                continue;
-            }
             let desired = rs
                 .spec
                 .as_ref()
@@ -134,6 +128,37 @@ impl ClusterState {
             }
         }
         out
+    }
+
+    /// What a pending pod adds to the provisioner's open batch: its
+    /// ReplicaSet, when the next pass would plan that ReplicaSet's missing
+    /// replicas with it, else nothing beyond the pod itself (`None`).
+    ///
+    /// Why: a batch waits for demand to stop arriving. Once one pod of a
+    /// ReplicaSet is pending and its missing siblings are expected, the
+    /// siblings that arrive later are already in the plan, so they need not
+    /// hold the batch open: keyed by the ReplicaSet, the batch closes a second
+    /// after that ReplicaSet's first pod, not a second after its last. While
+    /// claims are in flight or the ReplicaSet cannot create pods, nothing is
+    /// expected, and each pod extends the batch as in Karpenter.
+    pub fn demand_key(&self, pod: &Pod) -> Option<String> {
+        let (key, uid) = replica_set_of(pod)?;
+        if self.launches_in_flight() {
+            return None;
+        }
+        self.replica_set_to_expect(&key, uid)?;
+        Some(format!("ReplicaSet/{uid}"))
+    }
+
+    /// The stored ReplicaSet `key`, if it is the one with `uid` and its
+    /// missing replicas can be expected: not being deleted, not failing to
+    /// create pods.
+    fn replica_set_to_expect(&self, key: &str, uid: &str) -> Option<&ReplicaSet> {
+        self.replica_sets.get(key).map(Arc::as_ref).filter(|rs| {
+            rs.metadata.uid.as_deref() == Some(uid)
+                && rs.metadata.deletion_timestamp.is_none()
+                && !creation_failing(rs)
+        })
     }
 
     /// Whether a NodeClaim (not being deleted) has no Ready Node yet.

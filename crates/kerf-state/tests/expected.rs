@@ -239,3 +239,43 @@ async fn nothing_more_is_expected_while_the_first_claims_launch() {
     assert!(second.expected.is_empty(), "{:?}", second.expected);
     assert!(second.claims.is_empty(), "{} claims", second.claims.len());
 }
+
+#[test]
+fn a_replica_set_extends_a_batch_only_while_its_replicas_are_expected() {
+    let pending = replica("inflate-7d9f-p9", None, false);
+    let mut state = ramping(20, "rs-1", false);
+    assert_eq!(
+        state.demand_key(&pending).as_deref(),
+        Some("ReplicaSet/rs-1"),
+        "its missing siblings are planned with it"
+    );
+    for (case, state) in [
+        ("ReplicaFailure", ramping(20, "rs-1", true)),
+        (
+            "another ReplicaSet of the same name",
+            ramping(20, "rs-2", false),
+        ),
+    ] {
+        assert_eq!(state.demand_key(&pending), None, "{case}");
+    }
+    let mut orphan = pending.clone();
+    orphan.metadata.owner_references = None;
+    assert_eq!(state.demand_key(&orphan), None, "no ReplicaSet");
+
+    let claim: kerf_api::v1::NodeClaim = yaml(
+        r#"
+apiVersion: karpenter.sh/v1
+kind: NodeClaim
+metadata: {name: default-abc12}
+spec:
+  nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+  requirements: []
+"#,
+    );
+    state.apply(claim).unwrap();
+    assert_eq!(
+        state.demand_key(&pending),
+        None,
+        "nothing is expected while a claim launches: each pod counts"
+    );
+}

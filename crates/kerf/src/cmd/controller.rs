@@ -44,7 +44,8 @@ pub struct ControllerArgs {
     #[arg(long, env = "KERF_BIND_PODS")]
     pub bind_pods: bool,
     /// With a ReplicaSet's pending pods, also plan for the replicas it has
-    /// yet to create, so a scale-up gets its nodes in its first batch
+    /// yet to create, so a scale-up gets its nodes in its first batch, and
+    /// that batch does not wait for the rest of the ReplicaSet's pods
     /// (`false`: plan only for pods that exist, as Karpenter does).
     #[arg(long, env = "KERF_EXPECTED_REPLICAS", default_value_t = true, action = clap::ArgAction::Set)]
     pub expected_replicas: bool,
