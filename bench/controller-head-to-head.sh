@@ -6,7 +6,9 @@
 # kube-controller-manager, kube-scheduler, kwok), with the same NodePool and
 # the same instance types (upstream's kwok instance_types.json, converted into
 # a kerf catalogue). A Deployment of small pods is scaled from 0 to N; for each
-# size upstream runs, then kerf, --runs times (A B A B ...). Then one markdown
+# size upstream runs, then kerf as it ships (pods left to kube-scheduler), then
+# kerf with --bind-pods (a third entrant, outside the goals), --runs times
+# (A B C A B C ...). Then one markdown
 # table of each figure's median over the runs: time from scale-up to the last
 # pod Running and the last node Ready, nodes launched, fleet $/h, each
 # controller's peak RSS and CPU seconds; and every run's times below it.
@@ -135,7 +137,7 @@ python3 "$MODULE_DIR/kwok_catalog.py" "$RAW/instance_types.json" >"$RAW/kerf-cat
 
 run_one() { # controller, pods, run
   local controller="$1" pods="$2" run="$3" binary name
-  binary="$upstream_bin"; [[ "$controller" == kerf ]] && binary="$bin_dir/kerf"
+  binary="$upstream_bin"; [[ "$controller" == kerf* ]] && binary="$bin_dir/kerf"
   name="$controller-$pods-$run"
   log "$pods pods: $controller (run $run of $runs)"
   if "$bin_dir/controller_h2h" --controller "$controller" --binary "$binary" --pods "$pods" \
@@ -174,6 +176,7 @@ for pods in "${sizes[@]}"; do
   for ((run = 1; run <= runs; run++)); do
     run_one upstream "$pods" "$run"
     run_one kerf "$pods" "$run"
+    run_one kerf-bind-pods "$pods" "$run"
     write_table
   done
 done

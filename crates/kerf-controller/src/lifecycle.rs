@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kerf_api::conditions;
@@ -32,6 +33,10 @@ pub async fn run(ctx: Arc<Context>) {
     }
 }
 
+/// Binding requests in flight at once: enough to hide the round trip, few
+/// enough to leave the API server's default in-flight limit to everyone else.
+const BINDS_IN_FLIGHT: usize = 16;
+
 pub async fn reconcile_once(ctx: &Arc<Context>) {
     relaunch_orphans(ctx);
     let t = now();
@@ -58,9 +63,14 @@ pub async fn reconcile_once(ctx: &Arc<Context>) {
     for pod in done {
         ctx.forget_binding(&pod);
     }
-    for (pod, node) in binds {
-        bind(ctx, &pod, &node).await;
-    }
+    // Each bind is an independent request. One at a time, a batch of thousands
+    // of pods holds up the next lifecycle pass (and the pods behind it) by one
+    // API round trip per pod.
+    futures::stream::iter(binds)
+        .for_each_concurrent(BINDS_IN_FLIGHT, |(pod, node)| async move {
+            bind(ctx, &pod, &node).await
+        })
+        .await;
     crate::counter::reconcile_once(ctx).await;
 }
 

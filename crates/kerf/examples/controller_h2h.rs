@@ -37,7 +37,7 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-const USAGE: &str = "--controller upstream|kerf --binary PATH --pods N --catalog FILE \
+const USAGE: &str = "--controller upstream|kerf|kerf-bind-pods --binary PATH --pods N --catalog FILE \
 --instance-types FILE --upstream-crds DIR [--timeout-secs S] [--out FILE]";
 
 fn args() -> Result<Args, String> {
@@ -140,7 +140,9 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
                 ],
             )?;
         }
-        Which::Kerf => apply(&plane, "nodepool.yaml", &manifests::kerf_node_pool())?,
+        Which::Kerf | Which::KerfBindPods => {
+            apply(&plane, "nodepool.yaml", &manifests::kerf_node_pool())?
+        }
     }
     apply(&plane, "deployment.yaml", DEPLOYMENT)?;
 

@@ -4,7 +4,10 @@
 //! Both run with leader election off, metrics and health on free loopback
 //! ports, their usual log level for production (warnings and errors), and the
 //! same instance types: upstream from its `instance_types.json`, kerf from
-//! that file converted into a kerf catalogue.
+//! that file converted into a kerf catalogue. kerf runs as it ships (pods
+//! left to kube-scheduler) and, as a third entrant, with `--bind-pods`
+//! (kerf binds the pods it planned once their node is Ready; kube-scheduler
+//! still runs, as it does in every cluster).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +17,7 @@ use std::time::{Duration, Instant};
 pub enum Which {
     Upstream,
     Kerf,
+    KerfBindPods,
 }
 
 impl Which {
@@ -21,7 +25,10 @@ impl Which {
         match s {
             "upstream" => Ok(Which::Upstream),
             "kerf" => Ok(Which::Kerf),
-            _ => Err(format!("--controller {s:?}: expected upstream or kerf")),
+            "kerf-bind-pods" => Ok(Which::KerfBindPods),
+            _ => Err(format!(
+                "--controller {s:?}: expected upstream, kerf or kerf-bind-pods"
+            )),
         }
     }
 
@@ -29,6 +36,7 @@ impl Which {
         match self {
             Which::Upstream => "upstream",
             Which::Kerf => "kerf",
+            Which::KerfBindPods => "kerf-bind-pods",
         }
     }
 }
@@ -49,7 +57,9 @@ pub struct Inputs {
 pub fn crds(which: Which, inputs: &Inputs) -> PathBuf {
     match which {
         Which::Upstream => inputs.upstream_crds.clone(),
-        Which::Kerf => Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds"),
+        Which::Kerf | Which::KerfBindPods => {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds")
+        }
     }
 }
 
@@ -87,7 +97,7 @@ pub fn spawn(
                 .env("INSTANCE_TYPES_FILE_PATH", &inputs.instance_types)
                 .env("LOG_LEVEL", "error");
         }
-        Which::Kerf => {
+        Which::Kerf | Which::KerfBindPods => {
             cmd.args([
                 "controller",
                 "--cluster-name",
@@ -105,6 +115,9 @@ pub fn spawn(
                 "RUST_LOG",
                 diagnostic_log().unwrap_or_else(|| "warn".into()),
             );
+            if which == Which::KerfBindPods {
+                cmd.arg("--bind-pods");
+            }
         }
     }
     cmd.stdin(Stdio::null())
