@@ -15,7 +15,8 @@
 # on two cores: upstream's scheduling benchmark alone is slow here (see
 # docs/benchmarks/head-to-head.md). --join-only runs nothing and joins the
 # parts' latest tables in bench-out/ (each keeps its own date and versions),
-# after one part was re-run on its own.
+# after one part was re-run on its own; a part with no table in bench-out/ is
+# joined from its committed docs/benchmarks/ file.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --commit-docs) commit_docs=1; pass+=(--commit-docs) ;;
     --join-only) join_only=1 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "all.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -49,9 +50,12 @@ report="$OUT/performance.md"
   echo "- command: \`bench/all.sh $*\`$( ((join_only)) && echo ' (the parts ran separately; each section gives its own date and versions)')"
   for part in "${parts[@]}"; do
     echo
-    [[ -f "$OUT/$part.md" ]] || { echo "all.sh: $part wrote no $OUT/$part.md" >&2; exit 1; }
+    table="$OUT/$part.md"
+    # A part not re-run on this machine is joined as last committed.
+    ((join_only)) && [[ ! -f "$table" ]] && table="$ROOT/docs/benchmarks/$part.md"
+    [[ -f "$table" ]] || { echo "all.sh: $part wrote no $table" >&2; exit 1; }
     # Each part's own title becomes a section heading here.
-    sed 's/^# /## /' "$OUT/$part.md"
+    sed 's/^# /## /' "$table"
   done
 } >"$report"
 echo "all.sh: wrote $report" >&2
