@@ -16,10 +16,13 @@
 # docs/benchmarks/head-to-head.md). --join-only runs nothing and joins the
 # parts' latest tables in bench-out/ (each keeps its own date and versions),
 # after one part was re-run on its own; a part with no table in bench-out/ is
-# joined from its committed docs/benchmarks/ file.
+# joined from its committed docs/benchmarks/ file. Each part's hand-written
+# findings (see bench/lib.sh) follow its table.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 pass=()
 commit_docs=0
@@ -28,7 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --commit-docs) commit_docs=1; pass+=(--commit-docs) ;;
     --join-only) join_only=1 ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "all.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +43,7 @@ for part in "${parts[@]}"; do
   "$ROOT/bench/$part.sh" "${pass[@]}"
 done
 
+mkdir -p "$OUT"
 report="$OUT/performance.md"
 {
   echo "# kerf performance: all three parts of issue 6"
@@ -54,8 +58,9 @@ report="$OUT/performance.md"
     # A part not re-run on this machine is joined as last committed.
     ((join_only)) && [[ ! -f "$table" ]] && table="$ROOT/docs/benchmarks/$part.md"
     [[ -f "$table" ]] || { echo "all.sh: $part wrote no $table" >&2; exit 1; }
-    # Each part's own title becomes a section heading here.
-    sed 's/^# /## /' "$table"
+    # Each part's own title becomes a section heading here; its committed
+    # findings follow its table.
+    with_findings "$table" "$ROOT/docs/benchmarks/$part.md" | sed 's/^# /## /'
   done
 } >"$report"
 echo "all.sh: wrote $report" >&2

@@ -32,6 +32,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
 OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 RAW="$OUT/controller-head-to-head"
@@ -55,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout="$1" ;;
     --commit-docs) commit_docs=1 ;;
     --prebuilt) shift; [[ -x "${1:-}/kerf" && -x "${1:-}/controller_h2h" ]] || die "--prebuilt needs a directory with kerf and controller_h2h"; prebuilt="$1" ;;
-    -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -184,7 +186,6 @@ done
 cat "$OUT/controller-head-to-head.md"
 log "table written to $OUT/controller-head-to-head.md (raw results in $RAW)"
 if [[ "$commit_docs" == 1 ]]; then
-  mkdir -p "$ROOT/docs/benchmarks"
-  cp "$OUT/controller-head-to-head.md" "$ROOT/docs/benchmarks/controller-head-to-head.md"
+  commit_doc "$OUT/controller-head-to-head.md" "$ROOT/docs/benchmarks/controller-head-to-head.md"
   log "also written to docs/benchmarks/controller-head-to-head.md"
 fi

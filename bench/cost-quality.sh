@@ -13,6 +13,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
 OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 DOC="$ROOT/docs/benchmarks/cost-quality.md"
@@ -30,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) build=0 ;;
     --sizes) shift; [[ "${1:-}" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--sizes needs e.g. 100,1000"; sizes="$1" ;;
     --seed) shift; [[ "${1:-}" =~ ^[0-9]+$ ]] || die "--seed needs an integer"; seed="$1" ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
   shift
@@ -99,8 +101,6 @@ EOF
 echo "cost-quality: wrote $report" >&2
 
 if [[ $commit_docs == 1 ]]; then
-  findings=""
-  [[ -f "$DOC" ]] && findings="$(sed -n '/^<!-- findings -->$/,$p' "$DOC")"
-  { cat "$report"; [[ -n "$findings" ]] && printf '\n%s\n' "$findings"; } > "$DOC"
+  commit_doc "$report" "$DOC"
   echo "cost-quality: wrote $DOC" >&2
 fi

@@ -24,6 +24,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
 OUT="${KERF_BENCH_OUT:-$ROOT/bench-out}"
 RAW="$OUT/head-to-head"
@@ -50,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive integer"; rounds="$1" ;;
     --repeat-limit) shift; [[ "${1:-}" =~ ^[0-9]+$ ]] || die "--repeat-limit needs seconds"; repeat_limit="$1" ;;
     --rounds=*) rounds="${1#--rounds=}"; [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive integer" ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage "${BASH_SOURCE[0]}"; exit 0 ;;
     [0-9]*) [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "size '$1' is not a positive integer"; sizes+=("$1") ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -258,7 +260,6 @@ write_table
 cat "$OUT/head-to-head.md"
 log "table written to $OUT/head-to-head.md (raw outputs in $RAW)"
 if [[ "$commit_docs" == 1 ]]; then
-  mkdir -p "$ROOT/docs/benchmarks"
-  cp "$OUT/head-to-head.md" "$ROOT/docs/benchmarks/head-to-head.md"
+  commit_doc "$OUT/head-to-head.md" "$ROOT/docs/benchmarks/head-to-head.md"
   log "also written to docs/benchmarks/head-to-head.md"
 fi
