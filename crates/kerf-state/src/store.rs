@@ -6,7 +6,7 @@
 //! the way in, so what is stored is what Karpenter would act on; Pods and
 //! Nodes are trimmed to the fields kerf reads ([`crate::trim`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, ReplicaSet};
@@ -35,6 +35,10 @@ pub fn object_key(namespace: Option<&str>, name: &str) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterState {
     pub(crate) pods: BTreeMap<String, Arc<Pod>>,
+    /// Node name (`spec.nodeName`) → keys of the pods bound to it, kept by
+    /// `apply` and `delete`: the snapshot and the disruption loop list every
+    /// node's pods, which a scan of all pods per node makes O(nodes × pods).
+    pods_by_node: BTreeMap<String, BTreeSet<String>>,
     pub(crate) nodes: BTreeMap<String, Arc<Node>>,
     pub(crate) node_claims: BTreeMap<String, Arc<NodeClaim>>,
     pub(crate) daemonsets: BTreeMap<String, Arc<DaemonSet>>,
@@ -71,6 +75,10 @@ pub trait Tracked: kube::Resource + Clone + Sized + 'static {
         crate::trim::trim_metadata(self.meta_mut());
     }
 
+    /// Keeps [`ClusterState`]'s indexes over this kind in step with its map
+    /// after the object at `key` went from `old` to `new` (no index for most kinds).
+    #[doc(hidden)]
+    fn reindex(_state: &mut ClusterState, _key: &str, _old: Option<&Self>, _new: Option<&Self>) {}
     #[doc(hidden)]
     fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>>;
     #[doc(hidden)]
@@ -99,7 +107,7 @@ macro_rules! tracked {
     ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr) => {
         tracked!(@impl $ty, $kind, $namespaced, $field, $admit,);
     };
-    (@impl $ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr, $($trim:item)?) => {
+    (@impl $ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr, $($extra:item)*) => {
         impl Tracked for $ty {
             const KIND: &'static str = $kind;
             const NAMESPACED: bool = $namespaced;
@@ -107,7 +115,7 @@ macro_rules! tracked {
                 let f: fn(Self) -> Result<Self, StateError> = $admit;
                 f(self)
             }
-            $($trim)?
+            $($extra)*
             fn map(state: &ClusterState) -> &BTreeMap<String, Arc<Self>> {
                 &state.$field
             }
@@ -118,7 +126,14 @@ macro_rules! tracked {
     };
 }
 
-tracked!(Pod, "Pod", true, pods, trim = crate::trim::trim_pod);
+tracked!(@impl Pod, "Pod", true, pods, |o| Ok(o),
+    fn trim(&mut self) {
+        crate::trim::trim_pod(self)
+    }
+    fn reindex(state: &mut ClusterState, key: &str, old: Option<&Self>, new: Option<&Self>) {
+        state.reindex_pod_node(key, old.and_then(bound_node), new.and_then(bound_node))
+    }
+);
 tracked!(Node, "Node", false, nodes, trim = crate::trim::trim_node);
 tracked!(NodeClaim, "NodeClaim", false, node_claims, |mut c| {
     // Claims are kerf's own records of launches: never reject one (that would
@@ -184,14 +199,40 @@ impl ClusterState {
         let key = obj.state_key()?;
         obj.trim();
         let obj = obj.admit()?;
-        T::map_mut(self).insert(key.clone(), Arc::new(obj));
+        let new = Arc::new(obj);
+        let old = T::map_mut(self).insert(key.clone(), Arc::clone(&new));
+        T::reindex(self, &key, old.as_deref(), Some(&new));
         Ok(key)
     }
 
     /// Removes the object with this key (see [`object_key`]), returning it
     /// (still shared with any snapshot that holds it).
     pub fn delete<T: Tracked>(&mut self, key: &str) -> Option<Arc<T>> {
-        T::map_mut(self).remove(key)
+        let old = T::map_mut(self).remove(key);
+        T::reindex(self, key, old.as_deref(), None);
+        old
+    }
+
+    /// Moves pod `key` in [`ClusterState::pods_by_node`] from the node it was
+    /// bound to (if any) to the one it is bound to now (if any).
+    fn reindex_pod_node(&mut self, key: &str, old: Option<&str>, new: Option<&str>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(keys) = self.pods_by_node.get_mut(old)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.pods_by_node.remove(old);
+            }
+        }
+        if let Some(new) = new {
+            self.pods_by_node
+                .entry(new.to_string())
+                .or_default()
+                .insert(key.to_string());
+        }
     }
 
     /// Removes the stored object with the same key as `obj`.
@@ -226,9 +267,11 @@ impl ClusterState {
 
     /// Pods bound to the node (`spec.nodeName`), terminal pods excluded.
     pub fn pods_on_node(&self, node: &str) -> Vec<&Arc<Pod>> {
-        self.pods
-            .values()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+        self.pods_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.pods.get(key))
             .filter(|p| !crate::pending::is_terminal(p))
             .collect()
     }
@@ -250,6 +293,11 @@ impl ClusterState {
     pub fn claim_names(&self) -> std::collections::BTreeSet<String> {
         self.node_claims.keys().cloned().collect()
     }
+}
+
+/// The node a pod is bound to (`spec.nodeName`).
+fn bound_node(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
 }
 
 /// The node's `Ready` condition is True.

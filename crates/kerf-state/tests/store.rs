@@ -115,3 +115,81 @@ fn provisioner_kubelet_settings_reach_the_context() {
     assert_eq!(ctx.kubelet.kube_reserved["memory"], (1i64 << 30) * 1000);
     assert_eq!(ctx.kubelet.eviction_hard["memory.available"], "5%");
 }
+
+/// A pod `name` bound to `node` (if any), finished when `done`.
+fn bound_pod(name: &str, node: Option<&str>, done: bool) -> Pod {
+    let mut p = pod(name, "1", node.is_none());
+    p.spec.as_mut().unwrap().node_name = node.map(str::to_string);
+    if done {
+        p.status = Some(yaml("phase: Succeeded"));
+    }
+    p
+}
+
+/// What `pods_on_node` must return: every stored pod bound to `node`, not
+/// finished, in key order.
+fn scan_pods_on_node(state: &ClusterState, node: &str) -> Vec<String> {
+    state
+        .objects::<Pod>()
+        .filter(|(_, p)| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+        .filter(|(_, p)| !kerf_state::pending::is_terminal(p))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[test]
+fn a_pod_moves_between_nodes_in_the_index_as_it_is_rebound_and_deleted() {
+    let mut state = ClusterState::new();
+    state.apply(bound_pod("a", Some("n1"), false)).unwrap();
+    state.apply(bound_pod("b", Some("n1"), false)).unwrap();
+    state.apply(bound_pod("c", None, false)).unwrap();
+    let names = |state: &ClusterState, node: &str| -> Vec<String> {
+        let pods = state.pods_on_node(node);
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
+    };
+    assert_eq!(names(&state, "n1"), ["a", "b"]);
+    state.apply(bound_pod("a", Some("n2"), false)).unwrap();
+    state.apply(bound_pod("c", Some("n2"), false)).unwrap();
+    assert_eq!(names(&state, "n1"), ["b"]);
+    assert_eq!(names(&state, "n2"), ["a", "c"]);
+    state.apply(bound_pod("c", Some("n2"), true)).unwrap();
+    assert_eq!(
+        names(&state, "n2"),
+        ["a"],
+        "finished pods are not on a node"
+    );
+    state.delete::<Pod>("default/a");
+    state.delete::<Pod>("default/b");
+    assert!(names(&state, "n1").is_empty() && names(&state, "n2").is_empty());
+}
+
+proptest::proptest! {
+    /// Any sequence of applies (bound, unbound, rebound, finished) and
+    /// deletes leaves `pods_on_node` equal to a scan of every pod.
+    #[test]
+    fn pods_on_node_matches_a_scan_of_every_pod(
+        ops in proptest::collection::vec((0..6usize, proptest::option::of(0..3usize), proptest::bool::ANY, proptest::bool::ANY), 1..60)
+    ) {
+        let mut state = ClusterState::new();
+        for (pod_i, node_i, done, delete) in ops {
+            let name = format!("p{pod_i}");
+            if delete {
+                state.delete::<Pod>(&format!("default/{name}"));
+            } else {
+                let node = node_i.map(|n| format!("n{n}"));
+                state.apply(bound_pod(&name, node.as_deref(), done)).unwrap();
+            }
+        }
+        for n in 0..3 {
+            let node = format!("n{n}");
+            let indexed: Vec<String> = state
+                .pods_on_node(&node)
+                .iter()
+                .map(|p| format!("default/{}", p.metadata.name.as_deref().unwrap()))
+                .collect();
+            proptest::prop_assert_eq!(indexed, scan_pods_on_node(&state, &node));
+        }
+    }
+}
