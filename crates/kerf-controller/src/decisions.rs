@@ -14,7 +14,7 @@ use kerf_api::labels;
 use kerf_api::v1::{ConsolidationPolicy, NodeClaim};
 use kerf_core::pod::PodKey;
 use kerf_state::ClusterState;
-use kerf_state::pending::{is_daemonset_pod, is_mirror_pod};
+use kerf_state::pending::{bound_node, is_daemonset_pod, is_mirror_pod};
 use kerf_state::pools::{Pools, pool_of_labels};
 
 /// One step of a claim's life the controller must write.
@@ -280,12 +280,7 @@ pub fn bindings(
             done.push(key.clone());
             continue;
         };
-        let bound = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .is_some_and(|n| !n.is_empty());
-        if bound || pod.metadata.deletion_timestamp.is_some() {
+        if bound_node(pod).is_some() || pod.metadata.deletion_timestamp.is_some() {
             done.push(key.clone());
             continue;
         }

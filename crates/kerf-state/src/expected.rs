@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kerf_core::pod::PodKey;
 use kerf_core::snapshot::ExpectedPods;
 
-use crate::pending::is_terminal;
+use crate::pending::{bound_node, is_terminal};
 use crate::store::{ClusterState, node_is_ready, object_key};
 
 /// At most this many expected pods per pass, however many replicas are
@@ -86,12 +86,10 @@ impl ClusterState {
         }
         let mut bound: BTreeMap<&str, usize> = BTreeMap::new();
         for pod in self.pods.values() {
-            let on_node = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.as_deref())
-                .is_some_and(|n| !n.is_empty());
-            if !on_node || is_terminal(pod) || pod.metadata.deletion_timestamp.is_some() {
+            if bound_node(pod).is_none()
+                || is_terminal(pod)
+                || pod.metadata.deletion_timestamp.is_some()
+            {
                 continue;
             }
             if let Some((_, uid)) = replica_set_of(pod) {

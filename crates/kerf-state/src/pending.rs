@@ -17,12 +17,7 @@ pub enum PendingMode {
 
 /// Whether the pod needs capacity under `mode`.
 pub fn is_pending(pod: &Pod, mode: PendingMode) -> bool {
-    let bound = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.node_name.as_deref())
-        .is_some_and(|n| !n.is_empty());
-    if bound
+    if bound_node(pod).is_some()
         || pod.metadata.deletion_timestamp.is_some()
         || is_terminal(pod)
         || is_daemonset_pod(pod)
@@ -34,6 +29,14 @@ pub fn is_pending(pod: &Pod, mode: PendingMode) -> bool {
         PendingMode::AllUnbound => true,
         PendingMode::Unschedulable => is_marked_unschedulable(pod),
     }
+}
+
+/// The node the pod is bound to: `spec.nodeName`, unless unset or empty.
+pub fn bound_node(pod: &Pod) -> Option<&str> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
 }
 
 /// `status.phase` is Succeeded or Failed.

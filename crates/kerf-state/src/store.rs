@@ -18,7 +18,7 @@ use kerf_api::v1alpha1::AWSNodeTemplate;
 use kerf_api::v1alpha5::Provisioner;
 
 use crate::error::StateError;
-use crate::pending::{PendingMode, is_pending};
+use crate::pending::{PendingMode, bound_node, is_pending, is_terminal};
 
 /// `namespace/name` for namespaced objects, `name` for cluster-scoped ones.
 pub fn object_key(namespace: Option<&str>, name: &str) -> String {
@@ -101,8 +101,8 @@ macro_rules! tracked {
     ($ty:ty, $kind:literal, $namespaced:literal, $field:ident) => {
         tracked!(@impl $ty, $kind, $namespaced, $field, |o| Ok(o),);
     };
-    ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, trim = $trim:path) => {
-        tracked!(@impl $ty, $kind, $namespaced, $field, |o| Ok(o), fn trim(&mut self) { $trim(self) });
+    ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, trim = $trim:path $(, $extra:item)*) => {
+        tracked!(@impl $ty, $kind, $namespaced, $field, |o| Ok(o), fn trim(&mut self) { $trim(self) } $($extra)*);
     };
     ($ty:ty, $kind:literal, $namespaced:literal, $field:ident, $admit:expr) => {
         tracked!(@impl $ty, $kind, $namespaced, $field, $admit,);
@@ -126,10 +126,12 @@ macro_rules! tracked {
     };
 }
 
-tracked!(@impl Pod, "Pod", true, pods, |o| Ok(o),
-    fn trim(&mut self) {
-        crate::trim::trim_pod(self)
-    }
+tracked!(
+    Pod,
+    "Pod",
+    true,
+    pods,
+    trim = crate::trim::trim_pod,
     fn reindex(state: &mut ClusterState, key: &str, old: Option<&Self>, new: Option<&Self>) {
         state.reindex_pod_node(key, old.and_then(bound_node), new.and_then(bound_node))
     }
@@ -265,14 +267,14 @@ impl ClusterState {
         self.pods.values().filter(|p| is_pending(p, mode)).collect()
     }
 
-    /// Pods bound to the node (`spec.nodeName`), terminal pods excluded.
+    /// Pods bound to the node ([`bound_node`]), terminal pods excluded.
     pub fn pods_on_node(&self, node: &str) -> Vec<&Arc<Pod>> {
         self.pods_by_node
             .get(node)
             .into_iter()
             .flatten()
             .filter_map(|key| self.pods.get(key))
-            .filter(|p| !crate::pending::is_terminal(p))
+            .filter(|p| !is_terminal(p))
             .collect()
     }
 
@@ -293,11 +295,6 @@ impl ClusterState {
     pub fn claim_names(&self) -> std::collections::BTreeSet<String> {
         self.node_claims.keys().cloned().collect()
     }
-}
-
-/// The node a pod is bound to (`spec.nodeName`).
-fn bound_node(pod: &Pod) -> Option<&str> {
-    pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
 }
 
 /// The node's `Ready` condition is True.
