@@ -45,9 +45,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s-webhook" (include "kerf.fullname" .) -}}
 {{- end -}}
 
+{{/*
+The image: repository@digest when image.digest is set (the tag is then
+ignored: the digest alone says what runs), else repository:tag.
+*/}}
 {{- define "kerf.image" -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- with .Values.image.digest -}}
+{{- if not (regexMatch "^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$" .) -}}
+{{- fail (printf "image.digest must be a digest such as sha256:<64 hex digits>, not %q" .) -}}
+{{- end -}}
+{{- printf "%s@%s" $.Values.image.repository . -}}
 {{- else -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
@@ -88,3 +95,45 @@ nodeAffinity:
   resources: [ec2nodeclasses]
   scope: Cluster
 {{- end }}
+
+{{/*
+settings.cloudProvider, checked: aws or kwok (the chart's RBAC is written
+for these two); anything else fails the render naming the value.
+*/}}
+{{- define "kerf.cloudProvider" -}}
+{{- $provider := toString .Values.settings.cloudProvider -}}
+{{- if not (has $provider (list "aws" "kwok")) -}}
+{{- fail (printf "settings.cloudProvider must be aws or kwok, not %q" $provider) -}}
+{{- end -}}
+{{- $provider -}}
+{{- end -}}
+
+{{/* settings.bindPods, checked: a boolean (a string "false" would read as true). */}}
+{{- define "kerf.bindPods" -}}
+{{- if not (kindIs "bool" .Values.settings.bindPods) -}}
+{{- fail (printf "settings.bindPods must be true or false, not %q" (toString .Values.settings.bindPods)) -}}
+{{- end -}}
+{{- if .Values.settings.bindPods }}true{{ end -}}
+{{- end -}}
+
+{{/*
+Pod Security Standards "restricted" (and so "baseline"): the pod-level
+part. hostNetwork is the one documented exception (values.yaml).
+*/}}
+{{- define "kerf.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+fsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* ... and the container-level part. */}}
+{{- define "kerf.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}

@@ -303,6 +303,7 @@ impl Cluster {
                 .map(|i| i.cluster_endpoint.clone())
                 .or_else(|| self.endpoint.clone())
                 .unwrap_or_else(|| "https://<EKS DescribeCluster endpoint>".into()),
+            region: self.settings.region.clone(),
             controller_role_arn: Some(ctx.controller_role_arn()),
             default_instance_profile: Some(ctx.instance_profile()),
             interruption_queue: self.add_on.interruption.then(|| ctx.queue()),

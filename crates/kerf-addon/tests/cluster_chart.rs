@@ -65,6 +65,7 @@ fn side() -> ClusterSide {
     let mut side = ClusterSide::new(ChartValues {
         cluster_name: "demo".into(),
         cluster_endpoint: "https://ABC.gr7.us-east-1.eks.amazonaws.com".into(),
+        region: "us-east-1".into(),
         controller_role_arn: Some(
             "arn:aws:iam::111122223333:role/KarpenterControllerRole-demo".into(),
         ),

@@ -118,6 +118,7 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
     let mut side = ClusterSide::new(ChartValues {
         cluster_name: "eks-blueprint".into(),
         cluster_endpoint: plane.server_url().into(),
+        region: "us-east-1".into(),
         controller_role_arn: Some(
             "arn:aws:iam::111122223333:role/KarpenterControllerRole-eks-blueprint".into(),
         ),

@@ -250,6 +250,11 @@ fn inline_provider() {
             Fails("spec.provider.tags[karpenter.sh/managed-by]", "restricted"),
         ),
         (
+            "kerf ownership tag",
+            |p| drop(provider(p).tags.insert(s("kerf.sh/cluster"), s("x"))),
+            Fails("spec.provider.tags[kerf.sh/cluster]", "restricted"),
+        ),
+        (
             "metadata options",
             |p| {
                 *metadata(p) = MetadataOptions {

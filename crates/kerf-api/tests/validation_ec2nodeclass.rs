@@ -542,6 +542,12 @@ fn identity_tags_kubelet_and_devices() {
             Fails("spec.tags[eks:eks-cluster-name]", "tag is restricted"),
         ),
         (
+            // kerf's ownership tag: garbage collection and the IAM policy trust it.
+            "kerf ownership tag",
+            |c| c.spec.tags = tags(&[("kerf.sh/cluster", "x")]),
+            Fails("spec.tags[kerf.sh/cluster]", "tag is restricted"),
+        ),
+        (
             "nodepool tag",
             |c| c.spec.tags = tags(&[("karpenter.sh/nodepool", "x")]),
             Fails("spec.tags[karpenter.sh/nodepool]", "tag is restricted"),

@@ -4,12 +4,17 @@
 //! restarts, so a restarted kerf finds its own), tagged as the cluster's, and
 //! holding exactly that role; deleted with the class (the controller holds
 //! the class with the finalizer [`FINALIZER`] until then). A class that names
-//! `instanceProfile` uses it as it is and nothing here runs.
+//! `instanceProfile` uses it as it is and nothing here runs. A profile of that
+//! name without kerf's ownership tag (see [`crate::ownership`]) is never
+//! changed or deleted.
+
+use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::Tag;
 use sha2::{Digest, Sha256};
 
 use crate::error::{aws_error, error_code};
+use crate::ownership::{OWNERSHIP_TAG, is_owned, ownership_tags};
 use kerf_cloud::CloudError;
 use kerf_cloud::provider::Result;
 
@@ -34,14 +39,29 @@ pub fn role_name(role: &str) -> &str {
     role.rsplit('/').next().unwrap_or(role)
 }
 
-/// The tags a profile carries: the cluster's ownership tag, the region and the class.
+/// The tags a profile carries: kerf's ownership tags, the region and the class.
 pub fn tags(cluster: &str, region: &str, class: &str) -> Vec<(String, String)> {
-    vec![
-        (format!("kubernetes.io/cluster/{cluster}"), "owned".into()),
-        ("karpenter.sh/managed-by".into(), cluster.into()),
-        ("topology.kubernetes.io/region".into(), region.into()),
-        (NODE_CLASS_TAG.into(), class.into()),
-    ]
+    let mut tags = ownership_tags(cluster);
+    tags.insert("topology.kubernetes.io/region".into(), region.into());
+    tags.insert(NODE_CLASS_TAG.into(), class.into());
+    tags.into_iter().collect()
+}
+
+/// An instance profile as GetInstanceProfile reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub roles: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+fn refuse_foreign(name: &str, class: &str, cluster: &str, profile: &Profile) -> Result<()> {
+    if is_owned(&profile.tags, cluster) {
+        return Ok(());
+    }
+    Err(CloudError::not_owned(
+        format!("instance profile {name} (EC2NodeClass {class})"),
+        format!("it lacks the tag {OWNERSHIP_TAG}={cluster}"),
+    ))
 }
 
 /// Creates the class's profile if it is missing and makes `role` its only
@@ -63,8 +83,11 @@ pub async fn ensure(
         ));
     }
     let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
-    let roles = match roles_of(iam, &name, context("reading")).await? {
-        Some(roles) => roles,
+    let roles = match read(iam, &name, context("reading")).await? {
+        Some(profile) => {
+            refuse_foreign(&name, class, cluster, &profile)?;
+            profile.roles
+        }
         None => {
             create(iam, &name, cluster, region, class, context("creating")).await?;
             Vec::new()
@@ -92,7 +115,8 @@ pub async fn ensure(
 }
 
 /// Empties and deletes the class's profile (the class is being deleted);
-/// one already gone is success.
+/// one already gone is success, and so is one kerf did not create: it is left
+/// as it is, since it was never the class's to remove.
 pub async fn delete(
     iam: &aws_sdk_iam::Client,
     cluster: &str,
@@ -101,10 +125,14 @@ pub async fn delete(
 ) -> Result<()> {
     let name = profile_name(cluster, region, class);
     let context = |what: &str| format!("{what} instance profile {name} (EC2NodeClass {class})");
-    let Some(roles) = roles_of(iam, &name, context("reading")).await? else {
+    let Some(profile) = read(iam, &name, context("reading")).await? else {
         return Ok(());
     };
-    for role in &roles {
+    if let Err(e) = refuse_foreign(&name, class, cluster, &profile) {
+        tracing::warn!(error = %e, "not deleting an instance profile kerf did not create");
+        return Ok(());
+    }
+    for role in &profile.roles {
         match iam
             .remove_role_from_instance_profile()
             .instance_profile_name(&name)
@@ -129,13 +157,13 @@ pub async fn delete(
     }
 }
 
-/// The roles the profile holds, or None when there is no such profile
+/// The profile's roles and tags, or None when there is no such profile
 /// (GetInstanceProfile); `context` names what was being done on failure.
-pub async fn roles_of(
+pub async fn read(
     iam: &aws_sdk_iam::Client,
     name: &str,
     context: String,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Profile>> {
     match iam
         .get_instance_profile()
         .instance_profile_name(name)
@@ -144,17 +172,32 @@ pub async fn roles_of(
     {
         Ok(out) => Ok(Some(
             out.instance_profile()
-                .map(|p| {
-                    p.roles()
+                .map(|p| Profile {
+                    roles: p
+                        .roles()
                         .iter()
                         .map(|r| r.role_name().to_string())
-                        .collect()
+                        .collect(),
+                    tags: p
+                        .tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
                 })
                 .unwrap_or_default(),
         )),
         Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
         Err(e) => Err(aws_error(context, e)),
     }
+}
+
+/// The roles the profile holds, or None when there is no such profile.
+pub async fn roles_of(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    context: String,
+) -> Result<Option<Vec<String>>> {
+    Ok(read(iam, name, context).await?.map(|p| p.roles))
 }
 
 /// CreateInstanceProfile; one that another replica created meanwhile is fine.

@@ -6,7 +6,7 @@
 //! - [`launch`]: user data, launch templates, CreateFleet requests and answers.
 //! - [`provider`]: [`AwsCloudProvider`], the `kerf_cloud::CloudProvider` for EC2.
 //! - [`unavailable`]: the insufficient-capacity cache.
-//! - [`gc`]: orphaned instances (tagged for the cluster, no claim) and claims without instances ([`gc::plan`], pure).
+//! - [`ownership`]: the tag that makes a resource kerf's, checked before anything is terminated.
 //! - [`interruption`]: EventBridge messages from SQS as typed events, and what each means for the claims ([`interruption::decide()`], pure).
 //! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status.
 //! - `testing` (feature `testing`): seeding an AWS emulator for tests.
@@ -15,11 +15,11 @@ pub mod clients;
 pub mod clock;
 pub mod discovery;
 pub mod error;
-pub mod gc;
 pub mod instance_profile;
 pub mod interruption;
 pub mod launch;
 pub mod nodeclass;
+pub mod ownership;
 pub mod pricing;
 pub mod provider;
 #[cfg(feature = "testing")]

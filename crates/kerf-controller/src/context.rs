@@ -32,6 +32,9 @@ pub struct ControllerOptions {
     pub registration_timeout: Duration,
     /// How often lifecycle, emptiness and termination re-evaluate.
     pub reconcile_interval: Duration,
+    /// How often garbage collection looks, and how old what it collects must be.
+    pub gc_interval: Duration,
+    pub gc_grace: Duration,
     /// Campaign for this Lease and act only while holding it; `None`: always act.
     pub leader_election: Option<crate::leader::LeaderElection>,
 }
@@ -46,6 +49,8 @@ impl Default for ControllerOptions {
             batch_max: Duration::from_secs(10),
             registration_timeout: Duration::from_secs(15 * 60),
             reconcile_interval: Duration::from_secs(1),
+            gc_interval: crate::gc::DEFAULT_INTERVAL,
+            gc_grace: crate::gc::DEFAULT_GRACE,
             leader_election: None,
         }
     }

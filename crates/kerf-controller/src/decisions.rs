@@ -81,43 +81,51 @@ pub fn lifecycle(
     now: Timestamp,
     registration_timeout: Duration,
 ) -> Vec<LifecycleAction> {
-    let mut out = Vec::new();
-    for (name, claim) in state.objects::<NodeClaim>() {
-        if claim.metadata.deletion_timestamp.is_some() || !is_launched(claim) {
-            continue;
-        }
-        let node = state.node_for_claim(claim);
-        if !claim_has(claim, conditions::REGISTERED) {
-            match node {
-                Some(node) => out.push(register(name, claim, node)),
-                None => {
-                    if when_launched(claim).is_some_and(|t| elapsed(t, now) >= registration_timeout)
-                    {
-                        out.push(LifecycleAction::RegistrationTimedOut {
-                            claim: name.clone(),
-                        });
-                    }
-                }
-            }
-            continue;
-        }
-        if claim_has(claim, conditions::INITIALIZED) {
-            continue;
-        }
-        let Some(node) = node else { continue };
-        let startup_left = claim
-            .spec
-            .startup_taints
-            .iter()
-            .any(|s| node_taints(node).iter().any(|t| same_taint(s, t)));
-        if node_is_ready(node) && !startup_left {
-            out.push(LifecycleAction::Initialize {
-                claim: name.clone(),
-                node: node.metadata.name.clone().unwrap_or_default(),
-            });
-        }
+    state
+        .objects::<NodeClaim>()
+        .filter_map(|(name, claim)| claim_lifecycle(state, name, claim, now, registration_timeout))
+        .collect()
+}
+
+/// The next lifecycle step of one launched, live claim, if any is due now.
+pub fn claim_lifecycle(
+    state: &ClusterState,
+    name: &str,
+    claim: &NodeClaim,
+    now: Timestamp,
+    registration_timeout: Duration,
+) -> Option<LifecycleAction> {
+    if claim.metadata.deletion_timestamp.is_some() || !is_launched(claim) {
+        return None;
     }
-    out
+    let node = state.node_for_claim(claim);
+    if !claim_has(claim, conditions::REGISTERED) {
+        return match node {
+            Some(node) => Some(register(name, claim, node)),
+            None => registration_timed_out(claim, now, registration_timeout).then(|| {
+                LifecycleAction::RegistrationTimedOut {
+                    claim: name.to_string(),
+                }
+            }),
+        };
+    }
+    if claim_has(claim, conditions::INITIALIZED) {
+        return None;
+    }
+    let node = node?;
+    let startup_left = claim
+        .spec
+        .startup_taints
+        .iter()
+        .any(|s| node_taints(node).iter().any(|t| same_taint(s, t)));
+    (node_is_ready(node) && !startup_left).then(|| LifecycleAction::Initialize {
+        claim: name.to_string(),
+        node: node.metadata.name.clone().unwrap_or_default(),
+    })
+}
+
+fn registration_timed_out(claim: &NodeClaim, now: Timestamp, timeout: Duration) -> bool {
+    when_launched(claim).is_some_and(|t| elapsed(t, now) >= timeout)
 }
 
 fn register(name: &str, claim: &NodeClaim, node: &Node) -> LifecycleAction {

@@ -13,10 +13,12 @@
 //! | [`decisions`] | pure decisions over the state: lifecycle, emptiness, expiry, bindings, drain |
 //! | [`watch`] | kube-runtime watchers → [`kerf_state::ClusterState`] |
 //! | [`provisioner`] | batch → `kerf_state::provision` → create claims → launch |
-//! | [`lifecycle`] | applies lifecycle, removal and binding decisions |
+//! | [`nodeclaim`] | per-claim reconciler on kube-runtime's `Controller`: launch (with backoff), registration, initialization, registration timeout |
+//! | [`lifecycle`] | the pool-level loop: emptiness, expiry, binding, pool counters |
 //! | [`counter`] | Provisioner / NodePool `status.resources`: capacity of the pool's nodes |
 //! | [`leader`] | leader election with a coordination.k8s.io Lease |
-//! | [`termination`] | finalizer: cordon, evict, terminate, release |
+//! | [`termination`] | per-claim reconciler on kube-runtime's `Controller`: finalizer, cordon, evict, terminate, release |
+//! | [`gc`] | instances the cloud lists that no claim knows, claims whose instance is gone; every provider |
 //! | [`events`] | `Nominated` / `FailedScheduling` Events on pods; limit and no-instance-type Events on pools |
 //! | [`metrics`], [`server`] | Prometheus metrics, `/healthz`, `/readyz`, `/metrics` |
 
@@ -25,9 +27,12 @@ pub mod context;
 pub mod counter;
 pub mod decisions;
 pub mod events;
+pub mod gc;
 pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
+pub mod nodeclaim;
+pub mod per_claim;
 pub mod provisioner;
 pub mod server;
 pub mod status;
@@ -107,8 +112,14 @@ pub async fn run_with_context(ctx: Arc<Context>, endpoints: Endpoints) -> Result
         });
     }
     tasks.spawn(provisioner::run(ctx.clone()));
+    tasks.spawn(nodeclaim::run(ctx.clone()));
     tasks.spawn(lifecycle::run(ctx.clone()));
     tasks.spawn(termination::run(ctx.clone()));
+    tasks.spawn(gc::run(
+        ctx.clone(),
+        ctx.options.gc_interval,
+        ctx.options.gc_grace,
+    ));
     let ended = tasks.join_next().await;
     health.abort();
     metrics.abort();

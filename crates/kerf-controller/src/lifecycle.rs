@@ -1,14 +1,15 @@
-//! The node-lifecycle loop: every reconcile interval it asks
-//! [`crate::decisions`] what registration, initialization, emptiness,
-//! expiration and (with `--bind-pods`) binding require, and writes that to the
-//! API server; then the pools' `status.resources` ([`crate::counter`]). Writes are idempotent, so acting twice on a stale cache is harmless.
+//! The pool-level loop: every reconcile interval it asks [`crate::decisions`]
+//! what emptiness, expiration and (with `--bind-pods`) binding require, and
+//! writes that to the API server; then the pools' `status.resources`
+//! ([`crate::counter`]). Writes are idempotent, so acting twice on a stale
+//! cache is harmless. A claim's own life (launch, registration,
+//! initialization) is [`crate::nodeclaim`]'s per-object reconciler.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kerf_api::conditions;
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
 use kerf_core::pod::PodKey;
@@ -17,9 +18,8 @@ use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::context::Context;
-use crate::decisions::{self, LifecycleAction, RemovalAction};
-use crate::provisioner::relaunch_orphans;
-use crate::status::{now, set_condition};
+use crate::decisions::{self, RemovalAction};
+use crate::status::now;
 
 pub async fn run(ctx: Arc<Context>) {
     let mut tick = tokio::time::interval(ctx.options.reconcile_interval);
@@ -38,23 +38,16 @@ pub async fn run(ctx: Arc<Context>) {
 const BINDS_IN_FLIGHT: usize = 16;
 
 pub async fn reconcile_once(ctx: &Arc<Context>) {
-    relaunch_orphans(ctx);
     let t = now();
-    let (lifecycle, removals, (binds, done)) = {
+    let (removals, (binds, done)) = {
         let state = ctx.state();
         ctx.metrics.refresh_pods(&state);
         let pools = state.pools();
         (
-            decisions::lifecycle(&state, t, ctx.options.registration_timeout),
             decisions::removals(&state, &pools, t),
             decisions::bindings(&state, &ctx.wanted_bindings()),
         )
     };
-    for action in lifecycle {
-        if let Err(e) = apply_lifecycle(ctx, &action).await {
-            tracing::error!(?action, error = %e, "lifecycle step failed");
-        }
-    }
     for action in removals {
         if let Err(e) = apply_removal(ctx, &action).await {
             tracing::error!(?action, error = %e, "removal step failed");
@@ -74,80 +67,7 @@ pub async fn reconcile_once(ctx: &Arc<Context>) {
     crate::counter::reconcile_once(ctx).await;
 }
 
-async fn patch_claim_status(ctx: &Context, claim: &str, type_: &str) -> kube::Result<()> {
-    let api: Api<NodeClaim> = Api::all(ctx.client.clone());
-    let (current, node_name) = {
-        let state = ctx.state();
-        let Some(current) = state.get::<NodeClaim>(claim).cloned() else {
-            return Ok(());
-        };
-        let node_name = state
-            .node_for_claim(&current)
-            .and_then(|n| n.metadata.name.clone());
-        (current, node_name)
-    };
-    let mut status = current.status.unwrap_or_default();
-    set_condition(&mut status.conditions, type_, type_, now());
-    let patch = json!({ "status": { "conditions": status.conditions, "nodeName": node_name } });
-    let stored = api
-        .patch_status(claim, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    if let Err(e) = ctx.state_mut().apply(stored) {
-        tracing::warn!(%claim, error = %e, "caching nodeclaim");
-    }
-    Ok(())
-}
-
-async fn apply_lifecycle(ctx: &Context, action: &LifecycleAction) -> kube::Result<()> {
-    let nodes: Api<Node> = Api::all(ctx.client.clone());
-    match action {
-        LifecycleAction::Register {
-            claim,
-            node,
-            labels: add_labels,
-            taints,
-        } => {
-            let current = ctx.state().get::<Node>(node).cloned().unwrap_or_default();
-            let mut all_taints = current
-                .spec
-                .as_ref()
-                .and_then(|s| s.taints.clone())
-                .unwrap_or_default();
-            all_taints.extend(taints.iter().cloned());
-            let mut finalizers = current.metadata.finalizers.clone().unwrap_or_default();
-            if !finalizers
-                .iter()
-                .any(|f| f == labels::TERMINATION_FINALIZER)
-            {
-                finalizers.push(labels::TERMINATION_FINALIZER.to_string());
-            }
-            let patch = json!({
-                "metadata": { "labels": add_labels, "finalizers": finalizers },
-                "spec": { "taints": all_taints },
-            });
-            let stored = nodes
-                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            let _ = ctx.state_mut().apply(stored);
-            tracing::info!(%claim, %node, "registered");
-            patch_claim_status(ctx, claim, conditions::REGISTERED).await
-        }
-        LifecycleAction::Initialize { claim, node } => {
-            let patch = json!({ "metadata": { "labels": { labels::NODE_INITIALIZED: "true" } } });
-            nodes
-                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            tracing::info!(%claim, %node, "initialized");
-            patch_claim_status(ctx, claim, conditions::INITIALIZED).await
-        }
-        LifecycleAction::RegistrationTimedOut { claim } => {
-            tracing::warn!(%claim, "node never registered; deleting the claim");
-            delete_claim(ctx, claim).await
-        }
-    }
-}
-
-async fn delete_claim(ctx: &Context, claim: &str) -> kube::Result<()> {
+pub(crate) async fn delete_claim(ctx: &Context, claim: &str) -> kube::Result<()> {
     let api: Api<NodeClaim> = Api::all(ctx.client.clone());
     match api.delete(claim, &Default::default()).await {
         Ok(_) => Ok(()),

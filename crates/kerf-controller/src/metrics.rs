@@ -35,6 +35,8 @@ pub struct Metrics {
     pub pods_state: Family<PodLabels, Gauge>,
     pub scheduling_duration: Histogram,
     pub synced: Gauge,
+    /// Instances garbage collection terminated.
+    pub garbage_collected: Counter,
     /// Serialises encoding with the pod-state refresh.
     encode_lock: Mutex<()>,
 }
@@ -53,6 +55,7 @@ impl Metrics {
         let pods_state = Family::<PodLabels, Gauge>::default();
         let scheduling_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let synced = Gauge::default();
+        let garbage_collected = Counter::default();
         registry.register(
             "karpenter_nodes_created",
             "Number of nodes created in total by kerf, by provisioner",
@@ -74,6 +77,11 @@ impl Metrics {
             scheduling_duration.clone(),
         );
         registry.register(
+            "kerf_garbage_collected_instances",
+            "Instances the cloud listed as kerf's that no NodeClaim knew, terminated",
+            garbage_collected.clone(),
+        );
+        registry.register(
             "kerf_cluster_state_synced",
             "1 once every watched kind has been listed",
             synced.clone(),
@@ -85,6 +93,7 @@ impl Metrics {
             pods_state,
             scheduling_duration,
             synced,
+            garbage_collected,
             encode_lock: Mutex::new(()),
         }
     }

@@ -21,7 +21,6 @@ use serde_json::json;
 
 use crate::batcher::Batcher;
 use crate::context::Context;
-use crate::decisions::is_launched;
 use crate::events::{self, PodNotice};
 use crate::metrics::PoolLabels;
 use crate::status::{now, set_condition};
@@ -179,9 +178,13 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
                 ctx.want_binding(pod.clone(), name.clone());
             }
         }
+        // Launched here at once; a failure is retried, with backoff, by the
+        // claim's reconciler (crate::nodeclaim).
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            launch(&ctx, stored).await;
+            if let Err(e) = launch(&ctx, stored).await {
+                tracing::warn!(claim = %name, error = %e, "launch failed; the claim's reconciler retries it");
+            }
             ctx.end_launch(&name);
         });
     }
@@ -205,32 +208,11 @@ fn publish_pool_notices(ctx: &Context, outcome: &kerf_state::ProvisionOutcome) {
     events::publish_pools(&ctx.client, notices);
 }
 
-/// Claims that were created but never launched (kerf restarted, or the cloud
-/// failed transiently) get their launch retried.
-pub fn relaunch_orphans(ctx: &Arc<Context>) {
-    let orphans: Vec<NodeClaim> = ctx
-        .state()
-        .objects::<NodeClaim>()
-        .filter(|(_, c)| !is_launched(c) && c.metadata.deletion_timestamp.is_none())
-        .map(|(_, c)| c.clone())
-        .collect();
-    for claim in orphans {
-        let name = kerf_cloud::provider::claim_name(&claim).to_string();
-        if !ctx.start_launch(&name) {
-            continue;
-        }
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            launch(&ctx, claim).await;
-            ctx.end_launch(&name);
-        });
-    }
-}
-
 /// `cloud.create`, then the claim's labels (instance type, zone, capacity
 /// type) and status (provider ID, capacity, allocatable, Launched). A launch
-/// the cloud cannot serve deletes the claim so its pods are planned again.
-async fn launch(ctx: &Context, claim: NodeClaim) {
+/// the cloud cannot serve deletes the claim so its pods are planned again;
+/// any other failure is returned, to be retried.
+pub async fn launch(ctx: &Context, claim: NodeClaim) -> Result<(), kerf_cloud::CloudError> {
     let name = kerf_cloud::provider::claim_name(&claim).to_string();
     let api: Api<NodeClaim> = Api::all(ctx.client.clone());
     let launched = match ctx.cloud.create(&claim).await {
@@ -243,12 +225,9 @@ async fn launch(ctx: &Context, claim: NodeClaim) {
             if let Err(e) = api.delete(&name, &Default::default()).await {
                 tracing::error!(claim = %name, error = %e, "deleting nodeclaim");
             }
-            return;
+            return Ok(());
         }
-        Err(e) => {
-            tracing::error!(claim = %name, error = %e, "launch failed; will retry");
-            return;
-        }
+        Err(e) => return Err(e),
     };
     let status = launched.status.clone().unwrap_or_default();
     let new_labels: BTreeMap<String, String> = launched.metadata.labels.clone().unwrap_or_default();
@@ -286,4 +265,5 @@ async fn launch(ctx: &Context, claim: NodeClaim) {
         }
         Err(e) => tracing::error!(claim = %name, error = %e, "writing nodeclaim status"),
     }
+    Ok(())
 }

@@ -1,33 +1,113 @@
-//! Termination through the `karpenter.sh/termination` finalizer. A deleted
-//! NodeClaim's node is cordoned (`spec.unschedulable` and the
-//! `karpenter.sh/disrupted:NoSchedule` taint), its pods are evicted through
-//! the Eviction API (so PDBs are respected; a 429 is retried with exponential
-//! backoff; a do-not-evict pod holds the node), then the instance is
-//! terminated, the Node deleted and both finalizers removed. A Node deleted
-//! directly (`kubectl delete node`) deletes its claim, which then goes the
-//! same way.
+//! Termination, one NodeClaim at a time, on kube-runtime's [`Controller`]:
+//! NodeClaims are the primary objects and Node events are mapped to the claim
+//! of the node. The `karpenter.sh/termination` finalizer is kept by kube's
+//! [`finalizer()`]: it adds it to a claim that lacks it, runs cleanup while the
+//! claim is deleted, and removes it with a JSON patch that tests the index
+//! first, so a finalizer another writer added is never dropped.
+//!
+//! Cleanup cordons the node (`spec.unschedulable` and the
+//! `karpenter.sh/disrupted:NoSchedule` taint), evicts its pods through the
+//! Eviction API (PDBs are respected; a refused eviction is retried with
+//! exponential backoff per pod; a do-not-evict pod holds the node), then
+//! terminates the instance, deletes the Node and releases both finalizers.
+//! While pods are still leaving, cleanup reports [`TerminationError::Draining`]
+//! and the claim is looked at again shortly; any other failure backs off
+//! exponentially per claim. A Node deleted directly (`kubectl delete node`)
+//! deletes its claim, which then goes the same way. What to do next is decided
+//! by the pure [`decisions::drain_step`].
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
+use kerf_cloud::CloudError;
 use kerf_core::pod::PodKey;
 use kube::Api;
 use kube::api::{EvictParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{self, Event, finalizer};
 use serde_json::json;
 
 use crate::context::Context;
 use crate::decisions::{self, DrainStep};
 use crate::metrics::PoolLabels;
-use crate::status::without_finalizer;
+use crate::per_claim::{self, backoff};
 
+/// Pods evicted at once from one node.
+const EVICTIONS_IN_FLIGHT: usize = 8;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(30);
+/// How soon a draining node is looked at again.
+const DRAIN_POLL: Duration = Duration::from_secs(1);
+/// A replica that is not acting (not synced, or not the leader) looks again after this.
+const INACTIVE_RETRY: Duration = Duration::from_secs(2);
 
-/// When each pod whose eviction was refused may be tried again.
+/// Why a claim's termination has not finished.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminationError {
+    /// Not a failure: pods are still leaving (or held by do-not-evict).
+    #[error("node {node}: {reason}")]
+    Draining { node: String, reason: String },
+    #[error("{what}: {source}")]
+    Kube {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("terminating the instance of nodeclaim {claim}: {source}")]
+    Cloud {
+        claim: String,
+        #[source]
+        source: CloudError,
+    },
+}
+
+impl TerminationError {
+    fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let what = what.into();
+        move |source| TerminationError::Kube { what, source }
+    }
+
+    /// The label value of `karpenter_..._errors`-style counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TerminationError::Draining { .. } => "draining",
+            TerminationError::Kube { .. } => "kubernetes",
+            TerminationError::Cloud { .. } => "cloud",
+        }
+    }
+}
+
+/// What one reconcile of a claim can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Finalizer(#[from] finalizer::Error<TerminationError>),
+    #[error("deleting nodeclaim {claim} of a deleted node: {source}")]
+    DeleteClaim {
+        claim: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ReconcileError {
+    fn draining(&self) -> bool {
+        matches!(
+            self,
+            ReconcileError::Finalizer(finalizer::Error::CleanupFailed(
+                TerminationError::Draining { .. }
+            ))
+        )
+    }
+}
+
+/// When each pod whose eviction was refused may be tried again. Entries go
+/// once their wait is long over, so pods that left are forgotten.
 #[derive(Default)]
 pub struct EvictionBackoff {
     next: BTreeMap<PodKey, (Instant, Duration)>,
@@ -45,88 +125,171 @@ impl EvictionBackoff {
             .map_or(FIRST_RETRY, |(_, d)| (*d * 2).min(MAX_RETRY));
         self.next.insert(pod.clone(), (now + delay, delay));
     }
+
+    /// Drops pods whose retry time passed more than [`MAX_RETRY`] ago: a pod
+    /// still refusing would have been tried and re-entered since.
+    fn forget_stale(&mut self, now: Instant) {
+        self.next
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) <= MAX_RETRY);
+    }
+
+    fn len(&self) -> usize {
+        self.next.len()
+    }
 }
 
+/// The reconciler's state beside the controller context: eviction backoff
+/// per pod and failure counts per claim.
+pub struct Terminator {
+    ctx: Arc<Context>,
+    evictions: Mutex<EvictionBackoff>,
+    failures: Mutex<BTreeMap<String, u32>>,
+    /// UIDs of claims already counted as terminated, newest last. The
+    /// controller's cache can hand a just-released claim over once more; its
+    /// cleanup then finds nothing left to do and must not count it again.
+    counted: Mutex<VecDeque<String>>,
+}
+
+/// How many terminated claims [`Terminator::counted`] remembers.
+const COUNTED_MEMORY: usize = 4096;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Terminator {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Terminator {
+            ctx,
+            evictions: Mutex::new(EvictionBackoff::default()),
+            failures: Mutex::new(BTreeMap::new()),
+            counted: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Pods waiting out an eviction backoff (for tests and metrics).
+    pub fn pods_backing_off(&self) -> usize {
+        lock(&self.evictions).len()
+    }
+
+    /// Whether this is the first time the claim with `uid` is counted.
+    fn first_count(&self, uid: &str) -> bool {
+        let mut counted = lock(&self.counted);
+        if counted.iter().any(|u| u == uid) {
+            return false;
+        }
+        if counted.len() == COUNTED_MEMORY {
+            counted.pop_front();
+        }
+        counted.push_back(uid.to_string());
+        true
+    }
+}
+
+/// Runs the termination controller until the watch stream ends.
 pub async fn run(ctx: Arc<Context>) {
-    let mut tick = tokio::time::interval(ctx.options.reconcile_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut backoff = EvictionBackoff::default();
-    loop {
-        tick.tick().await;
-        if ctx.is_active() {
-            reconcile_once(&ctx, &mut backoff).await;
-        }
+    let state = Arc::new(Terminator::new(ctx.clone()));
+    per_claim::run(ctx, "termination", state, reconcile, error_policy).await;
+}
+
+/// One reconcile of one claim: see the module doc.
+pub async fn reconcile(
+    claim: Arc<NodeClaim>,
+    t: Arc<Terminator>,
+) -> Result<Action, ReconcileError> {
+    if !t.ctx.is_active() {
+        return Ok(Action::requeue(INACTIVE_RETRY));
     }
-}
-
-fn has_finalizer(meta: &kube::api::ObjectMeta) -> bool {
-    meta.finalizers
-        .iter()
-        .flatten()
-        .any(|f| f == labels::TERMINATION_FINALIZER)
-}
-
-pub async fn reconcile_once(ctx: &Context, backoff: &mut EvictionBackoff) {
-    let (deleting, orphan_nodes) = {
-        let state = ctx.state();
-        let deleting: Vec<(NodeClaim, Option<Node>)> = state
-            .objects::<NodeClaim>()
-            .filter(|(_, c)| c.metadata.deletion_timestamp.is_some() && has_finalizer(&c.metadata))
-            .map(|(_, c)| (c.clone(), state.node_for_claim(c).cloned()))
-            .collect();
-        // Nodes deleted directly: their claims must go too.
-        let claims_of_deleted_nodes: Vec<String> = state
-            .objects::<NodeClaim>()
-            .filter(|(_, c)| c.metadata.deletion_timestamp.is_none())
-            .filter(|(_, c)| {
-                state
-                    .node_for_claim(c)
-                    .is_some_and(|n| n.metadata.deletion_timestamp.is_some())
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        (deleting, claims_of_deleted_nodes)
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    let api: Api<NodeClaim> = Api::all(t.ctx.client.clone());
+    let action = finalizer(&api, labels::TERMINATION_FINALIZER, claim, |event| async {
+        match event {
+            Event::Apply(claim) => {
+                follow_deleted_node(&t.ctx, &claim)
+                    .await
+                    .map_err(TerminationError::kube(format!("deleting nodeclaim {name}")))?;
+                Ok(Action::await_change())
+            }
+            Event::Cleanup(claim) => terminate(&t, &claim).await,
+        }
+    })
+    .await;
+    let action = match action {
+        // Released already (a cached copy handed over again): nothing left to do.
+        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
+            Action::await_change()
+        }
+        other => other?,
     };
-    for claim in orphan_nodes {
-        let api: Api<NodeClaim> = Api::all(ctx.client.clone());
-        tracing::info!(%claim, "node deleted; deleting its claim");
-        if let Err(e) = api.delete(&claim, &Default::default()).await {
-            tracing::error!(%claim, error = %e, "deleting nodeclaim");
-        }
+    lock(&t.failures).remove(&name);
+    Ok(action)
+}
+
+/// Draining: look again soon. Anything else: back off exponentially per claim.
+pub fn error_policy(claim: Arc<NodeClaim>, error: &ReconcileError, t: Arc<Terminator>) -> Action {
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    if error.draining() {
+        tracing::debug!(claim = %name, %error, "waiting for the node to drain");
+        return Action::requeue(DRAIN_POLL);
     }
-    for (claim, node) in deleting {
-        if let Err(e) = terminate(ctx, &claim, node.as_ref(), backoff).await {
-            tracing::error!(claim = ?claim.metadata.name, error = %e, "terminating");
-        }
+    let failures = {
+        let mut all = lock(&t.failures);
+        let n = all.entry(name.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    let wait = backoff(failures);
+    tracing::error!(claim = %name, %error, failures, retry_in = ?wait, "terminating");
+    Action::requeue(wait)
+}
+
+/// A claim whose Node was deleted directly is deleted too.
+async fn follow_deleted_node(ctx: &Context, claim: &NodeClaim) -> kube::Result<()> {
+    let node_deleting = ctx
+        .state()
+        .node_for_claim(claim)
+        .is_some_and(|n| n.metadata.deletion_timestamp.is_some());
+    if !node_deleting {
+        return Ok(());
+    }
+    let name = claim.metadata.name.clone().unwrap_or_default();
+    tracing::info!(claim = %name, "node deleted; deleting its claim");
+    let api: Api<NodeClaim> = Api::all(ctx.client.clone());
+    match api.delete(&name, &Default::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
-async fn terminate(
-    ctx: &Context,
-    claim: &NodeClaim,
-    node: Option<&Node>,
-    backoff: &mut EvictionBackoff,
-) -> Result<(), String> {
+async fn terminate(t: &Terminator, claim: &NodeClaim) -> Result<Action, TerminationError> {
+    let ctx = &t.ctx;
     let name = claim.metadata.name.clone().unwrap_or_default();
     let nodes: Api<Node> = Api::all(ctx.client.clone());
-    if let Some(node) = node {
+    let node = ctx.state().node_for_claim(claim).cloned();
+    if let Some(node) = &node {
         let node_name = node.metadata.name.clone().unwrap_or_default();
-        cordon(&nodes, node)
+        cordon(&nodes, &node_name)
             .await
-            .map_err(|e| format!("cordoning node {node_name}: {e}"))?;
+            .map_err(TerminationError::kube(format!(
+                "cordoning node {node_name}"
+            )))?;
         let step = decisions::drain_step(&ctx.state(), &node_name);
+        let draining = |reason: String| TerminationError::Draining {
+            node: node_name.clone(),
+            reason,
+        };
         match step {
             DrainStep::Evict(pods) => {
-                evict(ctx, &pods, backoff).await;
-                return Ok(());
+                evict(t, &pods).await;
+                return Err(draining(format!("evicting {} pods", pods.len())));
             }
-            DrainStep::Waiting(n) => {
-                tracing::debug!(node = %node_name, terminating = n, "waiting for pods to leave");
-                return Ok(());
-            }
+            DrainStep::Waiting(n) => return Err(draining(format!("{n} pods terminating"))),
             DrainStep::Blocked(pod) => {
-                tracing::info!(node = %node_name, pod = %format!("{}/{}", pod.namespace, pod.name), "do-not-evict pod blocks termination");
-                return Ok(());
+                return Err(draining(format!(
+                    "do-not-evict pod {}/{} holds it",
+                    pod.namespace, pod.name
+                )));
             }
             DrainStep::Drained => {}
         }
@@ -134,51 +297,51 @@ async fn terminate(
     ctx.cloud
         .delete(claim)
         .await
-        .map_err(|e| format!("terminating instance of {name}: {e}"))?;
-    if let Some(node) = node {
+        .map_err(|source| TerminationError::Cloud {
+            claim: name.clone(),
+            source,
+        })?;
+    if let Some(node) = &node {
         let node_name = node.metadata.name.clone().unwrap_or_default();
         match nodes.delete(&node_name, &Default::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(format!("deleting node {node_name}: {e}")),
+            Err(e) => return Err(TerminationError::kube(format!("deleting node {node_name}"))(e)),
         }
-        remove_finalizer(&nodes, &node.metadata).await?;
+        release_node(&nodes, &node_name)
+            .await
+            .map_err(TerminationError::kube(format!(
+                "removing the finalizer of node {node_name}"
+            )))?;
     }
-    let claims: Api<NodeClaim> = Api::all(ctx.client.clone());
-    remove_finalizer(&claims, &claim.metadata).await?;
-    let pool = claim
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(kerf_state::pools::pool_of_labels)
-        .map(|p| p.name)
-        .unwrap_or_default();
-    ctx.metrics
-        .nodes_terminated
-        .get_or_create(&PoolLabels { provisioner: pool })
-        .inc();
-    tracing::info!(claim = %name, "terminated");
-    Ok(())
+    let uid = claim.metadata.uid.clone().unwrap_or_else(|| name.clone());
+    if t.first_count(&uid) {
+        let pool = claim
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(kerf_state::pools::pool_of_labels)
+            .map(|p| p.name)
+            .unwrap_or_default();
+        ctx.metrics
+            .nodes_terminated
+            .get_or_create(&PoolLabels { provisioner: pool })
+            .inc();
+        tracing::info!(claim = %name, "terminated");
+    }
+    Ok(Action::await_change())
 }
 
-async fn cordon(nodes: &Api<Node>, node: &Node) -> kube::Result<()> {
-    let spec = node.spec.clone().unwrap_or_default();
-    let mut taints = spec.taints.unwrap_or_default();
-    let tainted = taints.iter().any(|t| t.key == labels::DISRUPTED_TAINT_KEY);
-    if spec.unschedulable == Some(true) && tainted {
-        return Ok(());
-    }
-    if !tainted {
-        taints.push(Taint {
-            key: labels::DISRUPTED_TAINT_KEY.to_string(),
-            effect: "NoSchedule".to_string(),
-            ..Default::default()
-        });
-    }
-    let patch = json!({ "spec": { "unschedulable": true, "taints": taints } });
-    let name = node.metadata.name.clone().unwrap_or_default();
+/// Marks the node unschedulable with the disrupted taint. A strategic merge
+/// patch: taints merge by key, so no one else's taint is read from a cache and
+/// written back.
+async fn cordon(nodes: &Api<Node>, node: &str) -> kube::Result<()> {
+    let patch = json!({ "spec": {
+        "unschedulable": true,
+        "taints": [{ "key": labels::DISRUPTED_TAINT_KEY, "effect": "NoSchedule" }],
+    }});
     match nodes
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(node, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
     {
         Ok(_) => Ok(()),
@@ -187,57 +350,66 @@ async fn cordon(nodes: &Api<Node>, node: &Node) -> kube::Result<()> {
     }
 }
 
-async fn evict(ctx: &Context, pods: &[PodKey], backoff: &mut EvictionBackoff) {
-    let now = Instant::now();
-    let ready: Vec<&PodKey> = pods.iter().filter(|p| backoff.ready(p, now)).collect();
-    for pod in ready {
-        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &pod.namespace);
-        match api.evict(&pod.name, &EvictParams::default()).await {
-            Ok(_) => tracing::info!(pod = %format!("{}/{}", pod.namespace, pod.name), "evicted"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(kube::Error::Api(s)) if s.code == 429 => {
-                tracing::info!(pod = %format!("{}/{}", pod.namespace, pod.name), message = %s.message, "eviction refused (disruption budget); backing off");
-                backoff.refused(pod, now);
-            }
-            Err(e) => {
-                tracing::warn!(pod = %format!("{}/{}", pod.namespace, pod.name), error = %e, "eviction failed");
-                backoff.refused(pod, now);
-            }
-        }
-    }
-}
-
-async fn remove_finalizer<K>(api: &Api<K>, meta: &kube::api::ObjectMeta) -> Result<(), String>
-where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let name = meta.name.clone().unwrap_or_default();
-    let Some(rest) = without_finalizer(meta.finalizers.as_ref(), labels::TERMINATION_FINALIZER)
-    else {
-        return Ok(());
-    };
-    let patch = json!({ "metadata": { "finalizers": rest } });
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+/// Removes only kerf's finalizer from the Node, whatever else it holds.
+async fn release_node(nodes: &Api<Node>, node: &str) -> kube::Result<()> {
+    let patch = json!({ "metadata": {
+        "$deleteFromPrimitiveList/finalizers": [labels::TERMINATION_FINALIZER],
+    }});
+    match nodes
+        .patch(node, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(format!("removing the finalizer of {name}: {e}")),
+        Err(e) => Err(e),
     }
+}
+
+async fn evict(t: &Terminator, pods: &[PodKey]) {
+    let now = Instant::now();
+    let ready: Vec<PodKey> = {
+        let mut backoff = lock(&t.evictions);
+        backoff.forget_stale(now);
+        pods.iter()
+            .filter(|p| backoff.ready(p, now))
+            .cloned()
+            .collect()
+    };
+    futures::stream::iter(ready)
+        .for_each_concurrent(EVICTIONS_IN_FLIGHT, |pod| async move {
+            let api: Api<Pod> = Api::namespaced(t.ctx.client.clone(), &pod.namespace);
+            let shown = format!("{}/{}", pod.namespace, pod.name);
+            match api.evict(&pod.name, &EvictParams::default()).await {
+                Ok(_) => tracing::info!(pod = %shown, "evicted"),
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(kube::Error::Api(s)) if s.code == 429 => {
+                    tracing::info!(pod = %shown, message = %s.message, "eviction refused (disruption budget); backing off");
+                    lock(&t.evictions).refused(&pod, now);
+                }
+                Err(e) => {
+                    tracing::warn!(pod = %shown, error = %e, "eviction failed");
+                    lock(&t.evictions).refused(&pod, now);
+                }
+            }
+        })
+        .await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pod(name: &str) -> PodKey {
+        PodKey {
+            namespace: "default".into(),
+            name: name.into(),
+        }
+    }
+
     #[test]
     fn refused_evictions_back_off_exponentially() {
         let mut b = EvictionBackoff::default();
-        let pod = PodKey {
-            namespace: "default".into(),
-            name: "p".into(),
-        };
+        let pod = pod("p");
         let t0 = Instant::now();
         assert!(b.ready(&pod, t0));
         b.refused(&pod, t0);
@@ -249,5 +421,35 @@ mod tests {
             b.refused(&pod, t0);
         }
         assert!(b.ready(&pod, t0 + MAX_RETRY), "capped");
+    }
+
+    #[test]
+    fn pods_that_stopped_refusing_are_forgotten() {
+        let mut b = EvictionBackoff::default();
+        let t0 = Instant::now();
+        b.refused(&pod("gone"), t0);
+        b.refused(&pod("still"), t0 + MAX_RETRY * 2);
+        b.forget_stale(t0 + MAX_RETRY * 2 + Duration::from_secs(1));
+        assert_eq!(b.len(), 1);
+        assert!(!b.ready(&pod("still"), t0 + MAX_RETRY * 2));
+    }
+
+    #[tokio::test]
+    async fn a_claim_handed_over_again_is_counted_once() {
+        let client =
+            kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap()))
+                .unwrap();
+        let cloud = Arc::new(kerf_cloud::InMemoryCloud::new(
+            kerf_cloud::Catalog::builtin(),
+        ));
+        let ctx = Arc::new(Context::new(Default::default(), client, cloud));
+        let t = Terminator::new(ctx);
+        assert!(t.first_count("uid-1"));
+        assert!(!t.first_count("uid-1"));
+        assert!(t.first_count("uid-2"));
+        for i in 0..COUNTED_MEMORY {
+            t.first_count(&format!("filler-{i}"));
+        }
+        assert!(t.first_count("uid-1"), "only the newest are remembered");
     }
 }

@@ -80,6 +80,8 @@ pub fn claim_from_node(node: &Node) -> NodeClaim {
     let name = node.metadata.name.clone().unwrap_or_default();
     let mut claim = NodeClaim::new(&name, Default::default());
     claim.metadata.labels = node.metadata.labels.clone();
+    // The node's age is the instance's: garbage collection's grace counts from it.
+    claim.metadata.creation_timestamp = node.metadata.creation_timestamp.clone();
     let status = node.status.as_ref();
     claim.status = Some(NodeClaimStatus {
         node_name: Some(name),

@@ -472,6 +472,33 @@ impl ControlPlane {
             .map_err(|e| Error::io("running kubectl", e))
     }
 
+    /// Runs the built helm against this control plane as the admin, with its
+    /// cache, config and data under the plane's directory; whether it succeeded,
+    /// and its stdout and stderr together.
+    pub fn helm<I, S>(&self, args: I) -> Result<(bool, String)>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let helm = self.binaries.path("helm")?;
+        let home = self.paths.root.join("helm");
+        let out = Command::new(helm)
+            .args(args)
+            .arg(flag("kubeconfig", &self.paths.kubeconfig))
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"))
+            .env_remove("KUBECONFIG")
+            .output()
+            .map_err(|e| Error::io("running helm", e))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
     /// Like [`Self::kubectl`], but fails with [`Error::Kubectl`] (including
     /// stderr) on a non-zero exit and returns stdout.
     pub fn kubectl_ok<I, S>(&self, args: I) -> Result<String>

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | [`admission`] | pure handlers: AdmissionReview in, AdmissionReview out; the defaults JSON patch |
 //! | [`kinds`] | the four kinds, their GVKs and validate/default calls |
-//! | [`server`] | axum + hyper + rustls server with a swappable certificate |
+//! | [`server`] | axum + hyper + rustls server with a swappable certificate; connection count, handshake, header, request and body limits |
 //! | [`certs`] | CA + serving certificate generation (rcgen), loading, rotation decisions |
 //! | [`secret`] | the certificate Secret: read, generate, rotate |
 //! | [`configurations`] | the webhook configuration objects and caBundle patching |

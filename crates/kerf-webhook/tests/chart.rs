@@ -1,8 +1,10 @@
 //! The Helm chart `charts/kerf`, checked with the REAL helm binary (built by
 //! scripts/testbed-build.sh; these tests fail, never skip, without it):
-//! `helm lint`, and `helm template` parsed and asserted object by object.
-//! Also: the chart's CRDs are exactly the generated ones, and its webhook
-//! rules are exactly the ones the webhook serves.
+//! `helm lint`, and `helm template` parsed and asserted object by object:
+//! the cloud provider (aws unless kwok is asked for) and the RBAC each mode
+//! gets, the disruption budgets, the pods' security contexts, the image
+//! digest. Also: the chart's CRDs are exactly the generated ones, and its
+//! webhook rules are exactly the ones the webhook serves.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -48,7 +50,7 @@ fn render(extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["template", "kerf", &chart];
     args.extend(extra);
     let (ok, stdout, stderr) = helm(&args);
-    assert!(ok, "helm template failed: {stderr}");
+    assert!(ok, "helm template {extra:?} failed: {stderr}");
     serde_yaml::Deserializer::from_str(&stdout)
         .map(|doc| Value::deserialize(doc).unwrap())
         .filter(|v| !v.is_null())
@@ -127,7 +129,8 @@ fn controller_deployment_is_highly_available_and_off_managed_nodes() {
             .unwrap_or_else(|| panic!("no env {name}"))
     };
     assert_eq!(value("LEADER_ELECT"), "true");
-    assert_eq!(value("LEADER_ELECTION_ID"), "karpenter-leader-election");
+    // The Lease `kerf controller` uses (it does not read this variable).
+    assert_eq!(value("LEADER_ELECTION_ID"), "kerf-leader-election");
     assert_eq!(value("CLUSTER_NAME"), "test");
     assert_eq!(value("BATCH_MAX_DURATION"), "10s");
     assert_eq!(value("BATCH_IDLE_DURATION"), "1s");
@@ -287,7 +290,6 @@ fn controller_rbac_is_exactly_what_it_uses() {
         resources,
         BTreeSet::from([
             "pods",
-            "pods/binding",
             "pods/eviction",
             "nodes",
             "nodeclaims",
@@ -311,8 +313,11 @@ fn controller_rbac_is_exactly_what_it_uses() {
         ])
     );
     let has = |g: &str, r: &str, v: &str| granted.contains(&(g.into(), r.into(), v.into()));
-    assert!(has("", "pods/eviction", "create") && has("", "pods/binding", "create"));
+    assert!(has("", "pods/eviction", "create"));
     assert!(has("", "nodes", "delete") && has("karpenter.sh", "nodeclaims", "create"));
+    // The aws provider (the default) never creates Nodes, and kerf binds no
+    // pods unless settings.bindPods says so.
+    assert!(!has("", "nodes", "create") && !has("", "pods/binding", "create"));
     // Read-only inputs stay read-only; kerf never deletes pods or its pools.
     for (g, r) in [
         ("", "pods"),
@@ -344,7 +349,7 @@ fn controller_rbac_is_exactly_what_it_uses() {
         .find(|r| r["verbs"].as_array().unwrap().contains(&json!("update")))
         .unwrap();
     assert_eq!(named["resources"], json!(["leases"]));
-    assert_eq!(named["resourceNames"], json!(["karpenter-leader-election"]));
+    assert_eq!(named["resourceNames"], json!(["kerf-leader-election"]));
 }
 
 fn crd_files(dir: &Path) -> Vec<(String, String)> {
@@ -414,4 +419,263 @@ fn host_network_puts_both_deployments_on_the_node_network() {
             assert_eq!(pod["dnsPolicy"].as_str(), dns, "{name} with {set:?}");
         }
     }
+}
+
+/// The controller's environment as (name, value); valueFrom entries are left out.
+fn controller_env(objects: &[Value]) -> Vec<(String, String)> {
+    find(objects, "Deployment", "kerf")["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e["name"].as_str()?.to_string(),
+                e["value"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn the_aws_provider_runs_by_default_and_kwok_only_when_asked_for() {
+    let env = controller_env(&render(&["-n", "karpenter"]));
+    assert_eq!(env_value(&env, "KERF_CLOUD_PROVIDER"), Some("aws"));
+    // Nothing that would shadow the region the pod identity webhook injects,
+    // and no binding unless asked for.
+    assert_eq!(env_value(&env, "AWS_REGION"), None);
+    assert_eq!(env_value(&env, "KERF_BIND_PODS"), None);
+
+    let env = controller_env(&render(&[
+        "-n",
+        "karpenter",
+        "--set",
+        "settings.awsRegion=eu-west-1",
+        "--set",
+        "settings.bindPods=true",
+    ]));
+    assert_eq!(env_value(&env, "AWS_REGION"), Some("eu-west-1"));
+    assert_eq!(env_value(&env, "KERF_BIND_PODS"), Some("true"));
+
+    let env = controller_env(&render(&[
+        "-n",
+        "karpenter",
+        "--set",
+        "settings.cloudProvider=kwok",
+    ]));
+    assert_eq!(env_value(&env, "KERF_CLOUD_PROVIDER"), Some("kwok"));
+}
+
+#[test]
+fn an_unknown_cloud_provider_or_bad_setting_fails_the_render_naming_it() {
+    let chart = chart().display().to_string();
+    for (set, expected) in [
+        (
+            "settings.cloudProvider=gce",
+            r#"settings.cloudProvider must be aws or kwok, not "gce""#,
+        ),
+        (
+            // The binary's in-memory provider is not an install option.
+            "settings.cloudProvider=memory",
+            r#"settings.cloudProvider must be aws or kwok, not "memory""#,
+        ),
+        (
+            "settings.cloudProvider=",
+            r#"settings.cloudProvider must be aws or kwok, not """#,
+        ),
+        (
+            "settings.bindPods=yes",
+            r#"settings.bindPods must be true or false, not "yes""#,
+        ),
+        (
+            "image.digest=latest",
+            r#"image.digest must be a digest such as sha256:<64 hex digits>, not "latest""#,
+        ),
+    ] {
+        let (ok, _, stderr) = helm(&["template", "kerf", &chart, "--set", set]);
+        assert!(!ok, "{set} rendered");
+        assert!(stderr.contains(expected), "{set}: {stderr}");
+    }
+}
+
+#[test]
+fn controller_rbac_follows_the_provider_and_binding_mode() {
+    let granted = |extra: &[&str]| {
+        let mut args = vec!["-n", "karpenter"];
+        args.extend(extra);
+        let objects = render(&args);
+        let mut rules = rule_set(find(&objects, "ClusterRole", "kerf"));
+        // Namespaced grants, as (namespace/group, resource, verb).
+        for role in objects.iter().filter(|o| {
+            o["kind"] == "Role"
+                && o["metadata"]["name"].as_str().unwrap().starts_with("kerf")
+                && o["metadata"]["name"] != "kerf-webhook"
+        }) {
+            let ns = role["metadata"]["namespace"].as_str().unwrap();
+            for (g, r, v) in rule_set(role) {
+                rules.insert((format!("{ns}/{g}"), r, v));
+            }
+        }
+        rules
+    };
+    let has = |rules: &BTreeSet<(String, String, String)>, g: &str, r: &str, v: &str| {
+        rules.contains(&(g.into(), r.into(), v.into()))
+    };
+
+    let aws = granted(&[]);
+    assert!(!has(&aws, "", "nodes", "create"));
+    assert!(!has(&aws, "", "nodes", "get") && !has(&aws, "", "nodes", "update"));
+    assert!(!has(&aws, "", "pods/binding", "create"));
+    assert!(
+        !aws.iter().any(|(_, r, _)| r == "configmaps"),
+        "configmaps granted without kwok"
+    );
+    // The aws provider keeps its node classes' status and finalizer.
+    assert!(has(&aws, "karpenter.k8s.aws", "ec2nodeclasses", "patch"));
+    assert!(has(
+        &aws,
+        "karpenter.k8s.aws",
+        "ec2nodeclasses/status",
+        "patch"
+    ));
+    assert!(has(
+        &aws,
+        "karpenter.k8s.aws",
+        "awsnodetemplates/status",
+        "patch"
+    ));
+    // kube-runtime's Recorder writes events.k8s.io Events, not core ones.
+    assert!(has(&aws, "events.k8s.io", "events", "create"));
+    assert!(!has(&aws, "", "events", "create"));
+    // The leader Lease is read and replaced, never watched or patched.
+    assert!(has(
+        &aws,
+        "karpenter/coordination.k8s.io",
+        "leases",
+        "update"
+    ));
+    assert!(!has(
+        &aws,
+        "karpenter/coordination.k8s.io",
+        "leases",
+        "patch"
+    ));
+
+    let kwok = granted(&["--set", "settings.cloudProvider=kwok"]);
+    assert!(has(&kwok, "", "nodes", "create") && has(&kwok, "", "nodes", "get"));
+    assert!(!has(&kwok, "", "pods/binding", "create"));
+    // Its booting-instance ConfigMap, in kube-system, by name.
+    assert!(has(&kwok, "kube-system/", "configmaps", "get"));
+    assert!(has(&kwok, "kube-system/", "configmaps", "create"));
+    assert!(!has(&kwok, "karpenter.k8s.aws", "ec2nodeclasses", "patch"));
+    let objects = render(&["-n", "karpenter", "--set", "settings.cloudProvider=kwok"]);
+    let booting = find(&objects, "Role", "kerf-kwok");
+    assert_eq!(
+        booting["rules"][1]["resourceNames"],
+        json!(["kerf-kwok-booting"])
+    );
+    let binding = find(&objects, "RoleBinding", "kerf-kwok");
+    assert_eq!(binding["metadata"]["namespace"], "kube-system");
+    assert_eq!(binding["subjects"][0]["name"], "karpenter");
+    assert_eq!(binding["subjects"][0]["namespace"], "karpenter");
+
+    let binds = granted(&["--set", "settings.bindPods=true"]);
+    assert!(has(&binds, "", "pods/binding", "create"));
+    assert!(!has(&binds, "", "nodes", "create"));
+}
+
+#[test]
+fn the_webhook_has_a_disruption_budget() {
+    let objects = render(&["-n", "karpenter"]);
+    let pdb = find(&objects, "PodDisruptionBudget", "kerf-webhook");
+    assert_eq!(pdb["metadata"]["namespace"], "karpenter");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    let webhook = find(&objects, "Deployment", "kerf-webhook");
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        webhook["spec"]["template"]["metadata"]["labels"]
+    );
+
+    let objects = render(&[
+        "-n",
+        "karpenter",
+        "--set",
+        "webhook.podDisruptionBudget.maxUnavailable=0",
+    ]);
+    let pdb = find(&objects, "PodDisruptionBudget", "kerf-webhook");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 0);
+
+    let objects = render(&["-n", "karpenter", "--set", "webhook.enabled=false"]);
+    let pdbs: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == "PodDisruptionBudget")
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(pdbs, ["kerf"]);
+}
+
+#[test]
+fn every_pod_template_has_the_restricted_security_context() {
+    for extra in [
+        vec![],
+        vec!["--set", "settings.cloudProvider=kwok"],
+        vec!["--set", "settings.bindPods=true"],
+    ] {
+        let mut args = vec!["-n", "karpenter"];
+        args.extend(extra.iter().copied());
+        let objects = render(&args);
+        let templates: Vec<(&str, &Value)> = objects
+            .iter()
+            .filter(|o| !o["spec"]["template"]["spec"].is_null())
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap(),
+                    &o["spec"]["template"]["spec"],
+                )
+            })
+            .collect();
+        let names: BTreeSet<&str> = templates.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, BTreeSet::from(["kerf", "kerf-webhook"]), "{extra:?}");
+        for (name, pod) in templates {
+            let sc = &pod["securityContext"];
+            assert_eq!(sc["runAsNonRoot"], true, "{name}");
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+            assert!(pod["hostNetwork"].is_null(), "{name}");
+            for c in pod["containers"].as_array().unwrap() {
+                let sc = &c["securityContext"];
+                assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}");
+                assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{name}");
+                assert_eq!(sc["runAsNonRoot"], true, "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_image_digest_pins_both_deployments() {
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let set = format!("image.digest={digest}");
+    let objects = render(&[
+        "-n",
+        "karpenter",
+        "--set",
+        "image.repository=registry.example/kerf",
+        "--set",
+        "image.tag=ignored",
+        "--set",
+        &set,
+    ]);
+    for name in ["kerf", "kerf-webhook"] {
+        let image = &find(&objects, "Deployment", name)["spec"]["template"]["spec"]["containers"]
+            [0]["image"];
+        assert_eq!(image, &json!(format!("registry.example/kerf@{digest}")));
+    }
+    // Without a digest: repository:tag, the tag defaulting to appVersion.
+    let objects = render(&["-n", "karpenter", "--set", "image.tag=v9"]);
+    let image =
+        &find(&objects, "Deployment", "kerf")["spec"]["template"]["spec"]["containers"][0]["image"];
+    assert_eq!(image, "public.ecr.aws/kerf/kerf:v9");
 }

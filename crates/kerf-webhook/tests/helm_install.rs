@@ -7,37 +7,17 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use k8s_openapi::api::core::v1::Node;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node};
 use kube::api::{Api, PostParams};
 use serde_json::Value;
 
+/// Runs the testbed's helm against the plane; (success, stdout + stderr).
 fn helm(plane: &ControlPlane, args: &[&str]) -> (bool, String) {
-    let helm = plane
-        .binaries()
-        .path("helm")
-        .expect("helm is built by scripts/testbed-build.sh");
-    let home = plane.dir().join("helm");
-    let out = Command::new(helm)
-        .args(args)
-        .arg(format!(
-            "--kubeconfig={}",
-            plane.kubeconfig_path().display()
-        ))
-        .env("HELM_CACHE_HOME", home.join("cache"))
-        .env("HELM_CONFIG_HOME", home.join("config"))
-        .env("HELM_DATA_HOME", home.join("data"))
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("run helm");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    plane
+        .helm(args)
+        .expect("helm is built by scripts/testbed-build.sh")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

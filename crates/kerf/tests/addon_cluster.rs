@@ -12,20 +12,23 @@
 //! routes to endpoints (`--enable-aggregator-routing`, as with no kube-proxy), and the
 //! `kerf webhook` process listens on that address and the pods' port. Fails, never skips,
 //! without the binaries.
-use std::net::Ipv4Addr;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+mod common;
 
-use aws_sdk_eks::types::VpcConfigRequest;
+use std::path::Path;
+use std::process::Output;
+
+use common::addon::{
+    NAMESPACE_WAIT, add_system_nodes, addon_install, control_plane, create_eks_cluster, start_moto,
+    start_webhook,
+};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kerf_addon::aws::AwsClients;
 use kerf_api::v1alpha5::Provisioner;
 use kerf_aws::AwsSettings;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer, kwok_node, wait_for};
-use kube::api::{Api, ListParams, PostParams};
+use kerf_testenv::{ControlPlane, MotoServer, wait_for};
+use kube::api::{Api, ListParams};
 
 const CLUSTER: &str = "eks-blueprint";
 
@@ -38,16 +41,6 @@ spec:
   requirements:
     - {key: karpenter.sh/capacity-type, operator: Gte, values: [spot]}
 "#;
-
-/// Kills the child when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn seed_eks(moto: &MotoServer) {
     let c = AwsClients::connect(&AwsSettings::local(moto.endpoint())).await;
@@ -69,95 +62,7 @@ async fn seed_eks(moto: &MotoServer) {
         .await
         .unwrap();
     let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
-    let account = c.sts.get_caller_identity().send().await.unwrap();
-    let account = account.account().unwrap().to_string();
-    c.eks
-        .create_cluster()
-        .name(CLUSTER)
-        .role_arn(format!("arn:aws:iam::{account}:role/eks-cluster"))
-        .resources_vpc_config(VpcConfigRequest::builder().subnet_ids(subnet).build())
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn add_system_nodes(plane: &ControlPlane) {
-    let nodes: Api<Node> = Api::all(plane.client());
-    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
-        let mut node = kwok_node(
-            &format!("system-{i}"),
-            &[("cpu", "8"), ("memory", "32Gi"), ("pods", "110")],
-        );
-        node.metadata.labels.get_or_insert_default().insert(
-            "topology.kubernetes.io/zone".into(),
-            format!("us-east-1{zone}"),
-        );
-        nodes.create(&PostParams::default(), &node).await.unwrap();
-    }
-}
-
-fn addon_install(plane: &ControlPlane, moto: &MotoServer, webhook_port: u16) -> Command {
-    let port = format!("webhook.port={webhook_port}");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
-    cmd.args([
-        "addon",
-        "install",
-        "--cluster-name",
-        CLUSTER,
-        "--region",
-        "us-east-1",
-    ])
-    .args(["--aws-endpoint-url", moto.endpoint()])
-    .arg("--kubeconfig")
-    .arg(plane.kubeconfig_path())
-    .arg("--helm")
-    .arg(plane.binaries().path("helm").unwrap())
-    .args([
-        "--requirement",
-        "node.kubernetes.io/instance-type=m5.2xlarge",
-        "--requirement",
-        "topology.kubernetes.io/zone=us-east-1c",
-        "--requirement",
-        "kubernetes.io/arch=arm64,amd64",
-        "--requirement",
-        "karpenter.sh/capacity-type=spot,on-demand",
-    ])
-    .args(["--set", "hostNetwork=true", "--set", &port])
-    .envs([
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ])
-    .env_remove("KUBECONFIG")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
-}
-
-/// `kerf webhook` with the chart's defaults (Service `kerf-webhook`, certificate Secret in
-/// `karpenter`, so it starts once install has created the namespace), on the address the
-/// host-network webhook pods have.
-fn start_webhook(plane: &ControlPlane, host: Ipv4Addr, port: u16) -> Killed {
-    let log = std::fs::File::create(plane.dir().join("logs").join("kerf-webhook.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kerf"))
-        .args([
-            "webhook",
-            "--address",
-            &host.to_string(),
-            "--port",
-            &port.to_string(),
-        ])
-        .args(["--namespace", "karpenter", "--cert-refresh", "1s"])
-        .arg("--kubeconfig")
-        .arg(plane.kubeconfig_path())
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start kerf webhook");
-    Killed(child)
+    create_eks_cluster(moto, CLUSTER, &subnet).await;
 }
 
 fn text(out: &Output) -> String {
@@ -186,26 +91,18 @@ fn seed_provisioner(plane: &ControlPlane) -> Provisioner {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
-    let moto = MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let moto = start_moto();
     seed_eks(&moto).await;
     let host = kerf_testenv::host_ipv4().unwrap_or_else(|e| panic!("{e}"));
-    let mut options = ControlPlaneOptions::cluster();
-    options
-        .apiserver_args
-        .push("--enable-aggregator-routing=true".into());
-    options.kwok_args.push(format!("--node-ip={host}"));
-    let plane = ControlPlane::start(options)
-        .await
-        .expect("start the full control plane");
+    let plane = control_plane(host).await;
     add_system_nodes(&plane).await;
     let port = kerf_testenv::free_port().unwrap();
 
-    let install = addon_install(&plane, &moto, port)
+    let install = addon_install(&plane, &moto, CLUSTER, port)
         .spawn()
         .expect("run kerf addon install");
     let namespaces: Api<Namespace> = Api::all(plane.client());
-    wait_for("namespace karpenter", Duration::from_secs(120), || async {
+    wait_for("namespace karpenter", NAMESPACE_WAIT, || async {
         namespaces.get_opt("karpenter").await.ok()?.map(|_| ())
     })
     .await
@@ -307,7 +204,8 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     assert!(stderr.contains("spec.requirements[0].operator"), "{stderr}");
 
     // A second install changes nothing, on either side.
-    let out = tokio::task::block_in_place(|| addon_install(&plane, &moto, port).output()).unwrap();
+    let out = tokio::task::block_in_place(|| addon_install(&plane, &moto, CLUSTER, port).output())
+        .unwrap();
     let second = text(&out);
     assert!(out.status.success(), "second install failed:\n{second}");
     let steps: Vec<&str> = second.lines().filter(|l| !l.trim().is_empty()).collect();

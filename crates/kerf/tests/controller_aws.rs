@@ -13,10 +13,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::moto::{self, NODECLAIM_TAG, seed, tag};
+use common::moto::{self, seed};
 use common::*;
 
 /// `start_controller` names the cluster so.
@@ -47,32 +46,8 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
         &["scale", "deployment", "inflate", "--replicas", "10"],
     );
 
-    let mut registered: BTreeMap<String, String> = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let running = loop {
-        for i in moto::instances(&aws, &["running"], true).await {
-            let id = i.instance_id().unwrap().to_string();
-            if !registered.contains_key(&id) && moto::register_node(&plane, &i) {
-                let node = i
-                    .private_dns_name()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or(&id);
-                registered.insert(id.clone(), node.to_string());
-            }
-        }
-        let pods = running_inflate_pods(&plane);
-        if pods.len() == 10 {
-            break pods;
-        }
-        if Instant::now() >= deadline {
-            let state = plane.kubectl(["get", "nodes,nodeclaims,pods", "-A", "-o", "wide"]);
-            let out = state
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default();
-            panic!("10 inflate pods not Running after 180 s; instances {registered:?}\n{out}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let (registered, running) =
+        moto::register_until_running(&plane, &aws, 10, Duration::from_secs(180)).await;
     eprintln!(
         "scale → 10 pods Running in {:?} (test total {:?}) on {registered:?}",
         t_scale.elapsed(),
@@ -80,32 +55,8 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     );
 
     // m5.2xlarge: 8 vCPU, 7910m allocatable → 7 one-CPU pods per node → 2 instances.
-    let instances = moto::instances(&aws, &["running"], true).await;
-    assert_eq!(instances.len(), 2, "{instances:?}");
-    let claims = claim_names(&plane);
-    for i in &instances {
-        let id = i.instance_id().unwrap();
-        assert_eq!(
-            i.instance_type().map(|t| t.as_str()),
-            Some("m5.2xlarge"),
-            "{id}"
-        );
-        assert_eq!(
-            i.placement().and_then(|p| p.availability_zone()),
-            Some("us-east-1c"),
-            "{id}"
-        );
-        assert_eq!(i.subnet_id(), Some(subnet_c.as_str()), "{id}");
-        assert_eq!(
-            tag(i, &format!("kubernetes.io/cluster/{CLUSTER}")),
-            Some("owned"),
-            "{id}"
-        );
-        let claim = tag(i, NODECLAIM_TAG).unwrap();
-        assert!(
-            claims.iter().any(|c| c == claim),
-            "{claim} not in {claims:?}"
-        );
+    for i in moto::assert_seed_instances(&plane, &aws, CLUSTER).await {
+        assert_eq!(i.subnet_id(), Some(subnet_c.as_str()), "{i:?}");
     }
     // moto does not copy launch-template networking onto instances, so the
     // security group and the seed's instance profile are read from the template.

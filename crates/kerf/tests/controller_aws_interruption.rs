@@ -10,8 +10,10 @@
 //!   removed, the instance terminated, and the pods run again on a replacement
 //!   that is not the interrupted offering; the message is deleted and counted;
 //!   a malformed message is deleted and counted too;
-//! - garbage collection: an instance tagged for the cluster that no NodeClaim
-//!   knows is terminated after the grace period; another cluster's is left;
+//! - garbage collection: an instance kerf launched for the cluster (its
+//!   ownership tag) that no NodeClaim knows is terminated after the grace
+//!   period; another cluster's is left, and so is one tagged as an EKS managed
+//!   node group's (`kubernetes.io/cluster/<cluster>: owned` without kerf's tag);
 //!   a NodeClaim whose instance vanished is deleted, and its Node with it;
 //! - node-class status: an EC2NodeClass gets its subnets, security groups,
 //!   AMIs and a Ready condition through the status subresource.
@@ -120,8 +122,22 @@ async fn interruption_gc_and_node_class_status_against_moto() {
         .to_string();
     let subnet_a = &account.subnets[0].1;
     let cluster_tag = format!("kubernetes.io/cluster/{CLUSTER}");
-    let orphan =
-        kerf_aws::testing::run_tagged_instance(&aws, subnet_a, &[(&cluster_tag, "owned")]).await;
+    let owned = kerf_aws::ownership::ownership_tags(CLUSTER);
+    let owned: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let orphan = kerf_aws::testing::run_tagged_instance(&aws, subnet_a, &owned).await;
+    let node_group = kerf_aws::testing::run_tagged_instance(
+        &aws,
+        subnet_a,
+        &[
+            (&cluster_tag, "owned"),
+            ("eks:eks-cluster-name", CLUSTER),
+            ("eks:nodegroup-name", "system"),
+        ],
+    )
+    .await;
     let foreign = kerf_aws::testing::run_tagged_instance(
         &aws,
         subnet_a,
@@ -308,6 +324,11 @@ async fn interruption_gc_and_node_class_status_against_moto() {
         instance_state(&aws, &foreign).await,
         "running",
         "another cluster's instance"
+    );
+    assert_eq!(
+        instance_state(&aws, &node_group).await,
+        "running",
+        "a managed node group's instance, through every collection since"
     );
     eprintln!(
         "spot interruption message → {REPLICAS} pods Running on {new_node} ({:?}) in {to_running:?}",

@@ -4,7 +4,8 @@
 //! a NodeClaim whose launch AWS refuses. The refusal must surface as a
 //! Warning Event `UnauthorizedOperation` and as
 //! `karpenter_cloudprovider_errors_total` with the AWS code, and nothing may
-//! be launched; the controller keeps running.
+//! be launched; the controller keeps running, and retries the launch with
+//! exponential backoff rather than every second.
 
 mod common;
 
@@ -107,6 +108,29 @@ async fn refused_launches_become_events_and_metrics_on_the_live_controller() {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("a count: {metric}"));
     assert!(count >= 1.0, "{metric}");
+
+    // The claim's reconciler backs off: 1 s, 2 s, 4 s, ... between attempts.
+    // Retrying every second, as a loop over all claims did, would make ~20
+    // more attempts in 20 s; backing off makes at most 5 from any start.
+    let refused = || -> f64 {
+        let (_, text) = http_get(controller.metrics_port, "/metrics").unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("karpenter_cloudprovider_errors_total{"))
+            .filter(|l| {
+                AUTHORIZATION_CODES
+                    .iter()
+                    .any(|c| l.contains(&format!("error=\"{c}\"")))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let before = refused();
+    std::thread::sleep(Duration::from_secs(20));
+    let attempts = refused() - before;
+    assert!(
+        attempts <= 5.0,
+        "{attempts} refused launches in 20 s: not backing off"
+    );
 
     let instances = admin.ec2.describe_instances().send().await.unwrap();
     assert!(

@@ -336,3 +336,143 @@ async fn two_replicas_one_leader_and_failover() {
     assert!(claim_names(&plane).len() >= 3, "the new leader provisioned");
     drop(standby);
 }
+
+/// The termination finalizer is kerf's alone to remove: a finalizer another
+/// controller put on the NodeClaim and on its Node stays through kerf's
+/// cordon, drain and release, and holds both objects until its owner lets go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalizer_someone_else_added_survives_termination() {
+    const THEIRS: &str = "example.com/keep";
+    let plane = cluster(true).await;
+    let _controller = start_controller(&plane, false, &[]);
+    apply_seed(&plane);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "1"],
+    );
+    wait(
+        &plane,
+        "1 inflate pod Running",
+        Duration::from_secs(120),
+        || (running_inflate_pods(&plane).len() == 1).then_some(()),
+    );
+    let victim = claim_names(&plane).into_iter().next().expect("a claim");
+    let finalizers = |kind: &str| {
+        kubectl(
+            &plane,
+            &[
+                "get",
+                kind,
+                &victim,
+                "-o",
+                "jsonpath={.metadata.finalizers}",
+            ],
+        )
+    };
+    // kerf registered the node with its finalizer; the other writer appends its own.
+    wait(
+        &plane,
+        "kerf's finalizer on the node",
+        Duration::from_secs(30),
+        || {
+            finalizers("node")
+                .contains("karpenter.sh/termination")
+                .then_some(())
+        },
+    );
+    let append = format!(r#"[{{"op":"add","path":"/metadata/finalizers/-","value":"{THEIRS}"}}]"#);
+    for kind in ["nodeclaim", "node"] {
+        kubectl(
+            &plane,
+            &["patch", kind, &victim, "--type=json", "-p", &append],
+        );
+    }
+
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "0"],
+    );
+    kubectl(&plane, &["delete", "nodeclaim", &victim, "--wait=false"]);
+    for kind in ["nodeclaim", "node"] {
+        let left = wait(
+            &plane,
+            &format!("kerf to release the {kind}"),
+            Duration::from_secs(90),
+            || {
+                let f = finalizers(kind);
+                (!f.contains("karpenter.sh/termination")).then_some(f)
+            },
+        );
+        assert!(
+            left.contains(THEIRS),
+            "{kind} lost the other finalizer: {left}"
+        );
+    }
+    // Only the other writer's finalizer holds them now.
+    let remove = r#"[{"op":"remove","path":"/metadata/finalizers/0"}]"#;
+    for kind in ["nodeclaim", "node"] {
+        assert_eq!(finalizers(kind), format!(r#"["{THEIRS}"]"#), "{kind}");
+        kubectl(
+            &plane,
+            &["patch", kind, &victim, "--type=json", "-p", remove],
+        );
+    }
+    wait(
+        &plane,
+        "the claim and node to be gone",
+        Duration::from_secs(30),
+        || (claim_names(&plane).is_empty() && !kerf_nodes(&plane).contains(&victim)).then_some(()),
+    );
+}
+
+/// Garbage collection is the controller's, for every provider: with kwok, a
+/// Node with kwok's provider ID that no NodeClaim knows (a leak) is removed
+/// after the grace period, while a node the provider did not make stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_collection_removes_a_leaked_kwok_node() {
+    let plane = cluster(false).await;
+    let controller = start_controller(
+        &plane,
+        false,
+        &["--gc-interval", "1s", "--gc-grace-period", "2s"],
+    );
+    let node = |name: &str, provider_id: Option<&str>| {
+        let mut spec = serde_json::json!({});
+        if let Some(p) = provider_id {
+            spec["providerID"] = p.into();
+        }
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "spec": spec,
+            "status": {"capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"}},
+        })
+        .to_string()
+    };
+    for (name, pid) in [("leaked-1", Some("kwok://leaked-1")), ("system-1", None)] {
+        let path = write(plane.dir(), &format!("{name}.json"), &node(name, pid));
+        kubectl(&plane, &["create", "-f", path.to_str().unwrap()]);
+    }
+    let names = || {
+        lines(&kubectl(
+            &plane,
+            &["get", "nodes", "-o", "jsonpath={.items[*].metadata.name}"],
+        ))
+    };
+    wait(
+        &plane,
+        "the leaked node to be collected",
+        Duration::from_secs(60),
+        || (!names().contains(&"leaked-1".to_string())).then_some(()),
+    );
+    assert!(names().contains(&"system-1".to_string()), "{:?}", names());
+    let text = http_get(controller.metrics_port, "/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    assert_eq!(
+        metric(&text, "kerf_garbage_collected_instances_total"),
+        Some(1.0),
+        "{text}"
+    );
+}

@@ -5,9 +5,9 @@
 use super::documents::{controller_policy, controller_trust_policy, node_trust_policy};
 use super::eks::look_up;
 use super::iam::{extras, policy, roles};
-use super::names::{NODE_MANAGED_POLICIES, RULES};
+use super::names::{NODE_MANAGED_POLICIES, RULES, SUPERSEDED_NODE_POLICIES};
 use super::{AwsClients, AwsSide, queue, subnet_tags};
-use crate::progress::{Progress, Steps};
+use crate::progress::{Progress, StepOutcome, Steps};
 
 /// What install created or found: what the cluster side's chart needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +44,20 @@ pub async fn install(
         .iter()
         .map(|p| ctx.managed_policy_arn(p))
         .collect();
+    let superseded: Vec<String> = SUPERSEDED_NODE_POLICIES
+        .iter()
+        .map(|p| ctx.managed_policy_arn(p))
+        .collect();
     steps
         .run("iam:node-role-policies", &node_role, async {
-            Ok((roles::ensure_attached(iam, &node_role, &managed).await?, ()))
+            // The new policies first, so the role is never without one of the two.
+            let attached = roles::ensure_attached(iam, &node_role, &managed).await?;
+            let detached = roles::detach_superseded(iam, &ctx, &node_role, &superseded).await?;
+            let outcome = match detached {
+                StepOutcome::Unchanged => attached,
+                _ => StepOutcome::Updated,
+            };
+            Ok((outcome, ()))
         })
         .await?;
     let profile = ctx.instance_profile();

@@ -13,13 +13,18 @@ pub const CLUSTER_KEY: &str = "kerf.sh/cluster";
 /// uninstall removes those and leaves tags the operator set alone.
 pub const ADDED_TAGS_KEY: &str = "kerf.sh/added-discovery-tags";
 
-/// The AWS managed policies every EKS worker node needs.
+/// The AWS managed policies every EKS worker node needs. Nodes only pull images, so the
+/// registry policy is `PullOnly` (Karpenter's choice too), not `ReadOnly`, which also lets
+/// them list and describe every repository in the account.
 pub const NODE_MANAGED_POLICIES: [&str; 4] = [
     "AmazonEKSWorkerNodePolicy",
     "AmazonEKS_CNI_Policy",
-    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEC2ContainerRegistryPullOnly",
     "AmazonSSMManagedInstanceCore",
 ];
+/// Managed policies an older kerf attached to its node role in place of one above: install
+/// detaches them from a node role kerf created, so an upgrade narrows what nodes may do.
+pub const SUPERSEDED_NODE_POLICIES: [&str; 1] = ["AmazonEC2ContainerRegistryReadOnly"];
 
 pub const SPOT_SERVICE: &str = "spot.amazonaws.com";
 /// IAM puts a service-linked role under `/aws-service-role/<service>/`; looking it up by path
@@ -94,6 +99,17 @@ impl Context {
     }
     pub fn rule(&self, rule: &RuleSpec) -> String {
         format!("kerf-{}-{}", self.cluster, rule.id)
+    }
+    /// The ARN of one of kerf's rules (on the default event bus): the `aws:SourceArn` SQS
+    /// sees when EventBridge delivers that rule's events to the queue.
+    pub fn rule_arn(&self, rule: &RuleSpec) -> String {
+        format!(
+            "arn:{}:events:{}:{}:rule/{}",
+            self.partition,
+            self.region,
+            self.account,
+            self.rule(rule)
+        )
     }
 
     fn iam_arn(&self, what: &str) -> String {

@@ -199,6 +199,9 @@ pub(crate) fn chart_values(values: &ChartValues) -> anyhow::Result<Value> {
     if !values.cluster_endpoint.is_empty() {
         settings.insert("clusterEndpoint".into(), json!(values.cluster_endpoint));
     }
+    if !values.region.is_empty() {
+        settings.insert("awsRegion".into(), json!(values.region));
+    }
     if let Some(profile) = &values.default_instance_profile {
         settings.insert("defaultInstanceProfile".into(), json!(profile));
     }
@@ -282,6 +285,7 @@ mod tests {
         let values = ChartValues {
             cluster_name: "demo".into(),
             cluster_endpoint: "https://x.eks.amazonaws.com".into(),
+            region: "us-east-1".into(),
             controller_role_arn: Some("arn:aws:iam::1:role/r".into()),
             default_instance_profile: Some("KarpenterNodeInstanceProfile-demo".into()),
             interruption_queue: Some("demo".into()),
@@ -299,6 +303,7 @@ mod tests {
                 "settings": {
                     "clusterName": "demo",
                     "clusterEndpoint": "https://x.eks.amazonaws.com",
+                    "awsRegion": "us-east-1",
                     "defaultInstanceProfile": "KarpenterNodeInstanceProfile-demo",
                     "interruptionQueue": "demo",
                 },

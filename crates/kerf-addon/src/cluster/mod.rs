@@ -32,6 +32,9 @@ mod render;
 pub struct ChartValues {
     pub cluster_name: String,
     pub cluster_endpoint: String,
+    /// The AWS region the controller calls (`settings.awsRegion`, AWS_REGION); empty: the
+    /// chart sets none and the pod's environment must (EKS's IRSA webhook usually does).
+    pub region: String,
     /// IRSA role for the controller's service account (`eks.amazonaws.com/role-arn`).
     pub controller_role_arn: Option<String>,
     pub default_instance_profile: Option<String>,

@@ -51,7 +51,7 @@ async fn assert_installed(s: &Seeded, inv: &Value) {
     let want: BTreeSet<String> = [
         "AmazonEKSWorkerNodePolicy",
         "AmazonEKS_CNI_Policy",
-        "AmazonEC2ContainerRegistryReadOnly",
+        "AmazonEC2ContainerRegistryPullOnly",
         "AmazonSSMManagedInstanceCore",
     ]
     .iter()
@@ -127,7 +127,13 @@ async fn assert_installed(s: &Seeded, inv: &Value) {
         sqs["Resource"],
         format!("arn:aws:sqs:us-east-1:{acct}:demo")
     );
-    let terminate = by_sid("AllowScopedInstanceTermination");
+    // Termination only of what carries kerf's ownership tag, not the cluster tag alone
+    // (node groups carry that too); tests/policy_scope.rs checks every statement.
+    let terminate = by_sid("AllowScopedDeletion");
+    assert_eq!(
+        terminate["Condition"]["StringEquals"]["aws:ResourceTag/kerf.sh/cluster"],
+        "demo"
+    );
     assert_eq!(
         terminate["Condition"]["StringEquals"]["aws:ResourceTag/kubernetes.io/cluster/demo"],
         "owned"
@@ -163,7 +169,8 @@ async fn assert_installed(s: &Seeded, inv: &Value) {
         .count();
     assert_eq!(spot, 1, "{}", inv["roles"]);
 
-    // The queue: five-minute retention, SSE, EventBridge and SQS may send to it.
+    // The queue: five-minute retention, SSE; only this account's kerf rules may send to it
+    // (through EventBridge), and nothing over plain HTTP.
     let (_, queue) = inv["queues"]
         .as_object()
         .unwrap()
@@ -178,16 +185,26 @@ async fn assert_installed(s: &Seeded, inv: &Value) {
     let qs = &qp["Statement"][0];
     assert_eq!(
         as_set(&qs["Principal"]["Service"]),
-        BTreeSet::from([
-            "events.amazonaws.com".to_string(),
-            "sqs.amazonaws.com".to_string()
-        ])
+        BTreeSet::from(["events.amazonaws.com".to_string()])
     );
     assert_eq!(
         as_set(&qs["Action"]),
         BTreeSet::from(["sqs:SendMessage".to_string()])
     );
     assert_eq!(qs["Resource"], queue_arn);
+    assert_eq!(qs["Condition"]["StringEquals"]["aws:SourceAccount"], *acct);
+    let sources = as_set(&qs["Condition"]["ArnEquals"]["aws:SourceArn"]);
+    assert_eq!(sources.len(), 4, "{sources:?}");
+    for arn in &sources {
+        assert!(
+            arn.starts_with(&format!("arn:aws:events:us-east-1:{acct}:rule/kerf-demo-")),
+            "{arn}"
+        );
+    }
+    let deny = &qp["Statement"][1];
+    assert_eq!(deny["Sid"], "DenyHTTP");
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
 
     // Four rules, each with its event pattern and the queue as its only target.
     let want_rules = [
@@ -312,6 +329,39 @@ async fn a_second_install_changes_nothing() {
     // 2 lookups, 8 IAM steps, the queue, 4 rules, 3 tagged resources.
     assert_eq!(rec.steps.len(), 2 + 8 + 1 + 4 + 3, "{:?}", rec.steps);
     assert_eq!(inventory(&s).await, before);
+}
+
+/// An older kerf attached `AmazonEC2ContainerRegistryReadOnly` to its node role; installing
+/// again narrows it to `PullOnly`.
+#[tokio::test]
+async fn an_upgrade_replaces_the_read_only_registry_policy_with_pull_only() {
+    let s = seeded().await;
+    install(&s.side, &s.c, &mut Recorded::default())
+        .await
+        .unwrap();
+    let read_only = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+    s.c.iam
+        .attach_role_policy()
+        .role_name("KarpenterNodeRole-demo")
+        .policy_arn(read_only)
+        .send()
+        .await
+        .unwrap();
+    let mut rec = Recorded::default();
+    install(&s.side, &s.c, &mut rec).await.unwrap();
+    let step = rec
+        .steps
+        .iter()
+        .find(|(step, _, _)| step == "iam:node-role-policies")
+        .unwrap_or_else(|| panic!("{:?}", rec.steps));
+    assert_eq!(step.2, StepOutcome::Updated, "{step:?}");
+    let inv = inventory(&s).await;
+    let attached = as_set(&roles(&inv, "KarpenterNodeRole-demo")["attached"]);
+    assert!(!attached.contains(read_only), "{attached:?}");
+    assert!(
+        attached.contains("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly"),
+        "{attached:?}"
+    );
 }
 
 #[tokio::test]

@@ -70,9 +70,14 @@ fn restricted_tag(key: &str) -> Option<&'static str> {
             return Some("kubernetes.io/cluster/<name>");
         }
     }
-    [crate::labels::PROVISIONER_NAME, crate::labels::MANAGED_BY]
-        .into_iter()
-        .find(|k| *k == key)
+    // kerf's ownership tag (see the EC2NodeClass list) is kerf's own too.
+    [
+        crate::labels::PROVISIONER_NAME,
+        crate::labels::MANAGED_BY,
+        "kerf.sh/cluster",
+    ]
+    .into_iter()
+    .find(|k| *k == key)
 }
 
 pub(super) fn provider(e: &mut Errors, path: &str, p: &AwsProvider) {

@@ -20,7 +20,10 @@ impl EC2NodeClass {
 }
 
 /// Tags kerf sets itself (exact keys; `kubernetes.io/cluster` is a prefix).
-const RESTRICTED_TAGS: &[&str] = &[
+/// `kerf.sh/cluster` is kerf's ownership tag, the one its garbage collection
+/// and IAM policy trust; Karpenter does not reserve it.
+pub(crate) const RESTRICTED_TAGS: &[&str] = &[
+    "kerf.sh/cluster",
     "eks:eks-cluster-name",
     "karpenter.sh/nodepool",
     "karpenter.sh/nodeclaim",

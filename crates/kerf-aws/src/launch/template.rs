@@ -10,7 +10,8 @@ use aws_sdk_ec2::types::{
     LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
     LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    RequestLaunchTemplateData, ResourceType, Tag, VolumeType,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
+    VolumeType,
 };
 use kerf_cloud::provider::Result;
 use serde::Serialize;
@@ -18,8 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{aws_error, bad_answer};
 
-/// Tag on every launch template kerf creates, valued with the cluster name.
-pub const CLUSTER_TAG: &str = "kerf.sh/cluster";
+use crate::ownership::{OWNERSHIP_TAG, with_ownership};
 
 /// IMDS settings; the default requires tokens (IMDSv2) with a hop limit of 1, as EC2NodeClass does.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -65,7 +65,12 @@ pub struct LaunchConfig {
     pub metadata: Metadata,
     pub volumes: Vec<Volume>,
     pub detailed_monitoring: bool,
+    /// The node class's tags; kerf's ownership tags are laid over them on the
+    /// template and on the network interfaces and spot requests it creates.
     pub tags: BTreeMap<String, String>,
+    /// Launches from this template are spot: its spot requests are tagged too
+    /// (a spot-request tag specification is only valid for spot launches).
+    pub spot: bool,
 }
 
 impl LaunchConfig {
@@ -77,7 +82,18 @@ impl LaunchConfig {
         format!("kerf/{}/{hex}", self.cluster)
     }
 
+    /// The class's tags with kerf's ownership tags over them.
+    fn owned_tags(&self) -> BTreeMap<String, String> {
+        with_ownership(self.tags.clone(), &self.cluster)
+    }
+
     fn data(&self) -> RequestLaunchTemplateData {
+        // CreateFleet tags the instances, volumes and the fleet it creates; what
+        // the template launches beside them is tagged here.
+        let mut created = vec![ResourceType::NetworkInterface];
+        if self.spot {
+            created.push(ResourceType::SpotInstancesRequest);
+        }
         let mut data = RequestLaunchTemplateData::builder()
             .image_id(&self.image_id)
             .set_security_group_ids(Some(self.security_group_ids.clone()))
@@ -102,6 +118,14 @@ impl LaunchConfig {
             data = data.iam_instance_profile(
                 LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
                     .name(profile)
+                    .build(),
+            );
+        }
+        for resource in created {
+            data = data.tag_specifications(
+                LaunchTemplateTagSpecificationRequest::builder()
+                    .resource_type(resource)
+                    .set_tags(Some(tags(&self.owned_tags())))
                     .build(),
             );
         }
@@ -139,8 +163,7 @@ pub async fn ensure(ec2: &aws_sdk_ec2::Client, config: &LaunchConfig) -> Result<
     if let Some(id) = find(ec2, &name).await? {
         return Ok(id);
     }
-    let mut template_tags = config.tags.clone();
-    template_tags.insert(CLUSTER_TAG.to_string(), config.cluster.clone());
+    let template_tags = config.owned_tags();
     let created = ec2
         .create_launch_template()
         .launch_template_name(&name)
@@ -209,7 +232,7 @@ pub async fn delete_unused(
         .describe_launch_templates()
         .filters(
             aws_sdk_ec2::types::Filter::builder()
-                .name(format!("tag:{CLUSTER_TAG}"))
+                .name(format!("tag:{OWNERSHIP_TAG}"))
                 .values(cluster)
                 .build(),
         )
@@ -249,6 +272,7 @@ mod tests {
             volumes: vec![],
             detailed_monitoring: false,
             tags: BTreeMap::new(),
+            spot: false,
         }
     }
 

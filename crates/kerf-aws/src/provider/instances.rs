@@ -13,9 +13,10 @@ use kerf_cloud::provider::quantity::to_quantities;
 use kerf_core::instance_type::{CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_SPOT};
 
 use super::{AwsCloudProvider, format_provider_id};
-use crate::discovery::network::{cluster_tag_key, tag_map};
+use crate::discovery::network::tag_map;
 use crate::error::{aws_error, bad_answer};
 use crate::nodeclass::Resolution;
+use crate::ownership::{OWNERSHIP_TAG, is_owned};
 
 /// Tag naming the claim an instance was launched for.
 pub const NODECLAIM_TAG: &str = "karpenter.sh/nodeclaim";
@@ -26,8 +27,10 @@ pub const NODECLASS_TAG: &str = "karpenter.k8s.aws/ec2nodeclass";
 #[derive(Clone, Debug)]
 pub enum Query {
     Ids(Vec<String>),
-    /// Every instance tagged `kubernetes.io/cluster/<cluster>: owned`.
-    Cluster,
+    /// Every instance kerf launched for the cluster: its ownership tag
+    /// ([`crate::ownership::OWNERSHIP_TAG`]), not the `kubernetes.io/cluster`
+    /// tag node groups carry too.
+    Owned,
 }
 
 /// The parts of an instance kerf uses.
@@ -54,16 +57,28 @@ impl InstanceInfo {
     pub fn provider_id(&self) -> String {
         format_provider_id(&self.zone, &self.id)
     }
+
+    /// Whether kerf launched it for `cluster` (see [`crate::ownership`]).
+    pub fn is_owned_by(&self, cluster: &str) -> bool {
+        is_owned(&self.tags, cluster)
+    }
 }
 
 pub async fn describe(p: &AwsCloudProvider, query: Query) -> Result<Vec<InstanceInfo>> {
     let mut call = p.clients().ec2.describe_instances();
     call = match &query {
-        Query::Ids(ids) => call.set_instance_ids(Some(ids.clone())),
-        Query::Cluster => call.filters(
+        // A filter, not InstanceIds: one id that is gone must not fail the
+        // whole call and hide the others.
+        Query::Ids(ids) => call.filters(
             Filter::builder()
-                .name(format!("tag:{}", cluster_tag_key(&p.settings.cluster.name)))
-                .values("owned")
+                .name("instance-id")
+                .set_values(Some(ids.clone()))
+                .build(),
+        ),
+        Query::Owned => call.filters(
+            Filter::builder()
+                .name(format!("tag:{OWNERSHIP_TAG}"))
+                .values(&p.settings.cluster.name)
                 .build(),
         ),
     };
@@ -143,6 +158,11 @@ pub async fn claim_of(p: &AwsCloudProvider, i: &InstanceInfo) -> Result<NodeClai
             ..Default::default()
         },
     );
+    // The launch time ages the instance for garbage collection's grace period.
+    claim.metadata.creation_timestamp = i
+        .launch_time
+        .and_then(|t| k8s_openapi::jiff::Timestamp::try_from(t).ok())
+        .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time);
     let mut node_labels = BTreeMap::new();
     let mut status = NodeClaimStatus {
         provider_id: Some(i.provider_id()),

@@ -23,7 +23,7 @@ use kerf_core::requirements::Requirements;
 use super::instances::{NODECLAIM_TAG, NODECLASS_TAG};
 use super::{AwsCloudProvider, format_provider_id};
 use crate::discovery::images::AmiFamily;
-use crate::discovery::network::{best_subnet_per_zone, cluster_tag_key};
+use crate::discovery::network::best_subnet_per_zone;
 use crate::launch::fleet::{self, FleetRequest, MAX_INSTANCE_TYPES, Override, TemplateOverrides};
 use crate::launch::template::{self, LaunchConfig, Metadata, Volume};
 use crate::launch::user_data::{NodeBootstrap, user_data};
@@ -136,7 +136,8 @@ fn taint_strings(taints: &[k8s_openapi::api::core::v1::Taint]) -> Vec<String> {
         .collect()
 }
 
-/// The instance tags for a claim: cluster, pool, claim, class, `Name`, plus the class's tags.
+/// The instance tags for a claim: the class's tags, then pool, claim, class, `Name` and
+/// kerf's ownership tags (which win over any class tag of the same key).
 pub fn instance_tags(
     cluster: &str,
     claim: &NodeClaim,
@@ -144,7 +145,6 @@ pub fn instance_tags(
 ) -> BTreeMap<String, String> {
     let name = claim_name(claim).to_string();
     let mut tags = class.spec.tags.clone();
-    tags.insert(cluster_tag_key(cluster), "owned".to_string());
     tags.insert(NODECLAIM_TAG.to_string(), name.clone());
     tags.insert(
         NODECLASS_TAG.to_string(),
@@ -157,7 +157,7 @@ pub fn instance_tags(
             tags.insert(key.to_string(), v.clone());
         }
     }
-    tags
+    crate::ownership::with_ownership(tags, cluster)
 }
 
 pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim> {
@@ -313,6 +313,20 @@ async fn fleet_request(
         max_pods: kubelet.max_pods,
     };
     let tags = instance_tags(&cluster.name, claim, class);
+    // The same for every instance type; a node class whose user data cannot be
+    // merged fails the claim instead of launching nodes that cannot boot.
+    let node_user_data = user_data(
+        resolution.family,
+        cluster,
+        &bootstrap,
+        class.spec.user_data.as_deref(),
+    )
+    .map_err(|e| {
+        CloudError::invalid_claim(
+            claim_name(claim),
+            format!("EC2NodeClass {}: {e}", claim.spec.node_class_ref.name),
+        )
+    })?;
     let instance_profile = p.instance_profile(class).await?;
     let mut by_template: BTreeMap<String, TemplateOverrides> = BTreeMap::new();
     for (it, _) in ranked {
@@ -328,17 +342,13 @@ async fn fleet_request(
                 .map(|g| g.id.clone())
                 .collect(),
             instance_profile: instance_profile.clone(),
-            user_data: user_data(
-                resolution.family,
-                cluster,
-                &bootstrap,
-                class.spec.user_data.as_deref(),
-            ),
+            user_data: node_user_data.clone(),
             metadata: metadata(class),
             volumes: volumes(class, resolution.family),
             detailed_monitoring: class.spec.detailed_monitoring.unwrap_or(false),
             // The class's tags only: claim-specific tags would defeat template reuse.
             tags: class.spec.tags.clone(),
+            spot: capacity == CAPACITY_TYPE_SPOT,
         };
         let template_name = config.template_name();
         if !by_template.contains_key(&template_name) {

@@ -344,25 +344,50 @@ impl AwsCloudProvider {
             .collect())
     }
 
-    /// Terminates instances by id; ids already gone are not an error.
+    /// Terminates instances kerf launched for this cluster; ids already gone
+    /// are not an error. If any of them lacks kerf's ownership tag nothing is
+    /// terminated and the call fails with [`CloudError::NotOwned`]: a claim
+    /// or a bug pointing at a node group's instance must never stop it.
     pub async fn terminate(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() {
+            return Ok(());
+        }
+        let cluster = &self.settings.cluster.name;
+        let found = instances::describe(self, instances::Query::Ids(ids.to_vec())).await?;
+        let foreign: Vec<&str> = found
+            .iter()
+            .filter(|i| !i.is_owned_by(cluster))
+            .map(|i| i.id.as_str())
+            .collect();
+        if !foreign.is_empty() {
+            return Err(CloudError::not_owned(
+                format!("instance {}", foreign.join(", ")),
+                format!("no tag {}={cluster}", crate::ownership::OWNERSHIP_TAG),
+            ));
+        }
+        let live: Vec<String> = found
+            .iter()
+            .filter(|i| i.is_live())
+            .map(|i| i.id.clone())
+            .collect();
+        if live.is_empty() {
+            tracing::debug!(?ids, "instances already gone");
             return Ok(());
         }
         match self
             .clients()
             .ec2
             .terminate_instances()
-            .set_instance_ids(Some(ids.to_vec()))
+            .set_instance_ids(Some(live.clone()))
             .send()
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if crate::error::error_code(&e) == Some("InvalidInstanceID.NotFound") => {
-                tracing::debug!(?ids, "instances already gone");
+                tracing::debug!(ids = ?live, "instances already gone");
                 Ok(())
             }
-            Err(e) => Err(aws_error(format!("TerminateInstances {ids:?}"), e)),
+            Err(e) => Err(aws_error(format!("TerminateInstances {live:?}"), e)),
         }
     }
 }
@@ -427,7 +452,7 @@ impl CloudProvider for AwsCloudProvider {
     }
 
     async fn list(&self) -> Result<Vec<NodeClaim>> {
-        let found = instances::describe(self, instances::Query::Cluster).await?;
+        let found = instances::describe(self, instances::Query::Owned).await?;
         let mut out = Vec::with_capacity(found.len());
         for i in found.iter().filter(|i| i.is_live()) {
             out.push(instances::claim_of(self, i).await?);

@@ -110,6 +110,8 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
         tags[format!("kubernetes.io/cluster/{CLUSTER}").as_str()],
         "owned"
     );
+    assert_eq!(tags["kerf.sh/cluster"], CLUSTER, "kerf's ownership tag");
+    assert_eq!(tags["eks:eks-cluster-name"], CLUSTER);
     assert_eq!(tags["karpenter.sh/nodepool"], "default");
     assert_eq!(tags["karpenter.sh/nodeclaim"], "default-abc12");
     assert_eq!(tags["Name"], "default-abc12");
@@ -362,6 +364,7 @@ async fn a_class_with_a_role_gets_its_own_instance_profile() {
         .collect();
     let cluster_tag = format!("kubernetes.io/cluster/{}", cluster_info().name);
     assert_eq!(tags.get(cluster_tag.as_str()), Some(&"owned"), "{tags:?}");
+    assert_eq!(tags.get("kerf.sh/cluster"), Some(&CLUSTER), "{tags:?}");
     assert_eq!(tags.get("karpenter.k8s.aws/ec2nodeclass"), Some(&"default"));
     assert_eq!(
         tags.get("topology.kubernetes.io/region"),

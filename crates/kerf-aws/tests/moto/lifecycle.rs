@@ -1,14 +1,15 @@
 //! After launch: get and list read instances back as claims, delete is
-//! idempotent, garbage collection terminates only the orphan, drift follows the
-//! node class.
+//! idempotent, garbage collection (kerf-controller's, over `list`) terminates
+//! only the orphan, drift follows the node class.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use kerf_aws::gc;
+use k8s_openapi::jiff::Timestamp;
 use kerf_aws::provider::parse_provider_id;
 use kerf_cloud::CloudProvider;
 use kerf_cloud::provider::provider_id;
+use kerf_controller::gc;
 
 use super::launch::{TYPES, claim};
 use super::support::*;
@@ -68,6 +69,27 @@ async fn get_list_and_idempotent_delete() {
     p.delete(&never).await.unwrap();
 }
 
+/// One garbage collection as the controller runs it for any provider: the
+/// cloud-neutral plan over `list()`, orphans terminated through `delete()`.
+pub async fn collect(
+    p: &kerf_aws::AwsCloudProvider,
+    cluster: &[kerf_api::v1::NodeClaim],
+    now: Timestamp,
+) -> Vec<String> {
+    let listed = p.list().await.unwrap();
+    let plan = gc::plan(&listed, cluster, now, gc::DEFAULT_GRACE);
+    let mut ids = Vec::new();
+    for orphan in &plan.terminate {
+        p.delete(orphan).await.unwrap();
+        ids.push(
+            parse_provider_id(provider_id(orphan).unwrap())
+                .unwrap()
+                .to_string(),
+        );
+    }
+    ids
+}
+
 #[tokio::test]
 async fn gc_terminates_the_orphan_and_leaves_the_claimed() {
     let Fixture {
@@ -83,18 +105,12 @@ async fn gc_terminates_the_orphan_and_leaves_the_claimed() {
         .unwrap();
     let kept_pid = provider_id(&kept).unwrap().to_string();
     let orphan_pid = provider_id(&orphan).unwrap().to_string();
-    let claimed = BTreeSet::from([kept_pid.clone()]);
+    let cluster = [kept.clone()];
     // Within the grace period nothing is collected.
-    let none = gc::collect_orphans(&p, &claimed, SystemTime::now(), Duration::from_secs(300))
-        .await
-        .unwrap();
-    assert!(none.is_empty());
-    let later = SystemTime::now() + Duration::from_secs(120);
-    let collected = gc::collect_orphans(&p, &claimed, later, gc::DEFAULT_GRACE)
-        .await
-        .unwrap();
+    assert!(collect(&p, &cluster, Timestamp::now()).await.is_empty());
+    let later = Timestamp::now() + std::time::Duration::from_secs(120);
     assert_eq!(
-        collected,
+        collect(&p, &cluster, later).await,
         [parse_provider_id(&orphan_pid).unwrap().to_string()]
     );
     assert_eq!(state(&c, &kept_pid).await, "running");

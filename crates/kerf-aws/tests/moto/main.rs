@@ -7,5 +7,6 @@ mod discovery;
 mod interruption;
 mod launch;
 mod lifecycle;
+mod ownership;
 mod prices;
 mod support;

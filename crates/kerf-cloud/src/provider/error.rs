@@ -48,6 +48,11 @@ pub enum CloudError {
     /// The instance (or claim) does not exist in the cloud.
     #[error("{what} not found")]
     NotFound { what: String },
+    /// The resource exists but this controller did not create it, so it will
+    /// not change or remove it (another node group's instance, another
+    /// cluster's profile, ...).
+    #[error("{what} was not created by kerf for this cluster ({reason}); kerf leaves it alone")]
+    NotOwned { what: String, reason: String },
     /// The claim cannot be launched as written (no instance type satisfies it, bad requirements, ...).
     #[error("nodeclaim {claim}: {reason}")]
     InvalidClaim { claim: String, reason: String },
@@ -74,6 +79,13 @@ fn list(offerings: &[OfferingKey]) -> String {
 impl CloudError {
     pub fn not_found(what: impl Into<String>) -> Self {
         CloudError::NotFound { what: what.into() }
+    }
+
+    pub fn not_owned(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        CloudError::NotOwned {
+            what: what.into(),
+            reason: reason.into(),
+        }
     }
 
     pub fn invalid_claim(claim: impl Into<String>, reason: impl Into<String>) -> Self {

@@ -27,6 +27,14 @@ pub enum CloudProviderKind {
     Aws,
 }
 
+/// The provider when none is named: EC2 in the full build, which is what a
+/// cluster runs (the chart and the add-on name it too); kwok in the kwok build,
+/// which has no other way to make nodes.
+#[cfg(feature = "aws")]
+const DEFAULT_CLOUD_PROVIDER: &str = "aws";
+#[cfg(not(feature = "aws"))]
+const DEFAULT_CLOUD_PROVIDER: &str = "kwok";
+
 /// Run kerf as a controller against a cluster.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ControllerArgs {
@@ -36,8 +44,8 @@ pub struct ControllerArgs {
     /// API server endpoint nodes join (recorded; kwok needs none).
     #[arg(long, env = "CLUSTER_ENDPOINT")]
     pub cluster_endpoint: Option<String>,
-    /// Where nodes come from.
-    #[arg(long, value_enum, env = "KERF_CLOUD_PROVIDER", default_value = "kwok")]
+    /// Where nodes come from (default: aws; kwok in a build without the `aws` feature).
+    #[arg(long, value_enum, env = "KERF_CLOUD_PROVIDER", default_value = DEFAULT_CLOUD_PROVIDER)]
     pub cloud_provider: CloudProviderKind,
     /// Bind each planned pod to its node once the node is Ready (instead of
     /// leaving binding to kube-scheduler); kerf then places every unbound pod.
@@ -70,6 +78,13 @@ pub struct ControllerArgs {
     /// Run leader election (a coordination.k8s.io Lease): with two replicas only the holder acts.
     #[arg(long, env = "LEADER_ELECT")]
     pub leader_elect: bool,
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "LEADER_ELECTION_ID",
+        default_value = "kerf-leader-election"
+    )]
+    pub leader_election_id: String,
     /// Namespace of the leader-election Lease.
     #[arg(long, env = "LEADER_ELECTION_NAMESPACE", default_value = "kube-system")]
     pub leader_election_namespace: String,
@@ -114,12 +129,22 @@ pub struct ControllerArgs {
     /// aws provider: SQS queue (name or URL) EventBridge sends interruption events to; none: off.
     #[arg(long, env = "INTERRUPTION_QUEUE")]
     pub interruption_queue: Option<String>,
-    /// aws provider: how often instances no NodeClaim knows are looked for (Go duration).
-    #[arg(long, env = "KERF_AWS_GC_INTERVAL", default_value = "2m")]
-    pub aws_gc_interval: String,
-    /// aws provider: how old an unclaimed instance must be before it is terminated (Go duration).
-    #[arg(long, env = "KERF_AWS_GC_GRACE_PERIOD", default_value = "30s")]
-    pub aws_gc_grace_period: String,
+    /// How often garbage collection looks for instances no NodeClaim knows (Go duration).
+    #[arg(
+        long,
+        alias = "aws-gc-interval",
+        env = "KERF_GC_INTERVAL",
+        default_value = "2m"
+    )]
+    pub gc_interval: String,
+    /// How old an unclaimed instance must be before it is terminated (Go duration).
+    #[arg(
+        long,
+        alias = "aws-gc-grace-period",
+        env = "KERF_GC_GRACE_PERIOD",
+        default_value = "30s"
+    )]
+    pub gc_grace_period: String,
 }
 
 /// A configuration error: the setting and what is wrong with it.
@@ -226,6 +251,12 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
                 "must be at least 2s",
             ));
         }
+        if args.leader_election_id.trim().is_empty() {
+            return Err(config_error(
+                "--leader-election-id (LEADER_ELECTION_ID)",
+                "must not be empty",
+            ));
+        }
         if args.leader_election_namespace.trim().is_empty() {
             return Err(config_error(
                 "--leader-election-namespace (LEADER_ELECTION_NAMESPACE)",
@@ -234,7 +265,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         }
         Some(LeaderElection {
             namespace: args.leader_election_namespace.clone(),
-            name: "kerf-leader-election".to_string(),
+            name: args.leader_election_id.clone(),
             identity: identity(),
             retry: (lease_duration / 4).max(Duration::from_millis(500)),
             lease_duration,
@@ -242,8 +273,16 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
     } else {
         None
     };
+    let gc_interval = duration("--gc-interval (KERF_GC_INTERVAL)", &args.gc_interval, false)?;
+    let gc_grace = duration(
+        "--gc-grace-period (KERF_GC_GRACE_PERIOD)",
+        &args.gc_grace_period,
+        true,
+    )?;
     let options = ControllerOptions {
         leader_election,
+        gc_interval,
+        gc_grace,
         cluster_name,
         bind_pods: args.bind_pods,
         expected_replicas: args.expected_replicas,
@@ -491,22 +530,34 @@ mod tests {
         options(&cli.args)
     }
 
+    /// `parse` with the kwok provider, for settings that do not depend on it.
+    fn parse_kwok(argv: &[&str]) -> Result<(ControllerOptions, Endpoints), ConfigError> {
+        let with_kwok: Vec<&str> = ["--cloud-provider", "kwok"]
+            .into_iter()
+            .chain(argv.iter().copied())
+            .collect();
+        parse(&with_kwok)
+    }
+
     #[test]
     fn bad_settings_are_named() {
-        let err = parse(&[]).unwrap_err();
+        let err = parse_kwok(&[]).unwrap_err();
         assert!(err.to_string().contains("--cluster-name"), "{err}");
-        let err = parse(&["--cluster-name", "c", "--batch-idle-duration", "soon"]).unwrap_err();
+        let err =
+            parse_kwok(&["--cluster-name", "c", "--batch-idle-duration", "soon"]).unwrap_err();
         assert!(err.to_string().contains("--batch-idle-duration"), "{err}");
-        let err = parse(&["--cluster-name", "c", "--batch-max-duration", "500ms"]).unwrap_err();
+        let err =
+            parse_kwok(&["--cluster-name", "c", "--batch-max-duration", "500ms"]).unwrap_err();
         assert!(err.to_string().contains("--batch-max-duration"), "{err}");
-        let err = parse(&["--cluster-name", "c", "--health-port", "8080"]).unwrap_err();
+        let err = parse_kwok(&["--cluster-name", "c", "--health-port", "8080"]).unwrap_err();
         assert!(err.to_string().contains("--health-port"), "{err}");
-        let err = parse(&["--cluster-name", "c", "--kwok-registration-delay=soon"]).unwrap_err();
+        let err =
+            parse_kwok(&["--cluster-name", "c", "--kwok-registration-delay=soon"]).unwrap_err();
         assert!(
             err.to_string().contains("--kwok-registration-delay"),
             "{err}"
         );
-        let (o, e) = parse(&[
+        let (o, e) = parse_kwok(&[
             "--cluster-name",
             "c",
             "--bind-pods",
@@ -518,6 +569,42 @@ mod tests {
         assert_eq!(o.batch_idle, Duration::from_secs(2));
         assert_eq!(o.batch_max, Duration::from_secs(10));
         assert_eq!(e.health.port(), 8081);
+    }
+
+    #[test]
+    fn garbage_collection_settings_default_like_karpenter_and_bad_ones_are_named() {
+        let (o, _) = parse_kwok(&["--cluster-name", "c"]).unwrap();
+        assert_eq!(o.gc_interval, Duration::from_secs(120));
+        assert_eq!(o.gc_grace, Duration::from_secs(30));
+        // The names of the AWS-only loop it replaced still work.
+        let (o, _) = parse_kwok(&["--cluster-name", "c", "--aws-gc-grace-period", "3s"]).unwrap();
+        assert_eq!(o.gc_grace, Duration::from_secs(3));
+        let err = parse_kwok(&["--cluster-name", "c", "--gc-interval", "0s"]).unwrap_err();
+        assert!(err.to_string().contains("--gc-interval"), "{err}");
+        let err = parse_kwok(&["--cluster-name", "c", "--gc-grace-period", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--gc-grace-period"), "{err}");
+    }
+
+    #[test]
+    fn the_leader_election_lease_is_named_by_its_setting() {
+        let (o, _) = parse_kwok(&["--cluster-name", "c", "--leader-elect"]).unwrap();
+        assert_eq!(o.leader_election.unwrap().name, "kerf-leader-election");
+        let (o, _) = parse_kwok(&[
+            "--cluster-name",
+            "c",
+            "--leader-elect",
+            "--leader-election-id",
+            "karpenter-leader-election",
+        ])
+        .unwrap();
+        assert_eq!(o.leader_election.unwrap().name, "karpenter-leader-election");
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn aws_is_the_default_provider_of_the_full_build() {
+        let err = parse(&["--cluster-name", "c"]).unwrap_err();
+        assert!(err.to_string().contains("--aws-region"), "{err}");
     }
 
     #[cfg(feature = "aws")]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
+pub mod addon;
 pub mod moto;
 
 /// The seed's Provisioner, verbatim (the same file `kerf simulate examples/seed` reads).
@@ -96,16 +97,6 @@ pub fn start_controller_with_env(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Controller {
-    let log = (0..)
-        .map(|i| {
-            plane
-                .dir()
-                .join("logs")
-                .join(format!("kerf-controller-{i}.log"))
-        })
-        .find(|p| !p.exists())
-        .expect("a free log name");
-    let file = std::fs::File::create(&log).expect("controller log file");
     let metrics_port = free_port();
     let health_port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
@@ -119,16 +110,37 @@ pub fn start_controller_with_env(
         .arg("--kubeconfig")
         .arg(plane.kubeconfig_path())
         .args(["--metrics-port", &metrics_port.to_string()])
-        .args(["--health-port", &health_port.to_string()])
-        .env("RUST_LOG", "info,kube=warn")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log file"))
-        .stderr(file);
+        .args(["--health-port", &health_port.to_string()]);
     if bind_pods {
         cmd.arg("--bind-pods");
     }
     cmd.args(extra);
     cmd.envs(env.iter().copied());
+    spawn_controller(plane, cmd, metrics_port, health_port)
+}
+
+/// Starts `cmd` (a `kerf controller` serving metrics and health on these
+/// ports) with its output in the plane's logs, and waits until it is ready.
+pub fn spawn_controller(
+    plane: &ControlPlane,
+    mut cmd: Command,
+    metrics_port: u16,
+    health_port: u16,
+) -> Controller {
+    let log = (0..)
+        .map(|i| {
+            plane
+                .dir()
+                .join("logs")
+                .join(format!("kerf-controller-{i}.log"))
+        })
+        .find(|p| !p.exists())
+        .expect("a free log name");
+    let file = std::fs::File::create(&log).expect("controller log file");
+    cmd.env("RUST_LOG", "info,kube=warn")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file);
     let child = cmd.spawn().expect("start kerf controller");
     let mut controller = Controller {
         child,

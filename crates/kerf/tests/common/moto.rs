@@ -210,3 +210,74 @@ pub fn controller_flags(moto: &MotoServer) -> (Vec<String>, Vec<(&'static str, &
     ];
     (flags.iter().map(|s| s.to_string()).collect(), env)
 }
+
+/// Plays the kubelet of every running instance kerf launched (see [`register_node`])
+/// until `want` inflate pods run, or panics with the cluster's state after `timeout`.
+/// Returns instance id → Node name, and the running pods (pod → node).
+pub async fn register_until_running(
+    plane: &kerf_testenv::ControlPlane,
+    aws: &Clients,
+    want: usize,
+    timeout: std::time::Duration,
+) -> (
+    std::collections::BTreeMap<String, String>,
+    Vec<(String, String)>,
+) {
+    let mut registered = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        for i in instances(aws, &["running"], true).await {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            if !registered.contains_key(&id) && register_node(plane, &i) {
+                registered.insert(id, node_name(&i));
+            }
+        }
+        let pods = super::running_inflate_pods(plane);
+        if pods.len() == want {
+            return (registered, pods);
+        }
+        if std::time::Instant::now() >= deadline {
+            let state = plane.kubectl(["get", "nodes,nodeclaims,pods", "-A", "-o", "wide"]);
+            let out = state
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            panic!(
+                "{want} inflate pods not Running after {timeout:?}; instances {registered:?}\n{out}"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// The seed's fleet as launched in moto: m5.2xlarge holds 7 one-CPU pods, so 10
+/// pods take two running instances, in us-east-1c, each carrying kerf's
+/// ownership tags for `cluster` and naming a NodeClaim that exists. Returns them.
+pub async fn assert_seed_instances(
+    plane: &kerf_testenv::ControlPlane,
+    aws: &Clients,
+    cluster: &str,
+) -> Vec<aws_sdk_ec2::types::Instance> {
+    let instances = instances(aws, &["running"], true).await;
+    assert_eq!(instances.len(), 2, "{instances:?}");
+    let claims = super::claim_names(plane);
+    let cluster_tag = format!("kubernetes.io/cluster/{cluster}");
+    for i in &instances {
+        let id = i.instance_id().unwrap_or_default();
+        assert_eq!(
+            i.instance_type().map(|t| t.as_str()),
+            Some("m5.2xlarge"),
+            "{id}"
+        );
+        let zone = i.placement().and_then(|p| p.availability_zone());
+        assert_eq!(zone, Some("us-east-1c"), "{id}");
+        assert_eq!(tag(i, &cluster_tag), Some("owned"), "{id}");
+        assert_eq!(tag(i, "kerf.sh/cluster"), Some(cluster), "{id}");
+        assert_eq!(tag(i, "eks:eks-cluster-name"), Some(cluster), "{id}");
+        let claim = tag(i, NODECLAIM_TAG).unwrap_or_default();
+        assert!(
+            claims.iter().any(|c| c == claim),
+            "{claim} not in {claims:?}"
+        );
+    }
+    instances
+}

@@ -108,6 +108,36 @@ pub async fn ensure_attached(
     Ok(outcome)
 }
 
+/// Detaches the policies in `superseded` from `role` when kerf created the role: an older
+/// kerf attached them in place of narrower ones ([`crate::aws::names::SUPERSEDED_NODE_POLICIES`]),
+/// and leaving them would keep the wider grant after an upgrade. A role kerf did not create
+/// keeps whatever its owner attached.
+pub async fn detach_superseded(
+    iam: &Client,
+    ctx: &Context,
+    role: &str,
+    superseded: &[String],
+) -> anyhow::Result<StepOutcome> {
+    let Some(existing) = get_role(iam, ctx, role).await? else {
+        return Ok(StepOutcome::Unchanged);
+    };
+    if !existing.owned {
+        return Ok(StepOutcome::Unchanged);
+    }
+    let have = attached(iam, role).await?;
+    let mut outcome = StepOutcome::Unchanged;
+    for arn in superseded.iter().filter(|a| have.contains(a)) {
+        iam.detach_role_policy()
+            .role_name(role)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("IAM DetachRolePolicy {arn} from {role}"), e))?;
+        outcome = StepOutcome::Updated;
+    }
+    Ok(outcome)
+}
+
 /// The instance profile, containing `role`.
 pub async fn ensure_instance_profile(
     iam: &Client,

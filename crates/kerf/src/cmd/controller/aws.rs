@@ -8,11 +8,10 @@
 //! Events on the NodeClaim and its pool.
 //!
 //! [`run`] is `kerf controller` with the AWS loops beside kerf-controller's:
-//! [`interruption`] (with `--interruption-queue`), [`gc`] and [`nodeclass`]
+//! [`interruption`] (with `--interruption-queue`) and [`nodeclass`]
 //! status, their metrics ([`metrics`]) in the controller's registry.
 
 mod events;
-mod gc;
 mod interruption;
 pub mod metrics;
 mod nodeclass;
@@ -203,8 +202,6 @@ impl CloudProvider for AwsCloud {
 #[derive(Clone, Debug)]
 pub struct LoopOptions {
     pub interruption_queue: Option<String>,
-    pub gc_interval: std::time::Duration,
-    pub gc_grace: std::time::Duration,
 }
 
 pub fn loop_options(
@@ -215,16 +212,6 @@ pub fn loop_options(
             .interruption_queue
             .clone()
             .filter(|q| !q.trim().is_empty()),
-        gc_interval: super::duration(
-            "--aws-gc-interval (KERF_AWS_GC_INTERVAL)",
-            &args.aws_gc_interval,
-            false,
-        )?,
-        gc_grace: super::duration(
-            "--aws-gc-grace-period (KERF_AWS_GC_GRACE_PERIOD)",
-            &args.aws_gc_grace_period,
-            true,
-        )?,
     })
 }
 
@@ -248,9 +235,9 @@ pub async fn run(
             }
             None => None,
         };
-        Ok::<_, String>((cloud, loops, queue))
+        Ok::<_, String>((cloud, queue))
     };
-    let (cloud, loops, queue) = match setup.await {
+    let (cloud, queue) = match setup.await {
         Ok(ok) => ok,
         Err(e) => {
             eprintln!("kerf controller: {e}");
@@ -271,13 +258,6 @@ pub async fn run(
             aws_metrics.clone(),
         )));
     }
-    tasks.push(tokio::spawn(gc::run(
-        ctx.clone(),
-        provider.clone(),
-        loops.gc_interval,
-        loops.gc_grace,
-        aws_metrics.clone(),
-    )));
     tasks.push(tokio::spawn(nodeclass::run(
         ctx.clone(),
         provider,
@@ -312,23 +292,15 @@ mod tests {
     }
 
     #[test]
-    fn loop_settings_default_like_karpenter_and_bad_ones_are_named() {
-        let o = parse(&[]).unwrap();
-        assert_eq!(o.interruption_queue, None);
-        assert_eq!(o.gc_interval, std::time::Duration::from_secs(120));
-        assert_eq!(o.gc_grace, std::time::Duration::from_secs(30));
-        let o = parse(&[
-            "--interruption-queue",
-            "kerf-q",
-            "--aws-gc-grace-period",
-            "3s",
-        ])
-        .unwrap();
+    fn the_interruption_queue_is_off_unless_named() {
+        assert_eq!(parse(&[]).unwrap().interruption_queue, None);
+        assert_eq!(
+            parse(&["--interruption-queue", " "])
+                .unwrap()
+                .interruption_queue,
+            None
+        );
+        let o = parse(&["--interruption-queue", "kerf-q"]).unwrap();
         assert_eq!(o.interruption_queue.as_deref(), Some("kerf-q"));
-        assert_eq!(o.gc_grace, std::time::Duration::from_secs(3));
-        let err = parse(&["--aws-gc-interval", "0s"]).unwrap_err();
-        assert!(err.to_string().contains("--aws-gc-interval"), "{err}");
-        let err = parse(&["--aws-gc-grace-period", "soon"]).unwrap_err();
-        assert!(err.to_string().contains("--aws-gc-grace-period"), "{err}");
     }
 }

@@ -32,7 +32,6 @@ pub struct AwsMetrics {
     pub deleted: Counter,
     pub queue_duration: Histogram,
     pub cloud_errors: Family<ErrorLabels, Counter>,
-    pub gc_terminated: Counter,
 }
 
 impl Default for AwsMetrics {
@@ -43,7 +42,6 @@ impl Default for AwsMetrics {
             // 0.25 s .. ~68 min: SQS delivery is seconds, a stuck queue is minutes.
             queue_duration: Histogram::new(exponential_buckets(0.25, 2.0, 15)),
             cloud_errors: Family::default(),
-            gc_terminated: Counter::default(),
         }
     }
 }
@@ -69,11 +67,6 @@ impl AwsMetrics {
             "karpenter_cloudprovider_errors",
             "Errors returned by the cloud provider, by method and AWS error code",
             self.cloud_errors.clone(),
-        );
-        registry.register(
-            "kerf_aws_garbage_collected_instances",
-            "Instances tagged for the cluster that no NodeClaim knew, terminated",
-            self.gc_terminated.clone(),
         );
     }
 
