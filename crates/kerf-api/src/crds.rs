@@ -5,7 +5,7 @@
 //! `KERF_UPDATE_CRDS=1 cargo test -p kerf-api --test crds`).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
+use kube_core::CustomResourceExt;
 
 use crate::v1::{EC2NodeClass, NodeClaim, NodePool};
 use crate::v1alpha1::AWSNodeTemplate;
