@@ -116,15 +116,15 @@ if [[ -n "$prebuilt" ]]; then
 else
   # kerf's kwok build, as upstream's: the shipping profile (dist) without the
   # AWS provider and the add-on (cargo features `aws`, `addon`).
-  log "building kerf's kwok build (profile dist, --no-default-features) and the controller_h2h example (release)"
-  cargo build --profile dist -q -p kerf --bin kerf --no-default-features || die "kerf does not build"
+  log "building kerf's kwok build (profile dist, --no-default-features --features cluster) and the controller_h2h example (release)"
+  cargo build --profile dist -q -p kerf --bin kerf --no-default-features --features cluster || die "kerf does not build"
   # Copied once: other work in the tree may rebuild the target dir mid-run.
   bin_dir="$CACHE/bench/controller-h2h"
   mkdir -p "$bin_dir"
   cp "$CARGO_TARGET_DIR/dist/kerf" "$bin_dir/kerf"
   cargo build --release -q -p kerf --example controller_h2h || die "the controller_h2h example does not build"
   cp "$CARGO_TARGET_DIR/release/examples/controller_h2h" "$bin_dir/controller_h2h"
-  kerf_build="kwok build (cargo profile dist, --no-default-features)"
+  kerf_build="kwok build (cargo profile dist, --no-default-features --features cluster)"
 fi
 
 rm -rf "$RAW"

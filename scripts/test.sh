@@ -64,10 +64,12 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The kwok build (no AWS provider, no add-on) is what the controller
 # head-to-head runs; it must stay warning-free and refuse `--cloud-provider aws`.
+# The simulate-only build is the README's first command.
+cargo clippy -p kerf --bins --no-default-features --features cluster --quiet -- -D warnings
 cargo clippy -p kerf --bins --no-default-features --quiet -- -D warnings
 
 step "cargo test"
 # Two test threads: control-plane tests each start their own processes on a 2-core machine.
 cargo test --workspace --no-fail-fast -- --test-threads="${KERF_TEST_THREADS:-2}"
 step "cargo test (kwok build)"
-cargo test -p kerf --bin kerf --no-default-features --quiet
+cargo test -p kerf --bin kerf --no-default-features --features cluster --quiet

@@ -58,7 +58,7 @@ pub struct ClusterState {
 /// DaemonSet, ReplicaSet, PersistentVolumeClaim, PersistentVolume, StorageClass,
 /// Namespace, PodDisruptionBudget, Provisioner, AWSNodeTemplate, NodePool and
 /// EC2NodeClass.
-pub trait Tracked: kube::Resource + Clone + Sized + 'static {
+pub trait Tracked: kube_core::Resource + Clone + Sized + 'static {
     /// The kind as errors name it, e.g. `"Provisioner"`.
     const KIND: &'static str;
     /// Whether keys are `namespace/name`.

@@ -54,7 +54,9 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 enum Command {
     Simulate(cmd::simulate::Args),
+    #[cfg(feature = "cluster")]
     Controller(cmd::controller::ControllerArgs),
+    #[cfg(feature = "cluster")]
     Webhook(cmd::webhook::WebhookArgs),
     #[cfg(feature = "addon")]
     Addon(cmd::addon::AddonArgs),
@@ -63,7 +65,10 @@ enum Command {
 fn main() -> ExitCode {
     one_glibc_arena();
     let cli = Cli::parse();
+    #[cfg(feature = "cluster")]
     let controller = matches!(cli.command, Command::Controller(_));
+    #[cfg(not(feature = "cluster"))]
+    let controller = false;
     let (level, format) = if controller {
         ("info", cmd::LogFormat::Json)
     } else {
@@ -76,7 +81,9 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
+        #[cfg(feature = "cluster")]
         Command::Controller(args) => cmd::controller::run(args),
+        #[cfg(feature = "cluster")]
         Command::Webhook(args) => cmd::webhook::run(args),
         #[cfg(feature = "addon")]
         Command::Addon(args) => cmd::addon::run(args),

@@ -2,8 +2,10 @@
 
 #[cfg(feature = "addon")]
 pub mod addon;
+#[cfg(feature = "cluster")]
 pub mod controller;
 pub mod simulate;
+#[cfg(feature = "cluster")]
 pub mod webhook;
 
 use tracing_subscriber::EnvFilter;
