@@ -182,7 +182,20 @@ pub struct EksError {
     pub setting: &'static str,
     pub signal: String,
     pub value: String,
-    pub reason: String,
+    pub reason: ThresholdError,
+}
+
+/// Why an eviction threshold value is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+    #[error("{0}% is outside 0-100%")]
+    OutOfRange(String),
+    #[error(transparent)]
+    Quantity(#[from] kerf_api::quantity::QuantityError),
+    #[error("must not be negative")]
+    Negative,
 }
 
 /// Capacity and overhead of a node of `shape` under `kubelet` settings.
@@ -356,22 +369,22 @@ pub fn eviction_threshold(
 
 /// One eviction signal value in milli-units: `"10%"` of `capacity_bytes`
 /// (rounded up to a byte; `100%` disables the threshold) or a quantity.
-pub fn eviction_signal_milli(capacity_bytes: i64, value: &str) -> Result<i64, String> {
+pub fn eviction_signal_milli(capacity_bytes: i64, value: &str) -> Result<i64, ThresholdError> {
     let value = value.trim();
     if let Some(pct) = value.strip_suffix('%') {
         let p: f64 = pct
             .trim()
             .parse()
-            .map_err(|_| format!("{pct:?} is not a number"))?;
+            .map_err(|_| ThresholdError::NotANumber(pct.to_string()))?;
         if !(0.0..=100.0).contains(&p) {
-            return Err(format!("{p}% is outside 0-100%"));
+            return Err(ThresholdError::OutOfRange(p.to_string()));
         }
         let p = if p == 100.0 { 0.0 } else { p };
         return Ok(((capacity_bytes as f64) / 100.0 * p).ceil() as i64 * MILLI);
     }
-    let milli = kerf_api::quantity::parse_milli(value).map_err(|e| e.to_string())?;
+    let milli = kerf_api::quantity::parse_milli(value)?;
     if milli < 0 {
-        return Err("must not be negative".to_string());
+        return Err(ThresholdError::Negative);
     }
     Ok(milli)
 }

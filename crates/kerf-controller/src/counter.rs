@@ -9,6 +9,7 @@
 //! cluster causes no writes; [`reconcile_once`] writes them through the status
 //! subresource.
 
+use kerf_kube::is_not_found;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Node;
@@ -200,7 +201,7 @@ pub async fn reconcile_once(ctx: &Context) {
         match result {
             Ok(Ok(())) => tracing::debug!(%pool, status = %patch["status"], "pool status updated"),
             Ok(Err(e)) => tracing::warn!(%pool, error = %e, "caching pool"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => tracing::warn!(%pool, error = %e, "writing pool status.resources"),
         }
     }

@@ -10,6 +10,7 @@
 //! provider filters on kerf's ownership tag, kwok on its provider-ID prefix,
 //! so node groups and other autoscalers' machines are never candidates.
 
+use kerf_kube::is_not_found;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,7 +145,7 @@ pub async fn collect_once(ctx: &Context, grace: Duration) -> GcPlan {
     for name in &plan.delete_claims {
         match api.delete(name, &Default::default()).await {
             Ok(_) => tracing::info!(claim = %name, "deleting a NodeClaim whose instance is gone"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => {
                 tracing::warn!(claim = %name, error = %e, "garbage collection: deleting NodeClaim")
             }

@@ -5,6 +5,7 @@
 //! cache is harmless. A claim's own life (launch, registration,
 //! initialization) is [`crate::nodeclaim`]'s per-object reconciler.
 
+use kerf_kube::{NotFoundExt, is_conflict, is_not_found};
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -69,11 +70,10 @@ pub async fn reconcile_once(ctx: &Arc<Context>) {
 
 pub(crate) async fn delete_claim(ctx: &Context, claim: &str) -> kube::Result<()> {
     let api: Api<NodeClaim> = Api::all(ctx.client.clone());
-    match api.delete(claim, &Default::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    api.delete(claim, &Default::default())
+        .await
+        .ok_if_not_found()?;
+    Ok(())
 }
 
 async fn apply_removal(ctx: &Context, action: &RemovalAction) -> kube::Result<()> {
@@ -130,7 +130,7 @@ async fn bind(ctx: &Context, pod: &PodKey, node: &str) {
             ctx.forget_binding(pod);
         }
         // Already bound (by kube-scheduler or an earlier attempt) or gone.
-        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => ctx.forget_binding(pod),
+        Err(e) if is_not_found(&e) || is_conflict(&e) => ctx.forget_binding(pod),
         Err(e) => {
             tracing::warn!(pod = %format!("{}/{}", pod.namespace, pod.name), %node, error = %e, "binding failed; will retry")
         }

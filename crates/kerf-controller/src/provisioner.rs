@@ -69,7 +69,7 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 /// One pass: plan, create the claims, start their launches.
-pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
+pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, kerf_state::StateError> {
     let options = ProvisionOptions {
         pending: ctx.options.pending_mode(),
         expected_replicas: ctx.options.expected_replicas,
@@ -84,8 +84,7 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, String> {
         &options,
         &mut RandomNames,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if outcome.snapshot.pending.is_empty() {
         return Ok(0);
     }

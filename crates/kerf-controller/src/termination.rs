@@ -16,6 +16,7 @@
 //! deletes its claim, which then goes the same way. What to do next is decided
 //! by the pure [`decisions::drain_step`].
 
+use kerf_kube::{NotFoundExt, is_not_found};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -216,9 +217,7 @@ pub async fn reconcile(
     .await;
     let action = match action {
         // Released already (a cached copy handed over again): nothing left to do.
-        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => {
-            Action::await_change()
-        }
+        Err(finalizer::Error::RemoveFinalizer(e)) if is_not_found(&e) => Action::await_change(),
         other => other?,
     };
     lock(&t.failures).remove(&name);
@@ -255,11 +254,10 @@ async fn follow_deleted_node(ctx: &Context, claim: &NodeClaim) -> kube::Result<(
     let name = claim.metadata.name.clone().unwrap_or_default();
     tracing::info!(claim = %name, "node deleted; deleting its claim");
     let api: Api<NodeClaim> = Api::all(ctx.client.clone());
-    match api.delete(&name, &Default::default()).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    api.delete(&name, &Default::default())
+        .await
+        .ok_if_not_found()?;
+    Ok(())
 }
 
 async fn terminate(t: &Terminator, claim: &NodeClaim) -> Result<Action, TerminationError> {
@@ -305,7 +303,7 @@ async fn terminate(t: &Terminator, claim: &NodeClaim) -> Result<Action, Terminat
         let node_name = node.metadata.name.clone().unwrap_or_default();
         match nodes.delete(&node_name, &Default::default()).await {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(TerminationError::kube(format!("deleting node {node_name}"))(e)),
         }
         release_node(&nodes, &node_name)
@@ -340,14 +338,11 @@ async fn cordon(nodes: &Api<Node>, node: &str) -> kube::Result<()> {
         "unschedulable": true,
         "taints": [{ "key": labels::DISRUPTED_TAINT_KEY, "effect": "NoSchedule" }],
     }});
-    match nodes
+    nodes
         .patch(node, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+        .ok_if_not_found()?;
+    Ok(())
 }
 
 /// Removes only kerf's finalizer from the Node, whatever else it holds.
@@ -355,14 +350,11 @@ async fn release_node(nodes: &Api<Node>, node: &str) -> kube::Result<()> {
     let patch = json!({ "metadata": {
         "$deleteFromPrimitiveList/finalizers": [labels::TERMINATION_FINALIZER],
     }});
-    match nodes
+    nodes
         .patch(node, &PatchParams::default(), &Patch::Strategic(&patch))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+        .ok_if_not_found()?;
+    Ok(())
 }
 
 async fn evict(t: &Terminator, pods: &[PodKey]) {
@@ -381,7 +373,7 @@ async fn evict(t: &Terminator, pods: &[PodKey]) {
             let shown = format!("{}/{}", pod.namespace, pod.name);
             match api.evict(&pod.name, &EvictParams::default()).await {
                 Ok(_) => tracing::info!(pod = %shown, "evicted"),
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(kube::Error::Api(s)) if s.code == 429 => {
                     tracing::info!(pod = %shown, message = %s.message, "eviction refused (disruption budget); backing off");
                     lock(&t.evictions).refused(&pod, now);

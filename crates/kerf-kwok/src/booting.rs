@@ -8,6 +8,7 @@
 //! terminated first) is an optimistic-concurrency update, so exactly one of
 //! the two happens.
 
+use kerf_kube::{is_conflict, is_not_found};
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
@@ -21,6 +22,14 @@ pub const NAMESPACE: &str = "kube-system";
 const CONFLICT_RETRIES: usize = 10;
 
 /// One booting instance: the Node it registers as, and when (Unix ms).
+/// A booting-instance record kerf cannot read (written by another version, or by hand).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("ConfigMap {NAMESPACE}/{CONFIG_MAP}: data.{field}: {message}")]
+pub struct BadBootRecord {
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Booting {
     pub register_at_ms: i64,
@@ -34,14 +43,15 @@ impl Booting {
     }
 
     /// Parses one ConfigMap entry; the error names the key and what is wrong.
-    pub fn parse(key: &str, text: &str) -> std::result::Result<Booting, String> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| format!("ConfigMap {NAMESPACE}/{CONFIG_MAP}: data.{key}: {e}"))?;
-        let register_at_ms = value["registerAt"].as_i64().ok_or_else(|| {
-            format!("ConfigMap {NAMESPACE}/{CONFIG_MAP}: data.{key}.registerAt: not an integer")
-        })?;
+    pub fn parse(key: &str, text: &str) -> std::result::Result<Booting, BadBootRecord> {
+        let bad = |field: String, message: String| BadBootRecord { field, message };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(key.to_string(), e.to_string()))?;
+        let register_at_ms = value["registerAt"]
+            .as_i64()
+            .ok_or_else(|| bad(format!("{key}.registerAt"), "not an integer".to_string()))?;
         let node = serde_json::from_value(value["node"].clone())
-            .map_err(|e| format!("ConfigMap {NAMESPACE}/{CONFIG_MAP}: data.{key}.node: {e}"))?;
+            .map_err(|e| bad(format!("{key}.node"), e.to_string()))?;
         Ok(Booting {
             register_at_ms,
             node,
@@ -74,10 +84,6 @@ pub fn due(records: &BTreeMap<String, Booting>, now_ms: i64) -> Vec<String> {
 
 fn kube_error(context: &str, e: kube::Error) -> CloudError {
     CloudError::other(format!("{context} ConfigMap {NAMESPACE}/{CONFIG_MAP}"), e)
-}
-
-fn is_status(e: &kube::Error, code: u16) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
 /// The booting-instance records in the cluster.
@@ -116,7 +122,7 @@ impl BootRecords {
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) if is_status(&e, 404) => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(kube_error("updating", e)),
             }
             let mut cm = ConfigMap::default();
@@ -125,7 +131,7 @@ impl BootRecords {
             match self.api.create(&PostParams::default(), &cm).await {
                 Ok(_) => return Ok(()),
                 // Created by someone else meanwhile: patch it.
-                Err(e) if is_status(&e, 409) => {}
+                Err(e) if is_conflict(&e) => {}
                 Err(e) => return Err(kube_error("creating", e)),
             }
         }
@@ -157,8 +163,8 @@ impl BootRecords {
                 .await
             {
                 Ok(_) => return Ok(Booting::parse(name, &text).ok()),
-                Err(e) if is_status(&e, 409) => continue,
-                Err(e) if is_status(&e, 404) => return Ok(None),
+                Err(e) if is_conflict(&e) => continue,
+                Err(e) if is_not_found(&e) => return Ok(None),
                 Err(e) => return Err(kube_error("updating", e)),
             }
         }
@@ -192,7 +198,7 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all["default-abc"], b);
         let err = Booting::parse("broken", &data["broken"]).unwrap_err();
-        assert!(err.contains("data.broken.registerAt"), "{err}");
+        assert!(err.to_string().contains("data.broken.registerAt"), "{err}");
         assert!(due(&all, 999).is_empty());
         assert_eq!(due(&all, 1_000), ["default-abc"]);
     }

@@ -21,6 +21,7 @@
 pub mod booting;
 pub mod node;
 
+use kerf_kube::{NotFoundExt, is_conflict};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -126,7 +127,7 @@ impl KwokCloud {
             };
             match self.nodes.create(&PostParams::default(), &b.node).await {
                 Ok(_) => {}
-                Err(e) if is_status(&e, 409) => {}
+                Err(e) if is_conflict(&e) => {}
                 Err(e) => {
                     // Put it back so the next pass retries.
                     self.booting.put(&name, &b).await?;
@@ -243,10 +244,6 @@ fn kube_error(context: String, e: kube::Error) -> CloudError {
     CloudError::other(context, e)
 }
 
-fn is_status(e: &kube::Error, code: u16) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == code)
-}
-
 #[async_trait]
 impl CloudProvider for KwokCloud {
     fn name(&self) -> &str {
@@ -298,7 +295,7 @@ impl CloudProvider for KwokCloud {
         }
         let created = match self.nodes.create(&PostParams::default(), &node).await {
             Ok(created) => created,
-            Err(e) if is_status(&e, 409) => self
+            Err(e) if is_conflict(&e) => self
                 .nodes
                 .get(&name)
                 .await
@@ -314,11 +311,12 @@ impl CloudProvider for KwokCloud {
             return Ok(());
         };
         self.booting.take(name).await?;
-        match self.nodes.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_status(&e, 404) => Ok(()),
-            Err(e) => Err(kube_error(format!("deleting node {name}"), e)),
-        }
+        self.nodes
+            .delete(name, &DeleteParams::default())
+            .await
+            .ok_if_not_found()
+            .map_err(|e| kube_error(format!("deleting node {name}"), e))?;
+        Ok(())
     }
 
     async fn get(&self, provider_id: &str) -> Result<NodeClaim> {

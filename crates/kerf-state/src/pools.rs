@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use kerf_api::labels;
 use kerf_api::v1::{EC2NodeClass, NodePool, NodeSelectorRequirementWithMinValues};
 use kerf_cloud::NodeTemplateContext;
-use kerf_core::requirements::{Requirement, Requirements};
+use kerf_core::requirements::{Requirement, RequirementError, Requirements};
 use kerf_core::template::{KubeletSettings, PoolKind, PoolRef};
 
 use crate::error::StateError;
@@ -101,12 +101,12 @@ impl Pool {
         let mut out = Requirements::new();
         let list = &self.node_pool.spec.template.spec.requirements;
         for (i, r) in list.iter().enumerate() {
-            out.add(requirement(r).map_err(|message| {
+            out.add(requirement(r).map_err(|e| {
                 StateError::field(
                     self.kind(),
                     &self.pool.name,
                     format!("{}[{i}]", self.requirements_path()),
-                    message,
+                    e.to_string(),
                 )
             })?);
         }
@@ -152,8 +152,10 @@ impl Pool {
 }
 
 /// A v1 requirement as the scheduler reads it, `minValues` kept.
-pub fn requirement(r: &NodeSelectorRequirementWithMinValues) -> Result<Requirement, String> {
-    let mut req = Requirement::new(&r.key, &r.operator, &r.values).map_err(|e| e.to_string())?;
+pub fn requirement(
+    r: &NodeSelectorRequirementWithMinValues,
+) -> Result<Requirement, RequirementError> {
+    let mut req = Requirement::new(&r.key, &r.operator, &r.values)?;
     req.min_values = r.min_values.and_then(|v| u32::try_from(v).ok());
     Ok(req)
 }

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
     let level = cli.log_level.as_deref().unwrap_or(level);
     if let Err(e) = cmd::init_logging(level, cli.log_format.unwrap_or(format)) {
         eprintln!("kerf: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
     }
     let code = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),

@@ -3,6 +3,7 @@
 //! removes only what install created, and kerf's CRDs, which helm installs once and never
 //! upgrades.
 
+use kerf_kube::is_not_found;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -86,7 +87,7 @@ pub async fn delete_namespace(
     }
     match api.delete(name, &DeleteParams::foreground()).await {
         Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(StepOutcome::Deleted),
+        Err(e) if is_not_found(&e) => return Ok(StepOutcome::Deleted),
         Err(e) => return Err(e).context("deleting the namespace"),
     }
     let deadline = Instant::now() + timeout;
@@ -195,8 +196,8 @@ pub async fn apply_provisioner(
         };
         match attempt.await {
             Ok(outcome) => return outcome,
-            Err(kube::Error::Api(s)) if retryable(&s) && Instant::now() < deadline => {
-                tracing::debug!(provisioner = %name, error = %s, "retrying the apply");
+            Err(e) if retryable(&e) && Instant::now() < deadline => {
+                tracing::debug!(provisioner = %name, error = %e, "retrying the apply");
                 tokio::time::sleep(POLL).await;
             }
             Err(e) => {
@@ -206,8 +207,10 @@ pub async fn apply_provisioner(
     }
 }
 
-fn retryable(s: &kube::core::Status) -> bool {
-    s.code == 404 || s.message.contains("failed calling webhook")
+/// The CRD or the webhook is not serving yet, just after the chart installed them.
+fn retryable(e: &kube::Error) -> bool {
+    is_not_found(e)
+        || matches!(e, kube::Error::Api(s) if s.message.contains("failed calling webhook"))
 }
 
 /// Deletes every Provisioner install created (labelled as kerf's); the names deleted.
@@ -217,7 +220,7 @@ pub async fn delete_provisioners(client: &Client) -> anyhow::Result<Vec<String>>
     let list = match api.list(&ListParams::default().labels(&selector)).await {
         Ok(list) => list,
         // The CRD is gone (a bare 404): so is every Provisioner.
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Vec::new()),
+        Err(e) if is_not_found(&e) => return Ok(Vec::new()),
         Err(e) => return Err(e).context("listing Provisioners"),
     };
     let mut deleted = Vec::new();
@@ -225,7 +228,7 @@ pub async fn delete_provisioners(client: &Client) -> anyhow::Result<Vec<String>>
         let name = p.name_any();
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => deleted.push(name),
-            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e).with_context(|| format!("deleting Provisioner {name}")),
         }
     }

@@ -4,11 +4,14 @@
 pub mod addon;
 #[cfg(feature = "cluster")]
 pub mod controller;
+mod error;
 pub mod simulate;
 #[cfg(feature = "cluster")]
 pub mod webhook;
 
 use tracing_subscriber::EnvFilter;
+
+pub use error::CmdError;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -21,20 +24,21 @@ pub enum LogFormat {
 
 /// Logs to stderr, filtered by `RUST_LOG` if set, else by `level` (an
 /// invalid `level` is an error naming the setting).
-pub fn init_logging(level: &str, format: LogFormat) -> Result<(), String> {
+pub fn init_logging(level: &str, format: LogFormat) -> Result<(), CmdError> {
+    const FLAG: &str = "--log-level (LOG_LEVEL)";
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     // A bare word would parse as a target name and silently log nothing.
     let plain = !level.contains(['=', ',']);
     if plain && !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
-        return Err(format!(
-            "invalid --log-level (LOG_LEVEL): {level:?} is not one of {}",
-            LEVELS.join(", ")
+        return Err(CmdError::invalid_flag(
+            FLAG,
+            format!("{level:?} is not one of {}", LEVELS.join(", ")),
         ));
     }
     let filter = match EnvFilter::try_from_default_env() {
         Ok(f) => f,
         Err(_) => EnvFilter::try_new(level).map_err(|e| {
-            format!("invalid --log-level (LOG_LEVEL): {level:?} is not a level or filter: {e}")
+            CmdError::invalid_flag(FLAG, format!("{level:?} is not a level or filter: {e}"))
         })?,
     };
     let builder = tracing_subscriber::fmt()
@@ -48,10 +52,10 @@ pub fn init_logging(level: &str, format: LogFormat) -> Result<(), String> {
     Ok(())
 }
 
-/// A multi-threaded tokio runtime, or the error as text.
-pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// A multi-threaded tokio runtime.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CmdError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))
+        .map_err(|e| CmdError::failed("starting the async runtime")(Box::new(e)))
 }

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use super::CmdError;
 use kerf_api::duration::GoDuration;
 use kerf_webhook::certs::service_dns_names;
 use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
@@ -51,15 +52,16 @@ pub struct WebhookArgs {
     pub kubeconfig: Option<PathBuf>,
 }
 
-fn options(args: &WebhookArgs) -> Result<Options, String> {
+fn options(args: &WebhookArgs) -> Result<Options, CmdError> {
+    const REFRESH: &str = "--cert-refresh";
     let refresh: GoDuration = args
         .cert_refresh
         .parse()
-        .map_err(|e| format!("invalid --cert-refresh {:?}: {e}", args.cert_refresh))?;
+        .map_err(|e| CmdError::invalid_flag(REFRESH, format!("{:?}: {e}", args.cert_refresh)))?;
     let refresh = refresh.to_std().filter(|d| !d.is_zero()).ok_or_else(|| {
-        format!(
-            "invalid --cert-refresh {:?}: must be more than 0s",
-            args.cert_refresh
+        CmdError::invalid_flag(
+            REFRESH,
+            format!("{:?}: must be more than 0s", args.cert_refresh),
         )
     })?;
     let cert = match &args.cert_dir {
@@ -80,10 +82,9 @@ fn options(args: &WebhookArgs) -> Result<Options, String> {
     ) {
         ("", "") => None,
         ("", _) | (_, "") => {
-            return Err(
-                "--validating-configuration and --mutating-configuration: give both or neither"
-                    .into(),
-            );
+            return Err(CmdError::FlagCombination(
+                "--validating-configuration and --mutating-configuration: give both or neither",
+            ));
         }
         (v, m) => Some((v.to_string(), m.to_string())),
     };
@@ -95,20 +96,23 @@ fn options(args: &WebhookArgs) -> Result<Options, String> {
     })
 }
 
-async fn client(args: &WebhookArgs) -> Result<kube::Client, String> {
+async fn client(args: &WebhookArgs) -> Result<kube::Client, CmdError> {
     let config = match &args.kubeconfig {
         Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?;
+            let invalid = |e: &dyn std::fmt::Display| {
+                CmdError::invalid_flag("--kubeconfig", format!("{}: {e}", path.display()))
+            };
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| invalid(&e))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?
+                .map_err(|e| invalid(&e))?
         }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no --kubeconfig and no in-cluster configuration: {e}"))?,
+        None => kube::Config::infer().await.map_err(|e| {
+            CmdError::failed("no --kubeconfig and no in-cluster configuration")(Box::new(e))
+        })?,
     };
-    kube::Client::try_from(config).map_err(|e| format!("building the Kubernetes client: {e}"))
+    kube::Client::try_from(config)
+        .map_err(|e| CmdError::failed("building the Kubernetes client")(Box::new(e)))
 }
 
 /// Runs the webhook until SIGINT/SIGTERM; exit code 2 for bad flags, 1 for failures.
@@ -117,14 +121,14 @@ pub fn run(args: WebhookArgs) -> i32 {
         Ok(options) => options,
         Err(e) => {
             eprintln!("kerf webhook: {e}");
-            return 2;
+            return e.exit_code();
         }
     };
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kerf webhook: {e}");
-            return 1;
+            return e.exit_code();
         }
     };
     let result = runtime.block_on(async {
@@ -137,13 +141,13 @@ pub fn run(args: WebhookArgs) -> i32 {
         };
         run_webhook(options, client, shutdown_signal())
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| CmdError::failed("serving admission reviews")(Box::new(e)))
     });
     match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("kerf webhook: {e}");
-            1
+            e.exit_code()
         }
     }
 }
@@ -177,7 +181,7 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Options, String> {
         let cli = Cli::try_parse_from(std::iter::once("webhook").chain(args.iter().copied()))
             .map_err(|e| e.to_string())?;
-        options(&cli.args)
+        options(&cli.args).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,0 +1,65 @@
+//! The binary's one error type: what went wrong before or while a subcommand
+//! ran, and the exit code it maps to (2 for a flag kerf cannot use, 1 for the
+//! rest), so every subcommand reports the same way.
+
+/// A failure of a subcommand's set-up or run.
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    /// A flag (or the environment variable behind it) holds a value kerf cannot use.
+    #[error("invalid {flag}: {message}")]
+    InvalidFlag { flag: &'static str, message: String },
+    /// Two or more flags that only make sense together, or not at all.
+    #[error("{0}")]
+    FlagCombination(&'static str),
+    /// A part of the process could not start or stopped with an error.
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl CmdError {
+    pub fn invalid_flag(flag: &'static str, message: impl Into<String>) -> Self {
+        CmdError::InvalidFlag {
+            flag,
+            message: message.into(),
+        }
+    }
+
+    /// Wraps an error from a step of the run, saying which step.
+    pub fn failed(
+        context: impl Into<String>,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let context = context.into();
+        move |source| CmdError::Failed { context, source }
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CmdError::InvalidFlag { .. } | CmdError::FlagCombination(_) => 2,
+            CmdError::Failed { .. } => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_exit_2_and_failures_exit_1() {
+        let flag = CmdError::invalid_flag("--log-level (LOG_LEVEL)", "\"loud\" is not a level");
+        assert_eq!(flag.exit_code(), 2);
+        assert_eq!(
+            flag.to_string(),
+            "invalid --log-level (LOG_LEVEL): \"loud\" is not a level"
+        );
+        let io = std::io::Error::other("no threads");
+        let failed = CmdError::failed("starting the async runtime")(Box::new(io));
+        assert_eq!(failed.exit_code(), 1);
+        assert_eq!(failed.to_string(), "starting the async runtime: no threads");
+    }
+}
