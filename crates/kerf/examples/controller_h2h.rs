@@ -40,32 +40,38 @@ struct Args {
 const USAGE: &str = "--controller upstream|kerf|kerf-bind-pods --binary PATH --pods N --catalog FILE \
 --instance-types FILE --upstream-crds DIR [--timeout-secs S] [--out FILE]";
 
-fn args() -> Result<Args, String> {
+fn args() -> anyhow::Result<Args> {
     let mut flags: BTreeMap<String, String> = BTreeMap::new();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value ({USAGE})"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value ({USAGE})"))?;
         flags.insert(flag, value);
     }
     let mut take = |name: &str| flags.remove(name);
-    let need = |v: Option<String>, name: &str| v.ok_or(format!("{name} is required ({USAGE})"));
+    let need = |v: Option<String>, name: &str| {
+        v.ok_or_else(|| anyhow::anyhow!("{name} is required ({USAGE})"))
+    };
     let which = Which::parse(&need(take("--controller"), "--controller")?)?;
     let binary = PathBuf::from(need(take("--binary"), "--binary")?);
     let pods = need(take("--pods"), "--pods")?;
-    let pods = pods.parse().map_err(|e| format!("--pods {pods:?}: {e}"))?;
+    let pods = pods
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--pods {pods:?}: {e}"))?;
     let catalog = PathBuf::from(need(take("--catalog"), "--catalog")?);
     let instance_types = PathBuf::from(need(take("--instance-types"), "--instance-types")?);
     let upstream_crds = PathBuf::from(need(take("--upstream-crds"), "--upstream-crds")?);
     let timeout = match take("--timeout-secs") {
         Some(v) => Duration::from_secs(
             v.parse()
-                .map_err(|e| format!("--timeout-secs {v:?}: {e}"))?,
+                .map_err(|e| anyhow::anyhow!("--timeout-secs {v:?}: {e}"))?,
         ),
         None => Duration::from_secs(1800),
     };
     let out = take("--out").map(PathBuf::from);
     if let Some(unknown) = flags.keys().next() {
-        return Err(format!("unknown flag {unknown} ({USAGE})"));
+        return Err(anyhow::anyhow!("unknown flag {unknown} ({USAGE})"));
     }
     for (what, path) in [
         ("--binary", &binary),
@@ -73,7 +79,7 @@ fn args() -> Result<Args, String> {
         ("--instance-types", &instance_types),
     ] {
         if !path.is_file() {
-            return Err(format!("{what} {} is not a file", path.display()));
+            return Err(anyhow::anyhow!("{what} {} is not a file", path.display()));
         }
     }
     Ok(Args {
@@ -116,12 +122,12 @@ fn plane_options() -> ControlPlaneOptions {
     options
 }
 
-async fn run(args: &Args) -> Result<serde_json::Value, String> {
+async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let catalog =
-        Catalog::from_file(&args.inputs.catalog).map_err(|e| format!("--catalog: {e}"))?;
+        Catalog::from_file(&args.inputs.catalog).map_err(|e| anyhow::anyhow!("--catalog: {e}"))?;
     let plane = ControlPlane::start(plane_options())
         .await
-        .map_err(|e| format!("start the control plane: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("start the control plane: {e}"))?;
     let crds = controllers::crds(args.which, &args.inputs);
     apply_crds(&plane, &crds)?;
     match args.which {
@@ -147,8 +153,8 @@ async fn run(args: &Args) -> Result<serde_json::Value, String> {
     apply(&plane, "deployment.yaml", DEPLOYMENT)?;
 
     let ports = Ports {
-        metrics: kerf_testenv::free_port().map_err(|e| format!("free port: {e}"))?,
-        health: kerf_testenv::free_port().map_err(|e| format!("free port: {e}"))?,
+        metrics: kerf_testenv::free_port().map_err(|e| anyhow::anyhow!("free port: {e}"))?,
+        health: kerf_testenv::free_port().map_err(|e| anyhow::anyhow!("free port: {e}"))?,
     };
     let log = plane
         .dir()
@@ -199,7 +205,7 @@ async fn measure(
     sampler: &Sampler,
     pid: u32,
     startup: Duration,
-) -> Result<serde_json::Value, String> {
+) -> anyhow::Result<serde_json::Value> {
     let watches = Watches::start(plane.client(), "app=scale");
     // Let the watches list the (empty) cluster before the clock starts.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -229,7 +235,7 @@ async fn measure(
             last_report = Instant::now();
         }
         if start.elapsed() > args.timeout {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "{running}/{pods} pods Running after {:?}",
                 args.timeout
             ));
@@ -246,7 +252,7 @@ async fn measure(
     for node in seen.nodes.values().filter(|n| !n.deleted) {
         *shapes.entry(node.shape.as_str()).or_default() += 1;
         dollars += price(catalog, &node.shape)
-            .ok_or(format!("no catalogue price for node shape {}", node.shape))?;
+            .ok_or_else(|| anyhow::anyhow!("no catalogue price for node shape {}", node.shape))?;
     }
     Ok(serde_json::json!({
         "controller": args.which.name(),

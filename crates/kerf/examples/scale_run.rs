@@ -46,13 +46,12 @@ struct Args {
     timeout: Duration,
 }
 
-fn args() -> Result<Args, String> {
-    let default_kerf = std::env::current_exe()
-        .map_err(|e| e.to_string())?
+fn args() -> anyhow::Result<Args> {
+    let default_kerf = std::env::current_exe()?
         .parent()
         .and_then(Path::parent)
         .map(|d| d.join("kerf"))
-        .ok_or("cannot find the target directory")?;
+        .ok_or_else(|| anyhow::anyhow!("cannot find the target directory"))?;
     let mut out = Args {
         kerf: default_kerf,
         replicas: 1000,
@@ -60,30 +59,32 @@ fn args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
         match flag.as_str() {
             "--kerf" => out.kerf = PathBuf::from(value),
             "--replicas" => {
                 out.replicas = value
                     .parse()
-                    .map_err(|e| format!("--replicas {value:?}: {e}"))?
+                    .map_err(|e| anyhow::anyhow!("--replicas {value:?}: {e}"))?
             }
             "--timeout-secs" => {
                 out.timeout = Duration::from_secs(
                     value
                         .parse()
-                        .map_err(|e| format!("--timeout-secs {value:?}: {e}"))?,
+                        .map_err(|e| anyhow::anyhow!("--timeout-secs {value:?}: {e}"))?,
                 )
             }
             _ => {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "unknown flag {flag} (--kerf, --replicas, --timeout-secs)"
                 ));
             }
         }
     }
     if !out.kerf.is_file() {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "kerf binary {} not found (build it, or pass --kerf)",
             out.kerf.display()
         ));
@@ -92,7 +93,7 @@ fn args() -> Result<Args, String> {
 }
 
 /// Nodes as (Ready, instance-type/capacity-type/zone).
-fn nodes(plane: &ControlPlane) -> Result<Vec<(bool, String)>, String> {
+fn nodes(plane: &ControlPlane) -> anyhow::Result<Vec<(bool, String)>> {
     let out = kubectl(
         plane,
         &[
@@ -109,7 +110,7 @@ fn nodes(plane: &ControlPlane) -> Result<Vec<(bool, String)>, String> {
         .collect())
 }
 
-fn running_pods(plane: &ControlPlane) -> Result<usize, String> {
+fn running_pods(plane: &ControlPlane) -> anyhow::Result<usize> {
     let out = kubectl(
         plane,
         &[
@@ -135,7 +136,7 @@ fn price(catalog: &Catalog, shape: &str) -> Option<f64> {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Args) -> anyhow::Result<()> {
     let options = ControlPlaneOptions::new()
         .with_controller_manager()
         .with_scheduler()
@@ -143,12 +144,12 @@ async fn run(args: Args) -> Result<(), String> {
         .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
     let plane = ControlPlane::start(options)
         .await
-        .map_err(|e| format!("start the control plane: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("start the control plane: {e}"))?;
     let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
     apply_crds(&plane, &crds)?;
     let health_port = free_port()?;
     let log_path = plane.dir().join("kerf-controller-scale.log");
-    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(&log_path)?;
     let mut controller = Command::new(&args.kerf)
         .args([
             "controller",
@@ -163,10 +164,10 @@ async fn run(args: Args) -> Result<(), String> {
         .args(["--health-port", &health_port.to_string()])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stdout(log.try_clone()?)
         .stderr(log)
         .spawn()
-        .map_err(|e| format!("start {}: {e}", args.kerf.display()))?;
+        .map_err(|e| anyhow::anyhow!("start {}: {e}", args.kerf.display()))?;
     let result = match wait_ready(health_port, &mut controller).await {
         Ok(()) => measure(&plane, &args).await,
         Err(e) => Err(e),
@@ -179,20 +180,20 @@ async fn run(args: Args) -> Result<(), String> {
     result
 }
 
-fn free_port() -> Result<u16, String> {
+fn free_port() -> anyhow::Result<u16> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free loopback port: {e}"))
+        .map_err(|e| anyhow::anyhow!("no free loopback port: {e}"))
 }
 
 /// Waits until the controller answers `/readyz` with 200.
-async fn wait_ready(port: u16, controller: &mut std::process::Child) -> Result<(), String> {
+async fn wait_ready(port: u16, controller: &mut std::process::Child) -> anyhow::Result<()> {
     use std::io::{Read, Write};
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(Some(status)) = controller.try_wait() {
-            return Err(format!("kerf controller exited with {status}"));
+            return Err(anyhow::anyhow!("kerf controller exited with {status}"));
         }
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let mut reply = String::new();
@@ -209,10 +210,10 @@ async fn wait_ready(port: u16, controller: &mut std::process::Child) -> Result<(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err("kerf controller not ready after 60 s".into())
+    Err(anyhow::anyhow!("kerf controller not ready after 60 s"))
 }
 
-async fn measure(plane: &ControlPlane, args: &Args) -> Result<(), String> {
+async fn measure(plane: &ControlPlane, args: &Args) -> anyhow::Result<()> {
     apply(plane, "provisioner.yaml", PROVISIONER)?;
     apply(plane, "scale.yaml", DEPLOYMENT)?;
     let replicas = args.replicas.to_string();
@@ -242,7 +243,7 @@ async fn measure(plane: &ControlPlane, args: &Args) -> Result<(), String> {
             last_report = Instant::now();
         }
         if start.elapsed() > args.timeout {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "{running}/{replicas} pods Running after {:?}",
                 args.timeout
             ));
@@ -255,7 +256,8 @@ async fn measure(plane: &ControlPlane, args: &Args) -> Result<(), String> {
     let mut dollars = 0.0;
     for (_, shape) in &all {
         *shapes.entry(shape.as_str()).or_default() += 1;
-        dollars += price(&catalog, shape).ok_or(format!("no catalogue price for {shape}"))?;
+        dollars += price(&catalog, shape)
+            .ok_or_else(|| anyhow::anyhow!("no catalogue price for {shape}"))?;
     }
     println!("pods:                         {replicas} (100m CPU, 128Mi each)");
     println!("scale-up → last pod Running:  {pods_running:.1?}");

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             if let Some(dir) = &args.dump_manifests {
                 let path = dir.join(format!("{mix}-{size}.yaml"));
                 let written = mixes::manifests(mix, size, args.seed)
-                    .and_then(|y| std::fs::write(&path, y).map_err(|e| e.to_string()));
+                    .and_then(|y| Ok(std::fs::write(&path, y)?));
                 if let Err(e) = written {
                     eprintln!("error: writing {}: {e}", path.display());
                     return ExitCode::FAILURE;

@@ -63,7 +63,7 @@ pub struct LpBound {
 
 /// The LP relaxation bound (see the module doc), solved with `good_lp`'s
 /// pure-Rust `microlp` backend.
-pub fn lp_bound(demand: &Demand) -> Result<LpBound, String> {
+pub fn lp_bound(demand: &Demand) -> anyhow::Result<LpBound> {
     if demand.pods.is_empty() {
         return Ok(LpBound::default());
     }
@@ -115,7 +115,9 @@ pub fn lp_bound(demand: &Demand) -> Result<LpBound, String> {
         let capacity = amount(&demand.choices[c].allocatable, &dims[d]) / scale[d];
         model = model.with(constraint!(used <= capacity * x[&c]));
     }
-    let solution = model.solve().map_err(|e| format!("LP relaxation: {e}"))?;
+    let solution = model
+        .solve()
+        .map_err(|e| anyhow::anyhow!("LP relaxation: {e}"))?;
     let nodes = x
         .iter()
         .map(|(&c, &v)| (c, solution.value(v)))

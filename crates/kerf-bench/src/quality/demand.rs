@@ -54,7 +54,7 @@ pub struct Demand {
 impl Demand {
     /// Reads the snapshot's templates and pending pods. A pod kerf cannot
     /// compile is an error naming it and the field.
-    pub fn from_snapshot(snapshot: &Snapshot) -> Result<Demand, String> {
+    pub fn from_snapshot(snapshot: &Snapshot) -> anyhow::Result<Demand> {
         let mut choices = Vec::new();
         for (t, tmpl) in snapshot.templates.iter().enumerate() {
             for it in &tmpl.instance_types {
@@ -100,10 +100,10 @@ impl Demand {
             ..Default::default()
         };
         for pod in &snapshot.pending {
-            let info = compile(pod, &Requirements::new()).map_err(|e| e.to_string())?;
+            let info = compile(pod, &Requirements::new())?;
             let key =
                 serde_json::to_string(&(&info.required_terms, &info.tolerations, &info.requests))
-                    .map_err(|e| format!("pod {}: {e}", info.key))?;
+                    .map_err(|e| anyhow::anyhow!("pod {}: {e}", info.key))?;
             let allowed = cache
                 .entry(key)
                 .or_insert_with(|| {

@@ -118,10 +118,13 @@ fn fits(used: &Resources, request: &Resources, allocatable: &Resources) -> bool 
 }
 
 /// The baseline plan, or an error naming the first pod it cannot honour.
-pub fn first_fit_decreasing(demand: &Demand) -> Result<FfdPlan, String> {
+pub fn first_fit_decreasing(demand: &Demand) -> anyhow::Result<FfdPlan> {
     for p in &demand.pods {
         if let Some(why) = unsupported(&p.info) {
-            return Err(format!("pod {}: {why} is beyond first-fit", p.info.key));
+            return Err(anyhow::anyhow!(
+                "pod {}: {why} is beyond first-fit",
+                p.info.key
+            ));
         }
     }
     let mut counts = SpreadCounts {

@@ -48,12 +48,12 @@ impl fmt::Display for Mix {
 }
 
 impl std::str::FromStr for Mix {
-    type Err = String;
+    type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         MIXES
             .into_iter()
             .find(|m| m.to_string() == s)
-            .ok_or_else(|| format!("unknown mix {s:?} (web, batch, memory, gpu, all)"))
+            .ok_or_else(|| anyhow::anyhow!("unknown mix {s:?} (web, batch, memory, gpu, all)"))
     }
 }
 
@@ -95,35 +95,35 @@ spec:
 "#;
 
 /// The pools of [`POOLS_YAML`] and the mix's pods, as `kerf simulate` would load them.
-pub fn cluster_state(mix: Mix, count: usize, seed: u64) -> Result<ClusterState, String> {
+pub fn cluster_state(mix: Mix, count: usize, seed: u64) -> anyhow::Result<ClusterState> {
     let mut state = ClusterState::new();
     for doc in serde_yaml::Deserializer::from_str(POOLS_YAML) {
-        let value: serde_json::Value =
-            serde::Deserialize::deserialize(doc).map_err(|e| format!("bench pools: {e}"))?;
+        let value: serde_json::Value = serde::Deserialize::deserialize(doc)
+            .map_err(|e| anyhow::anyhow!("bench pools: {e}"))?;
         let applied = match value["kind"].as_str() {
             Some("NodePool") => serde_json::from_value::<NodePool>(value)
-                .map_err(|e| e.to_string())
-                .and_then(|p| state.apply(p).map_err(|e| e.to_string())),
+                .map_err(anyhow::Error::from)
+                .and_then(|p| Ok(state.apply(p)?)),
             Some("EC2NodeClass") => serde_json::from_value::<EC2NodeClass>(value)
-                .map_err(|e| e.to_string())
-                .and_then(|c| state.apply(c).map_err(|e| e.to_string())),
-            other => Err(format!("unexpected kind {other:?}")),
+                .map_err(anyhow::Error::from)
+                .and_then(|c| Ok(state.apply(c)?)),
+            other => Err(anyhow::anyhow!("unexpected kind {other:?}")),
         };
-        applied.map_err(|e| format!("bench pools: {e}"))?;
+        applied.map_err(|e| anyhow::anyhow!("bench pools: {e}"))?;
     }
     for pod in pods(mix, count, seed) {
-        state.apply(pod).map_err(|e| e.to_string())?;
+        state.apply(pod)?;
     }
     Ok(state)
 }
 
 /// The pools and the mix's pods as one multi-document YAML file, for
 /// `kerf simulate FILE` (the same plan the suite measures).
-pub fn manifests(mix: Mix, count: usize, seed: u64) -> Result<String, String> {
+pub fn manifests(mix: Mix, count: usize, seed: u64) -> anyhow::Result<String> {
     let mut out = POOLS_YAML.trim_start().to_string();
     for pod in pods(mix, count, seed) {
         out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&pod).map_err(|e| format!("pod YAML: {e}"))?);
+        out.push_str(&serde_yaml::to_string(&pod).map_err(|e| anyhow::anyhow!("pod YAML: {e}"))?);
     }
     Ok(out)
 }

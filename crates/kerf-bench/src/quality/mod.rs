@@ -55,7 +55,8 @@ pub struct Evaluation {
     pub validator: Vec<String>,
     /// Best wall time of `solve` on the snapshot.
     pub solve_seconds: f64,
-    pub ffd: Result<Baseline, String>,
+    /// First-fit decreasing's plan, or why it has none (shared: the evaluation is cloned).
+    pub ffd: Result<Baseline, std::sync::Arc<anyhow::Error>>,
     pub per_dimension: f64,
     /// The resource whose per-dimension bound is largest.
     pub binding: Option<String>,
@@ -71,7 +72,7 @@ pub struct Evaluation {
 }
 
 /// The snapshot and plan `kerf simulate` would produce for the mix.
-pub fn provision(mix: Mix, pods: usize, seed: u64) -> Result<kerf_state::ProvisionOutcome, String> {
+pub fn provision(mix: Mix, pods: usize, seed: u64) -> anyhow::Result<kerf_state::ProvisionOutcome> {
     let state = mixes::cluster_state(mix, pods, seed)?;
     let cloud = InMemoryCloud::builtin();
     let options = ProvisionOptions {
@@ -81,9 +82,12 @@ pub fn provision(mix: Mix, pods: usize, seed: u64) -> Result<kerf_state::Provisi
     let mut names = DeterministicNames::default();
     let outcome =
         futures::executor::block_on(kerf_state::provision(&state, &cloud, &options, &mut names))
-            .map_err(|e| format!("{mix} × {pods}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("{mix} × {pods}: {e}"))?;
     if !outcome.problems.is_empty() {
-        return Err(format!("{mix} × {pods}: {}", outcome.problems.join("; ")));
+        return Err(anyhow::anyhow!(
+            "{mix} × {pods}: {}",
+            outcome.problems.join("; ")
+        ));
     }
     Ok(outcome)
 }
@@ -102,12 +106,12 @@ pub struct Judged {
 
 /// Demand and bounds for a snapshot. Fails if the LP bound falls below the
 /// per-dimension bound, which would mean one of them is wrong.
-pub fn judge(snapshot: &Snapshot) -> Result<Judged, String> {
+pub fn judge(snapshot: &Snapshot) -> anyhow::Result<Judged> {
     let demand = Demand::from_snapshot(snapshot)?;
     let (per_dimension, binding) = per_dimension_bound(&demand);
     let lp = lp_bound(&demand)?;
     if lp.cost < per_dimension * (1.0 - 1e-6) - 1e-9 {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "LP bound {:.4} is below the per-dimension bound {per_dimension:.4}",
             lp.cost
         ));
@@ -118,9 +122,11 @@ pub fn judge(snapshot: &Snapshot) -> Result<Judged, String> {
     // below the LP that lets pods split.
     let optimum_at_most = pattern.cost / (1.0 - pattern.gap).max(1e-9);
     if optimum_at_most < lp.cost * (1.0 - 1e-6) - 1e-9 {
-        return Err(format!(
+        return Err(anyhow::anyhow!(
             "pattern bound {:.4} (gap {:.4}) is below the LP bound {:.4}",
-            pattern.cost, pattern.gap, lp.cost
+            pattern.cost,
+            pattern.gap,
+            lp.cost
         ));
     }
     Ok(Judged {
@@ -150,7 +156,7 @@ fn label(demand: &Demand, choice: usize) -> String {
 }
 
 /// Plans the mix, times `solve` (best of `runs`), and computes bounds and baseline.
-pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluation, String> {
+pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> anyhow::Result<Evaluation> {
     let outcome = provision(mix, pods, seed)?;
     let mut solve_seconds = f64::INFINITY;
     for _ in 0..runs.max(1) {
@@ -202,7 +208,7 @@ pub fn evaluate(mix: Mix, pods: usize, seed: u64, runs: usize) -> Result<Evaluat
             .map(|v| v.to_string())
             .collect(),
         solve_seconds,
-        ffd,
+        ffd: ffd.map_err(std::sync::Arc::new),
         per_dimension,
         binding,
         lp,

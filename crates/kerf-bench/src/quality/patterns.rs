@@ -66,7 +66,7 @@ struct Bin {
 }
 
 /// See the module doc.
-pub fn pattern_bound(demand: &Demand) -> Result<PatternBound, String> {
+pub fn pattern_bound(demand: &Demand) -> anyhow::Result<PatternBound> {
     if demand.pods.is_empty() {
         return Ok(PatternBound::default());
     }
@@ -88,7 +88,7 @@ pub fn pattern_bound(demand: &Demand) -> Result<PatternBound, String> {
     // Demand keeps only pods some choice holds, so every class has a ceiling;
     // one without would otherwise drop out of the bound unnoticed.
     if let Some(k) = ceiling.iter().position(|c| !c.is_finite()) {
-        return Err(format!("pod class {k} fits no instance type whole"));
+        return Err(anyhow::anyhow!("pod class {k} fits no instance type whole"));
     }
     let mut patterns: Vec<Pattern> = Vec::new();
     let mut best = 0.0f64;
@@ -215,7 +215,7 @@ fn solve_dual(
     classes: &[Class],
     ceiling: &[f64],
     patterns: &[Pattern],
-) -> Result<(f64, Vec<f64>), String> {
+) -> anyhow::Result<(f64, Vec<f64>)> {
     let mut vars = ProblemVariables::new();
     let pi: Vec<Variable> = ceiling
         .iter()
@@ -229,7 +229,7 @@ fn solve_dual(
     }
     let solution = model
         .solve()
-        .map_err(|e| format!("pattern bound LP: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("pattern bound LP: {e}"))?;
     let duals = pi.iter().map(|&v| solution.value(v).max(0.0)).collect();
     Ok((solution.eval(&objective), duals))
 }

@@ -21,12 +21,12 @@ pub enum Which {
 }
 
 impl Which {
-    pub fn parse(s: &str) -> Result<Which, String> {
+    pub fn parse(s: &str) -> anyhow::Result<Which> {
         match s {
             "upstream" => Ok(Which::Upstream),
             "kerf" => Ok(Which::Kerf),
             "kerf-bind-pods" => Ok(Which::KerfBindPods),
-            _ => Err(format!(
+            _ => Err(anyhow::anyhow!(
                 "--controller {s:?}: expected upstream, kerf or kerf-bind-pods"
             )),
         }
@@ -84,9 +84,10 @@ pub fn spawn(
     kubeconfig: &Path,
     ports: &Ports,
     log: &Path,
-) -> Result<Child, String> {
-    let out = std::fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+) -> anyhow::Result<Child> {
+    let out =
+        std::fs::File::create(log).map_err(|e| anyhow::anyhow!("create {}: {e}", log.display()))?;
+    let err = out.try_clone()?;
     let mut cmd = Command::new(&inputs.binary);
     match which {
         Which::Upstream => {
@@ -124,16 +125,16 @@ pub fn spawn(
         .stdout(out)
         .stderr(err)
         .spawn()
-        .map_err(|e| format!("start {}: {e}", inputs.binary.display()))
+        .map_err(|e| anyhow::anyhow!("start {}: {e}", inputs.binary.display()))
 }
 
 /// Waits until the controller answers `GET /readyz` with 200.
-pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> Result<(), String> {
+pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> anyhow::Result<()> {
     use std::io::{Read, Write};
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("controller exited with {status}"));
+            return Err(anyhow::anyhow!("controller exited with {status}"));
         }
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
@@ -151,5 +152,5 @@ pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> Resu
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!("controller not ready after {timeout:?}"))
+    Err(anyhow::anyhow!("controller not ready after {timeout:?}"))
 }

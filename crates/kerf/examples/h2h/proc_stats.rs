@@ -30,26 +30,26 @@ fn clock_ticks() -> f64 {
 }
 
 /// Reads the figures of `pid` now.
-pub fn read(pid: u32) -> Result<ProcStats, String> {
+pub fn read(pid: u32) -> anyhow::Result<ProcStats> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("read /proc/{pid}/status: {e}"))?;
-    let peak_rss_kib =
-        field_kib(&status, "VmHWM:").ok_or(format!("/proc/{pid}/status has no VmHWM"))?;
+        .map_err(|e| anyhow::anyhow!("read /proc/{pid}/status: {e}"))?;
+    let peak_rss_kib = field_kib(&status, "VmHWM:")
+        .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/status has no VmHWM"))?;
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("read /proc/{pid}/stat: {e}"))?;
     // Fields after the command name (which may hold spaces) start at field 3,
     // the state; utime and stime are fields 14 and 15.
     let after_name = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
-        .ok_or(format!("/proc/{pid}/stat: no command name"))?;
+        .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: no command name"))?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<f64, String> {
+    let ticks = |i: usize| -> anyhow::Result<f64> {
         fields
             .get(i)
             .and_then(|v| v.parse::<u64>().ok())
             .map(|v| v as f64)
-            .ok_or(format!("/proc/{pid}/stat: field {} unreadable", i + 3))
+            .ok_or_else(|| anyhow::anyhow!("/proc/{pid}/stat: field {} unreadable", i + 3))
     };
     let cpu_seconds = (ticks(11)? + ticks(12)?) / clock_ticks();
     Ok(ProcStats {

@@ -32,21 +32,21 @@ spec:
 "#;
 
 /// Real kubectl against the plane; an error names the arguments.
-pub fn kubectl(plane: &ControlPlane, args: &[&str]) -> Result<String, String> {
+pub fn kubectl(plane: &ControlPlane, args: &[&str]) -> anyhow::Result<String> {
     plane
         .kubectl_ok(args)
-        .map_err(|e| format!("kubectl {args:?}: {e}"))
+        .map_err(|e| anyhow::anyhow!("kubectl {args:?}: {e}"))
 }
 
 /// Writes `text` into the plane's folder as `name` and applies it.
-pub fn apply(plane: &ControlPlane, name: &str, text: &str) -> Result<(), String> {
+pub fn apply(plane: &ControlPlane, name: &str, text: &str) -> anyhow::Result<()> {
     let path = plane.dir().join(name);
-    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    std::fs::write(&path, text).map_err(|e| anyhow::anyhow!("write {}: {e}", path.display()))?;
     kubectl(plane, &["apply", "-f", &path.display().to_string()]).map(drop)
 }
 
 /// Applies the CRDs in `dir` and waits until the API server serves them.
-pub fn apply_crds(plane: &ControlPlane, dir: &Path) -> Result<(), String> {
+pub fn apply_crds(plane: &ControlPlane, dir: &Path) -> anyhow::Result<()> {
     kubectl(plane, &["apply", "-f", &dir.display().to_string()])?;
     kubectl(
         plane,
