@@ -95,7 +95,7 @@ fn outcomes(rec: &Recorded) -> Vec<(&str, &StepOutcome)> {
 }
 
 fn kubectl(plane: &ControlPlane, args: &[&str]) -> std::process::Output {
-    tokio::task::block_in_place(|| plane.kubectl(args)).unwrap()
+    plane.kubectl(args).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +153,7 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
         .collect();
     assert_eq!(components.iter().filter(|c| **c == "controller").count(), 2);
     assert_eq!(components.iter().filter(|c| **c == "webhook").count(), 2);
-    let table = tokio::task::block_in_place(|| plane.kubectl_ok(["get", "po", "-n", "karpenter"]));
+    let table = plane.kubectl_ok(["get", "po", "-n", "karpenter"]);
     eprintln!("{}", table.unwrap());
 
     // Stored as built from the map, with the webhook's AWS defaults filled in.
@@ -260,7 +260,8 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
     // refuses to take it over, naming the step, and uninstall leaves it alone.
     let theirs = certs.path().join("theirs.yaml");
     std::fs::write(&theirs, USER_PROVISIONER).unwrap();
-    tokio::task::block_in_place(|| plane.kubectl_ok(["apply", "-f", theirs.to_str().unwrap()]))
+    plane
+        .kubectl_ok(["apply", "-f", theirs.to_str().unwrap()])
         .unwrap();
     let mut rec = Recorded::default();
     let err = cluster::install(&side, &mut rec)

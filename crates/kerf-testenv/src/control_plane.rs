@@ -463,13 +463,13 @@ impl ControlPlane {
         S: AsRef<OsStr>,
     {
         let kubectl = self.binaries.path(KUBECTL)?;
-        Command::new(kubectl)
+        let mut command = Command::new(kubectl);
+        command
             .arg(flag("kubeconfig", &self.paths.kubeconfig))
             .arg(flag("cache-dir", self.paths.root.join("kubectl-cache")))
             .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .map_err(|e| Error::io("running kubectl", e))
+            .env_remove("KUBECONFIG");
+        crate::process::blocking(|| command.output()).map_err(|e| Error::io("running kubectl", e))
     }
 
     /// Runs the built helm against this control plane as the admin, with its
@@ -482,14 +482,15 @@ impl ControlPlane {
     {
         let helm = self.binaries.path("helm")?;
         let home = self.paths.root.join("helm");
-        let out = Command::new(helm)
+        let mut command = Command::new(helm);
+        command
             .args(args)
             .arg(flag("kubeconfig", &self.paths.kubeconfig))
             .env("HELM_CACHE_HOME", home.join("cache"))
             .env("HELM_CONFIG_HOME", home.join("config"))
             .env("HELM_DATA_HOME", home.join("data"))
-            .env_remove("KUBECONFIG")
-            .output()
+            .env_remove("KUBECONFIG");
+        let out = crate::process::blocking(|| command.output())
             .map_err(|e| Error::io("running helm", e))?;
         let text = format!(
             "{}{}",

@@ -76,6 +76,13 @@ pub fn host_ipv4() -> Result<std::net::Ipv4Addr> {
     net::host_ipv4().map_err(|e| Error::io("finding a non-loopback IPv4 address", e))
 }
 
+/// Writes `text` to `dir/name` (a manifest for kubectl or kerf) and returns the path.
+pub fn write_file(dir: &std::path::Path, name: &str, text: &str) -> Result<std::path::PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok(path)
+}
+
 /// A free loopback port, never handed out twice within this test binary.
 pub fn free_port() -> Result<u16> {
     net::free_ports(1)

@@ -265,3 +265,18 @@ pub(crate) fn tail(path: &Path, lines: usize) -> String {
         Err(e) => format!("<cannot read {}: {e}>", path.display()),
     }
 }
+
+/// Runs a blocking call (a kubectl or helm child, waited for) without
+/// starving the tokio runtime it may be called from: tests run servers (the
+/// webhook, the controller) on the same runtime that must answer meanwhile.
+/// On a multi-thread runtime the worker hands its other tasks on; elsewhere
+/// (no runtime, or a current-thread one, where that is impossible) it just runs.
+pub(crate) fn blocking<T>(call: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}

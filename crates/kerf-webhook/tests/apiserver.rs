@@ -4,7 +4,7 @@
 //! loopback), and the real kubectl shows the outcome. Fails, never skips, when
 //! the testbed binaries are missing (run scripts/testbed-build.sh).
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -107,11 +107,6 @@ async fn create_namespace(client: &Client, name: &str) {
         .expect("create namespace");
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 /// Creates both configurations pointing at `https://127.0.0.1:port` with NO
 /// caBundle: the webhook process must patch it in.
 async fn create_configurations(client: &Client, port: u16) {
@@ -135,15 +130,13 @@ async fn create_configurations(client: &Client, port: u16) {
 }
 
 fn write(dir: &Path, name: &str, yaml: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, yaml).unwrap();
-    path
+    kerf_testenv::write_file(dir, name, yaml).unwrap()
 }
 
 /// Runs kubectl without blocking the runtime's other tasks (the webhook
 /// server runs on this runtime and must answer while kubectl waits).
 fn kubectl(plane: &ControlPlane, args: &[&str]) -> std::process::Output {
-    tokio::task::block_in_place(|| plane.kubectl(args)).expect("run kubectl")
+    plane.kubectl(args).expect("run kubectl")
 }
 
 /// kubectl apply; (success, stderr).
@@ -195,7 +188,7 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
     let client = plane.client();
     install_crds(&plane).await;
     create_namespace(&client, NAMESPACE).await;
-    let port = free_port();
+    let port = kerf_testenv::free_port().unwrap();
     create_configurations(&client, port).await;
 
     // The webhook, as `kerf webhook` runs it: certificate in a Secret it

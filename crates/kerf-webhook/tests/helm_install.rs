@@ -82,8 +82,7 @@ async fn helm_install_runs_controller_and_webhook_in_karpenter() {
     let pods = kerf_testenv::running_pods(&plane, "karpenter", 4)
         .await
         .unwrap();
-    let table =
-        tokio::task::block_in_place(|| plane.kubectl_ok(["get", "po", "-n", "karpenter"])).unwrap();
+    let table = plane.kubectl_ok(["get", "po", "-n", "karpenter"]).unwrap();
     eprintln!("{table}");
 
     let component = |p: &Value| {
@@ -115,8 +114,7 @@ async fn helm_install_runs_controller_and_webhook_in_karpenter() {
     }
 
     // The CRDs came with the chart and are served.
-    let crds =
-        tokio::task::block_in_place(|| plane.kubectl_ok(["get", "crd", "-o", "name"])).unwrap();
+    let crds = plane.kubectl_ok(["get", "crd", "-o", "name"]).unwrap();
     for crd in [
         "provisioners.karpenter.sh",
         "nodepools.karpenter.sh",
@@ -126,8 +124,8 @@ async fn helm_install_runs_controller_and_webhook_in_karpenter() {
     ] {
         assert!(crds.contains(crd), "{crd} not installed: {crds}");
     }
-    let sa = tokio::task::block_in_place(|| {
-        plane.kubectl_ok([
+    let sa = plane
+        .kubectl_ok([
             "get",
             "sa",
             "karpenter",
@@ -136,7 +134,6 @@ async fn helm_install_runs_controller_and_webhook_in_karpenter() {
             "-o",
             "jsonpath={.metadata.annotations}",
         ])
-    })
-    .unwrap();
+        .unwrap();
     assert!(sa.contains("arn:aws:iam::111122223333:role/kerf"), "{sa}");
 }

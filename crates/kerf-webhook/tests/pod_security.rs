@@ -86,7 +86,7 @@ fn controller_can(plane: &ControlPlane, verb: &str, resource: &str, subresource:
     if !subresource.is_empty() {
         args.push(format!("--subresource={subresource}"));
     }
-    let out = tokio::task::block_in_place(|| plane.kubectl(&args)).expect("run kubectl auth can-i");
+    let out = plane.kubectl(&args).expect("run kubectl auth can-i");
     match String::from_utf8_lossy(&out.stdout).trim() {
         "yes" => true,
         "no" => false,

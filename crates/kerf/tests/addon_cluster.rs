@@ -129,12 +129,12 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
         .collect();
     assert_eq!(components.iter().filter(|c| **c == "controller").count(), 2);
     assert_eq!(components.iter().filter(|c| **c == "webhook").count(), 2);
-    let table = tokio::task::block_in_place(|| plane.kubectl_ok(["get", "po", "-n", "karpenter"]));
+    let table = plane.kubectl_ok(["get", "po", "-n", "karpenter"]);
     eprintln!("{}", table.unwrap());
 
     // The chart got the AWS side's values.
-    let sa = tokio::task::block_in_place(|| {
-        plane.kubectl_ok([
+    let sa = plane
+        .kubectl_ok([
             "get",
             "sa",
             "karpenter",
@@ -143,8 +143,7 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
             "-o",
             "jsonpath={.metadata.annotations}",
         ])
-    })
-    .unwrap();
+        .unwrap();
     assert!(
         sa.contains(&format!("role/KarpenterControllerRole-{CLUSTER}")),
         "{sa}"
@@ -197,7 +196,8 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     // The webhook refuses a bad Provisioner applied with the real kubectl.
     let bad = plane.dir().join("bad-operator.yaml");
     std::fs::write(&bad, BAD_OPERATOR).unwrap();
-    let out = tokio::task::block_in_place(|| plane.kubectl(["apply", "-f", bad.to_str().unwrap()]))
+    let out = plane
+        .kubectl(["apply", "-f", bad.to_str().unwrap()])
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a bad operator was accepted");

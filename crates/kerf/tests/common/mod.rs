@@ -166,9 +166,7 @@ pub fn spawn_controller(
 }
 
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write manifest");
-    path
+    kerf_testenv::write_file(dir, name, text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn kubectl(plane: &ControlPlane, args: &[&str]) -> String {
