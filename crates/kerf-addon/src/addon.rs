@@ -213,11 +213,6 @@ impl ClusterBuilder {
         self.endpoint_url = Some(url.into());
         self
     }
-    /// Full AWS settings (credentials, retries); overrides region and endpoint URL.
-    pub fn aws_settings(mut self, settings: AwsSettings) -> Self {
-        self.settings = Some(settings);
-        self
-    }
     pub fn kubeconfig(mut self, path: impl Into<PathBuf>) -> Self {
         self.kubeconfig = Some(path.into());
         self

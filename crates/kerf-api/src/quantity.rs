@@ -49,11 +49,6 @@ pub fn parse_milli(s: &str) -> Result<i64, QuantityError> {
     Ok(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 
-/// Whether `s` parses as a quantity.
-pub fn is_valid(s: &str) -> bool {
-    parse_parts(s).is_ok()
-}
-
 /// Whether `s` is a quantity below zero (`"-0"` is not).
 pub fn is_negative(s: &str) -> Result<bool, QuantityError> {
     let p = parse_parts(s)?;

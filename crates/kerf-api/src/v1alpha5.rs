@@ -210,8 +210,4 @@ impl ProvisionerSpec {
             .unwrap_or(false)
     }
 
-    /// The weight, treating unset as 0.
-    pub fn effective_weight(&self) -> i32 {
-        self.weight.unwrap_or(0)
-    }
 }

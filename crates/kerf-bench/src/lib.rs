@@ -17,7 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kerf_core::instance_type::InstanceType;
 use kerf_core::plan::Plan;
 use kerf_core::requirements::Requirements;
-use kerf_core::resources::{MILLI, Resources};
+use kerf_core::resources::Resources;
 use kerf_core::snapshot::{PreferencePolicy, Snapshot};
 use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
 use rand::{Rng, SeedableRng};
@@ -379,12 +379,4 @@ pub fn outcome(pods: &[Pod], types: &[Arc<InstanceType>], plan: &Plan) -> Outcom
         cost: plan.new_cost_per_hour(),
         bound: lower_bound(pods, types),
     }
-}
-
-/// Total cpu of the pods in whole cores, for reports.
-pub fn total_cpu(pods: &[Pod]) -> f64 {
-    pods.iter()
-        .filter_map(|p| kerf_core::pod::pod_requests(p).ok())
-        .map(|r| r.cpu as f64 / MILLI as f64)
-        .sum()
 }

@@ -134,6 +134,7 @@ impl EvictionBackoff {
             .retain(|_, (at, _)| now.saturating_duration_since(*at) <= MAX_RETRY);
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.next.len()
     }
@@ -166,11 +167,6 @@ impl Terminator {
             failures: Mutex::new(BTreeMap::new()),
             counted: Mutex::new(VecDeque::new()),
         }
-    }
-
-    /// Pods waiting out an eviction backoff (for tests and metrics).
-    pub fn pods_backing_off(&self) -> usize {
-        lock(&self.evictions).len()
     }
 
     /// Whether this is the first time the claim with `uid` is counted.

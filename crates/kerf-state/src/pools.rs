@@ -223,15 +223,6 @@ impl ClusterState {
         out
     }
 
-    /// What the cloud provider needs per usable pool (see [`Pool::context`]).
-    pub fn template_contexts(&self) -> BTreeMap<PoolRef, NodeTemplateContext> {
-        self.pools()
-            .ready
-            .iter()
-            .map(|p| (p.pool.clone(), p.context()))
-            .collect()
-    }
-
     fn provisioner_pool(
         &self,
         name: &str,

@@ -379,14 +379,6 @@ impl ControlPlane {
         }
     }
 
-    /// The admin client configuration (clone it to build other clients).
-    pub fn kube_config(&self) -> &kube::Config {
-        match &self.config {
-            Some(config) => config,
-            None => unreachable!("a started control plane always has a config"),
-        }
-    }
-
     /// The admin kubeconfig file.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.paths.kubeconfig

@@ -253,14 +253,6 @@ impl NodeSelectorRequirementWithMinValues {
         }
     }
 
-    /// Drops `minValues`.
-    pub fn to_node_selector_requirement(&self) -> NodeSelectorRequirement {
-        NodeSelectorRequirement {
-            key: self.key.clone(),
-            operator: self.operator.clone(),
-            values: (!self.values.is_empty()).then(|| self.values.clone()),
-        }
-    }
 }
 
 impl From<NodeSelectorRequirement> for NodeSelectorRequirementWithMinValues {

@@ -176,18 +176,6 @@ impl PodInfo {
             .chain(self.preferred_anti_affinity.iter().map(|(_, t)| t))
     }
 
-    pub fn has_preferences(&self) -> bool {
-        self.required_terms.len() > 1
-            || !self.preferred_terms.is_empty()
-            || !self.preferred_affinity.is_empty()
-            || !self.preferred_anti_affinity.is_empty()
-            || self
-                .spread
-                .iter()
-                .any(|s| s.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
-            || !self.tolerate_prefer_no_schedule
-    }
-
     /// Drops one preference, in Karpenter's order, and says which; `None` when
     /// nothing is left to relax.
     pub fn relax(&mut self) -> Option<String> {

@@ -302,22 +302,6 @@ impl Requirement {
         self.len() == 0
     }
 
-    /// A value that satisfies the requirement, preferring the smallest listed one.
-    pub fn any_value(&self) -> Option<String> {
-        if !self.complement {
-            return self.values.iter().next().cloned();
-        }
-        if self.bounds_empty() {
-            return None;
-        }
-        if self.gt.is_some() || self.lt.is_some() {
-            let start = self.gt.map_or(0, |g| g + 1);
-            return (start..start.saturating_add(self.values.len() as i64 + 1))
-                .map(|n| n.to_string())
-                .find(|v| self.has(v));
-        }
-        None
-    }
 }
 
 fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
@@ -407,16 +391,6 @@ impl Requirements {
             ));
         }
         out
-    }
-
-    pub fn from_node_selector_requirements(
-        list: &[NodeSelectorRequirement],
-    ) -> Result<Self, RequirementError> {
-        let mut out = Requirements::new();
-        for r in list {
-            out.add(Requirement::from_node_selector(r)?);
-        }
-        Ok(out)
     }
 
     /// Adds a requirement, intersecting with any already on the same key.

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::pod::{AffinityTerm, PodInfo, SpreadConstraint};
-use crate::selector::NamespaceScope;
 
 mod admit;
 mod interner;
@@ -423,11 +422,4 @@ impl Topology {
         }
     }
 
-    /// The namespaces a term looks at, for messages.
-    pub fn describe_scope(scope: &NamespaceScope) -> String {
-        match scope {
-            NamespaceScope::Named(n) => n.iter().cloned().collect::<Vec<_>>().join(","),
-            NamespaceScope::Selected { .. } => "selected namespaces".into(),
-        }
-    }
 }
