@@ -209,5 +209,4 @@ impl ProvisionerSpec {
             .and_then(|c| c.enabled)
             .unwrap_or(false)
     }
-
 }

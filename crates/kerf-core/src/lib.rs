@@ -3,6 +3,7 @@
 //! [`snapshot::Snapshot`], call [`scheduler::solve`], and apply the [`plan::Plan`].
 
 pub mod daemons;
+pub mod disruption;
 pub mod instance_type;
 pub mod plan;
 pub mod pod;

@@ -252,7 +252,6 @@ impl NodeSelectorRequirementWithMinValues {
             min_values: None,
         }
     }
-
 }
 
 impl From<NodeSelectorRequirement> for NodeSelectorRequirementWithMinValues {

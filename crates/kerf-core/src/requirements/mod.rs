@@ -301,7 +301,6 @@ impl Requirement {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
 }
 
 fn max_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {

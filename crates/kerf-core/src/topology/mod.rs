@@ -421,5 +421,4 @@ impl Topology {
             }
         }
     }
-
 }

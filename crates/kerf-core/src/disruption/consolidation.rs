@@ -1,0 +1,302 @@
+//! Emptiness and consolidation commands, each checked by running the
+//! scheduler over the cluster without the candidates: their pods must all
+//! find a place on nodes that exist and are initialized, or on one new node
+//! strictly cheaper than the candidates together.
+//!
+//! Multi-node consolidation packs every candidate's pods in one pass of the
+//! scheduler instead of Karpenter's binary search over a prefix: if they do
+//! not all fit, the candidates whose pods all landed on existing nodes are a
+//! removal set of their own, checked once more (moving pods only frees
+//! capacity, but topology rules can still differ).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::candidates::{KeptReason, reschedulable};
+use super::{Command, DisruptionInput, Kept, Method, Reason, Replacement};
+use crate::instance_type::CAPACITY_TYPE_SPOT;
+use crate::plan::{Plan, Target};
+use crate::pod::PodKey;
+use crate::scheduler::solve;
+use crate::snapshot::Snapshot;
+use crate::template::PoolRef;
+
+/// Karpenter's minimum flexibility for a spot-to-spot replacement.
+const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
+
+/// Every empty candidate (within budget, already applied) in one command.
+pub(super) fn emptiness(input: &DisruptionInput, empty: &[String]) -> Option<Command> {
+    if empty.is_empty() {
+        return None;
+    }
+    Some(Command {
+        method: Method::Emptiness,
+        reason: Reason::Empty,
+        candidates: empty.to_vec(),
+        replacements: Vec::new(),
+        price_before: price_of(input, empty).unwrap_or(0.0),
+        price_after: 0.0,
+    })
+}
+
+/// All candidates the budgets allow, removed together.
+pub(super) fn multi_node(
+    input: &DisruptionInput,
+    candidates: &[String],
+    allowance: &BTreeMap<PoolRef, usize>,
+) -> Option<Command> {
+    let mut left = allowance.clone();
+    let chosen: Vec<String> = candidates
+        .iter()
+        .filter(|name| {
+            let Some(pool) = facts(input, name).map(|f| &f.pool) else {
+                return false;
+            };
+            match left.get_mut(pool) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            }
+        })
+        .cloned()
+        .collect();
+    if chosen.len() < 2 {
+        return None;
+    }
+    let (plan, moved) = simulate(input, &chosen);
+    if let Ok(command) = evaluate(input, &chosen, &plan, Method::MultiNodeConsolidation) {
+        return Some(command);
+    }
+    // The candidates whose pods all found room on existing nodes.
+    let on_new: BTreeSet<&PodKey> = plan
+        .placements
+        .iter()
+        .filter(|p| matches!(p.target, Target::New(_)))
+        .map(|p| &p.pod)
+        .collect();
+    let unplaced: BTreeSet<&PodKey> = plan.unschedulable.iter().map(|u| &u.pod).collect();
+    let removable: Vec<String> = chosen
+        .iter()
+        .filter(|name| {
+            moved.get(*name).is_none_or(|pods| {
+                pods.iter()
+                    .all(|p| !on_new.contains(p) && !unplaced.contains(p))
+            })
+        })
+        .cloned()
+        .collect();
+    if removable.len() < 2 || removable.len() == chosen.len() {
+        return None;
+    }
+    let (plan, _) = simulate(input, &removable);
+    evaluate(input, &removable, &plan, Method::MultiNodeConsolidation).ok()
+}
+
+/// The first candidate, in order, that can go alone; the ones tried before
+/// it are kept with the reason they could not.
+pub(super) fn single_node(
+    input: &DisruptionInput,
+    candidates: &[String],
+    kept: &mut Vec<Kept>,
+) -> Option<Command> {
+    for name in candidates {
+        let one = std::slice::from_ref(name);
+        let (plan, _) = simulate(input, one);
+        match evaluate(input, one, &plan, Method::SingleNodeConsolidation) {
+            Ok(command) => return Some(command),
+            Err(reason) => kept.push(Kept {
+                node: name.clone(),
+                reason,
+            }),
+        }
+    }
+    None
+}
+
+fn facts<'a>(input: &'a DisruptionInput, name: &str) -> Option<&'a super::NodeFacts> {
+    input.nodes.iter().find(|f| f.name == name)
+}
+
+fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64> {
+    names
+        .iter()
+        .map(|n| facts(input, n).and_then(|f| f.price))
+        .sum()
+}
+
+/// The scheduler's plan for the candidates' pods with the candidates gone,
+/// and which pods came from which candidate. Nodes that are not initialized
+/// or are being deleted take no pods; pending pods are left out (the
+/// provisioner places them).
+fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, BTreeMap<String, Vec<PodKey>>) {
+    let cluster = &input.cluster;
+    let mut moved = BTreeMap::new();
+    let mut pending = Vec::new();
+    let mut freed: BTreeMap<PoolRef, crate::resources::Resources> = BTreeMap::new();
+    let mut nodes = Vec::with_capacity(cluster.nodes.len());
+    for node in &cluster.nodes {
+        if removed.contains(&node.name) {
+            let mut keys = Vec::new();
+            for pod in reschedulable(node) {
+                let mut pod = pod.clone();
+                if let Some(spec) = pod.spec.as_mut() {
+                    spec.node_name = None;
+                }
+                keys.push(PodKey::of(&pod));
+                pending.push(Arc::new(pod));
+            }
+            moved.insert(node.name.clone(), keys);
+            if let Some(pool) = &node.pool {
+                // Allocatable stands in for the capacity the pool's limits
+                // count: it frees a little less than the node had, never more.
+                freed
+                    .entry(pool.clone())
+                    .or_default()
+                    .add(&node.allocatable);
+            }
+            continue;
+        }
+        let mut node = node.clone();
+        let settled = facts(input, &node.name).is_none_or(|f| f.initialized && !f.deleting);
+        if node.in_flight || !settled {
+            node.marked_for_deletion = true;
+        }
+        nodes.push(node);
+    }
+    let mut templates = cluster.templates.clone();
+    for t in &mut templates {
+        if let Some(f) = freed.get(&t.pool) {
+            t.in_use.sub(f);
+        }
+    }
+    let snapshot = Snapshot {
+        pending,
+        expected: Vec::new(),
+        nodes,
+        templates,
+        daemonsets: cluster.daemonsets.clone(),
+        claims: cluster.claims.clone(),
+        volumes: cluster.volumes.clone(),
+        storage_classes: cluster.storage_classes.clone(),
+        namespaces: cluster.namespaces.clone(),
+        options: cluster.options.clone(),
+    };
+    (solve(&snapshot), moved)
+}
+
+/// The command the plan supports for removing `removed`, or why there is none.
+fn evaluate(
+    input: &DisruptionInput,
+    removed: &[String],
+    plan: &Plan,
+    method: Method,
+) -> Result<Command, KeptReason> {
+    if let Some(u) = plan.unschedulable.first() {
+        return Err(KeptReason::PodsWouldNotFit {
+            pod: format!("{}/{}", u.pod.namespace, u.pod.name),
+            why: u.reason.clone(),
+        });
+    }
+    let price_before = price_of(input, removed).ok_or(KeptReason::UnknownPrice)?;
+    let command = |replacements: Vec<Replacement>| {
+        // fold, not sum: an empty f64 sum is -0.0, which prints as "$-0.0000".
+        let price_after = replacements
+            .iter()
+            .fold(0.0, |total, r| total + r.chosen.price);
+        Command {
+            method,
+            reason: Reason::Underutilized,
+            candidates: removed.to_vec(),
+            replacements,
+            price_before,
+            price_after,
+        }
+    };
+    let node = match plan.new_nodes.as_slice() {
+        [] => return Ok(command(Vec::new())),
+        [node] => node,
+        more => return Err(KeptReason::WouldNeedNodes { count: more.len() }),
+    };
+    let candidate_facts: Vec<&super::NodeFacts> =
+        removed.iter().filter_map(|n| facts(input, n)).collect();
+    let pool = input.pools.get(&node.pool);
+    let min = pool.map_or(0.0, |p| {
+        p.min_savings
+            .per_hour
+            .max(p.min_savings.fraction * price_before)
+    });
+    let mut options: Vec<_> = node
+        .options
+        .iter()
+        .filter(|o| o.price < price_before && price_before - o.price >= min)
+        // Replacing a node by one of its own type only moves pods around.
+        .filter(|o| {
+            !candidate_facts
+                .iter()
+                .any(|f| f.instance_type == o.instance_type)
+        })
+        .cloned()
+        .collect();
+    let no_cheaper = KeptReason::NoCheaperFit {
+        cheapest: node.options.first().map(|o| o.price),
+        current: price_before,
+    };
+    let all_spot = candidate_facts
+        .iter()
+        .all(|f| f.capacity_type == CAPACITY_TYPE_SPOT);
+    if all_spot {
+        if !input.options.spot_to_spot {
+            let had_spot = options
+                .iter()
+                .any(|o| o.capacity_type == CAPACITY_TYPE_SPOT);
+            options.retain(|o| o.capacity_type != CAPACITY_TYPE_SPOT);
+            if options.is_empty() && had_spot {
+                return Err(KeptReason::SpotToSpotDisabled);
+            }
+        } else if method == Method::SingleNodeConsolidation {
+            let types: BTreeSet<&str> = options
+                .iter()
+                .filter(|o| o.capacity_type == CAPACITY_TYPE_SPOT)
+                .map(|o| o.instance_type.as_str())
+                .collect();
+            if types.len() < SPOT_TO_SPOT_MIN_TYPES {
+                return Err(KeptReason::SpotToSpotFlexibility {
+                    cheaper_types: types.len(),
+                });
+            }
+            truncate_to_types(&mut options, SPOT_TO_SPOT_MIN_TYPES);
+        }
+    } else if options
+        .iter()
+        .any(|o| o.capacity_type == CAPACITY_TYPE_SPOT)
+    {
+        // On-demand to spot: launch only spot, which is what makes it cheaper.
+        options.retain(|o| o.capacity_type == CAPACITY_TYPE_SPOT);
+    }
+    let Some(chosen) = options.first().cloned() else {
+        return Err(no_cheaper);
+    };
+    Ok(command(vec![Replacement {
+        pool: node.pool.clone(),
+        chosen,
+        options,
+        pods: node.pods.clone(),
+    }]))
+}
+
+/// Keeps the offerings of the `n` cheapest distinct instance types (options are cheapest first).
+fn truncate_to_types(options: &mut Vec<crate::plan::InstanceOption>, n: usize) {
+    let mut seen = BTreeSet::new();
+    options.retain(|o| {
+        if seen.contains(&o.instance_type) {
+            return true;
+        }
+        if seen.len() < n {
+            seen.insert(o.instance_type.clone());
+            return true;
+        }
+        false
+    });
+}
