@@ -3,6 +3,7 @@
 mod affinity;
 mod nodes;
 mod plan;
+mod pod_level;
 mod spread;
 
 use std::sync::Arc;
