@@ -5,6 +5,7 @@ mod nodes;
 mod plan;
 mod pod_level;
 mod spread;
+mod volume_alternatives;
 
 use std::sync::Arc;
 
