@@ -111,15 +111,21 @@ fn owned_by(pod: &Pod, kind: &str) -> bool {
         .any(|o| o.kind == kind)
 }
 
-/// `karpenter.sh/do-not-disrupt: "true"`. (Karpenter also reads a duration
-/// there, counted from the pod's start; kerf's pure snapshot has no clock, so
-/// a duration is not read as blocking.)
+/// `karpenter.sh/do-not-disrupt: "true"`, or v1alpha5's
+/// `karpenter.sh/do-not-evict: "true"`, which kerf's drain honours the same
+/// way (the pod stays until it ends, so capacity for it would sit idle).
+/// Karpenter also reads a duration in do-not-disrupt, counted from the pod's
+/// start; kerf's pure snapshot has no clock, so a duration is not read as
+/// blocking (docs/differences.md).
 fn do_not_disrupt(pod: &Pod) -> bool {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(labels::DO_NOT_DISRUPT))
-        .is_some_and(|v| v == "true")
+    let annotations = pod.metadata.annotations.as_ref();
+    [labels::DO_NOT_DISRUPT, labels::DO_NOT_EVICT]
+        .iter()
+        .any(|k| {
+            annotations
+                .and_then(|a| a.get(*k))
+                .is_some_and(|v| v == "true")
+        })
 }
 
 /// A PodDisruptionBudget as Karpenter's `pdb.Limits` reads it.

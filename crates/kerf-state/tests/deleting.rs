@@ -141,7 +141,7 @@ fn which_nodes_are_being_deleted() {
 fn which_pods_of_a_deleting_node_move() {
     let always_allow = r#"{metadata: {name: all, namespace: default}, spec: {minAvailable: "100%", unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: web}}}}"#;
     // (case, pod metadata entries, pod status, budgets, moves?)
-    let cases: [(&str, &str, &str, Vec<&str>, bool); 14] = [
+    let cases: [(&str, &str, &str, Vec<&str>, bool); 15] = [
         (
             "should re-schedule pods from a deleting node when pods are active",
             "",
@@ -188,6 +188,13 @@ fn which_pods_of_a_deleting_node_move() {
         (
             "does not consider pod with do-not-disrupt annotation as currently reschedulable",
             "annotations: {karpenter.sh/do-not-disrupt: \"true\"}",
+            "",
+            vec![],
+            false,
+        ),
+        (
+            "kerf's drain holds a v1alpha5 do-not-evict pod too",
+            "annotations: {karpenter.sh/do-not-evict: \"true\"}",
             "",
             vec![],
             false,
