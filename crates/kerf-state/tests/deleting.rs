@@ -337,6 +337,27 @@ async fn a_pass_plans_new_capacity_for_pods_of_a_deleting_node() {
         assert_eq!(planned, want, "{meta}{spec}");
         let old = out.snapshot.nodes.iter().find(|n| n.name == "old").unwrap();
         assert!(old.marked_for_deletion && old.pods.is_empty());
+
+        // The next pass, with those claims stored and still launching while
+        // the node drains, puts the same pods on them: nothing twice.
+        for c in &out.claims {
+            state.apply(c.claim.clone()).unwrap();
+        }
+        let again = provision(
+            &state,
+            &cloud,
+            &karpenter_rule(),
+            &mut DeterministicNames::default(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            again.claims.is_empty(),
+            "provisioned twice: {:?}",
+            again.plan.new_nodes
+        );
+        let on_claims: usize = again.plan.existing.iter().map(|e| e.pods.len()).sum();
+        assert_eq!(on_claims, 5, "{:?}", again.plan.existing);
     }
 
     // The same node, not deleting, with room to spare: nothing to plan, and
