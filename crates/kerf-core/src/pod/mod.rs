@@ -170,6 +170,28 @@ impl PodInfo {
         reqs
     }
 
+    /// [`PodInfo::node_requirements`] with each volume topology alternative
+    /// in turn, in order; empty when the volumes leave no choice (then
+    /// `node_requirements` is the only one). Karpenter tries every
+    /// alternative on each node it already has.
+    pub fn node_requirements_per_volume_alternative(&self) -> Vec<Requirements> {
+        if self.volume_terms.len() <= 1 {
+            return Vec::new();
+        }
+        let mut base = self.required_terms.first().cloned().unwrap_or_default();
+        if let Some((_, preferred)) = self.preferred_terms.first() {
+            base.add_all(preferred);
+        }
+        self.volume_terms
+            .iter()
+            .map(|volume| {
+                let mut reqs = base.clone();
+                reqs.add_all(volume);
+                reqs
+            })
+            .collect()
+    }
+
     /// Spread constraints currently in force (ScheduleAnyway ones are hard until relaxed).
     pub fn active_spread(&self) -> impl Iterator<Item = &SpreadConstraint> {
         self.spread.iter()
@@ -203,8 +225,9 @@ impl PodInfo {
     /// Moves to the next volume topology alternative or, when every one has
     /// been tried, drops one preference (in Karpenter's order) and starts over
     /// at the first alternative; says which. `None` when nothing is left to
-    /// try. Karpenter tries each volume alternative on each candidate node; kerf
-    /// tries each across all candidates before the next (docs/differences.md).
+    /// try. Nodes that exist or are planned are offered every alternative at
+    /// once ([`PodInfo::node_requirements_per_volume_alternative`]); the walk
+    /// decides a new node's (docs/differences.md).
     pub fn relax(&mut self) -> Option<String> {
         if self.volume_choice + 1 < self.volume_terms.len() {
             self.volume_choice += 1;

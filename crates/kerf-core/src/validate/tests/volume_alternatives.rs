@@ -144,3 +144,50 @@ fn hostname_affinity_of_node_local_volumes_is_ignored() {
         assert_clean(&validate(&s, &p));
     }
 }
+
+/// Karpenter tries each volume alternative on every node it already has
+/// (`ExistingNode.CanAdd` and `NodeClaim.CanAdd` loop over them) before
+/// launching: a pod whose class allows zone-a or zone-b joins an existing
+/// zone-b node, or a node already planned in zone-b, instead of a new zone-a
+/// node.
+#[test]
+fn every_alternative_is_tried_on_nodes_that_exist_or_are_planned() {
+    let sc: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "a-or-b"}, "provisioner": "ebs.csi.aws.com",
+        "allowedTopologies": [
+            {"matchLabelExpressions": [{"key": ZONE, "values": ["zone-a"]}]},
+            {"matchLabelExpressions": [{"key": ZONE, "values": ["zone-b"]}]}
+        ]
+    }))
+    .expect("sc");
+    let fresh = claim("data", json!({"storageClassName": "a-or-b"}));
+
+    // An existing node in zone-b with room.
+    let mut s = snap(
+        vec![node("e-b", "zone-b", 2000, vec![])],
+        vec![with_claim("p", "data", json!({}))],
+    );
+    s.storage_classes = vec![sc.clone()];
+    s.claims = vec![fresh.clone()];
+    let p = crate::scheduler::solve(&s);
+    assert!(p.new_nodes.is_empty(), "{:#?}", p.new_nodes);
+    assert_eq!(p.existing.len(), 1);
+    assert_eq!(p.existing[0].node, "e-b");
+    assert_clean(&validate(&s, &p));
+
+    // A node planned in zone-b for a bigger pod placed first.
+    let pinned = mk(
+        "pinned",
+        json!({}),
+        "1",
+        json!({"nodeSelector": {ZONE: "zone-b"}}),
+    );
+    let mut s = snap(vec![], vec![pinned, with_claim("p", "data", json!({}))]);
+    s.storage_classes = vec![sc];
+    s.claims = vec![fresh];
+    let p = crate::scheduler::solve(&s);
+    assert!(p.unschedulable.is_empty(), "{:#?}", p.unschedulable);
+    assert_eq!(p.new_nodes.len(), 1, "{:#?}", p.new_nodes);
+    assert_eq!(zone_of(&p, "p"), "zone-b");
+    assert_clean(&validate(&s, &p));
+}
