@@ -191,3 +191,61 @@ fn every_alternative_is_tried_on_nodes_that_exist_or_are_planned() {
     assert_eq!(zone_of(&p, "p"), "zone-b");
     assert_clean(&validate(&s, &p));
 }
+
+/// Provisioning suite: "should not schedule if storage class zones are
+/// incompatible" and "should not schedule if volume zones are incompatible",
+/// and Karpenter's keeping every combination when none is compatible (two
+/// volumes in different zones): the pod is reported, with a reason.
+#[test]
+fn incompatible_volume_topologies_leave_the_pod_unschedulable() {
+    let sc: StorageClass = serde_json::from_value(json!({
+        "metadata": {"name": "b-or-c"}, "provisioner": "ebs.csi.aws.com",
+        "allowedTopologies": [
+            {"matchLabelExpressions": [{"key": ZONE, "values": ["zone-b"]}]},
+            {"matchLabelExpressions": [{"key": ZONE, "values": ["zone-c"]}]}
+        ]
+    }))
+    .expect("sc");
+    let pv_a: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "pv-a"},
+        "spec": {"nodeAffinity": {"required": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["zone-a"]}]}
+        ]}}}
+    }))
+    .expect("pv");
+    let claims = vec![
+        claim("fresh", json!({"storageClassName": "b-or-c"})),
+        claim("bound-a", json!({"volumeName": "pv-a"})),
+    ];
+    let two_volumes = mk(
+        "p",
+        json!({}),
+        "100m",
+        json!({"volumes": [
+            {"name": "x", "persistentVolumeClaim": {"claimName": "fresh"}},
+            {"name": "y", "persistentVolumeClaim": {"claimName": "bound-a"}}
+        ]}),
+    );
+    let cases = [
+        (
+            "should not schedule if storage class zones are incompatible",
+            with_claim("p", "fresh", json!({"nodeSelector": {ZONE: "zone-a"}})),
+        ),
+        (
+            "should not schedule if volume zones are incompatible",
+            with_claim("p", "bound-a", json!({"nodeSelector": {ZONE: "zone-b"}})),
+        ),
+        ("volumes in zones that never meet", two_volumes),
+    ];
+    for (case, pod) in cases {
+        let mut s = snap(vec![node("e-a", "zone-a", 4000, vec![])], vec![pod]);
+        s.storage_classes = vec![sc.clone()];
+        s.volumes = vec![pv_a.clone()];
+        s.claims = claims.clone();
+        let p = crate::scheduler::solve(&s);
+        assert_eq!(p.unschedulable.len(), 1, "{case}: {p:#?}");
+        assert!(p.new_nodes.is_empty() && p.existing.is_empty(), "{case}");
+        assert!(!p.unschedulable[0].reason.is_empty(), "{case}");
+        assert_clean(&validate(&s, &p));
+    }
+}
