@@ -94,6 +94,7 @@ where
             Ok(Event::Apply(obj)) => {
                 // One lock per event: the demand key reads the state the
                 // object is stored into.
+                let going_away = node_going_away(&obj);
                 let needs_capacity = {
                     let mut state = ctx.state_mut();
                     let key = pod_needing_capacity(&ctx.options, &state, &obj);
@@ -102,6 +103,9 @@ where
                 };
                 if let Some(key) = needs_capacity {
                     ctx.pod_needs_capacity(key);
+                }
+                if going_away {
+                    ctx.wake_provisioner();
                 }
             }
             Ok(Event::Delete(obj)) => {
@@ -139,6 +143,18 @@ fn pod_needing_capacity<K: Tracked + 'static>(
     }))
 }
 
+/// A Node or NodeClaim being deleted
+/// ([`kerf_state::deleting`]): its pods need new capacity, so a pass is
+/// due, as Karpenter's provisioner trigger on disrupted nodes does.
+fn node_going_away<K: Tracked + 'static>(obj: &K) -> bool {
+    let any: &dyn std::any::Any = obj;
+    if let Some(node) = any.downcast_ref::<Node>() {
+        return kerf_state::deleting::node_is_deleting(node);
+    }
+    any.downcast_ref::<NodeClaim>()
+        .is_some_and(|c| c.metadata.deletion_timestamp.is_some())
+}
+
 /// Stores the object; one the state rejects (an invalid Provisioner, say) is
 /// logged with the reason and its previous version forgotten, so kerf never
 /// acts on stale configuration.
@@ -161,5 +177,35 @@ fn replace_all<K: Tracked>(state: &mut ClusterState, objects: Vec<K>) {
     }
     for obj in objects {
         apply_one(state, obj);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml<T: DeserializeOwned>(s: &str) -> T {
+        serde_yaml::from_str(s).expect("test yaml")
+    }
+
+    #[test]
+    fn a_node_or_claim_going_away_calls_for_a_pass() {
+        let plain: Node = yaml("metadata: {name: n}");
+        let tainted: Node = yaml(
+            "metadata: {name: n}\nspec: {taints: [{key: karpenter.sh/disrupted, effect: NoSchedule}]}",
+        );
+        let deleted: Node =
+            yaml("metadata: {name: n, deletionTimestamp: \"2026-01-01T00:00:00Z\"}");
+        let claim: NodeClaim = yaml(
+            "metadata: {name: c, deletionTimestamp: \"2026-01-01T00:00:00Z\"}\nspec: {nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: d}, requirements: []}",
+        );
+        let pod: Pod = yaml(
+            "metadata: {name: p, deletionTimestamp: \"2026-01-01T00:00:00Z\"}\nspec: {containers: [{name: c}]}",
+        );
+        assert!(!node_going_away(&plain));
+        assert!(node_going_away(&tainted));
+        assert!(node_going_away(&deleted));
+        assert!(node_going_away(&claim));
+        assert!(!node_going_away(&pod), "only nodes and claims");
     }
 }

@@ -1,6 +1,10 @@
 //! Volume topology: the zones a pod's persistent volumes tie it to, from bound
 //! PersistentVolumes' node affinity and, for claims not yet bound, their
-//! StorageClass's allowedTopologies.
+//! StorageClass's allowedTopologies. Like Karpenter's `VolumeTopology`, each
+//! nodeSelectorTerm and each allowedTopologies entry is one alternative
+//! (they are ORed); a pod's alternatives are the compatible combinations of
+//! its volumes' ones. Hostname affinity of local and hostPath volumes is
+//! dropped: a pod moving to a new node cannot keep it, and Karpenter ignores it.
 
 use std::collections::BTreeMap;
 
@@ -68,11 +72,13 @@ impl VolumeIndex {
         }
     }
 
-    /// The node requirements the pod's volumes impose, or the field that is wrong.
-    pub fn requirements_for(&self, pod: &Pod) -> Result<Requirements, (String, String)> {
-        let mut out = Requirements::new();
+    /// The node requirements the pod's volumes impose, as alternatives any
+    /// one of which will do; one empty entry when they impose none. Or the
+    /// field that is wrong.
+    pub fn requirements_for(&self, pod: &Pod) -> Result<Vec<Requirements>, (String, String)> {
+        let mut combined = vec![Requirements::new()];
         let Some(spec) = pod.spec.as_ref() else {
-            return Ok(out);
+            return Ok(combined);
         };
         let namespace = pod
             .metadata
@@ -81,7 +87,7 @@ impl VolumeIndex {
             .unwrap_or_else(|| "default".into());
         for (i, v) in spec.volumes.iter().flatten().enumerate() {
             let field = format!("spec.volumes[{i}]");
-            if let Some(pvc) = &v.persistent_volume_claim {
+            let alternatives = if let Some(pvc) = &v.persistent_volume_claim {
                 let claim = self
                     .claims
                     .get(&(namespace.clone(), pvc.claim_name.clone()))
@@ -94,7 +100,7 @@ impl VolumeIndex {
                             ),
                         )
                     })?;
-                out.add_all(&self.claim_requirements(claim, &field)?);
+                self.claim_alternatives(claim, &field)?
             } else if let Some(ephemeral) = v
                 .ephemeral
                 .as_ref()
@@ -105,17 +111,22 @@ impl VolumeIndex {
                     .storage_class_name
                     .clone()
                     .or_else(|| self.default_class.clone());
-                out.add_all(&self.class_requirements(class.as_deref(), &field)?);
+                self.class_alternatives(class.as_deref(), &field)?
+            } else {
+                Vec::new()
+            };
+            if !alternatives.is_empty() {
+                combined = combine(&combined, &alternatives);
             }
         }
-        Ok(out)
+        Ok(combined)
     }
 
-    fn claim_requirements(
+    fn claim_alternatives(
         &self,
         claim: &PersistentVolumeClaim,
         field: &str,
-    ) -> Result<Requirements, (String, String)> {
+    ) -> Result<Vec<Requirements>, (String, String)> {
         let spec = claim.spec.as_ref();
         if let Some(volume_name) = spec
             .and_then(|s| s.volume_name.as_ref())
@@ -127,67 +138,120 @@ impl VolumeIndex {
                     format!("persistentvolume {volume_name} not found"),
                 ));
             };
-            return Ok(volume_requirements(pv));
+            return Ok(volume_alternatives(pv));
         }
         let class = spec
             .and_then(|s| s.storage_class_name.clone())
             .or_else(|| self.default_class.clone());
-        self.class_requirements(class.as_deref(), field)
+        self.class_alternatives(class.as_deref(), field)
     }
 
-    fn class_requirements(
+    /// One alternative per allowedTopologies entry that says something.
+    fn class_alternatives(
         &self,
         class: Option<&str>,
         field: &str,
-    ) -> Result<Requirements, (String, String)> {
-        let mut out = Requirements::new();
+    ) -> Result<Vec<Requirements>, (String, String)> {
         let Some(class) = class.filter(|c| !c.is_empty()) else {
-            return Ok(out);
+            return Ok(Vec::new());
         };
         let Some(sc) = self.classes.get(class) else {
             return Err((field.to_string(), format!("storageclass {class} not found")));
         };
-        // Only the first term: like Karpenter, kerf launches into one alternative.
-        if let Some(term) = sc.allowed_topologies.iter().flatten().next() {
+        let mut out = Vec::new();
+        for term in sc.allowed_topologies.iter().flatten() {
+            let mut reqs = Requirements::new();
             for e in term.match_label_expressions.iter().flatten() {
-                out.add(Requirement::in_values(
+                reqs.add(Requirement::in_values(
                     kerf_api::labels::normalize_label_key(&e.key),
                     e.values.iter().cloned(),
                 ));
+            }
+            if !reqs.is_empty() {
+                out.push(reqs);
             }
         }
         Ok(out)
     }
 }
 
-fn volume_requirements(pv: &PersistentVolume) -> Requirements {
-    let mut out = Requirements::new();
-    let term = pv
-        .spec
-        .as_ref()
+/// Every combination of one entry of `so_far` and one of `volume`, keeping
+/// the ones that can hold together; when none can, all of them (Karpenter
+/// does the same, and the pod then finds no node, with the reason).
+fn combine(so_far: &[Requirements], volume: &[Requirements]) -> Vec<Requirements> {
+    let mut compatible = Vec::new();
+    let mut all = Vec::new();
+    for a in so_far {
+        for b in volume {
+            let mut merged = a.clone();
+            merged.add_all(b);
+            if a.intersects(b).is_ok() {
+                compatible.push(merged.clone());
+            }
+            all.push(merged);
+        }
+    }
+    if compatible.is_empty() {
+        all
+    } else {
+        compatible
+    }
+}
+
+/// A bound volume's alternatives: one per nodeSelectorTerm of its node
+/// affinity (without hostname for local and hostPath volumes; a term that
+/// named only the hostname allows any node), each with the zone in-tree
+/// volumes carry as a label.
+fn volume_alternatives(pv: &PersistentVolume) -> Vec<Requirements> {
+    let spec = pv.spec.as_ref();
+    let node_local = spec.is_some_and(|s| s.local.is_some() || s.host_path.is_some());
+    let mut out = Vec::new();
+    let terms = spec
         .and_then(|s| s.node_affinity.as_ref())
         .and_then(|a| a.required.as_ref())
-        .and_then(|r| r.node_selector_terms.first());
-    for e in term
-        .and_then(|t| t.match_expressions.as_ref())
-        .into_iter()
-        .flatten()
-    {
-        // Valid PVs were admitted by the API server; an odd operator is skipped
-        // rather than making the pod unschedulable.
-        if let Ok(r) = Requirement::from_node_selector(e) {
-            out.add(r);
+        .map(|r| r.node_selector_terms.as_slice())
+        .unwrap_or_default();
+    for term in terms {
+        let exprs = term.match_expressions.as_deref().unwrap_or_default();
+        let kept: Vec<_> = exprs
+            .iter()
+            .filter(|e| !(node_local && e.key == kerf_api::labels::HOSTNAME))
+            .collect();
+        if kept.is_empty() && !exprs.is_empty() {
+            out.push(Requirements::new());
+            continue;
+        }
+        let mut reqs = Requirements::new();
+        for e in kept {
+            // Valid PVs were admitted by the API server; an odd operator is
+            // skipped rather than making the pod unschedulable.
+            if let Ok(r) = Requirement::from_node_selector(e) {
+                reqs.add(r);
+            }
+        }
+        if !reqs.is_empty() {
+            out.push(reqs);
         }
     }
     // In-tree volumes carry their zone as a label instead of node affinity.
+    let mut zone = Requirements::new();
     for (k, v) in pv.metadata.labels.iter().flatten() {
         let key = kerf_api::labels::normalize_label_key(k);
         if key == kerf_api::labels::ZONE {
-            out.add(Requirement::in_values(
+            zone.add(Requirement::in_values(
                 key,
                 v.split("__").map(str::to_string),
             ));
         }
+    }
+    if zone.is_empty() {
+        return out;
+    }
+    if out.is_empty() {
+        return vec![zone];
+    }
+    for reqs in &mut out {
+        reqs.add_all(&zone);
     }
     out
 }
@@ -235,8 +299,11 @@ spec:
   - {name: b, persistentVolumeClaim: {claimName: fresh}}
 "#,
         );
-        let reqs = index.requirements_for(&pod).expect("resolvable");
-        let zone = reqs.get(kerf_api::labels::ZONE).expect("zone requirement");
+        let alternatives = index.requirements_for(&pod).expect("resolvable");
+        assert_eq!(alternatives.len(), 1);
+        let zone = alternatives[0]
+            .get(kerf_api::labels::ZONE)
+            .expect("zone requirement");
         assert!(zone.has("us-east-1b") && !zone.has("us-east-1a"));
 
         let missing: Pod = yaml(
@@ -245,5 +312,143 @@ spec:
         let (field, message) = index.requirements_for(&missing).expect_err("missing claim");
         assert_eq!(field, "spec.volumes[0].persistentVolumeClaim.claimName");
         assert!(message.contains("default/nope"));
+    }
+
+    /// The alternatives as sorted `key op values` lines, one string each.
+    fn shown(alternatives: &[Requirements]) -> Vec<String> {
+        let mut out: Vec<String> = alternatives
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|x| format!("{x}"))
+                    .collect::<Vec<_>>()
+                    .join(" & ")
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Karpenter's `VolumeTopology.GetRequirements`: every nodeSelectorTerm
+    /// and allowedTopologies entry is an alternative, volumes combine into
+    /// the compatible cross product, local and hostPath volumes lose their
+    /// hostname affinity. Cases follow the provisioning suite's volume
+    /// topology tests and the scheduling suite's AllowedTopologies tests,
+    /// each named in the table.
+    #[test]
+    fn volume_alternatives_are_ored() {
+        let zone_term = |z: &str| {
+            format!(
+                "{{matchExpressions: [{{key: topology.kubernetes.io/zone, operator: In, values: [{z}]}}]}}"
+            )
+        };
+        let host_term =
+            "{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [old-node]}]}";
+        let host_and_zone = "{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [old-node]}, {key: topology.kubernetes.io/zone, operator: In, values: [z1]}]}";
+        let pv = |name: &str, source: &str, terms: &[&str]| -> PersistentVolume {
+            yaml(&format!(
+                "metadata: {{name: {name}}}\nspec: {{{source} nodeAffinity: {{required: {{nodeSelectorTerms: [{}]}}}}}}",
+                terms.join(", ")
+            ))
+        };
+        let volumes = vec![
+            pv("two-zones", "", &[&zone_term("z1"), &zone_term("z2")]),
+            pv("local", "local: {path: /mnt/disk},", &[host_term]),
+            pv("host-path", "hostPath: {path: /data},", &[host_term]),
+            pv(
+                "csi-pinned",
+                "csi: {driver: ebs.csi.aws.com, volumeHandle: v},",
+                &[host_term],
+            ),
+            pv("local-zoned", "local: {path: /mnt/disk},", &[host_and_zone]),
+        ];
+        let classes: Vec<StorageClass> = vec![
+            yaml(
+                "metadata: {name: multi-zone}\nprovisioner: ebs.csi.aws.com\nallowedTopologies: [{matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z1]}]}, {matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z2]}]}]",
+            ),
+            yaml(
+                "metadata: {name: overlap-a}\nprovisioner: x\nallowedTopologies: [{matchLabelExpressions: [{key: exotic, values: [required]}]}, {matchLabelExpressions: [{key: exotic, values: [optional]}]}]",
+            ),
+            yaml(
+                "metadata: {name: overlap-b}\nprovisioner: x\nallowedTopologies: [{matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z1]}, {key: exotic, values: [optional]}]}, {matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [z2]}, {key: exotic, values: [required]}]}]",
+            ),
+        ];
+        let claims: Vec<PersistentVolumeClaim> = [
+            ("two-zones", "volumeName: two-zones"),
+            ("local", "volumeName: local"),
+            ("host-path", "volumeName: host-path"),
+            ("csi-pinned", "volumeName: csi-pinned"),
+            ("local-zoned", "volumeName: local-zoned"),
+            ("multi-zone", "storageClassName: multi-zone"),
+            ("overlap-a", "storageClassName: overlap-a"),
+            ("overlap-b", "storageClassName: overlap-b"),
+        ]
+        .iter()
+        .map(|(n, spec)| {
+            yaml(&format!(
+                "metadata: {{name: {n}, namespace: default}}\nspec: {{{spec}}}"
+            ))
+        })
+        .collect();
+        let index = VolumeIndex::new(&claims, &volumes, &classes);
+        let cases: [(&str, &[&str], &[&str]); 7] = [
+            (
+                "a PV's nodeSelectorTerms are ORed",
+                &["two-zones"],
+                &[
+                    "topology.kubernetes.io/zone In [z1]",
+                    "topology.kubernetes.io/zone In [z2]",
+                ],
+            ),
+            (
+                "should ignore hostname affinity scheduling when using local path volumes (local)",
+                &["local"],
+                &[""],
+            ),
+            (
+                "should ignore hostname affinity scheduling when using local path volumes (hostPath)",
+                &["host-path"],
+                &[""],
+            ),
+            (
+                "should not ignore hostname affinity when using non-local path volumes",
+                &["csi-pinned"],
+                &["kubernetes.io/hostname In [old-node]"],
+            ),
+            (
+                "a local volume keeps the rest of a term that names its hostname",
+                &["local-zoned"],
+                &["topology.kubernetes.io/zone In [z1]"],
+            ),
+            (
+                "should schedule pods using a StorageClass with multiple zones in AllowedTopologies",
+                &["multi-zone"],
+                &[
+                    "topology.kubernetes.io/zone In [z1]",
+                    "topology.kubernetes.io/zone In [z2]",
+                ],
+            ),
+            (
+                "should schedule pods when a valid multi-volume topology alternative remains after pruning disjoint branches",
+                &["overlap-a", "overlap-b"],
+                &[
+                    "exotic In [optional] & topology.kubernetes.io/zone In [z1]",
+                    "exotic In [required] & topology.kubernetes.io/zone In [z2]",
+                ],
+            ),
+        ];
+        for (case, volume_claims, want) in cases {
+            let volumes: Vec<String> = volume_claims
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{{name: v{i}, persistentVolumeClaim: {{claimName: {c}}}}}"))
+                .collect();
+            let pod: Pod = yaml(&format!(
+                "metadata: {{name: p, namespace: default}}\nspec: {{containers: [{{name: c}}], volumes: [{}]}}",
+                volumes.join(", ")
+            ));
+            let got = index.requirements_for(&pod).expect(case);
+            assert_eq!(shown(&got), want, "{case}");
+        }
     }
 }

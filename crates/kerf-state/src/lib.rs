@@ -6,6 +6,7 @@
 //! | [`store`] | [`ClusterState`]: Kubernetes objects by key; `apply` / `delete` per kind, validating and defaulting pools on the way in |
 //! | [`trim`] | what the state keeps of a Pod or a Node: the fields kerf reads |
 //! | [`expected`] | [`ClusterState::expected_pods`]: the replicas pending pods' ReplicaSets have yet to create; [`ClusterState::demand_key`]: what a pending pod adds to a batch |
+//! | [`deleting`] | nodes being deleted ([`ClusterState::deleting_nodes`]) and their pods that need new capacity, as Karpenter's provisioner plans for them |
 //! | [`pending`] | which pods need capacity ([`PendingMode`]: Karpenter's rule, or "every unbound pod" for the simulator) |
 //! | [`pools`] | [`Pool`]: a NodePool, or a Provisioner converted to v1 but remembered as one; kubelet settings, limits, [`NodeTemplateContext`](kerf_cloud::NodeTemplateContext) |
 //! | [`snapshot`] | [`ClusterState::snapshot`]: the scheduler's [`Snapshot`](kerf_core::snapshot::Snapshot), counting Nodes *and* NodeClaims still in flight |
@@ -33,6 +34,7 @@
 //! ```
 
 pub mod claims;
+pub mod deleting;
 pub mod error;
 pub mod expected;
 pub mod pending;

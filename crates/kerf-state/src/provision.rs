@@ -57,7 +57,8 @@ pub struct ProvisionOutcome {
     pub problems: Vec<String>,
 }
 
-/// Plans capacity for the state's pending pods. With no pending pods it
+/// Plans capacity for the state's pending pods and the pods of nodes being
+/// deleted ([`ClusterState::pods_needing_capacity`]). With none it
 /// returns an empty outcome without calling the cloud.
 pub async fn provision(
     state: &ClusterState,
@@ -81,7 +82,7 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
     let pools = {
         let state = read();
         let pools = state.pools();
-        if state.pending_pods(options.pending).is_empty() {
+        if state.pods_needing_capacity(options.pending).is_empty() {
             return Ok(ProvisionOutcome {
                 problems: pools.skipped.clone(),
                 pools,

@@ -4,7 +4,7 @@
 //! launched and never provisions it twice; one [`NodeTemplate`] per usable
 //! pool, with `in_use` summed over the pool's nodes and in-flight claims.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
 use kerf_core::instance_type::InstanceType;
+use kerf_core::pod::PodKey;
 use kerf_core::requirements::Requirements;
 use kerf_core::resources::Resources;
 use kerf_core::snapshot::{ExistingNode, Snapshot, SolveOptions};
@@ -75,9 +76,21 @@ impl ClusterState {
         let mut problems: Vec<String> = pools.skipped.clone();
         let mut in_use: BTreeMap<PoolRef, Resources> = BTreeMap::new();
         let mut nodes = Vec::new();
+        // Pods on nodes being deleted are planned for like pending ones and
+        // leave their node's pod list: they are moving, and counting them
+        // where they are would count them twice for topology.
+        let deleting = self.deleting_nodes();
+        let moving = self.reschedulable_pods(&deleting);
+        let moving_keys: BTreeSet<PodKey> = moving.iter().map(|p| PodKey::of(p)).collect();
 
         for (name, node) in &self.nodes {
-            let existing = self.existing_node(name, node, &mut problems);
+            let mut existing = self.existing_node(name, node, &mut problems);
+            if deleting.contains(name) {
+                existing.marked_for_deletion = true;
+                existing
+                    .pods
+                    .retain(|p| !moving_keys.contains(&PodKey::of(p)));
+            }
             if let Some(pool) = &existing.pool {
                 let status = node.status.as_ref();
                 let capacity = status.and_then(|s| s.capacity.as_ref());
@@ -145,12 +158,13 @@ impl ClusterState {
             });
         }
 
-        let pending = self.pending_pods(options.pending);
+        let mut pending = self.pending_pods(options.pending);
         let expected = if options.expected_replicas {
             self.expected_pods(&pending)
         } else {
             Vec::new()
         };
+        pending.extend(moving);
         BuiltSnapshot {
             snapshot: Snapshot {
                 pending: pending.into_iter().cloned().collect(),

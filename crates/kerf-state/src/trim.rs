@@ -20,7 +20,7 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 /// all of `metadata` (but managed fields and the last-applied copy), the
 /// spec with containers cut to their name, resources, ports and restart
 /// policy, and of `status` its phase, reason, nominated node and
-/// `PodScheduled` condition.
+/// `PodScheduled` and `Ready` conditions.
 pub fn trim_pod(pod: &mut Pod) {
     trim_metadata(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
@@ -36,7 +36,9 @@ pub fn trim_pod(pod: &mut Pod) {
     }
     if let Some(status) = pod.status.as_mut() {
         let mut conditions = status.conditions.take().unwrap_or_default();
-        conditions.retain(|c| c.type_ == "PodScheduled");
+        // Ready: a PodDisruptionBudget that lets unhealthy pods go does not
+        // hold back a pod that is not Ready (crate::deleting).
+        conditions.retain(|c| c.type_ == "PodScheduled" || c.type_ == "Ready");
         *status = k8s_openapi::api::core::v1::PodStatus {
             phase: status.phase.take(),
             reason: status.reason.take(),

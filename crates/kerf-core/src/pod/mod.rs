@@ -108,9 +108,17 @@ pub struct PodInfo {
     pub requests: Resources,
     pub priority: i32,
     pub creation: String,
-    /// nodeSelector ∧ volume topology ∧ one required node-affinity term per entry
-    /// (the terms are ORed; the first one is active).
+    /// nodeSelector ∧ one required node-affinity term per entry (the terms
+    /// are ORed; the first one is active).
     pub required_terms: Vec<Requirements>,
+    /// What the pod's volumes require, as alternatives (ORed, see
+    /// [`crate::volumes`]); empty when they require nothing. Entry
+    /// `volume_choice` is in force; [`PodInfo::relax`] tries each in turn,
+    /// and again after every relaxed preference.
+    #[serde(default)]
+    pub volume_terms: Vec<Requirements>,
+    #[serde(default)]
+    pub volume_choice: usize,
     /// Preferred node affinity terms, heaviest first.
     pub preferred_terms: Vec<(i32, Requirements)>,
     /// nodeSelector ∧ each required node-affinity term (ORed), without volume
@@ -148,14 +156,40 @@ pub struct PodError {
 }
 
 impl PodInfo {
-    /// The node requirements currently in force: the active required term plus
-    /// the heaviest preferred term not yet relaxed.
+    /// The node requirements currently in force: the active required term,
+    /// the volume alternative being tried, and the heaviest preferred term not
+    /// yet relaxed.
     pub fn node_requirements(&self) -> Requirements {
         let mut reqs = self.required_terms.first().cloned().unwrap_or_default();
+        if let Some(volume) = self.volume_terms.get(self.volume_choice) {
+            reqs.add_all(volume);
+        }
         if let Some((_, preferred)) = self.preferred_terms.first() {
             reqs.add_all(preferred);
         }
         reqs
+    }
+
+    /// [`PodInfo::node_requirements`] with each volume topology alternative
+    /// in turn, in order; empty when the volumes leave no choice (then
+    /// `node_requirements` is the only one). Karpenter tries every
+    /// alternative on each node it already has.
+    pub fn node_requirements_per_volume_alternative(&self) -> Vec<Requirements> {
+        if self.volume_terms.len() <= 1 {
+            return Vec::new();
+        }
+        let mut base = self.required_terms.first().cloned().unwrap_or_default();
+        if let Some((_, preferred)) = self.preferred_terms.first() {
+            base.add_all(preferred);
+        }
+        self.volume_terms
+            .iter()
+            .map(|volume| {
+                let mut reqs = base.clone();
+                reqs.add_all(volume);
+                reqs
+            })
+            .collect()
     }
 
     /// Spread constraints currently in force (ScheduleAnyway ones are hard until relaxed).
@@ -176,9 +210,27 @@ impl PodInfo {
             .chain(self.preferred_anti_affinity.iter().map(|(_, t)| t))
     }
 
-    /// Drops one preference, in Karpenter's order, and says which; `None` when
-    /// nothing is left to relax.
+    /// Moves to the next volume topology alternative or, when every one has
+    /// been tried, drops one preference (in Karpenter's order) and starts over
+    /// at the first alternative; says which. `None` when nothing is left to
+    /// try. Nodes that exist or are planned are offered every alternative at
+    /// once ([`PodInfo::node_requirements_per_volume_alternative`]); the walk
+    /// decides a new node's (docs/differences.md).
     pub fn relax(&mut self) -> Option<String> {
+        if self.volume_choice + 1 < self.volume_terms.len() {
+            self.volume_choice += 1;
+            return Some(format!(
+                "tried volume topology alternative {} of {}",
+                self.volume_choice + 1,
+                self.volume_terms.len()
+            ));
+        }
+        let relaxed = self.relax_preference()?;
+        self.volume_choice = 0;
+        Some(relaxed)
+    }
+
+    fn relax_preference(&mut self) -> Option<String> {
         if self.required_terms.len() > 1 {
             self.required_terms.remove(0);
             return Some("tried the next required node affinity term".into());
@@ -225,8 +277,17 @@ impl PodInfo {
     }
 }
 
-/// Compiles a pod. `volume_requirements` come from its volumes (see `volumes`).
+/// Compiles a pod whose volumes require `volume_requirements` (see `volumes`).
 pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo, PodError> {
+    compile_with_volumes(pod, std::slice::from_ref(volume_requirements))
+}
+
+/// Compiles a pod whose volumes require any one of `volume_alternatives`
+/// ([`crate::volumes::VolumeIndex::requirements_for`]).
+pub fn compile_with_volumes(
+    pod: &Pod,
+    volume_alternatives: &[Requirements],
+) -> Result<PodInfo, PodError> {
     let key = PodKey::of(pod);
     let err = |field: &str, message: String| PodError {
         pod: key.clone(),
@@ -249,8 +310,7 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
             [v.clone()],
         ));
     }
-    let mut base = selector.clone();
-    base.add_all(volume_requirements);
+    let base = selector.clone();
 
     let affinity = spec.affinity.as_ref();
     let node_affinity = affinity.and_then(|a| a.node_affinity.as_ref());
@@ -276,7 +336,6 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
             let mut reqs = term_requirements(term).map_err(|m| err(&field, m))?;
             reqs.add_all(&selector);
             spread_affinity.push(reqs.clone());
-            reqs.add_all(volume_requirements);
             required_terms.push(reqs);
         }
         if required_terms.is_empty() {
@@ -395,6 +454,12 @@ pub fn compile(pod: &Pod, volume_requirements: &Requirements) -> Result<PodInfo,
             .unwrap_or_default(),
         priority: spec.priority.unwrap_or(0),
         required_terms,
+        volume_terms: if volume_alternatives.iter().all(Requirements::is_empty) {
+            Vec::new()
+        } else {
+            volume_alternatives.to_vec()
+        },
+        volume_choice: 0,
         preferred_terms,
         spread_affinity,
         tolerations: spec.tolerations.clone().unwrap_or_default(),

@@ -1,9 +1,12 @@
 //! Pod requests as Kubernetes computes them (init containers, sidecars,
-//! overhead, one pod slot).
+//! pod-level resources, overhead, one pod slot).
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::resources::{MILLI, Resources};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::resources::{CPU, MEMORY, MILLI, Resources};
 
 fn container_requests(c: &Container, field: &str) -> Result<Resources, (String, String)> {
     let Some(res) = c.resources.as_ref() else {
@@ -19,7 +22,8 @@ fn container_requests(c: &Container, field: &str) -> Result<Resources, (String, 
 
 /// Pod requests as Kubernetes computes them: the larger of each init
 /// container's request (plus the sidecars started before it) and the sum of the
-/// app containers and sidecars, plus pod overhead, plus one pod.
+/// app containers and sidecars, with pod-level requests in place of that for
+/// the resources they name, plus pod overhead, plus one pod.
 pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(Resources::default());
@@ -41,6 +45,9 @@ pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
         }
     }
     app.max_with(&init_peak);
+    for (name, milli) in pod_level_requests(spec)? {
+        app.set(&name, milli);
+    }
     if let Some(overhead) = &spec.overhead {
         app.add(
             &Resources::from_quantities(overhead)
@@ -49,4 +56,67 @@ pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
     }
     app.pods = MILLI;
     Ok(app)
+}
+
+/// Whether `spec.resources` may name the resource (Kubernetes'
+/// `IsSupportedPodLevelResource`); others there are ignored, as kube-scheduler does.
+pub fn is_pod_level_resource(name: &str) -> bool {
+    name == CPU || name == MEMORY || name.starts_with("hugepages-")
+}
+
+/// The pod-level requests (`spec.resources`, Kubernetes 1.32+
+/// PodLevelResources) that replace the containers' total, as the API server
+/// leaves them: a supported resource's request, or, when only a pod-level
+/// limit names it and no container mentions it, that limit (the API server's
+/// `defaultPodRequests`; manifests the simulator reads have not been through it).
+fn pod_level_requests(spec: &PodSpec) -> Result<Vec<(String, i64)>, (String, String)> {
+    let Some(res) = spec.resources.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let (requests, requested) = supported_only(res.requests.as_ref(), "requests")?;
+    let (limits, limited) = supported_only(res.limits.as_ref(), "limits")?;
+    let in_containers: BTreeSet<&str> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .filter_map(|c| c.resources.as_ref())
+        .flat_map(|r| {
+            r.requests
+                .iter()
+                .chain(r.limits.iter())
+                .flat_map(|l| l.keys())
+        })
+        .map(String::as_str)
+        .collect();
+    let mut out: Vec<(String, i64)> = requested
+        .iter()
+        .map(|k| (k.clone(), requests.get(k)))
+        .collect();
+    for k in limited.difference(&requested) {
+        if !in_containers.contains(k.as_str()) {
+            out.push((k.clone(), limits.get(k)));
+        }
+    }
+    Ok(out)
+}
+
+/// The pod-level resources of one list `spec.resources` may name, parsed,
+/// and their names.
+fn supported_only(
+    list: Option<&BTreeMap<String, Quantity>>,
+    field: &str,
+) -> Result<(Resources, BTreeSet<String>), (String, String)> {
+    let supported: BTreeMap<String, Quantity> = list
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| is_pod_level_resource(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let parsed = Resources::from_quantities(&supported).map_err(|e| {
+        (
+            format!("spec.resources.{field}[{}]", e.resource),
+            e.to_string(),
+        )
+    })?;
+    Ok((parsed, supported.into_keys().collect()))
 }

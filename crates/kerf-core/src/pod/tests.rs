@@ -160,3 +160,68 @@ spec:
     assert!(e.field.ends_with("nodeSelectorTerms"), "{e}");
     assert!(e.message.contains("no node matches"), "{e}");
 }
+
+/// Volume topology alternatives (Karpenter tries each in every relaxation
+/// round): relaxing walks the alternatives, then drops a preference and
+/// starts again at the first.
+#[test]
+fn volume_alternatives_are_retried_after_each_relaxed_preference() {
+    let pod = pod_from_yaml(
+        r#"
+metadata: {name: p, namespace: default}
+spec:
+  affinity:
+    nodeAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 1
+        preference: {matchExpressions: [{key: karpenter.sh/capacity-type, operator: In, values: [spot]}]}
+  containers: [{name: c}]
+"#,
+    );
+    let zone = |z: &str| {
+        let mut r = Requirements::new();
+        r.add(crate::requirements::Requirement::in_values(
+            kerf_api::labels::ZONE,
+            [z.to_string()],
+        ));
+        r
+    };
+    let mut info = compile_with_volumes(&pod, &[zone("a"), zone("b")]).expect("valid");
+    let active_zone = |i: &PodInfo| {
+        let reqs = i.node_requirements();
+        let z = reqs.get(kerf_api::labels::ZONE).expect("zone");
+        (
+            z.has("a"),
+            z.has("b"),
+            reqs.has("karpenter.sh/capacity-type"),
+        )
+    };
+    assert_eq!(active_zone(&info), (true, false, true));
+    assert!(
+        info.relax()
+            .expect("next alternative")
+            .contains("alternative 2 of 2")
+    );
+    assert_eq!(active_zone(&info), (false, true, true));
+    assert!(
+        info.relax()
+            .expect("a preference")
+            .contains("preferred node affinity")
+    );
+    assert_eq!(
+        active_zone(&info),
+        (true, false, false),
+        "back to the first alternative"
+    );
+    assert!(info.relax().is_some());
+    assert_eq!(active_zone(&info), (false, true, false));
+    // The last relaxation (PreferNoSchedule taints) starts one more round.
+    assert!(info.relax().expect("taints").contains("PreferNoSchedule"));
+    assert_eq!(active_zone(&info), (true, false, false));
+    assert!(info.relax().is_some());
+    assert!(info.relax().is_none(), "nothing left");
+
+    // No volumes: no alternatives, nothing to walk.
+    let plain = compile(&pod, &Requirements::new()).expect("valid");
+    assert!(plain.volume_terms.is_empty());
+}

@@ -179,11 +179,23 @@ impl<'a> Solver<'a> {
             self.topology
                 .prepare(&self.pending[i].info, &self.pending[i].member_of, &scope);
         let info = &self.pending[i].info;
+        // Nodes that exist or are planned take the pod under any of its
+        // volume topology alternatives, as Karpenter tries each per node; a
+        // fresh node takes the one relaxation has reached.
+        let per_volume = info.node_requirements_per_volume_alternative();
+        let on_hosts: &[Requirements] = if per_volume.is_empty() {
+            std::slice::from_ref(&reqs)
+        } else {
+            &per_volume
+        };
 
         let hosts = self.nodes.len() + self.claims.len();
         let crowded = self.topology.every_host_taken(&prepared, hosts);
         for n in (0..self.nodes.len()).filter(|_| !crowded) {
-            if self.check_node(info, &reqs, &prepared, n).is_ok() {
+            if on_hosts
+                .iter()
+                .any(|r| self.check_node(info, r, &prepared, n).is_ok())
+            {
                 self.commit_node(i, n);
                 return Ok(());
             }
@@ -197,7 +209,10 @@ impl<'a> Solver<'a> {
             {
                 continue;
             }
-            if let Ok((update, pins)) = self.check_claim(info, &reqs, &prepared, &self.claims[c]) {
+            if let Some((update, pins)) = on_hosts
+                .iter()
+                .find_map(|r| self.check_claim(info, r, &prepared, &self.claims[c]).ok())
+            {
                 found = Some((c, update, pins));
                 break;
             }

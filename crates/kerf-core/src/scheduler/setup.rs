@@ -188,7 +188,7 @@ pub(super) fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, p
             field,
             message,
         })?;
-    pod::compile(pod, &volume_reqs)
+    pod::compile_with_volumes(pod, &volume_reqs)
 }
 
 /// DaemonSets that will run on the node but have no pod there yet (it is

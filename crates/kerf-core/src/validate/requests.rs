@@ -1,6 +1,7 @@
-//! Pod requests (Kubernetes `PodRequests`) and host ports.
+//! Pod requests (Kubernetes `PodRequests`, pod-level resources included) and host ports.
 
 use super::*;
+use k8s_openapi::api::core::v1::PodSpec;
 
 pub(super) fn container_requests(c: &Container) -> Result<Resources, String> {
     let Some(r) = c.resources.as_ref() else {
@@ -45,12 +46,54 @@ pub(super) fn pod_requests(pod: &Pod) -> Result<Resources, String> {
         }
         max_into(&mut app, &init_peak);
         total = app;
+        // PodLevelResources: a pod-level request for cpu, memory or hugepages
+        // stands for the containers' total.
+        for (name, milli) in pod_level(spec)? {
+            total.set(&name, milli);
+        }
         if let Some(overhead) = spec.overhead.as_ref() {
             total.add(&Resources::from_quantities(overhead).map_err(|e| format!("overhead: {e}"))?);
         }
     }
     total.pods = MILLI;
     Ok(total)
+}
+
+fn pod_level_resource(name: &str) -> bool {
+    matches!(name, "cpu" | "memory") || name.starts_with("hugepages-")
+}
+
+/// `spec.resources` as the API server stores it: each supported request, and
+/// for a supported limit without a request, the limit when no container names
+/// that resource (otherwise the containers' total, which is no change).
+fn pod_level(spec: &PodSpec) -> Result<Vec<(String, i64)>, String> {
+    let Some(r) = spec.resources.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let requests = r.requests.clone().unwrap_or_default();
+    let named_by_containers = |name: &str| {
+        spec.containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+            .filter_map(|c| c.resources.as_ref())
+            .any(|cr| {
+                cr.requests.as_ref().is_some_and(|l| l.contains_key(name))
+                    || cr.limits.as_ref().is_some_and(|l| l.contains_key(name))
+            })
+    };
+    let mut chosen = BTreeMap::new();
+    for (name, q) in &requests {
+        if pod_level_resource(name) {
+            chosen.insert(name.clone(), q.clone());
+        }
+    }
+    for (name, q) in r.limits.iter().flatten() {
+        if pod_level_resource(name) && !requests.contains_key(name) && !named_by_containers(name) {
+            chosen.insert(name.clone(), q.clone());
+        }
+    }
+    let parsed = Resources::from_quantities(&chosen).map_err(|e| format!("pod resources: {e}"))?;
+    Ok(chosen.keys().map(|k| (k.clone(), parsed.get(k))).collect())
 }
 
 /// Host ports of the app containers, as the API server defaults them.

@@ -1,4 +1,5 @@
-//! VolumeZone / VolumeBinding: bound PVs' node affinity and StorageClass allowed topologies.
+//! VolumeZone / VolumeBinding: bound PVs' node affinity (every term ORed) and
+//! StorageClass allowed topologies (every entry ORed).
 
 use super::*;
 
@@ -51,9 +52,22 @@ impl<'a> Validator<'a> {
             .as_ref()
             .and_then(|s| s.node_affinity.as_ref())
             .and_then(|a| a.required.as_ref())
-            && !node_selector_matches(sel, &node.labels, &node.name)
         {
-            return Err("node affinity does not match the node".into());
+            // Karpenter ignores a local or hostPath volume's hostname
+            // affinity (a pod that moves cannot take the old node along), so
+            // a plan may put its pod anywhere the rest of the term allows.
+            let spec = pv.spec.as_ref();
+            let node_local = spec.is_some_and(|s| s.local.is_some() || s.host_path.is_some());
+            let allowed = if node_local {
+                sel.node_selector_terms
+                    .iter()
+                    .any(|t| term_matches_without_hostname(t, &node.labels, &node.name))
+            } else {
+                node_selector_matches(sel, &node.labels, &node.name)
+            };
+            if !allowed {
+                return Err("node affinity does not match the node".into());
+            }
         }
         // VolumeZone: in-tree volumes label their zone/region (`a__b` lists several).
         for (k, v) in pv.metadata.labels.iter().flatten() {
@@ -147,4 +161,28 @@ impl<'a> Validator<'a> {
         }
         out
     }
+}
+
+/// A term of a local or hostPath volume's node affinity with its hostname
+/// expressions left out; a term that named only the hostname allows any node.
+fn term_matches_without_hostname(
+    term: &NodeSelectorTerm,
+    labels: &BTreeMap<String, String>,
+    node_name: &str,
+) -> bool {
+    let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
+    let kept: Vec<NodeSelectorRequirement> = exprs
+        .iter()
+        .filter(|e| e.key != HOSTNAME)
+        .cloned()
+        .collect();
+    let fields = term.match_fields.as_deref().unwrap_or(&[]);
+    if kept.is_empty() && fields.is_empty() {
+        return !exprs.is_empty();
+    }
+    let trimmed = NodeSelectorTerm {
+        match_expressions: Some(kept),
+        match_fields: term.match_fields.clone(),
+    };
+    term_matches(&trimmed, labels, node_name)
 }

@@ -3,7 +3,9 @@
 mod affinity;
 mod nodes;
 mod plan;
+mod pod_level;
 mod spread;
+mod volume_alternatives;
 
 use std::sync::Arc;
 
