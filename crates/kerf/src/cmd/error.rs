@@ -9,6 +9,8 @@ pub enum CmdError {
     #[error("invalid {flag}: {message}")]
     InvalidFlag { flag: &'static str, message: String },
     /// Two or more flags that only make sense together, or not at all.
+    // Only the cluster subcommands have such flags.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     #[error("{0}")]
     FlagCombination(&'static str),
     /// A part of the process could not start or stopped with an error.
