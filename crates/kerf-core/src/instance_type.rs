@@ -82,9 +82,9 @@ impl InstanceType {
         let name = name.into();
         labels.insert(kerf_api::labels::INSTANCE_TYPE.to_string(), name.clone());
         let mut requirements = Requirements::from_labels(&labels);
-        for key in LABELS_ABSENT_MEANS_DOES_NOT_EXIST {
-            if !labels.contains_key(*key) {
-                requirements.add(Requirement::does_not_exist(*key));
+        for &key in LABELS_ABSENT_MEANS_DOES_NOT_EXIST {
+            if !labels.contains_key(key) {
+                requirements.add(Requirement::does_not_exist(key));
             }
         }
         let available = offerings.iter().filter(|o| o.available);
