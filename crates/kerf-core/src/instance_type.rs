@@ -56,6 +56,21 @@ pub struct InstanceType {
     allocatable: Resources,
 }
 
+/// Instance labels that only some types carry (GPUs, accelerators, local
+/// NVMe). As in Karpenter's AWS provider (`computeRequirements`), a type
+/// without one has it as `DoesNotExist`, so `In`/`Gt`/`Exists` on the key
+/// rule the type out while `NotIn`/`DoesNotExist` still accept it.
+pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
+    kerf_api::labels::INSTANCE_GPU_NAME,
+    kerf_api::labels::INSTANCE_GPU_MANUFACTURER,
+    kerf_api::labels::INSTANCE_GPU_COUNT,
+    kerf_api::labels::INSTANCE_GPU_MEMORY,
+    kerf_api::labels::INSTANCE_ACCELERATOR_NAME,
+    kerf_api::labels::INSTANCE_ACCELERATOR_MANUFACTURER,
+    kerf_api::labels::INSTANCE_ACCELERATOR_COUNT,
+    kerf_api::labels::INSTANCE_LOCAL_NVME,
+];
+
 impl InstanceType {
     pub fn new(
         name: impl Into<String>,
@@ -67,6 +82,11 @@ impl InstanceType {
         let name = name.into();
         labels.insert(kerf_api::labels::INSTANCE_TYPE.to_string(), name.clone());
         let mut requirements = Requirements::from_labels(&labels);
+        for &key in LABELS_ABSENT_MEANS_DOES_NOT_EXIST {
+            if !labels.contains_key(key) {
+                requirements.add(Requirement::does_not_exist(key));
+            }
+        }
         let available = offerings.iter().filter(|o| o.available);
         requirements.add(Requirement::in_values(
             kerf_api::labels::ZONE,
@@ -150,5 +170,64 @@ impl<'r> OfferingFilter<'r> {
             }
         }
         best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Mirrors upstream aws `pkg/providers/instancetype/suite_test.go`
+    //! ("should not launch a non-GPU/non-instance-store type when the label is
+    //! required"): a type lacking a GPU/accelerator/NVMe label has it as
+    //! DoesNotExist.
+    use super::*;
+    use crate::requirements::Requirement;
+
+    fn it(labels: &[(&str, &str)]) -> InstanceType {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        InstanceType::new(
+            "x",
+            labels,
+            Resources::default(),
+            Overhead::default(),
+            Vec::new(),
+        )
+    }
+
+    fn req(key: &str, op: &str, values: &[&str]) -> Requirements {
+        let values: Vec<String> = values.iter().map(|s| s.to_string()).collect();
+        [Requirement::new(key, op, &values).expect("valid requirement")]
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn undefined_instance_label_is_does_not_exist() {
+        use kerf_api::labels::{INSTANCE_GPU_NAME as GPU, INSTANCE_LOCAL_NVME as NVME};
+        let plain = it(&[]);
+        let g5 = it(&[(GPU, "a10g")]);
+        let c5d = it(&[(NVME, "50")]);
+        let m5d = it(&[(NVME, "600")]);
+        let cases: [(&InstanceType, Requirements, bool); 10] = [
+            (&plain, req(GPU, "In", &["a10g"]), false),
+            (&plain, req(GPU, "Exists", &[]), false),
+            (&plain, req(GPU, "NotIn", &["a10g"]), true),
+            (&plain, req(GPU, "DoesNotExist", &[]), true),
+            (&g5, req(GPU, "In", &["a10g"]), true),
+            (&g5, req(GPU, "In", &["t4"]), false),
+            (&plain, req(NVME, "Gt", &["300"]), false),
+            (&c5d, req(NVME, "Gt", &["300"]), false),
+            (&m5d, req(NVME, "Gt", &["300"]), true),
+            (&plain, req(NVME, "Lt", &["300"]), false),
+        ];
+        for (i, (t, r, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                t.requirements.compatible(r, true).is_ok(),
+                *want,
+                "case {i}: {r:?}"
+            );
+        }
     }
 }
