@@ -37,6 +37,8 @@ pub struct ControllerOptions {
     pub gc_grace: Duration,
     /// Campaign for this Lease and act only while holding it; `None`: always act.
     pub leader_election: Option<crate::leader::LeaderElection>,
+    /// What the scheduler does when a pod would break a pool's minValues.
+    pub min_values_policy: kerf_core::snapshot::MinValuesPolicy,
 }
 
 impl Default for ControllerOptions {
@@ -52,6 +54,7 @@ impl Default for ControllerOptions {
             gc_interval: crate::gc::DEFAULT_INTERVAL,
             gc_grace: crate::gc::DEFAULT_GRACE,
             leader_election: None,
+            min_values_policy: kerf_core::snapshot::MinValuesPolicy::Strict,
         }
     }
 }

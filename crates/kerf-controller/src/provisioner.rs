@@ -70,11 +70,12 @@ pub async fn run(ctx: Arc<Context>) {
 
 /// One pass: plan, create the claims, start their launches.
 pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, kerf_state::StateError> {
-    let options = ProvisionOptions {
+    let mut options = ProvisionOptions {
         pending: ctx.options.pending_mode(),
         expected_replicas: ctx.options.expected_replicas,
         ..Default::default()
     };
+    options.solve.min_values_policy = ctx.options.min_values_policy;
     let started = Instant::now();
     // The cache is lent step by step, never copied whole: with thousands of
     // pods a copy per pass doubled the controller's peak memory.

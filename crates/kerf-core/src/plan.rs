@@ -29,6 +29,10 @@ pub struct PlannedNode {
     pub pool: PoolRef,
     /// What the launch must satisfy: template ∩ pods' requirements ∩ topology decisions.
     pub requirements: Requirements,
+    /// minValues was lowered to fit what is left (policy BestEffort); the
+    /// NodeClaim is annotated `karpenter.sh/nodeclaim-min-values-relaxed`.
+    #[serde(default)]
+    pub min_values_relaxed: bool,
     /// Every instance type that can hold the pods, cheapest first.
     pub options: Vec<InstanceOption>,
     /// `options[0]`: what kerf expects to launch.

@@ -23,9 +23,23 @@ pub enum PreferencePolicy {
     Ignore,
 }
 
+/// What the scheduler does when a pod would leave a node's instance-type
+/// options with fewer values than a requirement's `minValues` (Karpenter's
+/// `--min-values-policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MinValuesPolicy {
+    /// The pod does not go there; with no other place it stays pending.
+    #[default]
+    Strict,
+    /// The pod goes there and the node's minValues is lowered to what is left.
+    BestEffort,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SolveOptions {
     pub preference_policy: PreferencePolicy,
+    #[serde(default)]
+    pub min_values_policy: MinValuesPolicy,
     /// How many instance types a planned node keeps, cheapest first.
     pub max_instance_types: usize,
 }
@@ -34,6 +48,7 @@ impl Default for SolveOptions {
     fn default() -> Self {
         SolveOptions {
             preference_policy: PreferencePolicy::Respect,
+            min_values_policy: MinValuesPolicy::Strict,
             max_instance_types: 600,
         }
     }

@@ -125,6 +125,10 @@ pub fn claims_for_plan(
     Ok(out)
 }
 
+/// Karpenter's annotation on a NodeClaim whose minValues the scheduler
+/// lowered (`--min-values-policy BestEffort`).
+pub const MIN_VALUES_RELAXED: &str = "karpenter.sh/nodeclaim-min-values-relaxed";
+
 /// The NodeClaim for one planned node.
 pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeClaim, StateError> {
     let pool = pools.get(&node.pool).ok_or_else(|| {
@@ -171,6 +175,11 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
         min_values: type_min,
     });
 
+    let mut annotations = template.metadata.annotations.clone();
+    if node.min_values_relaxed {
+        annotations.insert(MIN_VALUES_RELAXED.to_string(), "true".to_string());
+    }
+
     let owner_references = (node.pool.kind == PoolKind::NodePool).then(|| {
         vec![OwnerReference {
             api_version: "karpenter.sh/v1".to_string(),
@@ -186,8 +195,7 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             labels: Some(claim_labels),
-            annotations: (!template.metadata.annotations.is_empty())
-                .then(|| template.metadata.annotations.clone()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             owner_references,
             ..ObjectMeta::default()
         },

@@ -107,3 +107,71 @@ fn help_on_every_subcommand() {
         assert!(help.contains(flag), "{flag} missing from {help}");
     }
 }
+
+/// A NodePool wanting two instance families, and a pod only m5.xlarge holds
+/// among its types: `--min-values-policy` decides (Karpenter's flag).
+#[test]
+fn min_values_policy_flag_decides_a_pod_that_breaks_min_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("min-values.yaml");
+    std::fs::write(
+        &manifest,
+        r#"apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: flexible}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: node.kubernetes.io/instance-type, operator: In, values: [m5.large, m5.xlarge, c5.xlarge]}
+        - {key: karpenter.k8s.aws/instance-family, operator: Exists, minValues: 2}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: big, namespace: default}
+spec:
+  containers: [{name: c, image: pause, resources: {requests: {cpu: "1", memory: 10Gi}}}]
+"#,
+    )
+    .unwrap();
+    let path = manifest.to_str().unwrap();
+
+    let strict = kerf(&["simulate", "-o", "json", path]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+    let stdout = text(&strict.stdout);
+    assert!(
+        stdout.contains("minValues") && stdout.contains("karpenter.k8s.aws/instance-family"),
+        "{stdout}"
+    );
+
+    let best_effort = kerf(&[
+        "simulate",
+        "-o",
+        "json",
+        "--min-values-policy",
+        "BestEffort",
+        path,
+    ]);
+    assert_eq!(
+        best_effort.status.code(),
+        Some(0),
+        "{}",
+        text(&best_effort.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&best_effort.stdout).unwrap();
+    assert_eq!(v["nodes"][0]["instanceType"], "m5.xlarge", "{v}");
+
+    let bad = kerf(&["simulate", "--min-values-policy", "Loose", path]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--min-values-policy"));
+}

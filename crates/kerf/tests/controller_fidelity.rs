@@ -13,10 +13,15 @@
 //! for the same manifests. Between workloads the pods are deleted and the
 //! nodes removed by `ttlSecondsAfterEmpty`.
 //!
+//! A fixed workload checks the DaemonSet rules the same way: overhead per
+//! instance type and daemon host ports on new nodes (see `fidelity/daemonsets.rs`).
+//!
 //! The seed is printed; `KERF_FIDELITY_SEED=<n>` reproduces a run and
 //! `KERF_FIDELITY_WORKLOADS=<n>` changes how many workloads are tried.
 
 mod common;
+#[path = "fidelity/daemonsets.rs"]
+mod daemonsets;
 #[path = "fidelity/workload.rs"]
 mod workload;
 
@@ -213,4 +218,102 @@ async fn random_workloads_run_on_the_nodes_kerf_planned() {
             "  {name}: {pods} pods, simulate planned {planned} node(s), kerf launched {launched}"
         );
     }
+}
+
+/// Names of pods in `phase`, across namespaces.
+fn pods_in_phase(plane: &ControlPlane, phase: &str) -> Vec<String> {
+    let field = format!("--field-selector=status.phase={phase}");
+    lines(&kubectl(
+        plane,
+        &["get", "pods", "-A", &field, "-o", "name"],
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_overhead_and_host_ports_match_kube_scheduler() {
+    let plane = cluster(true).await;
+    let _controller = start_controller(&plane, false, &[]);
+    let dir = plane.dir().to_path_buf();
+    let provisioners = write(&dir, "fidelity-provisioners.yaml", workload::PROVISIONERS);
+    let manifests = write(&dir, "fidelity-daemonsets.yaml", daemonsets::MANIFESTS);
+    let planned = simulated_nodes(&provisioners, &manifests);
+    // One node per hostPort-9100 pod, none beside the exporter.
+    assert_eq!(
+        planned, 3,
+        "kerf simulate plans one arm64 node per port pod"
+    );
+    kubectl(
+        &plane,
+        &["apply", "-f", provisioners.to_str().expect("utf-8")],
+    );
+    kubectl(&plane, &["apply", "-f", manifests.to_str().expect("utf-8")]);
+
+    let mut claims_seen = BTreeSet::new();
+    wait(
+        &plane,
+        "the daemonsets workload Running",
+        Duration::from_secs(120),
+        || {
+            assert_every_node_planned(&plane, &mut claims_seen);
+            let phases = pairs(
+                &plane,
+                &["pods", "-l", daemonsets::SELECTOR],
+                "{.metadata.name}={.status.phase}",
+            );
+            let running = phases.iter().filter(|(_, p)| p == "Running").count();
+            (running == daemonsets::PODS).then_some(())
+        },
+    );
+    // The daemons come once their nodes are up and initialized; every one of
+    // them must find room (and its port) there.
+    wait(
+        &plane,
+        "no pod Pending, an agent on every node",
+        Duration::from_secs(60),
+        || {
+            let nodes = pairs(&plane, &["nodes"], "{.metadata.name}={.spec.providerID}").len();
+            let agents = pairs(
+                &plane,
+                &["pods", "-l", "app=fid-arm-agent"],
+                "{.metadata.name}={.status.phase}",
+            );
+            let running = agents.iter().filter(|(_, p)| p == "Running").count();
+            (pods_in_phase(&plane, "Pending").is_empty() && nodes > 0 && running == nodes)
+                .then_some(())
+        },
+    );
+    assert_every_node_planned(&plane, &mut claims_seen);
+    let arch: BTreeMap<String, String> = pairs(
+        &plane,
+        &["nodes"],
+        "{.metadata.name}={.metadata.labels.kubernetes\\.io/arch}",
+    )
+    .into_iter()
+    .collect();
+    let placed = pairs(
+        &plane,
+        &["pods", "-l", daemonsets::SELECTOR],
+        "{.metadata.name}={.spec.nodeName}",
+    );
+    for (pod, node) in &placed {
+        assert_eq!(
+            arch.get(node).map(String::as_str),
+            Some("arm64"),
+            "{pod} on {node}: {arch:?}"
+        );
+    }
+    let exporters = pairs(
+        &plane,
+        &["pods", "-l", "app=fid-exporter"],
+        "{.metadata.name}={.status.phase}",
+    );
+    assert!(
+        exporters.is_empty(),
+        "no amd64 node, no exporter: {exporters:?}"
+    );
+    eprintln!(
+        "daemonsets: {} node(s), {} claim(s), simulate planned {planned}",
+        arch.len(),
+        claims_seen.len()
+    );
 }

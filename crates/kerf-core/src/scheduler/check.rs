@@ -130,7 +130,7 @@ impl<'a> Solver<'a> {
             }
         }
 
-        let total = claim.requests.plus(&info.requests).plus(&tmpl.daemon);
+        let total = claim.requests.plus(&info.requests);
         let effective = requirements.as_ref().unwrap_or(&claim.requirements);
         let narrowed = requirements.is_some();
         let pins_only = reqs.is_empty()
@@ -142,14 +142,19 @@ impl<'a> Solver<'a> {
         // this pod narrows them, already known to be compatible: the first that
         // fits is the cheapest, so stop there. A pod that narrows zone or
         // capacity type can change that order, so then look at every option
-        // (the type charged against limits must be the one `finish` chooses).
+        // (the type charged against limits must be the one `finish` chooses),
+        // as minValues does (it counts every option left).
         let mask = narrowed.then(|| tmpl.offers.mask(effective));
         let reordered = narrowed
             && [kerf_api::labels::ZONE, kerf_api::labels::CAPACITY_TYPE]
                 .iter()
                 .any(|k| effective.get(k) != claim.requirements.get(k));
+        let under_min_values = min_values::any(effective);
+        let mut left: Vec<&InstanceType> = Vec::new();
         let mut cheapest: Option<(f64, &Arc<InstanceType>)> = None;
         let (mut any_compatible, mut any_fits) = (false, false);
+        let mut port_taken: Option<&HostPort> = None;
+        let mut any_port_free = false;
         for &o in &claim.options {
             let it = &tmpl.types[o as usize];
             if let Some(mask) = &mask
@@ -159,15 +164,33 @@ impl<'a> Solver<'a> {
                 continue;
             }
             any_compatible = true;
-            if !total.fits_in(it.allocatable()) {
+            // A daemon on this type binds a port the pod (or one already on the node) needs.
+            if let Some(p) = tmpl
+                .daemons
+                .port_taken(o as usize, &info.host_ports)
+                .or_else(|| tmpl.daemons.port_taken(o as usize, &claim.ports))
+            {
+                port_taken.get_or_insert(p);
+                continue;
+            }
+            any_port_free = true;
+            if !total.fits_in(tmpl.daemons.room(o as usize)) {
                 continue;
             }
             any_fits = true;
             if headroom.as_ref().is_some_and(|h| !it.capacity.fits_in(h)) {
                 continue;
             }
+            if under_min_values {
+                left.push(it.as_ref());
+            }
             if !reordered {
-                cheapest = Some((0.0, it));
+                if cheapest.is_none() {
+                    cheapest = Some((0.0, it));
+                }
+                if under_min_values {
+                    continue;
+                }
                 break;
             }
             let price = mask
@@ -183,19 +206,36 @@ impl<'a> Solver<'a> {
                 cheapest = Some((price, it));
             }
         }
+        let mut relaxed = None;
+        if cheapest.is_some()
+            && let Some(short) = min_values::shortfall(effective, left.iter().copied())
+        {
+            if self.snapshot.options.min_values_policy != MinValuesPolicy::BestEffort {
+                return Err(Reason::Text(short.to_string()));
+            }
+            let mut lowered = effective.clone();
+            min_values::relax(&mut lowered, &short);
+            relaxed = Some(lowered);
+        }
         let cheapest = cheapest.map(|(_, it)| it);
+        let min_values_relaxed = claim.min_values_relaxed || relaxed.is_some();
         match cheapest {
             Some(it) => Ok((
                 ClaimUpdate {
-                    requirements,
+                    requirements: relaxed.or(requirements),
                     pins_only,
                     committed: it.capacity.clone(),
+                    min_values_relaxed,
                 },
                 pins,
             )),
             None if !claim.pods.is_empty() => Err(Reason::Fixed("planned node is full")),
             None if !any_compatible => Err(Reason::Text(format!(
                 "no instance type satisfies {effective}"
+            ))),
+            None if !any_port_free => Err(Reason::Text(format!(
+                "host port {} is taken by a daemonset on every instance type",
+                port_taken.map(|p| p.to_string()).unwrap_or_default()
             ))),
             None if !any_fits => Err(Reason::Text(self.explain_no_fit(
                 claim.template,
@@ -271,10 +311,11 @@ impl<'a> Solver<'a> {
 
     pub(super) fn explain_no_fit(&self, t: usize, info: &PodInfo, reqs: &Requirements) -> String {
         let tmpl = &self.templates[t];
-        let compatible: Vec<&Arc<InstanceType>> = tmpl
+        let compatible: Vec<(usize, &Arc<InstanceType>)> = tmpl
             .types
             .iter()
-            .filter(|it| {
+            .enumerate()
+            .filter(|(_, it)| {
                 it.requirements.intersects(reqs).is_ok()
                     && it
                         .cheapest_offering(&tmpl.t.requirements.intersection(reqs))
@@ -287,30 +328,28 @@ impl<'a> Solver<'a> {
                 tmpl.t.requirements.intersection(reqs)
             );
         }
-        let need = info.requests.plus(&tmpl.daemon);
-        for (name, amount) in need.iter() {
+        // Per resource, the type leaving pods the most room once its daemons run.
+        for (name, amount) in info.requests.iter() {
             let largest = compatible
                 .iter()
-                .max_by_key(|it| it.allocatable().get(name));
-            if let Some(largest) = largest.filter(|it| it.allocatable().get(name) < amount) {
-                let daemon = tmpl.daemon.get(name);
+                .max_by_key(|(o, _)| tmpl.daemons.room(*o).get(name));
+            if let Some((o, it)) = largest.filter(|(o, _)| tmpl.daemons.room(*o).get(name) < amount)
+            {
+                let daemon = tmpl.daemons.requests(*o).get(name);
                 let with_daemons = if daemon > 0 {
-                    format!(
-                        " (including {} for daemonsets)",
-                        format_amount(name, daemon)
-                    )
+                    format!(" (plus {} for its daemonsets)", format_amount(name, daemon))
                 } else {
                     String::new()
                 };
                 return format!(
                     "no instance type has {} {name}{with_daemons}; largest is {} ({})",
                     format_amount(name, amount),
-                    format_amount(name, largest.allocatable().get(name)),
-                    largest.name
+                    format_amount(name, it.allocatable().get(name)),
+                    it.name
                 );
             }
         }
-        format!("no instance type fits {} together", need)
+        format!("no instance type fits {} together", info.requests)
     }
 }
 

@@ -31,7 +31,6 @@ impl<'a> Solver<'a> {
         let info = &self.pending[i].info;
         let before = self.claims[c].pods.len();
         let t = self.claims[c].template;
-        let daemon = self.templates[t].daemon.clone();
         {
             let claim = &mut self.claims[c];
             claim.requests.add(&info.requests);
@@ -39,7 +38,6 @@ impl<'a> Solver<'a> {
             claim.pods.push(i);
         }
         let claim = &self.claims[c];
-        let total = claim.requests.plus(&daemon);
         let tmpl = &self.templates[t];
         let headroom = tmpl.remaining.as_ref().map(|r| r.plus(&claim.committed));
         let narrowed = update.requirements.is_some();
@@ -51,7 +49,8 @@ impl<'a> Solver<'a> {
         let mask = tmpl.offers.mask(&claim.requirements);
         let keeps = |o: u32| {
             let it = &tmpl.types[o as usize];
-            total.fits_in(it.allocatable())
+            claim.requests.fits_in(tmpl.daemons.room(o as usize))
+                && tmpl.daemons.port_taken(o as usize, &claim.ports).is_none()
                 && headroom.as_ref().is_none_or(|h| it.capacity.fits_in(h))
                 && (!narrowed
                     || ((pins_only || it.requirements.intersects(&claim.requirements).is_ok())
@@ -105,6 +104,7 @@ impl<'a> Solver<'a> {
             }
         }
         claim.committed = update.committed;
+        claim.min_values_relaxed = update.min_values_relaxed;
         self.claim_order.remove(&(before, c));
         self.claim_order.insert((before + 1, c));
 

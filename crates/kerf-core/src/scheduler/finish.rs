@@ -23,44 +23,58 @@ impl<'a> Solver<'a> {
                 relaxed: self.pending[i].relaxed.clone(),
             });
         }
+        let mut dropped: Vec<String> = Vec::new();
         for (c, claim) in self.claims.iter().enumerate() {
             let tmpl = &self.templates[claim.template];
             // Options that stopped fitting may remain (commits only prune the
             // front of the list); leave them out here.
-            let total = claim.requests.plus(&tmpl.daemon);
             let mask = tmpl.offers.mask(&claim.requirements);
-            let mut priced: Vec<(&crate::instance_type::Offering, &Arc<InstanceType>)> = claim
-                .options
-                .iter()
-                .filter_map(|o| {
-                    let it = &tmpl.types[*o as usize];
-                    if !total.fits_in(it.allocatable()) {
-                        return None;
-                    }
-                    tmpl.offers
-                        .cheapest(*o as usize, it, &mask)
-                        .map(|of| (of, it))
-                })
-                .collect();
+            let mut priced: Vec<(&crate::instance_type::Offering, &Arc<InstanceType>, usize)> =
+                claim
+                    .options
+                    .iter()
+                    .filter_map(|o| {
+                        let (o, it) = (*o as usize, &tmpl.types[*o as usize]);
+                        if !claim.requests.fits_in(tmpl.daemons.room(o))
+                            || tmpl.daemons.port_taken(o, &claim.ports).is_some()
+                        {
+                            return None;
+                        }
+                        tmpl.offers.cheapest(o, it, &mask).map(|of| (of, it, o))
+                    })
+                    .collect();
             priced.sort_by(|a, b| {
                 a.0.price
                     .total_cmp(&b.0.price)
                     .then_with(|| a.1.name.cmp(&b.1.name))
             });
-            priced.truncate(self.snapshot.options.max_instance_types.max(1));
-            let options: Vec<(InstanceOption, &Arc<InstanceType>)> = priced
-                .into_iter()
-                .map(|(of, it)| {
-                    let option = InstanceOption {
-                        instance_type: it.name.clone(),
-                        zone: of.zone.clone(),
-                        capacity_type: of.capacity_type.clone(),
-                        price: of.price,
-                    };
-                    (option, it)
-                })
-                .collect();
-            let Some((chosen, chosen_type)) = options.first().cloned() else {
+            let max = self.snapshot.options.max_instance_types.max(1);
+            priced.truncate(max);
+            // The options kept for launch must still hold minValues values per
+            // key (Karpenter's `Truncate`); only the cheapest `max` are kept.
+            let mut requirements = claim.requirements.clone();
+            let mut min_values_relaxed = claim.min_values_relaxed;
+            if let Some(short) =
+                min_values::shortfall(&requirements, priced.iter().map(|p| p.1.as_ref()))
+            {
+                if self.snapshot.options.min_values_policy == MinValuesPolicy::BestEffort {
+                    min_values::relax(&mut requirements, &short);
+                    min_values_relaxed = true;
+                } else {
+                    for i in &claim.pods {
+                        self.plan.unschedulable.push(Unschedulable {
+                            pod: self.pending[*i].info.key.clone(),
+                            reason: format!(
+                                "{}: {short} among the {max} cheapest instance types kept for launch",
+                                tmpl.t.pool
+                            ),
+                        });
+                    }
+                    dropped.push(names[c].clone());
+                    continue;
+                }
+            }
+            let Some(&(_, _, chosen_index)) = priced.first() else {
                 // Every commit keeps at least one option; report rather than drop pods if that ever breaks.
                 for i in &claim.pods {
                     self.plan.unschedulable.push(Unschedulable {
@@ -73,6 +87,19 @@ impl<'a> Solver<'a> {
                 }
                 continue;
             };
+            let options: Vec<(InstanceOption, &Arc<InstanceType>)> = priced
+                .into_iter()
+                .map(|(of, it, _)| {
+                    let option = InstanceOption {
+                        instance_type: it.name.clone(),
+                        zone: of.zone.clone(),
+                        capacity_type: of.capacity_type.clone(),
+                        price: of.price,
+                    };
+                    (option, it)
+                })
+                .collect();
+            let (chosen, chosen_type) = options[0].clone();
             // The labels the node will carry once launched: template, decided
             // requirements, the instance type's own, and where it runs.
             let mut labels = tmpl.t.labels.clone();
@@ -100,7 +127,8 @@ impl<'a> Solver<'a> {
             self.plan.new_nodes.push(PlannedNode {
                 name: names[c].clone(),
                 pool: tmpl.t.pool.clone(),
-                requirements: claim.requirements.clone(),
+                requirements,
+                min_values_relaxed,
                 options: options.into_iter().map(|(o, _)| o).collect(),
                 chosen,
                 labels,
@@ -112,9 +140,14 @@ impl<'a> Solver<'a> {
                     .map(|i| self.pending[*i].info.key.clone())
                     .collect(),
                 pod_requests: claim.requests.clone(),
-                daemon_requests: tmpl.daemon.clone(),
+                daemon_requests: tmpl.daemons.requests(chosen_index).clone(),
                 allocatable,
             });
+        }
+        if !dropped.is_empty() {
+            self.plan
+                .placements
+                .retain(|p| !matches!(&p.target, Target::New(n) if dropped.contains(n)));
         }
         for node in &self.nodes {
             if !node.placed.is_empty() {

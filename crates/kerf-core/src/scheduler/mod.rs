@@ -20,7 +20,7 @@ use crate::plan::{
 use crate::pod::{self, HostPort, PodInfo};
 use crate::requirements::{Requirement, Requirements};
 use crate::resources::{MILLI, Resources, format_amount};
-use crate::snapshot::{PreferencePolicy, Snapshot};
+use crate::snapshot::{MinValuesPolicy, PreferencePolicy, Snapshot};
 use crate::taints;
 use crate::template::{NODE_LIMIT, NodeTemplate};
 use crate::topology::{
@@ -30,7 +30,9 @@ use crate::volumes::VolumeIndex;
 
 mod check;
 mod commit;
+mod daemon_load;
 mod finish;
+mod min_values;
 mod offers;
 mod queue;
 mod repack;
@@ -51,7 +53,8 @@ struct Tmpl<'a> {
     t: &'a NodeTemplate,
     /// Instance types compatible with the template, with an allowed offering.
     types: Vec<Arc<InstanceType>>,
-    daemon: Resources,
+    /// What the daemonsets take on each of `types`.
+    daemons: daemon_load::DaemonLoads,
     /// Limit left for new nodes, if the template limits any resource.
     remaining: Option<Resources>,
     /// The pool's nodes that exist or are in flight (for `limits.nodes`).
@@ -85,6 +88,8 @@ struct Claim {
     pods: Vec<usize>,
     /// Capacity counted against the template's limits (its cheapest option's).
     committed: Resources,
+    /// A pod's placement lowered a minValues (policy BestEffort).
+    min_values_relaxed: bool,
 }
 
 /// The changes a successful check would make to a claim.
@@ -94,6 +99,8 @@ struct ClaimUpdate {
     /// requirements): offerings decide compatibility, labels need no check.
     pins_only: bool,
     committed: Resources,
+    /// `requirements` lower a minValues to what the options hold.
+    min_values_relaxed: bool,
 }
 
 /// Open topology keys a check decided for a planned node: key → domain.
@@ -322,6 +329,7 @@ impl<'a> Solver<'a> {
             hostname: self.topology.fresh_domain(),
             pods: Vec::new(),
             committed: Resources::default(),
+            min_values_relaxed: false,
         }
     }
 }

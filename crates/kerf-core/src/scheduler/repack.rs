@@ -82,11 +82,16 @@ impl<'a> Solver<'a> {
     }
 
     /// Planned nodes whose pods are all free to move, grouped by template
-    /// and requirements, each group in plan order.
+    /// and requirements, each group in plan order; none under minValues.
     fn movable_groups(&self) -> Vec<Vec<usize>> {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut index: FxHashMap<(usize, &Requirements), usize> = FxHashMap::default();
         for (c, claim) in self.claims.iter().enumerate() {
+            // A node under minValues keeps the options its pods left it:
+            // packed again, fewer types might fit.
+            if super::min_values::any(&claim.requirements) {
+                continue;
+            }
             if !claim
                 .pods
                 .iter()
@@ -207,6 +212,7 @@ impl<'a> Solver<'a> {
                 hostname: self.topology.fresh_domain(),
                 pods,
                 committed: capacity.clone(),
+                min_values_relaxed: false,
             });
         }
         // Pods keep their order on a node, as the packer placed them.
@@ -250,13 +256,13 @@ fn choices(tmpl: &Tmpl, requirements: &Requirements) -> Vec<Choice> {
         .iter()
         .enumerate()
         .filter(|(_, it)| it.requirements.intersects(requirements).is_ok())
-        .filter(|(_, it)| tmpl.daemon.fits_in(it.allocatable()))
+        .filter(|(o, _)| tmpl.daemons.room(*o).pods >= 0)
         .filter_map(|(o, it)| {
             let offering = tmpl.offers.cheapest(o, it, &mask)?;
             Some(Choice {
                 option: o as u32,
                 price: offering.price,
-                room: it.allocatable().minus(&tmpl.daemon),
+                room: tmpl.daemons.room(o).clone(),
             })
         })
         .collect();

@@ -260,17 +260,7 @@ pub(super) fn prepare_template<'a>(
         .collect();
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let types: Vec<Arc<InstanceType>> = priced.into_iter().map(|(_, it)| it).collect();
-    let mut daemon = Resources::default();
-    for d in daemons.iter().map(|d| &d.info) {
-        let tolerated = taints::first_untolerated(&d.tolerations, &t.taints, false).is_none();
-        if tolerated
-            && t.requirements
-                .compatible(&d.node_requirements(), true)
-                .is_ok()
-        {
-            daemon.add(&d.requests);
-        }
-    }
+    let daemons = super::daemon_load::DaemonLoads::new(t, &types, daemons);
     let resource_limits = t.limits.iter().filter(|(name, _)| *name != NODE_LIMIT);
     let remaining = (resource_limits.clone().next().is_some()).then(|| {
         // Resources a limit does not name are unlimited.
@@ -302,7 +292,7 @@ pub(super) fn prepare_template<'a>(
         t,
         offers: super::offers::OfferIndex::new(&types),
         types,
-        daemon,
+        daemons,
         remaining,
         nodes_in_use: pool_nodes,
         nodes_left,

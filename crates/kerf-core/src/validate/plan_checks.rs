@@ -262,21 +262,8 @@ impl<'a> Validator<'a> {
             }
             // Daemonsets that will land on the node.
             let mut daemons = Resources::default();
-            for ds in &self.snapshot.daemonsets {
-                let Some(spec) = ds.spec.as_ref().and_then(|s| s.template.spec.as_ref()) else {
-                    continue;
-                };
-                let pod = Pod {
-                    metadata: Default::default(),
-                    spec: Some(spec.clone()),
-                    status: None,
-                };
-                let tolerations = spec.tolerations.as_deref().unwrap_or(&[]);
-                if untolerated(tolerations, &node.taints).is_none()
-                    && matches_required_affinity(&pod, &node.labels, &node.name)
-                {
-                    daemons.add(&pod_requests(&pod).unwrap_or_default());
-                }
+            for pod in daemon_pods(&self.snapshot.daemonsets, node) {
+                daemons.add(&pod_requests(&pod).unwrap_or_default());
             }
             if let Some((name, need, have)) = daemons
                 .iter()
@@ -344,4 +331,38 @@ impl<'a> Validator<'a> {
             }
         }
     }
+}
+
+/// The pods of the DaemonSets that will run on a planned node, as the
+/// DaemonSet controller decides once it exists: nodeSelector and required
+/// node affinity over its labels, tolerations over its taints. The node will
+/// carry `karpenter.sh/registered` and `karpenter.sh/initialized` by then.
+pub(super) fn daemon_pods(
+    daemonsets: &[k8s_openapi::api::apps::v1::DaemonSet],
+    node: &crate::plan::PlannedNode,
+) -> Vec<Pod> {
+    let mut labels = node.labels.clone();
+    for key in [
+        kerf_api::labels::NODE_REGISTERED,
+        kerf_api::labels::NODE_INITIALIZED,
+    ] {
+        labels
+            .entry(key.to_string())
+            .or_insert_with(|| "true".into());
+    }
+    daemonsets
+        .iter()
+        .filter_map(|ds| ds.spec.as_ref().and_then(|s| s.template.spec.as_ref()))
+        .map(|spec| Pod {
+            metadata: Default::default(),
+            spec: Some(spec.clone()),
+            status: None,
+        })
+        .filter(|pod| {
+            let spec = pod.spec.as_ref();
+            let tolerations = spec.and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
+            untolerated(tolerations, &node.taints).is_none()
+                && matches_required_affinity(pod, &labels, &node.name)
+        })
+        .collect()
 }

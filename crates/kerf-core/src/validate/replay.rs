@@ -94,7 +94,11 @@ impl<'a> Validator<'a> {
                 deleting: false,
                 allocatable: p.allocatable.clone(),
                 used: p.daemon_requests.clone(),
-                ports: Vec::new(),
+                // A daemon's host port is taken on the node before any pod lands.
+                ports: super::plan_checks::daemon_pods(&snapshot.daemonsets, p)
+                    .iter()
+                    .flat_map(host_ports)
+                    .collect(),
                 pods: Vec::new(),
             };
             if v.planned_by_name

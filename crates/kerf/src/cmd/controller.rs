@@ -91,6 +91,11 @@ pub struct ControllerArgs {
     /// How long a leader's Lease lasts without renewal (Go duration).
     #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s")]
     pub leader_election_lease_duration: String,
+    /// When a pod would leave fewer instance-type values than a pool's
+    /// minValues: Strict keeps it off that node, BestEffort lowers minValues
+    /// and annotates the NodeClaim.
+    #[arg(long, value_enum, ignore_case = true, env = "MIN_VALUES_POLICY", default_value_t = super::MinValuesPolicy::Strict)]
+    pub min_values_policy: super::MinValuesPolicy,
     /// Instance catalogue (YAML or JSON) instead of the built-in AWS us-east-1 one.
     #[arg(long, env = "KERF_CATALOG")]
     pub catalog: Option<PathBuf>,
@@ -289,6 +294,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         batch_idle,
         batch_max,
         registration_timeout,
+        min_values_policy: args.min_values_policy.into(),
         ..ControllerOptions::default()
     };
     let endpoints = Endpoints {

@@ -22,6 +22,28 @@ pub enum LogFormat {
     Text,
 }
 
+/// Karpenter's `--min-values-policy`: what planning does when a pod would
+/// leave a node's instance types with fewer values than a pool's minValues.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MinValuesPolicy {
+    /// The pod goes elsewhere or stays pending, naming the key.
+    #[default]
+    #[value(name = "Strict")]
+    Strict,
+    /// The pod is placed and the node's minValues lowered (the NodeClaim is annotated).
+    #[value(name = "BestEffort")]
+    BestEffort,
+}
+
+impl From<MinValuesPolicy> for kerf_core::snapshot::MinValuesPolicy {
+    fn from(p: MinValuesPolicy) -> Self {
+        match p {
+            MinValuesPolicy::Strict => kerf_core::snapshot::MinValuesPolicy::Strict,
+            MinValuesPolicy::BestEffort => kerf_core::snapshot::MinValuesPolicy::BestEffort,
+        }
+    }
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` if set, else by `level` (an
 /// invalid `level` is an error naming the setting).
 pub fn init_logging(level: &str, format: LogFormat) -> Result<(), CmdError> {

@@ -41,6 +41,10 @@ pub struct Args {
     /// Ignore preferred affinities, spreads and PreferNoSchedule taints entirely.
     #[arg(long)]
     pub ignore_preferences: bool,
+    /// When a pod would leave fewer instance-type values than a pool's
+    /// minValues: Strict keeps it off that node, BestEffort lowers minValues.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = super::MinValuesPolicy::Strict)]
+    pub min_values_policy: super::MinValuesPolicy,
 }
 
 pub fn run(args: Args) -> i32 {
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> i32 {
     if args.ignore_preferences {
         solve.preference_policy = kerf_core::snapshot::PreferencePolicy::Ignore;
     }
+    solve.min_values_policy = args.min_values_policy.into();
     let options = SimulateOptions {
         paths: args.paths,
         catalog: args.catalog,

@@ -145,6 +145,7 @@ fn planned(snap: &Snapshot, name: &str, zone: &str, capacity_type: &str) -> Plan
         name: name.into(),
         pool: t.pool.clone(),
         requirements: t.requirements.clone(),
+        min_values_relaxed: false,
         options: vec![chosen.clone()],
         chosen,
         labels: l,
