@@ -88,10 +88,23 @@ pub struct Plan {
 impl Plan {
     /// Total $/h of the nodes to launch at their chosen offerings.
     pub fn new_cost_per_hour(&self) -> f64 {
-        self.new_nodes.iter().map(|n| n.chosen.price).sum()
+        // From +0.0: an empty f64 sum is -0.0.
+        self.new_nodes
+            .iter()
+            .fold(0.0, |total, n| total + n.chosen.price)
     }
 
     pub fn scheduled_pods(&self) -> usize {
         self.placements.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_empty_plan_costs_positive_zero() {
+        let cost = super::Plan::default().new_cost_per_hour();
+        assert!(cost == 0.0 && cost.is_sign_positive());
+        assert_eq!(format!("${cost:.4}/hour"), "$0.0000/hour");
     }
 }

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};
 
+use crate::field::FieldError;
+
 /// A compiled label selector. `None` expressions never occur: an invalid
 /// operator is rejected when compiling, so a typo cannot select everything.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -28,7 +30,7 @@ impl Selector {
     }
 
     /// Compiles a Kubernetes label selector. `field` names it in errors.
-    pub fn compile(selector: &LabelSelector, field: &str) -> Result<Self, String> {
+    pub fn compile(selector: &LabelSelector, field: &str) -> Result<Self, FieldError> {
         let mut exprs = Vec::new();
         for (k, v) in selector.match_labels.iter().flatten() {
             exprs.push(Expr::In(k.clone(), [v.clone()].into_iter().collect()));
@@ -42,8 +44,9 @@ impl Selector {
                 "Exists" => Expr::Exists(key),
                 "DoesNotExist" => Expr::DoesNotExist(key),
                 other => {
-                    return Err(format!(
-                        "{field}.matchExpressions[{i}].operator: {other:?} is not one of In, NotIn, Exists, DoesNotExist"
+                    return Err(FieldError::new(
+                        format!("{field}.matchExpressions[{i}].operator"),
+                        format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist"),
                     ));
                 }
             });
@@ -145,9 +148,7 @@ mod tests {
             }]),
         };
         let err = Selector::compile(&sel, "spec.affinity").expect_err("invalid");
-        assert!(
-            err.contains("spec.affinity.matchExpressions[0].operator"),
-            "{err}"
-        );
+        assert_eq!(err.field, "spec.affinity.matchExpressions[0].operator");
+        assert!(err.message.contains("\"Is\" is not one of"), "{err}");
     }
 }

@@ -172,7 +172,8 @@ pub fn build(outcome: &ProvisionOutcome, launched: &[NodeClaim], warnings: Vec<S
             instance_type_options: options,
         });
     }
-    let total = nodes.iter().map(|n| n.price_per_hour).sum::<f64>();
+    // A fold from +0.0: an empty f64 sum is -0.0, which printed as "$-0.0000/hour".
+    let total = nodes.iter().fold(0.0, |total, n| total + n.price_per_hour);
     let existing: Vec<ExistingRow> = outcome
         .plan
         .existing

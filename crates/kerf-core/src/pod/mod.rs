@@ -333,7 +333,7 @@ pub fn compile_with_volumes(
             let field = format!(
                 "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[{i}]"
             );
-            let mut reqs = term_requirements(term).map_err(|m| err(&field, m))?;
+            let mut reqs = term_requirements(term).map_err(|m| err(&field, m.to_string()))?;
             reqs.add_all(&selector);
             spread_affinity.push(reqs.clone());
             required_terms.push(reqs);
@@ -365,7 +365,7 @@ pub fn compile_with_volumes(
         );
         preferred_terms.push((
             p.weight,
-            term_requirements(&p.preference).map_err(|m| err(&field, m))?,
+            term_requirements(&p.preference).map_err(|m| err(&field, m.to_string()))?,
         ));
     }
     preferred_terms.sort_by_key(|t| std::cmp::Reverse(t.0));
@@ -380,7 +380,8 @@ pub fn compile_with_volumes(
             .flatten()
             .enumerate()
             .map(|(i, t)| {
-                affinity_term(t, &namespace, &labels).map_err(|m| err(&format!("{field}[{i}]"), m))
+                affinity_term(t, &namespace, &labels)
+                    .map_err(|m| err(&format!("{field}[{i}]"), m.to_string()))
             })
             .collect()
     };
@@ -395,7 +396,7 @@ pub fn compile_with_volumes(
                 .map(|(i, w)| {
                     affinity_term(&w.pod_affinity_term, &namespace, &labels)
                         .map(|t| (w.weight, t))
-                        .map_err(|m| err(&format!("{field}[{i}].podAffinityTerm"), m))
+                        .map_err(|m| err(&format!("{field}[{i}].podAffinityTerm"), m.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             out.sort_by_key(|t| std::cmp::Reverse(t.0));
@@ -408,8 +409,12 @@ pub fn compile_with_volumes(
         .flatten()
         .enumerate()
         .map(|(i, c)| {
-            spread_constraint(c, &namespace, &labels)
-                .map_err(|m| err(&format!("spec.topologySpreadConstraints[{i}]"), m))
+            spread_constraint(c, &namespace, &labels).map_err(|m| {
+                err(
+                    &format!("spec.topologySpreadConstraints[{i}]"),
+                    m.to_string(),
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
 

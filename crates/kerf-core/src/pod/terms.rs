@@ -6,28 +6,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::{NodeSelectorTerm, PodAffinityTerm, TopologySpreadConstraint};
 
 use super::{AffinityTerm, SpreadConstraint, WhenUnsatisfiable};
+use crate::field::FieldError;
 use crate::requirements::Requirements;
 use crate::selector::{NamespaceScope, Selector};
 
-pub(super) fn term_requirements(term: &NodeSelectorTerm) -> Result<Requirements, String> {
+pub(super) fn term_requirements(term: &NodeSelectorTerm) -> Result<Requirements, FieldError> {
     let mut out = Requirements::new();
     for (i, e) in term.match_expressions.iter().flatten().enumerate() {
         out.add(
             crate::requirements::Requirement::from_node_selector(e)
-                .map_err(|e| format!("matchExpressions[{i}]: {}", e.message))?,
+                .map_err(|e| FieldError::new(format!("matchExpressions[{i}]"), e.message))?,
         );
     }
     for (i, f) in term.match_fields.iter().flatten().enumerate() {
         if f.key != "metadata.name" {
-            return Err(format!(
-                "matchFields[{i}].key: {:?} is not supported, only metadata.name",
-                f.key
+            return Err(FieldError::new(
+                format!("matchFields[{i}].key"),
+                format!("{:?} is not supported, only metadata.name", f.key),
             ));
         }
         // Pinned to a named node: modelled as the hostname label, which only
         // that node carries.
         let mut r = crate::requirements::Requirement::from_node_selector(f)
-            .map_err(|e| format!("matchFields[{i}]: {}", e.message))?;
+            .map_err(|e| FieldError::new(format!("matchFields[{i}]"), e.message))?;
         r.key = kerf_api::labels::HOSTNAME.to_string();
         out.add(r);
     }
@@ -38,7 +39,7 @@ fn namespace_scope(
     namespaces: Option<&Vec<String>>,
     selector: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
     own: &str,
-) -> Result<NamespaceScope, String> {
+) -> Result<NamespaceScope, FieldError> {
     let named: BTreeSet<String> = namespaces.into_iter().flatten().cloned().collect();
     match selector {
         Some(sel) => Ok(NamespaceScope::Selected {
@@ -56,9 +57,9 @@ pub(super) fn affinity_term(
     t: &PodAffinityTerm,
     own_namespace: &str,
     own_labels: &BTreeMap<String, String>,
-) -> Result<AffinityTerm, String> {
+) -> Result<AffinityTerm, FieldError> {
     if t.topology_key.is_empty() {
-        return Err("topologyKey: must not be empty".into());
+        return Err(FieldError::new("topologyKey", "must not be empty"));
     }
     // A term with no selector matches no pods.
     let mut selector = match &t.label_selector {
@@ -85,19 +86,23 @@ pub(super) fn spread_constraint(
     c: &TopologySpreadConstraint,
     own_namespace: &str,
     own_labels: &BTreeMap<String, String>,
-) -> Result<SpreadConstraint, String> {
+) -> Result<SpreadConstraint, FieldError> {
     if c.max_skew < 1 {
-        return Err(format!("maxSkew: {} must be at least 1", c.max_skew));
+        return Err(FieldError::new(
+            "maxSkew",
+            format!("{} must be at least 1", c.max_skew),
+        ));
     }
     if c.topology_key.is_empty() {
-        return Err("topologyKey: must not be empty".into());
+        return Err(FieldError::new("topologyKey", "must not be empty"));
     }
     let when_unsatisfiable = match c.when_unsatisfiable.as_str() {
         "DoNotSchedule" => WhenUnsatisfiable::DoNotSchedule,
         "ScheduleAnyway" => WhenUnsatisfiable::ScheduleAnyway,
         other => {
-            return Err(format!(
-                "whenUnsatisfiable: {other:?} is not one of DoNotSchedule, ScheduleAnyway"
+            return Err(FieldError::new(
+                "whenUnsatisfiable",
+                format!("{other:?} is not one of DoNotSchedule, ScheduleAnyway"),
             ));
         }
     };
@@ -110,13 +115,15 @@ pub(super) fn spread_constraint(
             selector = selector.with_label(k, v);
         }
     }
-    let policy = |p: Option<&String>, field: &str, default_honor: bool| -> Result<bool, String> {
-        match p.map(String::as_str) {
-            None => Ok(default_honor),
-            Some("Honor") => Ok(true),
-            Some("Ignore") => Ok(false),
-            Some(other) => Err(format!("{field}: {other:?} is not one of Honor, Ignore")),
-        }
+    let policy = |p: Option<&String>, field: &str, default_honor: bool| match p.map(String::as_str)
+    {
+        None => Ok(default_honor),
+        Some("Honor") => Ok(true),
+        Some("Ignore") => Ok(false),
+        Some(other) => Err(FieldError::new(
+            field,
+            format!("{other:?} is not one of Honor, Ignore"),
+        )),
     };
     Ok(SpreadConstraint {
         term: AffinityTerm {
