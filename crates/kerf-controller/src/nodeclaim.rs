@@ -105,12 +105,31 @@ pub async fn reconcile(
     let action = if is_launched(&claim) {
         step(ctx, &name, &claim).await?
     } else if ctx.start_launch(&name) {
-        let launched = crate::provisioner::launch(ctx, (*claim).clone()).await;
+        // The watch cache can lag a launch the provisioner just finished (it
+        // writes the Launched condition before it lets go of the claim):
+        // read the claim afresh, or the same claim is launched twice.
+        let fresh = Api::<NodeClaim>::all(ctx.client.clone())
+            .get_opt(&name)
+            .await;
+        let launched = match fresh {
+            Ok(Some(fresh))
+                if !is_launched(&fresh) && fresh.metadata.deletion_timestamp.is_none() =>
+            {
+                crate::provisioner::launch(ctx, fresh)
+                    .await
+                    .map_err(|source| LifecycleError::Launch {
+                        claim: name.clone(),
+                        source,
+                    })
+            }
+            Ok(_) => Ok(()),
+            Err(source) => Err(LifecycleError::Kube {
+                what: format!("reading nodeclaim {name}"),
+                source,
+            }),
+        };
         ctx.end_launch(&name);
-        launched.map_err(|source| LifecycleError::Launch {
-            claim: name.clone(),
-            source,
-        })?;
+        launched?;
         Action::requeue(WAITING_POLL)
     } else {
         // The provisioner's launch of it is still running.
