@@ -1,10 +1,12 @@
-//! Which managed nodes disruption may consider, and why the others stay:
-//! Karpenter's candidate rules (initialized, not deleting, not nominated, no
-//! do-not-disrupt on the node or an active one on a pod, no pod a PDB
-//! protects now, `consolidateAfter` passed), the pool's policy, and its budgets.
+//! Which managed nodes disruption may consider, and why the others stay.
+//! Karpenter's candidate rules hold for every method (initialized, not
+//! deleting, not nominated, no do-not-disrupt on the node or an active one on
+//! a pod, no pod a PDB protects now). Consolidation adds its own:
+//! `consolidateAfter` passed, the pool's policy, a known price. Drift adds
+//! none: a drifted node goes even from a pool that never consolidates. Last,
+//! each reason's budgets.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -12,123 +14,26 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kerf_api::duration::GoDuration;
 use kerf_api::labels;
-use serde::{Deserialize, Serialize};
 
-use super::{DisruptionInput, NodeFacts, Policy, Reason, budgets};
+use super::{DisruptionInput, Kept, KeptReason, NodeFacts, Policy, PoolPolicy, Reason, budgets};
 use crate::selector::Selector;
 use crate::snapshot::ExistingNode;
 use crate::template::PoolRef;
-
-/// Why a managed node is not disrupted, in words a person can act on.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum KeptReason {
-    NotInCluster,
-    NotInitialized,
-    Deleting,
-    Nominated,
-    DoNotDisruptNode,
-    DoNotDisruptPod {
-        pod: String,
-    },
-    PodDisruptionBudget {
-        pod: String,
-        pdb: String,
-    },
-    UnknownPool,
-    UnknownPrice,
-    ConsolidateAfterNever,
-    ConsolidateAfter {
-        remaining: Duration,
-    },
-    OnlyWhenEmpty,
-    Budget {
-        reason: Reason,
-        pool: String,
-    },
-    PodsWouldNotFit {
-        pod: String,
-        why: String,
-    },
-    WouldNeedNodes {
-        count: usize,
-    },
-    NoCheaperFit {
-        cheapest: Option<f64>,
-        current: f64,
-    },
-    SpotToSpotDisabled,
-    SpotToSpotFlexibility {
-        cheaper_types: usize,
-    },
-    /// Eligible, but another command goes first this round.
-    NotThisRound,
-}
-
-impl fmt::Display for KeptReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use KeptReason::*;
-        match self {
-            NotInCluster => write!(f, "not in the cluster snapshot"),
-            NotInitialized => write!(f, "not initialized yet"),
-            Deleting => write!(f, "already being deleted"),
-            Nominated => write!(f, "nominated for a pending pod"),
-            DoNotDisruptNode => write!(f, "node has karpenter.sh/do-not-disrupt"),
-            DoNotDisruptPod { pod } => write!(f, "pod {pod} has karpenter.sh/do-not-disrupt"),
-            PodDisruptionBudget { pod, pdb } => {
-                write!(
-                    f,
-                    "PodDisruptionBudget {pdb} allows no eviction of pod {pod} now"
-                )
-            }
-            UnknownPool => write!(f, "its pool is not known"),
-            UnknownPrice => write!(f, "its instance type has no known price"),
-            ConsolidateAfterNever => write!(f, "consolidateAfter is Never"),
-            ConsolidateAfter { remaining } => {
-                write!(f, "consolidateAfter has {}s to run", remaining.as_secs())
-            }
-            OnlyWhenEmpty => write!(f, "consolidationPolicy is WhenEmpty and it has pods"),
-            Budget { reason, pool } => {
-                write!(
-                    f,
-                    "disruption budget of {pool} allows no more {reason} disruptions now"
-                )
-            }
-            PodsWouldNotFit { pod, why } => write!(f, "pod {pod} would not fit elsewhere: {why}"),
-            WouldNeedNodes { count } => {
-                write!(
-                    f,
-                    "its pods would need {count} new nodes (never split one node)"
-                )
-            }
-            NoCheaperFit { cheapest, current } => match cheapest {
-                Some(p) => write!(
-                    f,
-                    "no cheaper fit: the best replacement costs ${p:.4}/h against ${current:.4}/h"
-                ),
-                None => write!(f, "no cheaper fit than ${current:.4}/h"),
-            },
-            SpotToSpotDisabled => write!(
-                f,
-                "spot-to-spot consolidation is off (--feature-gates SpotToSpotConsolidation=true)"
-            ),
-            SpotToSpotFlexibility { cheaper_types } => write!(
-                f,
-                "spot-to-spot needs at least 15 cheaper instance types, found {cheaper_types}"
-            ),
-            NotThisRound => write!(f, "eligible; another command goes first"),
-        }
-    }
-}
 
 /// The candidates, best first, and the nodes that stay.
 pub(super) struct Sorted {
     /// Empty candidates within their pools' Empty budgets.
     pub empty: Vec<String>,
-    /// Non-empty candidates of pools whose Underutilized budget allows one more.
+    /// Drifted candidates, fewest pods first (so the empty ones lead), then by
+    /// name: every empty one within its pool's Drifted budget, and the others
+    /// of pools whose Drifted budget allows one more.
+    pub drifted: Vec<String>,
+    /// Non-empty candidates that have not drifted, of pools whose
+    /// Underutilized budget allows one more.
     pub underutilized: Vec<String>,
     /// How many Underutilized disruptions each pool allows now.
     pub allowance: BTreeMap<PoolRef, usize>,
-    pub kept: Vec<super::Kept>,
+    pub kept: Vec<Kept>,
 }
 
 /// Pods that would have to move: not DaemonSet, mirror, terminal or deleting ones.
@@ -212,39 +117,44 @@ fn blocking_pdb<'a>(pod: &Pod, pdbs: &'a [PodDisruptionBudget]) -> Option<&'a Po
     })
 }
 
-enum Verdict {
+/// What consolidation may do with a candidate.
+enum Consolidation {
     Empty,
     Underutilized,
-    Kept(KeptReason),
 }
 
-fn judge(input: &DisruptionInput, facts: &NodeFacts) -> Verdict {
+/// The rules every method shares. `Ok` holds the node's pool and how many of
+/// its pods would have to move.
+fn disruptable<'a>(
+    input: &'a DisruptionInput,
+    facts: &NodeFacts,
+) -> Result<(&'a PoolPolicy, usize), KeptReason> {
     let Some(node) = input.cluster.nodes.iter().find(|n| n.name == facts.name) else {
-        return Verdict::Kept(KeptReason::NotInCluster);
+        return Err(KeptReason::NotInCluster);
     };
     let Some(pool) = input.pools.get(&facts.pool) else {
-        return Verdict::Kept(KeptReason::UnknownPool);
+        return Err(KeptReason::UnknownPool);
     };
     if facts.deleting || node.marked_for_deletion {
-        return Verdict::Kept(KeptReason::Deleting);
+        return Err(KeptReason::Deleting);
     }
     if !facts.initialized || node.in_flight {
-        return Verdict::Kept(KeptReason::NotInitialized);
+        return Err(KeptReason::NotInitialized);
     }
     if facts.nominated {
-        return Verdict::Kept(KeptReason::Nominated);
+        return Err(KeptReason::Nominated);
     }
     if facts.do_not_disrupt {
-        return Verdict::Kept(KeptReason::DoNotDisruptNode);
+        return Err(KeptReason::DoNotDisruptNode);
     }
-    let mut empty = true;
+    let mut pods = 0;
     for pod in reschedulable(node) {
-        empty = false;
+        pods += 1;
         if do_not_disrupt(pod, input.now) {
-            return Verdict::Kept(KeptReason::DoNotDisruptPod { pod: pod_name(pod) });
+            return Err(KeptReason::DoNotDisruptPod { pod: pod_name(pod) });
         }
         if let Some(pdb) = blocking_pdb(pod, &input.pdbs) {
-            return Verdict::Kept(KeptReason::PodDisruptionBudget {
+            return Err(KeptReason::PodDisruptionBudget {
                 pod: pod_name(pod),
                 pdb: format!(
                     "{}/{}",
@@ -254,34 +164,46 @@ fn judge(input: &DisruptionInput, facts: &NodeFacts) -> Verdict {
             });
         }
     }
-    let Some(after) = pool.consolidate_after else {
-        return Verdict::Kept(KeptReason::ConsolidateAfterNever);
-    };
+    Ok((pool, pods))
+}
+
+/// The rules consolidation adds: `consolidateAfter` passed, the pool's
+/// policy, and a price to compare replacements with.
+fn consolidatable(
+    now: Timestamp,
+    facts: &NodeFacts,
+    pool: &PoolPolicy,
+    pods: usize,
+) -> Result<Consolidation, KeptReason> {
+    let after = pool
+        .consolidate_after
+        .ok_or(KeptReason::ConsolidateAfterNever)?;
     if let Some(since) = facts.last_pod_event {
-        let quiet = elapsed(since, input.now);
+        let quiet = elapsed(since, now);
         if quiet < after {
-            return Verdict::Kept(KeptReason::ConsolidateAfter {
+            return Err(KeptReason::ConsolidateAfter {
                 remaining: after - quiet,
             });
         }
     }
-    if empty {
-        return Verdict::Empty;
+    if pods == 0 {
+        return Ok(Consolidation::Empty);
     }
     if pool.policy == Policy::WhenEmpty {
-        return Verdict::Kept(KeptReason::OnlyWhenEmpty);
+        return Err(KeptReason::OnlyWhenEmpty);
     }
     if facts.price.is_none() {
-        return Verdict::Kept(KeptReason::UnknownPrice);
+        return Err(KeptReason::UnknownPrice);
     }
-    Verdict::Underutilized
+    Ok(Consolidation::Underutilized)
 }
 
-/// Sorts every managed node into empty candidates, underutilized candidates
-/// (fewest pods first, then dearest) and kept nodes, within budgets.
+/// Sorts every managed node into empty, drifted and underutilized candidates
+/// and kept nodes, within budgets.
 pub(super) fn sort(input: &DisruptionInput) -> Sorted {
     let mut kept = Vec::new();
     let mut empty: Vec<&NodeFacts> = Vec::new();
+    let mut drifted: Vec<(usize, &NodeFacts)> = Vec::new();
     let mut underutilized: Vec<(usize, &NodeFacts)> = Vec::new();
     // Per pool: managed nodes, and those deleting or NotReady.
     let mut counts: BTreeMap<&PoolRef, (usize, usize)> = BTreeMap::new();
@@ -291,18 +213,30 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         if facts.deleting || !facts.ready {
             entry.1 += 1;
         }
-        match judge(input, facts) {
-            Verdict::Empty => empty.push(facts),
-            Verdict::Underutilized => {
-                let pods = input
-                    .cluster
-                    .nodes
-                    .iter()
-                    .find(|n| n.name == facts.name)
-                    .map_or(0, |n| reschedulable(n).count());
-                underutilized.push((pods, facts));
+        let (pool, pods) = match disruptable(input, facts) {
+            Ok(candidate) => candidate,
+            Err(reason) => {
+                kept.push(Kept {
+                    node: facts.name.clone(),
+                    reason,
+                });
+                continue;
             }
-            Verdict::Kept(reason) => kept.push(super::Kept {
+        };
+        let consolidation = consolidatable(input.now, facts, pool, pods);
+        // Emptiness goes first and takes an empty node whether or not it
+        // drifted; consolidation never takes a drifted one, drift does.
+        if matches!(consolidation, Ok(Consolidation::Empty)) {
+            empty.push(facts);
+        }
+        if facts.drifted.is_some() {
+            drifted.push((pods, facts));
+            continue;
+        }
+        match consolidation {
+            Ok(Consolidation::Empty) => {}
+            Ok(Consolidation::Underutilized) => underutilized.push((pods, facts)),
+            Err(reason) => kept.push(Kept {
                 node: facts.name.clone(),
                 reason,
             }),
@@ -313,7 +247,7 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         let rules = input.pools.get(pool).map_or(&[][..], |p| &p.budgets[..]);
         budgets::allowed(rules, reason, total, disrupting, input.now)
     };
-    let budget_kept = |facts: &NodeFacts, reason: Reason| super::Kept {
+    let budget_kept = |facts: &NodeFacts, reason: Reason| Kept {
         node: facts.name.clone(),
         reason: KeptReason::Budget {
             reason,
@@ -321,6 +255,7 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         },
     };
 
+    // Empty nodes go together, each using up one of its pool's allowance.
     empty.sort_by(|a, b| a.name.cmp(&b.name));
     let mut left: BTreeMap<&PoolRef, usize> = BTreeMap::new();
     let mut empty_names = Vec::new();
@@ -328,11 +263,30 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         let n = left
             .entry(&facts.pool)
             .or_insert_with(|| allow(&facts.pool, Reason::Empty));
-        if *n == 0 {
-            kept.push(budget_kept(facts, Reason::Empty));
-        } else {
+        if *n > 0 {
             *n -= 1;
             empty_names.push(facts.name.clone());
+        } else if facts.drifted.is_none() {
+            // A drifted one still has drift's budget to go by.
+            kept.push(budget_kept(facts, Reason::Empty));
+        }
+    }
+
+    // Empty drifted nodes go together too; any other drifted node goes alone.
+    drifted.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.name.cmp(&b.name)));
+    let mut left: BTreeMap<&PoolRef, usize> = BTreeMap::new();
+    let mut drifted_names = Vec::new();
+    for (pods, facts) in drifted {
+        let n = left
+            .entry(&facts.pool)
+            .or_insert_with(|| allow(&facts.pool, Reason::Drifted));
+        if *n > 0 {
+            if pods == 0 {
+                *n -= 1;
+            }
+            drifted_names.push(facts.name.clone());
+        } else if !empty_names.contains(&facts.name) {
+            kept.push(budget_kept(facts, Reason::Drifted));
         }
     }
 
@@ -359,6 +313,7 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
     }
     Sorted {
         empty: empty_names,
+        drifted: drifted_names,
         underutilized: names,
         allowance,
         kept,

@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::candidates::{KeptReason, reschedulable};
-use super::{Command, DisruptionInput, Kept, Method, Reason, Replacement};
+use super::candidates::reschedulable;
+use super::{Command, DisruptionInput, Kept, KeptReason, Method, Reason, Replacement};
 use crate::instance_type::CAPACITY_TYPE_SPOT;
 use crate::plan::{Plan, Target};
 use crate::pod::PodKey;
@@ -119,7 +119,7 @@ fn facts<'a>(input: &'a DisruptionInput, name: &str) -> Option<&'a super::NodeFa
     input.nodes.iter().find(|f| f.name == name)
 }
 
-fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64> {
+pub(super) fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64> {
     names
         .iter()
         .map(|n| facts(input, n).and_then(|f| f.price))
@@ -130,7 +130,10 @@ fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64> {
 /// and which pods came from which candidate. Nodes that are not initialized
 /// or are being deleted take no pods; pending pods are left out (the
 /// provisioner places them).
-fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, BTreeMap<String, Vec<PodKey>>) {
+pub(super) fn simulate(
+    input: &DisruptionInput,
+    removed: &[String],
+) -> (Plan, BTreeMap<String, Vec<PodKey>>) {
     let cluster = &input.cluster;
     let mut moved = BTreeMap::new();
     let mut pending = Vec::new();
@@ -186,6 +189,16 @@ fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, BTreeMap<Stri
     (solve(&snapshot), moved)
 }
 
+/// The first of the moved pods the plan found no place for.
+pub(super) fn first_unplaced(plan: &Plan) -> Option<KeptReason> {
+    plan.unschedulable
+        .first()
+        .map(|u| KeptReason::PodsWouldNotFit {
+            pod: format!("{}/{}", u.pod.namespace, u.pod.name),
+            why: u.reason.clone(),
+        })
+}
+
 /// The command the plan supports for removing `removed`, or why there is none.
 fn evaluate(
     input: &DisruptionInput,
@@ -193,11 +206,8 @@ fn evaluate(
     plan: &Plan,
     method: Method,
 ) -> Result<Command, KeptReason> {
-    if let Some(u) = plan.unschedulable.first() {
-        return Err(KeptReason::PodsWouldNotFit {
-            pod: format!("{}/{}", u.pod.namespace, u.pod.name),
-            why: u.reason.clone(),
-        });
+    if let Some(unplaced) = first_unplaced(plan) {
+        return Err(unplaced);
     }
     let price_before = price_of(input, removed).ok_or(KeptReason::UnknownPrice)?;
     let command = |replacements: Vec<Replacement>| {

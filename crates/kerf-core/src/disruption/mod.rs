@@ -1,8 +1,9 @@
 //! Disruption decisions: which kerf-managed nodes to remove or replace, and
 //! why every other one stays. Pure functions over the scheduler's snapshot
-//! plus the facts disruption needs about each node (price, age, pool policy),
-//! as Karpenter v1 decides them: Emptiness first, then multi-node and
-//! single-node consolidation; the first method that yields a command wins.
+//! plus the facts disruption needs about each node (price, age, pool policy,
+//! drift), as Karpenter v1 decides them: Emptiness first, then Drift, then
+//! multi-node and single-node consolidation; the first method that yields a
+//! command wins.
 //!
 //! Consolidation asks the scheduler itself ([`crate::scheduler::solve`])
 //! where the candidates' pods would go without them: a command is valid
@@ -10,12 +11,18 @@
 //! initialized or on at most one new node that is strictly cheaper than the
 //! candidates together (never one node split into several).
 //!
-//! Drift is decided by the callers that know templates and node classes;
-//! here it is a reason a node carries ([`NodeFacts::drifted`]).
+//! Drift asks the scheduler the same question for one node at a time, but
+//! takes any number of new nodes at any price. Callers that know templates
+//! and node classes decide *whether* a node drifted ([`NodeFacts::drifted`]);
+//! this module decides what to do about it.
 
 pub mod budgets;
 mod candidates;
 mod consolidation;
+mod drift;
+#[cfg(test)]
+mod drift_tests;
+mod kept;
 #[cfg(test)]
 mod tests;
 
@@ -32,7 +39,7 @@ use crate::snapshot::Snapshot;
 use crate::template::PoolRef;
 
 pub use budgets::{BudgetNodes, BudgetRule};
-pub use candidates::KeptReason;
+pub use kept::KeptReason;
 
 /// Why a node is disrupted (Karpenter's `reasons` in budgets and events).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -56,6 +63,7 @@ impl fmt::Display for Reason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Method {
     Emptiness,
+    Drift,
     MultiNodeConsolidation,
     SingleNodeConsolidation,
 }
@@ -64,6 +72,7 @@ impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Method::Emptiness => "emptiness",
+            Method::Drift => "drift",
             Method::MultiNodeConsolidation => "multi-node consolidation",
             Method::SingleNodeConsolidation => "single-node consolidation",
         })
@@ -167,7 +176,8 @@ pub struct Replacement {
     pub pool: PoolRef,
     /// What kerf expects to launch (the cheapest of `options`).
     pub chosen: InstanceOption,
-    /// The offerings the launch may use: all cheaper than the candidates.
+    /// The offerings the launch may use: for consolidation all cheaper than
+    /// the candidates, for drift every one that fits the pods.
     pub options: Vec<InstanceOption>,
     /// The candidates' pods planned onto it.
     pub pods: Vec<crate::pod::PodKey>,
@@ -206,18 +216,20 @@ pub struct Decision {
     pub kept: Vec<Kept>,
 }
 
-/// The one command Karpenter's loop would run next: Emptiness, then
-/// multi-node, then single-node consolidation.
+/// The one command Karpenter's loop would run next: Emptiness, then Drift,
+/// then multi-node, then single-node consolidation.
 pub fn decide(input: &DisruptionInput) -> Decision {
     let sorted = candidates::sort(input);
     let mut kept = sorted.kept;
     let command = consolidation::emptiness(input, &sorted.empty)
+        .or_else(|| drift::drift(input, &sorted.drifted, &mut kept))
         .or_else(|| consolidation::multi_node(input, &sorted.underutilized, &sorted.allowance))
         .or_else(|| consolidation::single_node(input, &sorted.underutilized, &mut kept));
     let chosen: Vec<&String> = command.iter().flat_map(|c| &c.candidates).collect();
-    // Single-node consolidation explains every candidate it tried; the ones
-    // left were eligible but another command went first.
-    for name in sorted.empty.iter().chain(&sorted.underutilized) {
+    // Drift and single-node consolidation explain every candidate they
+    // tried; the ones left were eligible but another command went first.
+    let candidates = sorted.empty.iter().chain(&sorted.drifted);
+    for name in candidates.chain(&sorted.underutilized) {
         if !chosen.contains(&name) && !kept.iter().any(|k| &k.node == name) {
             kept.push(Kept {
                 node: name.clone(),

@@ -1,5 +1,6 @@
 //! Pure tests of the disruption decision, each naming the upstream case
-//! (kubernetes-sigs/karpenter pkg/controllers/disruption/*_test.go) it mirrors.
+//! (kubernetes-sigs/karpenter pkg/controllers/disruption/*_test.go) it mirrors,
+//! and the helpers drift_tests.rs shares.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use crate::template::{KubeletSettings, NodeTemplate, PoolKind};
 
 const ZONE: &str = "zone-a";
 
-fn pool() -> PoolRef {
+pub(super) fn pool() -> PoolRef {
     PoolRef {
         kind: PoolKind::NodePool,
         name: "default".into(),
@@ -71,7 +72,7 @@ fn template(capacity_types: &[&str]) -> NodeTemplate {
     }
 }
 
-fn pod(name: &str, cpu: &str, extra: Value) -> Pod {
+pub(super) fn pod(name: &str, cpu: &str, extra: Value) -> Pod {
     let mut v = json!({
         "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
         "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]},
@@ -85,13 +86,13 @@ fn pod(name: &str, cpu: &str, extra: Value) -> Pod {
     serde_json::from_value(v).expect("test pod")
 }
 
-struct Cluster {
+pub(super) struct Cluster {
     nodes: Vec<ExistingNode>,
     facts: Vec<NodeFacts>,
 }
 
 impl Cluster {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Cluster {
             nodes: Vec::new(),
             facts: Vec::new(),
@@ -99,7 +100,13 @@ impl Cluster {
     }
 
     /// A managed, initialized node of `type_` with `pods`.
-    fn node(mut self, name: &str, type_: &str, capacity_type: &str, pods: Vec<Pod>) -> Self {
+    pub(super) fn node(
+        mut self,
+        name: &str,
+        type_: &str,
+        capacity_type: &str,
+        pods: Vec<Pod>,
+    ) -> Self {
         let (_, cpu, od, spot) = TYPES.iter().find(|t| t.0 == type_).copied().unwrap();
         let labels: BTreeMap<String, String> = [
             (kerf_api::labels::ZONE, ZONE),
@@ -147,7 +154,7 @@ impl Cluster {
         self
     }
 
-    fn input(self, policy: PoolPolicy, capacity_types: &[&str]) -> DisruptionInput {
+    pub(super) fn input(self, policy: PoolPolicy, capacity_types: &[&str]) -> DisruptionInput {
         DisruptionInput {
             cluster: Snapshot {
                 nodes: self.nodes,
@@ -163,7 +170,7 @@ impl Cluster {
     }
 }
 
-fn everything_allowed() -> PoolPolicy {
+pub(super) fn everything_allowed() -> PoolPolicy {
     PoolPolicy {
         budgets: vec![BudgetRule {
             nodes: BudgetNodes::Percent(100),
@@ -175,7 +182,7 @@ fn everything_allowed() -> PoolPolicy {
     }
 }
 
-fn kept_reason<'a>(d: &'a Decision, node: &str) -> &'a KeptReason {
+pub(super) fn kept_reason<'a>(d: &'a Decision, node: &str) -> &'a KeptReason {
     &d.kept
         .iter()
         .find(|k| k.node == node)

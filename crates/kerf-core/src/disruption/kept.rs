@@ -1,0 +1,110 @@
+//! Why a managed node stays: the reasons disruption reports for every node no
+//! command touches, in words a person can act on.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Reason;
+
+/// Why a managed node is not disrupted, in words a person can act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum KeptReason {
+    NotInCluster,
+    NotInitialized,
+    Deleting,
+    Nominated,
+    DoNotDisruptNode,
+    DoNotDisruptPod {
+        pod: String,
+    },
+    PodDisruptionBudget {
+        pod: String,
+        pdb: String,
+    },
+    UnknownPool,
+    UnknownPrice,
+    ConsolidateAfterNever,
+    ConsolidateAfter {
+        remaining: Duration,
+    },
+    OnlyWhenEmpty,
+    Budget {
+        reason: Reason,
+        pool: String,
+    },
+    PodsWouldNotFit {
+        pod: String,
+        why: String,
+    },
+    WouldNeedNodes {
+        count: usize,
+    },
+    NoCheaperFit {
+        cheapest: Option<f64>,
+        current: f64,
+    },
+    SpotToSpotDisabled,
+    SpotToSpotFlexibility {
+        cheaper_types: usize,
+    },
+    /// Eligible, but another command goes first this round.
+    NotThisRound,
+}
+
+impl fmt::Display for KeptReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use KeptReason::*;
+        match self {
+            NotInCluster => write!(f, "not in the cluster snapshot"),
+            NotInitialized => write!(f, "not initialized yet"),
+            Deleting => write!(f, "already being deleted"),
+            Nominated => write!(f, "nominated for a pending pod"),
+            DoNotDisruptNode => write!(f, "node has karpenter.sh/do-not-disrupt"),
+            DoNotDisruptPod { pod } => write!(f, "pod {pod} has karpenter.sh/do-not-disrupt"),
+            PodDisruptionBudget { pod, pdb } => {
+                write!(
+                    f,
+                    "PodDisruptionBudget {pdb} allows no eviction of pod {pod} now"
+                )
+            }
+            UnknownPool => write!(f, "its pool is not known"),
+            UnknownPrice => write!(f, "its instance type has no known price"),
+            ConsolidateAfterNever => write!(f, "consolidateAfter is Never"),
+            ConsolidateAfter { remaining } => {
+                write!(f, "consolidateAfter has {}s to run", remaining.as_secs())
+            }
+            OnlyWhenEmpty => write!(f, "consolidationPolicy is WhenEmpty and it has pods"),
+            Budget { reason, pool } => {
+                write!(
+                    f,
+                    "disruption budget of {pool} allows no more {reason} disruptions now"
+                )
+            }
+            PodsWouldNotFit { pod, why } => write!(f, "pod {pod} would not fit elsewhere: {why}"),
+            WouldNeedNodes { count } => {
+                write!(
+                    f,
+                    "its pods would need {count} new nodes (never split one node)"
+                )
+            }
+            NoCheaperFit { cheapest, current } => match cheapest {
+                Some(p) => write!(
+                    f,
+                    "no cheaper fit: the best replacement costs ${p:.4}/h against ${current:.4}/h"
+                ),
+                None => write!(f, "no cheaper fit than ${current:.4}/h"),
+            },
+            SpotToSpotDisabled => write!(
+                f,
+                "spot-to-spot consolidation is off (--feature-gates SpotToSpotConsolidation=true)"
+            ),
+            SpotToSpotFlexibility { cheaper_types } => write!(
+                f,
+                "spot-to-spot needs at least 15 cheaper instance types, found {cheaper_types}"
+            ),
+            NotThisRound => write!(f, "eligible; another command goes first"),
+        }
+    }
+}
