@@ -176,6 +176,15 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
     });
 
     let mut annotations = template.metadata.annotations.clone();
+    // What drift compares with the pool later (crate::disruption).
+    annotations.insert(
+        labels::NODEPOOL_HASH.to_string(),
+        crate::disruption::pool_hash(pool),
+    );
+    annotations.insert(
+        labels::NODEPOOL_HASH_VERSION.to_string(),
+        crate::disruption::POOL_HASH_VERSION.to_string(),
+    );
     if node.min_values_relaxed {
         annotations.insert(MIN_VALUES_RELAXED.to_string(), "true".to_string());
     }
@@ -195,7 +204,7 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             labels: Some(claim_labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
+            annotations: Some(annotations),
             owner_references,
             ..ObjectMeta::default()
         },
