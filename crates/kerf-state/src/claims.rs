@@ -98,9 +98,19 @@ pub fn claims_for_plan(
     taken: &BTreeSet<String>,
     names: &mut dyn NameGenerator,
 ) -> Result<Vec<PlannedClaim>, StateError> {
+    claims_for_nodes(&plan.new_nodes, pools, taken, names)
+}
+
+/// [`claims_for_plan`] for any planned nodes (a disruption command's replacements).
+pub fn claims_for_nodes<'a>(
+    nodes: impl IntoIterator<Item = &'a PlannedNode>,
+    pools: &Pools,
+    taken: &BTreeSet<String>,
+    names: &mut dyn NameGenerator,
+) -> Result<Vec<PlannedClaim>, StateError> {
     let mut used = taken.clone();
-    let mut out = Vec::with_capacity(plan.new_nodes.len());
-    for node in &plan.new_nodes {
+    let mut out = Vec::new();
+    for node in nodes {
         let mut name = format!("{}-{}", node.pool.name, names.suffix(&node.pool));
         let mut attempts = 0;
         while used.contains(&name) {

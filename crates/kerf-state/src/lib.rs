@@ -46,7 +46,9 @@ pub mod snapshot;
 pub mod store;
 pub mod trim;
 
-pub use claims::{DeterministicNames, NameGenerator, PlannedClaim, RandomNames, claims_for_plan};
+pub use claims::{
+    DeterministicNames, NameGenerator, PlannedClaim, RandomNames, claims_for_nodes, claims_for_plan,
+};
 pub use error::StateError;
 pub use pending::{PendingMode, is_pending};
 pub use pools::{Pool, Pools};
