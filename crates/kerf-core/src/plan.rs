@@ -22,7 +22,7 @@ pub struct InstanceOption {
 }
 
 /// A node kerf would launch.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlannedNode {
     /// A placeholder name, stable for equal inputs (`<pool>-<n>`).
     pub name: String,

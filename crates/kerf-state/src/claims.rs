@@ -98,9 +98,19 @@ pub fn claims_for_plan(
     taken: &BTreeSet<String>,
     names: &mut dyn NameGenerator,
 ) -> Result<Vec<PlannedClaim>, StateError> {
+    claims_for_nodes(&plan.new_nodes, pools, taken, names)
+}
+
+/// [`claims_for_plan`] for any planned nodes (a disruption command's replacements).
+pub fn claims_for_nodes<'a>(
+    nodes: impl IntoIterator<Item = &'a PlannedNode>,
+    pools: &Pools,
+    taken: &BTreeSet<String>,
+    names: &mut dyn NameGenerator,
+) -> Result<Vec<PlannedClaim>, StateError> {
     let mut used = taken.clone();
-    let mut out = Vec::with_capacity(plan.new_nodes.len());
-    for node in &plan.new_nodes {
+    let mut out = Vec::new();
+    for node in nodes {
         let mut name = format!("{}-{}", node.pool.name, names.suffix(&node.pool));
         let mut attempts = 0;
         while used.contains(&name) {
@@ -176,6 +186,15 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
     });
 
     let mut annotations = template.metadata.annotations.clone();
+    // What drift compares with the pool later (crate::disruption).
+    annotations.insert(
+        labels::NODEPOOL_HASH.to_string(),
+        crate::disruption::pool_hash(pool),
+    );
+    annotations.insert(
+        labels::NODEPOOL_HASH_VERSION.to_string(),
+        crate::disruption::POOL_HASH_VERSION.to_string(),
+    );
     if node.min_values_relaxed {
         annotations.insert(MIN_VALUES_RELAXED.to_string(), "true".to_string());
     }
@@ -195,7 +214,7 @@ pub fn node_claim(name: &str, node: &PlannedNode, pools: &Pools) -> Result<NodeC
         metadata: ObjectMeta {
             name: Some(name.to_string()),
             labels: Some(claim_labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
+            annotations: Some(annotations),
             owner_references,
             ..ObjectMeta::default()
         },

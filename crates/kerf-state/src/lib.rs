@@ -6,6 +6,7 @@
 //! | [`store`] | [`ClusterState`]: Kubernetes objects by key; `apply` / `delete` per kind, validating and defaulting pools on the way in |
 //! | [`trim`] | what the state keeps of a Pod or a Node: the fields kerf reads |
 //! | [`expected`] | [`ClusterState::expected_pods`]: the replicas pending pods' ReplicaSets have yet to create; [`ClusterState::demand_key`]: what a pending pod adds to a batch |
+//! | [`disruption`] | the input of kerf-core's disruption decision: pool policies, node facts (price, initialized, last pod event), drift the state shows, the pool template hash |
 //! | [`deleting`] | nodes being deleted ([`ClusterState::deleting_nodes`]) and their pods that need new capacity, as Karpenter's provisioner plans for them |
 //! | [`pending`] | which pods need capacity ([`PendingMode`]: Karpenter's rule, or "every unbound pod" for the simulator) |
 //! | [`pools`] | [`Pool`]: a NodePool, or a Provisioner converted to v1 but remembered as one; kubelet settings, limits, [`NodeTemplateContext`](kerf_cloud::NodeTemplateContext) |
@@ -35,6 +36,7 @@
 
 pub mod claims;
 pub mod deleting;
+pub mod disruption;
 pub mod error;
 pub mod expected;
 pub mod pending;
@@ -44,10 +46,14 @@ pub mod snapshot;
 pub mod store;
 pub mod trim;
 
-pub use claims::{DeterministicNames, NameGenerator, PlannedClaim, RandomNames, claims_for_plan};
+pub use claims::{
+    DeterministicNames, NameGenerator, PlannedClaim, RandomNames, claims_for_nodes, claims_for_plan,
+};
 pub use error::StateError;
 pub use pending::{PendingMode, is_pending};
 pub use pools::{Pool, Pools};
-pub use provision::{ProvisionOptions, ProvisionOutcome, provision, provision_from};
+pub use provision::{
+    ProvisionOptions, ProvisionOutcome, provision, provision_from, resolve_instance_types,
+};
 pub use snapshot::{BuiltSnapshot, InstanceTypes, SnapshotOptions};
 pub use store::{ClusterState, Tracked, node_is_ready, object_key};

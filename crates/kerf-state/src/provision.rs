@@ -91,18 +91,7 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
         }
         pools
     };
-    let mut instance_types: InstanceTypes = BTreeMap::new();
-    for pool in &pools.ready {
-        let types = cloud
-            .instance_types(&pool.context())
-            .await
-            .map_err(|source| StateError::Cloud {
-                provider: cloud.name().to_string(),
-                pool: pool.pool.to_string(),
-                source,
-            })?;
-        instance_types.insert(pool.pool.clone(), types);
-    }
+    let instance_types = resolve_instance_types(&pools, cloud).await?;
     let (built, taken) = {
         let state = read();
         let built = state.snapshot_with_pools(&pools, &instance_types, &options.snapshot_options());
@@ -138,4 +127,24 @@ pub async fn provision_from<S: std::ops::Deref<Target = ClusterState>>(
         instance_types,
         problems: built.problems,
     })
+}
+
+/// Each usable pool's instance types, as the cloud resolves them.
+pub async fn resolve_instance_types(
+    pools: &Pools,
+    cloud: &dyn CloudProvider,
+) -> Result<InstanceTypes, StateError> {
+    let mut instance_types: InstanceTypes = BTreeMap::new();
+    for pool in &pools.ready {
+        let types = cloud
+            .instance_types(&pool.context())
+            .await
+            .map_err(|source| StateError::Cloud {
+                provider: cloud.name().to_string(),
+                pool: pool.pool.to_string(),
+                source,
+            })?;
+        instance_types.insert(pool.pool.clone(), types);
+    }
+    Ok(instance_types)
 }

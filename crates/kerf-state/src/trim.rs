@@ -44,6 +44,8 @@ pub fn trim_pod(pod: &mut Pod) {
             reason: status.reason.take(),
             message: status.message.take(),
             nominated_node_name: status.nominated_node_name.take(),
+            // Counts a do-not-disrupt duration (crate::disruption).
+            start_time: status.start_time.take(),
             conditions: (!conditions.is_empty()).then_some(conditions),
             ..Default::default()
         };

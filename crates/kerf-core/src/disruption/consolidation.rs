@@ -214,7 +214,7 @@ fn evaluate(
         // fold, not sum: an empty f64 sum is -0.0, which prints as "$-0.0000".
         let price_after = replacements
             .iter()
-            .fold(0.0, |total, r| total + r.chosen.price);
+            .fold(0.0, |total, r| total + r.node.chosen.price);
         Command {
             method,
             reason: Reason::Underutilized,
@@ -288,12 +288,10 @@ fn evaluate(
     let Some(chosen) = options.first().cloned() else {
         return Err(no_cheaper);
     };
-    Ok(command(vec![Replacement {
-        pool: node.pool.clone(),
-        chosen,
-        options,
-        pods: node.pods.clone(),
-    }]))
+    let mut node = node.clone();
+    node.chosen = chosen;
+    node.options = options;
+    Ok(command(vec![Replacement { node }]))
 }
 
 /// Keeps the offerings of the `n` cheapest distinct instance types (options are cheapest first).

@@ -49,17 +49,12 @@ pub(super) fn drift(
         let replacements: Vec<Replacement> = plan
             .new_nodes
             .iter()
-            .map(|node| Replacement {
-                pool: node.pool.clone(),
-                chosen: node.chosen.clone(),
-                options: node.options.clone(),
-                pods: node.pods.clone(),
-            })
+            .map(|node| Replacement { node: node.clone() })
             .collect();
         // fold, not sum: an empty f64 sum is -0.0, which prints as "$-0.0000".
         let price_after = replacements
             .iter()
-            .fold(0.0, |total, r| total + r.chosen.price);
+            .fold(0.0, |total, r| total + r.node.chosen.price);
         return Some(Command {
             method: Method::Drift,
             reason: Reason::Drifted,

@@ -92,16 +92,17 @@ fn a_drifted_node_is_replaced_even_when_the_replacement_costs_more() {
     let [replacement] = command.replacements.as_slice() else {
         panic!("one replacement: {command:?}")
     };
-    assert_eq!(replacement.chosen.instance_type, "t.large");
-    assert_eq!(replacement.chosen.capacity_type, "on-demand");
+    assert_eq!(replacement.node.chosen.instance_type, "t.large");
+    assert_eq!(replacement.node.chosen.capacity_type, "on-demand");
     // Every type that holds the pod may be launched, not only cheaper ones.
     let types: Vec<&str> = replacement
+        .node
         .options
         .iter()
         .map(|o| o.instance_type.as_str())
         .collect();
     assert_eq!(types, ["t.large", "t.xlarge", "t.2xlarge"]);
-    assert_eq!(replacement.pods.len(), 1);
+    assert_eq!(replacement.node.pods.len(), 1);
     assert!((command.price_before - 0.03).abs() < 1e-9);
     assert!((command.price_after - 0.10).abs() < 1e-9);
 }
@@ -259,8 +260,8 @@ fn a_drifted_node_whose_pods_need_two_nodes_gets_two_replacements() {
     assert_eq!(command.method, Method::Drift);
     assert_eq!(command.replacements.len(), 2, "{command:?}");
     for replacement in &command.replacements {
-        assert_eq!(replacement.chosen.instance_type, "t.large");
-        assert_eq!(replacement.pods.len(), 1);
+        assert_eq!(replacement.node.chosen.instance_type, "t.large");
+        assert_eq!(replacement.node.pods.len(), 1);
     }
     assert!((command.price_before - 0.40).abs() < 1e-9);
     assert!((command.price_after - 0.20).abs() < 1e-9);

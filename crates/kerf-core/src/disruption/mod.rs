@@ -34,7 +34,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::InstanceOption;
+use crate::plan::PlannedNode;
 use crate::snapshot::Snapshot;
 use crate::template::PoolRef;
 
@@ -170,17 +170,13 @@ pub struct DisruptionInput {
     pub options: DisruptionOptions,
 }
 
-/// A node to launch in place of the candidates.
+/// A node to launch in place of the candidates: the scheduler's planned node
+/// with its options narrowed to the offerings the command allows (for
+/// consolidation, only those cheaper than the candidates; for drift, every
+/// one that fits the pods); `node.chosen` is the cheapest of them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Replacement {
-    pub pool: PoolRef,
-    /// What kerf expects to launch (the cheapest of `options`).
-    pub chosen: InstanceOption,
-    /// The offerings the launch may use: for consolidation all cheaper than
-    /// the candidates, for drift every one that fits the pods.
-    pub options: Vec<InstanceOption>,
-    /// The candidates' pods planned onto it.
-    pub pods: Vec<crate::pod::PodKey>,
+    pub node: PlannedNode,
 }
 
 /// One decision: remove `candidates`, launching `replacements` first.

@@ -268,7 +268,7 @@ fn several_nodes_merge_into_one_cheaper_node() {
     let [replacement] = command.replacements.as_slice() else {
         panic!("one replacement: {command:?}")
     };
-    assert_eq!(replacement.chosen.instance_type, "t.xlarge");
+    assert_eq!(replacement.node.chosen.instance_type, "t.xlarge");
     assert!(command.price_after < command.price_before);
 }
 
@@ -305,9 +305,10 @@ fn on_demand_may_become_spot_but_spot_to_spot_needs_the_gate() {
         )
         .input(everything_allowed(), &["on-demand", "spot"]);
     let command = decide(&input).command.expect("a command");
-    assert_eq!(command.replacements[0].chosen.capacity_type, "spot");
+    assert_eq!(command.replacements[0].node.chosen.capacity_type, "spot");
     assert!(
         command.replacements[0]
+            .node
             .options
             .iter()
             .all(|o| o.capacity_type == "spot")
