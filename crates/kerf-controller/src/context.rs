@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::jiff::Timestamp;
 use kerf_cloud::CloudProvider;
 use kerf_core::pod::PodKey;
 use kerf_core::template::PoolRef;
@@ -39,6 +40,7 @@ pub struct ControllerOptions {
     pub leader_election: Option<crate::leader::LeaderElection>,
     /// What the scheduler does when a pod would break a pool's minValues.
     pub min_values_policy: kerf_core::snapshot::MinValuesPolicy,
+    pub disruption: crate::disruption::DisruptionSettings,
 }
 
 impl Default for ControllerOptions {
@@ -55,6 +57,7 @@ impl Default for ControllerOptions {
             gc_grace: crate::gc::DEFAULT_GRACE,
             leader_election: None,
             min_values_policy: kerf_core::snapshot::MinValuesPolicy::Strict,
+            disruption: crate::disruption::DisruptionSettings::default(),
         }
     }
 }
@@ -72,6 +75,10 @@ impl ControllerOptions {
     }
 }
 
+/// How long a node the provisioner planned pending pods onto is off limits
+/// to disruption, as Karpenter's nomination window keeps it.
+pub const NOMINATION_WINDOW: Duration = Duration::from_secs(20);
+
 /// How long a repeated pool Event is held back.
 pub const POOL_EVENT_DEDUPE: Duration = Duration::from_secs(60);
 
@@ -86,8 +93,14 @@ pub struct Context {
     launching: Mutex<BTreeSet<String>>,
     /// When each (pool, reason) Event was last published.
     pool_events: Mutex<BTreeMap<(PoolRef, &'static str), Instant>>,
+    /// When each (node, note) disruption Event was last published.
+    node_events: Mutex<BTreeMap<(String, String), Instant>>,
     synced: AtomicBool,
     leader: AtomicBool,
+    /// Node → when the provisioner last planned a pending pod onto it.
+    nominations: Mutex<BTreeMap<String, Instant>>,
+    /// Node → when a pod last arrived on it or left it, as the watches saw it.
+    pod_events: Mutex<BTreeMap<String, Timestamp>>,
     /// Wakes the provisioner: a pod that may need capacity changed.
     wake: Notify,
     /// What woke it since it last looked: pods' demand keys, and whether anything
@@ -107,6 +120,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Records `key` as sent at `now` unless it was sent less than `every` ago.
+fn due<K: Ord>(sent: &Mutex<BTreeMap<K, Instant>>, key: K, now: Instant, every: Duration) -> bool {
+    let mut sent = lock(sent);
+    if sent
+        .get(&key)
+        .is_some_and(|at| now.duration_since(*at) < every)
+    {
+        return false;
+    }
+    sent.insert(key, now);
+    true
+}
+
 impl Context {
     pub fn new(options: ControllerOptions, client: Client, cloud: Arc<dyn CloudProvider>) -> Self {
         let leader = AtomicBool::new(options.leader_election.is_none());
@@ -119,6 +145,9 @@ impl Context {
             wanted_bindings: Mutex::new(BTreeMap::new()),
             launching: Mutex::new(BTreeSet::new()),
             pool_events: Mutex::new(BTreeMap::new()),
+            node_events: Mutex::new(BTreeMap::new()),
+            nominations: Mutex::new(BTreeMap::new()),
+            pod_events: Mutex::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
             leader,
             wake: Notify::new(),
@@ -200,15 +229,45 @@ impl Context {
     /// Whether to publish this pool Event now: at most once per
     /// [`POOL_EVENT_DEDUPE`] for the same pool and reason, as Karpenter dedupes.
     pub fn pool_event_due(&self, pool: &PoolRef, reason: &'static str, now: Instant) -> bool {
-        let mut sent = lock(&self.pool_events);
-        let key = (pool.clone(), reason);
-        if sent
-            .get(&key)
-            .is_some_and(|at| now.duration_since(*at) < POOL_EVENT_DEDUPE)
-        {
-            return false;
-        }
-        sent.insert(key, now);
-        true
+        due(
+            &self.pool_events,
+            (pool.clone(), reason),
+            now,
+            POOL_EVENT_DEDUPE,
+        )
+    }
+
+    /// Whether to publish this note on this node now: at most once per `every`.
+    pub fn node_event_due(&self, node: &str, note: &str, now: Instant, every: Duration) -> bool {
+        due(
+            &self.node_events,
+            (node.to_string(), note.to_string()),
+            now,
+            every,
+        )
+    }
+
+    /// The provisioner planned a pending pod onto this node.
+    pub fn nominate(&self, node: &str, at: Instant) {
+        lock(&self.nominations).insert(node.to_string(), at);
+    }
+
+    /// Nodes nominated within [`NOMINATION_WINDOW`] of `now`; older ones are forgotten.
+    pub fn nominated_nodes(&self, now: Instant) -> BTreeSet<String> {
+        let mut nominations = lock(&self.nominations);
+        nominations.retain(|_, at| now.duration_since(*at) < NOMINATION_WINDOW);
+        nominations.keys().cloned().collect()
+    }
+
+    /// A pod arrived on or left `node`.
+    pub fn pod_event(&self, node: &str, at: Timestamp) {
+        lock(&self.pod_events).insert(node.to_string(), at);
+    }
+
+    /// The last pod event per node; nodes no longer in `keep` are forgotten.
+    pub fn pod_events(&self, keep: &BTreeSet<String>) -> BTreeMap<String, Timestamp> {
+        let mut events = lock(&self.pod_events);
+        events.retain(|node, _| keep.contains(node));
+        events.clone()
     }
 }

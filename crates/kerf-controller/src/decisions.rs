@@ -1,6 +1,6 @@
 //! What the controller should do, as pure functions of the cluster state and
 //! the time: which claims registered or initialized, which never registered,
-//! which nodes are empty (and for how long), which claims expired, which pods
+//! which claims expired, which pods
 //! to bind where, and how far a node's drain has come. The async loops only
 //! gather the state, call these and apply the answers.
 
@@ -11,11 +11,10 @@ use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 use k8s_openapi::jiff::Timestamp;
 use kerf_api::conditions::{self, Condition};
 use kerf_api::labels;
-use kerf_api::v1::{ConsolidationPolicy, NodeClaim};
+use kerf_api::v1::NodeClaim;
 use kerf_core::pod::PodKey;
 use kerf_state::ClusterState;
 use kerf_state::pending::{bound_node, is_daemonset_pod, is_mirror_pod};
-use kerf_state::pools::{Pools, pool_of_labels};
 
 /// One step of a claim's life the controller must write.
 #[derive(Clone, Debug, PartialEq)]
@@ -175,29 +174,6 @@ fn has_do_not_evict(pod: &Pod) -> bool {
     })
 }
 
-/// What emptiness and expiration decided for one node or claim.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RemovalAction {
-    /// The node just became empty: record when (`karpenter.sh/emptiness-timestamp`).
-    MarkEmpty { node: String, at: Timestamp },
-    /// A pod arrived on a node marked empty.
-    ClearEmpty { node: String },
-    /// Empty for the pool's TTL, or past `expireAfter`: delete the claim.
-    Delete { claim: String, reason: &'static str },
-}
-
-/// How long a pool's nodes may stay empty; `None`: emptiness never removes them.
-fn empty_ttl(pools: &Pools, claim: &NodeClaim) -> Option<Duration> {
-    let pool = pools.get(&pool_of_labels(claim.metadata.labels.as_ref()?)?)?;
-    let disruption = &pool.node_pool.spec.disruption;
-    match disruption.consolidation_policy.unwrap_or_default() {
-        ConsolidationPolicy::WhenEmpty | ConsolidationPolicy::WhenEmptyOrUnderutilized => {
-            disruption.consolidate_after?.0?.to_std()
-        }
-        ConsolidationPolicy::Balanced => None,
-    }
-}
-
 fn expired(claim: &NodeClaim, now: Timestamp) -> bool {
     let Some(after) = claim
         .spec
@@ -214,11 +190,11 @@ fn expired(claim: &NodeClaim, now: Timestamp) -> bool {
         .is_some_and(|t| elapsed(t.0, now) >= after)
 }
 
-/// Emptiness (`ttlSecondsAfterEmpty` / `WhenEmpty` + `consolidateAfter`) and
-/// expiration (`ttlSecondsUntilExpired` / `expireAfter`) over initialized
-/// claims. Nodes with a do-not-evict (do-not-disrupt) pod are never removed
-/// voluntarily.
-pub fn removals(state: &ClusterState, pools: &Pools, now: Timestamp) -> Vec<RemovalAction> {
+/// Claims past `expireAfter` (`ttlSecondsUntilExpired`): initialized, not
+/// being deleted, on a Node with no do-not-evict (do-not-disrupt) pod.
+/// Expiry is forceful in Karpenter v1 and takes no budget; emptiness, drift
+/// and consolidation are [`crate::disruption`]'s.
+pub fn expired_claims(state: &ClusterState, now: Timestamp) -> Vec<String> {
     let mut out = Vec::new();
     for (name, claim) in state.objects::<NodeClaim>() {
         if claim.metadata.deletion_timestamp.is_some() || !claim_has(claim, conditions::INITIALIZED)
@@ -232,41 +208,14 @@ pub fn removals(state: &ClusterState, pools: &Pools, now: Timestamp) -> Vec<Remo
             continue;
         }
         let node_name = node.metadata.name.clone().unwrap_or_default();
-        let pods = workload_pods(state, &node_name);
-        if pods.iter().any(|p| has_do_not_evict(p)) {
+        if workload_pods(state, &node_name)
+            .iter()
+            .any(|p| has_do_not_evict(p))
+        {
             continue;
         }
         if expired(claim, now) {
-            out.push(RemovalAction::Delete {
-                claim: name.clone(),
-                reason: "expired",
-            });
-            continue;
-        }
-        let marked = node
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(labels::EMPTINESS_TIMESTAMP));
-        if !pods.is_empty() {
-            if marked.is_some() {
-                out.push(RemovalAction::ClearEmpty { node: node_name });
-            }
-            continue;
-        }
-        let Some(ttl) = empty_ttl(pools, claim) else {
-            continue;
-        };
-        match marked.and_then(|m| m.parse::<Timestamp>().ok()) {
-            None => out.push(RemovalAction::MarkEmpty {
-                node: node_name,
-                at: now,
-            }),
-            Some(since) if elapsed(since, now) >= ttl => out.push(RemovalAction::Delete {
-                claim: name.clone(),
-                reason: "empty",
-            }),
-            Some(_) => {}
+            out.push(name.clone());
         }
     }
     out

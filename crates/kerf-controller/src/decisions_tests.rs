@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kerf_api::v1::{NodeClaim, NodeClaimSpec, NodeClaimStatus};
 use kerf_api::v1alpha5::Provisioner;
 
@@ -106,14 +106,6 @@ fn pod(name: &str, node: Option<&str>) -> Pod {
     }
 }
 
-fn annotate(mut n: Node, key: &str, value: &str) -> Node {
-    n.metadata
-        .annotations
-        .get_or_insert_with(Default::default)
-        .insert(key.into(), value.into());
-    n
-}
-
 #[test]
 fn registration_applies_missing_labels_taints_then_initializes() {
     let mut s = ClusterState::new();
@@ -167,59 +159,7 @@ fn claim_without_node_times_out() {
 }
 
 #[test]
-fn emptiness_marks_clears_and_deletes_after_ttl() {
-    let mut s = ClusterState::new();
-    s.apply(provisioner(Some(30))).unwrap();
-    let all = [
-        conditions::LAUNCHED,
-        conditions::REGISTERED,
-        conditions::INITIALIZED,
-    ];
-    s.apply(claim("c1", &all)).unwrap();
-    s.apply(node("c1", true, &[])).unwrap();
-    s.apply(pod("web", Some("c1"))).unwrap();
-    let pools = s.pools();
-    assert!(removals(&s, &pools, at(5)).is_empty(), "a pod runs there");
-
-    let mut ds = pod("ds", Some("c1"));
-    ds.metadata.owner_references = Some(vec![OwnerReference {
-        kind: "DaemonSet".into(),
-        name: "ds".into(),
-        ..Default::default()
-    }]);
-    s.apply(ds).unwrap();
-    s.delete::<Pod>("default/web");
-    assert_eq!(
-        removals(&s, &pools, at(5)),
-        vec![RemovalAction::MarkEmpty {
-            node: "c1".into(),
-            at: at(5)
-        }],
-        "daemonset pods do not count"
-    );
-    s.apply(annotate(
-        node("c1", true, &[]),
-        labels::EMPTINESS_TIMESTAMP,
-        &at(5).to_string(),
-    ))
-    .unwrap();
-    assert!(removals(&s, &pools, at(34)).is_empty(), "29 s empty");
-    assert_eq!(
-        removals(&s, &pools, at(35)),
-        vec![RemovalAction::Delete {
-            claim: "c1".into(),
-            reason: "empty"
-        }]
-    );
-    s.apply(pod("web2", Some("c1"))).unwrap();
-    assert_eq!(
-        removals(&s, &pools, at(35)),
-        vec![RemovalAction::ClearEmpty { node: "c1".into() }]
-    );
-}
-
-#[test]
-fn no_ttl_never_removes_and_do_not_evict_blocks() {
+fn expiry_deletes_unless_a_do_not_evict_pod_holds_the_node() {
     let mut s = ClusterState::new();
     s.apply(provisioner(None)).unwrap();
     let all = [
@@ -229,26 +169,20 @@ fn no_ttl_never_removes_and_do_not_evict_blocks() {
     ];
     s.apply(claim("c1", &all)).unwrap();
     s.apply(node("c1", true, &[])).unwrap();
-    let pools = s.pools();
-    assert!(removals(&s, &pools, at(10_000)).is_empty());
+    assert!(expired_claims(&s, at(10_000)).is_empty(), "no expireAfter");
 
     let mut expiring = claim("c1", &all);
     expiring.spec.expire_after = Some(kerf_api::v1::NillableDuration::from_secs(100));
     s.apply(expiring).unwrap();
-    assert_eq!(
-        removals(&s, &pools, at(100)),
-        vec![RemovalAction::Delete {
-            claim: "c1".into(),
-            reason: "expired"
-        }]
-    );
+    assert!(expired_claims(&s, at(99)).is_empty(), "not yet");
+    assert_eq!(expired_claims(&s, at(100)), ["c1"]);
     let mut keep = pod("keep", Some("c1"));
     keep.metadata.annotations = Some(BTreeMap::from([(
         labels::DO_NOT_EVICT.to_string(),
         "true".to_string(),
     )]));
     s.apply(keep).unwrap();
-    assert!(removals(&s, &pools, at(100)).is_empty());
+    assert!(expired_claims(&s, at(100)).is_empty());
     assert_eq!(
         drain_step(&s, "c1"),
         DrainStep::Blocked(PodKey {

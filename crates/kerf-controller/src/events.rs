@@ -187,7 +187,7 @@ pub fn publish_pools(client: &Client, notices: Vec<(ObjectReference, PoolKind, P
     publish_all(client, items);
 }
 
-fn publish_all(client: &Client, items: Vec<(ObjectReference, Event)>) {
+pub(crate) fn publish_all(client: &Client, items: Vec<(ObjectReference, Event)>) {
     if items.is_empty() {
         return;
     }

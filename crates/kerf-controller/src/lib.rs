@@ -4,7 +4,7 @@
 //! batching provisioning loop that creates NodeClaims and launches them
 //! through a [`kerf_cloud::CloudProvider`], the NodeClaim lifecycle
 //! (registration, initialization, registration timeout), binding pods with
-//! `--bind-pods`, emptiness and expiration, termination through the
+//! `--bind-pods`, expiration, disruption (emptiness, drift, consolidation), termination through the
 //! `karpenter.sh/termination` finalizer, and the health and metrics endpoints.
 //!
 //! | Module | Owns |
@@ -14,7 +14,9 @@
 //! | [`watch`] | kube-runtime watchers → [`kerf_state::ClusterState`] |
 //! | [`provisioner`] | batch → `kerf_state::provision` → create claims → launch |
 //! | [`nodeclaim`] | per-claim reconciler on kube-runtime's `Controller`: launch (with backoff), registration, initialization, registration timeout |
-//! | [`lifecycle`] | the pool-level loop: emptiness, expiry, binding, pool counters |
+//! | [`lifecycle`] | the pool-level loop: expiry, binding, pool counters |
+//! | [`disruption`] | Karpenter v1's disruption loop: decide (kerf-core), validate, replace, taint, delete; resume or roll back after a restart |
+//! | [`disruption_metrics`] | `karpenter_voluntary_disruption_*` and `karpenter_nodeclaims_disrupted` |
 //! | [`counter`] | Provisioner / NodePool `status.resources`: capacity of the pool's nodes |
 //! | [`leader`] | leader election with a coordination.k8s.io Lease |
 //! | [`termination`] | per-claim reconciler on kube-runtime's `Controller`: finalizer, cordon, evict, terminate, release |
@@ -26,6 +28,8 @@ pub mod batcher;
 pub mod context;
 pub mod counter;
 pub mod decisions;
+pub mod disruption;
+pub mod disruption_metrics;
 pub mod events;
 pub mod gc;
 pub mod leader;
@@ -115,6 +119,7 @@ pub async fn run_with_context(ctx: Arc<Context>, endpoints: Endpoints) -> Result
     tasks.spawn(nodeclaim::run(ctx.clone()));
     tasks.spawn(lifecycle::run(ctx.clone()));
     tasks.spawn(termination::run(ctx.clone()));
+    tasks.spawn(disruption::run(ctx.clone()));
     tasks.spawn(gc::run(
         ctx.clone(),
         ctx.options.gc_interval,

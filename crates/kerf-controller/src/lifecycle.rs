@@ -1,5 +1,5 @@
 //! The pool-level loop: every reconcile interval it asks [`crate::decisions`]
-//! what emptiness, expiration and (with `--bind-pods`) binding require, and
+//! what expiration and (with `--bind-pods`) binding require, and
 //! writes that to the API server; then the pools' `status.resources`
 //! ([`crate::counter`]). Writes are idempotent, so acting twice on a stale
 //! cache is harmless. A claim's own life (launch, registration,
@@ -9,17 +9,14 @@ use kerf_kube::{NotFoundExt, is_conflict, is_not_found};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
-use k8s_openapi::jiff::Timestamp;
-use kerf_api::labels;
+use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use kerf_api::v1::NodeClaim;
 use kerf_core::pod::PodKey;
 use kube::Api;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::{ObjectMeta, PostParams};
 
 use crate::context::Context;
-use crate::decisions::{self, RemovalAction};
+use crate::decisions;
 use crate::status::now;
 
 pub async fn run(ctx: Arc<Context>) {
@@ -40,18 +37,18 @@ const BINDS_IN_FLIGHT: usize = 16;
 
 pub async fn reconcile_once(ctx: &Arc<Context>) {
     let t = now();
-    let (removals, (binds, done)) = {
+    let (expired, (binds, done)) = {
         let state = ctx.state();
         ctx.metrics.refresh_pods(&state);
-        let pools = state.pools();
         (
-            decisions::removals(&state, &pools, t),
+            decisions::expired_claims(&state, t),
             decisions::bindings(&state, &ctx.wanted_bindings()),
         )
     };
-    for action in removals {
-        if let Err(e) = apply_removal(ctx, &action).await {
-            tracing::error!(?action, error = %e, "removal step failed");
+    for claim in expired {
+        tracing::info!(%claim, reason = "expired", "deleting nodeclaim");
+        if let Err(e) = delete_claim(ctx, &claim).await {
+            tracing::error!(%claim, error = %e, "deleting expired nodeclaim");
         }
     }
     for pod in done {
@@ -73,36 +70,6 @@ pub(crate) async fn delete_claim(ctx: &Context, claim: &str) -> kube::Result<()>
     api.delete(claim, &Default::default())
         .await
         .ok_if_not_found()?;
-    Ok(())
-}
-
-async fn apply_removal(ctx: &Context, action: &RemovalAction) -> kube::Result<()> {
-    let nodes: Api<Node> = Api::all(ctx.client.clone());
-    match action {
-        RemovalAction::MarkEmpty { node, at } => {
-            // RFC 3339 in whole seconds, as Karpenter writes it.
-            let at = Timestamp::from_second(at.as_second()).unwrap_or(*at);
-            let patch = json!({ "metadata": { "annotations": { labels::EMPTINESS_TIMESTAMP: at.to_string() } } });
-            let stored = nodes
-                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            let _ = ctx.state_mut().apply(stored);
-            tracing::info!(%node, "node is empty");
-        }
-        RemovalAction::ClearEmpty { node } => {
-            let patch =
-                json!({ "metadata": { "annotations": { labels::EMPTINESS_TIMESTAMP: null } } });
-            let stored = nodes
-                .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            let _ = ctx.state_mut().apply(stored);
-            tracing::info!(%node, "node is no longer empty");
-        }
-        RemovalAction::Delete { claim, reason } => {
-            tracing::info!(%claim, %reason, "deleting nodeclaim");
-            delete_claim(ctx, claim).await?;
-        }
-    }
     Ok(())
 }
 

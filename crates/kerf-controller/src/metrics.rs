@@ -37,6 +37,7 @@ pub struct Metrics {
     pub synced: Gauge,
     /// Instances garbage collection terminated.
     pub garbage_collected: Counter,
+    pub disruption: crate::disruption_metrics::DisruptionMetrics,
     /// Serialises encoding with the pod-state refresh.
     encode_lock: Mutex<()>,
 }
@@ -86,7 +87,9 @@ impl Metrics {
             "1 once every watched kind has been listed",
             synced.clone(),
         );
+        let disruption = crate::disruption_metrics::DisruptionMetrics::register(&mut registry);
         Metrics {
+            disruption,
             registry,
             nodes_created,
             nodes_terminated,

@@ -137,6 +137,7 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, kerf_state::Sta
             .map(move |p| (p, &placement.node))
     });
     for (pod, node) in on_existing {
+        ctx.nominate(node, Instant::now());
         let notice = PodNotice::Existing { node: node.clone() };
         notices.push((pod.clone(), notice));
         if ctx.options.bind_pods {
@@ -146,31 +147,14 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, kerf_state::Sta
     let planned_claims = outcome.claims;
     drop(outcome.snapshot);
     drop(outcome.plan);
-    let claims: Api<NodeClaim> = Api::all(ctx.client.clone());
     let mut created = 0;
     for planned in planned_claims {
-        let mut claim = planned.claim;
-        let name = kerf_cloud::provider::claim_name(&claim).to_string();
-        claim
-            .metadata
-            .finalizers
-            .get_or_insert_with(Vec::new)
-            .push(labels::TERMINATION_FINALIZER.to_string());
-        ctx.start_launch(&name);
-        let stored = match claims.create(&PostParams::default(), &claim).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                ctx.end_launch(&name);
-                tracing::error!(claim = %name, error = %e, "creating nodeclaim");
-                continue;
-            }
-        };
-        created += 1;
-        // The watch will deliver it too; storing it now keeps the next batch
-        // from planning the same capacity again.
-        if let Err(e) = ctx.state_mut().apply(stored.clone()) {
-            tracing::warn!(claim = %name, error = %e, "caching nodeclaim");
+        let name = kerf_cloud::provider::claim_name(&planned.claim).to_string();
+        if let Err(e) = create_and_launch(ctx, planned.claim).await {
+            tracing::error!(claim = %name, error = %e, "creating nodeclaim");
+            continue;
         }
+        created += 1;
         for pod in &planned.pods {
             let claim = name.clone();
             notices.push((pod.clone(), PodNotice::Launching { claim }));
@@ -178,15 +162,6 @@ pub async fn provision_once(ctx: &Arc<Context>) -> Result<usize, kerf_state::Sta
                 ctx.want_binding(pod.clone(), name.clone());
             }
         }
-        // Launched here at once; a failure is retried, with backoff, by the
-        // claim's reconciler (crate::nodeclaim).
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            if let Err(e) = launch(&ctx, stored).await {
-                tracing::warn!(claim = %name, error = %e, "launch failed; the claim's reconciler retries it");
-            }
-            ctx.end_launch(&name);
-        });
     }
     events::publish(&ctx.client, &pending, notices);
     Ok(created)
@@ -206,6 +181,47 @@ fn publish_pool_notices(ctx: &Context, outcome: &kerf_state::ProvisionOutcome) {
             .collect()
     };
     events::publish_pools(&ctx.client, notices);
+}
+
+/// Creates the claim (with the termination finalizer) in the API server,
+/// caches it, and starts its launch in a task of its own; a failed launch is
+/// retried, with backoff, by the claim's reconciler ([`crate::nodeclaim`]).
+/// The provisioner and disruption's replacements both come here.
+pub async fn create_and_launch(
+    ctx: &Arc<Context>,
+    mut claim: NodeClaim,
+) -> Result<NodeClaim, kube::Error> {
+    let name = kerf_cloud::provider::claim_name(&claim).to_string();
+    let finalizers = claim.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers
+        .iter()
+        .any(|f| f == labels::TERMINATION_FINALIZER)
+    {
+        finalizers.push(labels::TERMINATION_FINALIZER.to_string());
+    }
+    ctx.start_launch(&name);
+    let claims: Api<NodeClaim> = Api::all(ctx.client.clone());
+    let stored = match claims.create(&PostParams::default(), &claim).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            ctx.end_launch(&name);
+            return Err(e);
+        }
+    };
+    // The watch will deliver it too; storing it now keeps the next batch
+    // from planning the same capacity again.
+    if let Err(e) = ctx.state_mut().apply(stored.clone()) {
+        tracing::warn!(claim = %name, error = %e, "caching nodeclaim");
+    }
+    let task_ctx = ctx.clone();
+    let launching = stored.clone();
+    tokio::spawn(async move {
+        if let Err(e) = launch(&task_ctx, launching).await {
+            tracing::warn!(claim = %name, error = %e, "launch failed; the claim's reconciler retries it");
+        }
+        task_ctx.end_launch(&name);
+    });
+    Ok(stored)
 }
 
 /// `cloud.create`, then the claim's labels (instance type, zone, capacity

@@ -95,12 +95,14 @@ where
                 // One lock per event: the demand key reads the state the
                 // object is stored into.
                 let going_away = node_going_away(&obj);
-                let needs_capacity = {
+                let (needs_capacity, moved) = {
                     let mut state = ctx.state_mut();
                     let key = pod_needing_capacity(&ctx.options, &state, &obj);
+                    let moved = pod_event_nodes(stored_pod(&state, &obj), as_pod(&obj));
                     apply_one(&mut state, obj);
-                    key
+                    (key, moved)
                 };
+                note_pod_events(&ctx, moved);
                 if let Some(key) = needs_capacity {
                     ctx.pod_needs_capacity(key);
                 }
@@ -109,10 +111,49 @@ where
                 }
             }
             Ok(Event::Delete(obj)) => {
+                let moved = pod_event_nodes(as_pod(&obj), None);
                 ctx.state_mut().delete_object(&obj);
+                note_pod_events(&ctx, moved);
             }
             Err(e) => tracing::warn!(kind = K::KIND, error = %e, "watch error; retrying"),
         }
+    }
+}
+
+fn as_pod<K: Tracked + 'static>(obj: &K) -> Option<&Pod> {
+    let any: &dyn std::any::Any = obj;
+    any.downcast_ref::<Pod>()
+}
+
+/// The stored version of the pod this event is about.
+fn stored_pod<'a, K: Tracked + 'static>(state: &'a ClusterState, obj: &K) -> Option<&'a Pod> {
+    as_pod(obj)?;
+    state.get::<Pod>(&obj.state_key().ok()?)
+}
+
+/// Nodes whose workload changed with a pod event: the node the pod left (it
+/// moved, finished or went away) and the node it arrived on. Consolidation
+/// waits `consolidateAfter` from the last such event on a node.
+fn pod_event_nodes(old: Option<&Pod>, new: Option<&Pod>) -> Vec<String> {
+    let running_on = |p: Option<&Pod>| {
+        p.filter(|p| !kerf_state::pending::is_terminal(p))
+            .and_then(|p| kerf_state::pending::bound_node(p))
+            .map(str::to_string)
+    };
+    let (before, after) = (running_on(old), running_on(new));
+    if before == after {
+        return Vec::new();
+    }
+    before.into_iter().chain(after).collect()
+}
+
+fn note_pod_events(ctx: &Context, nodes: Vec<String>) {
+    if nodes.is_empty() {
+        return;
+    }
+    let at = crate::status::now();
+    for node in nodes {
+        ctx.pod_event(&node, at);
     }
 }
 
@@ -207,5 +248,21 @@ mod tests {
         assert!(node_going_away(&deleted));
         assert!(node_going_away(&claim));
         assert!(!node_going_away(&pod), "only nodes and claims");
+    }
+
+    #[test]
+    fn a_pod_binding_leaving_or_finishing_is_an_event_on_its_nodes() {
+        let unbound: Pod = yaml("metadata: {name: p}\nspec: {containers: [{name: c}]}");
+        let bound: Pod = yaml("metadata: {name: p}\nspec: {nodeName: n1, containers: [{name: c}]}");
+        let done: Pod = yaml(
+            "metadata: {name: p}\nspec: {nodeName: n1, containers: [{name: c}]}\nstatus: {phase: Succeeded}",
+        );
+        assert_eq!(pod_event_nodes(Some(&unbound), Some(&bound)), ["n1"]);
+        assert_eq!(pod_event_nodes(None, Some(&bound)), ["n1"]);
+        assert_eq!(pod_event_nodes(Some(&bound), Some(&done)), ["n1"]);
+        assert_eq!(pod_event_nodes(Some(&bound), None), ["n1"]);
+        assert!(pod_event_nodes(Some(&bound), Some(&bound)).is_empty());
+        assert!(pod_event_nodes(Some(&unbound), None).is_empty());
+        assert!(pod_event_nodes(Some(&unbound), Some(&unbound)).is_empty());
     }
 }

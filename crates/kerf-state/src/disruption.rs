@@ -21,7 +21,7 @@ use kerf_core::disruption::{
     BudgetNodes, BudgetRule, DisruptionInput, DisruptionOptions, MinSavings, NodeFacts, Policy,
     PoolPolicy, Reason,
 };
-use kerf_core::template::PoolRef;
+use kerf_core::template::{PoolKind, PoolRef};
 use sha2::{Digest, Sha256};
 
 use crate::deleting::node_is_deleting;
@@ -319,10 +319,11 @@ pub fn pool_hash(pool: &Pool) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What a pool says about disrupting its nodes, with Karpenter's defaults
-/// (v1alpha5 Provisioners come here converted: `ttlSecondsAfterEmpty` is
+/// What a pool says about disrupting its nodes, with Karpenter's defaults.
+/// v1alpha5 Provisioners come here converted (`ttlSecondsAfterEmpty` is
 /// WhenEmpty after that many seconds, `consolidation.enabled` is
-/// WhenEmptyOrUnderutilized, budgets the default 10%).
+/// WhenEmptyOrUnderutilized) and, as under Karpenter v1alpha5, without
+/// budgets (100%): every empty node goes at once.
 pub fn pool_policy(pool: &Pool) -> Result<PoolPolicy, StateError> {
     let disruption = &pool.node_pool.spec.disruption;
     let field = |path: &str, message: String| {
@@ -346,7 +347,20 @@ pub fn pool_policy(pool: &Pool) -> Result<PoolPolicy, StateError> {
         })?),
     };
     let mut budgets = Vec::new();
-    for (i, b) in disruption.budgets_or_default().iter().enumerate() {
+    if pool.pool.kind == PoolKind::Provisioner {
+        // v1alpha5 had no budgets: Karpenter removed every empty node at once.
+        budgets.push(BudgetRule {
+            nodes: BudgetNodes::Percent(100),
+            reasons: None,
+            schedule: None,
+            duration: None,
+        });
+    }
+    let converted_budgets = match pool.pool.kind {
+        PoolKind::Provisioner => Vec::new(),
+        PoolKind::NodePool => disruption.budgets_or_default(),
+    };
+    for (i, b) in converted_budgets.iter().enumerate() {
         let at = |f: &str| format!("spec.disruption.budgets[{i}].{f}");
         let nodes = parse_budget_nodes(&b.nodes).ok_or_else(|| {
             field(

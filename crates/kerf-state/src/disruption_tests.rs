@@ -154,3 +154,82 @@ fn drift_is_a_changed_hash_of_the_same_version_or_a_label_the_pool_no_longer_adm
     // A label the node lacks is not drift.
     assert_eq!(static_drift(&p, &node(&[]), None), None);
 }
+
+/// `ttlSecondsAfterEmpty: 30` through the state and the decision: a node
+/// whose last workload pod left at t=5 (a DaemonSet pod stays) is kept until
+/// t=35, then removed by Emptiness; a pod arriving again keeps it.
+#[test]
+fn a_provisioners_empty_node_goes_after_its_ttl_from_the_last_pod_event() {
+    let t = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
+    let mut state = ClusterState::new();
+    let provisioner: kerf_api::v1alpha5::Provisioner = serde_yaml::from_str(
+        "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: default}\nspec:\n  provider: {instanceProfile: p}\n  ttlSecondsAfterEmpty: 30\n",
+    )
+    .expect("provisioner");
+    state.apply(provisioner).expect("provisioner applies");
+    let claim: NodeClaim = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "c1", "labels": {labels::PROVISIONER_NAME: "default"}},
+        "spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}, "requirements": []},
+        "status": {"nodeName": "n1", "providerID": "kwok://n1", "conditions": [
+            {"type": "Initialized", "status": "True", "lastTransitionTime": "2027-01-15T08:00:00Z"}]},
+    }))
+    .expect("claim");
+    state.apply(claim).expect("claim applies");
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "n1", "labels": {labels::PROVISIONER_NAME: "default",
+            labels::INSTANCE_TYPE: "m5.large", labels::ZONE: "us-east-1a", labels::CAPACITY_TYPE: "on-demand"}},
+        "spec": {"providerID": "kwok://n1"},
+        "status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "29"},
+            "conditions": [{"type": "Ready", "status": "True"}]},
+    }))
+    .expect("node");
+    state.apply(node).expect("node applies");
+    let daemon: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "agent", "namespace": "default",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": "u"}]},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+        "status": {"phase": "Running"},
+    }))
+    .expect("pod");
+    state.apply(daemon).expect("pod applies");
+    let pools = state.pools();
+    let decide = |state: &ClusterState, now: Timestamp| {
+        let observed = Observed {
+            pod_events: [("n1".to_string(), t(5))].into(),
+            ..Observed::default()
+        };
+        let built = state.disruption_input(
+            &pools,
+            &InstanceTypes::new(),
+            now,
+            &observed,
+            DisruptionOptions::default(),
+        );
+        assert!(built.problems.is_empty(), "{:?}", built.problems);
+        kerf_core::disruption::decide(&built.input)
+    };
+    let early = decide(&state, t(34));
+    assert!(early.command.is_none(), "{early:?}");
+    assert_eq!(
+        early.kept[0].reason,
+        kerf_core::disruption::KeptReason::ConsolidateAfter {
+            remaining: std::time::Duration::from_secs(1)
+        }
+    );
+    let command = decide(&state, t(35)).command.expect("emptiness");
+    assert_eq!(command.method, kerf_core::disruption::Method::Emptiness);
+    assert_eq!(command.candidates, ["n1"]);
+
+    let web: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+        "status": {"phase": "Running"},
+    }))
+    .expect("pod");
+    state.apply(web).expect("pod applies");
+    let busy = decide(&state, t(35));
+    assert!(
+        busy.command.is_none(),
+        "a workload pod keeps a WhenEmpty node: {busy:?}"
+    );
+}

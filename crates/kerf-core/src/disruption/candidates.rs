@@ -37,7 +37,7 @@ pub(super) struct Sorted {
 }
 
 /// Pods that would have to move: not DaemonSet, mirror, terminal or deleting ones.
-pub(super) fn reschedulable(node: &ExistingNode) -> impl Iterator<Item = &Pod> {
+pub fn reschedulable(node: &ExistingNode) -> impl Iterator<Item = &Pod> {
     node.pods.iter().map(|p| p.as_ref()).filter(|p| {
         let owned_by_daemonset = p
             .metadata

@@ -39,6 +39,8 @@ use crate::snapshot::Snapshot;
 use crate::template::PoolRef;
 
 pub use budgets::{BudgetNodes, BudgetRule};
+/// The pods that would have to move off a node: not DaemonSet, mirror, terminal or deleting ones.
+pub use candidates::reschedulable as pods_to_move;
 pub use kept::KeptReason;
 
 /// Why a node is disrupted (Karpenter's `reasons` in budgets and events).

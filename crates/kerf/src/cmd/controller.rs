@@ -96,6 +96,24 @@ pub struct ControllerArgs {
     /// and annotates the NodeClaim.
     #[arg(long, value_enum, ignore_case = true, env = "MIN_VALUES_POLICY", default_value_t = super::MinValuesPolicy::Strict)]
     pub min_values_policy: super::MinValuesPolicy,
+    /// Karpenter's feature gates, e.g. `SpotToSpotConsolidation=true`.
+    #[arg(long, env = "FEATURE_GATES", default_value = "")]
+    pub feature_gates: String,
+    /// How long a disruption command waits before it is decided again and,
+    /// if the answer holds, carried out (Go duration).
+    #[arg(long, env = "KERF_DISRUPTION_VALIDATION_DELAY", default_value = "15s")]
+    pub disruption_validation_delay: String,
+    /// How often disruption looks for work when nothing is due sooner (Go duration).
+    #[arg(long, env = "KERF_DISRUPTION_POLL_INTERVAL", default_value = "10s")]
+    pub disruption_poll_interval: String,
+    /// How long replacement nodes may take to initialize before a disruption
+    /// command is rolled back (Go duration).
+    #[arg(
+        long,
+        env = "KERF_DISRUPTION_REPLACEMENT_TIMEOUT",
+        default_value = "10m"
+    )]
+    pub disruption_replacement_timeout: String,
     /// Instance catalogue (YAML or JSON) instead of the built-in AWS us-east-1 one.
     #[arg(long, env = "KERF_CATALOG")]
     pub catalog: Option<PathBuf>,
@@ -284,7 +302,33 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         &args.gc_grace_period,
         true,
     )?;
+    let gates: super::feature_gates::FeatureGates =
+        args.feature_gates
+            .parse()
+            .map_err(|e: super::feature_gates::FeatureGateError| {
+                config_error("--feature-gates (FEATURE_GATES)", e.to_string())
+            })?;
+    let disruption = kerf_controller::disruption::DisruptionSettings {
+        validation_delay: duration(
+            "--disruption-validation-delay (KERF_DISRUPTION_VALIDATION_DELAY)",
+            &args.disruption_validation_delay,
+            true,
+        )?,
+        poll: duration(
+            "--disruption-poll-interval (KERF_DISRUPTION_POLL_INTERVAL)",
+            &args.disruption_poll_interval,
+            false,
+        )?,
+        replacement_timeout: duration(
+            "--disruption-replacement-timeout (KERF_DISRUPTION_REPLACEMENT_TIMEOUT)",
+            &args.disruption_replacement_timeout,
+            false,
+        )?,
+        spot_to_spot: gates.spot_to_spot_consolidation,
+        ..Default::default()
+    };
     let options = ControllerOptions {
+        disruption,
         leader_election,
         gc_interval,
         gc_grace,

@@ -1,0 +1,303 @@
+//! The disruption loop, Karpenter v1's: every poll it gathers a snapshot
+//! (the cluster state, each pool's instance types, what the cloud says has
+//! drifted), asks the pure [`kerf_core::disruption::decide`] for the next
+//! command, waits the validation delay, decides again and drops the command
+//! if the answer changed, then carries it out ([`execute`]): replacements
+//! first, then the candidates tainted `karpenter.sh/disrupted:NoSchedule`
+//! and, once every replacement is Initialized, deleted through the
+//! termination path (Eviction API, PDBs). A command that fails or times out
+//! is rolled back. Its record lives on the candidate Nodes, so a restarted
+//! controller resumes or rolls back what the last one left ([`recover`]).
+//!
+//! Nodes it keeps get a `DisruptionBlocked` Event with the reason (at most
+//! once per reason every [`BLOCKED_EVENT_DEDUPE`]).
+
+mod events;
+mod execute;
+mod recover;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kerf_api::v1::NodeClaim;
+use kerf_core::disruption::{Command, Decision, DisruptionOptions, KeptReason};
+use kerf_state::disruption::Observed;
+
+use crate::context::Context;
+use crate::status::now;
+
+pub use execute::{COMMAND_ANNOTATION, CommandRecord};
+
+/// How often a node kept for the same reason is told so again.
+pub const BLOCKED_EVENT_DEDUPE: Duration = Duration::from_secs(10 * 60);
+
+/// How the disruption loop behaves; `kerf controller`'s flags fill it.
+#[derive(Clone, Debug)]
+pub struct DisruptionSettings {
+    /// How often the loop looks when nothing is due sooner (Karpenter: 10 s).
+    pub poll: Duration,
+    /// Between deciding and acting; the command must survive a second decision.
+    pub validation_delay: Duration,
+    /// How long replacements may take to initialize before the command is rolled back.
+    pub replacement_timeout: Duration,
+    /// `--feature-gates SpotToSpotConsolidation=true`.
+    pub spot_to_spot: bool,
+    /// How often each claim's instance is asked whether it drifted.
+    pub provider_drift_every: Duration,
+}
+
+impl Default for DisruptionSettings {
+    fn default() -> Self {
+        DisruptionSettings {
+            poll: Duration::from_secs(10),
+            validation_delay: Duration::from_secs(15),
+            replacement_timeout: Duration::from_secs(10 * 60),
+            spot_to_spot: false,
+            provider_drift_every: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DisruptionError {
+    #[error(transparent)]
+    State(#[from] kerf_state::StateError),
+    #[error("{what}: {source}")]
+    Kube {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("replacement {claim}: {why}")]
+    Replacement { claim: String, why: String },
+    #[error("Node {node} kept changing under {attempts} writes")]
+    Contended { node: String, attempts: usize },
+}
+
+impl DisruptionError {
+    fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let what = what.into();
+        move |source| DisruptionError::Kube { what, source }
+    }
+}
+
+pub async fn run(ctx: Arc<Context>) {
+    let settings = ctx.options.disruption.clone();
+    let mut drift = ProviderDrift::default();
+    let mut wait = Duration::ZERO;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = settings.poll;
+        if !ctx.is_active() {
+            wait = Duration::from_secs(1);
+            continue;
+        }
+        match round(&ctx, &mut drift).await {
+            // A node's consolidateAfter runs out before the next poll: look then.
+            Ok(Some(due)) => wait = wait.min(due).max(Duration::from_secs(1)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "disruption round failed"),
+        }
+    }
+}
+
+/// One round: finish or undo what a previous controller left, decide,
+/// validate, act. Returns how soon a kept node's consolidateAfter runs out.
+pub async fn round(
+    ctx: &Arc<Context>,
+    drift: &mut ProviderDrift,
+) -> Result<Option<Duration>, DisruptionError> {
+    recover::recover(ctx).await?;
+    let (decision, pools) = decide_now(ctx, drift).await?;
+    let due = next_due(&decision);
+    events::kept(ctx, &decision);
+    let Some(command) = decision.command else {
+        return Ok(due);
+    };
+    tracing::info!(
+        method = %command.method,
+        reason = %command.reason,
+        candidates = ?command.candidates,
+        replacements = command.replacements.len(),
+        savings = command.savings_per_hour(),
+        "disruption command; validating"
+    );
+    tokio::time::sleep(ctx.options.disruption.validation_delay).await;
+    let (again, _) = decide_now(ctx, drift).await?;
+    let Some(command) = again.command.filter(|c| same_command(&command, c)) else {
+        tracing::info!("disruption command no longer holds after validation; dropped");
+        ctx.metrics.disruption.invalidated.inc();
+        return Ok(due);
+    };
+    execute::execute(ctx, &command, &pools).await?;
+    Ok(None)
+}
+
+/// The decision over the current state, and the pools it read.
+async fn decide_now(
+    ctx: &Context,
+    drift: &mut ProviderDrift,
+) -> Result<(Decision, kerf_state::Pools), DisruptionError> {
+    let pools = ctx.state().pools();
+    let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
+    let provider_drift = drift.refresh(ctx).await;
+    let started = Instant::now();
+    let built = {
+        let state = ctx.state();
+        let nodes: BTreeSet<String> = state
+            .objects::<k8s_openapi::api::core::v1::Node>()
+            .map(|(name, _)| name.clone())
+            .collect();
+        let observed = Observed {
+            nominated: ctx.nominated_nodes(Instant::now()),
+            provider_drift,
+            pod_events: ctx.pod_events(&nodes),
+        };
+        let options = DisruptionOptions {
+            spot_to_spot: ctx.options.disruption.spot_to_spot,
+        };
+        state.disruption_input(&pools, &instance_types, now(), &observed, options)
+    };
+    for problem in &built.problems {
+        tracing::warn!(%problem, "left out of the disruption decision");
+    }
+    let decision = kerf_core::disruption::decide(&built.input);
+    ctx.metrics
+        .disruption
+        .evaluation_duration
+        .observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .disruption
+        .record_eligible(&built.input, &decision);
+    Ok((decision, pools))
+}
+
+/// The same command: method, reason and candidates, and as many replacements.
+fn same_command(first: &Command, second: &Command) -> bool {
+    let set = |c: &Command| c.candidates.iter().cloned().collect::<BTreeSet<_>>();
+    first.method == second.method
+        && first.reason == second.reason
+        && set(first) == set(second)
+        && first.replacements.len() == second.replacements.len()
+}
+
+/// The shortest `consolidateAfter` still running on a kept node.
+fn next_due(decision: &Decision) -> Option<Duration> {
+    decision
+        .kept
+        .iter()
+        .filter_map(|k| match k.reason {
+            KeptReason::ConsolidateAfter { remaining } => Some(remaining),
+            _ => None,
+        })
+        .min()
+}
+
+/// What the cloud says about each launched claim's instance, asked at most
+/// once per [`DisruptionSettings::provider_drift_every`] per claim.
+#[derive(Debug, Default)]
+pub struct ProviderDrift {
+    checked: BTreeMap<String, (Instant, Option<String>)>,
+}
+
+impl ProviderDrift {
+    async fn refresh(&mut self, ctx: &Context) -> BTreeMap<String, String> {
+        let every = ctx.options.disruption.provider_drift_every;
+        let claims: Vec<NodeClaim> = ctx
+            .state()
+            .objects::<NodeClaim>()
+            .filter(|(_, c)| crate::decisions::is_launched(c))
+            .map(|(_, c)| c.clone())
+            .collect();
+        let live: BTreeSet<&str> = claims
+            .iter()
+            .filter_map(|c| c.metadata.name.as_deref())
+            .collect();
+        self.checked.retain(|name, _| live.contains(name.as_str()));
+        for claim in &claims {
+            let Some(name) = claim.metadata.name.clone() else {
+                continue;
+            };
+            let fresh = self
+                .checked
+                .get(&name)
+                .is_some_and(|(at, _)| at.elapsed() < every);
+            if fresh {
+                continue;
+            }
+            match ctx.cloud.is_drifted(claim).await {
+                Ok(reason) => {
+                    self.checked.insert(name, (Instant::now(), reason));
+                }
+                Err(e) => tracing::warn!(claim = %name, error = %e, "asking the cloud about drift"),
+            }
+        }
+        self.checked
+            .iter()
+            .filter_map(|(name, (_, reason))| reason.clone().map(|r| (name.clone(), r)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kerf_core::disruption::{Kept, Method, Reason};
+
+    fn command(method: Method, candidates: &[&str]) -> Command {
+        Command {
+            method,
+            reason: Reason::Underutilized,
+            candidates: candidates.iter().map(|s| s.to_string()).collect(),
+            replacements: Vec::new(),
+            price_before: 1.0,
+            price_after: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_command_holds_when_method_reason_and_candidates_agree() {
+        let first = command(Method::MultiNodeConsolidation, &["a", "b"]);
+        assert!(same_command(
+            &first,
+            &command(Method::MultiNodeConsolidation, &["b", "a"])
+        ));
+        assert!(!same_command(
+            &first,
+            &command(Method::MultiNodeConsolidation, &["a"])
+        ));
+        assert!(!same_command(
+            &first,
+            &command(Method::SingleNodeConsolidation, &["a", "b"])
+        ));
+    }
+
+    #[test]
+    fn the_loop_wakes_when_the_first_consolidate_after_runs_out() {
+        let kept = |node: &str, reason| Kept {
+            node: node.into(),
+            reason,
+        };
+        let decision = Decision {
+            command: None,
+            kept: vec![
+                kept(
+                    "a",
+                    KeptReason::ConsolidateAfter {
+                        remaining: Duration::from_secs(7),
+                    },
+                ),
+                kept(
+                    "b",
+                    KeptReason::ConsolidateAfter {
+                        remaining: Duration::from_secs(3),
+                    },
+                ),
+                kept("c", KeptReason::DoNotDisruptNode),
+            ],
+        };
+        assert_eq!(next_due(&decision), Some(Duration::from_secs(3)));
+        assert_eq!(next_due(&Decision::default()), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! `--feature-gates` (env `FEATURE_GATES`), as Karpenter reads it:
+//! `Name=true|false` pairs, comma separated. kerf honours
+//! `SpotToSpotConsolidation`; Karpenter's other gates are accepted when off
+//! and refused when on, since kerf does not implement them (a gate that is
+//! accepted and ignored would be a setting that silently does nothing).
+
+use std::str::FromStr;
+
+/// The gates kerf acts on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FeatureGates {
+    pub spot_to_spot_consolidation: bool,
+}
+
+/// Karpenter's gates kerf knows of but does not implement.
+const NOT_IMPLEMENTED: &[&str] = &[
+    "NodeRepair",
+    "ReservedCapacity",
+    "NodeOverlay",
+    "StaticCapacity",
+];
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum FeatureGateError {
+    #[error("{0:?} is not Name=true or Name=false")]
+    Malformed(String),
+    #[error("{0:?} is not a Karpenter feature gate kerf knows")]
+    Unknown(String),
+    #[error("{0} is not implemented by kerf; leave it false")]
+    NotImplemented(String),
+}
+
+impl FromStr for FeatureGates {
+    type Err = FeatureGateError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut gates = FeatureGates::default();
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| FeatureGateError::Malformed(pair.to_string()))?;
+            let on = match value.trim().to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(FeatureGateError::Malformed(pair.to_string())),
+            };
+            match name.trim() {
+                "SpotToSpotConsolidation" => gates.spot_to_spot_consolidation = on,
+                other if NOT_IMPLEMENTED.contains(&other) => {
+                    if on {
+                        return Err(FeatureGateError::NotImplemented(other.to_string()));
+                    }
+                }
+                other => return Err(FeatureGateError::Unknown(other.to_string())),
+            }
+        }
+        Ok(gates)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_read_as_karpenter_writes_them() {
+        assert_eq!(
+            "SpotToSpotConsolidation=true,NodeRepair=false".parse(),
+            Ok(FeatureGates {
+                spot_to_spot_consolidation: true
+            })
+        );
+        assert_eq!("".parse(), Ok(FeatureGates::default()));
+        assert_eq!(
+            "NodeRepair=true".parse::<FeatureGates>(),
+            Err(FeatureGateError::NotImplemented("NodeRepair".into()))
+        );
+        assert_eq!(
+            "SpotToSpot=true".parse::<FeatureGates>(),
+            Err(FeatureGateError::Unknown("SpotToSpot".into()))
+        );
+        assert_eq!(
+            "SpotToSpotConsolidation".parse::<FeatureGates>(),
+            Err(FeatureGateError::Malformed(
+                "SpotToSpotConsolidation".into()
+            ))
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Consolidation, budgets and drift on the real control plane (etcd,
+//! kube-apiserver, kube-controller-manager, kube-scheduler, kwok, the `kerf
+//! controller` binary with its default disruption settings, kubectl): a
+//! Deployment scaled down leaves a cheaper fleet with every pod Running; a
+//! PodDisruptionBudget that allows nothing keeps its node and says so in an
+//! Event; a changed NodePool template replaces its nodes (drift).
+//! Fails (never skips) when the control-plane binaries are missing.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+const POOL_LABEL: &str = "karpenter.sh/nodepool=general";
+
+/// A NodePool that may consolidate at once, four sizes of m5 on-demand in one zone.
+fn node_pool(extra_template_labels: &str, budget: &str) -> String {
+    format!(
+        r#"apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata:
+  name: default
+spec:
+  role: KarpenterNodeRole-kerf-test
+  amiSelectorTerms:
+    - alias: al2023@latest
+  subnetSelectorTerms:
+    - tags: {{karpenter.sh/discovery: kerf-test}}
+  securityGroupSelectorTerms:
+    - tags: {{karpenter.sh/discovery: kerf-test}}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: general
+spec:
+  template:
+    metadata:
+      labels:
+        team: web{extra_template_labels}
+    spec:
+      nodeClassRef:
+        group: karpenter.k8s.aws
+        kind: EC2NodeClass
+        name: default
+      requirements:
+        - key: node.kubernetes.io/instance-type
+          operator: In
+          values: ["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge"]
+        - key: karpenter.sh/capacity-type
+          operator: In
+          values: ["on-demand"]
+        - key: topology.kubernetes.io/zone
+          operator: In
+          values: ["us-east-1a"]
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: 0s
+    budgets:
+      - nodes: "{budget}"
+"#
+    )
+}
+
+fn apply(plane: &kerf_testenv::ControlPlane, name: &str, text: &str) {
+    let path = write(plane.dir(), name, text);
+    kubectl(plane, &["apply", "-f", path.to_str().expect("utf-8")]);
+}
+
+fn pool_nodes(plane: &kerf_testenv::ControlPlane) -> BTreeSet<String> {
+    nodes_labelled(plane, POOL_LABEL).into_iter().collect()
+}
+
+/// `instance-type` of each of the pool's nodes.
+fn pool_types(plane: &kerf_testenv::ControlPlane) -> Vec<String> {
+    lines(&kubectl(
+        plane,
+        &[
+            "get",
+            "nodes",
+            "-l",
+            POOL_LABEL,
+            "-o",
+            "jsonpath={.items[*].metadata.labels.node\\.kubernetes\\.io/instance-type}",
+        ],
+    ))
+}
+
+/// Messages of the Events with this reason, on any object.
+fn events(plane: &kerf_testenv::ControlPlane, reason: &str) -> Vec<String> {
+    kubectl(
+        plane,
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            &format!("reason={reason}"),
+            "-o",
+            "jsonpath={range .items[*]}{.involvedObject.kind}/{.involvedObject.name}: {.message}{\"\\n\"}{end}",
+        ],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// $/h of the m5 sizes in us-east-1 on demand, as the built-in catalogue sells them.
+fn price(instance_type: &str) -> f64 {
+    match instance_type {
+        "m5.large" => 0.096,
+        "m5.xlarge" => 0.192,
+        "m5.2xlarge" => 0.384,
+        "m5.4xlarge" => 0.768,
+        other => panic!("unexpected instance type {other}"),
+    }
+}
+
+fn fleet_price(plane: &kerf_testenv::ControlPlane) -> f64 {
+    pool_types(plane).iter().map(|t| price(t)).sum()
+}
+
+/// Scaled from 30 pods to 3, the fleet shrinks to one node that holds the
+/// three, cheaper than before, with every pod Running throughout the end
+/// state; the decision is counted and announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scaled_down_deployment_consolidates_to_a_cheaper_fleet() {
+    let plane = cluster(true).await;
+    let controller = start_controller(&plane, false, &[]);
+    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "30"],
+    );
+    wait(&plane, "30 pods Running", Duration::from_secs(120), || {
+        (running_inflate_pods(&plane).len() == 30).then_some(())
+    });
+    let before = fleet_price(&plane);
+    let nodes_before = pool_nodes(&plane);
+    eprintln!("30 pods on {:?}: ${before:.3}/h", pool_types(&plane));
+
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "3"],
+    );
+    let after = wait(
+        &plane,
+        "the fleet consolidated to one node holding 3 Running pods",
+        Duration::from_secs(240),
+        || {
+            let pods = running_inflate_pods(&plane);
+            let nodes = pool_nodes(&plane);
+            let on: BTreeSet<&String> = pods.iter().map(|(_, n)| n).collect();
+            (pods.len() == 3 && nodes.len() == 1 && on.len() == 1 && claim_names(&plane).len() == 1)
+                .then(|| fleet_price(&plane))
+        },
+    );
+    eprintln!("3 pods on {:?}: ${after:.3}/h", pool_types(&plane));
+    assert!(after < before, "${after}/h is not cheaper than ${before}/h");
+    assert_eq!(
+        pool_types(&plane),
+        ["m5.xlarge"],
+        "the cheapest node that holds 3 CPUs of pods"
+    );
+    let pending = kubectl(
+        &plane,
+        &[
+            "get",
+            "pods",
+            "--field-selector=status.phase=Pending",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(pending.trim().is_empty(), "pending pods: {pending}");
+
+    let (_, text) = http_get(controller.metrics_port, "/metrics").expect("metrics endpoint");
+    let decisions: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("karpenter_voluntary_disruption_decisions_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(decisions >= 1.0, "decisions counted:\n{text}");
+    let announced: Vec<String> = ["DisruptionLaunching", "DisruptionTerminating"]
+        .iter()
+        .flat_map(|r| events(&plane, r))
+        .collect();
+    assert!(
+        announced.iter().any(|e| nodes_before
+            .iter()
+            .any(|n| e.starts_with(&format!("Node/{n}: Disrupting")))),
+        "no disruption Event on the old nodes: {announced:?}"
+    );
+}
+
+/// Pods a PodDisruptionBudget allows no eviction of keep their node, with a
+/// `DisruptionBlocked` Event naming the budget; a NodePool budget of 0 keeps
+/// an otherwise removable node; raising it lets the node go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdb_and_a_zero_budget_block_until_lifted() {
+    let plane = cluster(true).await;
+    let _controller = start_controller(&plane, false, &[]);
+    apply(&plane, "nodepool.yaml", &node_pool("", "0"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "6"],
+    );
+    wait(&plane, "6 pods Running", Duration::from_secs(120), || {
+        (running_inflate_pods(&plane).len() == 6).then_some(())
+    });
+    apply(
+        &plane,
+        "pdb.yaml",
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: inflate, namespace: default}\nspec:\n  maxUnavailable: 0\n  selector: {matchLabels: {app: inflate}}\n",
+    );
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "1"],
+    );
+    let blocked = wait(
+        &plane,
+        "a DisruptionBlocked Event naming the PDB",
+        Duration::from_secs(90),
+        || {
+            events(&plane, "DisruptionBlocked")
+                .into_iter()
+                .find(|e| e.contains("PodDisruptionBudget default/inflate"))
+        },
+    );
+    eprintln!("{blocked}");
+    let nodes = pool_nodes(&plane);
+    kubectl(&plane, &["delete", "pdb", "inflate"]);
+    // The budget of 0 still holds every node.
+    std::thread::sleep(Duration::from_secs(30));
+    assert_eq!(pool_nodes(&plane), nodes, "a budget of 0 lets nothing go");
+    assert!(
+        events(&plane, "DisruptionBlocked")
+            .iter()
+            .any(|e| e.contains("disruption budget of nodepool general")),
+        "{:?}",
+        events(&plane, "DisruptionBlocked")
+    );
+    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
+    wait(
+        &plane,
+        "one m5.large left for the one pod",
+        Duration::from_secs(120),
+        || {
+            let pods = running_inflate_pods(&plane);
+            (pods.len() == 1 && pool_types(&plane) == ["m5.large"]).then_some(())
+        },
+    );
+}
+
+/// A label added to the NodePool's template drifts its nodes: each is
+/// replaced by a node that carries the label, and the pods run there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_node_pool_replaces_its_nodes() {
+    let plane = cluster(true).await;
+    let _controller = start_controller(&plane, false, &[]);
+    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "3"],
+    );
+    wait(&plane, "3 pods Running", Duration::from_secs(120), || {
+        (running_inflate_pods(&plane).len() == 3).then_some(())
+    });
+    let old = pool_nodes(&plane);
+    apply(
+        &plane,
+        "nodepool.yaml",
+        &node_pool("\n        tier: gold", "100%"),
+    );
+    wait(
+        &plane,
+        "the drifted nodes replaced by labelled ones",
+        Duration::from_secs(180),
+        || {
+            let now = pool_nodes(&plane);
+            let labelled: BTreeSet<String> =
+                nodes_labelled(&plane, "tier=gold").into_iter().collect();
+            let pods = running_inflate_pods(&plane);
+            (now.is_disjoint(&old)
+                && !now.is_empty()
+                && now == labelled
+                && pods.len() == 3
+                && pods.iter().all(|(_, n)| labelled.contains(n)))
+            .then_some(())
+        },
+    );
+}
