@@ -134,6 +134,17 @@ pub(super) fn simulate(
     input: &DisruptionInput,
     removed: &[String],
 ) -> (Plan, BTreeMap<String, Vec<PodKey>>) {
+    let (snapshot, moved) = end_state(input, removed);
+    (solve(&snapshot), moved)
+}
+
+/// The scheduler's input with `removed` gone: their pods pending, the other
+/// nodes as they are (those not initialized or being deleted take no pods),
+/// and which pods came from which candidate.
+pub(super) fn end_state(
+    input: &DisruptionInput,
+    removed: &[String],
+) -> (Snapshot, BTreeMap<String, Vec<PodKey>>) {
     let cluster = &input.cluster;
     let mut moved = BTreeMap::new();
     let mut pending = Vec::new();
@@ -186,7 +197,7 @@ pub(super) fn simulate(
         namespaces: cluster.namespaces.clone(),
         options: cluster.options.clone(),
     };
-    (solve(&snapshot), moved)
+    (snapshot, moved)
 }
 
 /// The first of the moved pods the plan found no place for.

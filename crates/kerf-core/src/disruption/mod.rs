@@ -24,6 +24,8 @@ mod drift;
 mod drift_tests;
 mod kept;
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

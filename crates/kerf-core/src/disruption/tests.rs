@@ -26,7 +26,7 @@ pub(super) fn pool() -> PoolRef {
 }
 
 /// (name, cpu cores, on-demand $/h, spot $/h)
-const TYPES: [(&str, i64, f64, f64); 3] = [
+pub(super) const TYPES: [(&str, i64, f64, f64); 3] = [
     ("t.large", 2, 0.10, 0.03),
     ("t.xlarge", 4, 0.20, 0.06),
     ("t.2xlarge", 8, 0.40, 0.12),
