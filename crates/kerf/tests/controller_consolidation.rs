@@ -294,3 +294,89 @@ async fn a_changed_node_pool_replaces_its_nodes() {
         },
     );
 }
+
+/// The command record (`kerf.sh/disruption-command`) of the first node that
+/// carries one with replacements.
+fn replace_record(plane: &kerf_testenv::ControlPlane) -> Option<serde_json::Value> {
+    let out = kubectl(
+        plane,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.annotations.kerf\\.sh/disruption-command}{\"\\n\"}{end}",
+        ],
+    );
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["replacements"].as_array().is_some_and(|a| !a.is_empty()))
+}
+
+/// The controller killed (SIGKILL) while a replacement is still booting: the
+/// next one resumes the command from the record on the Nodes, launches no
+/// second replacement, and leaves no node tainted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_in_the_middle_of_a_command_finishes_it_once() {
+    let plane = cluster(true).await;
+    // Replacements take 20 s to register: the window the first controller dies in.
+    let flags = ["--kwok-registration-delay", "20s"];
+    let first = start_controller(&plane, false, &flags);
+    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "30"],
+    );
+    wait(&plane, "30 pods Running", Duration::from_secs(180), || {
+        (running_inflate_pods(&plane).len() == 30).then_some(())
+    });
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "3"],
+    );
+    let record = wait(
+        &plane,
+        "a replace command recorded on a node",
+        Duration::from_secs(180),
+        || replace_record(&plane),
+    );
+    drop(first);
+    let replacements: Vec<String> = record["replacements"]
+        .as_array()
+        .expect("replacements")
+        .iter()
+        .map(|r| r.as_str().expect("name").to_string())
+        .collect();
+    eprintln!("killed during {record}");
+
+    let _second = start_controller(&plane, false, &flags);
+    wait(
+        &plane,
+        "the command finished: one node holding 3 Running pods",
+        Duration::from_secs(240),
+        || {
+            let pods = running_inflate_pods(&plane);
+            (pods.len() == 3 && pool_nodes(&plane).len() == 1 && claim_names(&plane).len() == 1)
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        claim_names(&plane),
+        replacements,
+        "the recorded replacement is the node left; no second one was launched"
+    );
+    let taints = kubectl(
+        &plane,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[*].spec.taints[*].key}",
+        ],
+    );
+    assert!(
+        !taints.contains("karpenter.sh/disrupted"),
+        "taints left: {taints}"
+    );
+}

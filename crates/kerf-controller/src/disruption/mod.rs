@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kerf_api::v1::NodeClaim;
-use kerf_core::disruption::{Command, Decision, DisruptionOptions, KeptReason};
+use kerf_core::disruption::{Command, Decision, DisruptionOptions, KeptReason, Method};
 use kerf_state::disruption::Observed;
 
 use crate::context::Context;
@@ -125,7 +125,7 @@ pub async fn round(
     );
     tokio::time::sleep(ctx.options.disruption.validation_delay).await;
     let (again, _) = decide_now(ctx, drift).await?;
-    let Some(command) = again.command.filter(|c| same_command(&command, c)) else {
+    let Some(command) = again.command.and_then(|c| validated(&command, c)) else {
         tracing::info!("disruption command no longer holds after validation; dropped");
         ctx.metrics.disruption.invalidated.inc();
         return Ok(due);
@@ -173,13 +173,23 @@ async fn decide_now(
     Ok((decision, pools))
 }
 
-/// The same command: method, reason and candidates, and as many replacements.
-fn same_command(first: &Command, second: &Command) -> bool {
+/// The command to carry out if the second decision confirms the first: the
+/// same method, reason and candidates, and as many replacements. Emptiness
+/// may have gained nodes that emptied during the delay; each of those has
+/// been quiet for its pool's `consolidateAfter` on its own, so the larger
+/// command goes (the nodes the first decision chose are still in it).
+fn validated(first: &Command, second: Command) -> Option<Command> {
     let set = |c: &Command| c.candidates.iter().cloned().collect::<BTreeSet<_>>();
-    first.method == second.method
-        && first.reason == second.reason
-        && set(first) == set(second)
-        && first.replacements.len() == second.replacements.len()
+    if first.method != second.method || first.reason != second.reason {
+        return None;
+    }
+    let (before, after) = (set(first), set(&second));
+    let holds = if first.method == Method::Emptiness {
+        before.is_subset(&after)
+    } else {
+        before == after && first.replacements.len() == second.replacements.len()
+    };
+    holds.then_some(second)
 }
 
 /// The shortest `consolidateAfter` still running on a kept node.
@@ -243,7 +253,7 @@ impl ProviderDrift {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kerf_core::disruption::{Kept, Method, Reason};
+    use kerf_core::disruption::{Kept, Reason};
 
     fn command(method: Method, candidates: &[&str]) -> Command {
         Command {
@@ -259,18 +269,28 @@ mod tests {
     #[test]
     fn a_command_holds_when_method_reason_and_candidates_agree() {
         let first = command(Method::MultiNodeConsolidation, &["a", "b"]);
-        assert!(same_command(
-            &first,
-            &command(Method::MultiNodeConsolidation, &["b", "a"])
-        ));
-        assert!(!same_command(
-            &first,
-            &command(Method::MultiNodeConsolidation, &["a"])
-        ));
-        assert!(!same_command(
-            &first,
-            &command(Method::SingleNodeConsolidation, &["a", "b"])
-        ));
+        let holds = |second: Command| validated(&first, second).is_some();
+        assert!(holds(command(Method::MultiNodeConsolidation, &["b", "a"])));
+        assert!(!holds(command(Method::MultiNodeConsolidation, &["a"])));
+        assert!(!holds(command(
+            Method::MultiNodeConsolidation,
+            &["a", "b", "c"]
+        )));
+        assert!(!holds(command(
+            Method::SingleNodeConsolidation,
+            &["a", "b"]
+        )));
+    }
+
+    #[test]
+    fn emptiness_may_grow_during_validation_but_not_lose_a_node() {
+        let first = command(Method::Emptiness, &["a"]);
+        let grown = validated(&first, command(Method::Emptiness, &["a", "b"]));
+        assert_eq!(
+            grown.map(|c| c.candidates),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert!(validated(&first, command(Method::Emptiness, &["b"])).is_none());
     }
 
     #[test]
