@@ -10,6 +10,9 @@ pub struct Location {
     pub file: PathBuf,
     /// 1-based document index within the file.
     pub document: usize,
+    /// In a `kind: List` document (a `kubectl get -o yaml` dump): the
+    /// list's `kind` and the 0-based index of the item.
+    pub item: Option<(String, usize)>,
     /// `Kind "name"` when the document got far enough to have them.
     pub object: Option<String>,
 }
@@ -17,6 +20,9 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: document {}", self.file.display(), self.document)?;
+        if let Some((list, index)) = &self.item {
+            write!(f, ", {list} item {index}")?;
+        }
         if let Some(o) = &self.object {
             write!(f, " ({o})")?;
         }

@@ -8,9 +8,12 @@
 //! against a [`kerf_cloud::InMemoryCloud`] selling the built-in (or a given)
 //! catalogue, with every unbound pod pending; each resulting NodeClaim is
 //! launched with `cloud.create` so the [`report`] shows the offering the
-//! cloud actually chose.
+//! cloud actually chose. With `--disruption`, [`disruption`] then runs
+//! Karpenter's disruption loop over the input's Nodes and bound pods and the
+//! report lists its commands and the nodes it keeps.
 
 pub mod daemons;
+pub mod disruption;
 pub mod error;
 pub mod load;
 pub mod report;
@@ -22,7 +25,10 @@ use kerf_cloud::{Catalog, CloudProvider, InMemoryCloud};
 use kerf_core::snapshot::SolveOptions;
 use kerf_state::{DeterministicNames, PendingMode, ProvisionOptions};
 
+pub use disruption::DisruptionRun;
 pub use error::{Location, SimError};
+/// The clock type of [`DisruptionRun::now`].
+pub use k8s_openapi::jiff::Timestamp;
 pub use report::Report;
 
 /// What to simulate.
@@ -33,6 +39,8 @@ pub struct SimulateOptions {
     /// Instance catalogue (YAML or JSON); the built-in AWS us-east-1 one when absent.
     pub catalog: Option<PathBuf>,
     pub solve: SolveOptions,
+    /// Also run the disruption loop over the input's Nodes (`--disruption`).
+    pub disruption: Option<DisruptionRun>,
 }
 
 /// Output formats of the report.
@@ -53,7 +61,15 @@ pub async fn simulate(options: &SimulateOptions) -> Result<Report, SimError> {
         None => Catalog::builtin(),
     };
     let cloud = InMemoryCloud::new(catalog);
-    simulate_state(&loaded.state, &cloud, &options.solve).await
+    let mut report = simulate_state(&loaded.state, &cloud, &options.solve).await?;
+    if let Some(run) = &options.disruption {
+        let taken = report.nodes.iter().map(|n| n.name.clone()).collect();
+        let outcome =
+            disruption::simulate_disruption(&loaded.state, &cloud, &options.solve, run, &taken)
+                .await?;
+        report::add_disruption(&mut report, &outcome);
+    }
+    Ok(report)
 }
 
 /// [`simulate`] for an already loaded state and a given cloud.

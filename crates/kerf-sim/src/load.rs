@@ -109,6 +109,7 @@ pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), Sim
         let at = Location {
             file: file.to_path_buf(),
             document: i + 1,
+            item: None,
             object: None,
         };
         let value = Value::deserialize(doc).map_err(|e| SimError::Input {
@@ -164,9 +165,19 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
             Some(Value::Array(items)) => items.clone(),
             _ => return Err(fail(&at, "items: a List needs an items array".to_string())),
         };
-        for item in items {
-            loaded.documents += 1;
-            load_value(loaded, at.clone(), item)?;
+        if let Some((outer, index)) = &at.item {
+            return Err(fail(
+                &at,
+                format!("items[{index}]: a {outer} inside a List is not supported"),
+            ));
+        }
+        for (index, item) in items.into_iter().enumerate() {
+            let item_at = Location {
+                item: Some((kind.clone(), index)),
+                object: None,
+                ..at.clone()
+            };
+            load_value(loaded, item_at, item)?;
         }
         return Ok(());
     }

@@ -11,6 +11,8 @@ use kerf_api::v1::NodeClaim;
 use kerf_core::resources::{CPU, MEMORY, Resources, format_amount};
 use kerf_core::template::PoolKind;
 use kerf_state::ProvisionOutcome;
+
+use crate::disruption::DisruptionOutcome;
 use serde::{Deserialize, Serialize};
 
 /// Requested versus allocatable for one resource on one node.
@@ -94,6 +96,107 @@ pub struct Report {
     pub pods: PodCounts,
     /// Conversion warnings and anything the plan validator found.
     pub warnings: Vec<String>,
+    /// With `--disruption`: every command of the disruption loop, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruptions: Option<Vec<DisruptionRow>>,
+    /// With `--disruption`: each managed node left, and why it stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<KeptRow>>,
+}
+
+/// One disruption command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisruptionRow {
+    /// `emptiness`, `multi-node consolidation`, ... (the method's own words).
+    pub method: String,
+    /// Karpenter's disruption reason: `Empty`, `Underutilized`, `Drifted`.
+    pub reason: String,
+    /// Nodes removed.
+    pub candidates: Vec<String>,
+    /// Nodes launched first, in their place.
+    pub replacements: Vec<ReplacementRow>,
+    /// $/h of the candidates.
+    pub price_per_hour_before: f64,
+    /// $/h of the replacements.
+    pub price_per_hour_after: f64,
+    pub savings_per_hour: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacementRow {
+    /// The Node the simulation launched (the names `kept` uses).
+    pub node: String,
+    pub instance_type: String,
+    pub zone: String,
+    pub capacity_type: String,
+    pub price_per_hour: f64,
+}
+
+/// A managed node no command removes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptRow {
+    pub node: String,
+    pub reason: String,
+}
+
+fn dollars(v: f64) -> f64 {
+    // +0.0 for an empty sum or a zero saving, never -0.0.
+    (v * 1e6).round() / 1e6 + 0.0
+}
+
+/// Adds the disruption loop's commands and kept nodes to the report.
+pub fn add_disruption(report: &mut Report, outcome: &DisruptionOutcome) {
+    let rows = outcome
+        .commands
+        .iter()
+        .zip(&outcome.launched)
+        .map(|(c, launched)| DisruptionRow {
+            method: c.method.to_string(),
+            reason: c.reason.to_string(),
+            candidates: c.candidates.clone(),
+            replacements: c
+                .replacements
+                .iter()
+                .zip(launched)
+                .map(|(r, node)| ReplacementRow {
+                    node: node.clone(),
+                    instance_type: r.node.chosen.instance_type.clone(),
+                    zone: r.node.chosen.zone.clone(),
+                    capacity_type: r.node.chosen.capacity_type.clone(),
+                    price_per_hour: dollars(r.node.chosen.price),
+                })
+                .collect(),
+            price_per_hour_before: dollars(c.price_before),
+            price_per_hour_after: dollars(c.price_after),
+            savings_per_hour: dollars(c.savings_per_hour()),
+        })
+        .collect();
+    report.disruptions = Some(rows);
+    report.kept = Some(
+        outcome
+            .kept
+            .iter()
+            .map(|k| KeptRow {
+                node: k.node.clone(),
+                reason: k.reason.to_string(),
+            })
+            .collect(),
+    );
+    if outcome.limit_reached {
+        report.warnings.push(format!(
+            "disruption: stopped after {} rounds with commands still coming; the kept nodes are those of the last round",
+            outcome.rounds
+        ));
+    }
+    if outcome.unbound_pods > 0 {
+        report.warnings.push(format!(
+            "disruption: {} unbound pod(s) are planned above but not part of the disruption loop, which sees only the Nodes and their bound pods",
+            outcome.unbound_pods
+        ));
+    }
 }
 
 impl Report {
@@ -203,6 +306,8 @@ pub fn build(outcome: &ProvisionOutcome, launched: &[NodeClaim], warnings: Vec<S
         existing,
         unschedulable,
         warnings,
+        disruptions: None,
+        kept: None,
     }
 }
 
@@ -287,6 +392,9 @@ pub fn render_table(r: &Report) -> String {
             let _ = writeln!(out, "  {}: {}", u.pod, u.reason);
         }
     }
+    if let Some(rows) = &r.disruptions {
+        render_disruptions(&mut out, rows, r.kept.as_deref().unwrap_or_default());
+    }
     if !r.warnings.is_empty() {
         out.push_str("\nWarnings:\n");
         for w in &r.warnings {
@@ -294,4 +402,44 @@ pub fn render_table(r: &Report) -> String {
         }
     }
     out
+}
+
+fn render_disruptions(out: &mut String, rows: &[DisruptionRow], kept: &[KeptRow]) {
+    if rows.is_empty() {
+        out.push_str("\nDisruption: no command.\n");
+    } else {
+        let _ = writeln!(out, "\nDisruption: {} command(s), in order:", rows.len());
+    }
+    for (i, d) in rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {} ({}): remove {}",
+            i + 1,
+            d.method,
+            d.reason,
+            d.candidates.join(", ")
+        );
+        for r in &d.replacements {
+            let _ = writeln!(
+                out,
+                "     launch {}: {} {} {} ${:.4}/h",
+                r.node, r.instance_type, r.zone, r.capacity_type, r.price_per_hour
+            );
+        }
+        let _ = writeln!(
+            out,
+            "     ${:.4}/h -> ${:.4}/h, saving ${:.4}/h",
+            d.price_per_hour_before, d.price_per_hour_after, d.savings_per_hour
+        );
+    }
+    let total = rows.iter().fold(0.0, |t, d| t + d.savings_per_hour);
+    if !rows.is_empty() {
+        let _ = writeln!(out, "  Total saving: ${total:.4}/h");
+    }
+    if !kept.is_empty() {
+        let _ = writeln!(out, "\nKept ({}):", kept.len());
+        for k in kept {
+            let _ = writeln!(out, "  {}: {}", k.node, k.reason);
+        }
+    }
 }

@@ -175,3 +175,64 @@ spec:
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("--min-values-policy"));
 }
+
+#[test]
+fn simulate_disruption_prints_every_command_and_why_nodes_stay() {
+    let out = kerf(&["simulate", "--disruption", &example("consolidation")]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for line in [
+        "Disruption: 2 command(s), in order:",
+        "  1. emptiness (Empty): remove ip-10-0-3-30.ec2.internal",
+        "  2. multi-node consolidation (Underutilized): remove ip-10-0-1-10.ec2.internal, ip-10-0-2-20.ec2.internal",
+        "     launch default-tbbrg: m5.2xlarge us-east-1a spot $0.1471/h",
+        "     $0.3840/h -> $0.1471/h, saving $0.2369/h",
+        "  ip-10-0-1-40.ec2.internal: pod default/report-0 has karpenter.sh/do-not-disrupt",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} not in\n{stdout}"
+        );
+    }
+
+    let out = kerf(&[
+        "simulate",
+        "--disruption",
+        "-o",
+        "json",
+        &example("consolidation"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["disruptions"][1]["replacements"][0]["instanceType"],
+        "m5.2xlarge"
+    );
+    assert_eq!(v["kept"][2]["node"], "ip-10-0-2-50.ec2.internal");
+}
+
+#[test]
+fn feature_gates_turn_on_spot_to_spot_and_reject_unknown_gates() {
+    let out = kerf(&[
+        "simulate",
+        "--disruption",
+        "--feature-gates",
+        "SpotToSpotConsolidation=true",
+        &example("consolidation"),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("default-tbbrg: spot-to-spot needs at least 15 cheaper instance types"),
+        "{stdout}"
+    );
+    let out = kerf(&[
+        "simulate",
+        "--disruption",
+        "--feature-gates",
+        "SpotToSpot=true",
+        &example("consolidation"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("\"SpotToSpot\" is not a Karpenter feature gate"));
+}

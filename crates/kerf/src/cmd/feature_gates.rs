@@ -39,9 +39,10 @@ impl FromStr for FeatureGates {
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| FeatureGateError::Malformed(pair.to_string()))?;
-            let on = match value.trim().to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
+            // The values Go's strconv.ParseBool accepts, as Karpenter parses them.
+            let on = match value.trim() {
+                "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
                 _ => return Err(FeatureGateError::Malformed(pair.to_string())),
             };
             match name.trim() {

@@ -1,12 +1,17 @@
 //! `kerf simulate FILE|DIR ...`: plan nodes for the pods in Kubernetes
 //! manifests against the built-in instance catalogue, and print the plan.
-//! Exit codes: 0 every pod placed; 1 pods left unschedulable (unless
+//! With `--disruption`, also run Karpenter's disruption loop over the
+//! manifests' Nodes and bound pods and print its commands. Exit codes: 0
+//! every pod placed; 1 pods left unschedulable (unless
 //! `--allow-unschedulable`); 2 bad input; 3 internal failure.
 
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use kerf_sim::{Format, SimulateOptions};
+use kerf_core::disruption::DisruptionOptions;
+use kerf_sim::{DisruptionRun, Format, SimulateOptions};
+
+use super::feature_gates::FeatureGates;
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
 pub enum Output {
@@ -45,6 +50,15 @@ pub struct Args {
     /// minValues: Strict keeps it off that node, BestEffort lowers minValues.
     #[arg(long, value_enum, ignore_case = true, default_value_t = super::MinValuesPolicy::Strict)]
     pub min_values_policy: super::MinValuesPolicy,
+    /// Also run Karpenter's disruption loop over the Nodes and bound pods
+    /// (every round at the same instant, at most 100 rounds), and print every
+    /// command in order and why each managed node left stays.
+    #[arg(long)]
+    pub disruption: bool,
+    /// Karpenter's feature gates, e.g. `SpotToSpotConsolidation=true` (the
+    /// only one `--disruption` reads).
+    #[arg(long, value_name = "NAME=BOOL,...", default_value = "")]
+    pub feature_gates: FeatureGates,
 }
 
 pub fn run(args: Args) -> i32 {
@@ -64,6 +78,13 @@ pub fn run(args: Args) -> i32 {
         paths: args.paths,
         catalog: args.catalog,
         solve,
+        // The one clock read: every disruption round runs at this instant.
+        disruption: args.disruption.then(|| DisruptionRun {
+            now: kerf_sim::Timestamp::now(),
+            options: DisruptionOptions {
+                spot_to_spot: args.feature_gates.spot_to_spot_consolidation,
+            },
+        }),
     };
     let report = match runtime.block_on(kerf_sim::simulate(&options)) {
         Ok(report) => report,
