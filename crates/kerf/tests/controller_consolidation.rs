@@ -147,22 +147,38 @@ async fn a_scaled_down_deployment_consolidates_to_a_cheaper_fleet() {
     );
     let after = wait(
         &plane,
-        "the fleet consolidated to one node holding 3 Running pods",
+        "the fleet consolidated to one m5.xlarge holding 3 Running pods",
         Duration::from_secs(240),
         || {
             let pods = running_inflate_pods(&plane);
             let nodes = pool_nodes(&plane);
             let on: BTreeSet<&String> = pods.iter().map(|(_, n)| n).collect();
-            (pods.len() == 3 && nodes.len() == 1 && on.len() == 1 && claim_names(&plane).len() == 1)
-                .then(|| fleet_price(&plane))
+            (pods.len() == 3
+                && nodes.len() == 1
+                && on.len() == 1
+                && claim_names(&plane).len() == 1
+                && pool_types(&plane) == ["m5.xlarge"])
+            .then(|| fleet_price(&plane))
         },
     );
     eprintln!("3 pods on {:?}: ${after:.3}/h", pool_types(&plane));
     assert!(after < before, "${after}/h is not cheaper than ${before}/h");
-    assert_eq!(
-        pool_types(&plane),
-        ["m5.xlarge"],
-        "the cheapest node that holds 3 CPUs of pods"
+    wait(
+        &plane,
+        "the remaining claim Consolidatable",
+        Duration::from_secs(30),
+        || {
+            let status = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "nodeclaims",
+                    "-o",
+                    "jsonpath={.items[*].status.conditions[?(@.type==\"Consolidatable\")].status}",
+                ],
+            );
+            (status.trim() == "True").then_some(())
+        },
     );
     let pending = kubectl(
         &plane,

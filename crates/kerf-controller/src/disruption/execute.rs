@@ -115,6 +115,7 @@ pub async fn finish(
             let _ = unmark(ctx, node).await;
             continue;
         };
+        super::conditions::mark_disrupted(ctx, &claim, &record.reason).await;
         claims
             .delete(&claim, &Default::default())
             .await

@@ -12,6 +12,7 @@
 //! Nodes it keeps get a `DisruptionBlocked` Event with the reason (at most
 //! once per reason every [`BLOCKED_EVENT_DEDUPE`]).
 
+mod conditions;
 mod events;
 mod execute;
 mod recover;
@@ -109,7 +110,8 @@ pub async fn round(
     drift: &mut ProviderDrift,
 ) -> Result<Option<Duration>, DisruptionError> {
     recover::recover(ctx).await?;
-    let (decision, pools) = decide_now(ctx, drift).await?;
+    let (decision, pools, wanted) = decide_now(ctx, drift).await?;
+    conditions::sync(ctx, &wanted).await;
     let due = next_due(&decision);
     events::kept(ctx, &decision);
     let Some(command) = decision.command else {
@@ -124,7 +126,7 @@ pub async fn round(
         "disruption command; validating"
     );
     tokio::time::sleep(ctx.options.disruption.validation_delay).await;
-    let (again, _) = decide_now(ctx, drift).await?;
+    let (again, _, _) = decide_now(ctx, drift).await?;
     let Some(command) = again.command.and_then(|c| validated(&command, c)) else {
         tracing::info!("disruption command no longer holds after validation; dropped");
         ctx.metrics.disruption.invalidated.inc();
@@ -134,11 +136,19 @@ pub async fn round(
     Ok(None)
 }
 
-/// The decision over the current state, and the pools it read.
+/// The decision over the current state, the pools it read, and the
+/// conditions each node's claim should carry.
 async fn decide_now(
     ctx: &Context,
     drift: &mut ProviderDrift,
-) -> Result<(Decision, kerf_state::Pools), DisruptionError> {
+) -> Result<
+    (
+        Decision,
+        kerf_state::Pools,
+        BTreeMap<String, conditions::Wanted>,
+    ),
+    DisruptionError,
+> {
     let pools = ctx.state().pools();
     let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
     let provider_drift = drift.refresh(ctx).await;
@@ -170,7 +180,7 @@ async fn decide_now(
     ctx.metrics
         .disruption
         .record_eligible(&built.input, &decision);
-    Ok((decision, pools))
+    Ok((decision, pools, conditions::wanted(&built.input)))
 }
 
 /// The command to carry out if the second decision confirms the first: the

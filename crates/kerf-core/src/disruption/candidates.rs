@@ -167,14 +167,13 @@ fn disruptable<'a>(
     Ok((pool, pods))
 }
 
-/// The rules consolidation adds: `consolidateAfter` passed, the pool's
-/// policy, and a price to compare replacements with.
-fn consolidatable(
+/// `consolidateAfter` has passed since the node's last pod event (a node
+/// with none counts as quiet long ago).
+pub(super) fn quiet(
     now: Timestamp,
     facts: &NodeFacts,
     pool: &PoolPolicy,
-    pods: usize,
-) -> Result<Consolidation, KeptReason> {
+) -> Result<(), KeptReason> {
     let after = pool
         .consolidate_after
         .ok_or(KeptReason::ConsolidateAfterNever)?;
@@ -186,6 +185,18 @@ fn consolidatable(
             });
         }
     }
+    Ok(())
+}
+
+/// The rules consolidation adds: `consolidateAfter` passed, the pool's
+/// policy, and a price to compare replacements with.
+fn consolidatable(
+    now: Timestamp,
+    facts: &NodeFacts,
+    pool: &PoolPolicy,
+    pods: usize,
+) -> Result<Consolidation, KeptReason> {
+    quiet(now, facts, pool)?;
     if pods == 0 {
         return Ok(Consolidation::Empty);
     }

@@ -21,6 +21,9 @@ use crate::scheduler::solve;
 use crate::snapshot::Snapshot;
 use crate::template::PoolRef;
 
+/// Candidate node → the pods that would move off it.
+pub(super) type Moved = BTreeMap<String, Vec<PodKey>>;
+
 /// Karpenter's minimum flexibility for a spot-to-spot replacement.
 const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
 
@@ -65,10 +68,11 @@ pub(super) fn multi_node(
     if chosen.len() < 2 {
         return None;
     }
-    let (plan, moved) = simulate(input, &chosen);
-    if let Ok(command) = evaluate(input, &chosen, &plan, Method::MultiNodeConsolidation) {
+    let simulated = simulate(input, &chosen);
+    if let Ok(command) = evaluate(input, &chosen, &simulated, Method::MultiNodeConsolidation) {
         return Some(command);
     }
+    let (plan, moved) = simulated;
     // The candidates whose pods all found room on existing nodes.
     let on_new: BTreeSet<&PodKey> = plan
         .placements
@@ -90,8 +94,14 @@ pub(super) fn multi_node(
     if removable.len() < 2 || removable.len() == chosen.len() {
         return None;
     }
-    let (plan, _) = simulate(input, &removable);
-    evaluate(input, &removable, &plan, Method::MultiNodeConsolidation).ok()
+    let simulated = simulate(input, &removable);
+    evaluate(
+        input,
+        &removable,
+        &simulated,
+        Method::MultiNodeConsolidation,
+    )
+    .ok()
 }
 
 /// The first candidate, in order, that can go alone; the ones tried before
@@ -103,8 +113,8 @@ pub(super) fn single_node(
 ) -> Option<Command> {
     for name in candidates {
         let one = std::slice::from_ref(name);
-        let (plan, _) = simulate(input, one);
-        match evaluate(input, one, &plan, Method::SingleNodeConsolidation) {
+        let simulated = simulate(input, one);
+        match evaluate(input, one, &simulated, Method::SingleNodeConsolidation) {
             Ok(command) => return Some(command),
             Err(reason) => kept.push(Kept {
                 node: name.clone(),
@@ -128,12 +138,9 @@ pub(super) fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64>
 
 /// The scheduler's plan for the candidates' pods with the candidates gone,
 /// and which pods came from which candidate. Nodes that are not initialized
-/// or are being deleted take no pods; pending pods are left out (the
-/// provisioner places them).
-pub(super) fn simulate(
-    input: &DisruptionInput,
-    removed: &[String],
-) -> (Plan, BTreeMap<String, Vec<PodKey>>) {
+/// or are being deleted take no pods; pods already pending are planned too
+/// (see [`end_state`]).
+pub(super) fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, Moved) {
     let (snapshot, moved) = end_state(input, removed);
     (solve(&snapshot), moved)
 }
@@ -141,10 +148,7 @@ pub(super) fn simulate(
 /// The scheduler's input with `removed` gone: their pods pending, the other
 /// nodes as they are (those not initialized or being deleted take no pods),
 /// and which pods came from which candidate.
-pub(super) fn end_state(
-    input: &DisruptionInput,
-    removed: &[String],
-) -> (Snapshot, BTreeMap<String, Vec<PodKey>>) {
+pub(super) fn end_state(input: &DisruptionInput, removed: &[String]) -> (Snapshot, Moved) {
     let cluster = &input.cluster;
     let mut moved = BTreeMap::new();
     let mut pending = Vec::new();
@@ -185,6 +189,10 @@ pub(super) fn end_state(
             t.in_use.sub(f);
         }
     }
+    // Pods already waiting compete for the room the candidates' pods would
+    // take, as in Karpenter's simulation: consolidation must not use up
+    // capacity they need. Only the candidates' pods must all find a place.
+    pending.extend(cluster.pending.iter().cloned());
     let snapshot = Snapshot {
         pending,
         expected: Vec::new(),
@@ -201,9 +209,11 @@ pub(super) fn end_state(
 }
 
 /// The first of the moved pods the plan found no place for.
-pub(super) fn first_unplaced(plan: &Plan) -> Option<KeptReason> {
+pub(super) fn first_unplaced(plan: &Plan, moved: &Moved) -> Option<KeptReason> {
+    let moving: BTreeSet<&PodKey> = moved.values().flatten().collect();
     plan.unschedulable
-        .first()
+        .iter()
+        .find(|u| moving.contains(&u.pod))
         .map(|u| KeptReason::PodsWouldNotFit {
             pod: format!("{}/{}", u.pod.namespace, u.pod.name),
             why: u.reason.clone(),
@@ -214,10 +224,10 @@ pub(super) fn first_unplaced(plan: &Plan) -> Option<KeptReason> {
 fn evaluate(
     input: &DisruptionInput,
     removed: &[String],
-    plan: &Plan,
+    (plan, moved): &(Plan, Moved),
     method: Method,
 ) -> Result<Command, KeptReason> {
-    if let Some(unplaced) = first_unplaced(plan) {
+    if let Some(unplaced) = first_unplaced(plan, moved) {
         return Err(unplaced);
     }
     let price_before = price_of(input, removed).ok_or(KeptReason::UnknownPrice)?;
@@ -248,16 +258,28 @@ fn evaluate(
             .per_hour
             .max(p.min_savings.fraction * price_before)
     });
+    // Replacing several nodes by one of a type among them must beat the
+    // cheapest candidate of that type, or deleting the others alone would
+    // move fewer pods (Karpenter's filterOutSameInstanceType).
+    let same_type_cap = if method == Method::MultiNodeConsolidation {
+        node.options
+            .iter()
+            .filter_map(|o| {
+                candidate_facts
+                    .iter()
+                    .filter(|f| f.instance_type == o.instance_type)
+                    .filter_map(|f| f.price)
+                    .reduce(f64::min)
+            })
+            .reduce(f64::min)
+    } else {
+        None
+    };
     let mut options: Vec<_> = node
         .options
         .iter()
         .filter(|o| o.price < price_before && price_before - o.price >= min)
-        // Replacing a node by one of its own type only moves pods around.
-        .filter(|o| {
-            !candidate_facts
-                .iter()
-                .any(|f| f.instance_type == o.instance_type)
-        })
+        .filter(|o| same_type_cap.is_none_or(|cap| o.price < cap))
         .cloned()
         .collect();
     let no_cheaper = KeptReason::NoCheaperFit {

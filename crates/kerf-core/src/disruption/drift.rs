@@ -38,8 +38,8 @@ pub(super) fn drift(
     }
     for name in &busy {
         let one = slice::from_ref(name);
-        let (plan, _) = simulate(input, one);
-        if let Some(reason) = first_unplaced(&plan) {
+        let (plan, moved) = simulate(input, one);
+        if let Some(reason) = first_unplaced(&plan, &moved) {
             kept.push(Kept {
                 node: name.clone(),
                 reason,

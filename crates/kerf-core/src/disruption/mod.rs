@@ -216,6 +216,12 @@ pub struct Decision {
     pub kept: Vec<Kept>,
 }
 
+/// Karpenter's `Consolidatable` NodeClaim condition: the node is initialized
+/// and its pool's `consolidateAfter` has passed since its last pod event.
+pub fn is_consolidatable(facts: &NodeFacts, pool: &PoolPolicy, now: Timestamp) -> bool {
+    facts.initialized && candidates::quiet(now, facts, pool).is_ok()
+}
+
 /// The one command Karpenter's loop would run next: Emptiness, then Drift,
 /// then multi-node, then single-node consolidation.
 pub fn decide(input: &DisruptionInput) -> Decision {

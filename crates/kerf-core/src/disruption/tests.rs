@@ -487,3 +487,95 @@ fn a_minimum_saving_stops_marginal_replacements() {
         KeptReason::NoCheaperFit { .. }
     ));
 }
+
+// multinodeconsolidation.go filterOutSameInstanceType: merging three nodes
+// into one t.2xlarge, a type two of them already are, saves nothing over
+// keeping one of them; the dearest node whose pods fit elsewhere is deleted instead.
+#[test]
+fn merging_into_a_candidates_own_type_must_beat_its_price() {
+    let input = Cluster::new()
+        .node(
+            "a",
+            "t.2xlarge",
+            "on-demand",
+            vec![pod("a", "3", json!({}))],
+        )
+        .node(
+            "b",
+            "t.2xlarge",
+            "on-demand",
+            vec![pod("b", "2", json!({}))],
+        )
+        .node("c", "t.xlarge", "on-demand", vec![pod("c", "1", json!({}))])
+        .input(everything_allowed(), &["on-demand"]);
+    let command = decide(&input).command.expect("a command");
+    assert!(
+        command
+            .replacements
+            .iter()
+            .all(|r| r.node.chosen.instance_type != "t.2xlarge"),
+        "{command:?}"
+    );
+    assert!(command.replacements.is_empty(), "{command:?}");
+    assert_eq!(command.candidates, ["a"]);
+}
+
+// consolidation_test.go "can replace node with a cheaper spot offering of the
+// same instance type": single-node consolidation compares prices only.
+#[test]
+fn a_node_may_become_a_cheaper_offering_of_its_own_type() {
+    let input = Cluster::new()
+        .node(
+            "a",
+            "t.large",
+            "on-demand",
+            vec![pod("a", "1500m", json!({}))],
+        )
+        .input(everything_allowed(), &["on-demand", "spot"]);
+    let command = decide(&input).command.expect("a command");
+    assert_eq!(command.method, Method::SingleNodeConsolidation);
+    let chosen = &command.replacements[0].node.chosen;
+    assert_eq!(
+        (chosen.instance_type.as_str(), chosen.capacity_type.as_str()),
+        ("t.large", "spot")
+    );
+}
+
+// helpers.go SimulateScheduling schedules the pending pods with the
+// candidates' pods: consolidation must not take the room a pending pod needs.
+#[test]
+fn pending_pods_keep_the_room_they_need() {
+    let cluster = || {
+        Cluster::new()
+            .node("a", "t.large", "on-demand", vec![pod("a", "1", json!({}))])
+            .node(
+                "b",
+                "t.large",
+                "on-demand",
+                vec![pod("b", "500m", json!({}))],
+            )
+    };
+    let alone = cluster().input(everything_allowed(), &["on-demand"]);
+    let command = decide(&alone)
+        .command
+        .expect("either node's pods fit on the other");
+    assert_eq!(command.candidates.len(), 1);
+    assert!(command.replacements.is_empty());
+
+    let mut crowded = cluster().input(everything_allowed(), &["on-demand"]);
+    crowded
+        .cluster
+        .pending
+        .push(Arc::new(pod("waiting", "900m", json!({}))));
+    let decision = decide(&crowded);
+    assert!(decision.command.is_none(), "{decision:?}");
+    for node in ["a", "b"] {
+        assert!(
+            matches!(
+                kept_reason(&decision, node),
+                KeptReason::NoCheaperFit { .. }
+            ),
+            "{decision:?}"
+        );
+    }
+}
