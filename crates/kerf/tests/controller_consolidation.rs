@@ -213,9 +213,10 @@ async fn a_scaled_down_deployment_consolidates_to_a_cheaper_fleet() {
 
 /// Pods a PodDisruptionBudget allows no eviction of keep their node, with a
 /// `DisruptionBlocked` Event naming the budget; a NodePool budget of 0 keeps
-/// an otherwise removable node; raising it lets the node go.
+/// an otherwise removable node; a budget of 0 scheduled for one minute holds
+/// until that minute is over, then the node goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pdb_and_a_zero_budget_block_until_lifted() {
+async fn a_pdb_a_zero_budget_and_a_scheduled_window_block_until_lifted() {
     let plane = cluster(true).await;
     let _controller = start_controller(&plane, false, &[]);
     apply(&plane, "nodepool.yaml", &node_pool("", "0"));
@@ -259,16 +260,44 @@ async fn a_pdb_and_a_zero_budget_block_until_lifted() {
         "{:?}",
         events(&plane, "DisruptionBlocked")
     );
-    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
-    wait(
+    // A budget of 0 in force for the current minute only: nothing goes
+    // until the minute is over, then the window has passed and the default
+    // rule lets the fleet shrink.
+    let (minute, window_end) = current_minute_window();
+    let scheduled = format!(
+        "0\"\n        schedule: \"{minute} * * * *\"\n        duration: 1m\n      - nodes: \"100%"
+    );
+    apply(&plane, "nodepool.yaml", &node_pool("", &scheduled));
+    let gone_at = wait(
         &plane,
-        "one m5.large left for the one pod",
-        Duration::from_secs(120),
+        "one m5.large left for the one pod once the window closed",
+        Duration::from_secs(150),
         || {
             let pods = running_inflate_pods(&plane);
-            (pods.len() == 1 && pool_types(&plane) == ["m5.large"]).then_some(())
+            (pods.len() == 1 && pool_types(&plane) == ["m5.large"]).then(std::time::SystemTime::now)
         },
     );
+    assert!(
+        gone_at >= window_end,
+        "the fleet changed before the zero budget's window closed"
+    );
+}
+
+/// The current UTC minute (0-59) and when it ends, waiting for the next
+/// minute first if less than 20 s of this one are left.
+fn current_minute_window() -> (u64, std::time::SystemTime) {
+    let since_epoch = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs()
+    };
+    let mut now = since_epoch(std::time::SystemTime::now());
+    if now % 60 > 40 {
+        std::thread::sleep(Duration::from_secs(61 - now % 60));
+        now = since_epoch(std::time::SystemTime::now());
+    }
+    let end = std::time::UNIX_EPOCH + Duration::from_secs(now - now % 60 + 60);
+    ((now / 60) % 60, end)
 }
 
 /// A label added to the NodePool's template drifts its nodes: each is
