@@ -2,7 +2,8 @@
 //! scheduling-benchmark pods (`makeDiversePods` in
 //! `pkg/controllers/provisioning/scheduling/scheduling_benchmark_test.go`),
 //! reproduced from its description and seeded, plus the cost lower bound to
-//! judge a plan's $/h against.
+//! judge a plan's $/h against. [`disruption`] builds the cluster the
+//! disruption-decision benchmark decides over.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod disruption;
 pub mod quality;
 
 pub const ZONE: &str = "topology.kubernetes.io/zone";
