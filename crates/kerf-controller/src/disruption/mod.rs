@@ -83,20 +83,25 @@ impl DisruptionError {
     }
 }
 
-/// How long an unchanged cluster that needed nothing is left alone: budget
-/// schedules and the cloud's drift verdicts change with time, not objects.
-const QUIET_RECHECK: Duration = Duration::from_secs(60);
+/// How long an unchanged cluster that needed nothing is left alone, as
+/// Karpenter keeps its consolidation state: the cloud's drift verdicts change
+/// with time, not objects.
+const QUIET_RECHECK: Duration = Duration::from_secs(5 * 60);
+/// The same while a pool has a budget with a schedule, whose windows open
+/// and close by the minute.
+const QUIET_RECHECK_SCHEDULED: Duration = Duration::from_secs(60);
 
-/// The last round that found nothing to do, and the cluster it looked at.
+/// The last round that found nothing to do: the cluster it looked at, when,
+/// and for how long that answer stands.
 #[derive(Debug, Default)]
 pub struct Quiet {
-    last: Option<(u64, Instant)>,
+    last: Option<(u64, Instant, Duration)>,
 }
 
 impl Quiet {
     fn unchanged(&self, digest: u64) -> bool {
         self.last
-            .is_some_and(|(d, at)| d == digest && at.elapsed() < QUIET_RECHECK)
+            .is_some_and(|(d, at, stands)| d == digest && at.elapsed() < stands)
     }
 }
 
@@ -137,12 +142,31 @@ pub async fn round(
     }
     quiet.last = None;
     let (decision, pools, wanted) = decide_now(ctx, drift).await?;
+    let scheduled = pools.ready.iter().any(|p| {
+        p.node_pool
+            .spec
+            .disruption
+            .budgets
+            .iter()
+            .flatten()
+            .any(|b| b.schedule.is_some())
+    });
     conditions::sync(ctx, &wanted).await;
     let due = next_due(&decision);
     events::kept(ctx, &decision);
+    // A nomination runs out with time, not with a change to any object.
+    let nominated = decision
+        .kept
+        .iter()
+        .any(|k| k.reason == KeptReason::Nominated);
     let Some(command) = decision.command else {
-        if due.is_none() {
-            quiet.last = Some((digest, Instant::now()));
+        if due.is_none() && !nominated {
+            let stands = if scheduled {
+                QUIET_RECHECK_SCHEDULED
+            } else {
+                QUIET_RECHECK
+            };
+            quiet.last = Some((digest, Instant::now(), stands));
         }
         return Ok(due);
     };
