@@ -110,6 +110,8 @@ pub const CAPACITY_RESERVATION_ID: &str = "karpenter.k8s.aws/capacity-reservatio
 pub const CAPACITY_RESERVATION_TYPE: &str = "karpenter.k8s.aws/capacity-reservation-type";
 /// The EC2NodeClass a node was launched from (v1; restricted as a label and a tag).
 pub const EC2_NODE_CLASS: &str = "karpenter.k8s.aws/ec2nodeclass";
+/// `"true"` for the flexible instance families (`c7i-flex`, `m7i-flex`), else `"false"`.
+pub const INSTANCE_CAPABILITY_FLEX: &str = "karpenter.k8s.aws/instance-capability-flex";
 /// The AWS zone ID (`use1-az1`), well-known in v1.
 pub const ZONE_ID: &str = "topology.k8s.aws/zone-id";
 
@@ -135,6 +137,7 @@ pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
     INSTANCE_ACCELERATOR_NAME,
     INSTANCE_ACCELERATOR_MANUFACTURER,
     INSTANCE_ACCELERATOR_COUNT,
+    INSTANCE_CAPABILITY_FLEX,
     CAPACITY_RESERVATION_ID,
     CAPACITY_RESERVATION_TYPE,
     ZONE_ID,

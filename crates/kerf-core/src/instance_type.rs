@@ -56,11 +56,23 @@ pub struct InstanceType {
     allocatable: Resources,
 }
 
-/// Instance labels that only some types carry (GPUs, accelerators, local
-/// NVMe). As in Karpenter's AWS provider (`computeRequirements`), a type
-/// without one has it as `DoesNotExist`, so `In`/`Gt`/`Exists` on the key
-/// rule the type out while `NotIn`/`DoesNotExist` still accept it.
+/// Instance labels a type may lack (GPUs, accelerators, local NVMe; the
+/// category, family, generation and size of a name outside AWS's scheme; a
+/// bandwidth or hypervisor the catalogue does not know; the Windows build of
+/// a Linux type). As in Karpenter's AWS provider (`computeRequirements`), a
+/// type without one has it as `DoesNotExist`, so `In`/`Gt`/`Exists` on the
+/// key rule the type out while `NotIn`/`DoesNotExist` still accept it. Labels
+/// kerf never sets (CPU manufacturer, EBS bandwidth, encryption in transit,
+/// zone ID) are not listed: that would rule out every type.
 pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
+    kerf_api::labels::INSTANCE_CATEGORY,
+    kerf_api::labels::INSTANCE_FAMILY,
+    kerf_api::labels::INSTANCE_GENERATION,
+    kerf_api::labels::INSTANCE_SIZE,
+    kerf_api::labels::INSTANCE_NETWORK_BANDWIDTH,
+    kerf_api::labels::INSTANCE_HYPERVISOR,
+    kerf_api::labels::INSTANCE_CAPABILITY_FLEX,
+    kerf_api::labels::WINDOWS_BUILD,
     kerf_api::labels::INSTANCE_GPU_NAME,
     kerf_api::labels::INSTANCE_GPU_MANUFACTURER,
     kerf_api::labels::INSTANCE_GPU_COUNT,
@@ -227,6 +239,32 @@ mod tests {
                 t.requirements.compatible(r, true).is_ok(),
                 *want,
                 "case {i}: {r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_outside_aws_scheme_and_unknown_bandwidth_are_does_not_exist() {
+        use kerf_api::labels::{
+            INSTANCE_CAPABILITY_FLEX as FLEX, INSTANCE_FAMILY as FAMILY,
+            INSTANCE_NETWORK_BANDWIDTH as BANDWIDTH, WINDOWS_BUILD,
+        };
+        let custom = it(&[]);
+        let m5 = it(&[(FAMILY, "m5"), (BANDWIDTH, "750"), (FLEX, "false")]);
+        let cases: [(&InstanceType, Requirements, bool); 7] = [
+            (&custom, req(FAMILY, "In", &["m5"]), false),
+            (&custom, req(FAMILY, "NotIn", &["m5"]), true),
+            (&m5, req(FAMILY, "In", &["m5"]), true),
+            (&custom, req(BANDWIDTH, "Gt", &["500"]), false),
+            (&m5, req(BANDWIDTH, "Gt", &["500"]), true),
+            (&m5, req(FLEX, "In", &["true"]), false),
+            (&m5, req(WINDOWS_BUILD, "Exists", &[]), false),
+        ];
+        for (i, (t, r, want)) in cases.iter().enumerate() {
+            assert_eq!(
+                t.requirements.compatible(r, true).is_ok(),
+                *want,
+                "case {i}"
             );
         }
     }

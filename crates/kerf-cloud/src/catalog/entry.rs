@@ -123,6 +123,8 @@ impl CatalogEntry {
         put(labels::INSTANCE_CPU, Some(self.vcpu.to_string()));
         put(labels::INSTANCE_MEMORY, Some(self.memory_mib.to_string()));
         put(labels::INSTANCE_HYPERVISOR, self.hypervisor.clone());
+        let flex = self.family().is_some_and(|f| f.contains("-flex"));
+        put(labels::INSTANCE_CAPABILITY_FLEX, Some(flex.to_string()));
         put(
             labels::INSTANCE_NETWORK_BANDWIDTH,
             self.network_bandwidth_mbps.map(|b| b.to_string()),
