@@ -10,16 +10,16 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodCondition};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kerf_api::conditions::{self, Condition};
-use kerf_api::labels;
 use kerf_api::v1::{EC2NodeClass, NodeClaim, NodePool};
 use kerf_cloud::{CloudProvider, InMemoryCloud};
 use kerf_core::disruption::{DisruptionInput, DisruptionOptions};
 use kerf_core::scheduler::solve;
 use kerf_state::disruption::{MIN_SAVINGS_ANNOTATION, Observed};
+use kerf_state::registered::{bind, registered_node};
 use kerf_state::{
     ClusterState, DeterministicNames, InstanceTypes, PendingMode, Pools, SnapshotOptions,
     claims_for_plan, object_key, resolve_instance_types,
@@ -173,7 +173,7 @@ pub fn cluster(scenario: &Scenario) -> anyhow::Result<BenchCluster> {
     )?;
     for planned in claims {
         let claim = futures::executor::block_on(cloud.create(&planned.claim))?;
-        let node = node_from_claim(&claim, launched_at);
+        let node = registered_node(&claim, launched_at);
         let node_name = node.metadata.name.clone().unwrap_or_default();
         state.apply(node)?;
         state.apply(initialized(claim, &node_name, launched_at))?;
@@ -240,51 +240,4 @@ fn initialized(mut claim: NodeClaim, node: &str, at: Timestamp) -> NodeClaim {
         status.conditions.push(condition);
     }
     claim
-}
-
-/// The Ready Node a launched claim registers as: its labels (instance type,
-/// zone, capacity type, pool), provider ID, capacity and allocatable.
-fn node_from_claim(claim: &NodeClaim, at: Timestamp) -> Node {
-    let name = claim.metadata.name.clone().unwrap_or_default();
-    let mut node_labels = claim.metadata.labels.clone().unwrap_or_default();
-    node_labels.insert(labels::HOSTNAME.to_string(), name.clone());
-    node_labels.insert(labels::NODE_REGISTERED.to_string(), "true".to_string());
-    node_labels.insert(labels::NODE_INITIALIZED.to_string(), "true".to_string());
-    let status = claim.status.clone().unwrap_or_default();
-    Node {
-        metadata: ObjectMeta {
-            name: Some(name),
-            labels: Some(node_labels),
-            creation_timestamp: Some(Time(at)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(NodeSpec {
-            provider_id: status.provider_id,
-            taints: (!claim.spec.taints.is_empty()).then(|| claim.spec.taints.clone()),
-            ..NodeSpec::default()
-        }),
-        status: Some(NodeStatus {
-            capacity: Some(status.capacity),
-            allocatable: Some(status.allocatable),
-            conditions: Some(vec![NodeCondition {
-                type_: "Ready".to_string(),
-                status: "True".to_string(),
-                ..NodeCondition::default()
-            }]),
-            ..NodeStatus::default()
-        }),
-    }
-}
-
-/// Bound and Running since `at`.
-fn bind(pod: &mut Pod, node: &str, at: Timestamp) {
-    pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
-    let status = pod.status.get_or_insert_with(Default::default);
-    status.phase = Some("Running".to_string());
-    status.conditions = Some(vec![PodCondition {
-        type_: "PodScheduled".to_string(),
-        status: "True".to_string(),
-        last_transition_time: Some(Time(at)),
-        ..PodCondition::default()
-    }]);
 }

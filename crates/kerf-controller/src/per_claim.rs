@@ -52,18 +52,10 @@ pub async fn run<S, F, E>(
         .await;
 }
 
-/// The claim a Node belongs to, by `status.nodeName` or provider ID.
+/// The claim a Node belongs to ([`kerf_state::ClusterState::claim_of_node`]).
 pub fn claim_of_node(ctx: &Context, node: &Node) -> Option<ObjectRef<NodeClaim>> {
-    let name = node.metadata.name.as_deref()?;
-    let pid = node.spec.as_ref().and_then(|s| s.provider_id.as_deref());
-    let state = ctx.state();
-    state
-        .objects::<NodeClaim>()
-        .find(|(_, c)| {
-            let status = c.status.as_ref();
-            status.and_then(|s| s.node_name.as_deref()) == Some(name)
-                || (pid.is_some() && status.and_then(|s| s.provider_id.as_deref()) == pid)
-        })
+    ctx.state()
+        .claim_of_node(node)
         .map(|(key, _)| ObjectRef::new(key))
 }
 

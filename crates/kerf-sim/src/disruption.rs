@@ -20,8 +20,7 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, Pod, PodCondition};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
@@ -31,6 +30,7 @@ use kerf_core::plan::Target;
 use kerf_core::snapshot::SolveOptions;
 use kerf_state::disruption::Observed;
 use kerf_state::pending::bound_node;
+use kerf_state::registered::{bind, registered_node};
 use kerf_state::{
     ClusterState, DeterministicNames, InstanceTypes, PendingMode, Pools, SnapshotOptions,
     claims_for_nodes, object_key,
@@ -187,7 +187,7 @@ impl World {
                         chosen.capacity_type
                     )));
                 }
-                let node = node_from_claim(&launched, self.now);
+                let node = registered_node(&launched, self.now);
                 let name = node.metadata.name.clone().unwrap_or_default();
                 self.taken.insert(name.clone());
                 launched_names.push(name);
@@ -304,54 +304,4 @@ fn claim_label<'a>(claim: &'a NodeClaim, key: &str) -> &'a String {
         .as_ref()
         .and_then(|l| l.get(key))
         .unwrap_or(&EMPTY)
-}
-
-/// Bound now: `spec.nodeName` and a `PodScheduled` condition at `now` (the
-/// pod event that restarts the node's `consolidateAfter`).
-fn bind(pod: &mut Pod, node: &str, now: Timestamp) {
-    pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
-    let status = pod.status.get_or_insert_with(Default::default);
-    let conditions = status.conditions.get_or_insert_with(Vec::new);
-    conditions.retain(|c| c.type_ != "PodScheduled");
-    conditions.push(PodCondition {
-        type_: "PodScheduled".to_string(),
-        status: "True".to_string(),
-        last_transition_time: Some(Time(now)),
-        ..PodCondition::default()
-    });
-}
-
-/// The Node a launched claim registers as: its labels (plus hostname,
-/// registered and initialized), taints, provider ID, capacity and
-/// allocatable, Ready, created at `now`.
-fn node_from_claim(claim: &NodeClaim, now: Timestamp) -> Node {
-    let name = claim.metadata.name.clone().unwrap_or_default();
-    let mut node_labels = claim.metadata.labels.clone().unwrap_or_default();
-    node_labels.insert(labels::HOSTNAME.to_string(), name.clone());
-    node_labels.insert(labels::NODE_REGISTERED.to_string(), "true".to_string());
-    node_labels.insert(labels::NODE_INITIALIZED.to_string(), "true".to_string());
-    let status = claim.status.clone().unwrap_or_default();
-    Node {
-        metadata: ObjectMeta {
-            name: Some(name),
-            labels: Some(node_labels),
-            creation_timestamp: Some(Time(now)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(NodeSpec {
-            provider_id: status.provider_id,
-            taints: (!claim.spec.taints.is_empty()).then(|| claim.spec.taints.clone()),
-            ..NodeSpec::default()
-        }),
-        status: Some(NodeStatus {
-            capacity: Some(status.capacity),
-            allocatable: Some(status.allocatable),
-            conditions: Some(vec![NodeCondition {
-                type_: "Ready".to_string(),
-                status: "True".to_string(),
-                ..NodeCondition::default()
-            }]),
-            ..NodeStatus::default()
-        }),
-    }
 }

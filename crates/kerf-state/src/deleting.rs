@@ -35,7 +35,8 @@ pub fn node_is_deleting(node: &Node) -> bool {
             .any(is_disrupted_taint)
 }
 
-fn is_disrupted_taint(t: &Taint) -> bool {
+/// `karpenter.sh/disrupted:NoSchedule`, the taint of a node being disrupted.
+pub fn is_disrupted_taint(t: &Taint) -> bool {
     t.key == labels::DISRUPTED_TAINT_KEY && t.effect == "NoSchedule"
 }
 

@@ -337,39 +337,27 @@ fn static_drift(pool: &Pool, node: &Node, claim: Option<&NodeClaim>) -> Option<S
 /// covers the same fields; the value differs (its hash function is Go's).
 pub fn pool_hash(pool: &Pool) -> String {
     let template = &pool.node_pool.spec.template;
-    let mut taints: Vec<String> = template
-        .spec
-        .taints
-        .iter()
-        .map(|t| {
-            format!(
-                "{}={}:{}",
-                t.key,
-                t.value.as_deref().unwrap_or(""),
-                t.effect
-            )
-        })
-        .collect();
-    taints.sort();
-    let mut startup: Vec<String> = template
-        .spec
-        .startup_taints
-        .iter()
-        .map(|t| {
-            format!(
-                "{}={}:{}",
-                t.key,
-                t.value.as_deref().unwrap_or(""),
-                t.effect
-            )
-        })
-        .collect();
-    startup.sort();
+    // As a set: the order a user lists taints in changes nothing on the node.
+    let taint_set = |taints: &[k8s_openapi::api::core::v1::Taint]| {
+        let mut set: Vec<String> = taints
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}={}:{}",
+                    t.key,
+                    t.value.as_deref().unwrap_or(""),
+                    t.effect
+                )
+            })
+            .collect();
+        set.sort();
+        set
+    };
     let covered = serde_json::json!({
         "labels": template.metadata.labels,
         "annotations": template.metadata.annotations,
-        "taints": taints,
-        "startupTaints": startup,
+        "taints": taint_set(&template.spec.taints),
+        "startupTaints": taint_set(&template.spec.startup_taints),
         "nodeClassRef": template.spec.node_class_ref,
         "expireAfter": template.spec.expire_after,
         "terminationGracePeriod": template.spec.termination_grace_period,

@@ -12,6 +12,7 @@
 //! | [`pools`] | [`Pool`]: a NodePool, or a Provisioner converted to v1 but remembered as one; kubelet settings, limits, [`NodeTemplateContext`](kerf_cloud::NodeTemplateContext) |
 //! | [`snapshot`] | [`ClusterState::snapshot`]: the scheduler's [`Snapshot`](kerf_core::snapshot::Snapshot), counting Nodes *and* NodeClaims still in flight |
 //! | [`claims`] | [`claims_for_plan`]: each planned node as a `karpenter.sh/v1` NodeClaim, with the pods planned onto it; [`NameGenerator`]s |
+//! | [`registered`] | a launched claim's Ready Node and a pod's binding, for the simulator and benchmarks (no kubelet there) |
 //! | [`provision`] | [`provision()`]: instance types from the cloud → snapshot → `kerf_core::scheduler::solve` → claims |
 //!
 //! Everything except [`provision()`] (which asks the async
@@ -42,6 +43,7 @@ pub mod expected;
 pub mod pending;
 pub mod pools;
 pub mod provision;
+pub mod registered;
 pub mod snapshot;
 pub mod store;
 pub mod trim;

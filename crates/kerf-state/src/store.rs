@@ -291,6 +291,26 @@ impl ClusterState {
             .map(|n| n.as_ref())
     }
 
+    /// The NodeClaim a Node belongs to, by the claim's `status.nodeName` or
+    /// provider ID: the reverse of [`ClusterState::node_for_claim`].
+    pub fn claim_of_node(&self, node: &Node) -> Option<(&String, &NodeClaim)> {
+        let name = node.metadata.name.as_deref()?;
+        let pid = node.spec.as_ref().and_then(|s| s.provider_id.as_deref());
+        self.node_claims
+            .iter()
+            .find(|(_, c)| {
+                let status = c.status.as_ref();
+                status.and_then(|s| s.node_name.as_deref()) == Some(name)
+                    || (pid.is_some() && status.and_then(|s| s.provider_id.as_deref()) == pid)
+            })
+            .map(|(key, c)| (key, c.as_ref()))
+    }
+
+    /// [`ClusterState::claim_of_node`] by the Node's name.
+    pub fn claim_of_node_named(&self, node: &str) -> Option<(&String, &NodeClaim)> {
+        self.claim_of_node(self.nodes.get(node)?)
+    }
+
     /// Names of every stored NodeClaim (name generators avoid them).
     pub fn claim_names(&self) -> std::collections::BTreeSet<String> {
         self.node_claims.keys().cloned().collect()

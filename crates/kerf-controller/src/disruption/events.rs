@@ -6,7 +6,6 @@
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
-use kerf_api::v1::NodeClaim;
 use kerf_core::disruption::{Command, Decision, KeptReason};
 use kube::runtime::events::{Event, EventType};
 
@@ -116,12 +115,7 @@ fn references(ctx: &Context, node: &str) -> Vec<ObjectReference> {
             ..Default::default()
         });
     }
-    let claim = state.objects::<NodeClaim>().find(|(_, c)| {
-        state
-            .node_for_claim(c)
-            .and_then(|n| n.metadata.name.as_deref())
-            == Some(node)
-    });
+    let claim = state.claim_of_node_named(node);
     if let Some((_, c)) = claim {
         out.push(ObjectReference {
             api_version: Some("karpenter.sh/v1".to_string()),

@@ -17,6 +17,7 @@ use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
 use kerf_core::disruption::Command;
 use kerf_kube::{NotFoundExt, is_conflict};
+use kerf_state::deleting::is_disrupted_taint;
 use kerf_state::{Pools, RandomNames};
 use kube::Api;
 use kube::api::PostParams;
@@ -138,12 +139,7 @@ pub async fn finish(
 /// The claim of a Node with its pool and capacity type, from the cache.
 fn claim_of_node(ctx: &Context, node: &str) -> Option<(String, String, String)> {
     let state = ctx.state();
-    let (name, claim) = state.objects::<NodeClaim>().find(|(_, c)| {
-        state
-            .node_for_claim(c)
-            .and_then(|n| n.metadata.name.as_deref())
-            == Some(node)
-    })?;
+    let (name, claim) = state.claim_of_node_named(node)?;
     let l = claim.metadata.labels.clone().unwrap_or_default();
     let pool = kerf_state::pools::pool_of_labels(&l)
         .map(|p| p.name)
@@ -218,10 +214,6 @@ fn disrupted_taint() -> Taint {
         effect: "NoSchedule".to_string(),
         ..Taint::default()
     }
-}
-
-fn is_disrupted_taint(t: &Taint) -> bool {
-    t.key == labels::DISRUPTED_TAINT_KEY && t.effect == "NoSchedule"
 }
 
 /// Taints the Node and records the command on it.

@@ -141,16 +141,12 @@ pub async fn round(
         return Ok(None);
     }
     quiet.last = None;
-    let (decision, pools, wanted) = decide_now(ctx, drift).await?;
-    let scheduled = pools.ready.iter().any(|p| {
-        p.node_pool
-            .spec
-            .disruption
-            .budgets
-            .iter()
-            .flatten()
-            .any(|b| b.schedule.is_some())
-    });
+    let Decided {
+        decision,
+        pools,
+        wanted,
+        scheduled,
+    } = decide_now(ctx, drift).await?;
     conditions::sync(ctx, &wanted).await;
     let due = next_due(&decision);
     events::kept(ctx, &decision);
@@ -179,7 +175,7 @@ pub async fn round(
         "disruption command; validating"
     );
     tokio::time::sleep(ctx.options.disruption.validation_delay).await;
-    let (again, _, _) = decide_now(ctx, drift).await?;
+    let again = decide_now(ctx, drift).await?.decision;
     let Some(command) = again.command.and_then(|c| validated(&command, c)) else {
         tracing::info!("disruption command no longer holds after validation; dropped");
         ctx.metrics.disruption.invalidated.inc();
@@ -189,19 +185,18 @@ pub async fn round(
     Ok(None)
 }
 
-/// The decision over the current state, the pools it read, and the
-/// conditions each node's claim should carry.
-async fn decide_now(
-    ctx: &Context,
-    drift: &mut ProviderDrift,
-) -> Result<
-    (
-        Decision,
-        kerf_state::Pools,
-        BTreeMap<String, conditions::Wanted>,
-    ),
-    DisruptionError,
-> {
+/// One decision over the current state, with what the round needs beside it.
+struct Decided {
+    decision: Decision,
+    /// The pools it read, to build the replacements' NodeClaims from.
+    pools: kerf_state::Pools,
+    /// The conditions each node's claim should carry.
+    wanted: BTreeMap<String, conditions::Wanted>,
+    /// A pool has a budget with a schedule: the answer changes with the clock.
+    scheduled: bool,
+}
+
+async fn decide_now(ctx: &Context, drift: &mut ProviderDrift) -> Result<Decided, DisruptionError> {
     let pools = ctx.state().pools();
     let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
     let provider_drift = drift.refresh(ctx).await;
@@ -233,7 +228,17 @@ async fn decide_now(
     ctx.metrics
         .disruption
         .record_eligible(&built.input, &decision);
-    Ok((decision, pools, conditions::wanted(&built.input)))
+    let scheduled = built
+        .input
+        .pools
+        .values()
+        .any(|p| p.budgets.iter().any(|b| b.schedule.is_some()));
+    Ok(Decided {
+        decision,
+        pools,
+        wanted: conditions::wanted(&built.input),
+        scheduled,
+    })
 }
 
 /// The command to carry out if the second decision confirms the first: the

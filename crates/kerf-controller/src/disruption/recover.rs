@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Node;
-use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
+use kerf_state::deleting::is_disrupted_taint;
 
 use super::DisruptionError;
 use super::execute::{COMMAND_ANNOTATION, CommandRecord, finish, roll_back, unmark};
@@ -83,7 +83,7 @@ pub(crate) fn leftovers(state: &kerf_state::ClusterState) -> Vec<Leftover> {
             .spec
             .as_ref()
             .and_then(|s| s.taints.as_ref())
-            .is_some_and(|ts| ts.iter().any(|t| t.key == labels::DISRUPTED_TAINT_KEY));
+            .is_some_and(|ts| ts.iter().any(is_disrupted_taint));
         if text.is_none() && !tainted {
             continue;
         }
@@ -143,7 +143,7 @@ mod tests {
             );
         }
         let taints = if tainted {
-            json!([{"key": labels::DISRUPTED_TAINT_KEY, "effect": "NoSchedule"}])
+            json!([{"key": kerf_api::labels::DISRUPTED_TAINT_KEY, "effect": "NoSchedule"}])
         } else {
             json!([])
         };
