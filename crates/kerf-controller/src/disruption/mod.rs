@@ -282,29 +282,27 @@ pub struct ProviderDrift {
 impl ProviderDrift {
     async fn refresh(&mut self, ctx: &Context) -> BTreeMap<String, String> {
         let every = ctx.options.disruption.provider_drift_every;
-        let claims: Vec<NodeClaim> = ctx
-            .state()
-            .objects::<NodeClaim>()
-            .filter(|(_, c)| crate::decisions::is_launched(c))
-            .map(|(_, c)| c.clone())
-            .collect();
-        let live: BTreeSet<&str> = claims
-            .iter()
-            .filter_map(|c| c.metadata.name.as_deref())
-            .collect();
-        self.checked.retain(|name, _| live.contains(name.as_str()));
-        for claim in &claims {
-            let Some(name) = claim.metadata.name.clone() else {
-                continue;
-            };
-            let fresh = self
-                .checked
-                .get(&name)
-                .is_some_and(|(at, _)| at.elapsed() < every);
-            if fresh {
-                continue;
-            }
-            match ctx.cloud.is_drifted(claim).await {
+        // Only the claims due a check are copied out of the cache.
+        let due: Vec<(String, NodeClaim)> = {
+            let state = ctx.state();
+            let launched: BTreeSet<&String> = state
+                .objects::<NodeClaim>()
+                .filter(|(_, c)| crate::decisions::is_launched(c))
+                .map(|(name, _)| name)
+                .collect();
+            self.checked.retain(|name, _| launched.contains(name));
+            launched
+                .into_iter()
+                .filter(|name| {
+                    self.checked
+                        .get(*name)
+                        .is_none_or(|(at, _)| at.elapsed() >= every)
+                })
+                .filter_map(|name| Some((name.clone(), state.get::<NodeClaim>(name)?.clone())))
+                .collect()
+        };
+        for (name, claim) in due {
+            match ctx.cloud.is_drifted(&claim).await {
                 Ok(reason) => {
                     self.checked.insert(name, (Instant::now(), reason));
                 }
