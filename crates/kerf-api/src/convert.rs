@@ -132,6 +132,9 @@ pub fn provisioner_to_v1(
     let node_pool = NodePool {
         metadata: ObjectMeta {
             name: Some(name.clone()),
+            // Pool-level settings kerf reads from annotations (the minimum
+            // saving of a consolidation) hold for a Provisioner too.
+            annotations: p.metadata.annotations.clone(),
             ..ObjectMeta::default()
         },
         spec: NodePoolSpec {

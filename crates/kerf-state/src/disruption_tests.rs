@@ -260,3 +260,23 @@ fn the_digest_follows_placements_not_heartbeats() {
     state.apply(pod).expect("pod");
     assert_ne!(state.disruption_digest(), before, "a pod arriving does");
 }
+
+#[test]
+fn a_provisioner_can_ask_for_a_minimum_saving_too() {
+    let mut state = ClusterState::new();
+    let provisioner: kerf_api::v1alpha5::Provisioner = serde_yaml::from_str(
+        "apiVersion: karpenter.sh/v1alpha5\nkind: Provisioner\nmetadata: {name: default, annotations: {kerf.sh/consolidation-min-savings: \"10%\"}}\nspec:\n  provider: {instanceProfile: p}\n  consolidation: {enabled: true}\n",
+    )
+    .expect("provisioner");
+    state.apply(provisioner).expect("provisioner applies");
+    let pool = state.pools().ready.into_iter().next().expect("one pool");
+    let policy = pool_policy(&pool).expect("policy");
+    assert_eq!(policy.policy, Policy::WhenEmptyOrUnderutilized);
+    assert_eq!(
+        policy.min_savings,
+        MinSavings {
+            per_hour: 0.0,
+            fraction: 0.1
+        }
+    );
+}
