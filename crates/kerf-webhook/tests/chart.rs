@@ -448,6 +448,25 @@ fn the_aws_provider_runs_by_default_and_kwok_only_when_asked_for() {
     // and no binding unless asked for.
     assert_eq!(env_value(&env, "AWS_REGION"), None);
     assert_eq!(env_value(&env, "KERF_BIND_PODS"), None);
+    // The values kerf's controller_config test feeds the binary.
+    assert_eq!(
+        env_value(&env, "FEATURE_GATES"),
+        Some("SpotToSpotConsolidation=false")
+    );
+    assert_eq!(
+        env_value(&env, "KERF_DISRUPTION_VALIDATION_DELAY"),
+        Some("15s")
+    );
+    let gates = controller_env(&render(&[
+        "-n",
+        "karpenter",
+        "--set",
+        "settings.featureGates.spotToSpotConsolidation=true",
+    ]));
+    assert_eq!(
+        env_value(&gates, "FEATURE_GATES"),
+        Some("SpotToSpotConsolidation=true")
+    );
 
     let env = controller_env(&render(&[
         "-n",
