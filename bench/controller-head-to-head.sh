@@ -14,6 +14,16 @@
 # controller's peak RSS and CPU seconds; and every run's times below it.
 #
 #   bench/controller-head-to-head.sh [--sizes "1000 5000"] [--runs 3] [--commit-docs] [--timeout SECS] [--prebuilt DIR]
+#                                    [--scale-down-to N [--quiet-secs S]]
+#
+# --scale-down-to N adds disruption (issue 26): after each scale-up, the
+# NodePool's consolidateAfter goes from Never to 0s and the Deployment is
+# scaled down to N; the run ends when every remaining pod is Running and no
+# Node was added or removed for --quiet-secs (default 120). Entrants are
+# upstream and kerf (binding is not what this measures); the table of the
+# scale-down phase (time to the last fleet change, final fleet $/h and nodes,
+# evictions, peak RSS, CPU) goes to bench-out/disruption-head-to-head.md and,
+# with --commit-docs, docs/benchmarks/disruption-head-to-head.md.
 #
 # --sizes (default "1000 5000"; commas or spaces) are the pod counts. --runs
 # (default 3) is how many times each controller runs at each size: one run's
@@ -48,6 +58,8 @@ runs=3
 timeout=1800
 commit_docs=0
 prebuilt=""
+scale_down_to=""
+quiet_secs=120
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sizes) shift; sizes_arg="${1:-}" ;;
@@ -57,6 +69,8 @@ while [[ $# -gt 0 ]]; do
     --timeout) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--timeout needs seconds"; timeout="$1" ;;
     --commit-docs) commit_docs=1 ;;
     --prebuilt) shift; [[ -x "${1:-}/kerf" && -x "${1:-}/controller_h2h" ]] || die "--prebuilt needs a directory with kerf and controller_h2h"; prebuilt="$1" ;;
+    --scale-down-to) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--scale-down-to needs a positive pod count"; scale_down_to="$1" ;;
+    --quiet-secs) shift; [[ "${1:-}" =~ ^[1-9][0-9]*$ ]] || die "--quiet-secs needs seconds"; quiet_secs="$1" ;;
     -h|--help) usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -66,6 +80,18 @@ read -r -a sizes <<<"${sizes_arg//,/ }"
 [[ ${#sizes[@]} -gt 0 ]] || die "--sizes needs at least one pod count"
 for s in "${sizes[@]}"; do [[ "$s" =~ ^[1-9][0-9]*$ ]] || die "size '$s' is not a positive integer"; done
 mapfile -t sizes < <(printf '%s\n' "${sizes[@]}" | sort -n | uniq)
+entrants=(upstream kerf kerf-bind-pods)
+table_name=controller-head-to-head
+phase_args=()
+if [[ -n "$scale_down_to" ]]; then
+  for s in "${sizes[@]}"; do
+    ((s > scale_down_to)) || die "size $s is not above --scale-down-to $scale_down_to"
+  done
+  entrants=(upstream kerf)
+  table_name=disruption-head-to-head
+  RAW="$OUT/$table_name"
+  phase_args=(--scale-down-to "$scale_down_to" --quiet-secs "$quiet_secs")
+fi
 
 command -v python3 >/dev/null || die "python3 is needed (catalogue conversion and the table)"
 command -v cargo >/dev/null || die "cargo is not installed"
@@ -144,7 +170,7 @@ run_one() { # controller, pods, run
   log "$pods pods: $controller (run $run of $runs)"
   if "$bin_dir/controller_h2h" --controller "$controller" --binary "$binary" --pods "$pods" \
     --catalog "$RAW/kerf-catalog.json" --instance-types "$RAW/instance_types.json" \
-    --upstream-crds "$RAW/upstream-crds" --timeout-secs "$timeout" \
+    --upstream-crds "$RAW/upstream-crds" --timeout-secs "$timeout" "${phase_args[@]}" \
     --out "$RAW/$name.json" 2>"$RAW/$name.stderr" >/dev/null; then
     log "  $(cat "$RAW/$name.json")"
   else
@@ -164,28 +190,28 @@ started="$(date -u '+%Y-%m-%d %H:%M UTC')"
 loadavg="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 write_table() {
-  python3 "$MODULE_DIR/h2h_table.py" "$RAW" --sizes "${sizes[*]}" --runs "$runs" \
+  local table=(h2h_table.py)
+  [[ -n "$scale_down_to" ]] && table=(disruption_table.py --to "$scale_down_to")
+  python3 "$MODULE_DIR/${table[0]}" "$RAW" "${table[@]:1}" --sizes "${sizes[*]}" --runs "$runs" \
     --machine "$(nproc) CPUs, $cpu_model, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; load average $loadavg at start, $(cut -d' ' -f1-3 /proc/loadavg) now" \
     --date "$started" \
     --versions "upstream sigs.k8s.io/karpenter $upstream_version (kwok build, $go_version); kerf $kerf_rev, $kerf_build ($(rustc --version 2>/dev/null | awk '{print $1" "$2}'))" \
     --plane "kube-apiserver/controller-manager/scheduler $kube_version, kwok ${kwok_version:-unknown}; controller-manager and scheduler at 200 requests/s (burst 400)" \
-    --command "bench/controller-head-to-head.sh --sizes \"${sizes[*]}\" --runs $runs --timeout $timeout${prebuilt:+ --prebuilt $prebuilt}" \
-    >"$OUT/controller-head-to-head.md.tmp"
-  mv "$OUT/controller-head-to-head.md.tmp" "$OUT/controller-head-to-head.md"
+    --command "bench/controller-head-to-head.sh --sizes \"${sizes[*]}\" --runs $runs --timeout $timeout${prebuilt:+ --prebuilt $prebuilt}${scale_down_to:+ --scale-down-to $scale_down_to --quiet-secs $quiet_secs}" \
+    >"$OUT/$table_name.md.tmp"
+  mv "$OUT/$table_name.md.tmp" "$OUT/$table_name.md"
 }
 
 for pods in "${sizes[@]}"; do
   for ((run = 1; run <= runs; run++)); do
-    run_one upstream "$pods" "$run"
-    run_one kerf "$pods" "$run"
-    run_one kerf-bind-pods "$pods" "$run"
+    for entrant in "${entrants[@]}"; do run_one "$entrant" "$pods" "$run"; done
     write_table
   done
 done
 
-cat "$OUT/controller-head-to-head.md"
-log "table written to $OUT/controller-head-to-head.md (raw results in $RAW)"
+cat "$OUT/$table_name.md"
+log "table written to $OUT/$table_name.md (raw results in $RAW)"
 if [[ "$commit_docs" == 1 ]]; then
-  commit_doc "$OUT/controller-head-to-head.md" "$ROOT/docs/benchmarks/controller-head-to-head.md"
-  log "also written to docs/benchmarks/controller-head-to-head.md"
+  commit_doc "$OUT/$table_name.md" "$ROOT/docs/benchmarks/$table_name.md"
+  log "also written to docs/benchmarks/$table_name.md"
 fi

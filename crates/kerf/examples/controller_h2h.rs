@@ -11,6 +11,10 @@
 //! $/h at the catalogue's prices, and the controller's peak RSS (VmHWM) and
 //! CPU seconds (utime + stime, whole process life and the scale-up alone).
 //!
+//! With `--scale-down-to N`, a second phase follows (`h2h::scale_down`):
+//! consolidation is switched on, the Deployment scaled down to N, and the run
+//! waits until the fleet stops changing; its figures go under `scale_down`.
+//!
 //! Run by `bench/controller-head-to-head.sh`, which builds both controllers,
 //! converts upstream's instance types into a kerf catalogue and alternates
 //! the two controllers per size.
@@ -24,6 +28,7 @@ use std::time::{Duration, Instant};
 use h2h::controllers::{self, Inputs, Ports, Which};
 use h2h::manifests;
 use h2h::proc_stats::Sampler;
+use h2h::scale_down::{self, ScaleDown};
 use h2h::shared::{DEPLOYMENT, apply, apply_crds, kubectl};
 use h2h::watch::Watches;
 use kerf_cloud::Catalog;
@@ -35,10 +40,12 @@ struct Args {
     pods: usize,
     timeout: Duration,
     out: Option<PathBuf>,
+    scale_down: Option<ScaleDown>,
 }
 
 const USAGE: &str = "--controller upstream|kerf|kerf-bind-pods --binary PATH --pods N --catalog FILE \
---instance-types FILE --upstream-crds DIR [--timeout-secs S] [--out FILE]";
+--instance-types FILE --upstream-crds DIR [--timeout-secs S] [--out FILE] \
+[--scale-down-to N [--quiet-secs S] [--consolidate-after DURATION]]";
 
 fn args() -> anyhow::Result<Args> {
     let mut flags: BTreeMap<String, String> = BTreeMap::new();
@@ -70,6 +77,26 @@ fn args() -> anyhow::Result<Args> {
         None => Duration::from_secs(1800),
     };
     let out = take("--out").map(PathBuf::from);
+    let number = |flag: &str, v: String| -> anyhow::Result<u64> {
+        v.parse().map_err(|e| anyhow::anyhow!("{flag} {v:?}: {e}"))
+    };
+    let quiet = take("--quiet-secs")
+        .map(|v| number("--quiet-secs", v))
+        .transpose()?;
+    let consolidate_after = take("--consolidate-after");
+    let scale_down = match take("--scale-down-to") {
+        Some(v) => Some(ScaleDown {
+            to: number("--scale-down-to", v)? as usize,
+            quiet: Duration::from_secs(quiet.unwrap_or(120)),
+            consolidate_after: consolidate_after.unwrap_or_else(|| "0s".into()),
+        }),
+        None if quiet.is_some() || consolidate_after.is_some() => {
+            return Err(anyhow::anyhow!(
+                "--quiet-secs and --consolidate-after need --scale-down-to ({USAGE})"
+            ));
+        }
+        None => None,
+    };
     if let Some(unknown) = flags.keys().next() {
         return Err(anyhow::anyhow!("unknown flag {unknown} ({USAGE})"));
     }
@@ -93,18 +120,8 @@ fn args() -> anyhow::Result<Args> {
         pods,
         timeout,
         out,
+        scale_down,
     })
-}
-
-fn price(catalog: &Catalog, shape: &str) -> Option<f64> {
-    let mut parts = shape.split('/');
-    let (it, capacity, zone) = (parts.next()?, parts.next()?, parts.next()?);
-    let entry = catalog.get(it)?;
-    match capacity {
-        "spot" => entry.spot.get(zone).copied(),
-        "on-demand" => entry.on_demand,
-        _ => None,
-    }
 }
 
 /// kube-controller-manager creates the pods and kube-scheduler binds them;
@@ -243,30 +260,45 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let stats = sampler.last(pid);
-    let seen = watches.observed();
-    let last_node_ready = seen
-        .last_node_ready
-        .map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
-    let mut shapes: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut dollars = 0.0;
-    for node in seen.nodes.values().filter(|n| !n.deleted) {
-        *shapes.entry(node.shape.as_str()).or_default() += 1;
-        dollars += price(catalog, &node.shape)
-            .ok_or_else(|| anyhow::anyhow!("no catalogue price for node shape {}", node.shape))?;
-    }
+    let (last_node_ready, (shapes, dollars), nodes_launched, nodes_at_end) = {
+        let seen = watches.observed();
+        (
+            seen.last_node_ready
+                .map_or(Duration::ZERO, |t| t.saturating_duration_since(start)),
+            seen.fleet(catalog)?,
+            seen.nodes.len(),
+            seen.nodes.values().filter(|n| !n.deleted).count(),
+        )
+    };
+    let scale_down = match &args.scale_down {
+        Some(down) => Some(
+            scale_down::measure(
+                plane,
+                args.which.name(),
+                down,
+                &watches,
+                (sampler, pid),
+                catalog,
+                args.timeout,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     Ok(serde_json::json!({
         "controller": args.which.name(),
         "pods": args.pods,
         "seconds_to_all_running": all_running.as_secs_f64(),
         "seconds_to_last_node_ready": last_node_ready.as_secs_f64(),
-        "nodes_launched": seen.nodes.len(),
-        "nodes_at_end": seen.nodes.values().filter(|n| !n.deleted).count(),
+        "nodes_launched": nodes_launched,
+        "nodes_at_end": nodes_at_end,
         "dollars_per_hour": dollars,
         "shapes": shapes,
         "peak_rss_mib": stats.peak_rss_kib as f64 / 1024.0,
         "cpu_seconds_total": stats.cpu_seconds,
         "cpu_seconds_scale_up": stats.cpu_seconds - cpu_before,
         "startup_seconds": startup.as_secs_f64(),
+        "scale_down": scale_down,
     }))
 }
 

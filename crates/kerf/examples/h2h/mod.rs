@@ -5,5 +5,6 @@
 pub mod controllers;
 pub mod manifests;
 pub mod proc_stats;
+pub mod scale_down;
 pub mod shared;
 pub mod watch;

@@ -1,7 +1,8 @@
 //! Watches (kube-runtime watchers, not polling, so timing the run costs the
 //! API server little) over the run's pods and every Node: which pods are
-//! Running, which nodes exist and are Ready, and when the last one became
-//! Ready.
+//! Running, which nodes exist and are Ready, when the last one became Ready,
+//! and when each pod and node was first seen and each node went away (the
+//! scale-down phase counts evictions and fleet changes from those).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use kerf_cloud::Catalog;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
@@ -20,11 +22,16 @@ pub struct SeenNode {
     pub shape: String,
     pub ready: bool,
     pub deleted: bool,
+    pub first_seen: Instant,
+    pub deleted_at: Option<Instant>,
 }
 
 #[derive(Default)]
 pub struct Observed {
     pub running: BTreeSet<String>,
+    /// When each pod of the run was first seen: a pod first seen after the
+    /// scale-down is one the ReplicaSet created for an evicted pod.
+    pub pods_first_seen: BTreeMap<String, Instant>,
     /// Every Node seen during the run, also ones deleted since.
     pub nodes: BTreeMap<String, SeenNode>,
     pub last_node_ready: Option<Instant>,
@@ -37,6 +44,52 @@ impl Observed {
             .filter(|n| n.ready && !n.deleted)
             .count()
     }
+
+    /// Nodes added and removed since `since`, and the last such change.
+    pub fn fleet_changes_since(&self, since: Instant) -> FleetChanges {
+        let mut changes = FleetChanges::default();
+        for node in self.nodes.values() {
+            if node.first_seen > since {
+                changes.added += 1;
+                changes.last = changes.last.max(Some(node.first_seen));
+            }
+            if let Some(at) = node.deleted_at.filter(|at| *at > since) {
+                changes.removed += 1;
+                changes.last = changes.last.max(Some(at));
+            }
+        }
+        changes
+    }
+
+    /// The nodes standing now, counted by shape, and their $/h at the
+    /// catalogue's prices.
+    pub fn fleet(&self, catalog: &Catalog) -> anyhow::Result<(BTreeMap<String, usize>, f64)> {
+        let mut shapes: BTreeMap<String, usize> = BTreeMap::new();
+        let mut dollars = 0.0;
+        for node in self.nodes.values().filter(|n| !n.deleted) {
+            *shapes.entry(node.shape.clone()).or_default() += 1;
+            dollars += price(catalog, &node.shape).ok_or_else(|| {
+                anyhow::anyhow!("no catalogue price for node shape {}", node.shape)
+            })?;
+        }
+        Ok((shapes, dollars))
+    }
+
+    /// Pods first seen after `since`.
+    pub fn pods_created_since(&self, since: Instant) -> usize {
+        self.pods_first_seen
+            .values()
+            .filter(|t| **t > since)
+            .count()
+    }
+}
+
+/// How the fleet changed over a phase of the run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FleetChanges {
+    pub added: usize,
+    pub removed: usize,
+    pub last: Option<Instant>,
 }
 
 /// The watches; dropping it stops them.
@@ -58,6 +111,9 @@ impl Watches {
                 let mut seen = lock(&on_pods);
                 match event {
                     Ok(Event::Apply(pod) | Event::InitApply(pod)) => {
+                        seen.pods_first_seen
+                            .entry(pod.name_any())
+                            .or_insert_with(Instant::now);
                         let running = pod.status.as_ref().and_then(|s| s.phase.as_deref())
                             == Some("Running")
                             && pod.metadata.deletion_timestamp.is_none();
@@ -89,18 +145,25 @@ impl Watches {
                         if ready && !was_ready {
                             seen.last_node_ready = Some(Instant::now());
                         }
+                        let first_seen = seen
+                            .nodes
+                            .get(&name)
+                            .map_or_else(Instant::now, |n| n.first_seen);
                         seen.nodes.insert(
                             name,
                             SeenNode {
                                 shape: shape(&node),
                                 ready,
                                 deleted: false,
+                                first_seen,
+                                deleted_at: None,
                             },
                         );
                     }
                     Ok(Event::Delete(node)) => {
                         if let Some(n) = seen.nodes.get_mut(&node.name_any()) {
                             n.deleted = true;
+                            n.deleted_at = Some(Instant::now());
                         }
                     }
                     Ok(Event::Init | Event::InitDone) | Err(_) => {}
@@ -135,6 +198,17 @@ fn is_ready(node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn price(catalog: &Catalog, shape: &str) -> Option<f64> {
+    let mut parts = shape.split('/');
+    let (it, capacity, zone) = (parts.next()?, parts.next()?, parts.next()?);
+    let entry = catalog.get(it)?;
+    match capacity {
+        "spot" => entry.spot.get(zone).copied(),
+        "on-demand" => entry.on_demand,
+        _ => None,
+    }
 }
 
 fn shape(node: &Node) -> String {
