@@ -144,6 +144,7 @@ fn passed_candidate_rules(reason: &KeptReason) -> bool {
             | KeptReason::NoCheaperFit { .. }
             | KeptReason::SpotToSpotDisabled
             | KeptReason::SpotToSpotFlexibility { .. }
+            | KeptReason::BalancedScore { .. }
             | KeptReason::NotThisRound
     )
 }

@@ -378,11 +378,8 @@ pub fn pool_policy(pool: &Pool) -> Result<PoolPolicy, StateError> {
     };
     let policy = match disruption.consolidation_policy_or_default() {
         ConsolidationPolicy::WhenEmpty => Policy::WhenEmpty,
-        // Balanced weighs savings against disruption cost upstream; kerf's
-        // per-pool minimum saving is its way to say that (docs/differences.md).
-        ConsolidationPolicy::WhenEmptyOrUnderutilized | ConsolidationPolicy::Balanced => {
-            Policy::WhenEmptyOrUnderutilized
-        }
+        ConsolidationPolicy::WhenEmptyOrUnderutilized => Policy::WhenEmptyOrUnderutilized,
+        ConsolidationPolicy::Balanced => Policy::Balanced,
     };
     let consolidate_after = match disruption.consolidate_after_or_default().0 {
         None => None,

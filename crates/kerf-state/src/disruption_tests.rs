@@ -280,3 +280,10 @@ fn a_provisioner_can_ask_for_a_minimum_saving_too() {
         }
     );
 }
+
+#[test]
+fn a_balanced_pool_is_scored_not_read_as_underutilized() {
+    let yaml = format!("{}  disruption:\n    consolidationPolicy: Balanced\n", BASE);
+    let policy = pool_policy(&pool(&yaml)).expect("policy");
+    assert_eq!(policy.policy, Policy::Balanced);
+}

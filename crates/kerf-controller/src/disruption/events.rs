@@ -16,7 +16,9 @@ use crate::events::publish_all;
 /// Whether a kept reason is worth telling the node's owner: the ones that
 /// name something they set (a pod, a PDB, a budget, an annotation) or a
 /// price. Reasons that only say "not yet" (initializing, nominated, deleting,
-/// another command first) are left to `kerf explain`.
+/// another command first) are left to `kerf explain`. Balanced scores are
+/// left out too, as upstream leaves them out: under Balanced most nodes
+/// score too low most of the time, and the events would bury the rest.
 fn blocking(reason: &KeptReason) -> bool {
     !matches!(
         reason,
@@ -26,6 +28,7 @@ fn blocking(reason: &KeptReason) -> bool {
             | KeptReason::Nominated
             | KeptReason::NotThisRound
             | KeptReason::ConsolidateAfter { .. }
+            | KeptReason::BalancedScore { .. }
     )
 }
 

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::balanced::Scorer;
 use super::candidates::reschedulable;
 use super::{Command, DisruptionInput, Kept, KeptReason, Method, Reason, Replacement};
 use crate::instance_type::CAPACITY_TYPE_SPOT;
@@ -46,6 +47,7 @@ pub(super) fn emptiness(input: &DisruptionInput, empty: &[String]) -> Option<Com
 /// All candidates the budgets allow, removed together.
 pub(super) fn multi_node(
     input: &DisruptionInput,
+    scorer: &Scorer,
     candidates: &[String],
     allowance: &BTreeMap<PoolRef, usize>,
 ) -> Option<Command> {
@@ -70,7 +72,13 @@ pub(super) fn multi_node(
         return None;
     }
     let simulated = simulate(input, &chosen);
-    if let Ok(command) = evaluate(input, &chosen, &simulated, Method::MultiNodeConsolidation) {
+    if let Ok(command) = evaluate(
+        input,
+        scorer,
+        &chosen,
+        &simulated,
+        Method::MultiNodeConsolidation,
+    ) {
         return Some(command);
     }
     let (plan, moved) = simulated;
@@ -96,6 +104,7 @@ pub(super) fn multi_node(
         let simulated = simulate(input, &removable);
         let command = evaluate(
             input,
+            scorer,
             &removable,
             &simulated,
             Method::MultiNodeConsolidation,
@@ -104,13 +113,13 @@ pub(super) fn multi_node(
             return Some(command);
         }
     }
-    longest_prefix(input, &chosen)
+    longest_prefix(input, scorer, &chosen)
 }
 
 /// Karpenter's search, as the last resort: the longest prefix of the
 /// candidates (in order) that can go together, by binary search over its
 /// length. With it kerf finds every removal Karpenter's multi-node pass finds.
-fn longest_prefix(input: &DisruptionInput, chosen: &[String]) -> Option<Command> {
+fn longest_prefix(input: &DisruptionInput, scorer: &Scorer, chosen: &[String]) -> Option<Command> {
     // The whole list already failed; a prefix of one is single-node's.
     let (mut low, mut high) = (2, chosen.len().saturating_sub(1));
     let mut best = None;
@@ -118,7 +127,13 @@ fn longest_prefix(input: &DisruptionInput, chosen: &[String]) -> Option<Command>
         let mid = low + (high - low) / 2;
         let prefix = &chosen[..mid];
         let simulated = simulate(input, prefix);
-        match evaluate(input, prefix, &simulated, Method::MultiNodeConsolidation) {
+        match evaluate(
+            input,
+            scorer,
+            prefix,
+            &simulated,
+            Method::MultiNodeConsolidation,
+        ) {
             Ok(command) => {
                 best = Some(command);
                 low = mid + 1;
@@ -133,13 +148,29 @@ fn longest_prefix(input: &DisruptionInput, chosen: &[String]) -> Option<Command>
 /// it are kept with the reason they could not.
 pub(super) fn single_node(
     input: &DisruptionInput,
+    scorer: &Scorer,
     candidates: &[String],
     kept: &mut Vec<Kept>,
 ) -> Option<Command> {
     for name in candidates {
+        // Deleting it outright is the best any move can score; when even
+        // that fails, no simulation is worth running.
+        if let Err(reason) = scorer.can_pass(input, name) {
+            kept.push(Kept {
+                node: name.clone(),
+                reason,
+            });
+            continue;
+        }
         let one = std::slice::from_ref(name);
         let simulated = simulate(input, one);
-        match evaluate(input, one, &simulated, Method::SingleNodeConsolidation) {
+        match evaluate(
+            input,
+            scorer,
+            one,
+            &simulated,
+            Method::SingleNodeConsolidation,
+        ) {
             Ok(command) => return Some(command),
             Err(reason) => kept.push(Kept {
                 node: name.clone(),
@@ -248,6 +279,7 @@ pub(super) fn first_unplaced(plan: &Plan, moved: &Moved) -> Option<KeptReason> {
 /// The command the plan supports for removing `removed`, or why there is none.
 fn evaluate(
     input: &DisruptionInput,
+    scorer: &Scorer,
     removed: &[String],
     (plan, moved): &(Plan, Moved),
     method: Method,
@@ -270,8 +302,13 @@ fn evaluate(
             price_after,
         }
     };
+    let approved = |command: Command| {
+        scorer
+            .approve(input, removed, command.savings_per_hour())
+            .map(|()| command)
+    };
     let node = match plan.new_nodes.as_slice() {
-        [] => return Ok(command(Vec::new())),
+        [] => return approved(command(Vec::new())),
         [node] => node,
         more => return Err(KeptReason::WouldNeedNodes { count: more.len() }),
     };
@@ -349,7 +386,7 @@ fn evaluate(
     let mut node = node.clone();
     node.chosen = chosen;
     node.options = options;
-    Ok(command(vec![Replacement { node }]))
+    approved(command(vec![Replacement { node }]))
 }
 
 /// Keeps the offerings of the `n` cheapest distinct instance types (options are cheapest first).

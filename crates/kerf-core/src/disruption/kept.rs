@@ -49,6 +49,14 @@ pub enum KeptReason {
     SpotToSpotFlexibility {
         cheaper_types: usize,
     },
+    /// Its pool's consolidationPolicy is Balanced and the move saves too
+    /// little of the pool's cost for the disruption it causes.
+    BalancedScore {
+        pool: String,
+        savings_percent: f64,
+        disruption_percent: f64,
+        score: f64,
+    },
     /// Eligible, but another command goes first this round.
     NotThisRound,
 }
@@ -103,6 +111,17 @@ impl fmt::Display for KeptReason {
             SpotToSpotFlexibility { cheaper_types } => write!(
                 f,
                 "spot-to-spot needs at least 15 cheaper instance types, found {cheaper_types}"
+            ),
+            BalancedScore {
+                pool,
+                savings_percent,
+                disruption_percent,
+                score,
+            } => write!(
+                f,
+                "consolidationPolicy Balanced: the best move saves {savings_percent:.1}% of {pool}'s cost \
+                 for {disruption_percent:.1}% of its disruption (score {score:.2}, needs {:.2})",
+                1.0 / super::BALANCED_K
             ),
             NotThisRound => write!(f, "eligible; another command goes first"),
         }

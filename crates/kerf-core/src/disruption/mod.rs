@@ -16,6 +16,9 @@
 //! and node classes decide *whether* a node drifted ([`NodeFacts::drifted`]);
 //! this module decides what to do about it.
 
+mod balanced;
+#[cfg(test)]
+mod balanced_tests;
 pub mod budgets;
 mod candidates;
 mod consolidation;
@@ -40,6 +43,7 @@ use crate::plan::PlannedNode;
 use crate::snapshot::Snapshot;
 use crate::template::PoolRef;
 
+pub use balanced::{BALANCED_K, eviction_cost};
 pub use budgets::{BudgetNodes, BudgetRule};
 /// The pods that would have to move off a node: not DaemonSet, mirror, terminal or deleting ones.
 pub use candidates::reschedulable as pods_to_move;
@@ -90,6 +94,10 @@ pub enum Policy {
     WhenEmpty,
     /// Empty nodes, and nodes whose pods fit elsewhere or on one cheaper node.
     WhenEmptyOrUnderutilized,
+    /// As WhenEmptyOrUnderutilized, but a consolidation move must save a
+    /// share of the pool's cost at least half the share of the pool's
+    /// disruption it causes (Karpenter v1.14's Balanced).
+    Balanced,
 }
 
 /// A kerf-only guard against churn: a replacement must save at least this
@@ -227,10 +235,13 @@ pub fn is_consolidatable(facts: &NodeFacts, pool: &PoolPolicy, now: Timestamp) -
 pub fn decide(input: &DisruptionInput) -> Decision {
     let sorted = candidates::sort(input);
     let mut kept = sorted.kept;
+    let scorer = balanced::Scorer::new(input);
     let command = consolidation::emptiness(input, &sorted.empty)
         .or_else(|| drift::drift(input, &sorted.drifted, &mut kept))
-        .or_else(|| consolidation::multi_node(input, &sorted.underutilized, &sorted.allowance))
-        .or_else(|| consolidation::single_node(input, &sorted.underutilized, &mut kept));
+        .or_else(|| {
+            consolidation::multi_node(input, &scorer, &sorted.underutilized, &sorted.allowance)
+        })
+        .or_else(|| consolidation::single_node(input, &scorer, &sorted.underutilized, &mut kept));
     let chosen: Vec<&String> = command.iter().flat_map(|c| &c.candidates).collect();
     // Drift and single-node consolidation explain every candidate they
     // tried; the ones left were eligible but another command went first.

@@ -22,16 +22,20 @@ fn protection() -> impl Strategy<Value = u8> {
     prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]
 }
 
-fn cluster() -> impl Strategy<Value = (Vec<(usize, bool, Vec<PodSpec>)>, u32)> {
+/// (instance type index, drifted, pods) per node.
+type NodeSpec = (usize, bool, Vec<PodSpec>);
+
+/// Nodes, the budget, and whether the pool is Balanced.
+fn cluster() -> impl Strategy<Value = (Vec<NodeSpec>, u32, bool)> {
     let node = (
         0..TYPES.len(),
         any::<bool>(),
         prop::collection::vec((1i64..=15, protection()), 0..5),
     );
-    (prop::collection::vec(node, 1..7), 0u32..5)
+    (prop::collection::vec(node, 1..7), 0u32..5, any::<bool>())
 }
 
-fn build(nodes: &[(usize, bool, Vec<PodSpec>)], budget: u32) -> DisruptionInput {
+fn build(nodes: &[NodeSpec], budget: u32, balanced: bool) -> DisruptionInput {
     let mut c = Cluster::new();
     let mut drifted = Vec::new();
     for (i, (type_index, is_drifted, pods)) in nodes.iter().enumerate() {
@@ -62,6 +66,11 @@ fn build(nodes: &[(usize, bool, Vec<PodSpec>)], budget: u32) -> DisruptionInput 
         c = c.node(&name, type_, "on-demand", list);
     }
     let policy = PoolPolicy {
+        policy: if balanced {
+            Policy::Balanced
+        } else {
+            Policy::WhenEmptyOrUnderutilized
+        },
         budgets: vec![BudgetRule {
             nodes: BudgetNodes::Count(budget),
             reasons: None,
@@ -102,8 +111,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn commands_respect_protection_and_budgets_and_place_every_pod((nodes, budget) in cluster()) {
-        let input = build(&nodes, budget);
+    fn commands_respect_protection_and_budgets_and_place_every_pod((nodes, budget, balanced) in cluster()) {
+        let input = build(&nodes, budget, balanced);
         let decision = decide(&input);
         let Some(command) = decision.command else {
             return Ok(());

@@ -1,0 +1,183 @@
+//! Karpenter's `Balanced` consolidation policy: a consolidation move in a
+//! Balanced pool goes ahead only when the share of the pool's cost it saves
+//! is at least half the share of the pool's disruption it causes
+//! (`(savings / pool cost) / (disruption / pool disruption) >= 1/K`, K = 2).
+//!
+//! A node's disruption is 1 (draining it at all) plus each pod it would
+//! evict, weighted by Kubernetes' own eviction preferences: the
+//! `controller.kubernetes.io/pod-deletion-cost` annotation and the pod's
+//! priority, each pod clamped to 0..10. Emptiness and drift are not scored.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::candidates::reschedulable;
+use super::{DisruptionInput, KeptReason, Policy};
+use crate::template::PoolRef;
+
+/// Karpenter's `BalancedK`: a move must score at least `1 / K`.
+pub const BALANCED_K: f64 = 2.0;
+/// What draining a node costs before any pod is counted.
+const PER_NODE_DISRUPTION: f64 = 1.0;
+const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
+/// What evicting one pod costs: 1, plus its deletion-cost annotation and its
+/// priority scaled so the extremes of each weigh about 16 pods, clamped to
+/// -10..10 (as Karpenter and the ReplicaSet controller rank pods). An
+/// unparsable annotation counts as absent, as upstream does.
+pub fn eviction_cost(pod: &Pod) -> f64 {
+    let mut cost = 1.0;
+    let deletion_cost = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(POD_DELETION_COST))
+        .and_then(|v| v.parse::<f64>().ok());
+    if let Some(deletion_cost) = deletion_cost {
+        cost += deletion_cost / 2f64.powi(27);
+    }
+    if let Some(priority) = pod.spec.as_ref().and_then(|s| s.priority) {
+        cost += f64::from(priority) / 2f64.powi(25);
+    }
+    cost.clamp(-10.0, 10.0)
+}
+
+/// One Balanced pool's denominators: the $/h of all its nodes and the
+/// disruption of draining all of them.
+#[derive(Clone, Copy, Debug, Default)]
+struct PoolTotals {
+    cost: f64,
+    disruption: f64,
+}
+
+/// The Balanced pools' totals and each of their nodes' disruption, computed
+/// once per decision.
+#[derive(Debug, Default)]
+pub(super) struct Scorer {
+    totals: BTreeMap<PoolRef, PoolTotals>,
+    node_disruption: BTreeMap<String, f64>,
+}
+
+impl Scorer {
+    pub(super) fn new(input: &DisruptionInput) -> Scorer {
+        let mut scorer = Scorer::default();
+        let balanced = |pool: &PoolRef| {
+            input
+                .pools
+                .get(pool)
+                .is_some_and(|p| p.policy == Policy::Balanced)
+        };
+        if !input.pools.values().any(|p| p.policy == Policy::Balanced) {
+            return scorer;
+        }
+        let facts: BTreeMap<&str, &super::NodeFacts> =
+            input.nodes.iter().map(|f| (f.name.as_str(), f)).collect();
+        for node in &input.cluster.nodes {
+            let Some(f) = facts.get(node.name.as_str()).filter(|f| balanced(&f.pool)) else {
+                continue;
+            };
+            let disruption = PER_NODE_DISRUPTION
+                + reschedulable(node)
+                    .map(|p| eviction_cost(p).max(0.0))
+                    .sum::<f64>();
+            let totals = scorer.totals.entry(f.pool.clone()).or_default();
+            totals.cost += f.price.unwrap_or(0.0);
+            totals.disruption += disruption;
+            scorer.node_disruption.insert(node.name.clone(), disruption);
+        }
+        scorer
+    }
+
+    /// Whether deleting `node` outright (the best any move can do) would pass;
+    /// nodes outside Balanced pools always pass.
+    pub(super) fn can_pass(&self, input: &DisruptionInput, node: &str) -> Result<(), KeptReason> {
+        let Some(f) = input.nodes.iter().find(|f| f.name == node) else {
+            return Ok(());
+        };
+        match self.totals.get(&f.pool) {
+            Some(totals) if totals.cost > 0.0 => score(
+                f.price.unwrap_or(0.0),
+                self.disruption(node),
+                *totals,
+                &f.pool,
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a move removing `candidates` and saving `savings` $/h passes
+    /// in every Balanced pool it touches; the net saving is shared among
+    /// pools by their candidates' price.
+    pub(super) fn approve(
+        &self,
+        input: &DisruptionInput,
+        candidates: &[String],
+        savings: f64,
+    ) -> Result<(), KeptReason> {
+        if self.totals.is_empty() {
+            return Ok(());
+        }
+        let mut by_pool: BTreeMap<&PoolRef, (f64, f64)> = BTreeMap::new();
+        let mut source_cost = 0.0;
+        for name in candidates {
+            let Some(f) = input.nodes.iter().find(|f| &f.name == name) else {
+                continue;
+            };
+            let price = f.price.unwrap_or(0.0);
+            source_cost += price;
+            let entry = by_pool.entry(&f.pool).or_default();
+            entry.0 += price;
+            entry.1 += self.disruption(name);
+        }
+        let pools = by_pool.len();
+        for (pool, (pool_cost, disruption)) in by_pool {
+            let Some(totals) = self.totals.get(pool) else {
+                continue; // not a Balanced pool
+            };
+            let pool_savings = if pools > 1 && source_cost > 0.0 {
+                savings * pool_cost / source_cost
+            } else {
+                savings
+            };
+            score(pool_savings, disruption, *totals, pool)?;
+        }
+        Ok(())
+    }
+
+    fn disruption(&self, node: &str) -> f64 {
+        self.node_disruption
+            .get(node)
+            .copied()
+            .unwrap_or(PER_NODE_DISRUPTION)
+    }
+}
+
+fn score(
+    savings: f64,
+    disruption: f64,
+    totals: PoolTotals,
+    pool: &PoolRef,
+) -> Result<(), KeptReason> {
+    let (savings_fraction, disruption_fraction) = if totals.cost > 0.0 && totals.disruption > 0.0 {
+        (savings / totals.cost, disruption / totals.disruption)
+    } else {
+        (0.0, 0.0)
+    };
+    let score = if savings_fraction <= 0.0 {
+        0.0
+    } else if disruption_fraction == 0.0 {
+        f64::INFINITY
+    } else {
+        savings_fraction / disruption_fraction
+    };
+    if score >= 1.0 / BALANCED_K {
+        return Ok(());
+    }
+    Err(KeptReason::BalancedScore {
+        pool: pool.name.clone(),
+        savings_percent: savings_fraction * 100.0,
+        disruption_percent: disruption_fraction * 100.0,
+        score,
+    })
+}
