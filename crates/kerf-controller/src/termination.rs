@@ -16,7 +16,7 @@
 //! deletes its claim, which then goes the same way. What to do next is decided
 //! by the pure [`decisions::drain_step`].
 
-use kerf_kube::{NotFoundExt, is_not_found};
+use kerf_kube::{Edited, NotFoundExt, is_not_found};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
 use kerf_cloud::CloudError;
 use kerf_core::pod::PodKey;
+use kerf_state::deleting::add_disrupted_taint;
 use kube::Api;
 use kube::api::{EvictParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -263,11 +264,7 @@ async fn terminate(t: &Terminator, claim: &NodeClaim) -> Result<Action, Terminat
     let node = ctx.state().node_for_claim(claim).cloned();
     if let Some(node) = &node {
         let node_name = node.metadata.name.clone().unwrap_or_default();
-        cordon(&nodes, &node_name)
-            .await
-            .map_err(TerminationError::kube(format!(
-                "cordoning node {node_name}"
-            )))?;
+        cordon(&nodes, &node_name).await?;
         let step = decisions::drain_step(&ctx.state(), &node_name);
         let draining = |reason: String| TerminationError::Draining {
             node: node_name.clone(),
@@ -326,20 +323,29 @@ async fn terminate(t: &Terminator, claim: &NodeClaim) -> Result<Action, Terminat
     Ok(Action::await_change())
 }
 
-/// Marks the node unschedulable with the disrupted taint. A strategic merge
-/// patch: taints merge by key, so no one else's taint is read from a cache and
-/// written back.
-async fn cordon(nodes: &Api<Node>, node: &str) -> kube::Result<()> {
-    let patch = json!({ "spec": {
-        "unschedulable": true,
-        "taints": [{ "key": labels::DISRUPTED_TAINT_KEY, "effect": "NoSchedule" }],
-    }});
-    nodes
-        .patch(node, &PatchParams::default(), &Patch::Strategic(&patch))
-        .await
-        .ok_if_not_found()?;
-    Ok(())
+/// Marks the node unschedulable with the disrupted taint, keeping every
+/// other taint: the taint list is atomic, so a patch would replace it whole
+/// ([`kerf_kube::edit`] reads, changes and writes at one resourceVersion).
+async fn cordon(nodes: &Api<Node>, node: &str) -> Result<(), TerminationError> {
+    let edited = kerf_kube::edit(nodes, node, CORDON_ATTEMPTS, |n| {
+        n.spec.get_or_insert_with(Default::default).unschedulable = Some(true);
+        add_disrupted_taint(n);
+    })
+    .await
+    .map_err(TerminationError::kube(format!("cordoning node {node}")))?;
+    match edited {
+        Edited::Contended => Err(TerminationError::Draining {
+            node: node.to_string(),
+            reason: format!(
+                "the Node changed under each of {CORDON_ATTEMPTS} attempts to cordon it"
+            ),
+        }),
+        Edited::Missing | Edited::Unchanged | Edited::Stored(_) => Ok(()),
+    }
 }
+
+/// Reads and writes of a Node before a cordon gives up until the next reconcile.
+const CORDON_ATTEMPTS: usize = 5;
 
 /// Removes only kerf's finalizer from the Node, whatever else it holds.
 async fn release_node(nodes: &Api<Node>, node: &str) -> kube::Result<()> {

@@ -68,3 +68,52 @@ mod tests {
         assert!(!is_conflict(&api_error(404, "NotFound")));
     }
 }
+
+/// What [`edit`] did.
+#[derive(Debug)]
+pub enum Edited<K> {
+    /// The object does not exist.
+    Missing,
+    /// The change left it as it was; nothing was written.
+    Unchanged,
+    /// Written; the object as stored.
+    Stored(K),
+    /// Someone else wrote it between each read and write, every attempt.
+    Contended,
+}
+
+/// Reads the object afresh, changes it, and replaces it at that
+/// resourceVersion; a conflict (someone else wrote in between) reads again,
+/// up to `attempts` times. For fields a patch cannot merge: a Node's taints
+/// are an atomic list, so a patch would have to carry the whole list, read
+/// from a cache that may be stale, and would drop a taint added meanwhile.
+pub async fn edit<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    attempts: usize,
+    change: impl Fn(&mut K),
+) -> Result<Edited<K>, kube::Error>
+where
+    K: kube::Resource + Clone + PartialEq + std::fmt::Debug,
+    K: serde::de::DeserializeOwned + serde::Serialize,
+{
+    for _ in 0..attempts {
+        let Some(mut current) = api.get_opt(name).await? else {
+            return Ok(Edited::Missing);
+        };
+        let before = current.clone();
+        change(&mut current);
+        if current == before {
+            return Ok(Edited::Unchanged);
+        }
+        match api
+            .replace(name, &kube::api::PostParams::default(), &current)
+            .await
+        {
+            Ok(stored) => return Ok(Edited::Stored(stored)),
+            Err(e) if is_conflict(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Edited::Contended)
+}

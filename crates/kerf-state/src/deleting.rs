@@ -40,6 +40,23 @@ pub fn is_disrupted_taint(t: &Taint) -> bool {
     t.key == labels::DISRUPTED_TAINT_KEY && t.effect == "NoSchedule"
 }
 
+/// Adds `karpenter.sh/disrupted:NoSchedule` to the Node unless it has it,
+/// keeping every other taint.
+pub fn add_disrupted_taint(node: &mut Node) {
+    let taints = node
+        .spec
+        .get_or_insert_with(Default::default)
+        .taints
+        .get_or_insert_with(Vec::new);
+    if !taints.iter().any(is_disrupted_taint) {
+        taints.push(Taint {
+            key: labels::DISRUPTED_TAINT_KEY.to_string(),
+            effect: "NoSchedule".to_string(),
+            ..Taint::default()
+        });
+    }
+}
+
 impl ClusterState {
     /// Names of the Nodes being deleted: by their own sign
     /// ([`node_is_deleting`]) or because their NodeClaim has a deletionTimestamp.

@@ -225,6 +225,17 @@ async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
         .filter(|(_, n)| *n == victim)
         .count();
     assert!(on_victim > 0, "pods run on {victim}");
+    // Someone else's taint: cordoning must add kerf's, not replace the list
+    // (a Node's taints are an atomic list, which a patch replaces whole).
+    kubectl(
+        &plane,
+        &[
+            "taint",
+            "node",
+            &victim,
+            "example.com/maintenance=soon:PreferNoSchedule",
+        ],
+    );
     kubectl(&plane, &["delete", "nodeclaim", &victim, "--wait=false"]);
     wait(
         &plane,
@@ -244,6 +255,25 @@ async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
             (out.trim() == "true").then_some(())
         },
     );
+    let taints = kubectl(
+        &plane,
+        &[
+            "get",
+            "node",
+            &victim,
+            "-o",
+            "jsonpath={range .spec.taints[*]}{.key}={.effect} {end}",
+        ],
+    );
+    for taint in [
+        "example.com/maintenance=PreferNoSchedule",
+        "karpenter.sh/disrupted=NoSchedule",
+    ] {
+        assert!(
+            taints.split_whitespace().any(|t| t == taint),
+            "{taint} on the draining node: {taints}"
+        );
+    }
     std::thread::sleep(Duration::from_secs(5));
     let still = running_inflate_pods(&plane)
         .into_iter()

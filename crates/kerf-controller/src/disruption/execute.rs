@@ -10,17 +10,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 use kerf_api::conditions;
 use kerf_api::labels;
 use kerf_api::v1::NodeClaim;
 use kerf_core::disruption::Command;
-use kerf_kube::{NotFoundExt, is_conflict};
-use kerf_state::deleting::is_disrupted_taint;
+use kerf_kube::{Edited, NotFoundExt};
+use kerf_state::deleting::{add_disrupted_taint, is_disrupted_taint};
 use kerf_state::{Pools, RandomNames};
 use kube::Api;
-use kube::api::PostParams;
 use serde::{Deserialize, Serialize};
 
 use super::DisruptionError;
@@ -208,26 +207,11 @@ pub async fn roll_back(ctx: &Context, replacements: &[String], candidates: &[Str
     }
 }
 
-fn disrupted_taint() -> Taint {
-    Taint {
-        key: labels::DISRUPTED_TAINT_KEY.to_string(),
-        effect: "NoSchedule".to_string(),
-        ..Taint::default()
-    }
-}
-
 /// Taints the Node and records the command on it.
 async fn mark(ctx: &Context, node: &str, record: &CommandRecord) -> Result<(), DisruptionError> {
     let text = serde_json::to_string(record).unwrap_or_default();
     edit_node(ctx, node, |n| {
-        let taints = n
-            .spec
-            .get_or_insert_with(Default::default)
-            .taints
-            .get_or_insert_with(Vec::new);
-        if !taints.iter().any(is_disrupted_taint) {
-            taints.push(disrupted_taint());
-        }
+        add_disrupted_taint(n);
         n.metadata
             .annotations
             .get_or_insert_with(Default::default)
@@ -249,41 +233,26 @@ pub async fn unmark(ctx: &Context, node: &str) -> Result<(), DisruptionError> {
     .await
 }
 
-/// Reads the Node afresh, changes it, and replaces it at that
-/// resourceVersion; a conflict (someone else wrote in between) reads again.
-/// Node taints are an atomic list, so a patch would have to carry the whole
-/// list, read from a cache that may be stale.
+/// Changes the Node through [`kerf_kube::edit`] (taints are an atomic
+/// list) and keeps the stored Node in the cluster state.
 async fn edit_node(
     ctx: &Context,
     node: &str,
     change: impl Fn(&mut Node),
 ) -> Result<(), DisruptionError> {
     let nodes: Api<Node> = Api::all(ctx.client.clone());
-    let what = || format!("updating Node {node}");
-    for _ in 0..WRITE_ATTEMPTS {
-        let Some(mut current) = nodes
-            .get_opt(node)
-            .await
-            .map_err(DisruptionError::kube(what()))?
-        else {
-            return Ok(());
-        };
-        let before = current.clone();
-        change(&mut current);
-        if current == before {
-            return Ok(());
+    match kerf_kube::edit(&nodes, node, WRITE_ATTEMPTS, change)
+        .await
+        .map_err(DisruptionError::kube(format!("updating Node {node}")))?
+    {
+        Edited::Stored(stored) => {
+            let _ = ctx.state_mut().apply(stored);
+            Ok(())
         }
-        match nodes.replace(node, &PostParams::default(), &current).await {
-            Ok(stored) => {
-                let _ = ctx.state_mut().apply(stored);
-                return Ok(());
-            }
-            Err(e) if is_conflict(&e) => continue,
-            Err(e) => return Err(DisruptionError::kube(what())(e)),
-        }
+        Edited::Missing | Edited::Unchanged => Ok(()),
+        Edited::Contended => Err(DisruptionError::Contended {
+            node: node.to_string(),
+            attempts: WRITE_ATTEMPTS,
+        }),
     }
-    Err(DisruptionError::Contended {
-        node: node.to_string(),
-        attempts: WRITE_ATTEMPTS,
-    })
 }
