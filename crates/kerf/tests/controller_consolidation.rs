@@ -356,6 +356,26 @@ async fn a_deployment_scaled_from_100_to_10_settles_on_a_cheaper_fleet() {
     wait(&plane, "100 pods Running", Duration::from_secs(180), || {
         (running_inflate_pods(&plane).len() == 100).then_some(())
     });
+    // Each claim records its node's last pod event, as Karpenter's do, so
+    // consolidateAfter counts from it across a restart.
+    wait(
+        &plane,
+        "every claim's status.lastPodEventTime",
+        Duration::from_secs(60),
+        || {
+            let times = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "nodeclaims",
+                    "-o",
+                    "jsonpath={range .items[*]}{.status.lastPodEventTime}{\"\\n\"}{end}",
+                ],
+            );
+            let times: Vec<&str> = times.lines().collect();
+            (!times.is_empty() && times.iter().all(|t| t.ends_with('Z'))).then_some(())
+        },
+    );
     let before = fleet_price(&plane);
     let nodes_before = pool_nodes(&plane);
     eprintln!("100 pods on {:?}: ${before:.3}/h", pool_types(&plane));
