@@ -111,6 +111,7 @@ impl ClusterState {
                 drifted: claim
                     .and_then(|(claim_name, _)| observed.provider_drift.get(claim_name).cloned())
                     .or_else(|| pool.and_then(|p| static_drift(p, node, claim.map(|(_, c)| c)))),
+                drifted_since: claim.and_then(|(_, c)| drifted_since(c)),
                 pool: pool_ref,
             };
             nodes.push(facts);
@@ -221,6 +222,16 @@ impl ClusterState {
             .flatten()
             .max()
     }
+}
+
+/// When the claim's `Drifted` condition turned True, if it is True.
+fn drifted_since(claim: &NodeClaim) -> Option<Timestamp> {
+    let status = claim.status.as_ref()?;
+    conditions::find(&status.conditions, conditions::DRIFTED)
+        .filter(|c| c.is_true())?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0)
 }
 
 fn label(l: &BTreeMap<String, String>, key: &str) -> String {

@@ -283,8 +283,20 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         }
     }
 
-    // Empty drifted nodes go together too; any other drifted node goes alone.
-    drifted.sort_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.name.cmp(&b.name)));
+    // Empty drifted nodes go together too; any other drifted node goes
+    // alone, the longest-drifted first (as Karpenter orders them; a drift
+    // not yet recorded on the claim is the newest).
+    drifted.sort_by(|(pa, a), (pb, b)| {
+        (*pa > 0)
+            .cmp(&(*pb > 0))
+            .then_with(|| match (a.drifted_since, b.drifted_since) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+            .then_with(|| a.name.cmp(&b.name))
+    });
     let mut left: BTreeMap<&PoolRef, usize> = BTreeMap::new();
     let mut drifted_names = Vec::new();
     for (pods, facts) in drifted {

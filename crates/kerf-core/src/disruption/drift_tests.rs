@@ -334,3 +334,48 @@ fn emptiness_goes_before_drift() {
     );
     assert_eq!(command.candidates, ["gone"]);
 }
+
+// drift.go sorts candidates by when their Drifted condition turned True: the
+// longest-drifted busy node goes first, whatever its pod count; a drift not
+// yet recorded on the claim comes last.
+#[test]
+fn the_longest_drifted_node_goes_first() {
+    let mut input = drift(
+        Cluster::new()
+            .node(
+                "a-few",
+                "t.xlarge",
+                "on-demand",
+                vec![pod("a", "1", json!({}))],
+            )
+            .node(
+                "b-many",
+                "t.xlarge",
+                "on-demand",
+                vec![pod("b1", "1", json!({})), pod("b2", "1", json!({}))],
+            )
+            .node(
+                "c-new",
+                "t.xlarge",
+                "on-demand",
+                vec![pod("c", "1", json!({}))],
+            )
+            .input(everything_allowed(), &["on-demand"]),
+        &["a-few", "b-many", "c-new"],
+    );
+    let at = |s: &str| Some(s.parse::<Timestamp>().expect("timestamp"));
+    for facts in &mut input.nodes {
+        facts.drifted_since = match facts.name.as_str() {
+            "a-few" => at("2026-12-05T11:30:00Z"),
+            "b-many" => at("2026-12-05T11:00:00Z"),
+            _ => None,
+        };
+    }
+    assert_eq!(command_of(&input).candidates, ["b-many"]);
+    for facts in &mut input.nodes {
+        if facts.name == "b-many" {
+            facts.drifted_since = None;
+        }
+    }
+    assert_eq!(command_of(&input).candidates, ["a-few"]);
+}

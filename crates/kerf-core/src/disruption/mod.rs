@@ -159,6 +159,10 @@ pub struct NodeFacts {
     pub last_pod_event: Option<Timestamp>,
     /// Why it no longer matches its pool or node class, if it does not.
     pub drifted: Option<String>,
+    /// Since when its claim has said so (the `Drifted` condition's
+    /// transition); drift takes the longest-drifted node first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drifted_since: Option<Timestamp>,
 }
 
 /// Switches that change what disruption may do.

@@ -150,6 +150,7 @@ impl Cluster {
             do_not_disrupt: false,
             last_pod_event: None,
             drifted: None,
+            drifted_since: None,
         });
         self
     }
