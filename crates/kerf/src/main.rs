@@ -5,7 +5,7 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 // jemalloc, not glibc's malloc: with thousands of pods in the cache the
 // controller's peak RSS under glibc was about twice its peak heap (per-thread
@@ -60,6 +60,30 @@ enum Command {
     Webhook(cmd::webhook::WebhookArgs),
     #[cfg(feature = "addon")]
     Addon(cmd::addon::AddonArgs),
+    /// Prints a completion script for SHELL, e.g.
+    /// `source <(kerf completion bash)`, or
+    /// `kerf completion zsh > "${fpath[1]}/_kerf"`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Writes the completion script to stdout. Generated into memory first:
+/// clap_complete panics on a write error, and a reader that stops early
+/// (`| head`) is not an error.
+fn print_completion(shell: clap_complete::Shell) -> i32 {
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "kerf", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("kerf completion: writing to stdout: {e}");
+            1
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -87,6 +111,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => cmd::webhook::run(args),
         #[cfg(feature = "addon")]
         Command::Addon(args) => cmd::addon::run(args),
+        Command::Completion { shell } => print_completion(shell),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
