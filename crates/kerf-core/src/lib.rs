@@ -4,6 +4,7 @@
 
 pub mod daemons;
 pub mod disruption;
+pub mod explain;
 pub mod field;
 pub mod instance_type;
 pub mod plan;

@@ -15,6 +15,7 @@
 pub mod daemons;
 pub mod disruption;
 pub mod error;
+pub mod explain;
 pub mod load;
 pub mod report;
 pub mod workloads;
@@ -54,30 +55,37 @@ pub enum Format {
 
 /// Loads the manifests, plans and launches on the in-memory cloud, and reports.
 pub async fn simulate(options: &SimulateOptions) -> Result<Report, SimError> {
+    let (state, cloud) = load_input(options)?;
+    let mut report = simulate_state(&state, &cloud, &options.solve).await?;
+    if let Some(run) = &options.disruption {
+        let taken = report.nodes.iter().map(|n| n.name.clone()).collect();
+        let outcome =
+            disruption::simulate_disruption(&state, &cloud, &options.solve, run, &taken).await?;
+        report::add_disruption(&mut report, &outcome);
+    }
+    Ok(report)
+}
+
+/// The manifests' cluster state (DaemonSets' pods materialised) and a cloud
+/// selling the catalogue.
+pub fn load_input(
+    options: &SimulateOptions,
+) -> Result<(kerf_state::ClusterState, InMemoryCloud), SimError> {
     let mut loaded = load::load_paths(&options.paths)?;
     daemons::materialise(&mut loaded.state)?;
     let catalog = match &options.catalog {
         Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string()))?,
         None => Catalog::builtin(),
     };
-    let cloud = InMemoryCloud::new(catalog);
-    let mut report = simulate_state(&loaded.state, &cloud, &options.solve).await?;
-    if let Some(run) = &options.disruption {
-        let taken = report.nodes.iter().map(|n| n.name.clone()).collect();
-        let outcome =
-            disruption::simulate_disruption(&loaded.state, &cloud, &options.solve, run, &taken)
-                .await?;
-        report::add_disruption(&mut report, &outcome);
-    }
-    Ok(report)
+    Ok((loaded.state, InMemoryCloud::new(catalog)))
 }
 
-/// [`simulate`] for an already loaded state and a given cloud.
-pub async fn simulate_state(
+/// The controller's plan for the state, launching nothing.
+pub async fn plan_state(
     state: &kerf_state::ClusterState,
     cloud: &dyn CloudProvider,
     solve: &SolveOptions,
-) -> Result<Report, SimError> {
+) -> Result<kerf_state::ProvisionOutcome, SimError> {
     let pools = state.pools();
     if !pools.skipped.is_empty() {
         return Err(SimError::Inconsistent(pools.skipped.join("\n")));
@@ -96,6 +104,16 @@ pub async fn simulate_state(
     if !outcome.problems.is_empty() {
         return Err(SimError::Inconsistent(outcome.problems.join("\n")));
     }
+    Ok(outcome)
+}
+
+/// [`simulate`] for an already loaded state and a given cloud.
+pub async fn simulate_state(
+    state: &kerf_state::ClusterState,
+    cloud: &dyn CloudProvider,
+    solve: &SolveOptions,
+) -> Result<Report, SimError> {
+    let outcome = plan_state(state, cloud, solve).await?;
     let mut launched = Vec::with_capacity(outcome.claims.len());
     for planned in &outcome.claims {
         let claim = cloud.create(&planned.claim).await.map_err(|e| {
@@ -121,10 +139,18 @@ pub async fn simulate_state(
 pub fn render(report: &Report, format: Format) -> Result<String, SimError> {
     match format {
         Format::Table => Ok(report::render_table(report)),
-        Format::Json => serde_json::to_string_pretty(report)
+        _ => render_data(report, format),
+    }
+}
+
+/// Any result as JSON or YAML (`Format::Table` is JSON too: tables are
+/// each command's own).
+pub fn render_data<T: serde::Serialize>(value: &T, format: Format) -> Result<String, SimError> {
+    match format {
+        Format::Yaml => serde_yaml::to_string(value)
+            .map_err(|e| SimError::Provision(format!("rendering YAML: {e}"))),
+        Format::Json | Format::Table => serde_json::to_string_pretty(value)
             .map(|s| s + "\n")
             .map_err(|e| SimError::Provision(format!("rendering JSON: {e}"))),
-        Format::Yaml => serde_yaml::to_string(report)
-            .map_err(|e| SimError::Provision(format!("rendering YAML: {e}"))),
     }
 }

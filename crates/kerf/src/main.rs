@@ -54,6 +54,7 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 enum Command {
     Simulate(cmd::simulate::Args),
+    Explain(cmd::explain::ExplainArgs),
     #[cfg(feature = "cluster")]
     Controller(cmd::controller::ControllerArgs),
     #[cfg(feature = "cluster")]
@@ -105,6 +106,7 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Explain(args) => cmd::explain::run(args),
         #[cfg(feature = "cluster")]
         Command::Controller(args) => cmd::controller::run(args),
         #[cfg(feature = "cluster")]

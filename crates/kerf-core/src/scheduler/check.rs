@@ -242,11 +242,7 @@ impl<'a> Solver<'a> {
                 info,
                 effective,
             ))),
-            None => Err(Reason::Text(format!(
-                "limits reached: {} in use of {}",
-                tmpl.t.in_use,
-                limit_text(tmpl.t)
-            ))),
+            None => Err(Reason::Text(limits_reached(tmpl))),
         }
     }
 
@@ -353,6 +349,24 @@ impl<'a> Solver<'a> {
     }
 }
 
+/// "limits reached" with what used the limits: the pool's nodes, and the
+/// nodes planned so far in this solve (before, a pool with no nodes said
+/// `{} in use of {cpu=16}`, as if nothing had used them).
+fn limits_reached(tmpl: &Tmpl) -> String {
+    let mut planned = Resources::default();
+    if let Some(remaining) = &tmpl.remaining {
+        for (name, limit) in tmpl.t.limits.iter().filter(|(k, _)| *k != NODE_LIMIT) {
+            planned.set(name, limit - tmpl.t.in_use.get(name) - remaining.get(name));
+        }
+    }
+    format!(
+        "limits reached: {} in use by its nodes and {} by nodes planned now, of {}",
+        tmpl.t.in_use,
+        planned,
+        limit_text(tmpl.t)
+    )
+}
+
 pub(super) fn open_domains(
     topology: &Topology,
     requirements: &Requirements,
@@ -388,7 +402,7 @@ pub(super) fn open_domains(
 /// and offerings supply well-known labels; any other label comes from the
 /// template or a pod's requirements only when they name its values (`finish`
 /// writes the first); a new node's hostname is not known while packing.
-pub(super) fn labelled_on_launch(merged: &Requirements, r: &Requirement) -> bool {
+pub(crate) fn labelled_on_launch(merged: &Requirements, r: &Requirement) -> bool {
     if r.allows_absent() {
         return true;
     }

@@ -24,13 +24,13 @@ use crate::taints;
 use crate::template::NodeTemplate;
 
 /// The daemons one group of instance types runs.
-pub(super) struct DaemonLoad {
-    pub(super) requests: Resources,
-    pub(super) ports: Vec<HostPort>,
+pub(crate) struct DaemonLoad {
+    pub(crate) requests: Resources,
+    pub(crate) ports: Vec<HostPort>,
 }
 
 /// Per instance type of a template (same index as `Tmpl::types`).
-pub(super) struct DaemonLoads {
+pub(crate) struct DaemonLoads {
     loads: Vec<DaemonLoad>,
     load_of: Vec<u32>,
     /// Allocatable less the type's daemon requests; where those do not fit,
@@ -39,7 +39,7 @@ pub(super) struct DaemonLoads {
 }
 
 impl DaemonLoads {
-    pub(super) fn new(
+    pub(crate) fn new(
         t: &NodeTemplate,
         types: &[Arc<InstanceType>],
         daemons: &[Daemon],
@@ -96,21 +96,21 @@ impl DaemonLoads {
         }
     }
 
-    pub(super) fn of(&self, o: usize) -> &DaemonLoad {
+    pub(crate) fn of(&self, o: usize) -> &DaemonLoad {
         &self.loads[self.load_of[o] as usize]
     }
 
-    pub(super) fn requests(&self, o: usize) -> &Resources {
+    pub(crate) fn requests(&self, o: usize) -> &Resources {
         &self.of(o).requests
     }
 
     /// What pods have left on type `o` once its daemons run.
-    pub(super) fn room(&self, o: usize) -> &Resources {
+    pub(crate) fn room(&self, o: usize) -> &Resources {
         &self.room[o]
     }
 
     /// A port of `ports` a daemon on type `o` already binds.
-    pub(super) fn port_taken<'p>(&self, o: usize, ports: &'p [HostPort]) -> Option<&'p HostPort> {
+    pub(crate) fn port_taken<'p>(&self, o: usize, ports: &'p [HostPort]) -> Option<&'p HostPort> {
         let taken = &self.of(o).ports;
         if taken.is_empty() {
             return None;

@@ -173,7 +173,7 @@ pub(super) fn pool_label(t: &NodeTemplate) -> String {
     }
 }
 
-pub(super) fn limit_text(t: &NodeTemplate) -> String {
+pub(crate) fn limit_text(t: &NodeTemplate) -> String {
     let parts: Vec<String> = t
         .limits
         .iter()

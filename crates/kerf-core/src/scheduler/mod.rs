@@ -30,7 +30,7 @@ use crate::volumes::VolumeIndex;
 
 mod check;
 mod commit;
-mod daemon_load;
+pub(crate) mod daemon_load;
 mod finish;
 mod min_values;
 mod offers;
@@ -38,6 +38,10 @@ mod queue;
 mod repack;
 mod scope;
 mod setup;
+
+pub(crate) use check::labelled_on_launch;
+pub(crate) use finish::limit_text;
+pub(crate) use setup::compile_pod;
 
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 

@@ -180,7 +180,7 @@ impl<'a> Solver<'a> {
     }
 }
 
-pub(super) fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, pod::PodError> {
+pub(crate) fn compile_pod(pod: &Pod, volumes: &VolumeIndex) -> Result<PodInfo, pod::PodError> {
     let volume_reqs = volumes
         .requirements_for(pod)
         .map_err(|(field, message)| pod::PodError {

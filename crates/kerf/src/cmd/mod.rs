@@ -5,6 +5,7 @@ pub mod addon;
 #[cfg(feature = "cluster")]
 pub mod controller;
 mod error;
+pub mod explain;
 pub mod feature_gates;
 pub mod simulate;
 #[cfg(feature = "cluster")]

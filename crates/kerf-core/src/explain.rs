@@ -1,0 +1,462 @@
+//! Why a pod is where the plan put it, or nowhere: for each pool, the funnel
+//! of instance types each of the pod's constraints leaves (taints, then each
+//! label requirement of the pool and the pod, host ports against daemonsets,
+//! requests with daemonset overhead, the pool's limits), the first constraint
+//! that left none in words a person can act on, and the cheaper types that
+//! lost with the constraint each lost to. Pure: `kerf explain` runs it over
+//! the simulator's snapshot and plan.
+//!
+//! The funnel is about instance types; what depends on other pods (topology
+//! spread, pod affinity) is in the scheduler's own verdict, given beside it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kerf_api::labels;
+use serde::Serialize;
+
+use crate::daemons::{self, Daemon};
+use crate::instance_type::InstanceType;
+use crate::plan::{InstanceOption, Plan, Target};
+use crate::pod::{PodInfo, PodKey};
+use crate::requirements::Requirements;
+use crate::resources::{Resources, format_amount};
+use crate::scheduler::daemon_load::DaemonLoads;
+use crate::scheduler::{compile_pod, labelled_on_launch, limit_text};
+use crate::snapshot::Snapshot;
+use crate::taints;
+use crate::template::{NODE_LIMIT, NodeTemplate};
+use crate::volumes::VolumeIndex;
+
+/// How many cheaper types that lost, and alternatives to a chosen type, to show.
+const SHOWN: usize = 3;
+
+/// What the plan did with the pod.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Verdict {
+    /// Placed on a node that exists or is launching.
+    Existing { node: String },
+    /// Placed on a node the plan launches.
+    New {
+        node: String,
+        pool: String,
+        chosen: InstanceOption,
+        /// The next cheapest types that could have held the node's pods.
+        alternatives: Vec<InstanceOption>,
+    },
+    /// No place; the scheduler's reason.
+    Unschedulable { reason: String },
+    /// Not a pod the plan had to place (bound already, or a daemonset pod).
+    NotPending,
+}
+
+/// One step of a pool's funnel: a constraint and how many types it left.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FunnelStep {
+    pub constraint: String,
+    pub left: usize,
+}
+
+/// A type cheaper than the pool's best fit, and the constraint it lost to.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lost {
+    pub instance_type: String,
+    pub price: f64,
+    pub lost_to: String,
+}
+
+/// One pool's funnel for the pod.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolFunnel {
+    pub pool: String,
+    pub steps: Vec<FunnelStep>,
+    /// The first constraint that left no type, in words a person can act on.
+    pub emptied_by: Option<String>,
+    /// The cheapest type that passes every step, if any.
+    pub best: Option<InstanceOption>,
+    /// Cheaper types (at the pool's prices) that did not pass, cheapest first.
+    pub cheaper_lost: Vec<Lost>,
+}
+
+/// Everything `kerf explain pod` says.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PodExplanation {
+    pub pod: String,
+    pub verdict: Verdict,
+    pub pools: Vec<PoolFunnel>,
+}
+
+/// The explanation for `key`, a pod of the snapshot (pending or bound); `None`
+/// when the snapshot has no such pod.
+pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<PodExplanation> {
+    let pod = snapshot
+        .pending
+        .iter()
+        .map(Arc::as_ref)
+        .chain(
+            snapshot
+                .nodes
+                .iter()
+                .flat_map(|n| n.pods.iter().map(Arc::as_ref)),
+        )
+        .find(|p| PodKey::of(p) == *key)?;
+    let verdict = verdict(plan, key);
+    let volumes = VolumeIndex::new(
+        &snapshot.claims,
+        &snapshot.volumes,
+        &snapshot.storage_classes,
+    );
+    let pools = match compile_pod(pod, &volumes) {
+        Ok(info) => {
+            let daemons: Vec<Daemon> = snapshot
+                .daemonsets
+                .iter()
+                .filter_map(|ds| daemons::daemon(ds).ok().flatten())
+                .collect();
+            let mut templates: Vec<&NodeTemplate> = snapshot.templates.iter().collect();
+            templates.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.pool.cmp(&b.pool)));
+            templates
+                .into_iter()
+                .map(|t| {
+                    let nodes = snapshot
+                        .nodes
+                        .iter()
+                        .filter(|n| n.pool.as_ref() == Some(&t.pool))
+                        .count();
+                    funnel(t, &info, &daemons, nodes)
+                })
+                .collect()
+        }
+        Err(e) => vec![PoolFunnel {
+            pool: "every pool".into(),
+            steps: Vec::new(),
+            emptied_by: Some(format!("the pod's spec cannot be used: {e}")),
+            best: None,
+            cheaper_lost: Vec::new(),
+        }],
+    };
+    Some(PodExplanation {
+        pod: key.to_string(),
+        verdict,
+        pools,
+    })
+}
+
+fn verdict(plan: &Plan, key: &PodKey) -> Verdict {
+    if let Some(u) = plan.unschedulable.iter().find(|u| u.pod == *key) {
+        return Verdict::Unschedulable {
+            reason: u.reason.clone(),
+        };
+    }
+    match plan
+        .placements
+        .iter()
+        .find(|p| p.pod == *key)
+        .map(|p| &p.target)
+    {
+        Some(Target::Existing(node)) => Verdict::Existing { node: node.clone() },
+        Some(Target::New(name)) => match plan.new_nodes.iter().find(|n| &n.name == name) {
+            Some(node) => Verdict::New {
+                node: name.clone(),
+                pool: node.pool.to_string(),
+                chosen: node.chosen.clone(),
+                alternatives: node
+                    .options
+                    .iter()
+                    .filter(|o| o.instance_type != node.chosen.instance_type)
+                    .take(SHOWN)
+                    .cloned()
+                    .collect(),
+            },
+            None => Verdict::Existing { node: name.clone() },
+        },
+        None => Verdict::NotPending,
+    }
+}
+
+/// The label keys in the order a person reads them: where, what CPU, what OS,
+/// how bought, which type; then the rest by name.
+fn key_order(keys: impl Iterator<Item = String>) -> Vec<String> {
+    const FIRST: [&str; 5] = [
+        labels::ZONE,
+        labels::ARCH,
+        labels::OS,
+        labels::CAPACITY_TYPE,
+        labels::INSTANCE_TYPE,
+    ];
+    let mut keys: Vec<String> = keys.collect();
+    keys.sort_by_key(|k| {
+        (
+            FIRST.iter().position(|f| f == k).unwrap_or(FIRST.len()),
+            k.clone(),
+        )
+    });
+    keys.dedup();
+    keys
+}
+
+/// Types still in the funnel, with the constraint each dropped one lost to.
+struct Sieve<'t> {
+    left: Vec<&'t Arc<InstanceType>>,
+    lost_to: BTreeMap<&'t str, String>,
+    steps: Vec<FunnelStep>,
+    emptied_by: Option<String>,
+}
+
+impl<'t> Sieve<'t> {
+    /// Keeps the types `keep` accepts; `why` explains an emptied funnel.
+    fn step(
+        &mut self,
+        constraint: String,
+        keep: impl Fn(usize, &InstanceType) -> bool,
+        why: impl FnOnce(&[&'t Arc<InstanceType>]) -> String,
+    ) {
+        if self.emptied_by.is_some() {
+            return;
+        }
+        let before = self.left.clone();
+        let mut kept = Vec::with_capacity(before.len());
+        for (i, it) in before.iter().enumerate() {
+            if keep(i, it) {
+                kept.push(*it);
+            } else {
+                self.lost_to.insert(it.name.as_str(), constraint.clone());
+            }
+        }
+        self.steps.push(FunnelStep {
+            constraint,
+            left: kept.len(),
+        });
+        if kept.is_empty() {
+            self.emptied_by = Some(why(&before));
+        }
+        self.left = kept;
+    }
+}
+
+fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usize) -> PoolFunnel {
+    let pool = &t.pool;
+    let mut all: Vec<&Arc<InstanceType>> = t.instance_types.iter().collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut sieve = Sieve {
+        left: all.clone(),
+        lost_to: BTreeMap::new(),
+        steps: vec![FunnelStep {
+            constraint: "instance types".into(),
+            left: all.len(),
+        }],
+        emptied_by: None,
+    };
+    if let Some(taint) = taints::first_untolerated(
+        &info.tolerations,
+        &t.taints,
+        !info.tolerate_prefer_no_schedule,
+    ) {
+        let taint = taints::describe(taint);
+        sieve.step(
+            format!("taint {taint}"),
+            |_, _| false,
+            |_| {
+                format!("the pod does not tolerate {pool}'s taint {taint}: add a toleration for it")
+            },
+        );
+    }
+
+    let pod_reqs = info.node_requirements();
+    let merged = t.requirements.intersection(&pod_reqs);
+    let keys = key_order(t.requirements.keys().chain(pod_reqs.keys()).cloned());
+    let mut so_far = Requirements::new();
+    for key in keys {
+        let (Some(r), wanted) = (merged.get(&key), pod_reqs.get(&key)) else {
+            continue;
+        };
+        // Karpenter's rule: a label the pool does not define and instance
+        // types do not supply is one no new node carries.
+        let undefined = |w: &&crate::requirements::Requirement| {
+            let mut one = Requirements::new();
+            one.add((*w).clone());
+            !t.requirements.has(&key) && t.requirements.compatible(&one, true).is_err()
+        };
+        if let Some(w) = wanted.filter(|w| undefined(w) || !labelled_on_launch(&merged, w)) {
+            sieve.step(
+                w.to_string(),
+                |_, _| false,
+                |_| {
+                    format!(
+                        "the pod requires {w}, a label nodes of {pool} do not carry: \
+                         add it to the pool's labels or requirements, or drop it from the pod"
+                    )
+                },
+            );
+            break;
+        }
+        if r.is_unsatisfiable() {
+            let allowed = t
+                .requirements
+                .get(&key)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let asked = wanted.map(ToString::to_string).unwrap_or_default();
+            sieve.step(
+                r.to_string(),
+                |_, _| false,
+                |_| format!("the pod requires {asked}; {pool} allows only {allowed}"),
+            );
+            break;
+        }
+        so_far.add(r.clone());
+        let cumulative = so_far.clone();
+        sieve.step(
+            r.to_string(),
+            |_, it| {
+                it.requirements.intersects(&cumulative).is_ok()
+                    && it.cheapest_offering(&cumulative).is_some()
+            },
+            |_| {
+                format!(
+                    "no instance type of {pool} offers {r} together with the constraints before it"
+                )
+            },
+        );
+    }
+
+    let types: Vec<Arc<InstanceType>> = sieve.left.iter().map(|it| Arc::clone(it)).collect();
+    let loads = DaemonLoads::new(t, &types, daemons);
+    if !info.host_ports.is_empty() {
+        let ports: Vec<String> = info.host_ports.iter().map(ToString::to_string).collect();
+        let taken = info
+            .host_ports
+            .iter()
+            .find(|p| {
+                (0..types.len()).all(|o| loads.port_taken(o, std::slice::from_ref(p)).is_some())
+            })
+            .map(ToString::to_string)
+            .unwrap_or_else(|| ports.join(", "));
+        sieve.step(
+            format!("host ports {}", ports.join(", ")),
+            |o, _| loads.port_taken(o, &info.host_ports).is_none(),
+            |_| format!("host port {taken} is taken by a daemonset on every instance type left"),
+        );
+    }
+    // Index `o` of the step is the type's index in `types` only while no
+    // step has dropped one since; recompute the loads over what is left.
+    let types: Vec<Arc<InstanceType>> = sieve.left.iter().map(|it| Arc::clone(it)).collect();
+    let loads = DaemonLoads::new(t, &types, daemons);
+    sieve.step(
+        format!("requests {} with daemonset overhead", info.requests),
+        |o, _| info.requests.fits_in(loads.room(o)),
+        |before| no_room(info, before, &loads),
+    );
+
+    let resource_limits: Vec<(&String, &i64)> =
+        t.limits.iter().filter(|(k, _)| *k != NODE_LIMIT).collect();
+    if !resource_limits.is_empty() {
+        let mut headroom = Resources::new(i64::MAX / 4, i64::MAX / 4, i64::MAX / 4);
+        headroom.ephemeral_storage = i64::MAX / 4;
+        for it in &sieve.left {
+            for name in it.capacity.extended.keys() {
+                headroom.extended.insert(name.clone(), i64::MAX / 4);
+            }
+        }
+        for (name, v) in &resource_limits {
+            headroom.set(name, **v - t.in_use.get(name));
+        }
+        let limits = limit_text(t);
+        sieve.step(
+            format!("limits {limits}"),
+            |_, it| it.capacity.fits_in(&headroom),
+            |before| {
+                let smallest = before
+                    .iter()
+                    .min_by_key(|it| (it.capacity.cpu, it.capacity.memory))
+                    .map(|it| format!("; the smallest type left, {}, has {}", it.name, it.capacity))
+                    .unwrap_or_default();
+                format!(
+                    "{pool}'s limits {limits} with {} in use by its nodes leave too little{smallest}: \
+                     raise the limits or remove nodes",
+                    t.in_use
+                )
+            },
+        );
+    }
+    if let Some(limit) = t.limits.get(NODE_LIMIT) {
+        let allowed = limit / crate::resources::MILLI;
+        sieve.step(
+            format!("limits nodes={allowed}"),
+            |_, _| (pool_nodes as i64) < allowed,
+            |_| format!("{pool} has {pool_nodes} nodes, its limit: raise spec.limits.nodes"),
+        );
+    }
+
+    let priced = |it: &InstanceType, reqs: &Requirements| {
+        it.cheapest_offering(reqs).map(|o| InstanceOption {
+            instance_type: it.name.clone(),
+            zone: o.zone.clone(),
+            capacity_type: o.capacity_type.clone(),
+            price: o.price,
+        })
+    };
+    let best = sieve
+        .left
+        .iter()
+        .filter_map(|it| priced(it, &merged))
+        .min_by(|a, b| {
+            a.price
+                .total_cmp(&b.price)
+                .then_with(|| a.instance_type.cmp(&b.instance_type))
+        });
+    let ceiling = best.as_ref().map_or(f64::INFINITY, |b| b.price);
+    let mut cheaper_lost: Vec<Lost> = all
+        .iter()
+        .filter_map(|it| {
+            let lost_to = sieve.lost_to.get(it.name.as_str())?;
+            let price = priced(it, &t.requirements)?.price;
+            (price < ceiling).then(|| Lost {
+                instance_type: it.name.clone(),
+                price,
+                lost_to: lost_to.clone(),
+            })
+        })
+        .collect();
+    cheaper_lost.sort_by(|a, b| {
+        a.price
+            .total_cmp(&b.price)
+            .then_with(|| a.instance_type.cmp(&b.instance_type))
+    });
+    cheaper_lost.truncate(SHOWN);
+    PoolFunnel {
+        pool: pool.to_string(),
+        steps: sieve.steps,
+        emptied_by: sieve.emptied_by,
+        best,
+        cheaper_lost,
+    }
+}
+
+/// Why no type left has room for the pod: the first resource none has, with
+/// the type that leaves the most of it and what its daemonsets take.
+fn no_room(info: &PodInfo, before: &[&Arc<InstanceType>], loads: &DaemonLoads) -> String {
+    for (name, amount) in info.requests.iter() {
+        let best = (0..before.len()).max_by_key(|o| loads.room(*o).get(name));
+        if let Some(o) = best.filter(|o| loads.room(*o).get(name) < amount) {
+            let it = before[o];
+            let daemons = loads.requests(o).get(name);
+            let overhead = if daemons > 0 {
+                format!(
+                    ", of which its daemonsets take {}",
+                    format_amount(name, daemons)
+                )
+            } else {
+                String::new()
+            };
+            return format!(
+                "the pod asks for {} {name}; the largest instance type left, {}, has {} allocatable{overhead}",
+                format_amount(name, amount),
+                it.name,
+                format_amount(name, it.allocatable().get(name)),
+            );
+        }
+    }
+    format!("no instance type left fits {} together", info.requests)
+}

@@ -1,0 +1,183 @@
+//! `kerf explain pod NAMESPACE/NAME --from FILE|DIR ...`: why the plan put a
+//! pod where it did, or nowhere: per pool, the funnel of instance types each
+//! constraint leaves and the first that left none, in words a person can act
+//! on. Exit codes: 0 explained; 2 bad input (or no such pod); 3 internal
+//! failure.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use kerf_core::explain::{PodExplanation, PoolFunnel, Verdict};
+use kerf_core::plan::InstanceOption;
+use kerf_core::pod::PodKey;
+use kerf_sim::{Format, SimulateOptions};
+
+use super::simulate::Output;
+
+/// Explain a decision kerf makes.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum What {
+    /// Why a pod is placed where it is, or is unschedulable, over the
+    /// manifests `kerf simulate` reads.
+    Pod(PodArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PodArgs {
+    /// The pod, as NAMESPACE/NAME (NAME alone is in `default`).
+    #[arg(value_name = "NAMESPACE/NAME")]
+    pod: String,
+    /// Manifests, as for `kerf simulate` (a `kubectl get ... -o yaml` dump included).
+    #[arg(long = "from", required = true, value_name = "FILE|DIR")]
+    from: Vec<PathBuf>,
+    /// Instance catalogue (YAML or JSON) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+}
+
+pub fn run(args: ExplainArgs) -> i32 {
+    let What::Pod(args) = args.what;
+    let key = match parse_pod(&args.pod) {
+        Ok(key) => key,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    let options = SimulateOptions {
+        paths: args.from,
+        catalog: args.catalog,
+        ..SimulateOptions::default()
+    };
+    let explained = match runtime.block_on(kerf_sim::explain::explain(&options, &key)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    let text = match args.output {
+        Output::Table => Ok(render(&explained)),
+        Output::Json => kerf_sim::render_data(&explained, Format::Json),
+        Output::Yaml => kerf_sim::render_data(&explained, Format::Yaml),
+    };
+    match text {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn parse_pod(s: &str) -> Result<PodKey, String> {
+    let (namespace, name) = s.split_once('/').unwrap_or(("default", s));
+    if namespace.is_empty() || name.is_empty() || name.contains('/') {
+        return Err(format!(
+            "pod {s:?}: expected NAMESPACE/NAME or NAME (in default)"
+        ));
+    }
+    Ok(PodKey {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    })
+}
+
+fn offer(o: &InstanceOption) -> String {
+    format!(
+        "{} {} {} ${:.4}/h",
+        o.instance_type, o.capacity_type, o.zone, o.price
+    )
+}
+
+/// The explanation for a person.
+pub fn render(e: &PodExplanation) -> String {
+    let mut out = String::new();
+    let _ = match &e.verdict {
+        Verdict::Existing { node } => {
+            writeln!(out, "pod {}: placed on existing node {node}", e.pod)
+        }
+        Verdict::New {
+            node,
+            pool,
+            chosen,
+            alternatives,
+        } => {
+            let next: Vec<String> = alternatives.iter().map(offer).collect();
+            writeln!(
+                out,
+                "pod {}: placed on new node {node} ({pool}): {}{}",
+                e.pod,
+                offer(chosen),
+                if next.is_empty() {
+                    String::new()
+                } else {
+                    format!("; next cheapest for the node's pods: {}", next.join(", "))
+                }
+            )
+        }
+        Verdict::Unschedulable { reason } => {
+            writeln!(out, "pod {}: unschedulable: {reason}", e.pod)
+        }
+        Verdict::NotPending => writeln!(
+            out,
+            "pod {}: not pending (bound, or a daemonset pod)",
+            e.pod
+        ),
+    };
+    for pool in &e.pools {
+        render_pool(&mut out, pool);
+    }
+    out
+}
+
+fn render_pool(out: &mut String, pool: &PoolFunnel) {
+    let _ = writeln!(out, "\n{}:", pool.pool);
+    let width = pool
+        .steps
+        .iter()
+        .map(|s| s.left.to_string().len())
+        .max()
+        .unwrap_or(1);
+    for (i, step) in pool.steps.iter().enumerate() {
+        let arrow = if i == 0 { " " } else { "→" };
+        let _ = writeln!(out, "  {arrow} {:>width$}  {}", step.left, step.constraint);
+    }
+    if let Some(why) = &pool.emptied_by {
+        let _ = writeln!(out, "  no instance type left: {why}");
+    }
+    if let Some(best) = &pool.best {
+        let _ = writeln!(out, "  cheapest fit: {}", offer(best));
+    }
+    let label = if pool.best.is_some() {
+        "cheaper, but"
+    } else {
+        "cheapest of the pool, but"
+    };
+    for lost in &pool.cheaper_lost {
+        let _ = writeln!(
+            out,
+            "  {label} out at {}: {} ${:.4}/h",
+            lost.lost_to, lost.instance_type, lost.price
+        );
+    }
+}

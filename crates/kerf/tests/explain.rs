@@ -1,0 +1,314 @@
+//! `kerf explain pod` on manifests, through the built binary: for each kind
+//! of reason a pod stays pending (a label the pool does not carry, a taint,
+//! a limit, a zone, a host port, a volume's zone, daemonset overhead, and
+//! the ones decided among pods: spread and anti-affinity), the funnel names
+//! the constraint and the figures a person needs to act on it; a placed pod
+//! gets its node, type and price, and the cheaper types that lost.
+
+use std::process::{Command, Output};
+
+/// A NodePool (amd64, on-demand, two zones, m5 and c5) and its EC2NodeClass;
+/// `pool_extra` is spliced into the NodePool's spec.
+fn pool(pool_extra: &str, template_extra: &str) -> String {
+    format!(
+        r#"apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: general
+spec:
+  template:
+    spec:
+      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}}
+      requirements:
+        - {{key: kubernetes.io/arch, operator: In, values: [amd64]}}
+        - {{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}}
+        - {{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a, us-east-1b]}}
+        - {{key: karpenter.k8s.aws/instance-family, operator: In, values: [m5, c5]}}
+{template_extra}{pool_extra}---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata:
+  name: default
+spec:
+  role: KarpenterNodeRole-test
+  amiSelectorTerms: [{{alias: al2023@latest}}]
+  subnetSelectorTerms: [{{tags: {{karpenter.sh/discovery: test}}}}]
+  securityGroupSelectorTerms: [{{tags: {{karpenter.sh/discovery: test}}}}]
+"#
+    )
+}
+
+/// A pod named `name` asking for `cpu`, with `spec_extra` spliced into its spec.
+fn pod(name: &str, cpu: &str, spec_extra: &str) -> String {
+    format!(
+        r#"---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app: web}}
+spec:
+{spec_extra}  containers:
+    - name: app
+      image: nginx
+      resources: {{requests: {{cpu: "{cpu}", memory: 1Gi}}}}
+"#
+    )
+}
+
+/// `kerf explain pod default/<pod> --from <manifests>`: exit code and stdout.
+fn explain(manifests: &str, pod: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("input.yaml");
+    std::fs::write(&file, manifests).expect("write manifests");
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_kerf"))
+        .args(["explain", "pod", &format!("default/{pod}"), "--from"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run kerf");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.is_empty() || out.status.code() != Some(0),
+        "{stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stdout + &stderr)
+}
+
+/// The line of the funnel that left no type.
+fn emptied(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with("no instance type left:"))
+        .unwrap_or_else(|| panic!("no emptied line:\n{text}"))
+}
+
+#[test]
+fn a_placed_pod_gets_its_node_type_price_and_the_cheaper_types_that_lost() {
+    let (code, text) = explain(&(pool("", "") + &pod("web", "500m", "")), "web");
+    assert_eq!(code, 0, "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("pod default/web: placed on new node") && first.contains("on-demand"),
+        "{text}"
+    );
+    assert!(text.contains("nodepool general:"), "{text}");
+    assert!(text.contains("cheapest fit: c5.large on-demand"), "{text}");
+    // t3 types are cheaper but out of the pool's families.
+    assert!(
+        text.contains("cheaper, but out at karpenter.k8s.aws/instance-family In [c5, m5]: t3."),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_label_the_pool_does_not_carry() {
+    let input = pool("", "") + &pod("web", "500m", "  nodeSelector: {team: data}\n");
+    let (_, text) = explain(&input, "web");
+    assert!(text.starts_with("pod default/web: unschedulable"), "{text}");
+    let line = emptied(&text);
+    assert!(
+        line.contains("team In [data], a label nodes of nodepool general do not carry"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_zone_the_pool_does_not_allow() {
+    let input = pool("", "")
+        + &pod(
+            "web",
+            "500m",
+            "  nodeSelector: {topology.kubernetes.io/zone: us-east-1c}\n",
+        );
+    let (_, text) = explain(&input, "web");
+    let line = emptied(&text);
+    assert!(
+        line.contains("requires topology.kubernetes.io/zone In [us-east-1c]")
+            && line.contains("allows only topology.kubernetes.io/zone In [us-east-1a, us-east-1b]"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_taint_not_tolerated() {
+    let taint = "      taints: [{key: dedicated, value: gpu, effect: NoSchedule}]\n";
+    let input = pool("", taint) + &pod("web", "500m", "");
+    let (_, text) = explain(&input, "web");
+    assert!(
+        text.contains("→   0  taint dedicated=gpu:NoSchedule"),
+        "{text}"
+    );
+    assert!(
+        emptied(&text)
+            .contains("does not tolerate nodepool general's taint dedicated=gpu:NoSchedule"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_limit_with_its_figures() {
+    let limits = "  limits:\n    cpu: \"1\"\n";
+    let input = pool(limits, "") + &pod("web", "500m", "");
+    let (_, text) = explain(&input, "web");
+    let line = emptied(&text);
+    assert!(
+        line.contains("limits {cpu=1} with {} in use by its nodes leave too little")
+            && line.contains("the smallest type left"),
+        "{line}"
+    );
+}
+
+#[test]
+fn requests_no_type_holds() {
+    let input = pool("", "") + &pod("big", "200", "");
+    let (_, text) = explain(&input, "big");
+    let line = emptied(&text);
+    assert!(
+        line.contains("the pod asks for 200 cpu; the largest instance type left, m5.24xlarge"),
+        "{line}"
+    );
+}
+
+#[test]
+fn daemonset_overhead_takes_the_room() {
+    // 3.5 cores of daemons: a 4-core pod fits no 4-core type, and the pool
+    // allows only xlarge (4 cores) here.
+    let daemon = r#"---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: a, image: agent, resources: {requests: {cpu: 3500m}}}]
+"#;
+    let size = "        - {key: karpenter.k8s.aws/instance-size, operator: In, values: [xlarge]}\n";
+    let input = pool("", size) + daemon + &pod("web", "1", "");
+    let (_, text) = explain(&input, "web");
+    let line = emptied(&text);
+    assert!(
+        line.contains("the pod asks for 1 cpu")
+            && line.contains("of which its daemonsets take 3500m"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_host_port_a_daemonset_binds() {
+    let daemon = r#"---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: proxy, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: proxy}}
+  template:
+    metadata: {labels: {app: proxy}}
+    spec:
+      containers: [{name: p, image: proxy, ports: [{containerPort: 8080, hostPort: 8080}]}]
+"#;
+    let web = r#"---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default}
+spec:
+  containers:
+    - name: s
+      image: s
+      ports: [{containerPort: 8080, hostPort: 8080}]
+      resources: {requests: {cpu: 500m}}
+"#;
+    let input = pool("", "") + daemon + web;
+    let (_, text) = explain(&input, "web");
+    assert!(
+        emptied(&text).contains(
+            "host port 0.0.0.0:8080/TCP is taken by a daemonset on every instance type left"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_volume_in_a_zone_the_pool_does_not_allow() {
+    let volume = r#"---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: data}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  claimRef: {namespace: default, name: data}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+        - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [us-east-1d]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  volumeName: data
+  resources: {requests: {storage: 10Gi}}
+"#;
+    let mount = "  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]\n";
+    let input = pool("", "") + volume + &pod("db", "500m", mount);
+    let (_, text) = explain(&input, "db");
+    assert!(
+        emptied(&text).contains("requires topology.kubernetes.io/zone In [us-east-1d]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn spread_and_anti_affinity_are_the_schedulers_verdict() {
+    // Two pods that may not share a zone's hostname... and may not share a
+    // node, with room for one node per zone: the funnel passes, the verdict
+    // says why.
+    let anti = r#"  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - labelSelector: {matchLabels: {app: web}}
+          topologyKey: topology.kubernetes.io/zone
+"#;
+    let input = pool("", "")
+        + &pod("web-1", "500m", anti)
+        + &pod("web-2", "500m", anti)
+        + &pod("web-3", "500m", anti);
+    let (code, text) = explain(&input, "web-3");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("cheapest fit:"), "the funnel passes: {text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("pod default/web-3: unschedulable") && first.contains("anti-affinity"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_pod_is_bad_input() {
+    let (code, text) = explain(&(pool("", "") + &pod("web", "500m", "")), "nope");
+    assert_eq!(code, 2);
+    assert!(
+        text.contains("pod default/nope: not in the manifests"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_limit_used_up_by_planned_nodes_says_so() {
+    // Each 3-core pod needs a 4-core node (xlarge): the first uses the limit.
+    let limits = "  limits:\n    cpu: \"6\"\n";
+    let input = pool(limits, "") + &pod("web-1", "3", "") + &pod("web-2", "3", "");
+    let (_, text) = explain(&input, "web-2");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(
+            "limits reached: {} in use by its nodes and {cpu=4} by nodes planned now, of {cpu=6}"
+        ),
+        "{text}"
+    );
+}
