@@ -312,3 +312,59 @@ fn a_limit_used_up_by_planned_nodes_says_so() {
         "{text}"
     );
 }
+
+/// `kerf explain node NAME --from examples/consolidation [-o json]`.
+fn explain_node(node: &str, json: bool) -> (i32, String) {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/consolidation");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kerf"));
+    cmd.args(["explain", "node", node, "--from"]).arg(example);
+    if json {
+        cmd.args(["-o", "json"]);
+    }
+    let out = cmd.env_remove("RUST_LOG").output().expect("run kerf");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_node_disruption_removes_gets_its_command() {
+    let (code, text) = explain_node("ip-10-0-2-20.ec2.internal", false);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.starts_with(
+            "node ip-10-0-2-20.ec2.internal: removed by command 2: multi-node consolidation (Underutilized)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("together with ip-10-0-1-10.ec2.internal"),
+        "{text}"
+    );
+    assert!(text.contains("launching m5.2xlarge spot"), "{text}");
+    let (_, text) = explain_node("ip-10-0-3-30.ec2.internal", true);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["outcome"], "disrupted");
+    assert_eq!(v["command"]["method"], "Emptiness");
+    assert_eq!(v["round"], 1);
+}
+
+#[test]
+fn a_kept_node_says_what_keeps_it() {
+    let (_, text) = explain_node("ip-10-0-1-40.ec2.internal", false);
+    assert_eq!(
+        text.trim(),
+        "node ip-10-0-1-40.ec2.internal: kept: pod default/report-0 has karpenter.sh/do-not-disrupt"
+    );
+    let (_, text) = explain_node("ip-10-0-2-50.ec2.internal", false);
+    assert!(
+        text.contains(
+            "kept: PodDisruptionBudget default/ledger allows no eviction of pod default/ledger-0"
+        ),
+        "{text}"
+    );
+    let (code, text) = explain_node("nope", false);
+    assert_eq!(code, 2);
+    assert!(text.contains("node nope: not in the manifests"), "{text}");
+}

@@ -1,17 +1,21 @@
 //! `kerf explain pod NAMESPACE/NAME --from FILE|DIR ...`: why the plan put a
 //! pod where it did, or nowhere: per pool, the funnel of instance types each
 //! constraint leaves and the first that left none, in words a person can act
-//! on. Exit codes: 0 explained; 2 bad input (or no such pod); 3 internal
-//! failure.
+//! on. `kerf explain node NAME --from ...`: what disruption does with a node
+//! (the command that removes it) or what keeps it. Exit codes: 0 explained;
+//! 2 bad input (or no such pod or node); 3 internal failure.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use kerf_core::disruption::DisruptionOptions;
 use kerf_core::explain::{PodExplanation, PoolFunnel, Verdict};
 use kerf_core::plan::InstanceOption;
 use kerf_core::pod::PodKey;
-use kerf_sim::{Format, SimulateOptions};
+use kerf_sim::explain::{NodeExplanation, NodeOutcome};
+use kerf_sim::{DisruptionRun, Format, SimulateOptions};
 
+use super::feature_gates::FeatureGates;
 use super::simulate::Output;
 
 /// Explain a decision kerf makes.
@@ -26,6 +30,27 @@ enum What {
     /// Why a pod is placed where it is, or is unschedulable, over the
     /// manifests `kerf simulate` reads.
     Pod(PodArgs),
+    /// What disruption does with a node, or what keeps it, over the
+    /// manifests `kerf simulate --disruption` reads.
+    Node(NodeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct NodeArgs {
+    /// The Node's name.
+    node: String,
+    /// Manifests with the Nodes and their pods (a `kubectl get ... -o yaml` dump included).
+    #[arg(long = "from", required = true, value_name = "FILE|DIR")]
+    from: Vec<PathBuf>,
+    /// Instance catalogue (YAML or JSON) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Karpenter feature gates, as for `kerf simulate` (SpotToSpotConsolidation).
+    #[arg(long, value_name = "NAME=BOOL,...", default_value = "")]
+    feature_gates: FeatureGates,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,7 +70,10 @@ struct PodArgs {
 }
 
 pub fn run(args: ExplainArgs) -> i32 {
-    let What::Pod(args) = args.what;
+    let args = match args.what {
+        What::Pod(args) => args,
+        What::Node(args) => return run_node(args),
+    };
     let key = match parse_pod(&args.pod) {
         Ok(key) => key,
         Err(e) => {
@@ -77,6 +105,10 @@ pub fn run(args: ExplainArgs) -> i32 {
         Output::Json => kerf_sim::render_data(&explained, Format::Json),
         Output::Yaml => kerf_sim::render_data(&explained, Format::Yaml),
     };
+    print_or_fail(text)
+}
+
+fn print_or_fail(text: Result<String, kerf_sim::SimError>) -> i32 {
     match text {
         Ok(text) => {
             print!("{text}");
@@ -85,6 +117,79 @@ pub fn run(args: ExplainArgs) -> i32 {
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
+        }
+    }
+}
+
+fn run_node(args: NodeArgs) -> i32 {
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 3;
+        }
+    };
+    let options = SimulateOptions {
+        paths: args.from,
+        catalog: args.catalog,
+        ..SimulateOptions::default()
+    };
+    // The one clock read, as in `kerf simulate --disruption`.
+    let run = DisruptionRun {
+        now: kerf_sim::Timestamp::now(),
+        options: DisruptionOptions {
+            spot_to_spot: args.feature_gates.spot_to_spot_consolidation,
+        },
+    };
+    let explained =
+        match runtime.block_on(kerf_sim::explain::explain_node(&options, &run, &args.node)) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        };
+    let text = match args.output {
+        Output::Table => Ok(render_node(&explained)),
+        Output::Json => kerf_sim::render_data(&explained, Format::Json),
+        Output::Yaml => kerf_sim::render_data(&explained, Format::Yaml),
+    };
+    print_or_fail(text)
+}
+
+/// The node's explanation for a person.
+pub fn render_node(e: &NodeExplanation) -> String {
+    match &e.outcome {
+        NodeOutcome::NotManaged => format!(
+            "node {}: not managed by kerf (no NodePool or Provisioner); disruption never touches it\n",
+            e.node
+        ),
+        NodeOutcome::Kept { reason } => format!("node {}: kept: {reason}\n", e.node),
+        NodeOutcome::Disrupted { round, command } => {
+            let mut out = format!(
+                "node {}: removed by command {round}: {} ({})\n",
+                e.node, command.method, command.reason
+            );
+            let others: Vec<&str> = command
+                .candidates
+                .iter()
+                .filter(|n| **n != e.node)
+                .map(String::as_str)
+                .collect();
+            if !others.is_empty() {
+                let _ = writeln!(out, "  together with {}", others.join(", "));
+            }
+            for r in &command.replacements {
+                let _ = writeln!(out, "  launching {}", offer(&r.node.chosen));
+            }
+            let _ = writeln!(
+                out,
+                "  ${:.4}/h -> ${:.4}/h, saving ${:.4}/h",
+                command.price_before,
+                command.price_after,
+                command.savings_per_hour()
+            );
+            out
         }
     }
 }
