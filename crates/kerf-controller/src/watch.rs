@@ -49,6 +49,57 @@ pub fn spawn_all(ctx: &Arc<Context>, tasks: &mut JoinSet<()>) {
 
 const KIND_COUNT: usize = 14;
 
+/// The cluster as one list of every kind the watches follow, for a command
+/// that reads the cluster once (`kerf explain`). A kind whose resource is not
+/// installed (no v1alpha5 CRDs, say) has no objects; an object the state
+/// cannot take is named in the returned problems, not dropped silently.
+pub async fn list_all(client: &kube::Client) -> Result<(ClusterState, Vec<String>), kube::Error> {
+    let mut state = ClusterState::new();
+    let mut problems = Vec::new();
+    list::<Pod>(client, &mut state, &mut problems).await?;
+    list::<Node>(client, &mut state, &mut problems).await?;
+    list::<NodeClaim>(client, &mut state, &mut problems).await?;
+    list::<Provisioner>(client, &mut state, &mut problems).await?;
+    list::<AWSNodeTemplate>(client, &mut state, &mut problems).await?;
+    list::<NodePool>(client, &mut state, &mut problems).await?;
+    list::<EC2NodeClass>(client, &mut state, &mut problems).await?;
+    list::<DaemonSet>(client, &mut state, &mut problems).await?;
+    list::<ReplicaSet>(client, &mut state, &mut problems).await?;
+    list::<PodDisruptionBudget>(client, &mut state, &mut problems).await?;
+    list::<PersistentVolumeClaim>(client, &mut state, &mut problems).await?;
+    list::<PersistentVolume>(client, &mut state, &mut problems).await?;
+    list::<StorageClass>(client, &mut state, &mut problems).await?;
+    list::<Namespace>(client, &mut state, &mut problems).await?;
+    Ok((state, problems))
+}
+
+async fn list<K>(
+    client: &kube::Client,
+    state: &mut ClusterState,
+    problems: &mut Vec<String>,
+) -> Result<(), kube::Error>
+where
+    K: Tracked + kube::Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let listed = match api.list(&Default::default()).await {
+        Ok(list) => list,
+        Err(e) if kerf_kube::is_not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for obj in listed {
+        let name = kube::ResourceExt::name_any(&obj);
+        if let Err(e) = state.apply(obj) {
+            problems.push(format!(
+                "{} {name}: {e}",
+                K::kind(&K::DynamicType::default())
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn spawn<K>(tasks: &mut JoinSet<()>, ctx: &Arc<Context>, listed: &Arc<AtomicUsize>, api: Api<K>)
 where
     K: Tracked + DeserializeOwned + Debug + Send + Sync + 'static,

@@ -47,7 +47,7 @@ pub enum Verdict {
     },
     /// No place; the scheduler's reason.
     Unschedulable { reason: String },
-    /// Not a pod the plan had to place (bound already, or a daemonset pod).
+    /// Not a pod the plan places (a daemonset or mirror pod).
     NotPending,
 }
 
@@ -101,7 +101,11 @@ pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<Pod
                 .flat_map(|n| n.pods.iter().map(Arc::as_ref)),
         )
         .find(|p| PodKey::of(p) == *key)?;
-    let verdict = verdict(plan, key);
+    let bound = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    let verdict = match bound {
+        Some(node) => Verdict::Existing { node },
+        None => verdict(plan, key),
+    };
     let volumes = VolumeIndex::new(
         &snapshot.claims,
         &snapshot.volumes,

@@ -1,19 +1,54 @@
-//! `kerf explain pod` over manifests: the simulator's snapshot and plan,
-//! explained for one pod by [`kerf_core::explain`].
+//! `kerf explain`: the simulator's plan and disruption loop over manifests
+//! or a cluster's state, explained for one pod ([`kerf_core::explain`]) or
+//! one node.
 
 use kerf_core::explain::{PodExplanation, explain_pod};
 use kerf_core::pod::PodKey;
 
-use crate::{SimError, SimulateOptions, load_input, plan_state};
+use kerf_cloud::CloudProvider;
+use kerf_core::snapshot::SolveOptions;
+use kerf_state::ClusterState;
+
+use kerf_state::{PendingMode, ProvisionOptions};
+
+use crate::{SimError, SimulateOptions, load_input};
 
 /// Plans the manifests as `kerf simulate` does and explains `pod`. A pod the
 /// manifests do not hold is bad input, naming it.
 pub async fn explain(options: &SimulateOptions, pod: &PodKey) -> Result<PodExplanation, SimError> {
     let (state, cloud) = load_input(options)?;
-    let outcome = plan_state(&state, &cloud, &options.solve).await?;
-    explain_pod(&outcome.snapshot, &outcome.plan, pod).ok_or_else(|| {
+    explain_state(&state, &cloud, &options.solve, pod).await
+}
+
+/// [`explain`] over a state already read (a live cluster's).
+pub async fn explain_state(
+    state: &ClusterState,
+    cloud: &dyn CloudProvider,
+    solve: &SolveOptions,
+    pod: &PodKey,
+) -> Result<PodExplanation, SimError> {
+    // The whole snapshot, not the provisioner's: with nothing pending it
+    // builds none, and a bound pod is explained by where it is.
+    let pools = state.pools();
+    if !pools.skipped.is_empty() {
+        return Err(SimError::Inconsistent(pools.skipped.join("\n")));
+    }
+    let types = kerf_state::resolve_instance_types(&pools, cloud)
+        .await
+        .map_err(|e| SimError::Provision(e.to_string()))?;
+    let options = ProvisionOptions {
+        pending: PendingMode::AllUnbound,
+        solve: solve.clone(),
+        expected_replicas: true,
+    };
+    let built = state.snapshot_with_pools(&pools, &types, &options.snapshot_options());
+    if !built.problems.is_empty() {
+        return Err(SimError::Inconsistent(built.problems.join("\n")));
+    }
+    let plan = kerf_core::scheduler::solve(&built.snapshot);
+    explain_pod(&built.snapshot, &plan, pod).ok_or_else(|| {
         SimError::Inconsistent(format!(
-            "pod {pod}: not in the manifests (pods are named NAMESPACE/NAME; \
+            "pod {pod}: not found (pods are named NAMESPACE/NAME; \
              a workload's pods as `kerf simulate -o yaml` lists them)"
         ))
     })
@@ -51,22 +86,26 @@ pub async fn explain_node(
     node: &str,
 ) -> Result<NodeExplanation, SimError> {
     let (state, cloud) = load_input(options)?;
+    explain_node_state(&state, &cloud, &options.solve, run, node).await
+}
+
+/// [`explain_node`] over a state already read (a live cluster's).
+pub async fn explain_node_state(
+    state: &ClusterState,
+    cloud: &dyn CloudProvider,
+    solve: &SolveOptions,
+    run: &crate::DisruptionRun,
+    node: &str,
+) -> Result<NodeExplanation, SimError> {
     if !state
         .objects::<k8s_openapi::api::core::v1::Node>()
         .any(|(name, _)| name == node)
     {
-        return Err(SimError::Inconsistent(format!(
-            "node {node}: not in the manifests (a `kubectl get nodes -o yaml` dump is read item by item)"
-        )));
+        return Err(SimError::Inconsistent(format!("node {node}: not found")));
     }
-    let outcome = crate::disruption::simulate_disruption(
-        &state,
-        &cloud,
-        &options.solve,
-        run,
-        &Default::default(),
-    )
-    .await?;
+    let outcome =
+        crate::disruption::simulate_disruption(state, cloud, solve, run, &Default::default())
+            .await?;
     let disrupted = outcome
         .commands
         .iter()

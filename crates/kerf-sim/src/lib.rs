@@ -73,11 +73,16 @@ pub fn load_input(
 ) -> Result<(kerf_state::ClusterState, InMemoryCloud), SimError> {
     let mut loaded = load::load_paths(&options.paths)?;
     daemons::materialise(&mut loaded.state)?;
-    let catalog = match &options.catalog {
+    Ok((loaded.state, cloud(options.catalog.as_deref())?))
+}
+
+/// The in-memory cloud selling `catalog` (a file), or the built-in one.
+pub fn cloud(catalog: Option<&std::path::Path>) -> Result<InMemoryCloud, SimError> {
+    let catalog = match catalog {
         Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string()))?,
         None => Catalog::builtin(),
     };
-    Ok((loaded.state, InMemoryCloud::new(catalog)))
+    Ok(InMemoryCloud::new(catalog))
 }
 
 /// The controller's plan for the state, launching nothing.

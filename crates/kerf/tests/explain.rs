@@ -292,10 +292,7 @@ fn spread_and_anti_affinity_are_the_schedulers_verdict() {
 fn an_unknown_pod_is_bad_input() {
     let (code, text) = explain(&(pool("", "") + &pod("web", "500m", "")), "nope");
     assert_eq!(code, 2);
-    assert!(
-        text.contains("pod default/nope: not in the manifests"),
-        "{text}"
-    );
+    assert!(text.contains("pod default/nope: not found"), "{text}");
 }
 
 #[test]
@@ -366,5 +363,5 @@ fn a_kept_node_says_what_keeps_it() {
     );
     let (code, text) = explain_node("nope", false);
     assert_eq!(code, 2);
-    assert!(text.contains("node nope: not in the manifests"), "{text}");
+    assert!(text.contains("node nope: not found"), "{text}");
 }

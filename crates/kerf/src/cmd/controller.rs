@@ -12,7 +12,6 @@ use kerf_cloud::{Catalog, CloudProvider, InMemoryCloud};
 use kerf_controller::leader::LeaderElection;
 use kerf_controller::{ControllerOptions, Endpoints};
 use kerf_kwok::KwokCloud;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[cfg(feature = "aws")]
 mod aws;
@@ -360,18 +359,9 @@ fn identity() -> String {
 /// its configuration trusts, which AWS nodes get when `--cluster-ca-bundle`
 /// is not given (empty for the other providers).
 async fn client(args: &ControllerArgs) -> Result<(kube::Client, Vec<Vec<u8>>), String> {
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig = Kubeconfig::read_from(path)
-                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| format!("invalid --kubeconfig {}: {e}", path.display()))?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no --kubeconfig and no in-cluster configuration: {e}"))?,
-    };
+    let config = super::kube_config(args.kubeconfig.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
     let root_certs = match args.cloud_provider {
         CloudProviderKind::Aws => config.root_cert.clone().unwrap_or_default(),
         CloudProviderKind::Kwok | CloudProviderKind::Memory => Vec::new(),

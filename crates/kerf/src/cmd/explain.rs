@@ -39,9 +39,8 @@ enum What {
 struct NodeArgs {
     /// The Node's name.
     node: String,
-    /// Manifests with the Nodes and their pods (a `kubectl get ... -o yaml` dump included).
-    #[arg(long = "from", required = true, value_name = "FILE|DIR")]
-    from: Vec<PathBuf>,
+    #[command(flatten)]
+    source: Source,
     /// Instance catalogue (YAML or JSON) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
@@ -53,14 +52,26 @@ struct NodeArgs {
     output: Output,
 }
 
+/// Where the cluster comes from: manifests, or the live cluster.
+#[derive(clap::Args, Debug)]
+struct Source {
+    /// Manifests, as for `kerf simulate` (a `kubectl get ... -o yaml` dump
+    /// included); without it, the cluster kubectl would talk to.
+    #[arg(long = "from", value_name = "FILE|DIR")]
+    from: Vec<PathBuf>,
+    /// The live cluster's kubeconfig (default: as kubectl finds it).
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "FILE", conflicts_with = "from")]
+    kubeconfig: Option<PathBuf>,
+}
+
 #[derive(clap::Args, Debug)]
 struct PodArgs {
     /// The pod, as NAMESPACE/NAME (NAME alone is in `default`).
     #[arg(value_name = "NAMESPACE/NAME")]
     pod: String,
-    /// Manifests, as for `kerf simulate` (a `kubectl get ... -o yaml` dump included).
-    #[arg(long = "from", required = true, value_name = "FILE|DIR")]
-    from: Vec<PathBuf>,
+    #[command(flatten)]
+    source: Source,
     /// Instance catalogue (YAML or JSON) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
@@ -88,17 +99,15 @@ pub fn run(args: ExplainArgs) -> i32 {
             return 3;
         }
     };
-    let options = SimulateOptions {
-        paths: args.from,
-        catalog: args.catalog,
-        ..SimulateOptions::default()
-    };
-    let explained = match runtime.block_on(kerf_sim::explain::explain(&options, &key)) {
+    let explained = runtime.block_on(async {
+        let (state, cloud) = read(&args.source, args.catalog).await?;
+        kerf_sim::explain::explain_state(&state, &cloud, &Default::default(), &key)
+            .await
+            .map_err(Failure::from)
+    });
+    let explained = match explained {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return e.exit_code();
-        }
+        Err(e) => return e.report(),
     };
     let text = match args.output {
         Output::Table => Ok(render(&explained)),
@@ -129,11 +138,6 @@ fn run_node(args: NodeArgs) -> i32 {
             return 3;
         }
     };
-    let options = SimulateOptions {
-        paths: args.from,
-        catalog: args.catalog,
-        ..SimulateOptions::default()
-    };
     // The one clock read, as in `kerf simulate --disruption`.
     let run = DisruptionRun {
         now: kerf_sim::Timestamp::now(),
@@ -141,14 +145,16 @@ fn run_node(args: NodeArgs) -> i32 {
             spot_to_spot: args.feature_gates.spot_to_spot_consolidation,
         },
     };
-    let explained =
-        match runtime.block_on(kerf_sim::explain::explain_node(&options, &run, &args.node)) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return e.exit_code();
-            }
-        };
+    let explained = runtime.block_on(async {
+        let (state, cloud) = read(&args.source, args.catalog).await?;
+        kerf_sim::explain::explain_node_state(&state, &cloud, &Default::default(), &run, &args.node)
+            .await
+            .map_err(Failure::from)
+    });
+    let explained = match explained {
+        Ok(e) => e,
+        Err(e) => return e.report(),
+    };
     let text = match args.output {
         Output::Table => Ok(render_node(&explained)),
         Output::Json => kerf_sim::render_data(&explained, Format::Json),
@@ -191,6 +197,79 @@ pub fn render_node(e: &NodeExplanation) -> String {
             );
             out
         }
+    }
+}
+
+/// Why reading the cluster or explaining failed, with its exit code.
+enum Failure {
+    Sim(kerf_sim::SimError),
+    #[cfg(feature = "cluster")]
+    Cmd(super::CmdError),
+}
+
+impl From<kerf_sim::SimError> for Failure {
+    fn from(e: kerf_sim::SimError) -> Self {
+        Failure::Sim(e)
+    }
+}
+
+impl Failure {
+    fn report(self) -> i32 {
+        match self {
+            Failure::Sim(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+            #[cfg(feature = "cluster")]
+            Failure::Cmd(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        }
+    }
+}
+
+/// The cluster state to explain, from manifests or the live cluster, and the
+/// in-memory cloud selling the catalogue.
+async fn read(
+    source: &Source,
+    catalog: Option<PathBuf>,
+) -> Result<(kerf_state::ClusterState, kerf_cloud::InMemoryCloud), Failure> {
+    if !source.from.is_empty() {
+        let options = SimulateOptions {
+            paths: source.from.clone(),
+            catalog,
+            ..SimulateOptions::default()
+        };
+        return Ok(kerf_sim::load_input(&options)?);
+    }
+    let cloud = kerf_sim::cloud(catalog.as_deref())?;
+    #[cfg(feature = "cluster")]
+    {
+        let config = super::kube_config(source.kubeconfig.as_deref())
+            .await
+            .map_err(Failure::Cmd)?;
+        let client = kube::Client::try_from(config).map_err(|e| {
+            Failure::Cmd(super::CmdError::failed("building the Kubernetes client")(
+                Box::new(e),
+            ))
+        })?;
+        let (state, problems) = kerf_controller::watch::list_all(&client)
+            .await
+            .map_err(|e| {
+                Failure::Cmd(super::CmdError::failed("reading the cluster")(Box::new(e)))
+            })?;
+        for problem in problems {
+            eprintln!("warning: left out: {problem}");
+        }
+        Ok((state, cloud))
+    }
+    #[cfg(not(feature = "cluster"))]
+    {
+        let _ = cloud;
+        Err(Failure::Sim(kerf_sim::SimError::Inconsistent(
+            "--from is required: this kerf is built without the Kubernetes client (feature `cluster`)".into(),
+        )))
     }
 }
 
@@ -245,7 +324,7 @@ pub fn render(e: &PodExplanation) -> String {
         }
         Verdict::NotPending => writeln!(
             out,
-            "pod {}: not pending (bound, or a daemonset pod)",
+            "pod {}: not one kerf places (a daemonset or mirror pod)",
             e.pod
         ),
     };

@@ -15,6 +15,27 @@ use tracing_subscriber::EnvFilter;
 
 pub use error::CmdError;
 
+/// The Kubernetes client configuration: `--kubeconfig` when given, else what
+/// kubectl would use (KUBECONFIG, ~/.kube/config, or the in-cluster account).
+#[cfg(feature = "cluster")]
+pub async fn kube_config(kubeconfig: Option<&std::path::Path>) -> Result<kube::Config, CmdError> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    match kubeconfig {
+        Some(path) => {
+            let invalid = |e: &dyn std::fmt::Display| {
+                CmdError::invalid_flag("--kubeconfig", format!("{}: {e}", path.display()))
+            };
+            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| invalid(&e))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| invalid(&e))
+        }
+        None => kube::Config::infer().await.map_err(|e| {
+            CmdError::failed("no --kubeconfig and no in-cluster configuration")(Box::new(e))
+        }),
+    }
+}
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

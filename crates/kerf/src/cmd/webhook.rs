@@ -12,7 +12,6 @@ use kerf_api::duration::GoDuration;
 use kerf_webhook::certs::service_dns_names;
 use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
 use kerf_webhook::run::{CertSource, Options, run as run_webhook};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 
 /// Serve kerf's admission webhook.
 #[derive(clap::Args, Debug, Clone)]
@@ -97,20 +96,7 @@ fn options(args: &WebhookArgs) -> Result<Options, CmdError> {
 }
 
 async fn client(args: &WebhookArgs) -> Result<kube::Client, CmdError> {
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let invalid = |e: &dyn std::fmt::Display| {
-                CmdError::invalid_flag("--kubeconfig", format!("{}: {e}", path.display()))
-            };
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| invalid(&e))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| invalid(&e))?
-        }
-        None => kube::Config::infer().await.map_err(|e| {
-            CmdError::failed("no --kubeconfig and no in-cluster configuration")(Box::new(e))
-        })?,
-    };
+    let config = super::kube_config(args.kubeconfig.as_deref()).await?;
     kube::Client::try_from(config)
         .map_err(|e| CmdError::failed("building the Kubernetes client")(Box::new(e)))
 }
