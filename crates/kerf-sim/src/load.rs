@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::Pod;
 use kerf_state::{ClusterState, Tracked};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -279,7 +280,20 @@ fn expand(
     for pvc in expanded.claims {
         put(state, at, pvc)?;
     }
-    for pod in expanded.pods {
+    let mut next_draw = expanded.pods.len();
+    for mut pod in expanded.pods {
+        if let Some(names) = &expanded.names {
+            // Another object has the drawn name: draw again, as the
+            // controller does after a conflict. Draws past the replica
+            // count are distinct from the workload's own names.
+            while pod
+                .state_key()
+                .is_ok_and(|key| state.get::<Pod>(&key).is_some())
+            {
+                pod.metadata.name = Some(names.name(next_draw));
+                next_draw += 1;
+            }
+        }
         put(state, at, pod)?;
     }
     Ok(())

@@ -226,3 +226,35 @@ async fn json_files_and_lists_load() {
     assert_eq!(report.pods.pending, 1);
     assert_eq!(report.pods.on_new_nodes, 1);
 }
+
+/// A ReplicaSet and a Job whose generated pod names used to collide load,
+/// every replica a pod of its own.
+#[tokio::test]
+async fn generated_pod_names_do_not_collide() {
+    let text = r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1281, namespace: default}
+spec:
+  replicas: 617
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 10m}}}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: web-1281, namespace: default}
+spec:
+  parallelism: 617
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: nginx, resources: {requests: {cpu: 10m}}}]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = kerf_sim::load::load_paths(&[path]).expect("distinct names load");
+    let pods = loaded.state.len::<k8s_openapi::api::core::v1::Pod>();
+    assert_eq!(pods, 2 * 617);
+}
