@@ -15,6 +15,7 @@
 pub mod daemons;
 pub mod disruption;
 pub mod error;
+pub mod limits;
 pub mod load;
 pub mod report;
 pub mod workloads;

@@ -4,6 +4,8 @@
 //! deserialized with the failing field's path reported. Workloads are
 //! expanded into pods ([`crate::workloads`]) and everything is applied to a
 //! [`ClusterState`], whose validation errors are reported with the document.
+//! Size limits ([`crate::limits`]) are checked before the work they bound; a
+//! leading UTF-8 byte-order mark is skipped.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Location, SimError};
+use crate::limits;
 use crate::workloads::{self, Expanded};
 
 /// What the input contained, beyond the cluster state it built.
@@ -94,6 +97,16 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SimError> {
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
     let mut loaded = Loaded::default();
     for file in collect_files(paths)? {
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if size > limits::MAX_FILE_BYTES {
+            return Err(SimError::Path {
+                path: file,
+                message: format!(
+                    "file is {size} bytes; kerf simulate reads files of at most {} bytes (64 MiB)",
+                    limits::MAX_FILE_BYTES
+                ),
+            });
+        }
         let text = std::fs::read_to_string(&file).map_err(|e| SimError::Path {
             path: file.clone(),
             message: e.to_string(),
@@ -106,6 +119,19 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
 
 /// Loads the documents of one file's text (`file` names it in errors).
 pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), SimError> {
+    // A byte-order mark is not content (kubectl reads such files too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Err(deep) = limits::check_flow_depth(text) {
+        return Err(SimError::Input {
+            at: Location {
+                file: file.to_path_buf(),
+                document: deep.document,
+                item: None,
+                object: None,
+            },
+            message: deep.message(),
+        });
+    }
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let at = Location {
             file: file.to_path_buf(),
@@ -208,7 +234,10 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "NodePool" => apply::<kerf_api::v1::NodePool>(state, &at, value),
         "EC2NodeClass" => apply::<kerf_api::v1::EC2NodeClass>(state, &at, value),
         "NodeClaim" => apply::<kerf_api::v1::NodeClaim>(state, &at, value),
-        "Pod" => apply::<k8s_openapi::api::core::v1::Pod>(state, &at, value),
+        "Pod" => {
+            room_for_pods(state, &at, 1)?;
+            apply::<Pod>(state, &at, value)
+        }
         "Node" => apply::<k8s_openapi::api::core::v1::Node>(state, &at, value),
         "PersistentVolumeClaim" => {
             apply::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(state, &at, value)
@@ -268,6 +297,21 @@ fn invalid(at: &Location, e: kerf_state::StateError) -> SimError {
     }
 }
 
+/// Refuses input that would hold more than [`limits::MAX_PODS`] pods.
+fn room_for_pods(state: &ClusterState, at: &Location, adding: usize) -> Result<(), SimError> {
+    let total = state.len::<Pod>() + adding;
+    if total > limits::MAX_PODS {
+        return Err(SimError::Input {
+            at: at.clone(),
+            message: format!(
+                "the input would hold {total} pods; kerf simulate reads at most {} pods in total",
+                limits::MAX_PODS
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn expand(
     state: &mut ClusterState,
     at: &Location,
@@ -277,6 +321,7 @@ fn expand(
         at: at.clone(),
         message: e.to_string(),
     })?;
+    room_for_pods(state, at, expanded.pods.len())?;
     for pvc in expanded.claims {
         put(state, at, pvc)?;
     }

@@ -21,6 +21,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
+use crate::limits::MAX_WORKLOAD_PODS;
+
 const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Pods and PVCs a workload creates.
@@ -166,6 +168,19 @@ fn replicas(value: Option<i32>, field: &str) -> Result<usize, WorkloadError> {
     usize::try_from(n).map_err(|_| error(field, format!("{n} is negative")))
 }
 
+/// `n` pods, refused above [`MAX_WORKLOAD_PODS`] before any is built.
+fn bounded(n: usize, field: &str) -> Result<usize, WorkloadError> {
+    if n > MAX_WORKLOAD_PODS {
+        return Err(error(
+            field,
+            format!(
+                "{n} pods is more than kerf simulate expands for one workload (at most {MAX_WORKLOAD_PODS})"
+            ),
+        ));
+    }
+    Ok(n)
+}
+
 /// A pod from a template, owned by `owner`.
 fn pod(
     template: &PodTemplateSpec,
@@ -223,7 +238,7 @@ pub fn deployment(d: &Deployment) -> Result<Expanded, WorkloadError> {
     let rs = format!("{name}-{hash}");
     let names = GeneratedNames::new("ReplicaSet", &namespace, &rs);
     let mut out = Expanded::default();
-    for i in 0..replicas(spec.replicas, "spec.replicas")? {
+    for i in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         out.pods.push(pod(
             &spec.template,
             names.name(i),
@@ -249,7 +264,7 @@ pub fn replica_set(r: &ReplicaSet) -> Result<Expanded, WorkloadError> {
     check_selector(&spec.selector, template)?;
     let names = GeneratedNames::new("ReplicaSet", &namespace, &name);
     let mut out = Expanded::default();
-    for i in 0..replicas(spec.replicas, "spec.replicas")? {
+    for i in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         out.pods.push(pod(
             template,
             names.name(i),
@@ -271,7 +286,7 @@ pub fn stateful_set(s: &StatefulSet) -> Result<Expanded, WorkloadError> {
     check_selector(&spec.selector, &spec.template)?;
     let templates = spec.volume_claim_templates.clone().unwrap_or_default();
     let mut out = Expanded::default();
-    for ordinal in 0..replicas(spec.replicas, "spec.replicas")? {
+    for ordinal in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         let pod_name = format!("{name}-{ordinal}");
         let mut p = pod(
             &spec.template,
@@ -332,6 +347,7 @@ pub fn job(j: &Job) -> Result<Expanded, WorkloadError> {
     if let Some(c) = spec.completions {
         n = n.min(replicas(Some(c), "spec.completions")?);
     }
+    let n = bounded(n, "spec.parallelism")?;
     let names = GeneratedNames::new("Job", &namespace, &name);
     let mut out = Expanded::default();
     for i in 0..n {

@@ -258,3 +258,96 @@ spec:
     let pods = loaded.state.len::<k8s_openapi::api::core::v1::Pod>();
     assert_eq!(pods, 2 * 617);
 }
+
+fn replica_set(name: &str, replicas: u64) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: c, image: nginx}}]}}
+"#
+    )
+}
+
+/// 2^31-1 replicas are refused before a pod is built, naming the field and the limit.
+#[tokio::test]
+async fn replicas_above_the_workload_limit_are_refused() {
+    let text = replica_set("huge", i32::MAX as u64);
+    let (dir, err) = error(&[("p.yaml", PROVISIONER), ("rs.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "rs.yaml"),
+            "document 1",
+            "ReplicaSet \"default/huge\"",
+            "spec.replicas: 2147483647 pods",
+            "at most 100000",
+        ],
+    );
+}
+
+/// Two workloads each within the limit, together above the total.
+#[tokio::test]
+async fn pods_above_the_total_limit_are_refused() {
+    let text = format!(
+        "{}---\n{}",
+        replica_set("a", 60_000),
+        replica_set("b", 60_000)
+    );
+    let (dir, err) = error(&[("rs.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "rs.yaml"),
+            "document 2",
+            "would hold 120000 pods",
+            "at most 100000 pods in total",
+        ],
+    );
+}
+
+/// Deep flow nesting is refused by the pre-scan, before the YAML parser
+/// (whose cost grows with the square of the depth) sees it.
+#[tokio::test]
+async fn deep_flow_nesting_is_refused_early() {
+    let depth = 100_000;
+    let text = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: a}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nx: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let (dir, err) = error(&[("deep.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "deep.yaml"),
+            "document 2",
+            "nested more than 64 deep at line 8 column 68",
+        ],
+    );
+}
+
+/// A UTF-8 byte-order mark before `apiVersion` is not part of the first key.
+#[tokio::test]
+async fn a_byte_order_mark_is_skipped() {
+    let text = format!(
+        "\u{feff}{}",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = kerf_sim::load::load_paths(&[path]).expect("a BOM is skipped");
+    assert_eq!(loaded.documents, 1);
+    assert!(
+        loaded
+            .state
+            .get::<k8s_openapi::api::core::v1::Namespace>("team")
+            .is_some()
+    );
+}
