@@ -259,15 +259,60 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
     }
 }
 
-/// Deserializes a document, naming the field that does not fit.
+/// Deserializes a document, naming the field that does not fit. A field the
+/// type does not have is refused, as the API server's strict field
+/// validation (kubectl's default) refuses it: a misspelt `requirements:`
+/// would otherwise widen a pool without a word.
 pub fn parse<T: DeserializeOwned>(at: &Location, value: Value) -> Result<T, SimError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut unknown: Option<String> = None;
+    let mut note = |path: serde_ignored::Path<'_>| {
+        let path = field_path(&path);
+        // kube-derive's types skip these; the loader has checked them.
+        let checked = path == "apiVersion" || path == "kind";
+        // Status is the controllers' (a `kubectl get -o yaml` dump's), not
+        // input: the API server does not take it on create either.
+        let status = path == "status" || path.starts_with("status.");
+        if !checked && !status {
+            unknown.get_or_insert(path);
+        }
+    };
+    let ignored = serde_ignored::Deserializer::new(value, &mut note);
+    let parsed = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let path = e.path().to_string();
         SimError::Input {
             at: at.clone(),
             message: format!("{path}: {}", e.into_inner()),
         }
-    })
+    })?;
+    match unknown {
+        Some(path) => Err(SimError::Input {
+            at: at.clone(),
+            message: format!(
+                "{path}: unknown field (the API server's strict field validation refuses it)"
+            ),
+        }),
+        None => Ok(parsed),
+    }
+}
+
+/// `spec.containers[0].name`, as serde_path_to_error writes paths.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = field_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
 }
 
 fn apply<T: Tracked + DeserializeOwned>(
