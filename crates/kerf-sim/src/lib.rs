@@ -18,6 +18,7 @@ pub mod error;
 pub mod limits;
 pub mod load;
 pub mod report;
+pub mod validate;
 pub mod workloads;
 
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::error::{Location, SimError};
 use crate::limits;
+use crate::validate;
 use crate::workloads::{self, Expanded};
 
 /// What the input contained, beyond the cluster state it built.
@@ -139,7 +140,15 @@ pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), Sim
             item: None,
             object: None,
         };
-        let value = Value::deserialize(doc).map_err(|e| SimError::Input {
+        // Through serde_yaml's own Value, which refuses a key given twice in
+        // a mapping (as the API server's decoder does); serde_json's would
+        // keep the last silently.
+        // (Its errors name the mapping's path.)
+        let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| SimError::Input {
+            at: at.clone(),
+            message: format!("malformed YAML: {e}"),
+        })?;
+        let value = serde_json::to_value(yaml).map_err(|e| SimError::Input {
             at: at.clone(),
             message: format!("malformed YAML: {e}"),
         })?;
@@ -227,6 +236,14 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         ));
     }
     loaded.documents += 1;
+    validate::metadata(&kind, &value, "metadata").map_err(|m| fail(&at, m))?;
+    let workload = matches!(
+        kind.as_str(),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "Job" | "DaemonSet"
+    );
+    if workload {
+        validate::metadata("Pod", &value, "spec.template.metadata").map_err(|m| fail(&at, m))?;
+    }
     let state = &mut loaded.state;
     match kind.as_str() {
         "Provisioner" => apply::<kerf_api::v1alpha5::Provisioner>(state, &at, value),
@@ -236,7 +253,9 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "NodeClaim" => apply::<kerf_api::v1::NodeClaim>(state, &at, value),
         "Pod" => {
             room_for_pods(state, &at, 1)?;
-            apply::<Pod>(state, &at, value)
+            let pod: Pod = parse(&at, value)?;
+            validate::pod(&pod, "spec").map_err(|m| fail(&at, m))?;
+            put(state, &at, pod)
         }
         "Node" => apply::<k8s_openapi::api::core::v1::Node>(state, &at, value),
         "PersistentVolumeClaim" => {
@@ -250,7 +269,18 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "PodDisruptionBudget" => {
             apply::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(state, &at, value)
         }
-        "DaemonSet" => apply::<k8s_openapi::api::apps::v1::DaemonSet>(state, &at, value),
+        "DaemonSet" => {
+            let ds: k8s_openapi::api::apps::v1::DaemonSet = parse(&at, value)?;
+            if let Some(template) = ds.spec.as_ref().map(|s| &s.template) {
+                let pod = Pod {
+                    metadata: template.metadata.clone().unwrap_or_default(),
+                    spec: template.spec.clone(),
+                    status: None,
+                };
+                validate::pod(&pod, "spec.template.spec").map_err(|m| fail(&at, m))?;
+            }
+            put(state, &at, ds)
+        }
         "Deployment" => expand(state, &at, workloads::deployment(&parse(&at, value)?)),
         "ReplicaSet" => expand(state, &at, workloads::replica_set(&parse(&at, value)?)),
         "StatefulSet" => expand(state, &at, workloads::stateful_set(&parse(&at, value)?)),
@@ -367,6 +397,13 @@ fn expand(
         message: e.to_string(),
     })?;
     room_for_pods(state, at, expanded.pods.len())?;
+    // Every pod has the workload's template: checking one checks them all.
+    if let Some(pod) = expanded.pods.first() {
+        validate::pod(pod, "spec.template.spec").map_err(|message| SimError::Input {
+            at: at.clone(),
+            message,
+        })?;
+    }
     for pvc in expanded.claims {
         put(state, at, pvc)?;
     }

@@ -164,16 +164,18 @@ fn node_affinity_is_honoured_and_listed_pods_are_kept() {
     );
 }
 
+/// A DaemonSet whose pods would be refused is refused when read, naming the
+/// field in its template (before, only materialising its pods failed).
 #[test]
 fn an_unreadable_daemonset_is_an_error_naming_it() {
     let bad = TWO_NODES.replace("cpu: 500m", "cpu: lots");
     let mut loaded = Loaded::default();
-    load_text(&mut loaded, Path::new("nodes.yaml"), &bad).unwrap();
-    let err = daemons::materialise(&mut loaded.state)
+    let err = load_text(&mut loaded, Path::new("nodes.yaml"), &bad)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("DaemonSet \"kube-system/pinned\"") && err.contains("cpu"),
+        err.contains("nodes.yaml: document 3 (DaemonSet \"kube-system/pinned\")")
+            && err.contains("spec.template.spec.containers[0].resources[cpu]"),
         "{err}"
     );
 }

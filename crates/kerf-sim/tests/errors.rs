@@ -186,7 +186,7 @@ async fn duplicates_and_missing_names() {
     let text = format!("{PROVISIONER}---\n{PROVISIONER}");
     let (_, err) = error(&[("p.yaml", &text)]).await;
     assert_mentions(&err, &["document 2", "defined twice"]);
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: []}\n";
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: c}]}\n";
     let (_, err) = error(&[("p.yaml", text)]).await;
     assert_mentions(&err, &["document 1", "metadata.name"]);
 }
