@@ -7,6 +7,7 @@
 //! Size limits ([`crate::limits`]) are checked before the work they bound; a
 //! leading UTF-8 byte-order mark is skipped.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Pod;
@@ -28,6 +29,9 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
     /// Documents read (List items count one each).
     pub documents: usize,
+    /// Where each NodePool and Provisioner was read (`Kind/name`), for
+    /// errors found once the whole input is in.
+    pub pool_documents: BTreeMap<String, Location>,
 }
 
 /// The kinds `kerf simulate` reads, with the apiVersion each must have.
@@ -115,7 +119,56 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
         load_text(&mut loaded, &file, &text)?;
         loaded.files.push(file);
     }
+    check_class_refs(&loaded)?;
     Ok(loaded)
+}
+
+/// Every pool's node class is in the input: a missing one is named with the
+/// pool's document and reference field.
+pub fn check_class_refs(loaded: &Loaded) -> Result<(), SimError> {
+    let state = &loaded.state;
+    let missing = |kind: &str, name: &str, field: &str, message: String| {
+        let at = loaded
+            .pool_documents
+            .get(&format!("{kind}/{name}"))
+            .cloned();
+        match at {
+            Some(at) => SimError::Input {
+                at,
+                message: format!("{field}: {message} in the input"),
+            },
+            None => SimError::Inconsistent(format!("{kind} {name:?}: {field}: {message}")),
+        }
+    };
+    for (name, pool) in state.objects::<kerf_api::v1::NodePool>() {
+        let class = &pool.spec.template.spec.node_class_ref;
+        if state
+            .get::<kerf_api::v1::EC2NodeClass>(&class.name)
+            .is_none()
+        {
+            return Err(missing(
+                "NodePool",
+                name,
+                "spec.template.spec.nodeClassRef.name",
+                format!("{} {:?} not found", class.kind, class.name),
+            ));
+        }
+    }
+    for (name, p) in state.objects::<kerf_api::v1alpha5::Provisioner>() {
+        if let Some(r) = &p.spec.provider_ref
+            && state
+                .get::<kerf_api::v1alpha1::AWSNodeTemplate>(&r.name)
+                .is_none()
+        {
+            return Err(missing(
+                "Provisioner",
+                name,
+                "spec.providerRef.name",
+                format!("AWSNodeTemplate {:?} not found", r.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads the documents of one file's text (`file` names it in errors).
@@ -236,6 +289,13 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         ));
     }
     loaded.documents += 1;
+    if matches!(kind.as_str(), "NodePool" | "Provisioner")
+        && let Some(name) = value.pointer("/metadata/name").and_then(Value::as_str)
+    {
+        loaded
+            .pool_documents
+            .insert(format!("{kind}/{name}"), at.clone());
+    }
     validate::metadata(&kind, &value, "metadata").map_err(|m| fail(&at, m))?;
     let workload = matches!(
         kind.as_str(),

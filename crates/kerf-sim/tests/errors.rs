@@ -170,13 +170,51 @@ metadata: {name: default}
 spec:
   providerRef: {name: missing}
 "#;
-    let (_, err) = error(&[("p.yaml", text)]).await;
+    let (dir, err) = error(&[("p.yaml", text)]).await;
     assert_mentions(
         &err,
         &[
+            &file(&dir, "p.yaml"),
+            "document 1",
             "Provisioner \"default\"",
             "spec.providerRef.name",
             "AWSNodeTemplate \"missing\" not found",
+        ],
+    );
+}
+
+/// A NodePool whose EC2NodeClass is not in the input: named with its file
+/// and document, though the input is read in full before the check.
+#[tokio::test]
+async fn missing_ec2_node_class_names_the_nodepool_document() {
+    let text = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: absent}
+"#;
+    let (dir, err) = error(&[
+        ("a.yaml", text),
+        (
+            "b.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n",
+        ),
+    ])
+    .await;
+    assert_mentions(
+        &err,
+        &[
+            &format!(
+                "{}: document 2 (NodePool \"general\")",
+                file(&dir, "a.yaml")
+            ),
+            "spec.template.spec.nodeClassRef.name: EC2NodeClass \"absent\" not found",
         ],
     );
 }
