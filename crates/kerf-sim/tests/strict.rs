@@ -82,6 +82,27 @@ spec:
     );
 }
 
+/// AWSNodeTemplate keeps fields it does not know for conversion, and kerf-api's
+/// validation refuses them; the loader reports it with the document.
+#[test]
+fn a_misspelt_aws_node_template_field_is_refused() {
+    refused(
+        r#"apiVersion: karpenter.k8s.aws/v1alpha1
+kind: AWSNodeTemplate
+metadata: {name: t}
+spec:
+  subnetSelector: {a: b}
+  securityGroupSelector: {a: b}
+  subnetSelecter: {a: b}
+"#,
+        &[
+            "document 1",
+            "AWSNodeTemplate \"t\"",
+            "spec.subnetSelecter: unknown field",
+        ],
+    );
+}
+
 #[test]
 fn unknown_fields_in_core_kinds_are_refused() {
     refused(
