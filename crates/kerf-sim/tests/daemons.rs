@@ -179,3 +179,21 @@ fn an_unreadable_daemonset_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+/// DaemonSet pods count against the input's pod limit too.
+#[test]
+fn daemon_pods_beyond_the_pod_limit_are_refused() {
+    let full = format!(
+        "{TWO_NODES}---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: web, namespace: default}}\nspec:\n  replicas: {}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: x}}]}}\n",
+        kerf_sim::limits::MAX_PODS - 1
+    );
+    let mut loaded = Loaded::default();
+    load_text(&mut loaded, Path::new("nodes.yaml"), &full).unwrap();
+    let err = daemons::materialise(&mut loaded.state)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at most 100000 pods in total") && err.contains("DaemonSet"),
+        "{err}"
+    );
+}
