@@ -90,11 +90,13 @@ pub fn check_flow_depth(text: &str) -> Result<(), TooDeep> {
                 prev = Some(c);
                 continue;
             }
+            if c == '#' && prev.is_none_or(char::is_whitespace) {
+                break; // a comment, not content: `---` after it opens no new document
+            }
             if !c.is_whitespace() {
                 seen_content = true;
             }
             match c {
-                '#' if prev.is_none_or(char::is_whitespace) => break,
                 ' ' | '\t' => {}
                 '[' | '{' if node_start || depth > 0 => {
                     depth += 1;
@@ -166,6 +168,12 @@ mod tests {
             "a: \"{deep}\"\nb: '{deep}'\nc: x{deep}\n# {deep}\nd: |\n  {deep}\n  {deep}\ne: {{f: \"]]\", g: 'it''s [['}}\n"
         );
         assert_eq!(check_flow_depth(&text), Ok(()));
+    }
+
+    #[test]
+    fn a_leading_comment_and_marker_are_still_document_1() {
+        let text = format!("# licence header\n---\n{}", nested(MAX_FLOW_DEPTH + 1));
+        assert_eq!(check_flow_depth(&text).map_err(|e| e.document), Err(1));
     }
 
     #[test]
