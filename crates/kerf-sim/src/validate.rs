@@ -75,6 +75,18 @@ pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
             "{spec_path}.containers: Required value: a pod needs at least one container"
         ));
     }
+    for (key, value) in spec.node_selector.iter().flatten() {
+        if let Some(e) = names::qualified_name_errors(key).first() {
+            return Err(format!(
+                "{spec_path}.nodeSelector: Invalid value: {key:?}: {e}"
+            ));
+        }
+        if let Some(e) = names::label_value_errors(value).first() {
+            return Err(format!(
+                "{spec_path}.nodeSelector[{key}]: Invalid value: {value:?}: {e}"
+            ));
+        }
+    }
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
         let field = format!("{spec_path}.tolerations[{i}]");
         let operator = t.operator.as_deref().unwrap_or_default();

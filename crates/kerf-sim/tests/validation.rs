@@ -151,6 +151,20 @@ spec:
 }
 
 #[test]
+fn node_selector_keys_and_values_are_checked() {
+    refused(
+        &pod_with(&format!("  nodeSelector: {{\"bad key\": x}}\n{CONTAINER}")),
+        &["spec.nodeSelector: Invalid value: \"bad key\""],
+    );
+    refused(
+        &pod_with(&format!(
+            "  nodeSelector: {{disk: \"fast ssd\"}}\n{CONTAINER}"
+        )),
+        &["spec.nodeSelector[disk]: Invalid value: \"fast ssd\""],
+    );
+}
+
+#[test]
 fn tolerations_and_containers_are_checked() {
     refused(
         &pod_with(&format!(
