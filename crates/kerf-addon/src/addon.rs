@@ -128,8 +128,8 @@ impl KarpenterAddOnBuilder {
             None
         };
         let namespace = self.namespace.unwrap_or_else(|| "karpenter".into());
-        if namespace.is_empty() {
-            anyhow::bail!("KarpenterAddOn.namespace: must not be empty");
+        if let Some(e) = namespace_error(&namespace) {
+            anyhow::bail!("KarpenterAddOn.namespace: {e}");
         }
         let release = self.release.unwrap_or_else(|| "karpenter".into());
         if release.is_empty() {
@@ -189,6 +189,38 @@ impl Cluster {
     pub fn builder() -> ClusterBuilder {
         ClusterBuilder::default()
     }
+}
+
+/// The region-name prefixes of AWS's partitions (aws, aws-cn, aws-us-gov and
+/// the isolated ones), as the SDK's partition table matches them.
+const REGION_PREFIXES: &[&str] = &[
+    "af", "ap", "ca", "eu", "il", "me", "mx", "sa", "us", "cn", "us-gov", "us-iso", "us-isob",
+    "us-isof", "eu-isoe",
+];
+
+/// Why `region` is not an AWS region name (`<partition prefix>-<area>-<n>`,
+/// e.g. `us-east-1`, `cn-north-1`, `us-gov-west-1`); `None` when it is one.
+pub fn region_error(region: &str) -> Option<String> {
+    let mut parts = region.rsplitn(3, '-');
+    let (number, area, prefix) = (parts.next()?, parts.next(), parts.next());
+    let well_formed = !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && area.is_some_and(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_lowercase()))
+        && prefix.is_some_and(|p| REGION_PREFIXES.contains(&p));
+    (!well_formed).then(|| {
+        format!(
+            "{region:?} is not an AWS region (like us-east-1: one of the prefixes {}, an area, a number)",
+            REGION_PREFIXES.join(", ")
+        )
+    })
+}
+
+/// Why `namespace` cannot be a namespace's name (a DNS-1123 label, as the
+/// API server requires); `None` when it can.
+pub fn namespace_error(namespace: &str) -> Option<String> {
+    kerf_api::validation::names::dns1123_label_errors(namespace)
+        .first()
+        .map(|e| format!("{namespace:?} is not a valid namespace name: {e}"))
 }
 
 /// The longest name kerf derives, `kerf-<cluster>-instance-state-change`, is an EventBridge
@@ -251,7 +283,10 @@ impl ClusterBuilder {
         }
         let mut settings = match (self.settings, self.region) {
             (Some(s), _) => s,
-            (None, Some(r)) if !r.is_empty() => AwsSettings::new(r),
+            (None, Some(r)) if !r.is_empty() => match region_error(&r) {
+                Some(e) => anyhow::bail!("Cluster.region: {e}"),
+                None => AwsSettings::new(r),
+            },
             (None, _) => anyhow::bail!("Cluster.region: required (e.g. us-east-1)"),
         };
         if let Some(url) = self.endpoint_url {

@@ -170,3 +170,44 @@ fn cluster_side_values_come_from_the_aws_side() {
         Some(&["spot".to_string(), "on-demand".to_string()][..])
     );
 }
+
+#[test]
+fn regions_and_namespaces_are_checked() {
+    for ok in [
+        "us-east-1",
+        "eu-west-3",
+        "ap-southeast-5",
+        "cn-northwest-1",
+        "us-gov-east-1",
+        "us-isob-east-1",
+        "il-central-1",
+    ] {
+        assert_eq!(region_error(ok), None, "{ok}");
+    }
+    for bad in [
+        "mars-north-9",
+        "us-east",
+        "useast-1",
+        "us-East-1",
+        "us--1",
+        "",
+        "us-east-1a",
+    ] {
+        assert!(region_error(bad).is_some(), "{bad:?}");
+    }
+    let e = err(Cluster::builder()
+        .name("demo")
+        .region("mars-north-9")
+        .add_on(addon())
+        .build());
+    assert!(
+        e.contains("Cluster.region: \"mars-north-9\" is not an AWS region"),
+        "{e}"
+    );
+    let e = err(KarpenterAddOn::builder().namespace("Bad_NS").build());
+    assert!(
+        e.contains("KarpenterAddOn.namespace: \"Bad_NS\" is not a valid namespace name"),
+        "{e}"
+    );
+    assert_eq!(namespace_error("karpenter"), None);
+}

@@ -32,6 +32,12 @@ pub const DEFAULT_PROVISIONER_NAME: &str = "default";
 /// `ttlSecondsAfterEmpty` of the blueprint's default Provisioner.
 pub const DEFAULT_TTL_SECONDS_AFTER_EMPTY: i64 = 30;
 
+/// The values Karpenter knows for `karpenter.sh/capacity-type`.
+const CAPACITY_TYPES: &[&str] = &[
+    kerf_api::labels::CAPACITY_TYPE_ON_DEMAND,
+    kerf_api::labels::CAPACITY_TYPE_SPOT,
+];
+
 /// One entry of the map: a label key and the values it may take (operator `In`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
@@ -144,6 +150,18 @@ fn check_values(key: &str, values: &[String], at: &str) -> anyhow::Result<()> {
     }
     if values.iter().any(|v| v.trim().is_empty()) {
         bail!("{at}: a value is empty");
+    }
+    // Karpenter's well-known values: a capacity type it does not know would
+    // leave the Provisioner unable to launch anything.
+    if key == kerf_api::labels::CAPACITY_TYPE
+        && let Some(v) = values
+            .iter()
+            .find(|v| !CAPACITY_TYPES.contains(&v.as_str()))
+    {
+        bail!(
+            "{at}: {v:?} is not a capacity type (one of {})",
+            CAPACITY_TYPES.join(", ")
+        );
     }
     Ok(())
 }

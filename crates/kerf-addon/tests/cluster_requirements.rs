@@ -201,3 +201,21 @@ fn a_restricted_or_malformed_key_fails_validation_naming_the_requirement() {
         "{err}"
     );
 }
+
+#[test]
+fn an_unknown_capacity_type_is_named() {
+    let e = flag_error("karpenter.sh/capacity-type=spot,free");
+    assert!(
+        e.contains("--requirement \"karpenter.sh/capacity-type=spot,free\": \"free\" is not a capacity type (one of on-demand, spot)"),
+        "{e}"
+    );
+    let e = format!(
+        "{:#}",
+        RequirementsMap::from_yaml("karpenter.sh/capacity-type: [free]\n", "reqs.yaml")
+            .unwrap_err()
+    );
+    assert!(
+        e.contains("reqs.yaml: karpenter.sh/capacity-type: \"free\" is not a capacity type"),
+        "{e}"
+    );
+}

@@ -17,6 +17,7 @@ use kerf_core::daemons::{self, Daemon};
 use kerf_state::ClusterState;
 
 use crate::error::SimError;
+use crate::limits::MAX_PODS;
 
 /// Creates the DaemonSet pods the input's Nodes would be running; returns how
 /// many. A DaemonSet whose pod template kerf cannot read is an error naming it.
@@ -58,6 +59,11 @@ pub fn materialise(state: &mut ClusterState) -> Result<usize, SimError> {
             );
             if present.contains(&here) || !runs_on(&daemon, node_name, node) {
                 continue;
+            }
+            if state.len::<Pod>() >= MAX_PODS {
+                return Err(SimError::Inconsistent(format!(
+                    "DaemonSet {key:?} on Node {node_name:?}: the input's pods and the DaemonSet pods its Nodes run are more than {MAX_PODS}; kerf simulate reads at most {MAX_PODS} pods in total"
+                )));
             }
             let pod = daemon_pod(ds, &daemon, node_name, state);
             state.apply(pod).map_err(|e| {

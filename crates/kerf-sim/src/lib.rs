@@ -16,8 +16,10 @@ pub mod daemons;
 pub mod disruption;
 pub mod error;
 pub mod explain;
+pub mod limits;
 pub mod load;
 pub mod report;
+pub mod validate;
 pub mod workloads;
 
 use std::path::PathBuf;

@@ -4,15 +4,21 @@
 //! deserialized with the failing field's path reported. Workloads are
 //! expanded into pods ([`crate::workloads`]) and everything is applied to a
 //! [`ClusterState`], whose validation errors are reported with the document.
+//! Size limits ([`crate::limits`]) are checked before the work they bound; a
+//! leading UTF-8 byte-order mark is skipped.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::core::v1::Pod;
 use kerf_state::{ClusterState, Tracked};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Location, SimError};
+use crate::limits;
+use crate::validate;
 use crate::workloads::{self, Expanded};
 
 /// What the input contained, beyond the cluster state it built.
@@ -23,6 +29,9 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
     /// Documents read (List items count one each).
     pub documents: usize,
+    /// Where each NodePool and Provisioner was read (`Kind/name`), for
+    /// errors found once the whole input is in.
+    pub pool_documents: BTreeMap<String, Location>,
 }
 
 /// The kinds `kerf simulate` reads, with the apiVersion each must have.
@@ -93,6 +102,16 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SimError> {
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
     let mut loaded = Loaded::default();
     for file in collect_files(paths)? {
+        let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+        if size > limits::MAX_FILE_BYTES {
+            return Err(SimError::Path {
+                path: file,
+                message: format!(
+                    "file is {size} bytes; kerf simulate reads files of at most {} bytes (64 MiB)",
+                    limits::MAX_FILE_BYTES
+                ),
+            });
+        }
         let text = std::fs::read_to_string(&file).map_err(|e| SimError::Path {
             path: file.clone(),
             message: e.to_string(),
@@ -100,11 +119,73 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
         load_text(&mut loaded, &file, &text)?;
         loaded.files.push(file);
     }
+    check_class_refs(&loaded)?;
     Ok(loaded)
+}
+
+/// Every pool's node class is in the input: a missing one is named with the
+/// pool's document and reference field.
+pub fn check_class_refs(loaded: &Loaded) -> Result<(), SimError> {
+    let state = &loaded.state;
+    let missing = |kind: &str, name: &str, field: &str, message: String| {
+        let at = loaded
+            .pool_documents
+            .get(&format!("{kind}/{name}"))
+            .cloned();
+        match at {
+            Some(at) => SimError::Input {
+                at,
+                message: format!("{field}: {message} in the input"),
+            },
+            None => SimError::Inconsistent(format!("{kind} {name:?}: {field}: {message}")),
+        }
+    };
+    for (name, pool) in state.objects::<kerf_api::v1::NodePool>() {
+        let class = &pool.spec.template.spec.node_class_ref;
+        if state
+            .get::<kerf_api::v1::EC2NodeClass>(&class.name)
+            .is_none()
+        {
+            return Err(missing(
+                "NodePool",
+                name,
+                "spec.template.spec.nodeClassRef.name",
+                format!("{} {:?} not found", class.kind, class.name),
+            ));
+        }
+    }
+    for (name, p) in state.objects::<kerf_api::v1alpha5::Provisioner>() {
+        if let Some(r) = &p.spec.provider_ref
+            && state
+                .get::<kerf_api::v1alpha1::AWSNodeTemplate>(&r.name)
+                .is_none()
+        {
+            return Err(missing(
+                "Provisioner",
+                name,
+                "spec.providerRef.name",
+                format!("AWSNodeTemplate {:?} not found", r.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads the documents of one file's text (`file` names it in errors).
 pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), SimError> {
+    // A byte-order mark is not content (kubectl reads such files too).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Err(deep) = limits::check_flow_depth(text) {
+        return Err(SimError::Input {
+            at: Location {
+                file: file.to_path_buf(),
+                document: deep.document,
+                item: None,
+                object: None,
+            },
+            message: deep.message(),
+        });
+    }
     for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let at = Location {
             file: file.to_path_buf(),
@@ -112,7 +193,15 @@ pub fn load_text(loaded: &mut Loaded, file: &Path, text: &str) -> Result<(), Sim
             item: None,
             object: None,
         };
-        let value = Value::deserialize(doc).map_err(|e| SimError::Input {
+        // Through serde_yaml's own Value, which refuses a key given twice in
+        // a mapping (as the API server's decoder does); serde_json's would
+        // keep the last silently.
+        // (Its errors name the mapping's path.)
+        let yaml = serde_yaml::Value::deserialize(doc).map_err(|e| SimError::Input {
+            at: at.clone(),
+            message: format!("malformed YAML: {e}"),
+        })?;
+        let value = serde_json::to_value(yaml).map_err(|e| SimError::Input {
             at: at.clone(),
             message: format!("malformed YAML: {e}"),
         })?;
@@ -200,6 +289,21 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         ));
     }
     loaded.documents += 1;
+    if matches!(kind.as_str(), "NodePool" | "Provisioner")
+        && let Some(name) = value.pointer("/metadata/name").and_then(Value::as_str)
+    {
+        loaded
+            .pool_documents
+            .insert(format!("{kind}/{name}"), at.clone());
+    }
+    validate::metadata(&kind, &value, "metadata").map_err(|m| fail(&at, m))?;
+    let workload = matches!(
+        kind.as_str(),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "Job" | "DaemonSet"
+    );
+    if workload {
+        validate::metadata("Pod", &value, "spec.template.metadata").map_err(|m| fail(&at, m))?;
+    }
     let state = &mut loaded.state;
     match kind.as_str() {
         "Provisioner" => apply::<kerf_api::v1alpha5::Provisioner>(state, &at, value),
@@ -207,7 +311,12 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "NodePool" => apply::<kerf_api::v1::NodePool>(state, &at, value),
         "EC2NodeClass" => apply::<kerf_api::v1::EC2NodeClass>(state, &at, value),
         "NodeClaim" => apply::<kerf_api::v1::NodeClaim>(state, &at, value),
-        "Pod" => apply::<k8s_openapi::api::core::v1::Pod>(state, &at, value),
+        "Pod" => {
+            room_for_pods(state, &at, 1)?;
+            let pod: Pod = parse(&at, value)?;
+            validate::pod(&pod, "spec").map_err(|m| fail(&at, m))?;
+            put(state, &at, pod)
+        }
         "Node" => apply::<k8s_openapi::api::core::v1::Node>(state, &at, value),
         "PersistentVolumeClaim" => {
             apply::<k8s_openapi::api::core::v1::PersistentVolumeClaim>(state, &at, value)
@@ -220,7 +329,18 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "PodDisruptionBudget" => {
             apply::<k8s_openapi::api::policy::v1::PodDisruptionBudget>(state, &at, value)
         }
-        "DaemonSet" => apply::<k8s_openapi::api::apps::v1::DaemonSet>(state, &at, value),
+        "DaemonSet" => {
+            let ds: k8s_openapi::api::apps::v1::DaemonSet = parse(&at, value)?;
+            if let Some(template) = ds.spec.as_ref().map(|s| &s.template) {
+                let pod = Pod {
+                    metadata: template.metadata.clone().unwrap_or_default(),
+                    spec: template.spec.clone(),
+                    status: None,
+                };
+                validate::pod(&pod, "spec.template.spec").map_err(|m| fail(&at, m))?;
+            }
+            put(state, &at, ds)
+        }
         "Deployment" => expand(state, &at, workloads::deployment(&parse(&at, value)?)),
         "ReplicaSet" => expand(state, &at, workloads::replica_set(&parse(&at, value)?)),
         "StatefulSet" => expand(state, &at, workloads::stateful_set(&parse(&at, value)?)),
@@ -229,15 +349,60 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
     }
 }
 
-/// Deserializes a document, naming the field that does not fit.
+/// Deserializes a document, naming the field that does not fit. A field the
+/// type does not have is refused, as the API server's strict field
+/// validation (kubectl's default) refuses it: a misspelt `requirements:`
+/// would otherwise widen a pool without a word.
 pub fn parse<T: DeserializeOwned>(at: &Location, value: Value) -> Result<T, SimError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut unknown: Option<String> = None;
+    let mut note = |path: serde_ignored::Path<'_>| {
+        let path = field_path(&path);
+        // kube-derive's types skip these; the loader has checked them.
+        let checked = path == "apiVersion" || path == "kind";
+        // Status is the controllers' (a `kubectl get -o yaml` dump's), not
+        // input: the API server does not take it on create either.
+        let status = path == "status" || path.starts_with("status.");
+        if !checked && !status {
+            unknown.get_or_insert(path);
+        }
+    };
+    let ignored = serde_ignored::Deserializer::new(value, &mut note);
+    let parsed = serde_path_to_error::deserialize(ignored).map_err(|e| {
         let path = e.path().to_string();
         SimError::Input {
             at: at.clone(),
             message: format!("{path}: {}", e.into_inner()),
         }
-    })
+    })?;
+    match unknown {
+        Some(path) => Err(SimError::Input {
+            at: at.clone(),
+            message: format!(
+                "{path}: unknown field (the API server's strict field validation refuses it)"
+            ),
+        }),
+        None => Ok(parsed),
+    }
+}
+
+/// `spec.containers[0].name`, as serde_path_to_error writes paths.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = field_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
 }
 
 fn apply<T: Tracked + DeserializeOwned>(
@@ -267,6 +432,21 @@ fn invalid(at: &Location, e: kerf_state::StateError) -> SimError {
     }
 }
 
+/// Refuses input that would hold more than [`limits::MAX_PODS`] pods.
+fn room_for_pods(state: &ClusterState, at: &Location, adding: usize) -> Result<(), SimError> {
+    let total = state.len::<Pod>() + adding;
+    if total > limits::MAX_PODS {
+        return Err(SimError::Input {
+            at: at.clone(),
+            message: format!(
+                "the input would hold {total} pods; kerf simulate reads at most {} pods in total",
+                limits::MAX_PODS
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn expand(
     state: &mut ClusterState,
     at: &Location,
@@ -276,10 +456,31 @@ fn expand(
         at: at.clone(),
         message: e.to_string(),
     })?;
+    room_for_pods(state, at, expanded.pods.len())?;
+    // Every pod has the workload's template: checking one checks them all.
+    if let Some(pod) = expanded.pods.first() {
+        validate::pod(pod, "spec.template.spec").map_err(|message| SimError::Input {
+            at: at.clone(),
+            message,
+        })?;
+    }
     for pvc in expanded.claims {
         put(state, at, pvc)?;
     }
-    for pod in expanded.pods {
+    let mut next_draw = expanded.pods.len();
+    for mut pod in expanded.pods {
+        if let Some(names) = &expanded.names {
+            // Another object has the drawn name: draw again, as the
+            // controller does after a conflict. Draws past the replica
+            // count are distinct from the workload's own names.
+            while pod
+                .state_key()
+                .is_ok_and(|key| state.get::<Pod>(&key).is_some())
+            {
+                pod.metadata.name = Some(names.name(next_draw));
+                next_draw += 1;
+            }
+        }
         put(state, at, pod)?;
     }
     Ok(())

@@ -142,6 +142,13 @@ pub struct KeptRow {
     pub reason: String,
 }
 
+/// A price as the table prints it, 4 decimals: rounded first, so that a sum
+/// that is zero up to float noise (-0.0, -0.00001) prints "0.0000", not "-0.0000".
+fn money(v: f64) -> String {
+    let rounded = (v * 1e4).round() / 1e4 + 0.0;
+    format!("{rounded:.4}")
+}
+
 fn dollars(v: f64) -> f64 {
     // +0.0 for an empty sum or a zero saving, never -0.0.
     (v * 1e6).round() / 1e6 + 0.0
@@ -302,7 +309,7 @@ pub fn build(outcome: &ProvisionOutcome, launched: &[NodeClaim], warnings: Vec<S
             unschedulable: unschedulable.len(),
         },
         nodes,
-        total_price_per_hour: (total * 1e6).round() / 1e6,
+        total_price_per_hour: dollars(total),
         existing,
         unschedulable,
         warnings,
@@ -335,7 +342,7 @@ pub fn render_table(r: &Report) -> String {
                 n.instance_type.clone(),
                 n.zone.clone(),
                 n.capacity_type.clone(),
-                format!("{:.4}", n.price_per_hour),
+                money(n.price_per_hour),
                 n.pods.len().to_string(),
                 format!(
                     "{}/{} ({:.1}%)",
@@ -372,9 +379,9 @@ pub fn render_table(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\nTotal: {} new node(s), ${:.4}/hour; {} pending pod(s): {} on new nodes, {} on existing nodes, {} unschedulable.",
+        "\nTotal: {} new node(s), ${}/hour; {} pending pod(s): {} on new nodes, {} on existing nodes, {} unschedulable.",
         r.nodes.len(),
-        r.total_price_per_hour,
+        money(r.total_price_per_hour),
         r.pods.pending,
         r.pods.on_new_nodes,
         r.pods.on_existing_nodes,
@@ -422,24 +429,51 @@ fn render_disruptions(out: &mut String, rows: &[DisruptionRow], kept: &[KeptRow]
         for r in &d.replacements {
             let _ = writeln!(
                 out,
-                "     launch {}: {} {} {} ${:.4}/h",
-                r.node, r.instance_type, r.zone, r.capacity_type, r.price_per_hour
+                "     launch {}: {} {} {} ${}/h",
+                r.node,
+                r.instance_type,
+                r.zone,
+                r.capacity_type,
+                money(r.price_per_hour)
             );
         }
         let _ = writeln!(
             out,
-            "     ${:.4}/h -> ${:.4}/h, saving ${:.4}/h",
-            d.price_per_hour_before, d.price_per_hour_after, d.savings_per_hour
+            "     ${}/h -> ${}/h, saving ${}/h",
+            money(d.price_per_hour_before),
+            money(d.price_per_hour_after),
+            money(d.savings_per_hour)
         );
     }
     let total = rows.iter().fold(0.0, |t, d| t + d.savings_per_hour);
     if !rows.is_empty() {
-        let _ = writeln!(out, "  Total saving: ${total:.4}/h");
+        let _ = writeln!(out, "  Total saving: ${}/h", money(total));
     }
     if !kept.is_empty() {
         let _ = writeln!(out, "\nKept ({}):", kept.len());
         for k in kept {
             let _ = writeln!(out, "  {}: {}", k.node, k.reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zero up to float noise, either sign, prints as zero.
+    #[test]
+    fn a_zero_total_never_prints_negative() {
+        for total in [-0.0, 0.0, -0.00001, -0.000049] {
+            let report = Report {
+                total_price_per_hour: total,
+                ..Report::default()
+            };
+            let table = render_table(&report);
+            assert!(table.contains("$0.0000/hour"), "{total}: {table}");
+            assert!(!table.contains("-0.0000"), "{total}: {table}");
+        }
+        assert_eq!(money(0.14706), "0.1471");
+        assert_eq!(money(-0.5), "-0.5000");
     }
 }

@@ -9,7 +9,8 @@
 //!   `volumeClaimTemplates` entry `t` a PVC `t-s-<ordinal>` mounted as volume `t`.
 //! - Job `j`: `parallelism` pods (capped by `completions`) `j-<5 chars>`.
 //!
-//! Suffixes are deterministic so reports are reproducible.
+//! Suffixes are deterministic so reports are reproducible, and never repeat
+//! within one owner (see [`GeneratedNames`]).
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,8 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 
+use crate::limits::MAX_WORKLOAD_PODS;
+
 const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Pods and PVCs a workload creates.
@@ -27,6 +30,31 @@ const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 pub struct Expanded {
     pub pods: Vec<Pod>,
     pub claims: Vec<PersistentVolumeClaim>,
+    /// How the pods were named, when their controller draws a random suffix:
+    /// a pod whose name another object already has gets the next unused
+    /// draw, as the controller's retry after a name conflict would.
+    pub names: Option<GeneratedNames>,
+}
+
+/// Pod names `<prefix><5 chars>`, the i-th drawn for `owner` (kind/namespace/name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedNames {
+    prefix: String,
+    owner: String,
+}
+
+impl GeneratedNames {
+    fn new(kind: &str, namespace: &str, name: &str) -> Self {
+        GeneratedNames {
+            prefix: format!("{name}-"),
+            owner: format!("{kind}/{namespace}/{name}"),
+        }
+    }
+
+    /// The i-th name; distinct for distinct `i` below 27^5.
+    pub fn name(&self, i: usize) -> String {
+        format!("{}{}", self.prefix, suffix(&self.owner, i))
+    }
 }
 
 /// A workload that its controller would reject.
@@ -63,12 +91,19 @@ fn encode(mut n: u64, len: usize) -> String {
         .collect()
 }
 
-/// A deterministic 5-character suffix for the i-th pod of `owner`.
+/// How many distinct 5-character suffixes there are (27^5).
+const SUFFIXES: u64 = 14_348_907;
+
+/// A deterministic 5-character suffix for the i-th pod of `owner`, distinct
+/// for every `i < SUFFIXES`: `i` goes through `i * step + offset mod 27^5`,
+/// a bijection because `step` is not a multiple of 3 (27^5's only prime
+/// factor). The owner's hash picks the offset, so suffixes look random and
+/// differ between owners, but two pods of one owner never share a name.
 fn suffix(owner: &str, i: usize) -> String {
-    let mut bytes = owner.as_bytes().to_vec();
-    bytes.extend_from_slice(&(i as u64).to_le_bytes());
-    let h = u64::from(fnv32a(&bytes)) * 0x9e37_79b9 + i as u64;
-    encode(h, 5)
+    const STEP: u64 = 9_586_837; // not a multiple of 3: coprime with 27^5
+    let offset = u64::from(fnv32a(owner.as_bytes())) % SUFFIXES;
+    let i = i as u64 % SUFFIXES;
+    encode((i * STEP + offset) % SUFFIXES, 5)
 }
 
 fn name_and_namespace(meta: &ObjectMeta) -> Result<(String, String), WorkloadError> {
@@ -133,6 +168,19 @@ fn replicas(value: Option<i32>, field: &str) -> Result<usize, WorkloadError> {
     usize::try_from(n).map_err(|_| error(field, format!("{n} is negative")))
 }
 
+/// `n` pods, refused above [`MAX_WORKLOAD_PODS`] before any is built.
+fn bounded(n: usize, field: &str) -> Result<usize, WorkloadError> {
+    if n > MAX_WORKLOAD_PODS {
+        return Err(error(
+            field,
+            format!(
+                "{n} pods is more than kerf simulate expands for one workload (at most {MAX_WORKLOAD_PODS})"
+            ),
+        ));
+    }
+    Ok(n)
+}
+
 /// A pod from a template, owned by `owner`.
 fn pod(
     template: &PodTemplateSpec,
@@ -188,16 +236,18 @@ pub fn deployment(d: &Deployment) -> Result<Expanded, WorkloadError> {
     check_selector(&spec.selector, &spec.template)?;
     let hash = pod_template_hash(&spec.template);
     let rs = format!("{name}-{hash}");
+    let names = GeneratedNames::new("ReplicaSet", &namespace, &rs);
     let mut out = Expanded::default();
-    for i in 0..replicas(spec.replicas, "spec.replicas")? {
+    for i in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         out.pods.push(pod(
             &spec.template,
-            format!("{rs}-{}", suffix(&rs, i)),
+            names.name(i),
             &namespace,
             &[("pod-template-hash", &hash)],
             ("apps/v1", "ReplicaSet", &rs),
         )?);
     }
+    out.names = Some(names);
     Ok(out)
 }
 
@@ -212,16 +262,18 @@ pub fn replica_set(r: &ReplicaSet) -> Result<Expanded, WorkloadError> {
         .as_ref()
         .ok_or_else(|| error("spec.template", "is required"))?;
     check_selector(&spec.selector, template)?;
+    let names = GeneratedNames::new("ReplicaSet", &namespace, &name);
     let mut out = Expanded::default();
-    for i in 0..replicas(spec.replicas, "spec.replicas")? {
+    for i in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         out.pods.push(pod(
             template,
-            format!("{name}-{}", suffix(&name, i)),
+            names.name(i),
             &namespace,
             &[],
             ("apps/v1", "ReplicaSet", &name),
         )?);
     }
+    out.names = Some(names);
     Ok(out)
 }
 
@@ -234,7 +286,7 @@ pub fn stateful_set(s: &StatefulSet) -> Result<Expanded, WorkloadError> {
     check_selector(&spec.selector, &spec.template)?;
     let templates = spec.volume_claim_templates.clone().unwrap_or_default();
     let mut out = Expanded::default();
-    for ordinal in 0..replicas(spec.replicas, "spec.replicas")? {
+    for ordinal in 0..bounded(replicas(spec.replicas, "spec.replicas")?, "spec.replicas")? {
         let pod_name = format!("{name}-{ordinal}");
         let mut p = pod(
             &spec.template,
@@ -295,15 +347,45 @@ pub fn job(j: &Job) -> Result<Expanded, WorkloadError> {
     if let Some(c) = spec.completions {
         n = n.min(replicas(Some(c), "spec.completions")?);
     }
+    let n = bounded(n, "spec.parallelism")?;
+    let names = GeneratedNames::new("Job", &namespace, &name);
     let mut out = Expanded::default();
     for i in 0..n {
         out.pods.push(pod(
             &spec.template,
-            format!("{name}-{}", suffix(&name, i)),
+            names.name(i),
             &namespace,
             &[("batch.kubernetes.io/job-name", &name), ("job-name", &name)],
             ("batch/v1", "Job", &name),
         )?);
     }
+    out.names = Some(names);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The names 617 replicas of ReplicaSet `web-1281` drew under the old
+    /// hash-based suffix collided; the reported case, kept as an example.
+    #[test]
+    fn web_1281_with_617_replicas_has_distinct_names() {
+        let names: BTreeSet<String> = (0..617).map(|i| suffix("web-1281", i)).collect();
+        assert_eq!(names.len(), 617);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn n_replicas_get_n_distinct_suffixes(owner in "[a-z][a-z0-9-]{0,20}", n in 1usize..5_000) {
+            let names: BTreeSet<String> = (0..n).map(|i| suffix(&owner, i)).collect();
+            prop_assert_eq!(names.len(), n);
+            prop_assert!(names.iter().all(|s| s.len() == 5 && s.bytes().all(|b| ALPHABET.contains(&b))));
+        }
+    }
 }

@@ -164,16 +164,36 @@ fn node_affinity_is_honoured_and_listed_pods_are_kept() {
     );
 }
 
+/// A DaemonSet whose pods would be refused is refused when read, naming the
+/// field in its template (before, only materialising its pods failed).
 #[test]
 fn an_unreadable_daemonset_is_an_error_naming_it() {
     let bad = TWO_NODES.replace("cpu: 500m", "cpu: lots");
     let mut loaded = Loaded::default();
-    load_text(&mut loaded, Path::new("nodes.yaml"), &bad).unwrap();
+    let err = load_text(&mut loaded, Path::new("nodes.yaml"), &bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nodes.yaml: document 3 (DaemonSet \"kube-system/pinned\")")
+            && err.contains("spec.template.spec.containers[0].resources[cpu]"),
+        "{err}"
+    );
+}
+
+/// DaemonSet pods count against the input's pod limit too.
+#[test]
+fn daemon_pods_beyond_the_pod_limit_are_refused() {
+    let full = format!(
+        "{TWO_NODES}---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: web, namespace: default}}\nspec:\n  replicas: {}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: x}}]}}\n",
+        kerf_sim::limits::MAX_PODS - 1
+    );
+    let mut loaded = Loaded::default();
+    load_text(&mut loaded, Path::new("nodes.yaml"), &full).unwrap();
     let err = daemons::materialise(&mut loaded.state)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("DaemonSet \"kube-system/pinned\"") && err.contains("cpu"),
+        err.contains("at most 100000 pods in total") && err.contains("DaemonSet"),
         "{err}"
     );
 }

@@ -170,13 +170,51 @@ metadata: {name: default}
 spec:
   providerRef: {name: missing}
 "#;
-    let (_, err) = error(&[("p.yaml", text)]).await;
+    let (dir, err) = error(&[("p.yaml", text)]).await;
     assert_mentions(
         &err,
         &[
+            &file(&dir, "p.yaml"),
+            "document 1",
             "Provisioner \"default\"",
             "spec.providerRef.name",
             "AWSNodeTemplate \"missing\" not found",
+        ],
+    );
+}
+
+/// A NodePool whose EC2NodeClass is not in the input: named with its file
+/// and document, though the input is read in full before the check.
+#[tokio::test]
+async fn missing_ec2_node_class_names_the_nodepool_document() {
+    let text = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: absent}
+"#;
+    let (dir, err) = error(&[
+        ("a.yaml", text),
+        (
+            "b.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n",
+        ),
+    ])
+    .await;
+    assert_mentions(
+        &err,
+        &[
+            &format!(
+                "{}: document 2 (NodePool \"general\")",
+                file(&dir, "a.yaml")
+            ),
+            "spec.template.spec.nodeClassRef.name: EC2NodeClass \"absent\" not found",
         ],
     );
 }
@@ -186,7 +224,7 @@ async fn duplicates_and_missing_names() {
     let text = format!("{PROVISIONER}---\n{PROVISIONER}");
     let (_, err) = error(&[("p.yaml", &text)]).await;
     assert_mentions(&err, &["document 2", "defined twice"]);
-    let text = "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: []}\n";
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: c}]}\n";
     let (_, err) = error(&[("p.yaml", text)]).await;
     assert_mentions(&err, &["document 1", "metadata.name"]);
 }
@@ -225,4 +263,129 @@ async fn json_files_and_lists_load() {
     let report = result.unwrap();
     assert_eq!(report.pods.pending, 1);
     assert_eq!(report.pods.on_new_nodes, 1);
+}
+
+/// A ReplicaSet and a Job whose generated pod names used to collide load,
+/// every replica a pod of its own.
+#[tokio::test]
+async fn generated_pod_names_do_not_collide() {
+    let text = r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web-1281, namespace: default}
+spec:
+  replicas: 617
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 10m}}}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: web-1281, namespace: default}
+spec:
+  parallelism: 617
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: nginx, resources: {requests: {cpu: 10m}}}]
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = kerf_sim::load::load_paths(&[path]).expect("distinct names load");
+    let pods = loaded.state.len::<k8s_openapi::api::core::v1::Pod>();
+    assert_eq!(pods, 2 * 617);
+}
+
+fn replica_set(name: &str, replicas: u64) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: {name}, namespace: default}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: c, image: nginx}}]}}
+"#
+    )
+}
+
+/// 2^31-1 replicas are refused before a pod is built, naming the field and the limit.
+#[tokio::test]
+async fn replicas_above_the_workload_limit_are_refused() {
+    let text = replica_set("huge", i32::MAX as u64);
+    let (dir, err) = error(&[("p.yaml", PROVISIONER), ("rs.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "rs.yaml"),
+            "document 1",
+            "ReplicaSet \"default/huge\"",
+            "spec.replicas: 2147483647 pods",
+            "at most 100000",
+        ],
+    );
+}
+
+/// Two workloads each within the limit, together above the total.
+#[tokio::test]
+async fn pods_above_the_total_limit_are_refused() {
+    let text = format!(
+        "{}---\n{}",
+        replica_set("a", 60_000),
+        replica_set("b", 60_000)
+    );
+    let (dir, err) = error(&[("rs.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "rs.yaml"),
+            "document 2",
+            "would hold 120000 pods",
+            "at most 100000 pods in total",
+        ],
+    );
+}
+
+/// Deep flow nesting is refused by the pre-scan, before the YAML parser
+/// (whose cost grows with the square of the depth) sees it.
+#[tokio::test]
+async fn deep_flow_nesting_is_refused_early() {
+    let depth = 100_000;
+    let text = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: a}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nx: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let (dir, err) = error(&[("deep.yaml", &text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "deep.yaml"),
+            "document 2",
+            "nested more than 64 deep at line 8 column 68",
+        ],
+    );
+}
+
+/// A UTF-8 byte-order mark before `apiVersion` is not part of the first key.
+#[tokio::test]
+async fn a_byte_order_mark_is_skipped() {
+    let text = format!(
+        "\u{feff}{}",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bom.yaml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = kerf_sim::load::load_paths(&[path]).expect("a BOM is skipped");
+    assert_eq!(loaded.documents, 1);
+    assert!(
+        loaded
+            .state
+            .get::<k8s_openapi::api::core::v1::Namespace>("team")
+            .is_some()
+    );
 }

@@ -236,3 +236,244 @@ fn feature_gates_turn_on_spot_to_spot_and_reject_unknown_gates() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("\"SpotToSpot\" is not a Karpenter feature gate"));
 }
+
+/// Runs `kerf simulate` on one file holding `text`: exit code, stdout, stderr, and the file's path.
+fn simulate_text(manifest: &str) -> (Option<i32>, String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.yaml");
+    std::fs::write(&path, manifest).unwrap();
+    let out = kerf(&["simulate", path.to_str().unwrap()]);
+    (
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr),
+        path.display().to_string(),
+    )
+}
+
+const NODEPOOL: &str = r#"apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: general}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec:
+  role: KarpenterNodeRole
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+"#;
+
+fn pod_doc(spec: &str) -> String {
+    format!(
+        "{NODEPOOL}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: default}}\nspec:\n{spec}"
+    )
+}
+
+/// Bad input exits 2 naming the file, the document (3: after the NodePool
+/// and its EC2NodeClass) and the field; none of it is "unschedulable" (1).
+#[test]
+fn invalid_pod_fields_exit_2_naming_file_document_and_field() {
+    let container = "  containers: [{name: c, image: nginx}]\n";
+    for (spec, field) in [
+        (
+            "  containers: [{name: c, resources: {requests: {cpu: 1.5.5}}}]\n".to_string(),
+            "spec.containers[0].resources[cpu]",
+        ),
+        (
+            format!(
+                "  topologySpreadConstraints: [{{maxSkew: 0, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {{matchLabels: {{a: b}}}}}}]\n{container}"
+            ),
+            "spec.topologySpreadConstraints[0]: maxSkew",
+        ),
+        (
+            format!(
+                "  topologySpreadConstraints: [{{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: Maybe, labelSelector: {{matchLabels: {{a: b}}}}}}]\n{container}"
+            ),
+            "spec.topologySpreadConstraints[0]: whenUnsatisfiable",
+        ),
+        (
+            format!(
+                "  affinity: {{nodeAffinity: {{requiredDuringSchedulingIgnoredDuringExecution: {{nodeSelectorTerms: [{{matchExpressions: [{{key: cores, operator: Gt, values: [x]}}]}}]}}}}}}\n{container}"
+            ),
+            "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]: matchExpressions[0]",
+        ),
+        (
+            format!("  overhead: {{cpu: -1}}\n{container}"),
+            "spec.overhead[cpu]: \"-1\" must be greater than or equal to 0",
+        ),
+        (
+            format!("  tolerations: [{{key: a, operator: Sometimes}}]\n{container}"),
+            "spec.tolerations[0].operator: Unsupported value: \"Sometimes\"",
+        ),
+        (
+            "  containers: []\n".to_string(),
+            "spec.containers: Required value",
+        ),
+        (
+            "  containers: [{name: c, image: nginx, resource: {}}]\n".to_string(),
+            "spec.containers[0].resource: unknown field",
+        ),
+    ] {
+        let (code, stdout, stderr, path) = simulate_text(&pod_doc(&spec));
+        assert_eq!(code, Some(2), "{spec}: {stdout}{stderr}");
+        let at = format!("{path}: document 3 (Pod \"default/p\"): {field}");
+        assert!(stderr.contains(&at), "{spec}: {at:?} not in {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+}
+
+#[test]
+fn bad_objects_and_sizes_exit_2_naming_file_document_and_field() {
+    let typo = NODEPOOL.replace("      requirements:", "      requirments:");
+    let replica_set = |name: &str, replicas: i64| {
+        format!(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: nginx, resources: {{requests: {{cpu: 10m}}}}}}]}}\n"
+        )
+    };
+    for (text, at) in [
+        (
+            typo,
+            "document 1 (NodePool \"general\"): spec.template.spec.requirments: unknown field",
+        ),
+        (
+            format!(
+                "{NODEPOOL}---\n{}",
+                replica_set("huge", i64::from(i32::MAX))
+            ),
+            "document 3 (ReplicaSet \"default/huge\"): spec.replicas: 2147483647 pods is more than kerf simulate expands for one workload (at most 100000)",
+        ),
+        (
+            NODEPOOL.replace(
+                "name: default}\nspec:\n  role",
+                "name: other}\nspec:\n  role",
+            ),
+            "document 1 (NodePool \"general\"): spec.template.spec.nodeClassRef.name: EC2NodeClass \"default\" not found",
+        ),
+        (
+            format!("{NODEPOOL}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: Bad_NS}}\n"),
+            "document 3 (Namespace \"Bad_NS\"): metadata.name: Invalid value: \"Bad_NS\"",
+        ),
+        (
+            format!(
+                "{NODEPOOL}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: a, name: b}}\n"
+            ),
+            "document 3: malformed YAML: metadata: duplicate entry with key \"name\"",
+        ),
+        (
+            format!(
+                "{NODEPOOL}---\napiVersion: v1\nkind: Namespace\nmetadata: {{name: a}}\nx: {}{}\n",
+                "[".repeat(50_000),
+                "]".repeat(50_000)
+            ),
+            "document 3: malformed YAML: flow collections nested more than 64 deep",
+        ),
+    ] {
+        let (code, stdout, stderr, path) = simulate_text(&text);
+        assert_eq!(code, Some(2), "{at}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("{path}: {at}")),
+            "{at:?} not in {stderr}"
+        );
+    }
+}
+
+/// Inputs that used to be refused or misread: a BOM before the first key,
+/// and 617 replicas of ReplicaSet web-1281 (generated names collided).
+#[test]
+fn a_bom_and_many_replicas_load() {
+    let web = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-1281, namespace: default}\nspec:\n  replicas: 617\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 10m}}}]}\n";
+    let (code, stdout, stderr, _) = simulate_text(&format!("\u{feff}{NODEPOOL}---\n{web}"));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("617 pending pod(s): 617 on new nodes"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("$-"), "{stdout}");
+}
+
+/// Log lines to a pipe carry no ANSI colour codes (the webhook's and the
+/// controller's logs go to files and pods' logs).
+#[test]
+fn logs_to_a_pipe_have_no_colour() {
+    let out = kerf(&[
+        "--log-level",
+        "debug",
+        "--log-format",
+        "text",
+        "simulate",
+        &example("seed"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG"),
+        "no debug lines to check: {stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// `kerf addon render` touches nothing, so bad flags are its only failures:
+/// each exits 2 naming the flag.
+#[test]
+fn addon_render_refuses_bad_flags_naming_them() {
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "addon",
+            "render",
+            "--cluster-name",
+            "demo",
+            "--skip-cluster-side",
+        ];
+        args.extend(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_kerf"))
+            .args(&args)
+            .env_remove("AWS_REGION")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    for (flags, message) in [
+        (
+            &["--region", "mars-north-9"][..],
+            "--region: \"mars-north-9\" is not an AWS region",
+        ),
+        (
+            &["--namespace", "Bad_NS"][..],
+            "--namespace: \"Bad_NS\" is not a valid namespace name",
+        ),
+        (
+            &["--requirement", "karpenter.sh/capacity-type=free"][..],
+            "--requirement \"karpenter.sh/capacity-type=free\": \"free\" is not a capacity type (one of on-demand, spot)",
+        ),
+    ] {
+        let (code, stdout, stderr) = render(flags);
+        assert_eq!(code, Some(2), "{flags:?}: {stdout}{stderr}");
+        assert!(stderr.contains(message), "{message:?} not in {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    for region in [
+        "eu-central-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-5",
+    ] {
+        let (code, _, stderr) = render(&[
+            "--region",
+            region,
+            "--namespace",
+            "kerf-system",
+            "--requirement",
+            "karpenter.sh/capacity-type=spot,on-demand",
+        ]);
+        assert_eq!(code, Some(0), "{region}: {stderr}");
+    }
+}

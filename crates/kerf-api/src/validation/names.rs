@@ -42,6 +42,19 @@ pub fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
     errs
 }
 
+/// Reasons `s` is not a DNS-1123 label (at most 63 characters): what a
+/// namespace name must be.
+pub fn dns1123_label_errors(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > 63 {
+        errs.push("must be no more than 63 characters".to_string());
+    }
+    if !is_dns1123_label(s) {
+        errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string());
+    }
+    errs
+}
+
 /// Reasons `s` is not a qualified name: an optional DNS subdomain prefix and
 /// `/`, then a name of at most 63 characters (`example.com/my-key`).
 pub fn qualified_name_errors(s: &str) -> Vec<String> {
@@ -96,6 +109,21 @@ pub fn label_value_errors(s: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns1123_labels() {
+        for (s, ok) in [
+            ("kube-system", true),
+            ("a", true),
+            ("Bad_NS", false),
+            ("a.b", false),
+            ("-a", false),
+            ("", false),
+            (&*"a".repeat(64), false),
+        ] {
+            assert_eq!(dns1123_label_errors(s).is_empty(), ok, "{s:?}");
+        }
+    }
 
     #[test]
     fn qualified_names() {

@@ -8,10 +8,33 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use crate::resources::{CPU, MEMORY, MILLI, Resources};
 
+/// The API server refuses a negative quantity in requests, limits and
+/// overhead ("must be greater than or equal to 0"); one read here would
+/// shrink the pod and over-pack its node.
+fn non_negative(
+    list: Option<&BTreeMap<String, Quantity>>,
+    field: &str,
+) -> Result<(), (String, String)> {
+    for (name, quantity) in list.into_iter().flatten() {
+        if kerf_api::quantity::parse_milli(&quantity.0).is_ok_and(|milli| milli < 0) {
+            return Err((
+                format!("{field}[{name}]"),
+                format!("{:?} must be greater than or equal to 0", quantity.0),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn container_requests(c: &Container, field: &str) -> Result<Resources, (String, String)> {
     let Some(res) = c.resources.as_ref() else {
         return Ok(Resources::default());
     };
+    non_negative(
+        res.requests.as_ref(),
+        &format!("{field}.resources.requests"),
+    )?;
+    non_negative(res.limits.as_ref(), &format!("{field}.resources.limits"))?;
     // The API server defaults a missing request to its limit; manifests read by
     // the simulator have not been through it, so do the same here.
     let mut merged = res.limits.clone().unwrap_or_default();
@@ -49,6 +72,7 @@ pub fn pod_requests(pod: &Pod) -> Result<Resources, (String, String)> {
         app.set(&name, milli);
     }
     if let Some(overhead) = &spec.overhead {
+        non_negative(Some(overhead), "spec.overhead")?;
         app.add(
             &Resources::from_quantities(overhead)
                 .map_err(|e| (format!("spec.overhead[{}]", e.resource), e.to_string()))?,
@@ -73,6 +97,8 @@ fn pod_level_requests(spec: &PodSpec) -> Result<Vec<(String, i64)>, (String, Str
     let Some(res) = spec.resources.as_ref() else {
         return Ok(Vec::new());
     };
+    non_negative(res.requests.as_ref(), "spec.resources.requests")?;
+    non_negative(res.limits.as_ref(), "spec.resources.limits")?;
     let (requests, requested) = supported_only(res.requests.as_ref(), "requests")?;
     let (limits, limited) = supported_only(res.limits.as_ref(), "limits")?;
     let in_containers: BTreeSet<&str> = spec

@@ -225,3 +225,35 @@ spec:
     let plain = compile(&pod, &Requirements::new()).expect("valid");
     assert!(plain.volume_terms.is_empty());
 }
+
+#[test]
+fn negative_requests_limits_and_overhead_are_refused_naming_the_field() {
+    for (spec, field) in [
+        (
+            "overhead: {cpu: -500m}\n  containers: [{name: c}]",
+            "spec.overhead[cpu]",
+        ),
+        (
+            "containers: [{name: c, resources: {requests: {memory: -1Gi}}}]",
+            "spec.containers[0].resources.requests[memory]",
+        ),
+        (
+            "containers: [{name: c}, {name: d, resources: {limits: {cpu: \"-1\"}}}]",
+            "spec.containers[1].resources.limits[cpu]",
+        ),
+        (
+            "initContainers: [{name: i, resources: {requests: {cpu: -2}}}]\n  containers: [{name: c}]",
+            "spec.initContainers[0].resources.requests[cpu]",
+        ),
+    ] {
+        let pod = pod_from_yaml(&format!(
+            "metadata: {{name: p, namespace: default}}\nspec:\n  {spec}\n"
+        ));
+        let (got, message) = pod_requests(&pod).expect_err(spec);
+        assert_eq!(got, field);
+        assert!(
+            message.contains("must be greater than or equal to 0"),
+            "{message}"
+        );
+    }
+}

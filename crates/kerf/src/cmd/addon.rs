@@ -70,6 +70,12 @@ pub struct Flags {
 }
 
 fn cluster(f: &Flags) -> anyhow::Result<Cluster> {
+    if let Some(e) = kerf_addon::addon::region_error(&f.region) {
+        anyhow::bail!("--region: {e}");
+    }
+    if let Some(e) = kerf_addon::addon::namespace_error(&f.namespace) {
+        anyhow::bail!("--namespace: {e}");
+    }
     let mut map = RequirementsMap::from_flags(&f.requirements)?;
     if let Some(path) = &f.requirements_file {
         for r in RequirementsMap::from_file(path)?.entries() {

@@ -11,6 +11,8 @@ pub mod simulate;
 #[cfg(feature = "cluster")]
 pub mod webhook;
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub use error::CmdError;
@@ -86,8 +88,11 @@ pub fn init_logging(level: &str, format: LogFormat) -> Result<(), CmdError> {
             CmdError::invalid_flag(FLAG, format!("{level:?} is not a level or filter: {e}"))
         })?,
     };
+    // Colour only for a person at a terminal: escape codes in a file, a
+    // pipe or a pod's log (the webhook's, the controller's) are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = match format {

@@ -1,0 +1,139 @@
+//! The API server's checks on what the simulator reads that deserializing
+//! cannot make: object names, label and annotation keys, and pod specs
+//! (kerf-core's pod compilation, which also refuses negative requests, plus
+//! at least one container and known toleration operators and effects). Each
+//! check returns `field.path: message` for [`crate::load`] to place.
+
+use k8s_openapi::api::core::v1::Pod;
+use kerf_api::validation::names;
+use kerf_core::requirements::Requirements;
+use serde_json::Value;
+
+/// The name, namespace, label and annotation rules of the API server for the
+/// object metadata at `path` (`metadata`, or a template's).
+pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), String> {
+    let pointer = format!("/{}", path.replace('.', "/"));
+    let Some(meta) = object.pointer(&pointer) else {
+        return Ok(());
+    };
+    let first = |errs: Vec<String>, field: String, value: &str| match errs.first() {
+        Some(e) => Err(format!("{field}: Invalid value: {value:?}: {e}")),
+        None => Ok(()),
+    };
+    if let Some(name) = meta.get("name").and_then(Value::as_str) {
+        let errs = if kind == "Namespace" {
+            names::dns1123_label_errors(name)
+        } else {
+            names::dns1123_subdomain_errors(name)
+        };
+        first(errs, format!("{path}.name"), name)?;
+    }
+    if let Some(ns) = meta.get("namespace").and_then(Value::as_str) {
+        first(
+            names::dns1123_label_errors(ns),
+            format!("{path}.namespace"),
+            ns,
+        )?;
+    }
+    if let Some(labels) = meta.get("labels").and_then(Value::as_object) {
+        for (key, value) in labels {
+            first(
+                names::qualified_name_errors(key),
+                format!("{path}.labels"),
+                key,
+            )?;
+            if let Some(value) = value.as_str() {
+                first(
+                    names::label_value_errors(value),
+                    format!("{path}.labels[{key}]"),
+                    value,
+                )?;
+            }
+        }
+    }
+    if let Some(annotations) = meta.get("annotations").and_then(Value::as_object) {
+        for key in annotations.keys() {
+            // The API server checks annotation keys lower-cased.
+            first(
+                names::qualified_name_errors(&key.to_lowercase()),
+                format!("{path}.annotations"),
+                key,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A pod the API server would refuse, or kerf cannot compile; `spec_path`
+/// is where its spec is in the document (`spec`, `spec.template.spec`).
+pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return Ok(());
+    };
+    if spec.containers.is_empty() {
+        return Err(format!(
+            "{spec_path}.containers: Required value: a pod needs at least one container"
+        ));
+    }
+    for (key, value) in spec.node_selector.iter().flatten() {
+        if let Some(e) = names::qualified_name_errors(key).first() {
+            return Err(format!(
+                "{spec_path}.nodeSelector: Invalid value: {key:?}: {e}"
+            ));
+        }
+        if let Some(e) = names::label_value_errors(value).first() {
+            return Err(format!(
+                "{spec_path}.nodeSelector[{key}]: Invalid value: {value:?}: {e}"
+            ));
+        }
+    }
+    for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+        let field = format!("{spec_path}.tolerations[{i}]");
+        let operator = t.operator.as_deref().unwrap_or_default();
+        let key = t.key.as_deref().unwrap_or_default();
+        match operator {
+            "" | "Equal" => {
+                if key.is_empty() {
+                    return Err(format!(
+                        "{field}.operator: Invalid value: {operator:?}: operator must be Exists when `key` is empty, which means \"match all values and all keys\""
+                    ));
+                }
+            }
+            "Exists" => {
+                if t.value.as_deref().is_some_and(|v| !v.is_empty()) {
+                    return Err(format!(
+                        "{field}.operator: Invalid value: \"Exists\": value must be empty when `operator` is 'Exists'"
+                    ));
+                }
+            }
+            other => {
+                return Err(format!(
+                    "{field}.operator: Unsupported value: {other:?}: supported values: \"Equal\", \"Exists\""
+                ));
+            }
+        }
+        if !key.is_empty()
+            && let Some(e) = names::qualified_name_errors(key).first()
+        {
+            return Err(format!("{field}.key: Invalid value: {key:?}: {e}"));
+        }
+        match t.effect.as_deref().unwrap_or_default() {
+            "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute" => {}
+            other => {
+                return Err(format!(
+                    "{field}.effect: Unsupported value: {other:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""
+                ));
+            }
+        }
+    }
+    match kerf_core::pod::compile(pod, &Requirements::new()) {
+        Ok(_) => Ok(()),
+        // Terms that are all empty are valid and match no node: an
+        // unschedulable pod, for the report, not bad input.
+        Err(e) if e.field.ends_with("nodeSelectorTerms") => Ok(()),
+        Err(e) => {
+            let rest = e.field.strip_prefix("spec").unwrap_or(&e.field);
+            Err(format!("{spec_path}{rest}: {}", e.message))
+        }
+    }
+}
