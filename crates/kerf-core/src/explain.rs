@@ -20,9 +20,9 @@ use crate::instance_type::InstanceType;
 use crate::plan::{InstanceOption, Plan, Target};
 use crate::pod::{PodInfo, PodKey};
 use crate::requirements::Requirements;
-use crate::resources::{Resources, format_amount};
+use crate::resources::format_amount;
 use crate::scheduler::daemon_load::DaemonLoads;
-use crate::scheduler::{compile_pod, labelled_on_launch, limit_text};
+use crate::scheduler::{compile_pod, labelled_on_launch, limit_headroom, limit_text};
 use crate::snapshot::Snapshot;
 use crate::taints;
 use crate::template::{NODE_LIMIT, NodeTemplate};
@@ -213,7 +213,7 @@ impl<'t> Sieve<'t> {
     fn step(
         &mut self,
         constraint: String,
-        keep: impl Fn(usize, &InstanceType) -> bool,
+        keep: impl Fn(&InstanceType) -> bool,
         why: impl FnOnce(&[&'t Arc<InstanceType>]) -> String,
     ) {
         if self.emptied_by.is_some() {
@@ -221,8 +221,8 @@ impl<'t> Sieve<'t> {
         }
         let before = self.left.clone();
         let mut kept = Vec::with_capacity(before.len());
-        for (i, it) in before.iter().enumerate() {
-            if keep(i, it) {
+        for it in &before {
+            if keep(it) {
                 kept.push(*it);
             } else {
                 self.lost_to.insert(it.name.as_str(), constraint.clone());
@@ -260,7 +260,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         let taint = taints::describe(taint);
         sieve.step(
             format!("taint {taint}"),
-            |_, _| false,
+            |_| false,
             |_| {
                 format!("the pod does not tolerate {pool}'s taint {taint}: add a toleration for it")
             },
@@ -278,14 +278,12 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         // Karpenter's rule: a label the pool does not define and instance
         // types do not supply is one no new node carries.
         let undefined = |w: &&crate::requirements::Requirement| {
-            let mut one = Requirements::new();
-            one.add((*w).clone());
-            !t.requirements.has(&key) && t.requirements.compatible(&one, true).is_err()
+            !t.requirements.has(&key) && !w.allows_absent() && !labels::is_well_known_label(&key)
         };
         if let Some(w) = wanted.filter(|w| undefined(w) || !labelled_on_launch(&merged, w)) {
             sieve.step(
                 w.to_string(),
-                |_, _| false,
+                |_| false,
                 |_| {
                     format!(
                         "the pod requires {w}, a label nodes of {pool} do not carry: \
@@ -304,7 +302,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             let asked = wanted.map(ToString::to_string).unwrap_or_default();
             sieve.step(
                 r.to_string(),
-                |_, _| false,
+                |_| false,
                 |_| format!("the pod requires {asked}; {pool} allows only {allowed}"),
             );
             break;
@@ -313,7 +311,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         let cumulative = so_far.clone();
         sieve.step(
             r.to_string(),
-            |_, it| {
+            |it| {
                 it.requirements.intersects(&cumulative).is_ok()
                     && it.cheapest_offering(&cumulative).is_some()
             },
@@ -325,8 +323,16 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         );
     }
 
+    // What the daemonsets take, once, over the types the requirements left;
+    // the later steps only drop types, so each is looked up by name.
     let types: Vec<Arc<InstanceType>> = sieve.left.iter().map(|it| Arc::clone(it)).collect();
     let loads = DaemonLoads::new(t, &types, daemons);
+    let index: BTreeMap<&str, usize> = types
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.name.as_str(), i))
+        .collect();
+    let of = |it: &InstanceType| index.get(it.name.as_str()).copied();
     if !info.host_ports.is_empty() {
         let ports: Vec<String> = info.host_ports.iter().map(ToString::to_string).collect();
         let taken = info
@@ -339,37 +345,21 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             .unwrap_or_else(|| ports.join(", "));
         sieve.step(
             format!("host ports {}", ports.join(", ")),
-            |o, _| loads.port_taken(o, &info.host_ports).is_none(),
+            |it| of(it).is_some_and(|o| loads.port_taken(o, &info.host_ports).is_none()),
             |_| format!("host port {taken} is taken by a daemonset on every instance type left"),
         );
     }
-    // Index `o` of the step is the type's index in `types` only while no
-    // step has dropped one since; recompute the loads over what is left.
-    let types: Vec<Arc<InstanceType>> = sieve.left.iter().map(|it| Arc::clone(it)).collect();
-    let loads = DaemonLoads::new(t, &types, daemons);
     sieve.step(
         format!("requests {} with daemonset overhead", info.requests),
-        |o, _| info.requests.fits_in(loads.room(o)),
-        |before| no_room(info, before, &loads),
+        |it| of(it).is_some_and(|o| info.requests.fits_in(loads.room(o))),
+        |before| no_room(info, before, &loads, of),
     );
 
-    let resource_limits: Vec<(&String, &i64)> =
-        t.limits.iter().filter(|(k, _)| *k != NODE_LIMIT).collect();
-    if !resource_limits.is_empty() {
-        let mut headroom = Resources::new(i64::MAX / 4, i64::MAX / 4, i64::MAX / 4);
-        headroom.ephemeral_storage = i64::MAX / 4;
-        for it in &sieve.left {
-            for name in it.capacity.extended.keys() {
-                headroom.extended.insert(name.clone(), i64::MAX / 4);
-            }
-        }
-        for (name, v) in &resource_limits {
-            headroom.set(name, **v - t.in_use.get(name));
-        }
+    if let Some(headroom) = limit_headroom(t, &types) {
         let limits = limit_text(t);
         sieve.step(
             format!("limits {limits}"),
-            |_, it| it.capacity.fits_in(&headroom),
+            |it| it.capacity.fits_in(&headroom),
             |before| {
                 let smallest = before
                     .iter()
@@ -388,7 +378,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         let allowed = limit / crate::resources::MILLI;
         sieve.step(
             format!("limits nodes={allowed}"),
-            |_, _| (pool_nodes as i64) < allowed,
+            |_| (pool_nodes as i64) < allowed,
             |_| format!("{pool} has {pool_nodes} nodes, its limit: raise spec.limits.nodes"),
         );
     }
@@ -440,11 +430,18 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
 
 /// Why no type left has room for the pod: the first resource none has, with
 /// the type that leaves the most of it and what its daemonsets take.
-fn no_room(info: &PodInfo, before: &[&Arc<InstanceType>], loads: &DaemonLoads) -> String {
+fn no_room(
+    info: &PodInfo,
+    before: &[&Arc<InstanceType>],
+    loads: &DaemonLoads,
+    of: impl Fn(&InstanceType) -> Option<usize>,
+) -> String {
     for (name, amount) in info.requests.iter() {
-        let best = (0..before.len()).max_by_key(|o| loads.room(*o).get(name));
-        if let Some(o) = best.filter(|o| loads.room(*o).get(name) < amount) {
-            let it = before[o];
+        let best = before
+            .iter()
+            .filter_map(|it| Some((*it, of(it)?)))
+            .max_by_key(|(_, o)| loads.room(*o).get(name));
+        if let Some((it, o)) = best.filter(|(_, o)| loads.room(*o).get(name) < amount) {
             let daemons = loads.requests(o).get(name);
             let overhead = if daemons > 0 {
                 format!(

@@ -2,25 +2,17 @@
 //! or a cluster's state, explained for one pod ([`kerf_core::explain`]) or
 //! one node.
 
+use kerf_cloud::CloudProvider;
 use kerf_core::explain::{PodExplanation, explain_pod};
 use kerf_core::pod::PodKey;
-
-use kerf_cloud::CloudProvider;
 use kerf_core::snapshot::SolveOptions;
 use kerf_state::ClusterState;
 
-use kerf_state::{PendingMode, ProvisionOptions};
+use crate::SimError;
 
-use crate::{SimError, SimulateOptions, load_input};
-
-/// Plans the manifests as `kerf simulate` does and explains `pod`. A pod the
-/// manifests do not hold is bad input, naming it.
-pub async fn explain(options: &SimulateOptions, pod: &PodKey) -> Result<PodExplanation, SimError> {
-    let (state, cloud) = load_input(options)?;
-    explain_state(&state, &cloud, &options.solve, pod).await
-}
-
-/// [`explain`] over a state already read (a live cluster's).
+/// Plans the state (manifests as [`crate::load_input`] reads them, or a live
+/// cluster's) as `kerf simulate` does and explains `pod`. A pod the state
+/// does not hold is bad input, naming it.
 pub async fn explain_state(
     state: &ClusterState,
     cloud: &dyn CloudProvider,
@@ -36,12 +28,8 @@ pub async fn explain_state(
     let types = kerf_state::resolve_instance_types(&pools, cloud)
         .await
         .map_err(|e| SimError::Provision(e.to_string()))?;
-    let options = ProvisionOptions {
-        pending: PendingMode::AllUnbound,
-        solve: solve.clone(),
-        expected_replicas: true,
-    };
-    let built = state.snapshot_with_pools(&pools, &types, &options.snapshot_options());
+    let options = crate::provision_options(solve).snapshot_options();
+    let built = state.snapshot_with_pools(&pools, &types, &options);
     if !built.problems.is_empty() {
         return Err(SimError::Inconsistent(built.problems.join("\n")));
     }
@@ -77,19 +65,9 @@ pub struct NodeExplanation {
     pub outcome: NodeOutcome,
 }
 
-/// Runs the disruption loop over the manifests as `kerf simulate
-/// --disruption` does and tells what it does with `node`. A node the
-/// manifests do not hold is bad input, naming it.
-pub async fn explain_node(
-    options: &SimulateOptions,
-    run: &crate::DisruptionRun,
-    node: &str,
-) -> Result<NodeExplanation, SimError> {
-    let (state, cloud) = load_input(options)?;
-    explain_node_state(&state, &cloud, &options.solve, run, node).await
-}
-
-/// [`explain_node`] over a state already read (a live cluster's).
+/// Runs the disruption loop over the state as `kerf simulate --disruption`
+/// does and tells what it does with `node`. A node the state does not hold
+/// is bad input, naming it.
 pub async fn explain_node_state(
     state: &ClusterState,
     cloud: &dyn CloudProvider,

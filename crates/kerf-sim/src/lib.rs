@@ -87,31 +87,15 @@ pub fn cloud(catalog: Option<&std::path::Path>) -> Result<InMemoryCloud, SimErro
     Ok(InMemoryCloud::new(catalog))
 }
 
-/// The controller's plan for the state, launching nothing.
-pub async fn plan_state(
-    state: &kerf_state::ClusterState,
-    cloud: &dyn CloudProvider,
-    solve: &SolveOptions,
-) -> Result<kerf_state::ProvisionOutcome, SimError> {
-    let pools = state.pools();
-    if !pools.skipped.is_empty() {
-        return Err(SimError::Inconsistent(pools.skipped.join("\n")));
-    }
-    let options = ProvisionOptions {
+/// How the simulator plans: every unbound pod is pending, and, as the
+/// controller does, expected replicas count (every replica of a workload
+/// read from the manifests is already a pod here, so nothing is expected).
+pub(crate) fn provision_options(solve: &SolveOptions) -> ProvisionOptions {
+    ProvisionOptions {
         pending: PendingMode::AllUnbound,
         solve: solve.clone(),
-        // As the controller does; every replica of a workload read from the
-        // manifests is already a pod here, so nothing is expected.
         expected_replicas: true,
-    };
-    let mut names = DeterministicNames::default();
-    let outcome = kerf_state::provision(state, cloud, &options, &mut names)
-        .await
-        .map_err(|e| SimError::Provision(e.to_string()))?;
-    if !outcome.problems.is_empty() {
-        return Err(SimError::Inconsistent(outcome.problems.join("\n")));
     }
-    Ok(outcome)
 }
 
 /// [`simulate`] for an already loaded state and a given cloud.
@@ -120,7 +104,18 @@ pub async fn simulate_state(
     cloud: &dyn CloudProvider,
     solve: &SolveOptions,
 ) -> Result<Report, SimError> {
-    let outcome = plan_state(state, cloud, solve).await?;
+    let pools = state.pools();
+    if !pools.skipped.is_empty() {
+        return Err(SimError::Inconsistent(pools.skipped.join("\n")));
+    }
+    let options = provision_options(solve);
+    let mut names = DeterministicNames::default();
+    let outcome = kerf_state::provision(state, cloud, &options, &mut names)
+        .await
+        .map_err(|e| SimError::Provision(e.to_string()))?;
+    if !outcome.problems.is_empty() {
+        return Err(SimError::Inconsistent(outcome.problems.join("\n")));
+    }
     let mut launched = Vec::with_capacity(outcome.claims.len());
     for planned in &outcome.claims {
         let claim = cloud.create(&planned.claim).await.map_err(|e| {

@@ -240,6 +240,37 @@ pub(super) fn lookup(domains: &[(String, Option<DomainId>)], key: &str) -> Optio
     domains.iter().find(|(k, _)| k == key).and_then(|(_, d)| *d)
 }
 
+/// What the template's resource limits leave for new nodes (limit less the
+/// pool's capacity in use), or `None` when it limits no resource. A resource
+/// the limits do not name is unlimited, extended ones (GPUs) of `types`
+/// included: `fits_in` counts a name the headroom lacks as zero, which would
+/// make every GPU type over limit.
+pub(crate) fn limit_headroom(t: &NodeTemplate, types: &[Arc<InstanceType>]) -> Option<Resources> {
+    let mut limits = t
+        .limits
+        .iter()
+        .filter(|(name, _)| *name != NODE_LIMIT)
+        .peekable();
+    limits.peek()?;
+    let unlimited = i64::MAX / 4;
+    let mut r = Resources {
+        cpu: unlimited,
+        memory: unlimited,
+        pods: unlimited,
+        ephemeral_storage: unlimited,
+        extended: BTreeMap::new(),
+    };
+    for it in types {
+        for name in it.capacity.extended.keys() {
+            r.extended.insert(name.clone(), unlimited);
+        }
+    }
+    for (name, v) in limits {
+        r.set(name, v - t.in_use.get(name));
+    }
+    Some(r)
+}
+
 /// A template's instance types that can ever serve it, its daemonset
 /// overhead, and what its limits leave (`pool_nodes`: its nodes in the snapshot).
 pub(super) fn prepare_template<'a>(
@@ -261,28 +292,7 @@ pub(super) fn prepare_template<'a>(
     priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     let types: Vec<Arc<InstanceType>> = priced.into_iter().map(|(_, it)| it).collect();
     let daemons = super::daemon_load::DaemonLoads::new(t, &types, daemons);
-    let resource_limits = t.limits.iter().filter(|(name, _)| *name != NODE_LIMIT);
-    let remaining = (resource_limits.clone().next().is_some()).then(|| {
-        // Resources a limit does not name are unlimited.
-        let mut r = Resources {
-            cpu: i64::MAX / 4,
-            memory: i64::MAX / 4,
-            pods: i64::MAX / 4,
-            ephemeral_storage: i64::MAX / 4,
-            extended: BTreeMap::new(),
-        };
-        // Extended resources too (GPUs): `fits_in` counts a name the
-        // headroom lacks as zero, which would make every GPU type over limit.
-        for it in &types {
-            for name in it.capacity.extended.keys() {
-                r.extended.insert(name.clone(), i64::MAX / 4);
-            }
-        }
-        for (name, v) in resource_limits {
-            r.set(name, v - t.in_use.get(name));
-        }
-        r
-    });
+    let remaining = limit_headroom(t, &types);
     // Whole nodes only: a limit of 2.5 allows a third node no more than 2 does.
     let nodes_left = t
         .limits

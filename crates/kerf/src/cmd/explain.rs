@@ -27,42 +27,12 @@ pub struct ExplainArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum What {
-    /// Why a pod is placed where it is, or is unschedulable, over the
-    /// manifests `kerf simulate` reads.
+    /// Why a pod is placed where it is, or is unschedulable, as `kerf
+    /// simulate` plans the manifests or the live cluster.
     Pod(PodArgs),
-    /// What disruption does with a node, or what keeps it, over the
-    /// manifests `kerf simulate --disruption` reads.
+    /// What disruption does with a node, or what keeps it, as `kerf simulate
+    /// --disruption` runs over the manifests or the live cluster.
     Node(NodeArgs),
-}
-
-#[derive(clap::Args, Debug)]
-struct NodeArgs {
-    /// The Node's name.
-    node: String,
-    #[command(flatten)]
-    source: Source,
-    /// Instance catalogue (YAML or JSON) instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
-    catalog: Option<PathBuf>,
-    /// Karpenter feature gates, as for `kerf simulate` (SpotToSpotConsolidation).
-    #[arg(long, value_name = "NAME=BOOL,...", default_value = "")]
-    feature_gates: FeatureGates,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Output::Table)]
-    output: Output,
-}
-
-/// Where the cluster comes from: manifests, or the live cluster.
-#[derive(clap::Args, Debug)]
-struct Source {
-    /// Manifests, as for `kerf simulate` (a `kubectl get ... -o yaml` dump
-    /// included); without it, the cluster kubectl would talk to.
-    #[arg(long = "from", value_name = "FILE|DIR")]
-    from: Vec<PathBuf>,
-    /// The live cluster's kubeconfig (default: as kubectl finds it).
-    #[cfg(feature = "cluster")]
-    #[arg(long, value_name = "FILE", conflicts_with = "from")]
-    kubeconfig: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -71,7 +41,32 @@ struct PodArgs {
     #[arg(value_name = "NAMESPACE/NAME")]
     pod: String,
     #[command(flatten)]
-    source: Source,
+    common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+struct NodeArgs {
+    /// The Node's name.
+    node: String,
+    #[command(flatten)]
+    common: Common,
+    /// Karpenter feature gates, as for `kerf simulate` (SpotToSpotConsolidation).
+    #[arg(long, value_name = "NAME=BOOL,...", default_value = "")]
+    feature_gates: FeatureGates,
+}
+
+/// What both subcommands take: where the cluster comes from (manifests, or
+/// the live cluster), the catalogue that prices it, and the output format.
+#[derive(clap::Args, Debug)]
+struct Common {
+    /// Manifests, as for `kerf simulate` (a `kubectl get ... -o yaml` dump
+    /// included); without it, the cluster kubectl would talk to.
+    #[arg(long = "from", value_name = "FILE|DIR")]
+    from: Vec<PathBuf>,
+    /// The live cluster's kubeconfig (default: as kubectl finds it).
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "FILE", conflicts_with = "from")]
+    kubeconfig: Option<PathBuf>,
     /// Instance catalogue (YAML or JSON) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
@@ -81,17 +76,50 @@ struct PodArgs {
 }
 
 pub fn run(args: ExplainArgs) -> i32 {
-    let args = match args.what {
-        What::Pod(args) => args,
-        What::Node(args) => return run_node(args),
-    };
-    let key = match parse_pod(&args.pod) {
-        Ok(key) => key,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
+    match args.what {
+        What::Pod(args) => {
+            let key = match parse_pod(&args.pod) {
+                Ok(key) => key,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            answer(&args.common, render, |state, cloud| async move {
+                kerf_sim::explain::explain_state(&state, &cloud, &Default::default(), &key).await
+            })
         }
-    };
+        What::Node(args) => {
+            // The one clock read, as in `kerf simulate --disruption`.
+            let run = DisruptionRun {
+                now: kerf_sim::Timestamp::now(),
+                options: DisruptionOptions {
+                    spot_to_spot: args.feature_gates.spot_to_spot_consolidation,
+                },
+            };
+            let node = args.node;
+            answer(&args.common, render_node, |state, cloud| async move {
+                kerf_sim::explain::explain_node_state(
+                    &state,
+                    &cloud,
+                    &Default::default(),
+                    &run,
+                    &node,
+                )
+                .await
+            })
+        }
+    }
+}
+
+/// Reads the cluster, explains it with `explain`, and prints the answer in
+/// the chosen format; the exit code.
+fn answer<T, F, Fut>(common: &Common, render: fn(&T) -> String, explain: F) -> i32
+where
+    T: serde::Serialize,
+    F: FnOnce(kerf_state::ClusterState, kerf_cloud::InMemoryCloud) -> Fut,
+    Fut: std::future::Future<Output = Result<T, kerf_sim::SimError>>,
+{
     let runtime = match super::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -100,67 +128,25 @@ pub fn run(args: ExplainArgs) -> i32 {
         }
     };
     let explained = runtime.block_on(async {
-        let (state, cloud) = read(&args.source, args.catalog).await?;
-        kerf_sim::explain::explain_state(&state, &cloud, &Default::default(), &key)
-            .await
-            .map_err(Failure::from)
+        let (state, cloud) = read(common).await?;
+        explain(state, cloud).await.map_err(Failure::from)
     });
     let explained = match explained {
         Ok(e) => e,
         Err(e) => return e.report(),
     };
-    let text = match args.output {
+    let text = match common.output {
         Output::Table => Ok(render(&explained)),
         Output::Json => kerf_sim::render_data(&explained, Format::Json),
         Output::Yaml => kerf_sim::render_data(&explained, Format::Yaml),
     };
-    print_or_fail(text)
-}
-
-fn print_or_fail(text: Result<String, kerf_sim::SimError>) -> i32 {
     match text {
         Ok(text) => {
             print!("{text}");
             0
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
+        Err(e) => Failure::from(e).report(),
     }
-}
-
-fn run_node(args: NodeArgs) -> i32 {
-    let runtime = match super::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 3;
-        }
-    };
-    // The one clock read, as in `kerf simulate --disruption`.
-    let run = DisruptionRun {
-        now: kerf_sim::Timestamp::now(),
-        options: DisruptionOptions {
-            spot_to_spot: args.feature_gates.spot_to_spot_consolidation,
-        },
-    };
-    let explained = runtime.block_on(async {
-        let (state, cloud) = read(&args.source, args.catalog).await?;
-        kerf_sim::explain::explain_node_state(&state, &cloud, &Default::default(), &run, &args.node)
-            .await
-            .map_err(Failure::from)
-    });
-    let explained = match explained {
-        Ok(e) => e,
-        Err(e) => return e.report(),
-    };
-    let text = match args.output {
-        Output::Table => Ok(render_node(&explained)),
-        Output::Json => kerf_sim::render_data(&explained, Format::Json),
-        Output::Yaml => kerf_sim::render_data(&explained, Format::Yaml),
-    };
-    print_or_fail(text)
 }
 
 /// The node's explanation for a person.
@@ -232,21 +218,20 @@ impl Failure {
 /// The cluster state to explain, from manifests or the live cluster, and the
 /// in-memory cloud selling the catalogue.
 async fn read(
-    source: &Source,
-    catalog: Option<PathBuf>,
+    common: &Common,
 ) -> Result<(kerf_state::ClusterState, kerf_cloud::InMemoryCloud), Failure> {
-    if !source.from.is_empty() {
+    if !common.from.is_empty() {
         let options = SimulateOptions {
-            paths: source.from.clone(),
-            catalog,
+            paths: common.from.clone(),
+            catalog: common.catalog.clone(),
             ..SimulateOptions::default()
         };
         return Ok(kerf_sim::load_input(&options)?);
     }
-    let cloud = kerf_sim::cloud(catalog.as_deref())?;
+    let cloud = kerf_sim::cloud(common.catalog.as_deref())?;
     #[cfg(feature = "cluster")]
     {
-        let config = super::kube_config(source.kubeconfig.as_deref())
+        let config = super::kube_config(common.kubeconfig.as_deref())
             .await
             .map_err(Failure::Cmd)?;
         let client = kube::Client::try_from(config).map_err(|e| {
