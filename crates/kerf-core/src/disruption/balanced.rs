@@ -51,91 +51,102 @@ struct PoolTotals {
     disruption: f64,
 }
 
-/// The Balanced pools' totals and each of their nodes' disruption, computed
-/// once per decision.
+/// One node of a Balanced pool, as the score reads it.
+#[derive(Clone, Debug)]
+struct Scored {
+    pool: PoolRef,
+    price: f64,
+    disruption: f64,
+}
+
+/// The Balanced pools' totals and each of their nodes, computed once per
+/// decision.
 #[derive(Debug, Default)]
 pub(super) struct Scorer {
     totals: BTreeMap<PoolRef, PoolTotals>,
-    node_disruption: BTreeMap<String, f64>,
+    nodes: BTreeMap<String, Scored>,
 }
 
 impl Scorer {
     pub(super) fn new(input: &DisruptionInput) -> Scorer {
         let mut scorer = Scorer::default();
-        let balanced = |pool: &PoolRef| {
-            input
-                .pools
-                .get(pool)
-                .is_some_and(|p| p.policy == Policy::Balanced)
-        };
         if !input.pools.values().any(|p| p.policy == Policy::Balanced) {
             return scorer;
         }
         let facts: BTreeMap<&str, &super::NodeFacts> =
             input.nodes.iter().map(|f| (f.name.as_str(), f)).collect();
         for node in &input.cluster.nodes {
-            let Some(f) = facts.get(node.name.as_str()).filter(|f| balanced(&f.pool)) else {
+            let Some(f) = facts.get(node.name.as_str()) else {
                 continue;
             };
-            let disruption = PER_NODE_DISRUPTION
-                + reschedulable(node)
-                    .map(|p| eviction_cost(p).max(0.0))
-                    .sum::<f64>();
-            let totals = scorer.totals.entry(f.pool.clone()).or_default();
-            totals.cost += f.price.unwrap_or(0.0);
-            totals.disruption += disruption;
-            scorer.node_disruption.insert(node.name.clone(), disruption);
+            let balanced = input
+                .pools
+                .get(&f.pool)
+                .is_some_and(|p| p.policy == Policy::Balanced);
+            // Nodes of other pools are kept for their pool and price only:
+            // a move across pools shares its saving by price.
+            let disruption = if balanced {
+                PER_NODE_DISRUPTION
+                    + reschedulable(node)
+                        .map(|p| eviction_cost(p).max(0.0))
+                        .sum::<f64>()
+            } else {
+                0.0
+            };
+            let scored = Scored {
+                pool: f.pool.clone(),
+                price: f.price.unwrap_or(0.0),
+                disruption,
+            };
+            if balanced {
+                let totals = scorer.totals.entry(f.pool.clone()).or_default();
+                totals.cost += scored.price;
+                totals.disruption += scored.disruption;
+            }
+            scorer.nodes.insert(node.name.clone(), scored);
         }
         scorer
     }
 
     /// Whether deleting `node` outright (the best any move can do) would pass;
     /// nodes outside Balanced pools always pass.
-    pub(super) fn can_pass(&self, input: &DisruptionInput, node: &str) -> Result<(), KeptReason> {
-        let Some(f) = input.nodes.iter().find(|f| f.name == node) else {
+    pub(super) fn can_pass(&self, node: &str) -> Result<(), KeptReason> {
+        let Some(n) = self.nodes.get(node) else {
             return Ok(());
         };
-        match self.totals.get(&f.pool) {
-            Some(totals) if totals.cost > 0.0 => score(
-                f.price.unwrap_or(0.0),
-                self.disruption(node),
-                *totals,
-                &f.pool,
-            ),
+        // Only Balanced pools have totals.
+        match self.totals.get(&n.pool) {
+            Some(totals) if totals.cost > 0.0 => score(n.price, n.disruption, *totals, &n.pool),
             _ => Ok(()),
         }
     }
 
     /// Whether a move removing `candidates` and saving `savings` $/h passes
     /// in every Balanced pool it touches; the net saving is shared among
-    /// pools by their candidates' price.
+    /// pools by their candidates' price. `source_cost` is the candidates'
+    /// price, every pool's.
     pub(super) fn approve(
         &self,
-        input: &DisruptionInput,
         candidates: &[String],
+        source_cost: f64,
         savings: f64,
     ) -> Result<(), KeptReason> {
         if self.totals.is_empty() {
             return Ok(());
         }
+        // (price, disruption) of the candidates of each pool.
         let mut by_pool: BTreeMap<&PoolRef, (f64, f64)> = BTreeMap::new();
-        let mut source_cost = 0.0;
-        for name in candidates {
-            let Some(f) = input.nodes.iter().find(|f| &f.name == name) else {
-                continue;
-            };
-            let price = f.price.unwrap_or(0.0);
-            source_cost += price;
-            let entry = by_pool.entry(&f.pool).or_default();
-            entry.0 += price;
-            entry.1 += self.disruption(name);
+        for n in candidates.iter().filter_map(|c| self.nodes.get(c)) {
+            let entry = by_pool.entry(&n.pool).or_default();
+            entry.0 += n.price;
+            entry.1 += n.disruption;
         }
-        let pools = by_pool.len();
+        let pools_touched = by_pool.len();
         for (pool, (pool_cost, disruption)) in by_pool {
             let Some(totals) = self.totals.get(pool) else {
-                continue; // not a Balanced pool
+                continue;
             };
-            let pool_savings = if pools > 1 && source_cost > 0.0 {
+            let pool_savings = if pools_touched > 1 && source_cost > 0.0 {
                 savings * pool_cost / source_cost
             } else {
                 savings
@@ -143,13 +154,6 @@ impl Scorer {
             score(pool_savings, disruption, *totals, pool)?;
         }
         Ok(())
-    }
-
-    fn disruption(&self, node: &str) -> f64 {
-        self.node_disruption
-            .get(node)
-            .copied()
-            .unwrap_or(PER_NODE_DISRUPTION)
     }
 }
 

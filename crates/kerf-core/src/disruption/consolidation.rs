@@ -155,7 +155,7 @@ pub(super) fn single_node(
     for name in candidates {
         // Deleting it outright is the best any move can score; when even
         // that fails, no simulation is worth running.
-        if let Err(reason) = scorer.can_pass(input, name) {
+        if let Err(reason) = scorer.can_pass(name) {
             kept.push(Kept {
                 node: name.clone(),
                 reason,
@@ -304,7 +304,7 @@ fn evaluate(
     };
     let approved = |command: Command| {
         scorer
-            .approve(input, removed, command.savings_per_hour())
+            .approve(removed, command.price_before, command.savings_per_hour())
             .map(|()| command)
     };
     let node = match plan.new_nodes.as_slice() {
