@@ -10,9 +10,10 @@ finished runs; the goal (issue 26) is judged on those medians.
 """
 
 import argparse
-import json
 import os
-import statistics
+
+import h2h_table  # same directory: load_runs, median_result, cell, ratio
+from h2h_table import cell, ratio
 
 # key in the scale_down object, header, format
 FIGURES = [
@@ -31,40 +32,11 @@ GOAL = ["dollars_per_hour", "seconds_to_fleet_stable", "evictions"]
 
 
 def load_runs(raw, controller, pods, runs):
-    loaded = []
-    for run in range(1, runs + 1):
-        path = os.path.join(raw, f"{controller}-{pods}-{run}.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                result = json.load(f)
-            loaded.append((run, result.get("scale_down") or "failed"))
-        elif os.path.exists(os.path.join(raw, f"{controller}-{pods}-{run}.log")):
-            loaded.append((run, "failed"))
-    return loaded
+    return h2h_table.load_runs(raw, controller, pods, runs, phase="scale_down")
 
 
 def median_result(loaded):
-    done = [r for _, r in loaded if isinstance(r, dict)]
-    if not done:
-        return "failed" if loaded else None
-    return {k: statistics.median(r[k] for r in done) for k, _, _ in FIGURES}
-
-
-def cell(result, key, fmt):
-    if result is None:
-        return "not run"
-    if result == "failed":
-        return "failed"
-    value = result[key]
-    if fmt == "{:d}" and value != int(value):
-        return f"{value:.1f}"
-    return fmt.format(int(value) if fmt == "{:d}" else value)
-
-
-def ratio(up, kerf, key):
-    if not isinstance(up, dict) or not isinstance(kerf, dict) or up[key] == 0:
-        return "–"
-    return f"{kerf[key] / up[key]:.2f}×"
+    return h2h_table.median_result(loaded, FIGURES)
 
 
 def main():

@@ -31,25 +31,29 @@ LABELS = {"upstream": "upstream", "kerf": "kerf", "kerf-bind-pods": "kerf --bind
 CONTROLLERS = list(LABELS)
 
 
-def load_runs(raw, controller, pods, runs):
-    """(run number, result or "failed") for each run that ran, in run order."""
+def load_runs(raw, controller, pods, runs, phase=None):
+    """(run number, result or "failed") for each run that ran, in run order. With
+    `phase`, the result is that key of the run's JSON (a run without it failed)."""
     loaded = []
     for run in range(1, runs + 1):
         path = os.path.join(raw, f"{controller}-{pods}-{run}.json")
         if os.path.exists(path):
             with open(path) as f:
-                loaded.append((run, json.load(f)))
+                result = json.load(f)
+            if phase is not None:
+                result = result.get(phase) or "failed"
+            loaded.append((run, result))
         elif os.path.exists(os.path.join(raw, f"{controller}-{pods}-{run}.log")):
             loaded.append((run, "failed"))
     return loaded
 
 
-def median_result(loaded):
+def median_result(loaded, figures=None):
     """One result of medians over the finished runs, "failed" when none finished, None when none ran."""
     done = [r for _, r in loaded if isinstance(r, dict)]
     if not done:
         return "failed" if loaded else None
-    return {k: statistics.median(r[k] for r in done) for k, _, _ in FIGURES}
+    return {k: statistics.median(r[k] for r in done) for k, _, _ in (figures or FIGURES)}
 
 
 def cell(result, key, fmt):
