@@ -36,20 +36,10 @@ pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), String> {
         )?;
     }
     if let Some(labels) = meta.get("labels").and_then(Value::as_object) {
-        for (key, value) in labels {
-            first(
-                names::qualified_name_errors(key),
-                format!("{path}.labels"),
-                key,
-            )?;
-            if let Some(value) = value.as_str() {
-                first(
-                    names::label_value_errors(value),
-                    format!("{path}.labels[{key}]"),
-                    value,
-                )?;
-            }
-        }
+        label_map(
+            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &format!("{path}.labels"),
+        )?;
     }
     if let Some(annotations) = meta.get("annotations").and_then(Value::as_object) {
         for key in annotations.keys() {
@@ -59,6 +49,24 @@ pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), String> {
                 format!("{path}.annotations"),
                 key,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Label keys and values at `field` (a map of labels, or a nodeSelector): the
+/// first key that is no qualified name, or value that is no label value.
+fn label_map<'a>(
+    entries: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+    field: &str,
+) -> Result<(), String> {
+    for (key, value) in entries {
+        if let Some(e) = names::qualified_name_errors(key).first() {
+            return Err(format!("{field}: Invalid value: {key:?}: {e}"));
+        }
+        if let Some(e) = value.and_then(|v| names::label_value_errors(v).into_iter().next()) {
+            let value = value.unwrap_or_default();
+            return Err(format!("{field}[{key}]: Invalid value: {value:?}: {e}"));
         }
     }
     Ok(())
@@ -75,18 +83,13 @@ pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
             "{spec_path}.containers: Required value: a pod needs at least one container"
         ));
     }
-    for (key, value) in spec.node_selector.iter().flatten() {
-        if let Some(e) = names::qualified_name_errors(key).first() {
-            return Err(format!(
-                "{spec_path}.nodeSelector: Invalid value: {key:?}: {e}"
-            ));
-        }
-        if let Some(e) = names::label_value_errors(value).first() {
-            return Err(format!(
-                "{spec_path}.nodeSelector[{key}]: Invalid value: {value:?}: {e}"
-            ));
-        }
-    }
+    label_map(
+        spec.node_selector
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+        &format!("{spec_path}.nodeSelector"),
+    )?;
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
         let field = format!("{spec_path}.tolerations[{i}]");
         let operator = t.operator.as_deref().unwrap_or_default();
