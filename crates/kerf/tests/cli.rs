@@ -174,6 +174,25 @@ spec:
     let bad = kerf(&["simulate", "--min-values-policy", "Loose", path]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("--min-values-policy"));
+
+    // `kerf explain` takes the controller's policy too, so it explains what
+    // that controller does.
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["explain", "pod", "default/big", "--from", path];
+        args.extend_from_slice(extra);
+        text(&kerf(&args).stdout)
+    };
+    let strict = explain(&[]);
+    assert!(
+        strict.starts_with("pod default/big: unschedulable") && strict.contains("minValues"),
+        "{strict}"
+    );
+    let best_effort = explain(&["--min-values-policy", "BestEffort"]);
+    assert!(
+        best_effort.starts_with("pod default/big: placed on new node")
+            && best_effort.contains("m5.xlarge"),
+        "{best_effort}"
+    );
 }
 
 #[test]

@@ -70,9 +70,22 @@ struct Common {
     /// Instance catalogue (YAML or JSON) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// As the controller's `--min-values-policy` (the chart's
+    /// settings.minValuesPolicy): explain what that controller would do.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = super::MinValuesPolicy::Strict)]
+    min_values_policy: super::MinValuesPolicy,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
+}
+
+impl Common {
+    fn solve(&self) -> kerf_core::snapshot::SolveOptions {
+        kerf_core::snapshot::SolveOptions {
+            min_values_policy: self.min_values_policy.into(),
+            ..Default::default()
+        }
+    }
 }
 
 pub fn run(args: ExplainArgs) -> i32 {
@@ -85,8 +98,9 @@ pub fn run(args: ExplainArgs) -> i32 {
                     return 2;
                 }
             };
+            let solve = args.common.solve();
             answer(&args.common, render, |state, cloud| async move {
-                kerf_sim::explain::explain_state(&state, &cloud, &Default::default(), &key).await
+                kerf_sim::explain::explain_state(&state, &cloud, &solve, &key).await
             })
         }
         What::Node(args) => {
@@ -98,15 +112,9 @@ pub fn run(args: ExplainArgs) -> i32 {
                 },
             };
             let node = args.node;
+            let solve = args.common.solve();
             answer(&args.common, render_node, |state, cloud| async move {
-                kerf_sim::explain::explain_node_state(
-                    &state,
-                    &cloud,
-                    &Default::default(),
-                    &run,
-                    &node,
-                )
-                .await
+                kerf_sim::explain::explain_node_state(&state, &cloud, &solve, &run, &node).await
             })
         }
     }
