@@ -73,3 +73,12 @@ step "cargo test"
 cargo test --workspace --no-fail-fast -- --test-threads="${KERF_TEST_THREADS:-2}"
 step "cargo test (kwok build)"
 cargo test -p kerf --bin kerf --no-default-features --features cluster --quiet
+
+# The fuzz targets' properties already ran above: crates/kerf-fuzz replays
+# every seed in fuzz/corpus/ on stable. A short real libFuzzer run needs
+# nightly and cargo-fuzz and, cold, a long build, so it is opt-in:
+# KERF_FUZZ_SECONDS=5 adds about 6 targets x 5 s once scripts/fuzz.sh has built.
+if [[ -n "${KERF_FUZZ_SECONDS:-}" ]]; then
+  step "libFuzzer smoke (scripts/fuzz.sh --seconds $KERF_FUZZ_SECONDS)"
+  scripts/fuzz.sh --seconds "$KERF_FUZZ_SECONDS"
+fi

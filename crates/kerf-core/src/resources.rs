@@ -201,21 +201,24 @@ pub fn format_amount(resource: &str, milli: i64) -> String {
 }
 
 /// Bytes in the largest binary unit that keeps one decimal of precision.
+/// The sign applies to the whole amount (`-1.5Ki`, not `-1.-5Ki`).
 pub fn format_bytes(bytes: i64) -> String {
-    const UNITS: [(&str, i64); 4] = [
+    const UNITS: [(&str, u64); 4] = [
         ("Ti", 1 << 40),
         ("Gi", 1 << 30),
         ("Mi", 1 << 20),
         ("Ki", 1 << 10),
     ];
+    let sign = if bytes < 0 { "-" } else { "" };
+    let magnitude = bytes.unsigned_abs();
     for (suffix, size) in UNITS {
-        if bytes.abs() >= size {
-            let whole = bytes / size;
-            let tenth = (bytes % size) * 10 / size;
+        if magnitude >= size {
+            let whole = magnitude / size;
+            let tenth = (magnitude % size) * 10 / size;
             return if tenth == 0 {
-                format!("{whole}{suffix}")
+                format!("{sign}{whole}{suffix}")
             } else {
-                format!("{whole}.{tenth}{suffix}")
+                format!("{sign}{whole}.{tenth}{suffix}")
             };
         }
     }
@@ -278,5 +281,10 @@ mod tests {
         assert_eq!(format_amount(CPU, 1500), "1500m");
         assert_eq!(format_amount(CPU, 2000), "2");
         assert_eq!(format_amount(MEMORY, (3 << 29) * MILLI), "1.5Gi");
+        // Found by fuzzing (fuzz/corpus/quantity): negative amounts printed
+        // "-1.-5Ki", which is not a quantity.
+        assert_eq!(format_amount(MEMORY, -1536 * MILLI), "-1.5Ki");
+        assert_eq!(format_bytes(-2048), "-2Ki");
+        assert_eq!(format_bytes(i64::MIN), "-8388608Ti");
     }
 }

@@ -137,12 +137,15 @@ impl Requirement {
                 lt: Some(integer()?),
                 ..Requirement::exists(key)
             },
+            // Bounds are kept exclusive: `Gte n` is `Gt n-1`. At the ends of
+            // the i64 range that saturates, so `Gte i64::MIN` (`Lte i64::MAX`)
+            // leaves out that one value instead of overflowing.
             "Gte" => Requirement {
-                gt: Some(integer()? - 1),
+                gt: Some(integer()?.saturating_sub(1)),
                 ..Requirement::exists(key)
             },
             "Lte" => Requirement {
-                lt: Some(integer()? + 1),
+                lt: Some(integer()?.saturating_add(1)),
                 ..Requirement::exists(key)
             },
             other => {

@@ -90,6 +90,19 @@ fn bounds() {
 }
 
 #[test]
+fn inclusive_bounds_at_the_ends_of_the_range_saturate() {
+    // Found by fuzzing (fuzz/corpus/requirements): `Gte i64::MIN` overflowed.
+    let min = i64::MIN.to_string();
+    let max = i64::MAX.to_string();
+    let gte = r("k", "Gte", &[&min]);
+    assert!(gte.has("0") && gte.has(&(i64::MIN + 1).to_string()) && !gte.has("x"));
+    let lte = r("k", "Lte", &[&max]);
+    assert!(lte.has("0") && lte.has(&(i64::MAX - 1).to_string()) && !lte.has("x"));
+    assert!(r("k", "Gte", &["5"]).has("5") && !r("k", "Gte", &["5"]).has("4"));
+    assert!(r("k", "Lte", &["5"]).has("5") && !r("k", "Lte", &["5"]).has("6"));
+}
+
+#[test]
 fn unknown_operator_is_an_error() {
     let err = Requirement::new("k", "Gte2", &[]).expect_err("unknown operator");
     assert!(err.message.contains("Gte2"));
