@@ -190,18 +190,25 @@ pub(super) fn quiet(
 
 /// The rules consolidation adds: `consolidateAfter` passed, the pool's
 /// policy, and a price to compare replacements with.
+///
+/// Checked in Karpenter's order (its consolidation `ShouldDisrupt`):
+/// `consolidateAfter: Never`, then the policy, then the time left, so a busy
+/// node of a WhenEmpty pool is kept for the policy, which no wait changes.
 fn consolidatable(
     now: Timestamp,
     facts: &NodeFacts,
     pool: &PoolPolicy,
     pods: usize,
 ) -> Result<Consolidation, KeptReason> {
+    if pool.consolidate_after.is_none() {
+        return Err(KeptReason::ConsolidateAfterNever);
+    }
+    if pods > 0 && pool.policy == Policy::WhenEmpty {
+        return Err(KeptReason::OnlyWhenEmpty);
+    }
     quiet(now, facts, pool)?;
     if pods == 0 {
         return Ok(Consolidation::Empty);
-    }
-    if pool.policy == Policy::WhenEmpty {
-        return Err(KeptReason::OnlyWhenEmpty);
     }
     if facts.price.is_none() {
         return Err(KeptReason::UnknownPrice);

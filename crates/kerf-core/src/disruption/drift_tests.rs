@@ -125,11 +125,10 @@ fn drift_ignores_consolidate_after_the_when_empty_policy_and_an_unknown_price() 
         .input(policy, &["on-demand"]);
     input.nodes[0].last_pod_event = Some("2026-12-05T11:55:00Z".parse().unwrap());
     input.nodes[0].price = None;
+    // Karpenter names the policy first: no wait would make this node go.
     assert_eq!(
         kept_reason(&decide(&input), "busy"),
-        &KeptReason::ConsolidateAfter {
-            remaining: Duration::from_secs(300)
-        }
+        &KeptReason::OnlyWhenEmpty
     );
     let command = command_of(&drift(input, &["busy"]));
     assert_eq!(
