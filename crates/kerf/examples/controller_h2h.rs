@@ -29,7 +29,7 @@ use h2h::controllers::{self, Inputs, Ports, Which};
 use h2h::manifests;
 use h2h::proc_stats::Sampler;
 use h2h::scale_down::{self, ScaleDown};
-use h2h::shared::{DEPLOYMENT, apply, apply_crds, kubectl};
+use h2h::shared::{self, DEPLOYMENT, apply, apply_crds, kubectl};
 use h2h::watch::Watches;
 use kerf_cloud::Catalog;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
@@ -170,8 +170,8 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     apply(&plane, "deployment.yaml", DEPLOYMENT)?;
 
     let ports = Ports {
-        metrics: kerf_testenv::free_port().map_err(|e| anyhow::anyhow!("free port: {e}"))?,
-        health: kerf_testenv::free_port().map_err(|e| anyhow::anyhow!("free port: {e}"))?,
+        metrics: shared::free_port()?,
+        health: shared::free_port()?,
     };
     let log = plane
         .dir()
@@ -187,7 +187,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let pid = child.id();
     let sampler = Sampler::start(pid, Duration::from_millis(250));
     let result = async {
-        controllers::wait_ready(ports.health, &mut child, Duration::from_secs(120)).await?;
+        shared::wait_ready(ports.health, &mut child, Duration::from_secs(120)).await?;
         if args.which == Which::Upstream {
             // Upstream's provisioner skips a NodePool until its readiness
             // controller has marked it Ready; that is startup, not scale-up.

@@ -19,7 +19,7 @@ mod shared;
 
 use kerf_cloud::Catalog;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
-use shared::{DEPLOYMENT, apply, apply_crds, kubectl};
+use shared::{DEPLOYMENT, apply, apply_crds, free_port, kubectl, wait_ready};
 
 const PROVISIONER: &str = r#"apiVersion: karpenter.sh/v1alpha5
 kind: Provisioner
@@ -168,7 +168,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .stderr(log)
         .spawn()
         .map_err(|e| anyhow::anyhow!("start {}: {e}", args.kerf.display()))?;
-    let result = match wait_ready(health_port, &mut controller).await {
+    let result = match wait_ready(health_port, &mut controller, Duration::from_secs(60)).await {
         Ok(()) => measure(&plane, &args).await,
         Err(e) => Err(e),
     };
@@ -178,39 +178,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("kerf controller log: {}", log_path.display());
     }
     result
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| anyhow::anyhow!("no free loopback port: {e}"))
-}
-
-/// Waits until the controller answers `/readyz` with 200.
-async fn wait_ready(port: u16, controller: &mut std::process::Child) -> anyhow::Result<()> {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = controller.try_wait() {
-            return Err(anyhow::anyhow!("kerf controller exited with {status}"));
-        }
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let mut reply = String::new();
-            let asked = write!(
-                s,
-                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            );
-            if asked.is_ok()
-                && s.read_to_string(&mut reply).is_ok()
-                && reply.starts_with("HTTP/1.1 200")
-            {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(anyhow::anyhow!("kerf controller not ready after 60 s"))
 }
 
 async fn measure(plane: &ControlPlane, args: &Args) -> anyhow::Result<()> {

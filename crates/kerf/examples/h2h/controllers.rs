@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Which {
@@ -126,31 +125,4 @@ pub fn spawn(
         .stderr(err)
         .spawn()
         .map_err(|e| anyhow::anyhow!("start {}: {e}", inputs.binary.display()))
-}
-
-/// Waits until the controller answers `GET /readyz` with 200.
-pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> anyhow::Result<()> {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(anyhow::anyhow!("controller exited with {status}"));
-        }
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut reply = String::new();
-            let asked = write!(
-                s,
-                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            );
-            if asked.is_ok()
-                && s.read_to_string(&mut reply).is_ok()
-                && reply.starts_with("HTTP/1.1 200")
-            {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(anyhow::anyhow!("controller not ready after {timeout:?}"))
 }

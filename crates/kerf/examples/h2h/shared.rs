@@ -1,8 +1,11 @@
-//! What the scale run (`scale_run`) and the controller head-to-head
-//! (`controller_h2h`) share: the workload both scale, and kubectl against the
-//! run's control plane. Included by path from both examples.
+//! What the scale run (`scale_run`), the controller head-to-head
+//! (`controller_h2h`) and the fault run (`faults`) share: the workload they
+//! scale, kubectl against the run's control plane, a free port, and waiting
+//! for a controller to be ready. Included by path from each example.
 
 use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 use kerf_testenv::ControlPlane;
 
@@ -59,4 +62,36 @@ pub fn apply_crds(plane: &ControlPlane, dir: &Path) -> anyhow::Result<()> {
         ],
     )
     .map(drop)
+}
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    kerf_testenv::free_port().map_err(|e| anyhow::anyhow!("no free loopback port: {e}"))
+}
+
+/// Waits until the controller answers `GET /readyz` with 200.
+pub async fn wait_ready(port: u16, child: &mut Child, timeout: Duration) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(anyhow::anyhow!("controller exited with {status}"));
+        }
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut reply = String::new();
+            let asked = write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            if asked.is_ok()
+                && s.read_to_string(&mut reply).is_ok()
+                && reply.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(anyhow::anyhow!("controller not ready after {timeout:?}"))
 }

@@ -1,0 +1,653 @@
+//! Fault run (a measurement, not a test): a real control plane from
+//! kerf-testenv (etcd, kube-apiserver, kube-controller-manager,
+//! kube-scheduler, kwok) and the real `kerf controller` binary with the kwok
+//! cloud provider and its default disruption settings, SIGKILLed at a random
+//! moment of every round while the cluster changes under it:
+//!
+//! - a Deployment scaled up (provisioning) or down (emptiness and
+//!   consolidation, whose commands wait out the 15 s validation delay),
+//! - a random NodeClaim deleted (termination: drain through the Eviction API),
+//!
+//! next to a Deployment guarded by a PodDisruptionBudget (minAvailable 2 of 3)
+//! and a `karpenter.sh/do-not-disrupt` pod. Every `--settle-every` rounds,
+//! and at the end, the run waits for the cluster to settle and records what
+//! did not: pods Pending, Nodes without a NodeClaim (leaked instances),
+//! NodeClaims whose Node is gone, objects stuck deleting (finalizers), and
+//! `karpenter.sh/disrupted` taints left behind. Throughout it records the
+//! fewest Ready guarded pods (the PDB), whether the do-not-disrupt pod was
+//! ever replaced, and every NodeClaim that never held a pod (a launch made
+//! twice for one batch shows up there).
+//!
+//! Run with `bench/faults.sh` (builds the binary and the example); prints a
+//! summary and one Markdown table row for `docs/reliability.md`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+// The shared workload goes unused: this run scales its own, bigger pods.
+#[allow(dead_code)]
+#[path = "h2h/shared.rs"]
+mod shared;
+
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+use shared::{apply, apply_crds, free_port, kubectl, wait_ready};
+
+/// The pool: four m5 sizes, on-demand, one zone, consolidation at once, the
+/// default budget (10% of nodes).
+const NODE_POOL: &str = r#"apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata:
+  name: default
+spec:
+  role: KarpenterNodeRole-kerf-faults
+  amiSelectorTerms:
+    - alias: al2023@latest
+  subnetSelectorTerms:
+    - tags: {karpenter.sh/discovery: kerf-faults}
+  securityGroupSelectorTerms:
+    - tags: {karpenter.sh/discovery: kerf-faults}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: general
+spec:
+  template:
+    spec:
+      nodeClassRef:
+        group: karpenter.k8s.aws
+        kind: EC2NodeClass
+        name: default
+      requirements:
+        - key: node.kubernetes.io/instance-type
+          operator: In
+          values: ["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge"]
+        - key: karpenter.sh/capacity-type
+          operator: In
+          values: ["on-demand"]
+        - key: topology.kubernetes.io/zone
+          operator: In
+          values: ["us-east-1a"]
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: 0s
+"#;
+
+/// The scaled workload, a guarded one with its PDB, and a do-not-disrupt pod.
+const WORKLOADS: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: scale
+spec:
+  replicas: 0
+  selector:
+    matchLabels: {app: scale}
+  template:
+    metadata:
+      labels: {app: scale}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.9
+          resources:
+            requests: {cpu: 500m, memory: 512Mi}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: guarded
+spec:
+  replicas: 3
+  selector:
+    matchLabels: {app: guarded}
+  template:
+    metadata:
+      labels: {app: guarded}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.9
+          resources:
+            requests: {cpu: 250m, memory: 256Mi}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: guarded
+spec:
+  minAvailable: 2
+  selector:
+    matchLabels: {app: guarded}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pinned
+  labels: {app: pinned}
+  annotations:
+    karpenter.sh/do-not-disrupt: "true"
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: pause
+      image: registry.k8s.io/pause:3.9
+      resources:
+        requests: {cpu: 250m, memory: 256Mi}
+"#;
+
+const GUARDED_MIN_AVAILABLE: usize = 2;
+
+struct Args {
+    kerf: PathBuf,
+    kills: usize,
+    seed: u64,
+    settle_every: usize,
+    settle_timeout: Duration,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let default_kerf = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("kerf"))
+        .ok_or_else(|| anyhow::anyhow!("cannot find the target directory"))?;
+    let mut out = Args {
+        kerf: default_kerf,
+        kills: 50,
+        seed: 1,
+        settle_every: 5,
+        settle_timeout: Duration::from_secs(300),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|e| anyhow::anyhow!("{flag} {v:?}: {e}"))
+        };
+        match flag.as_str() {
+            "--kerf" => out.kerf = PathBuf::from(value),
+            "--kills" => out.kills = number(&value)? as usize,
+            "--seed" => out.seed = number(&value)?,
+            "--settle-every" => out.settle_every = (number(&value)? as usize).max(1),
+            "--settle-timeout-secs" => out.settle_timeout = Duration::from_secs(number(&value)?),
+            _ => {
+                return Err(anyhow::anyhow!(
+                    "unknown flag {flag} (--kerf, --kills, --seed, --settle-every, --settle-timeout-secs)"
+                ));
+            }
+        }
+    }
+    if !out.kerf.is_file() {
+        return Err(anyhow::anyhow!(
+            "kerf binary {} not found (build it, or pass --kerf)",
+            out.kerf.display()
+        ));
+    }
+    Ok(out)
+}
+
+/// What one round does before the controller is killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    ScaleUp,
+    ScaleDown,
+    DeleteClaim,
+}
+
+/// The cluster as the run reads it (one `kubectl get` of claims, nodes and pods).
+#[derive(Default)]
+struct Snapshot {
+    /// claim name → (its node, deleting)
+    claims: BTreeMap<String, (Option<String>, bool)>,
+    /// managed node name → (deleting, has the disrupted taint, replacements its command waits for)
+    nodes: BTreeMap<String, (bool, bool, Vec<String>)>,
+    /// (app label, uid, node, Running and Ready, deleting)
+    pods: Vec<(String, String, Option<String>, bool, bool)>,
+}
+
+fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
+    let text = kubectl(
+        plane,
+        &[
+            "get",
+            "nodeclaims,nodes,pods",
+            "-n",
+            "default",
+            "-o",
+            "json",
+        ],
+    )?;
+    let list: Value = serde_json::from_str(&text)?;
+    let mut out = Snapshot::default();
+    let str_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    for item in list["items"].as_array().into_iter().flatten() {
+        let name = str_at(item, "/metadata/name").unwrap_or_default();
+        let deleting = item.pointer("/metadata/deletionTimestamp").is_some();
+        match item["kind"].as_str() {
+            Some("NodeClaim") => {
+                out.claims
+                    .insert(name, (str_at(item, "/status/nodeName"), deleting));
+            }
+            Some("Node")
+                if item
+                    .pointer("/metadata/labels/karpenter.sh~1nodepool")
+                    .is_some() =>
+            {
+                let disrupted = item["spec"]["taints"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|t| t["key"] == "karpenter.sh/disrupted");
+                let replacements =
+                    str_at(item, "/metadata/annotations/kerf.sh~1disruption-command")
+                        .and_then(|a| serde_json::from_str::<Value>(&a).ok())
+                        .and_then(|r| r["replacements"].as_array().cloned())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect();
+                out.nodes.insert(name, (deleting, disrupted, replacements));
+            }
+            Some("Pod") => {
+                let ready = item["status"]["phase"] == "Running"
+                    && item["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+                out.pods.push((
+                    str_at(item, "/metadata/labels/app").unwrap_or_default(),
+                    str_at(item, "/metadata/uid").unwrap_or_default(),
+                    str_at(item, "/spec/nodeName"),
+                    ready,
+                    deleting,
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// What the run saw over its whole length.
+#[derive(Default)]
+struct Record {
+    /// claim → (the action of the round it appeared in, held a pod, was a disruption replacement)
+    claims: BTreeMap<String, (Action, bool, bool)>,
+    fewest_guarded_ready: Option<usize>,
+    pinned_uids: BTreeSet<String>,
+    /// Claims seen once and gone since (terminated).
+    gone: BTreeSet<String>,
+    polls: usize,
+}
+
+impl Record {
+    fn observe(&mut self, s: &Snapshot, action: Action) {
+        self.polls += 1;
+        self.gone.extend(
+            self.claims
+                .keys()
+                .filter(|c| !s.claims.contains_key(*c))
+                .cloned(),
+        );
+        let busy: BTreeSet<&str> = s
+            .pods
+            .iter()
+            .filter(|p| !p.4)
+            .filter_map(|p| p.2.as_deref())
+            .collect();
+        let replacements: BTreeSet<&str> = s
+            .nodes
+            .values()
+            .flat_map(|n| n.2.iter().map(String::as_str))
+            .collect();
+        for (name, (node, _)) in &s.claims {
+            let entry = self
+                .claims
+                .entry(name.clone())
+                .or_insert((action, false, false));
+            entry.1 |= node.as_deref().is_some_and(|n| busy.contains(n));
+            entry.2 |= replacements.contains(name.as_str());
+        }
+        let guarded = s.pods.iter().filter(|p| p.0 == "guarded" && p.3).count();
+        // Counted once the guarded pods first ran: before that, scale-up is not a disruption.
+        if self.fewest_guarded_ready.is_some() || guarded >= 3 {
+            let fewest = self.fewest_guarded_ready.get_or_insert(guarded);
+            *fewest = (*fewest).min(guarded);
+        }
+        self.pinned_uids.extend(
+            s.pods
+                .iter()
+                .filter(|p| p.0 == "pinned")
+                .map(|p| p.1.clone()),
+        );
+    }
+
+    /// Claims that never held a pod, by the action of the round that made
+    /// them, leaving out disruption replacements.
+    fn unused(&self) -> BTreeMap<Action, Vec<String>> {
+        let mut out: BTreeMap<Action, Vec<String>> = BTreeMap::new();
+        for (name, (action, held, replacement)) in &self.claims {
+            if !held && !replacement {
+                out.entry(*action).or_default().push(name.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What is wrong with a settled cluster wanting `replicas` scaled pods.
+fn faults(s: &Snapshot, replicas: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (app, want) in [("scale", replicas), ("guarded", 3), ("pinned", 1)] {
+        let live: Vec<_> = s.pods.iter().filter(|p| p.0 == app && !p.4).collect();
+        let ready = live.iter().filter(|p| p.3).count();
+        let total = live.len();
+        if ready != want || total != want {
+            out.push(format!("{app}: {ready} Ready of {total}, want {want}"));
+        }
+    }
+    let claimed: BTreeSet<&str> = s.claims.values().filter_map(|c| c.0.as_deref()).collect();
+    for (node, (deleting, disrupted, _)) in &s.nodes {
+        if !claimed.contains(node.as_str()) {
+            out.push(format!("node {node} has no NodeClaim (leaked)"));
+        }
+        if *deleting {
+            out.push(format!("node {node} stuck deleting"));
+        }
+        if *disrupted {
+            out.push(format!(
+                "node {node} keeps the karpenter.sh/disrupted taint"
+            ));
+        }
+    }
+    for (claim, (node, deleting)) in &s.claims {
+        if *deleting {
+            out.push(format!("nodeclaim {claim} stuck deleting"));
+        }
+        if let Some(node) = node
+            && !s.nodes.contains_key(node)
+        {
+            out.push(format!("nodeclaim {claim}: its node {node} is gone"));
+        }
+    }
+    out
+}
+
+/// The controller, started as `bench/faults.sh` builds it.
+struct Controller {
+    kerf: PathBuf,
+    kubeconfig: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    starts: usize,
+}
+
+impl Controller {
+    async fn start(&mut self) -> anyhow::Result<()> {
+        let health = free_port()?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut child = Command::new(&self.kerf)
+            .args(["controller", "--cluster-name", "kerf-faults"])
+            .args(["--cloud-provider", "kwok"])
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--metrics-port", &free_port()?.to_string()])
+            .args(["--health-port", &health.to_string()])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("start {}: {e}", self.kerf.display()))?;
+        wait_ready(health, &mut child, Duration::from_secs(60)).await?;
+        self.child = Some(child);
+        self.starts += 1;
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGKILL: no shutdown path runs.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Polls the cluster into `record` for `for_how_long`.
+fn watch(
+    plane: &ControlPlane,
+    record: &mut Record,
+    action: Action,
+    for_how_long: Duration,
+) -> anyhow::Result<Snapshot> {
+    let until = Instant::now() + for_how_long;
+    loop {
+        let s = read(plane)?;
+        record.observe(&s, action);
+        if Instant::now() >= until {
+            return Ok(s);
+        }
+        std::thread::sleep(Duration::from_millis(500).min(until - Instant::now()));
+    }
+}
+
+/// Waits until nothing is wrong; returns how long it took, or what is still wrong.
+fn settle(
+    plane: &ControlPlane,
+    record: &mut Record,
+    action: Action,
+    replicas: usize,
+    timeout: Duration,
+) -> anyhow::Result<Result<Duration, Vec<String>>> {
+    let start = Instant::now();
+    loop {
+        let s = watch(plane, record, action, Duration::from_secs(1))?;
+        let wrong = faults(&s, replicas);
+        if wrong.is_empty() {
+            return Ok(Ok(start.elapsed()));
+        }
+        if start.elapsed() > timeout {
+            return Ok(Err(wrong));
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let options = ControlPlaneOptions::new()
+        .with_controller_manager()
+        .with_scheduler()
+        .with_kwok()
+        .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
+    let plane = ControlPlane::start(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("start the control plane: {e}"))?;
+    apply_crds(
+        &plane,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds"),
+    )?;
+    let mut controller = Controller {
+        kerf: args.kerf.clone(),
+        kubeconfig: plane.kubeconfig_path().to_path_buf(),
+        log: plane.dir().join("kerf-controller-faults.log"),
+        child: None,
+        starts: 0,
+    };
+    controller.start().await?;
+    apply(&plane, "pool.yaml", NODE_POOL)?;
+    apply(&plane, "workloads.yaml", WORKLOADS)?;
+
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let mut record = Record::default();
+    let mut replicas = 0usize;
+    let mut settles = Vec::new();
+    let mut unsettled = Vec::new();
+    let started = Instant::now();
+    for round in 1..=args.kills {
+        let action = match rng.random_range(0..10) {
+            0..5 => Action::ScaleUp,
+            5..8 => Action::ScaleDown,
+            _ => Action::DeleteClaim,
+        };
+        match action {
+            Action::ScaleUp => {
+                replicas = rng.random_range(replicas.max(4) + 1..=replicas.max(4) + 24)
+            }
+            Action::ScaleDown => replicas = rng.random_range(0..=replicas / 2),
+            Action::DeleteClaim => {}
+        }
+        let mut did = format!("{action:?}");
+        if action == Action::DeleteClaim {
+            // Not the do-not-disrupt pod's node: deleting a claim overrides it.
+            let s = read(&plane)?;
+            let pinned: BTreeSet<&str> = s
+                .pods
+                .iter()
+                .filter(|p| p.0 == "pinned")
+                .filter_map(|p| p.2.as_deref())
+                .collect();
+            let victims: Vec<&String> = s
+                .claims
+                .iter()
+                .filter(|(_, (node, deleting))| {
+                    !deleting && node.as_deref().is_some_and(|n| !pinned.contains(n))
+                })
+                .map(|(name, _)| name)
+                .collect();
+            if !victims.is_empty() {
+                let victim = victims[rng.random_range(0..victims.len())].clone();
+                kubectl(&plane, &["delete", "nodeclaim", &victim, "--wait=false"])?;
+                did = format!("DeleteClaim {victim}");
+            }
+        } else {
+            kubectl(
+                &plane,
+                &[
+                    "scale",
+                    "deployment",
+                    "scale",
+                    "--replicas",
+                    &replicas.to_string(),
+                ],
+            )?;
+            did = format!("{action:?} to {replicas}");
+        }
+        // A scale-down's commands wait out the 15 s validation delay before
+        // they act: kill late enough to land in and after it.
+        let window = match action {
+            Action::ScaleDown => 5_000..45_000,
+            Action::ScaleUp | Action::DeleteClaim => 0..15_000,
+        };
+        let before_kill = Duration::from_millis(rng.random_range(window));
+        watch(&plane, &mut record, action, before_kill)?;
+        controller.kill();
+        let down = Duration::from_millis(rng.random_range(0..3_000));
+        watch(&plane, &mut record, action, down)?;
+        controller.start().await?;
+        println!("round {round:>2}: {did}, killed after {before_kill:.1?}, down {down:.1?}");
+        if round % args.settle_every == 0 || round == args.kills {
+            match settle(&plane, &mut record, action, replicas, args.settle_timeout)? {
+                Ok(took) => {
+                    println!("  settled in {took:.1?}");
+                    settles.push(took);
+                }
+                Err(wrong) => {
+                    println!("  NOT settled after {:?}: {wrong:?}", args.settle_timeout);
+                    unsettled.push((round, wrong));
+                }
+            }
+        }
+    }
+    controller.kill();
+
+    let unused = record.unused();
+    let launched = record.claims.len();
+    let replacements = record.claims.values().filter(|c| c.2).count();
+    let fewest = record.fewest_guarded_ready.unwrap_or(0);
+    let pinned_moved = record.pinned_uids.len().saturating_sub(1);
+    let longest = settles.iter().max().copied().unwrap_or_default();
+    println!();
+    println!("kills:                        {}", args.kills);
+    println!("controller starts:            {}", controller.starts);
+    println!("run time:                     {:.0?}", started.elapsed());
+    println!("cluster polls:                {}", record.polls);
+    println!(
+        "NodeClaims seen:              {launched} ({replacements} disruption replacements, {} terminated)",
+        record.gone.len()
+    );
+    for (action, names) in &unused {
+        println!("never held a pod ({action:?}):  {} {names:?}", names.len());
+    }
+    println!(
+        "settles:                      {} ok, {} not (longest {longest:.1?})",
+        settles.len(),
+        unsettled.len()
+    );
+    for (round, wrong) in &unsettled {
+        println!("  after round {round}: {wrong:?}");
+    }
+    println!("fewest guarded pods Ready:    {fewest} (PDB minAvailable {GUARDED_MIN_AVAILABLE})");
+    println!("do-not-disrupt pod replaced:  {pinned_moved} times");
+    let scale_up_unused = unused.get(&Action::ScaleUp).map_or(0, Vec::len);
+    println!();
+    println!(
+        "| {} | {} | {} | {launched} | {replacements} | {} | {} | {} | {fewest} | {pinned_moved} | {:.0?} |",
+        args.seed,
+        args.kills,
+        unsettled.len(),
+        record.gone.len(),
+        scale_up_unused,
+        unused.values().map(Vec::len).sum::<usize>() - scale_up_unused,
+        longest,
+    );
+    println!("controller log: {}", controller.log.display());
+    let ok = unsettled.is_empty()
+        && fewest >= GUARDED_MIN_AVAILABLE
+        && pinned_moved == 0
+        && scale_up_unused == 0;
+    if !ok {
+        // Keep the plane's folder (logs) for a look.
+        let kept = std::env::temp_dir().join(format!("kerf-faults-{}", args.seed));
+        let _ = std::fs::remove_dir_all(&kept);
+        let _ = Command::new("cp")
+            .arg("-r")
+            .arg(plane.dir())
+            .arg(&kept)
+            .status();
+        println!("logs copied to {}", kept.display());
+    }
+    Ok(ok)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let code = match args() {
+        Ok(args) => match run(args).await {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    };
+    std::process::exit(code);
+}
