@@ -139,6 +139,7 @@ pub async fn patch_ca_bundle(
     validating_name: &str,
     mutating_name: &str,
     ca_pem: &str,
+    service: Option<&WebhookService>,
 ) -> Result<(), PatchCaBundleError> {
     let bundle = ByteString(ca_pem.as_bytes().to_vec());
     set_bundle::<ValidatingWebhookConfiguration>(client, validating_name, |c| {
@@ -153,15 +154,26 @@ pub async fn patch_ca_bundle(
         }
     })
     .await?;
-    patch_conversion_ca_bundle(client, ca_pem).await
+    patch_conversion_ca_bundle(client, ca_pem, service).await
+}
+
+/// The Service the API server reaches this webhook through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookService {
+    pub namespace: String,
+    pub name: String,
 }
 
 /// Sets `spec.conversion.webhook.clientConfig.caBundle` of the CRDs that
-/// convert v1beta1 ([`kerf_api::crds::CONVERTED`]) to `ca_pem`. A CRD without
-/// a conversion webhook (installed from an older kerf) is left alone.
+/// convert v1beta1 ([`kerf_api::crds::CONVERTED`]) to `ca_pem`, and points a
+/// Service reference at `service`: CRDs are not templated by Helm, so the
+/// committed ones name `kube-system/kerf-webhook`, and the webhook corrects
+/// that to wherever the chart installed it (a `url` is left alone). A CRD
+/// without a conversion webhook (installed from an older kerf) is left alone.
 pub async fn patch_conversion_ca_bundle(
     client: &Client,
     ca_pem: &str,
+    service: Option<&WebhookService>,
 ) -> Result<(), PatchCaBundleError> {
     let bundle = ByteString(ca_pem.as_bytes().to_vec());
     for name in kerf_api::crds::CONVERTED {
@@ -174,6 +186,10 @@ pub async fn patch_conversion_ca_bundle(
                 .and_then(|w| w.client_config.as_mut());
             if let Some(config) = config {
                 config.ca_bundle = Some(bundle.clone());
+                if let (Some(reference), Some(ours)) = (config.service.as_mut(), service) {
+                    reference.namespace.clone_from(&ours.namespace);
+                    reference.name.clone_from(&ours.name);
+                }
             }
         })
         .await?;

@@ -178,6 +178,8 @@ async fn v1beta1_objects_read_back_as_v1_and_v1_objects_as_v1beta1() {
             sans: vec!["127.0.0.1".into()],
         },
         configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
+        // Reached by URL here: no Service to point the CRDs at.
+        service: None,
         refresh: Duration::from_secs(2),
     };
     let webhook = tokio::spawn(run(options, Some(client.clone()), async {
@@ -315,4 +317,59 @@ async fn v1beta1_objects_read_back_as_v1_and_v1_objects_as_v1beta1() {
 
     stop.send(()).expect("stop the webhook");
     webhook.await.expect("join").expect("webhook ran cleanly");
+}
+
+/// The committed CRDs name `kube-system/kerf-webhook` (Helm does not template
+/// `crds/`); the webhook points their conversion at the Service it runs
+/// behind, with its CA, wherever the chart installed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_points_the_crds_conversion_at_its_own_service() {
+    let plane = ControlPlane::start(ControlPlaneOptions::new())
+        .await
+        .expect("start etcd + kube-apiserver");
+    let client = plane.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in kerf_api::crds::all() {
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("create CRD");
+    }
+    let ours = configurations::WebhookService {
+        namespace: "autoscaling".into(),
+        name: "kerf".into(),
+    };
+    let ca = kerf_webhook::certs::CertBundle::generate(
+        &["kerf.autoscaling.svc".into()],
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect("a CA")
+    .ca_pem;
+    configurations::patch_conversion_ca_bundle(&client, &ca, Some(&ours))
+        .await
+        .expect("patch the CRDs");
+    for name in kerf_api::crds::CONVERTED {
+        let crd = crds.get(name).await.expect("CRD");
+        let config = crd
+            .spec
+            .conversion
+            .and_then(|c| c.webhook)
+            .and_then(|w| w.client_config)
+            .expect("a conversion webhook");
+        let service = config.service.expect("a Service reference");
+        assert_eq!(
+            (
+                service.namespace.as_str(),
+                service.name.as_str(),
+                service.path.as_deref(),
+                service.port
+            ),
+            ("autoscaling", "kerf", Some("/convert"), Some(443)),
+            "{name}"
+        );
+        assert_eq!(
+            config.ca_bundle.map(|b| b.0),
+            Some(ca.as_bytes().to_vec()),
+            "{name}"
+        );
+    }
 }
