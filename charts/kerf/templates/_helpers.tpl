@@ -85,12 +85,12 @@ nodeAffinity:
   resources: [awsnodetemplates]
   scope: Cluster
 - apiGroups: [karpenter.sh]
-  apiVersions: [v1]
+  apiVersions: [v1, v1beta1]
   operations: [CREATE, UPDATE]
   resources: [nodepools]
   scope: Cluster
 - apiGroups: [karpenter.k8s.aws]
-  apiVersions: [v1]
+  apiVersions: [v1, v1beta1]
   operations: [CREATE, UPDATE]
   resources: [ec2nodeclasses]
   scope: Cluster

@@ -8,6 +8,7 @@
 //! | [`v1alpha5`] | `karpenter.sh/v1alpha5` Provisioner |
 //! | [`v1alpha1`] | `karpenter.k8s.aws/v1alpha1` AWSNodeTemplate and the inline AWS provider |
 //! | [`v1`] | `karpenter.sh/v1` NodePool and NodeClaim, `karpenter.k8s.aws/v1` EC2NodeClass |
+//! | [`v1beta1`] | `karpenter.sh/v1beta1` NodePool and NodeClaim, `karpenter.k8s.aws/v1beta1` EC2NodeClass, and their conversion to and from v1 |
 //! | [`labels`] | well-known labels, restricted domains, beta-label normalisation |
 //! | [`validation`] | `validate()` for every kind; [`ValidationError`](validation::ValidationError) |
 //! | [`defaults`] | `set_defaults()` for every kind |
@@ -48,6 +49,7 @@ mod schema;
 pub mod v1;
 pub mod v1alpha1;
 pub mod v1alpha5;
+pub mod v1beta1;
 pub mod validation;
 
 pub use validation::{FieldError, ValidationError};

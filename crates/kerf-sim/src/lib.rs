@@ -19,6 +19,7 @@ pub mod explain;
 pub mod limits;
 pub mod load;
 pub mod report;
+mod v1beta1;
 pub mod validate;
 pub mod workloads;
 

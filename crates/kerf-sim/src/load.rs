@@ -32,15 +32,22 @@ pub struct Loaded {
     /// Where each NodePool and Provisioner was read (`Kind/name`), for
     /// errors found once the whole input is in.
     pub pool_documents: BTreeMap<String, Location>,
+    /// v1beta1 NodeClaims read, whose `expireAfter` comes from their pool.
+    pub v1beta1_claims: Vec<String>,
 }
 
-/// The kinds `kerf simulate` reads, with the apiVersion each must have.
+/// The kinds `kerf simulate` reads, with the apiVersions each may have (a
+/// kind listed twice has two). v1beta1 objects are converted to v1 as
+/// Karpenter v1.0 converts them ([`crate::v1beta1`]).
 pub const KINDS: &[(&str, &str)] = &[
     ("Provisioner", "karpenter.sh/v1alpha5"),
     ("AWSNodeTemplate", "karpenter.k8s.aws/v1alpha1"),
     ("NodePool", "karpenter.sh/v1"),
+    ("NodePool", "karpenter.sh/v1beta1"),
     ("EC2NodeClass", "karpenter.k8s.aws/v1"),
+    ("EC2NodeClass", "karpenter.k8s.aws/v1beta1"),
     ("NodeClaim", "karpenter.sh/v1"),
+    ("NodeClaim", "karpenter.sh/v1beta1"),
     ("Deployment", "apps/v1"),
     ("ReplicaSet", "apps/v1"),
     ("StatefulSet", "apps/v1"),
@@ -119,6 +126,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, SimError> {
         load_text(&mut loaded, &file, &text)?;
         loaded.files.push(file);
     }
+    crate::v1beta1::finish(&mut loaded)?;
     check_class_refs(&loaded)?;
     Ok(loaded)
 }
@@ -270,8 +278,14 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         }
         return Ok(());
     }
-    let Some((_, expected)) = KINDS.iter().find(|(k, _)| *k == kind) else {
-        let known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    let versions: Vec<&str> = KINDS
+        .iter()
+        .filter(|(k, _)| *k == kind)
+        .map(|(_, v)| *v)
+        .collect();
+    if versions.is_empty() {
+        let mut known: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        known.dedup();
         return Err(fail(
             &at,
             format!(
@@ -279,12 +293,14 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
                 known.join(", ")
             ),
         ));
-    };
-    if api_version != *expected {
+    }
+    if !versions.contains(&api_version.as_str()) {
+        let expected: Vec<String> = versions.iter().map(|v| format!("{v:?}")).collect();
         return Err(fail(
             &at,
             format!(
-                "apiVersion: {api_version:?} is not supported for {kind}; expected {expected:?}"
+                "apiVersion: {api_version:?} is not supported for {kind}; expected {}",
+                expected.join(" or ")
             ),
         ));
     }
@@ -305,6 +321,9 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         validate::metadata("Pod", &value, "spec.template.metadata").map_err(|m| fail(&at, m))?;
     }
     let state = &mut loaded.state;
+    if api_version.ends_with("/v1beta1") {
+        return crate::v1beta1::apply(loaded, &at, &kind, value);
+    }
     match kind.as_str() {
         "Provisioner" => apply::<kerf_api::v1alpha5::Provisioner>(state, &at, value),
         "AWSNodeTemplate" => apply::<kerf_api::v1alpha1::AWSNodeTemplate>(state, &at, value),
@@ -414,7 +433,11 @@ fn apply<T: Tracked + DeserializeOwned>(
     put(state, at, obj)
 }
 
-fn put<T: Tracked>(state: &mut ClusterState, at: &Location, obj: T) -> Result<(), SimError> {
+pub(crate) fn put<T: Tracked>(
+    state: &mut ClusterState,
+    at: &Location,
+    obj: T,
+) -> Result<(), SimError> {
     let key = obj.state_key().map_err(|e| invalid(at, e))?;
     if state.get::<T>(&key).is_some() {
         return Err(SimError::Input {
@@ -425,7 +448,7 @@ fn put<T: Tracked>(state: &mut ClusterState, at: &Location, obj: T) -> Result<()
     state.apply(obj).map(|_| ()).map_err(|e| invalid(at, e))
 }
 
-fn invalid(at: &Location, e: kerf_state::StateError) -> SimError {
+pub(crate) fn invalid(at: &Location, e: kerf_state::StateError) -> SimError {
     SimError::Input {
         at: at.clone(),
         message: e.to_string(),

@@ -73,14 +73,15 @@ async fn unknown_kind() {
 
 #[tokio::test]
 async fn wrong_api_version() {
-    let text = "apiVersion: karpenter.sh/v1beta1\nkind: NodePool\nmetadata: {name: x}\n";
+    let text = "apiVersion: karpenter.sh/v1beta2\nkind: NodePool\nmetadata: {name: x}\n";
     let (dir, err) = error(&[("a.yaml", text)]).await;
     assert_mentions(
         &err,
         &[
             &file(&dir, "a.yaml"),
             "document 1",
-            "apiVersion: \"karpenter.sh/v1beta1\"",
+            "apiVersion: \"karpenter.sh/v1beta2\"",
+            "expected \"karpenter.sh/v1\" or \"karpenter.sh/v1beta1\"",
         ],
     );
 }

@@ -278,12 +278,20 @@ impl ClusterState {
                 format!("{} {:?} not found", class_ref.kind, class_ref.name),
             )
         })?;
-        let kubelet = kubelet(
-            "EC2NodeClass",
-            &class_ref.name,
-            "spec.kubelet",
-            class.spec.kubelet.as_ref(),
-        )?;
+        // A pool written as v1beta1 keeps its kubelet block in an annotation,
+        // which outranks the class's (AWS v1.0 `GetKubletConfigurationWithNodePool`).
+        let carried =
+            kerf_api::v1beta1::convert::kubelet_from_annotations(np.metadata.annotations.as_ref())
+                .map_err(|message| StateError::object("NodePool", name, message))?;
+        let kubelet = match &carried {
+            Some(block) => kubelet("NodePool", name, "spec.template.spec.kubelet", Some(block))?,
+            None => kubelet(
+                "EC2NodeClass",
+                &class_ref.name,
+                "spec.kubelet",
+                class.spec.kubelet.as_ref(),
+            )?,
+        };
         Ok(Pool {
             pool: PoolRef {
                 kind: PoolKind::NodePool,

@@ -1,11 +1,13 @@
 //! The Validating- and MutatingWebhookConfiguration objects for the four kinds
-//! (the chart renders the same rules), and patching the CA bundle into them.
+//! (the chart renders the same rules), and patching the CA bundle into them
+//! and into the conversion webhook of the CRDs that serve v1beta1.
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
     ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
 };
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
 use kube::{Client, Resource};
 use serde::Serialize;
@@ -59,13 +61,14 @@ impl Endpoint {
     }
 }
 
-/// One rule per kind: CREATE and UPDATE of the main resource (not status).
+/// One rule per resource, listing every version kerf admits: CREATE and
+/// UPDATE of the main resource (not status).
 pub fn rules() -> Vec<RuleWithOperations> {
     Kind::ALL
         .into_iter()
         .map(|kind| RuleWithOperations {
             api_groups: Some(vec![kind.group().to_string()]),
-            api_versions: Some(vec![kind.version().to_string()]),
+            api_versions: Some(kind.versions().iter().map(|v| v.to_string()).collect()),
             operations: Some(vec!["CREATE".into(), "UPDATE".into()]),
             resources: Some(vec![kind.plural().to_string()]),
             scope: Some("Cluster".into()),
@@ -127,14 +130,16 @@ pub struct PatchCaBundleError {
     source: kube::Error,
 }
 
-/// Sets `caBundle` of every webhook in the named configurations to `ca_pem`
-/// (a configuration that does not exist is an error). Read-modify-replace, so
+/// Sets `caBundle` of every webhook in the named configurations, and of the
+/// CRDs' conversion webhook, to `ca_pem` (an object that does not exist is an
+/// error). Read-modify-replace, so
 /// a concurrent writer makes it retry rather than be overwritten.
 pub async fn patch_ca_bundle(
     client: &Client,
     validating_name: &str,
     mutating_name: &str,
     ca_pem: &str,
+    service: Option<&WebhookService>,
 ) -> Result<(), PatchCaBundleError> {
     let bundle = ByteString(ca_pem.as_bytes().to_vec());
     set_bundle::<ValidatingWebhookConfiguration>(client, validating_name, |c| {
@@ -148,7 +153,48 @@ pub async fn patch_ca_bundle(
             w.client_config.ca_bundle = Some(bundle.clone());
         }
     })
-    .await
+    .await?;
+    patch_conversion_ca_bundle(client, ca_pem, service).await
+}
+
+/// The Service the API server reaches this webhook through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookService {
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Sets `spec.conversion.webhook.clientConfig.caBundle` of the CRDs that
+/// convert v1beta1 ([`kerf_api::crds::CONVERTED`]) to `ca_pem`, and points a
+/// Service reference at `service`: CRDs are not templated by Helm, so the
+/// committed ones name `kube-system/kerf-webhook`, and the webhook corrects
+/// that to wherever the chart installed it (a `url` is left alone). A CRD
+/// without a conversion webhook (installed from an older kerf) is left alone.
+pub async fn patch_conversion_ca_bundle(
+    client: &Client,
+    ca_pem: &str,
+    service: Option<&WebhookService>,
+) -> Result<(), PatchCaBundleError> {
+    let bundle = ByteString(ca_pem.as_bytes().to_vec());
+    for name in kerf_api::crds::CONVERTED {
+        set_bundle::<CustomResourceDefinition>(client, name, |crd| {
+            let config = crd
+                .spec
+                .conversion
+                .as_mut()
+                .and_then(|c| c.webhook.as_mut())
+                .and_then(|w| w.client_config.as_mut());
+            if let Some(config) = config {
+                config.ca_bundle = Some(bundle.clone());
+                if let (Some(reference), Some(ours)) = (config.service.as_mut(), service) {
+                    reference.namespace.clone_from(&ours.namespace);
+                    reference.name.clone_from(&ours.name);
+                }
+            }
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 async fn set_bundle<K>(

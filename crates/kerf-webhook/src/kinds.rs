@@ -1,10 +1,12 @@
-//! The four kinds the webhook admits, how an AdmissionRequest names them, and
-//! their validate/default functions from `kerf-api`.
+//! The kinds the webhook admits (NodePool and EC2NodeClass in v1 and
+//! v1beta1), how an AdmissionRequest names them, and their validate/default
+//! functions from `kerf-api`.
 
 use kerf_api::ValidationError;
 use kerf_api::v1::{EC2NodeClass, NodePool};
 use kerf_api::v1alpha1::AWSNodeTemplate;
 use kerf_api::v1alpha5::Provisioner;
+use kerf_api::v1beta1;
 use kube::core::GroupVersionKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,10 +22,15 @@ pub enum Kind {
     NodePool,
     /// `karpenter.k8s.aws/v1` EC2NodeClass.
     Ec2NodeClass,
+    /// `karpenter.sh/v1beta1` NodePool (served, converted to v1 for storage).
+    NodePoolV1beta1,
+    /// `karpenter.k8s.aws/v1beta1` EC2NodeClass (served, converted to v1 for storage).
+    Ec2NodeClassV1beta1,
 }
 
 impl Kind {
-    /// Every kind, in the order the webhook configurations list them.
+    /// Every resource, in the order the webhook configurations list them
+    /// (one rule each, with every version in [`Kind::versions`]).
     pub const ALL: [Kind; 4] = [
         Kind::Provisioner,
         Kind::AwsNodeTemplate,
@@ -31,11 +38,33 @@ impl Kind {
         Kind::Ec2NodeClass,
     ];
 
+    /// Every kind and version the webhook admits.
+    pub const SERVED: [Kind; 6] = [
+        Kind::Provisioner,
+        Kind::AwsNodeTemplate,
+        Kind::NodePool,
+        Kind::Ec2NodeClass,
+        Kind::NodePoolV1beta1,
+        Kind::Ec2NodeClassV1beta1,
+    ];
+
+    /// The versions of this kind's resource the webhook admits.
+    pub fn versions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Provisioner => &["v1alpha5"],
+            Kind::AwsNodeTemplate => &["v1alpha1"],
+            Kind::NodePool | Kind::Ec2NodeClass => &["v1", "v1beta1"],
+            Kind::NodePoolV1beta1 | Kind::Ec2NodeClassV1beta1 => &["v1beta1"],
+        }
+    }
+
     /// API group.
     pub fn group(self) -> &'static str {
         match self {
-            Kind::Provisioner | Kind::NodePool => "karpenter.sh",
-            Kind::AwsNodeTemplate | Kind::Ec2NodeClass => "karpenter.k8s.aws",
+            Kind::Provisioner | Kind::NodePool | Kind::NodePoolV1beta1 => "karpenter.sh",
+            Kind::AwsNodeTemplate | Kind::Ec2NodeClass | Kind::Ec2NodeClassV1beta1 => {
+                "karpenter.k8s.aws"
+            }
         }
     }
 
@@ -45,6 +74,7 @@ impl Kind {
             Kind::Provisioner => "v1alpha5",
             Kind::AwsNodeTemplate => "v1alpha1",
             Kind::NodePool | Kind::Ec2NodeClass => "v1",
+            Kind::NodePoolV1beta1 | Kind::Ec2NodeClassV1beta1 => "v1beta1",
         }
     }
 
@@ -53,8 +83,8 @@ impl Kind {
         match self {
             Kind::Provisioner => "Provisioner",
             Kind::AwsNodeTemplate => "AWSNodeTemplate",
-            Kind::NodePool => "NodePool",
-            Kind::Ec2NodeClass => "EC2NodeClass",
+            Kind::NodePool | Kind::NodePoolV1beta1 => "NodePool",
+            Kind::Ec2NodeClass | Kind::Ec2NodeClassV1beta1 => "EC2NodeClass",
         }
     }
 
@@ -63,14 +93,14 @@ impl Kind {
         match self {
             Kind::Provisioner => "provisioners",
             Kind::AwsNodeTemplate => "awsnodetemplates",
-            Kind::NodePool => "nodepools",
-            Kind::Ec2NodeClass => "ec2nodeclasses",
+            Kind::NodePool | Kind::NodePoolV1beta1 => "nodepools",
+            Kind::Ec2NodeClass | Kind::Ec2NodeClassV1beta1 => "ec2nodeclasses",
         }
     }
 
     /// The kind an AdmissionRequest's `kind` names, if the webhook serves it.
     pub fn from_gvk(gvk: &GroupVersionKind) -> Option<Kind> {
-        Kind::ALL
+        Kind::SERVED
             .into_iter()
             .find(|k| k.group() == gvk.group && k.version() == gvk.version && k.name() == gvk.kind)
     }
@@ -84,6 +114,18 @@ impl Kind {
             Kind::AwsNodeTemplate => parse::<AWSNodeTemplate>(self, object)?.validate(),
             Kind::NodePool => parse::<NodePool>(self, object)?.validate(),
             Kind::Ec2NodeClass => parse::<EC2NodeClass>(self, object)?.validate(),
+            // The apiserver applied the v1beta1 schema's defaults already;
+            // validation needs them whether or not defaulting ran first.
+            Kind::NodePoolV1beta1 => {
+                let mut np = parse::<v1beta1::NodePool>(self, object)?;
+                np.set_defaults();
+                np.validate()
+            }
+            Kind::Ec2NodeClassV1beta1 => {
+                let mut nc = parse::<v1beta1::EC2NodeClass>(self, object)?;
+                nc.set_defaults();
+                nc.validate()
+            }
         }
         .map_err(|e| denial(&e))
     }
@@ -101,6 +143,10 @@ impl Kind {
             Kind::AwsNodeTemplate => defaulted(self, object, |_: &mut AWSNodeTemplate| {}),
             Kind::NodePool => defaulted(self, object, NodePool::set_defaults),
             Kind::Ec2NodeClass => defaulted(self, object, EC2NodeClass::set_defaults),
+            Kind::NodePoolV1beta1 => defaulted(self, object, v1beta1::NodePool::set_defaults),
+            Kind::Ec2NodeClassV1beta1 => {
+                defaulted(self, object, v1beta1::EC2NodeClass::set_defaults)
+            }
         }
     }
 }

@@ -8,7 +8,8 @@
 //! | Module | Owns |
 //! |---|---|
 //! | [`admission`] | pure handlers: AdmissionReview in, AdmissionReview out; the defaults JSON patch |
-//! | [`kinds`] | the four kinds, their GVKs and validate/default calls |
+//! | [`kinds`] | the kinds (NodePool and EC2NodeClass in v1 and v1beta1), their GVKs and validate/default calls |
+//! | [`conversion`] | pure ConversionReview handler: v1beta1 ⇄ v1 for NodePool, NodeClaim, EC2NodeClass |
 //! | [`server`] | axum + hyper + rustls server with a swappable certificate; connection count, handshake, header, request and body limits |
 //! | [`certs`] | CA + serving certificate generation (rcgen), loading, rotation decisions |
 //! | [`secret`] | the certificate Secret: read, generate, rotate |
@@ -18,6 +19,7 @@
 pub mod admission;
 pub mod certs;
 pub mod configurations;
+pub mod conversion;
 pub mod kinds;
 pub mod run;
 pub mod secret;

@@ -11,7 +11,7 @@ use kube::Client;
 use time::OffsetDateTime;
 
 use crate::certs::{CertBundle, CertError};
-use crate::configurations::patch_ca_bundle;
+use crate::configurations::{WebhookService, patch_ca_bundle};
 use crate::secret::{SecretError, ensure_secret};
 use crate::server::{CertResolver, serve};
 
@@ -39,6 +39,9 @@ pub struct Options {
     /// patch the CA into; `None` leaves them alone (e.g. cert-manager's CA
     /// injector does it).
     pub configurations: Option<(String, String)>,
+    /// The Service in front of this webhook, written into the CRDs'
+    /// conversion config with the CA; `None` leaves their reference alone.
+    pub service: Option<WebhookService>,
     /// How often the certificate is re-read / checked for rotation.
     pub refresh: Duration,
 }
@@ -80,7 +83,9 @@ async fn publish_ca(opts: &Options, client: Option<&Client>, ca_pem: &str) {
     };
     // Retried on the next refresh: the configurations may be created after
     // the webhook starts (e.g. by the same helm release).
-    if let Err(e) = patch_ca_bundle(client, validating, mutating, ca_pem).await {
+    if let Err(e) =
+        patch_ca_bundle(client, validating, mutating, ca_pem, opts.service.as_ref()).await
+    {
         tracing::warn!(error = %e, "caBundle not patched yet");
     }
 }

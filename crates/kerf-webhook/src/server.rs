@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use kube::core::conversion::ConversionReview;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -46,6 +47,8 @@ pub const VALIDATE_PATH: &str = "/validate";
 pub const MUTATE_PATH: &str = "/mutate";
 /// Liveness/readiness path.
 pub const HEALTH_PATH: &str = "/healthz";
+/// Where the CRDs' conversion webhook posts ConversionReviews.
+pub const CONVERT_PATH: &str = "/convert";
 
 /// How often an idle HTTP/2 connection is pinged, and how long the ping may
 /// go unanswered before the connection is closed: a peer that vanished
@@ -165,6 +168,12 @@ pub fn router() -> Router {
         .route(
             MUTATE_PATH,
             post(|Json(review): Json<Review>| async move { Json(admission::mutate(review)) }),
+        )
+        .route(
+            CONVERT_PATH,
+            post(|Json(review): Json<ConversionReview>| async move {
+                Json(crate::conversion::convert(review))
+            }),
         )
         .route(HEALTH_PATH, get(|| async { "ok" }))
 }

@@ -202,6 +202,8 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
             sans: vec!["127.0.0.1".into()],
         },
         configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
+        // Reached by URL here: no Service to point the CRDs at.
+        service: None,
         refresh: Duration::from_secs(2),
     };
     let webhook = tokio::spawn(run(options, Some(client.clone()), async {

@@ -403,3 +403,43 @@ fn patch_only_touches_what_defaulting_changed() {
         "/m/a~1b~0c"
     );
 }
+
+fn beta_class(spec: Value) -> (Value, Review) {
+    let object = json!({"apiVersion": "karpenter.k8s.aws/v1beta1", "kind": "EC2NodeClass",
+                        "metadata": {"name": "beta"}, "spec": spec});
+    let r = review(
+        "karpenter.k8s.aws",
+        "v1beta1",
+        "EC2NodeClass",
+        "CREATE",
+        object.clone(),
+    );
+    (object, r)
+}
+
+#[test]
+fn a_v1beta1_ec2nodeclass_is_defaulted_with_v1beta1s_hop_limit_and_checked_by_its_rules() {
+    let spec = json!({
+        "amiFamily": "AL2", "role": "NodeRole",
+        "subnetSelectorTerms": [{"tags": {"a": "b"}}],
+        "securityGroupSelectorTerms": [{"tags": {"a": "b"}}]
+    });
+    let (original, r) = beta_class(spec.clone());
+    let resp = response(mutate(r));
+    assert_eq!(resp["allowed"], true);
+    let stored = patched(&original, &resp);
+    assert_eq!(
+        stored["spec"]["metadataOptions"]["httpPutResponseHopLimit"],
+        2
+    );
+    assert_eq!(stored["spec"]["amiFamily"], "AL2");
+
+    let mut custom = spec;
+    custom["amiFamily"] = json!("Custom");
+    let (_, r) = beta_class(custom);
+    let resp = response(validate(r));
+    assert_eq!(resp["allowed"], false);
+    let message = resp["status"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("EC2NodeClass \"beta\""), "{message}");
+    assert!(message.contains("spec.amiSelectorTerms"), "{message}");
+}

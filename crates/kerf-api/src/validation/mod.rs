@@ -24,6 +24,7 @@ mod ec2nodeclass;
 pub mod names;
 mod v1;
 mod v1alpha5;
+mod v1beta1;
 
 pub use aws::{validate_aws_node_template_spec, validate_aws_provider};
 pub use ec2nodeclass::validate_ec2_node_class_spec;

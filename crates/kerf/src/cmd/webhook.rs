@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use super::CmdError;
 use kerf_api::duration::GoDuration;
 use kerf_webhook::certs::service_dns_names;
-use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
+use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME, WebhookService};
 use kerf_webhook::run::{CertSource, Options, run as run_webhook};
 
 /// Serve kerf's admission webhook.
@@ -91,6 +91,10 @@ fn options(args: &WebhookArgs) -> Result<Options, CmdError> {
         addr: SocketAddr::new(args.address, args.port),
         cert,
         configurations,
+        service: Some(WebhookService {
+            namespace: args.namespace.clone(),
+            name: args.service_name.clone(),
+        }),
         refresh,
     })
 }
