@@ -81,6 +81,8 @@ fn start_webhook(plane: &ControlPlane, certs: &Path) -> (u16, tokio::sync::onesh
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
         cert: CertSource::Dir(certs.to_path_buf()),
         configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
+        // Outside the cluster: the CRDs keep the Service the chart names.
+        service: None,
         refresh: Duration::from_secs(1),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
