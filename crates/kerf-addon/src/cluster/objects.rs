@@ -113,21 +113,24 @@ pub async fn apply_crds(client: &Client) -> anyhow::Result<StepOutcome> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let (mut created, mut updated) = (false, false);
-    for crd in kerf_api::crds::all() {
+    for mut crd in kerf_api::crds::all() {
         let name = crd.name_any();
         let before = api
             .get_opt(&name)
             .await
             .with_context(|| format!("reading CRD {name}"))?;
+        if let Some(live) = &before {
+            keep_conversion_endpoint(&mut crd, live);
+        }
         let after = api
             .patch(&name, &params, &Patch::Apply(&crd))
             .await
             .with_context(|| format!("applying CRD {name}"))?;
-        // The API server does not write an apply that changes nothing, so an unchanged
-        // resourceVersion means the stored CRD already was this one.
+        // Compared by spec, not resourceVersion: taking co-ownership of the fields the
+        // webhook wrote (its CA and Service) is a write that changes nothing.
         match before {
             None => created = true,
-            Some(b) if b.resource_version() != after.resource_version() => updated = true,
+            Some(b) if b.spec != after.spec => updated = true,
             Some(_) => {}
         }
     }
@@ -138,6 +141,39 @@ pub async fn apply_crds(client: &Client) -> anyhow::Result<StepOutcome> {
     } else {
         StepOutcome::Unchanged
     })
+}
+
+/// The webhook owns where the API server reaches its conversion endpoint: it writes its
+/// CA and its own Service (namespace and name) into the CRDs. Applying the committed
+/// CRDs (which name `kube-system/kerf-webhook` and no CA) over that would break
+/// conversion until the webhook's next refresh, and make every install an update.
+fn keep_conversion_endpoint(crd: &mut CustomResourceDefinition, live: &CustomResourceDefinition) {
+    let config = |c: &CustomResourceDefinition| {
+        c.spec
+            .conversion
+            .as_ref()
+            .and_then(|c| c.webhook.as_ref())
+            .and_then(|w| w.client_config.clone())
+    };
+    let Some(live) = config(live) else {
+        return;
+    };
+    let desired = crd
+        .spec
+        .conversion
+        .as_mut()
+        .and_then(|c| c.webhook.as_mut())
+        .and_then(|w| w.client_config.as_mut());
+    let Some(desired) = desired else {
+        return;
+    };
+    if live.ca_bundle.is_some() {
+        desired.ca_bundle = live.ca_bundle;
+    }
+    if let (Some(desired), Some(live)) = (desired.service.as_mut(), live.service) {
+        desired.namespace = live.namespace;
+        desired.name = live.name;
+    }
 }
 
 /// The Provisioner as install applies it: labelled as kerf's.
