@@ -284,23 +284,34 @@ impl AwsCloudProvider {
         self.profiles.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The kubelet a launch from `class` gets: the one its pool was last
+    /// planned with (the cluster state already chose between the pool's
+    /// carried-over v1beta1 kubelet and the class's `spec.kubelet`), else the
+    /// class's own (a launch before any planning, e.g. after a restart).
     fn kubelet_for(&self, class: &EC2NodeClass) -> Result<KubeletSettings> {
         let name = class.metadata.name.clone().unwrap_or_default();
-        if let Some(k) = &class.spec.kubelet {
-            return kerf_cloud::kubelet::kubelet_settings(k).map_err(|e| {
-                CloudError::other(
-                    "reading the node class kubelet",
-                    format!("EC2NodeClass {name}: spec.kubelet.{e}"),
-                )
-            });
-        }
-        Ok(self
+        let planned = self
             .kubelets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&name)
-            .cloned()
-            .unwrap_or_default())
+            .cloned();
+        if let Some(planned) = planned {
+            return Ok(planned);
+        }
+        class
+            .spec
+            .kubelet
+            .as_ref()
+            .map(kerf_cloud::kubelet::kubelet_settings)
+            .transpose()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                CloudError::other(
+                    "reading the node class kubelet",
+                    format!("EC2NodeClass {name}: spec.kubelet.{e}"),
+                )
+            })
     }
 
     /// Instance types for a resolved class, with unavailable offerings marked.
@@ -415,12 +426,8 @@ impl CloudProvider for AwsCloudProvider {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.clone(), template.kubelet.clone());
-        let (class, resolution) = self.resolve_node_class(name).await?;
-        let kubelet = match &class.spec.kubelet {
-            Some(_) => self.kubelet_for(&class)?,
-            None => template.kubelet.clone(),
-        };
-        self.types_for(&resolution, &kubelet).await
+        let (_, resolution) = self.resolve_node_class(name).await?;
+        self.types_for(&resolution, &template.kubelet).await
     }
 
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {

@@ -264,3 +264,34 @@ async fn instance_types_come_from_describe_instance_types() {
         .expect("arm64 types: there is an arm64 AMI");
     assert_eq!(arm.labels["kubernetes.io/arch"], "arm64");
 }
+
+/// A v1beta1 NodePool's kubelet (carried over in its compatibility
+/// annotation) outranks its EC2NodeClass's `spec.kubelet`, as in AWS v1.0
+/// (`GetKubletConfigurationWithNodePool`). The cluster state makes that choice
+/// and hands the result over in the template; the provider plans with it
+/// rather than choosing again.
+#[tokio::test]
+async fn instance_types_use_the_kubelet_the_pool_was_resolved_with() {
+    let (_moto, c) = start_moto().await;
+    seed(&c).await;
+    let (p, _) = provider_with(c, None);
+    let mut class = node_class("default");
+    class.spec.kubelet = Some(kerf_api::v1::KubeletConfiguration {
+        max_pods: Some(30),
+        ..Default::default()
+    });
+    p.set_node_class(class);
+    let pool_kubelet = kerf_core::template::KubeletSettings {
+        max_pods: Some(4),
+        ..Default::default()
+    };
+    let types = p
+        .instance_types(&NodeTemplateContext::new("default", pool_kubelet))
+        .await
+        .unwrap();
+    let m5 = types
+        .iter()
+        .find(|t| t.name == "m5.large")
+        .expect("m5.large is offered");
+    assert_eq!(m5.capacity.pods, 4 * MILLI);
+}
