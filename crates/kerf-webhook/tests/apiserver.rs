@@ -4,28 +4,27 @@
 //! loopback), and the real kubectl shows the outcome. Fails, never skips, when
 //! the testbed binaries are missing (run scripts/testbed-build.sh).
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::{
+    NAMESPACE, SECRET, create_configurations, create_namespace, start_webhook, wait_established,
+    webhook_ca,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
-use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::api::core::v1::Secret;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, wait_for};
 use kerf_webhook::certs::{CertBundle, RENEW_BEFORE, VALIDITY};
-use kerf_webhook::configurations::{self, Endpoint, MUTATING_NAME, VALIDATING_NAME};
-use kerf_webhook::run::{CertSource, Options, run};
+use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
 use kerf_webhook::secret::bundle_from_secret;
-use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
 use time::OffsetDateTime;
-
-const NAMESPACE: &str = "karpenter";
-const SECRET: &str = "kerf-webhook-cert";
 
 const INVALID_OPERATOR: &str = r#"
 apiVersion: karpenter.sh/v1alpha5
@@ -77,56 +76,10 @@ async fn install_crds(plane: &ControlPlane) {
         .await
         .expect("apply kerf CRDs");
     assert_eq!(applied.len(), 5);
-    let crds: Api<CustomResourceDefinition> = Api::all(plane.client());
     for crd in applied {
-        let name = crd.metadata.name.unwrap();
-        wait_for(
-            &format!("CRD {name} Established"),
-            Duration::from_secs(30),
-            || async {
-                let crd = crds.get(&name).await.ok()?;
-                let established = crd
-                    .status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                established.then_some(())
-            },
-        )
-        .await
-        .unwrap();
+        let name = crd.metadata.name.expect("named");
+        wait_established(&plane.client(), &name).await;
     }
-}
-
-async fn create_namespace(client: &Client, name: &str) {
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(name.into());
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("create namespace");
-}
-
-/// Creates both configurations pointing at `https://127.0.0.1:port` with NO
-/// caBundle: the webhook process must patch it in.
-async fn create_configurations(client: &Client, port: u16) {
-    let endpoint = Endpoint::Url(format!("https://127.0.0.1:{port}"));
-    let mut validating = configurations::validating(VALIDATING_NAME, &endpoint, "", "Fail");
-    let mut mutating = configurations::mutating(MUTATING_NAME, &endpoint, "", "Fail");
-    for w in validating.webhooks.iter_mut().flatten() {
-        w.client_config.ca_bundle = None;
-    }
-    for w in mutating.webhooks.iter_mut().flatten() {
-        w.client_config.ca_bundle = None;
-    }
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &validating)
-        .await
-        .expect("create ValidatingWebhookConfiguration");
-    Api::<MutatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &mutating)
-        .await
-        .expect("create MutatingWebhookConfiguration");
 }
 
 fn write(dir: &Path, name: &str, yaml: &str) -> PathBuf {
@@ -193,31 +146,11 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
 
     // The webhook, as `kerf webhook` runs it: certificate in a Secret it
     // generates, caBundle patched in, HTTPS on 127.0.0.1.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = Options {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        cert: CertSource::Secret {
-            namespace: NAMESPACE.into(),
-            name: SECRET.into(),
-            sans: vec!["127.0.0.1".into()],
-        },
-        configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
-        // Reached by URL here: no Service to point the CRDs at.
-        service: None,
-        refresh: Duration::from_secs(2),
-    };
-    let webhook = tokio::spawn(run(options, Some(client.clone()), async {
-        let _ = stopped.await;
-    }));
+    let webhook = start_webhook(&client, port);
 
     // The caBundle in both configurations is the CA in the Secret.
+    let ca = webhook_ca(&client).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-    let ca = wait_for("the webhook's Secret", Duration::from_secs(30), || async {
-        let secret = secrets.get_opt(SECRET).await.ok()??;
-        secret.data?.get("ca.crt").map(|b| b.0.clone())
-    })
-    .await
-    .unwrap();
     let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
     wait_for("caBundle patched", Duration::from_secs(30), || async {
@@ -367,8 +300,7 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
     );
 
     // 5. Webhook down, failurePolicy Fail: changes to these kinds are refused.
-    stop.send(()).unwrap();
-    webhook.await.unwrap().expect("webhook ran cleanly");
+    webhook.stop().await;
     // (A new object: re-applying an unchanged one sends kubectl no request.)
     let another = write(
         dir.path(),

@@ -5,24 +5,20 @@
 //! the converted fields, and v1 objects read back as v1beta1. Fails, never
 //! skips, when the testbed binaries are missing.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+use common::{
+    NAMESPACE, create_configurations, create_namespace, start_webhook, wait_established, webhook_ca,
 };
-use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, wait_for};
-use kerf_webhook::configurations::{self, Endpoint, MUTATING_NAME, VALIDATING_NAME};
-use kerf_webhook::run::{CertSource, Options, run};
+use kerf_webhook::configurations;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::Value;
-
-const NAMESPACE: &str = "karpenter";
-const SECRET: &str = "kerf-webhook-cert";
 
 const BETA_POOL: &str = r#"
 apiVersion: karpenter.sh/v1beta1
@@ -103,36 +99,8 @@ async fn install_crds(client: &Client, port: u16) {
         crds.create(&PostParams::default(), &crd)
             .await
             .expect("create CRD");
-        wait_for(
-            &format!("CRD {name} Established"),
-            Duration::from_secs(30),
-            || async {
-                let crd = crds.get(&name).await.ok()?;
-                let ok = crd
-                    .status?
-                    .conditions?
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                ok.then_some(())
-            },
-        )
-        .await
-        .expect("established");
+        wait_established(client, &name).await;
     }
-}
-
-async fn create_configurations(client: &Client, port: u16) {
-    let endpoint = Endpoint::Url(format!("https://127.0.0.1:{port}"));
-    let validating = configurations::validating(VALIDATING_NAME, &endpoint, "", "Fail");
-    let mutating = configurations::mutating(MUTATING_NAME, &endpoint, "", "Fail");
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &validating)
-        .await
-        .expect("create ValidatingWebhookConfiguration");
-    Api::<MutatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &mutating)
-        .await
-        .expect("create MutatingWebhookConfiguration");
 }
 
 fn apply(plane: &ControlPlane, dir: &Path, name: &str, yaml: &str) -> (bool, String) {
@@ -161,44 +129,12 @@ async fn v1beta1_objects_read_back_as_v1_and_v1_objects_as_v1beta1() {
     let client = plane.client();
     let port = kerf_testenv::free_port().expect("free port");
     install_crds(&client, port).await;
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(NAMESPACE.into());
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("create namespace");
+    create_namespace(&client, NAMESPACE).await;
     create_configurations(&client, port).await;
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = Options {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        cert: CertSource::Secret {
-            namespace: NAMESPACE.into(),
-            name: SECRET.into(),
-            sans: vec!["127.0.0.1".into()],
-        },
-        configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
-        // Reached by URL here: no Service to point the CRDs at.
-        service: None,
-        refresh: Duration::from_secs(2),
-    };
-    let webhook = tokio::spawn(run(options, Some(client.clone()), async {
-        let _ = stopped.await;
-    }));
+    let webhook = start_webhook(&client, port);
 
     // The CRDs' conversion caBundle is the CA in the webhook's Secret.
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-    let ca = wait_for("the webhook's Secret", Duration::from_secs(30), || async {
-        secrets
-            .get_opt(SECRET)
-            .await
-            .ok()??
-            .data?
-            .get("ca.crt")
-            .map(|b| b.0.clone())
-    })
-    .await
-    .expect("Secret");
+    let ca = webhook_ca(&client).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     wait_for(
         "conversion caBundle patched",
@@ -315,8 +251,7 @@ async fn v1beta1_objects_read_back_as_v1_and_v1_objects_as_v1beta1() {
         "{stderr}"
     );
 
-    stop.send(()).expect("stop the webhook");
-    webhook.await.expect("join").expect("webhook ran cleanly");
+    webhook.stop().await;
 }
 
 /// The committed CRDs name `kube-system/kerf-webhook` (Helm does not template
