@@ -47,8 +47,9 @@ pub const VALIDATE_PATH: &str = "/validate";
 pub const MUTATE_PATH: &str = "/mutate";
 /// Liveness/readiness path.
 pub const HEALTH_PATH: &str = "/healthz";
-/// Where the CRDs' conversion webhook posts ConversionReviews.
-pub const CONVERT_PATH: &str = "/convert";
+/// Where the CRDs' conversion webhook posts ConversionReviews (the path the
+/// CRDs name).
+pub const CONVERT_PATH: &str = kerf_api::crds::CONVERSION_SERVICE.2;
 
 /// How often an idle HTTP/2 connection is pinged, and how long the ping may
 /// go unanswered before the connection is closed: a peer that vanished
