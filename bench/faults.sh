@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fault run for `kerf controller` (a measurement, not a test; see
-# crates/kerf/examples/faults.rs): builds the kerf binary and the faults
+# crates/kerf/examples/faults/): builds the kerf binary and the faults
 # example, then runs it against a real control plane (kerf-testenv binaries
 # from scripts/testbed-build.sh) with the kwok provider, SIGKILLing the
 # controller once per round while the cluster scales up, scales down and

@@ -21,128 +21,24 @@
 //! Run with `bench/faults.sh` (builds the binary and the example); prints a
 //! summary and one Markdown table row for `docs/reliability.md`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod manifests;
+mod observe;
 // The shared workload goes unused: this run scales its own, bigger pods.
 #[allow(dead_code)]
-#[path = "h2h/shared.rs"]
+#[path = "../h2h/shared.rs"]
 mod shared;
 
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
+use manifests::{GUARDED_MIN_AVAILABLE, NODE_POOL, WORKLOADS};
+use observe::{Action, Record, read, settle, watch};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::Value;
 use shared::{apply, apply_crds, free_port, kubectl, wait_ready};
-
-/// The pool: four m5 sizes, on-demand, one zone, consolidation at once, the
-/// default budget (10% of nodes).
-const NODE_POOL: &str = r#"apiVersion: karpenter.k8s.aws/v1
-kind: EC2NodeClass
-metadata:
-  name: default
-spec:
-  role: KarpenterNodeRole-kerf-faults
-  amiSelectorTerms:
-    - alias: al2023@latest
-  subnetSelectorTerms:
-    - tags: {karpenter.sh/discovery: kerf-faults}
-  securityGroupSelectorTerms:
-    - tags: {karpenter.sh/discovery: kerf-faults}
----
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata:
-  name: general
-spec:
-  template:
-    spec:
-      nodeClassRef:
-        group: karpenter.k8s.aws
-        kind: EC2NodeClass
-        name: default
-      requirements:
-        - key: node.kubernetes.io/instance-type
-          operator: In
-          values: ["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge"]
-        - key: karpenter.sh/capacity-type
-          operator: In
-          values: ["on-demand"]
-        - key: topology.kubernetes.io/zone
-          operator: In
-          values: ["us-east-1a"]
-  disruption:
-    consolidationPolicy: WhenEmptyOrUnderutilized
-    consolidateAfter: 0s
-"#;
-
-/// The scaled workload, a guarded one with its PDB, and a do-not-disrupt pod.
-const WORKLOADS: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: scale
-spec:
-  replicas: 0
-  selector:
-    matchLabels: {app: scale}
-  template:
-    metadata:
-      labels: {app: scale}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: pause
-          image: registry.k8s.io/pause:3.9
-          resources:
-            requests: {cpu: 500m, memory: 512Mi}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: guarded
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: guarded}
-  template:
-    metadata:
-      labels: {app: guarded}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: pause
-          image: registry.k8s.io/pause:3.9
-          resources:
-            requests: {cpu: 250m, memory: 256Mi}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata:
-  name: guarded
-spec:
-  minAvailable: 2
-  selector:
-    matchLabels: {app: guarded}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pinned
-  labels: {app: pinned}
-  annotations:
-    karpenter.sh/do-not-disrupt: "true"
-spec:
-  terminationGracePeriodSeconds: 0
-  containers:
-    - name: pause
-      image: registry.k8s.io/pause:3.9
-      resources:
-        requests: {cpu: 250m, memory: 256Mi}
-"#;
-
-const GUARDED_MIN_AVAILABLE: usize = 2;
 
 struct Args {
     kerf: PathBuf,
@@ -196,194 +92,6 @@ fn args() -> anyhow::Result<Args> {
     Ok(out)
 }
 
-/// What one round does before the controller is killed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Action {
-    ScaleUp,
-    ScaleDown,
-    DeleteClaim,
-}
-
-/// The cluster as the run reads it (one `kubectl get` of claims, nodes and pods).
-#[derive(Default)]
-struct Snapshot {
-    /// claim name → (its node, deleting)
-    claims: BTreeMap<String, (Option<String>, bool)>,
-    /// managed node name → (deleting, has the disrupted taint, replacements its command waits for)
-    nodes: BTreeMap<String, (bool, bool, Vec<String>)>,
-    /// (app label, uid, node, Running and Ready, deleting)
-    pods: Vec<(String, String, Option<String>, bool, bool)>,
-}
-
-fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
-    let text = kubectl(
-        plane,
-        &[
-            "get",
-            "nodeclaims,nodes,pods",
-            "-n",
-            "default",
-            "-o",
-            "json",
-        ],
-    )?;
-    let list: Value = serde_json::from_str(&text)?;
-    let mut out = Snapshot::default();
-    let str_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
-    for item in list["items"].as_array().into_iter().flatten() {
-        let name = str_at(item, "/metadata/name").unwrap_or_default();
-        let deleting = item.pointer("/metadata/deletionTimestamp").is_some();
-        match item["kind"].as_str() {
-            Some("NodeClaim") => {
-                out.claims
-                    .insert(name, (str_at(item, "/status/nodeName"), deleting));
-            }
-            Some("Node")
-                if item
-                    .pointer("/metadata/labels/karpenter.sh~1nodepool")
-                    .is_some() =>
-            {
-                let disrupted = item["spec"]["taints"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|t| t["key"] == "karpenter.sh/disrupted");
-                let replacements =
-                    str_at(item, "/metadata/annotations/kerf.sh~1disruption-command")
-                        .and_then(|a| serde_json::from_str::<Value>(&a).ok())
-                        .and_then(|r| r["replacements"].as_array().cloned())
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect();
-                out.nodes.insert(name, (deleting, disrupted, replacements));
-            }
-            Some("Pod") => {
-                let ready = item["status"]["phase"] == "Running"
-                    && item["status"]["conditions"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True");
-                out.pods.push((
-                    str_at(item, "/metadata/labels/app").unwrap_or_default(),
-                    str_at(item, "/metadata/uid").unwrap_or_default(),
-                    str_at(item, "/spec/nodeName"),
-                    ready,
-                    deleting,
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// What the run saw over its whole length.
-#[derive(Default)]
-struct Record {
-    /// claim → (the action of the round it appeared in, held a pod, was a disruption replacement)
-    claims: BTreeMap<String, (Action, bool, bool)>,
-    fewest_guarded_ready: Option<usize>,
-    pinned_uids: BTreeSet<String>,
-    /// Claims seen once and gone since (terminated).
-    gone: BTreeSet<String>,
-    polls: usize,
-}
-
-impl Record {
-    fn observe(&mut self, s: &Snapshot, action: Action) {
-        self.polls += 1;
-        self.gone.extend(
-            self.claims
-                .keys()
-                .filter(|c| !s.claims.contains_key(*c))
-                .cloned(),
-        );
-        let busy: BTreeSet<&str> = s
-            .pods
-            .iter()
-            .filter(|p| !p.4)
-            .filter_map(|p| p.2.as_deref())
-            .collect();
-        let replacements: BTreeSet<&str> = s
-            .nodes
-            .values()
-            .flat_map(|n| n.2.iter().map(String::as_str))
-            .collect();
-        for (name, (node, _)) in &s.claims {
-            let entry = self
-                .claims
-                .entry(name.clone())
-                .or_insert((action, false, false));
-            entry.1 |= node.as_deref().is_some_and(|n| busy.contains(n));
-            entry.2 |= replacements.contains(name.as_str());
-        }
-        let guarded = s.pods.iter().filter(|p| p.0 == "guarded" && p.3).count();
-        // Counted once the guarded pods first ran: before that, scale-up is not a disruption.
-        if self.fewest_guarded_ready.is_some() || guarded >= 3 {
-            let fewest = self.fewest_guarded_ready.get_or_insert(guarded);
-            *fewest = (*fewest).min(guarded);
-        }
-        self.pinned_uids.extend(
-            s.pods
-                .iter()
-                .filter(|p| p.0 == "pinned")
-                .map(|p| p.1.clone()),
-        );
-    }
-
-    /// Claims that never held a pod, by the action of the round that made
-    /// them, leaving out disruption replacements.
-    fn unused(&self) -> BTreeMap<Action, Vec<String>> {
-        let mut out: BTreeMap<Action, Vec<String>> = BTreeMap::new();
-        for (name, (action, held, replacement)) in &self.claims {
-            if !held && !replacement {
-                out.entry(*action).or_default().push(name.clone());
-            }
-        }
-        out
-    }
-}
-
-/// What is wrong with a settled cluster wanting `replicas` scaled pods.
-fn faults(s: &Snapshot, replicas: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for (app, want) in [("scale", replicas), ("guarded", 3), ("pinned", 1)] {
-        let live: Vec<_> = s.pods.iter().filter(|p| p.0 == app && !p.4).collect();
-        let ready = live.iter().filter(|p| p.3).count();
-        let total = live.len();
-        if ready != want || total != want {
-            out.push(format!("{app}: {ready} Ready of {total}, want {want}"));
-        }
-    }
-    let claimed: BTreeSet<&str> = s.claims.values().filter_map(|c| c.0.as_deref()).collect();
-    for (node, (deleting, disrupted, _)) in &s.nodes {
-        if !claimed.contains(node.as_str()) {
-            out.push(format!("node {node} has no NodeClaim (leaked)"));
-        }
-        if *deleting {
-            out.push(format!("node {node} stuck deleting"));
-        }
-        if *disrupted {
-            out.push(format!(
-                "node {node} keeps the karpenter.sh/disrupted taint"
-            ));
-        }
-    }
-    for (claim, (node, deleting)) in &s.claims {
-        if *deleting {
-            out.push(format!("nodeclaim {claim} stuck deleting"));
-        }
-        if let Some(node) = node
-            && !s.nodes.contains_key(node)
-        {
-            out.push(format!("nodeclaim {claim}: its node {node} is gone"));
-        }
-    }
-    out
-}
-
 /// The controller, started as `bench/faults.sh` builds it.
 struct Controller {
     kerf: PathBuf,
@@ -424,45 +132,6 @@ impl Controller {
             // SIGKILL: no shutdown path runs.
             let _ = child.kill();
             let _ = child.wait();
-        }
-    }
-}
-
-/// Polls the cluster into `record` for `for_how_long`.
-fn watch(
-    plane: &ControlPlane,
-    record: &mut Record,
-    action: Action,
-    for_how_long: Duration,
-) -> anyhow::Result<Snapshot> {
-    let until = Instant::now() + for_how_long;
-    loop {
-        let s = read(plane)?;
-        record.observe(&s, action);
-        if Instant::now() >= until {
-            return Ok(s);
-        }
-        std::thread::sleep(Duration::from_millis(500).min(until - Instant::now()));
-    }
-}
-
-/// Waits until nothing is wrong; returns how long it took, or what is still wrong.
-fn settle(
-    plane: &ControlPlane,
-    record: &mut Record,
-    action: Action,
-    replicas: usize,
-    timeout: Duration,
-) -> anyhow::Result<Result<Duration, Vec<String>>> {
-    let start = Instant::now();
-    loop {
-        let s = watch(plane, record, action, Duration::from_secs(1))?;
-        let wrong = faults(&s, replicas);
-        if wrong.is_empty() {
-            return Ok(Ok(start.elapsed()));
-        }
-        if start.elapsed() > timeout {
-            return Ok(Err(wrong));
         }
     }
 }

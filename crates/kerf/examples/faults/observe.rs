@@ -1,0 +1,238 @@
+//! How the fault run reads the cluster ([`read`], one `kubectl get` of
+//! claims, nodes and pods), what it records over the run ([`Record`]), and
+//! what it counts as lost once the cluster should have settled ([`faults`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use kerf_testenv::ControlPlane;
+use serde_json::Value;
+
+use crate::shared::kubectl;
+
+/// What one round does before the controller is killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    ScaleUp,
+    ScaleDown,
+    DeleteClaim,
+}
+
+/// The cluster as the run reads it (one `kubectl get` of claims, nodes and pods).
+#[derive(Default)]
+pub struct Snapshot {
+    /// claim name → (its node, deleting)
+    pub claims: BTreeMap<String, (Option<String>, bool)>,
+    /// managed node name → (deleting, has the disrupted taint, replacements its command waits for)
+    pub nodes: BTreeMap<String, (bool, bool, Vec<String>)>,
+    /// (app label, uid, node, Running and Ready, deleting)
+    pub pods: Vec<(String, String, Option<String>, bool, bool)>,
+}
+
+pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
+    let text = kubectl(
+        plane,
+        &[
+            "get",
+            "nodeclaims,nodes,pods",
+            "-n",
+            "default",
+            "-o",
+            "json",
+        ],
+    )?;
+    let list: Value = serde_json::from_str(&text)?;
+    let mut out = Snapshot::default();
+    let str_at = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    for item in list["items"].as_array().into_iter().flatten() {
+        let name = str_at(item, "/metadata/name").unwrap_or_default();
+        let deleting = item.pointer("/metadata/deletionTimestamp").is_some();
+        match item["kind"].as_str() {
+            Some("NodeClaim") => {
+                out.claims
+                    .insert(name, (str_at(item, "/status/nodeName"), deleting));
+            }
+            Some("Node")
+                if item
+                    .pointer("/metadata/labels/karpenter.sh~1nodepool")
+                    .is_some() =>
+            {
+                let disrupted = item["spec"]["taints"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|t| t["key"] == "karpenter.sh/disrupted");
+                let replacements =
+                    str_at(item, "/metadata/annotations/kerf.sh~1disruption-command")
+                        .and_then(|a| serde_json::from_str::<Value>(&a).ok())
+                        .and_then(|r| r["replacements"].as_array().cloned())
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect();
+                out.nodes.insert(name, (deleting, disrupted, replacements));
+            }
+            Some("Pod") => {
+                let ready = item["status"]["phase"] == "Running"
+                    && item["status"]["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+                out.pods.push((
+                    str_at(item, "/metadata/labels/app").unwrap_or_default(),
+                    str_at(item, "/metadata/uid").unwrap_or_default(),
+                    str_at(item, "/spec/nodeName"),
+                    ready,
+                    deleting,
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// What the run saw over its whole length.
+#[derive(Default)]
+pub struct Record {
+    /// claim → (the action of the round it appeared in, held a pod, was a disruption replacement)
+    pub claims: BTreeMap<String, (Action, bool, bool)>,
+    pub fewest_guarded_ready: Option<usize>,
+    pub pinned_uids: BTreeSet<String>,
+    /// Claims seen once and gone since (terminated).
+    pub gone: BTreeSet<String>,
+    pub polls: usize,
+}
+
+impl Record {
+    pub fn observe(&mut self, s: &Snapshot, action: Action) {
+        self.polls += 1;
+        self.gone.extend(
+            self.claims
+                .keys()
+                .filter(|c| !s.claims.contains_key(*c))
+                .cloned(),
+        );
+        let busy: BTreeSet<&str> = s
+            .pods
+            .iter()
+            .filter(|p| !p.4)
+            .filter_map(|p| p.2.as_deref())
+            .collect();
+        let replacements: BTreeSet<&str> = s
+            .nodes
+            .values()
+            .flat_map(|n| n.2.iter().map(String::as_str))
+            .collect();
+        for (name, (node, _)) in &s.claims {
+            let entry = self
+                .claims
+                .entry(name.clone())
+                .or_insert((action, false, false));
+            entry.1 |= node.as_deref().is_some_and(|n| busy.contains(n));
+            entry.2 |= replacements.contains(name.as_str());
+        }
+        let guarded = s.pods.iter().filter(|p| p.0 == "guarded" && p.3).count();
+        // Counted once the guarded pods first ran: before that, scale-up is not a disruption.
+        if self.fewest_guarded_ready.is_some() || guarded >= 3 {
+            let fewest = self.fewest_guarded_ready.get_or_insert(guarded);
+            *fewest = (*fewest).min(guarded);
+        }
+        self.pinned_uids.extend(
+            s.pods
+                .iter()
+                .filter(|p| p.0 == "pinned")
+                .map(|p| p.1.clone()),
+        );
+    }
+
+    /// Claims that never held a pod, by the action of the round that made
+    /// them, leaving out disruption replacements.
+    pub fn unused(&self) -> BTreeMap<Action, Vec<String>> {
+        let mut out: BTreeMap<Action, Vec<String>> = BTreeMap::new();
+        for (name, (action, held, replacement)) in &self.claims {
+            if !held && !replacement {
+                out.entry(*action).or_default().push(name.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What is wrong with a settled cluster wanting `replicas` scaled pods.
+pub fn faults(s: &Snapshot, replicas: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (app, want) in [("scale", replicas), ("guarded", 3), ("pinned", 1)] {
+        let live: Vec<_> = s.pods.iter().filter(|p| p.0 == app && !p.4).collect();
+        let ready = live.iter().filter(|p| p.3).count();
+        let total = live.len();
+        if ready != want || total != want {
+            out.push(format!("{app}: {ready} Ready of {total}, want {want}"));
+        }
+    }
+    let claimed: BTreeSet<&str> = s.claims.values().filter_map(|c| c.0.as_deref()).collect();
+    for (node, (deleting, disrupted, _)) in &s.nodes {
+        if !claimed.contains(node.as_str()) {
+            out.push(format!("node {node} has no NodeClaim (leaked)"));
+        }
+        if *deleting {
+            out.push(format!("node {node} stuck deleting"));
+        }
+        if *disrupted {
+            out.push(format!(
+                "node {node} keeps the karpenter.sh/disrupted taint"
+            ));
+        }
+    }
+    for (claim, (node, deleting)) in &s.claims {
+        if *deleting {
+            out.push(format!("nodeclaim {claim} stuck deleting"));
+        }
+        if let Some(node) = node
+            && !s.nodes.contains_key(node)
+        {
+            out.push(format!("nodeclaim {claim}: its node {node} is gone"));
+        }
+    }
+    out
+}
+
+/// Polls the cluster into `record` for `for_how_long`.
+pub fn watch(
+    plane: &ControlPlane,
+    record: &mut Record,
+    action: Action,
+    for_how_long: Duration,
+) -> anyhow::Result<Snapshot> {
+    let until = Instant::now() + for_how_long;
+    loop {
+        let s = read(plane)?;
+        record.observe(&s, action);
+        if Instant::now() >= until {
+            return Ok(s);
+        }
+        std::thread::sleep(Duration::from_millis(500).min(until - Instant::now()));
+    }
+}
+
+/// Waits until nothing is wrong; returns how long it took, or what is still wrong.
+pub fn settle(
+    plane: &ControlPlane,
+    record: &mut Record,
+    action: Action,
+    replicas: usize,
+    timeout: Duration,
+) -> anyhow::Result<Result<Duration, Vec<String>>> {
+    let start = Instant::now();
+    loop {
+        let s = watch(plane, record, action, Duration::from_secs(1))?;
+        let wrong = faults(&s, replicas);
+        if wrong.is_empty() {
+            return Ok(Ok(start.elapsed()));
+        }
+        if start.elapsed() > timeout {
+            return Ok(Err(wrong));
+        }
+    }
+}
