@@ -236,6 +236,12 @@ fn webhook_configurations_route_the_four_kinds_to_the_webhook_service() {
         assert_eq!(svc["namespace"], "karpenter");
         assert_eq!(svc["path"], path);
         assert_eq!(svc["port"], service["spec"]["ports"][0]["port"]);
+        // The CRDs' conversion keeps its port (the webhook rewrites only the
+        // Service's namespace and name): it must be the chart's.
+        assert_eq!(
+            json!(kerf_api::crds::CONVERSION_SERVICE.3),
+            service["spec"]["ports"][0]["port"]
+        );
         for rule in hook["rules"].as_array().unwrap() {
             kinds.insert(rule["resources"][0].as_str().unwrap().to_string());
         }

@@ -188,6 +188,14 @@ mod tests {
             Some((VALIDATING_NAME.to_string(), MUTATING_NAME.to_string()))
         );
         assert_eq!(o.refresh, std::time::Duration::from_secs(3600));
+        // The chart's flags are where the CRDs' conversion is pointed.
+        assert_eq!(
+            o.service,
+            Some(WebhookService {
+                namespace: "karpenter".into(),
+                name: "kerf-webhook".into(),
+            })
+        );
     }
 
     #[test]
