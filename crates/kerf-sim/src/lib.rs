@@ -81,11 +81,16 @@ pub fn load_input(
 
 /// The in-memory cloud selling `catalog` (a file), or the built-in one.
 pub fn cloud(catalog: Option<&std::path::Path>) -> Result<InMemoryCloud, SimError> {
-    let catalog = match catalog {
-        Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string()))?,
-        None => Catalog::builtin(),
-    };
-    Ok(InMemoryCloud::new(catalog))
+    Ok(InMemoryCloud::new(load_catalog(catalog)?))
+}
+
+/// The catalogue `--catalog` names (a file), or the built-in one: what
+/// [`cloud`] sells and `kerf top` prices nodes by.
+pub fn load_catalog(catalog: Option<&std::path::Path>) -> Result<Catalog, SimError> {
+    match catalog {
+        Some(path) => Catalog::from_file(path).map_err(|e| SimError::Catalog(e.to_string())),
+        None => Ok(Catalog::builtin()),
+    }
 }
 
 /// How the simulator plans: every unbound pod is pending, and, as the

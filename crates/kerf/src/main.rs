@@ -56,6 +56,8 @@ enum Command {
     Simulate(cmd::simulate::Args),
     Explain(cmd::explain::ExplainArgs),
     #[cfg(feature = "cluster")]
+    Top(cmd::top::TopArgs),
+    #[cfg(feature = "cluster")]
     Controller(cmd::controller::ControllerArgs),
     #[cfg(feature = "cluster")]
     Webhook(cmd::webhook::WebhookArgs),
@@ -107,6 +109,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Explain(args) => cmd::explain::run(args),
+        #[cfg(feature = "cluster")]
+        Command::Top(args) => cmd::top::run(args),
         #[cfg(feature = "cluster")]
         Command::Controller(args) => cmd::controller::run(args),
         #[cfg(feature = "cluster")]

@@ -9,6 +9,8 @@ pub mod explain;
 pub mod feature_gates;
 pub mod simulate;
 #[cfg(feature = "cluster")]
+pub mod top;
+#[cfg(feature = "cluster")]
 pub mod webhook;
 
 use std::io::IsTerminal;
