@@ -50,6 +50,10 @@ fn bash_completes_subcommands_and_flags() {
     assert_eq!(subcommands, ["simulate"]);
     let flags = bash_completes(&script, &["kerf", "simulate", "--disr"]);
     assert_eq!(flags, ["--disruption"]);
+    let top = bash_completes(&script, &["kerf", "to"]);
+    assert_eq!(top, ["top"]);
+    let once = bash_completes(&script, &["kerf", "top", "--on"]);
+    assert_eq!(once, ["--once"]);
     let shells = bash_completes(&script, &["kerf", "completion", "f"]);
     assert_eq!(shells, ["fish"]);
     let _ = std::fs::remove_dir_all(&dir);

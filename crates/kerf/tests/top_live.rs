@@ -135,7 +135,11 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
+        // The server is gone already when kerf top exited and took the session.
+        let _ = self
+            .cmd(&["kill-server"])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -241,10 +245,12 @@ async fn top_shows_the_live_fleet_and_its_cost() {
     let shows = |facts: &[NodeFacts]| {
         let hourly = format!("${:.4}/h", total(facts, &catalog));
         let count = format!("nodes: {}", facts.len());
+        let names: Vec<String> = facts.iter().map(|n| n.name.clone()).collect();
         move |screen: &str| {
             screen.contains(&count)
                 && screen.contains(&hourly)
-                && facts.iter().all(|n| screen.contains(&n.name))
+                && screen.contains("in-flight NodeClaims: ")
+                && names.iter().all(|n| screen.contains(n))
         }
     };
     wait_screen(&plane, &tmux, "kerf top showing the nodes", shows(&before));

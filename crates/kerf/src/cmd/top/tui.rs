@@ -119,14 +119,6 @@ fn draw(
     errors: &std::collections::BTreeMap<&'static str, String>,
     state: &mut TableState,
 ) {
-    let header_lines = 7 + u16::try_from(errors.len() + view.problems.len()).unwrap_or(u16::MAX);
-    let [top, table, keys] = Layout::vertical([
-        Constraint::Length(header_lines),
-        Constraint::Min(3),
-        Constraint::Length(1),
-    ])
-    .areas(frame.area());
-
     let mut lines: Vec<Line> = totals(view)
         .lines()
         .map(|l| Line::raw(l.to_string()))
@@ -143,6 +135,14 @@ fn draw(
             Style::new().fg(Color::Yellow),
         ));
     }
+    // The lines and the box's two borders.
+    let header_height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let [top, table, keys] = Layout::vertical([
+        Constraint::Length(header_height),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
     let pools = if options.pools.is_empty() {
         "all pools".to_string()
     } else {
