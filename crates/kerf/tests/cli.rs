@@ -496,3 +496,23 @@ fn addon_render_refuses_bad_flags_naming_them() {
         assert_eq!(code, Some(0), "{region}: {stderr}");
     }
 }
+
+#[test]
+fn top_refuses_a_bad_catalogue_and_a_screen_without_a_terminal() {
+    let out = kerf(&["top", "--once", "--catalog", "/nonexistent/catalog.yaml"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid --catalog:"), "{stderr}");
+    assert!(stderr.contains("/nonexistent/catalog.yaml"), "{stderr}");
+
+    // Output captured here is a pipe: the screen needs a terminal.
+    let out = kerf(&["top"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("use --once"), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
+    let out = kerf(&["top", "--sort", "colour"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'colour'"));
+}

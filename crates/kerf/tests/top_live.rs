@@ -254,6 +254,10 @@ async fn top_shows_the_live_fleet_and_its_cost() {
         }
     };
     wait_screen(&plane, &tmux, "kerf top showing the nodes", shows(&before));
+    tmux.keys("s");
+    wait_screen(&plane, &tmux, "s to sort by age", |s| {
+        s.contains("sort (by age)")
+    });
 
     scale_and_wait(&plane, 16);
     let after = nodes(&plane);
