@@ -234,3 +234,64 @@ fn bar(usage: &Usage) -> Line<'static> {
         Span::raw(format!(" {:>4}", percent(usage))),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::cmd::top::view::SortKey;
+    use crate::cmd::top::view_tests::fleet;
+
+    /// The screen drawn into ratatui's test backend, as lines of text.
+    fn screen(view: &FleetView, options: &ViewOptions) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(200, 20)).expect("test terminal");
+        let mut state = TableState::default();
+        terminal
+            .draw(|f| draw(f, view, options, &Default::default(), &mut state))
+            .expect("draw");
+        let buffer = terminal.backend().buffer();
+        let width = usize::from(buffer.area.width);
+        buffer
+            .content
+            .chunks(width)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+            .collect()
+    }
+
+    #[test]
+    fn the_screen_has_totals_rows_with_bars_and_the_keys() {
+        let options = ViewOptions {
+            sort: SortKey::Name,
+            pools: vec![],
+        };
+        let view = fleet_view(&fleet(), &kerf_cloud::Catalog::builtin(), &options);
+        let lines = screen(&view, &options);
+        let text = lines.join("\n");
+        assert!(text.contains("nodes: 3"), "{text}");
+        assert!(text.contains("in-flight NodeClaims: 2"), "{text}");
+        let a = lines.iter().find(|l| l.contains("a-m5")).expect("row a-m5");
+        // 75% of a 20-cell bar, CPU then memory (25%).
+        assert!(
+            a.contains(&format!("{}{}  75%", "█".repeat(15), "░".repeat(5))),
+            "{a}"
+        );
+        assert!(
+            a.contains(&format!("{}{}  25%", "█".repeat(5), "░".repeat(15))),
+            "{a}"
+        );
+        let odd = lines
+            .iter()
+            .find(|l| l.contains("c-odd"))
+            .expect("row c-odd");
+        assert!(odd.contains("x9.huge"), "{odd}");
+        assert!(text.contains("q quit · s sort (by name)"), "{text}");
+        // Rows in the chosen order.
+        let at = |name: &str| lines.iter().position(|l| l.contains(name));
+        assert!(
+            at("a-m5") < at("b-c5") && at("b-c5") < at("c-odd"),
+            "{text}"
+        );
+    }
+}

@@ -117,7 +117,7 @@ fn catalog_price(it: &str, capacity: &str, zone: &str) -> f64 {
 
 /// Three nodes in two pools (one of an unknown type), pods bound and
 /// pending, a claim whose node is Ready and one still launching.
-fn fleet() -> Snapshot {
+pub(super) fn fleet() -> Snapshot {
     Snapshot {
         nodes: vec![
             node(
