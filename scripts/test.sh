@@ -9,7 +9,9 @@
 #      into ~/.cache/kerf/image-tools (see scripts/image-tools.sh);
 #   3. the Python test tools (moto's server, the AWS API emulator) into a venv
 #      under ~/.cache/kerf/venv;
-#   4. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
+#   4. headless Chromium (Debian's `chromium`, /usr/bin/chromium), which opens
+#      the page of `kerf simulate --report` (see scripts/browser-tools.sh);
+#   5. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
 #
 # Build outputs live outside the clone (~/.cache/kerf) and are reused by later
 # runs and fresh clones on the same machine. Any missing tool fails loudly.
@@ -56,6 +58,11 @@ step "python test tools (moto_server)"
 scripts/python-tools.sh >&2
 export PATH="$CACHE/venv/bin:$PATH"
 command -v moto_server >/dev/null || die "moto_server is not on PATH after scripts/python-tools.sh"
+
+step "browser (headless chromium, for the --report page test)"
+scripts/browser-tools.sh >&2
+export KERF_CHROMIUM=/usr/bin/chromium
+[[ -x "$KERF_CHROMIUM" ]] || die "chromium is not at $KERF_CHROMIUM after scripts/browser-tools.sh"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -2,6 +2,11 @@
 //! json` / `-o yaml` print) and the human table. One row per node to launch
 //! with the offering the cloud actually chose, the pods placed on existing
 //! nodes, the total $/h, and every pod that cannot be placed with its reason.
+//! [`html`] renders the same report as a page (`--report FILE.html`).
+
+mod chart;
+pub mod html;
+pub use html::html;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -516,3 +516,36 @@ fn top_refuses_a_bad_catalogue_and_a_screen_without_a_terminal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid value 'colour'"));
 }
+
+#[test]
+fn simulate_report_to_a_bad_path_exits_2_naming_the_flag_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir/plan.html");
+    let missing = missing.display().to_string();
+    let a_directory = dir.path().display().to_string();
+    for path in [&missing, &a_directory] {
+        let out = kerf(&["simulate", &example("seed"), "--report", path]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error: --report {path}: cannot write the report")),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    }
+    assert!(!dir.path().join("no-such-dir").exists());
+
+    // A good path: the normal table on stdout, and the page.
+    let page = dir.path().join("plan.html");
+    let out = kerf(&[
+        "simulate",
+        &example("seed"),
+        "--report",
+        &page.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Total: 2 new node(s)"));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("id=\"total-nodes\">2<"), "{html}");
+}

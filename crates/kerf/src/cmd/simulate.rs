@@ -1,7 +1,8 @@
 //! `kerf simulate FILE|DIR ...`: plan nodes for the pods in Kubernetes
 //! manifests against the built-in instance catalogue, and print the plan.
 //! With `--disruption`, also run Karpenter's disruption loop over the
-//! manifests' Nodes and bound pods and print its commands. Exit codes: 0
+//! manifests' Nodes and bound pods and print its commands. With `--report
+//! FILE.html`, also write the plan as one self-contained HTML page. Exit codes: 0
 //! every pod placed; 1 pods left unschedulable (unless
 //! `--allow-unschedulable`); 2 bad input; 3 internal failure.
 
@@ -59,6 +60,10 @@ pub struct Args {
     /// only one `--disruption` reads).
     #[arg(long, value_name = "NAME=BOOL,...", default_value = "")]
     pub feature_gates: FeatureGates,
+    /// Also write the plan as one self-contained HTML page (inline CSS and
+    /// SVG charts; it fetches nothing, so it opens with the network off).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> i32 {
@@ -98,12 +103,24 @@ pub fn run(args: Args) -> i32 {
         Output::Json => Format::Json,
         Output::Yaml => Format::Yaml,
     };
-    match kerf_sim::render(&report, format) {
-        Ok(text) => print!("{text}"),
+    let text = match kerf_sim::render(&report, format) {
+        Ok(text) => text,
         Err(e) => {
             eprintln!("error: {e}");
             return e.exit_code();
         }
+    };
+    // Written before anything is printed: a bad --report path is bad input,
+    // and leaves no half-done run behind on stdout.
+    if let Some(path) = &args.report
+        && let Err(e) = std::fs::write(path, kerf_sim::report::html(&report))
+    {
+        eprintln!(
+            "error: --report {}: cannot write the report: {e}",
+            path.display()
+        );
+        return 2;
     }
+    print!("{text}");
     report.exit_code(args.allow_unschedulable)
 }
