@@ -99,6 +99,11 @@ fn render(dir: &Path, name: &str, args: &[&str], code: i32) -> (String, Value, P
     assert_eq!(out.status.code(), Some(code), "{name}: -o json");
     let plan: Value = serde_json::from_slice(&out.stdout).expect("json plan");
 
+    // Self-contained: nothing for the browser to run or fetch.
+    let raw = std::fs::read_to_string(&page).expect("the page");
+    for outside in ["<script", "<link", "http://", "https://", "url("] {
+        assert!(!raw.contains(outside), "{name}: {outside} in {raw}");
+    }
     let dom = browse(&page, &["--dump-dom".to_string()]);
     let dom = String::from_utf8(dom.stdout).expect("utf-8 DOM");
     assert!(dom.contains("</body></html>"), "{name}: DOM {dom}");
