@@ -90,6 +90,9 @@ pub const INSTANCE_GENERATION: &str = "karpenter.k8s.aws/instance-generation";
 pub const INSTANCE_SIZE: &str = "karpenter.k8s.aws/instance-size";
 pub const INSTANCE_CPU: &str = "karpenter.k8s.aws/instance-cpu";
 pub const INSTANCE_CPU_MANUFACTURER: &str = "karpenter.k8s.aws/instance-cpu-manufacturer";
+/// Sustained all-core clock in MHz (EC2's GHz × 1000, rounded), for `Gt`/`Lt`.
+pub const INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ: &str =
+    "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz";
 pub const INSTANCE_MEMORY: &str = "karpenter.k8s.aws/instance-memory";
 pub const INSTANCE_PODS: &str = "karpenter.k8s.aws/instance-pods";
 pub const INSTANCE_HYPERVISOR: &str = "karpenter.k8s.aws/instance-hypervisor";
@@ -126,6 +129,7 @@ pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
     INSTANCE_LOCAL_NVME,
     INSTANCE_CPU,
     INSTANCE_CPU_MANUFACTURER,
+    INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
     INSTANCE_MEMORY,
     INSTANCE_EBS_BANDWIDTH,
     INSTANCE_NETWORK_BANDWIDTH,

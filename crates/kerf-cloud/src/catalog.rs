@@ -1,6 +1,9 @@
 //! The instance catalogue the simulator launches from: data, not code. The
 //! built-in one is `catalog/aws-us-east-1.yaml` (its header documents the
-//! schema), embedded in the binary; [`Catalog::from_file`] loads another in the
+//! schema), embedded in the binary: every current EC2 type with a us-east-1
+//! on-demand price, written by `catalog/generate.py` from the data files of a
+//! karpenter-provider-aws checkout (instance-types reference page, pricing and
+//! VPC limits); regenerate rather than edit it. [`Catalog::from_file`] loads another in the
 //! same shape, as YAML or JSON. [`Catalog::instance_types`] resolves every entry
 //! for one template's kubelet settings into a
 //! [`kerf_core::instance_type::InstanceType`] with Karpenter's AWS labels and a
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::eks::{EksError, EksOptions};
 
-pub use entry::{CatalogEntry, category_and_generation};
+pub use entry::{Accelerator, CatalogEntry, category_and_generation};
 pub use load::CatalogError;
 
 /// The built-in catalogue's text.

@@ -5,14 +5,15 @@
 //!
 //! - capacity: cpu = vCPUs; memory = EC2 memory (less 64Mi CMA on arm64) minus
 //!   `ceil(memory × vmMemoryOverheadPercent)`; pods = max pods; ephemeral-storage
-//!   = root volume (20Gi); GPUs and Neuron devices as extended resources.
+//!   = root volume (20Gi); GPUs, Neuron devices and cores, EFA interfaces and
+//!   pod ENIs as extended resources.
 //! - kube-reserved: cpu in tiers (6% of the first core, 1% of the second, 0.5%
 //!   of cores 3–4, 0.25% above), memory `11Mi × pods + 255Mi`, 1Gi ephemeral.
 //! - system-reserved: none unless the kubelet settings name some.
 //! - eviction threshold: `memory.available` 100Mi and `nodefs.available` 10%,
 //!   overridden per signal by the larger of evictionHard and evictionSoft.
 //! - max pods: kubelet `maxPods`, else `ENIs × (IPv4 per ENI − 1) + 2` (less
-//!   reserved ENIs), else 110; capped by `podsPerCore × vCPU`.
+//!   reserved ENIs), else the shape's own limit, else 110; capped by `podsPerCore × vCPU`.
 //!
 //! Float rounding mirrors the Go code (f64 maths, truncation or ceil where it
 //! uses them) so results agree with Karpenter to the byte.
@@ -40,6 +41,9 @@ pub const RESOURCE_NVIDIA_GPU: &str = "nvidia.com/gpu";
 pub const RESOURCE_AMD_GPU: &str = "amd.com/gpu";
 pub const RESOURCE_HABANA_GAUDI: &str = "habana.ai/gaudi";
 pub const RESOURCE_AWS_NEURON: &str = "aws.amazon.com/neuron";
+pub const RESOURCE_AWS_NEURON_CORE: &str = "aws.amazon.com/neuroncore";
+pub const RESOURCE_EFA: &str = "vpc.amazonaws.com/efa";
+pub const RESOURCE_POD_ENI: &str = "vpc.amazonaws.com/pod-eni";
 
 pub const SIGNAL_MEMORY_AVAILABLE: &str = "memory.available";
 pub const SIGNAL_NODEFS_AVAILABLE: &str = "nodefs.available";
@@ -80,9 +84,18 @@ pub struct Gpu {
     /// Memory of one GPU.
     #[serde(rename = "memoryMiB")]
     pub memory_mib: i64,
+    /// Devices the plugin advertises when that is not `count` (a `g6f` has a
+    /// fraction of a GPU: count 0, and no device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<i64>,
 }
 
 impl Gpu {
+    /// How many of [`Gpu::resource_name`] a node advertises.
+    pub fn device_count(&self) -> i64 {
+        self.devices.unwrap_or(self.count)
+    }
+
     /// The extended resource the device plugin advertises, if kerf knows it.
     pub fn resource_name(&self) -> Option<&'static str> {
         match self.manufacturer.to_ascii_lowercase().as_str() {
@@ -105,6 +118,14 @@ pub struct Shape {
     pub gpu: Option<Gpu>,
     /// AWS Inferentia / Trainium devices.
     pub neuron_count: i64,
+    /// Their NeuronCores (`aws.amazon.com/neuroncore`).
+    pub neuron_core_count: i64,
+    /// EFA interfaces (`vpc.amazonaws.com/efa`).
+    pub efa_count: i64,
+    /// Branch ENIs for pod security groups (`vpc.amazonaws.com/pod-eni`).
+    pub pod_eni: i64,
+    /// Max pods when there is no ENI data to compute it from.
+    pub max_pods: Option<i64>,
 }
 
 impl Shape {
@@ -116,6 +137,10 @@ impl Shape {
             eni: None,
             gpu: None,
             neuron_count: 0,
+            neuron_core_count: 0,
+            efa_count: 0,
+            pod_eni: 0,
+            max_pods: None,
         }
     }
 
@@ -216,12 +241,19 @@ pub fn allocation(
     capacity.ephemeral_storage = storage_bytes * MILLI;
     if let Some(gpu) = &shape.gpu
         && let Some(name) = gpu.resource_name()
-        && gpu.count > 0
+        && gpu.device_count() > 0
     {
-        capacity.set(name, gpu.count * MILLI);
+        capacity.set(name, gpu.device_count() * MILLI);
     }
-    if shape.neuron_count > 0 {
-        capacity.set(RESOURCE_AWS_NEURON, shape.neuron_count * MILLI);
+    for (name, count) in [
+        (RESOURCE_AWS_NEURON, shape.neuron_count),
+        (RESOURCE_AWS_NEURON_CORE, shape.neuron_core_count),
+        (RESOURCE_EFA, shape.efa_count),
+        (RESOURCE_POD_ENI, shape.pod_eni),
+    ] {
+        if count > 0 {
+            capacity.set(name, count * MILLI);
+        }
     }
 
     let memory_pods = if opts.eni_limited_memory_overhead {
@@ -247,11 +279,14 @@ pub fn eni_limited_pods(shape: &Shape, reserved_enis: i64) -> Option<i64> {
     Some(usable * (eni.ipv4_per_eni - 1).max(0) + 2)
 }
 
-/// Pods the kubelet will admit: `maxPods`, else ENI-limited, else 110; capped by `podsPerCore`.
+/// Pods the kubelet will admit: `maxPods`, else ENI-limited, else the shape's
+/// own limit, else 110; capped by `podsPerCore`.
 pub fn max_pods(shape: &Shape, kubelet: &KubeletSettings, reserved_enis: i64) -> i64 {
     let count = match kubelet.max_pods {
         Some(n) => n,
-        None => eni_limited_pods(shape, reserved_enis).unwrap_or(DEFAULT_MAX_PODS),
+        None => eni_limited_pods(shape, reserved_enis)
+            .or(shape.max_pods)
+            .unwrap_or(DEFAULT_MAX_PODS),
     };
     match kubelet.pods_per_core {
         Some(per_core) if per_core > 0 => count.min(per_core.saturating_mul(shape.vcpu)),

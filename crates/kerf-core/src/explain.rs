@@ -181,7 +181,7 @@ fn verdict(plan: &Plan, key: &PodKey) -> Verdict {
 
 /// The label keys in the order a person reads them: where, what CPU, what OS,
 /// how bought, which type; then the rest by name.
-fn key_order(keys: impl Iterator<Item = String>) -> Vec<String> {
+pub(crate) fn key_order(keys: impl Iterator<Item = String>) -> Vec<String> {
     const FIRST: [&str; 5] = [
         labels::ZONE,
         labels::ARCH,

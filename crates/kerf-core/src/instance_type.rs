@@ -58,12 +58,12 @@ pub struct InstanceType {
 
 /// Instance labels a type may lack (GPUs, accelerators, local NVMe; the
 /// category, family, generation and size of a name outside AWS's scheme; a
-/// bandwidth or hypervisor the catalogue does not know; the Windows build of
-/// a Linux type). As in Karpenter's AWS provider (`computeRequirements`), a
-/// type without one has it as `DoesNotExist`, so `In`/`Gt`/`Exists` on the
-/// key rule the type out while `NotIn`/`DoesNotExist` still accept it. Labels
-/// kerf never sets (CPU manufacturer, EBS bandwidth, encryption in transit,
-/// zone ID) are not listed: that would rule out every type.
+/// bandwidth, EBS bandwidth, hypervisor or CPU fact the catalogue does not
+/// know; the Windows build of a Linux type). As in Karpenter's AWS provider
+/// (`computeRequirements`), a type without one has it as `DoesNotExist`, so
+/// `In`/`Gt`/`Exists` on the key rule the type out while `NotIn`/`DoesNotExist`
+/// still accept it. The zone ID is not listed: kerf never sets it, and listing
+/// it would rule out every type.
 pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
     kerf_api::labels::INSTANCE_CATEGORY,
     kerf_api::labels::INSTANCE_FAMILY,
@@ -71,6 +71,10 @@ pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
     kerf_api::labels::INSTANCE_SIZE,
     kerf_api::labels::INSTANCE_NETWORK_BANDWIDTH,
     kerf_api::labels::INSTANCE_HYPERVISOR,
+    kerf_api::labels::INSTANCE_CPU_MANUFACTURER,
+    kerf_api::labels::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+    kerf_api::labels::INSTANCE_EBS_BANDWIDTH,
+    kerf_api::labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
     kerf_api::labels::INSTANCE_CAPABILITY_FLEX,
     kerf_api::labels::WINDOWS_BUILD,
     kerf_api::labels::INSTANCE_GPU_NAME,

@@ -88,11 +88,11 @@ async fn example_empties_one_node_then_replaces_two_by_one_spot_node() {
                     instance_type: "m5.2xlarge".to_string(),
                     zone: "us-east-1a".to_string(),
                     capacity_type: "spot".to_string(),
-                    price_per_hour: 0.1471,
+                    price_per_hour: 0.13819,
                 }],
                 price_per_hour_before: 0.384,
-                price_per_hour_after: 0.1471,
-                savings_per_hour: 0.2369,
+                price_per_hour_after: 0.13819,
+                savings_per_hour: 0.24581,
             },
         ]
     );
@@ -101,7 +101,7 @@ async fn example_empties_one_node_then_replaces_two_by_one_spot_node() {
         vec![
             kept(
                 "default-tbbrg",
-                "no cheaper fit: the best replacement costs $0.1471/h against $0.1471/h"
+                "no cheaper fit: the best replacement costs $0.1382/h against $0.1382/h"
             ),
             kept("ip-10-0-1-40.ec2.internal", DO_NOT_DISRUPT),
             kept("ip-10-0-2-50.ec2.internal", PDB),
@@ -135,8 +135,8 @@ async fn json_has_the_disruptions_and_kept_lists() {
     assert_eq!(d[1]["candidates"].as_array().unwrap().len(), 2);
     assert_eq!(d[1]["replacements"][0]["instanceType"], "m5.2xlarge");
     assert_eq!(d[1]["replacements"][0]["capacityType"], "spot");
-    assert_eq!(d[1]["replacements"][0]["pricePerHour"], 0.1471);
-    assert_eq!(d[1]["savingsPerHour"], 0.2369);
+    assert_eq!(d[1]["replacements"][0]["pricePerHour"], 0.13819);
+    assert_eq!(d[1]["savingsPerHour"], 0.24581);
     let reasons: Vec<&str> = json["kept"]
         .as_array()
         .unwrap()
@@ -146,7 +146,7 @@ async fn json_has_the_disruptions_and_kept_lists() {
     assert_eq!(reasons[1..], [DO_NOT_DISRUPT, PDB]);
     // YAML carries the same names.
     let yaml = render(&report, Format::Yaml).unwrap();
-    assert!(yaml.contains("savingsPerHour: 0.2369"), "{yaml}");
+    assert!(yaml.contains("savingsPerHour: 0.24581"), "{yaml}");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! EC2 instance types as kerf catalogue entries: DescribeInstanceTypes gives the
-//! shape (vCPU, memory, architecture, GPUs, Neuron devices, ENI limits, local
-//! NVMe, bandwidth, hypervisor), DescribeInstanceTypeOfferings the zones each is
+//! shape (vCPU, memory, architecture, CPU manufacturer and clock, GPUs,
+//! accelerators, Neuron devices, EFA, ENI limits, local NVMe, network and EBS
+//! bandwidth, encryption in transit, hypervisor), DescribeInstanceTypeOfferings the zones each is
 //! sold in. The conversion is pure ([`catalog_entry`]) and feeds the same
 //! [`kerf_cloud::catalog::CatalogEntry`] → `InstanceType` path as the built-in
 //! catalogue, so labels and allocatable are computed exactly once, one way.
@@ -8,9 +9,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
-    ArchitectureType, EphemeralNvmeSupport, Filter, InstanceType, InstanceTypeInfo, LocationType,
+    ArchitectureType, EbsOptimizedSupport, EphemeralNvmeSupport, Filter, InstanceType,
+    InstanceTypeInfo, LocationType,
 };
-use kerf_cloud::catalog::CatalogEntry;
+use kerf_cloud::catalog::{Accelerator, CatalogEntry};
 use kerf_cloud::eks::{Arch, Gpu};
 use kerf_cloud::{CloudError, provider::Result};
 
@@ -91,6 +93,7 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
                     .memory_info()
                     .and_then(|m| m.size_in_mib())
                     .map_or(0, i64::from),
+                devices: None,
             })
         })
         .filter(|g| g.count > 0);
@@ -104,6 +107,54 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
                 .sum()
         })
         .unwrap_or(0);
+    let neuron_device = info.neuron_info().and_then(|n| match n.neuron_devices() {
+        [one] => Some(one),
+        _ => None,
+    });
+    let neuron_core_count = neuron_device
+        .and_then(|d| Some(i64::from(d.count()?) * i64::from(d.core_info()?.count()?)))
+        .filter(|c| *c > 0);
+    // As Karpenter: a Neuron device's labels win over an inference accelerator's.
+    let accelerator = match neuron_device {
+        Some(d) => d.name().zip(d.count()).map(|(n, c)| Accelerator {
+            count: i64::from(c),
+            name: n.to_string(),
+            manufacturer: "aws".to_string(),
+        }),
+        None => info
+            .inference_accelerator_info()
+            .and_then(|a| match a.accelerators() {
+                [one] => Some(one),
+                _ => None,
+            })
+            .and_then(|a| {
+                Some(Accelerator {
+                    count: i64::from(a.count()?),
+                    name: a.name()?.to_string(),
+                    manufacturer: a.manufacturer()?.to_string(),
+                })
+            }),
+    };
+    let processor = info.processor_info();
+    let cpu_manufacturer = processor
+        .and_then(|p| p.manufacturer())
+        .map(kerf_cloud::labels::lower_kebab);
+    let cpu_sustained_clock_speed_mhz = processor
+        .and_then(|p| p.sustained_clock_speed_in_ghz())
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .map(|g| (g * 1000.0).round() as i64);
+    let ebs_bandwidth_mbps = info
+        .ebs_info()
+        .filter(|e| e.ebs_optimized_support() == Some(&EbsOptimizedSupport::Default))
+        .and_then(|e| e.ebs_optimized_info())
+        .and_then(|o| o.maximum_bandwidth_in_mbps())
+        .filter(|b| *b > 0)
+        .map(i64::from);
+    let efa_count = network
+        .and_then(|n| n.efa_info())
+        .and_then(|e| e.maximum_efa_interfaces())
+        .filter(|c| *c > 0)
+        .map(i64::from);
     let hypervisor = if info.bare_metal() == Some(true) {
         Some(String::new())
     } else {
@@ -120,12 +171,26 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
         generation: None,
         size: None,
         hypervisor,
+        cpu_manufacturer,
+        cpu_sustained_clock_speed_mhz,
+        ebs_bandwidth_mbps,
+        encryption_in_transit_supported: Some(
+            network
+                .and_then(|n| n.encryption_in_transit_supported())
+                .unwrap_or(false),
+        ),
         network_bandwidth_mbps: bandwidth,
         local_nvme_gib,
         gpu,
+        accelerator,
         neuron_count: (neuron_count > 0).then_some(neuron_count),
+        neuron_core_count,
+        efa_count,
+        // Branch ENIs come from the VPC resource controller's table, not EC2.
+        pod_eni: None,
         max_enis,
         ipv4_per_eni,
+        max_pods: None,
         on_demand: None,
         spot: BTreeMap::new(),
     })

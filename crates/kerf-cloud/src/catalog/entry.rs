@@ -39,6 +39,16 @@ pub struct CatalogEntry {
     pub size: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hypervisor: Option<String>,
+    /// `intel`, `amd` or `aws`, as EC2's ProcessorInfo.Manufacturer lower-kebab-cased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_manufacturer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_sustained_clock_speed_mhz: Option<i64>,
+    /// EBS-optimized maximum bandwidth, for types that are EBS-optimized by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_bandwidth_mbps: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_in_transit_supported: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_bandwidth_mbps: Option<i64>,
     #[serde(
@@ -49,8 +59,17 @@ pub struct CatalogEntry {
     pub local_nvme_gib: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<Gpu>,
+    /// An inference accelerator or Neuron device kind (the `instance-accelerator-*` labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerator: Option<Accelerator>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neuron_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neuron_core_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efa_count: Option<i64>,
+    #[serde(default, rename = "podENI", skip_serializing_if = "Option::is_none")]
+    pub pod_eni: Option<i64>,
     #[serde(default, rename = "maxENIs", skip_serializing_if = "Option::is_none")]
     pub max_enis: Option<i64>,
     #[serde(
@@ -59,12 +78,26 @@ pub struct CatalogEntry {
         skip_serializing_if = "Option::is_none"
     )]
     pub ipv4_per_eni: Option<i64>,
+    /// Max pods when the ENI fields are absent (else the kubelet default applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pods: Option<i64>,
     /// On-demand $/hour; `None` means no on-demand offerings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_demand: Option<f64>,
     /// Spot $/hour by zone; a zone left out has no spot offering.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub spot: BTreeMap<String, f64>,
+}
+
+/// Accelerators of one kind that are not GPUs: Inferentia, Trainium, Qualcomm AI 100.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Accelerator {
+    pub count: i64,
+    /// e.g. `inferentia2` (label value is lower-kebab-cased).
+    pub name: String,
+    /// e.g. `aws`.
+    pub manufacturer: String,
 }
 
 fn default_os() -> Vec<String> {
@@ -80,6 +113,10 @@ impl CatalogEntry {
         }
         shape.gpu = self.gpu.clone();
         shape.neuron_count = self.neuron_count.unwrap_or(0);
+        shape.neuron_core_count = self.neuron_core_count.unwrap_or(0);
+        shape.efa_count = self.efa_count.unwrap_or(0);
+        shape.pod_eni = self.pod_eni.unwrap_or(0);
+        shape.max_pods = self.max_pods;
         shape
     }
 
@@ -123,6 +160,22 @@ impl CatalogEntry {
         put(labels::INSTANCE_CPU, Some(self.vcpu.to_string()));
         put(labels::INSTANCE_MEMORY, Some(self.memory_mib.to_string()));
         put(labels::INSTANCE_HYPERVISOR, self.hypervisor.clone());
+        put(
+            labels::INSTANCE_CPU_MANUFACTURER,
+            self.cpu_manufacturer.as_deref().map(labels::lower_kebab),
+        );
+        put(
+            labels::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+            self.cpu_sustained_clock_speed_mhz.map(|m| m.to_string()),
+        );
+        put(
+            labels::INSTANCE_EBS_BANDWIDTH,
+            self.ebs_bandwidth_mbps.map(|b| b.to_string()),
+        );
+        put(
+            labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+            self.encryption_in_transit_supported.map(|e| e.to_string()),
+        );
         let flex = self.family().is_some_and(|f| f.contains("-flex"));
         put(labels::INSTANCE_CAPABILITY_FLEX, Some(flex.to_string()));
         put(
@@ -146,6 +199,20 @@ impl CatalogEntry {
             put(
                 labels::INSTANCE_GPU_MEMORY,
                 Some(gpu.memory_mib.to_string()),
+            );
+        }
+        if let Some(acc) = &self.accelerator {
+            put(
+                labels::INSTANCE_ACCELERATOR_COUNT,
+                Some(acc.count.to_string()),
+            );
+            put(
+                labels::INSTANCE_ACCELERATOR_NAME,
+                Some(labels::lower_kebab(&acc.name)),
+            );
+            put(
+                labels::INSTANCE_ACCELERATOR_MANUFACTURER,
+                Some(labels::lower_kebab(&acc.manufacturer)),
             );
         }
         out

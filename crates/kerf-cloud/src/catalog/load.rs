@@ -227,12 +227,47 @@ fn check_entry(e: &CatalogEntry, zones: &[String]) -> Result<(), Invalid> {
     if let Some(n) = e.local_nvme_gib {
         bounded("localNvmeGiB", n, 1, i64::MAX)?;
     }
-    if let Some(n) = e.neuron_count {
-        bounded("neuronCount", n, 0, MAX_COUNT)?;
+    let counts = [
+        ("neuronCount", e.neuron_count),
+        ("neuronCoreCount", e.neuron_core_count),
+        ("efaCount", e.efa_count),
+        ("podENI", e.pod_eni),
+        ("cpuSustainedClockSpeedMhz", e.cpu_sustained_clock_speed_mhz),
+    ];
+    for (field, value) in counts {
+        if let Some(n) = value {
+            bounded(field, n, 0, MAX_COUNT)?;
+        }
+    }
+    if let Some(n) = e.max_pods {
+        positive("maxPods", n)?;
+    }
+    if let Some(b) = e.ebs_bandwidth_mbps {
+        bounded("ebsBandwidthMbps", b, 1, i64::MAX)?;
+    }
+    if let Some(m) = &e.cpu_manufacturer
+        && (m.trim().is_empty() || m.contains(char::is_whitespace))
+    {
+        return Err(("cpuManufacturer", format!("{m:?} is not a manufacturer")));
     }
     if let Some(gpu) = &e.gpu {
-        positive("gpu.count", gpu.count)?;
+        // A fractional GPU (g6f) has count 0 and no device.
+        bounded("gpu.count", gpu.count, 0, MAX_COUNT)?;
         bounded("gpu.memoryMiB", gpu.memory_mib, 0, MAX_MEMORY_MIB)?;
+        if let Some(d) = gpu.devices {
+            bounded("gpu.devices", d, 0, MAX_COUNT)?;
+        }
+    }
+    if let Some(acc) = &e.accelerator {
+        positive("accelerator.count", acc.count)?;
+        for (field, text) in [
+            ("accelerator.name", &acc.name),
+            ("accelerator.manufacturer", &acc.manufacturer),
+        ] {
+            if text.trim().is_empty() {
+                return Err((field, "must not be empty".to_string()));
+            }
+        }
     }
     if let Some(p) = e.on_demand {
         price("onDemand", p)?;

@@ -31,7 +31,7 @@ fn builtin_loads() {
     assert_eq!(catalog.region, "us-east-1");
     assert_eq!(catalog.zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
     assert!(
-        catalog.instance_types.len() >= 100,
+        catalog.instance_types.len() >= 1000,
         "{}",
         catalog.instance_types.len()
     );
@@ -102,7 +102,6 @@ fn m5_2xlarge_shape_and_labels() {
     for (key, want) in [
         (labels::INSTANCE_TYPE, "m5.2xlarge"),
         (labels::ARCH, "amd64"),
-        (labels::OS, "linux"),
         (labels::INSTANCE_CATEGORY, "m"),
         (labels::INSTANCE_FAMILY, "m5"),
         (labels::INSTANCE_GENERATION, "5"),
@@ -115,6 +114,13 @@ fn m5_2xlarge_shape_and_labels() {
     }
     assert_eq!(label(t, labels::INSTANCE_GPU_COUNT), None);
     assert_eq!(label(t, labels::INSTANCE_LOCAL_NVME), None);
+    // An amd64 type runs Linux or Windows: which one is the pool's (or the pod's) call.
+    assert_eq!(label(t, labels::OS), None);
+    let os = t.requirements.get(labels::OS).expect("an os requirement");
+    assert!(
+        os.has("linux") && os.has("windows") && !os.has("darwin"),
+        "{os}"
+    );
     let od = t
         .offerings
         .iter()
@@ -153,7 +159,8 @@ fn gpu_and_graviton_types() {
     assert_eq!(label(g5, labels::INSTANCE_GPU_COUNT), Some("1"));
     assert_eq!(label(g5, labels::INSTANCE_GPU_NAME), Some("a10g"));
     assert_eq!(label(g5, labels::INSTANCE_GPU_MANUFACTURER), Some("nvidia"));
-    assert_eq!(label(g5, labels::INSTANCE_GPU_MEMORY), Some("24576"));
+    // EC2 reports 22888 MiB usable of the A10G's 24 GiB (upstream's data).
+    assert_eq!(label(g5, labels::INSTANCE_GPU_MEMORY), Some("22888"));
     assert_eq!(label(g5, labels::INSTANCE_LOCAL_NVME), Some("250"));
     assert_eq!(
         find(&types, "g4dn.12xlarge")
@@ -168,6 +175,120 @@ fn gpu_and_graviton_types() {
         label(find(&types, "g4dn.xlarge"), labels::INSTANCE_CATEGORY),
         Some("g")
     );
+}
+
+/// Label values as upstream's instance-types reference lists them.
+#[test]
+fn labels_match_upstream_for_sampled_types() {
+    let types = resolved();
+    let cases: &[(&str, &str, &str)] = &[
+        ("m7g.large", labels::INSTANCE_CPU_MANUFACTURER, "aws"),
+        (
+            "m7g.large",
+            labels::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+            "2600",
+        ),
+        (
+            "m7g.large",
+            labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+            "true",
+        ),
+        ("m6a.large", labels::INSTANCE_CPU_MANUFACTURER, "amd"),
+        (
+            "m6a.large",
+            labels::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+            "3600",
+        ),
+        ("m5.large", labels::INSTANCE_CPU_MANUFACTURER, "intel"),
+        ("m5.large", labels::INSTANCE_EBS_BANDWIDTH, "4750"),
+        (
+            "m5.large",
+            labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+            "false",
+        ),
+        ("c5d.large", labels::INSTANCE_LOCAL_NVME, "50"),
+        ("g4ad.xlarge", labels::INSTANCE_GPU_MANUFACTURER, "amd"),
+        ("g4ad.xlarge", labels::INSTANCE_GPU_NAME, "radeon-pro-v520"),
+        (
+            "inf2.xlarge",
+            labels::INSTANCE_ACCELERATOR_NAME,
+            "inferentia2",
+        ),
+        (
+            "inf2.xlarge",
+            labels::INSTANCE_ACCELERATOR_MANUFACTURER,
+            "aws",
+        ),
+        ("inf2.xlarge", labels::INSTANCE_ACCELERATOR_COUNT, "1"),
+        (
+            "trn1.2xlarge",
+            labels::INSTANCE_ACCELERATOR_NAME,
+            "trainium",
+        ),
+        ("trn1.2xlarge", labels::INSTANCE_LOCAL_NVME, "474"),
+        ("g6f.large", labels::INSTANCE_GPU_COUNT, "0"),
+    ];
+    for (name, key, want) in cases {
+        assert_eq!(label(find(&types, name), key), Some(*want), "{name} {key}");
+    }
+    let inf2 = find(&types, "inf2.xlarge");
+    assert_eq!(inf2.capacity.get(crate::eks::RESOURCE_AWS_NEURON), MILLI);
+    assert_eq!(
+        inf2.capacity.get(crate::eks::RESOURCE_AWS_NEURON_CORE),
+        2 * MILLI
+    );
+    assert_eq!(inf2.capacity.pods, 58 * MILLI);
+    assert_eq!(
+        find(&types, "g4ad.xlarge")
+            .capacity
+            .get(crate::eks::RESOURCE_AMD_GPU),
+        MILLI
+    );
+    assert_eq!(
+        find(&types, "g6f.large").capacity.get(RESOURCE_NVIDIA_GPU),
+        0,
+        "a fractional GPU is no device"
+    );
+    let p5 = find(&types, "p5.48xlarge");
+    assert_eq!(p5.capacity.get(crate::eks::RESOURCE_EFA), 32 * MILLI);
+    assert_eq!(p5.capacity.pods, 100 * MILLI);
+    // Old Xen types have no EBS-optimized default: the key is DoesNotExist.
+    let t2 = find(&types, "t2.micro");
+    assert_eq!(label(t2, labels::INSTANCE_EBS_BANDWIDTH), None);
+    let ebs = t2
+        .requirements
+        .get(labels::INSTANCE_EBS_BANDWIDTH)
+        .expect("a DoesNotExist requirement");
+    assert!(ebs.allows_absent() && !ebs.has("1"), "{ebs}");
+}
+
+#[test]
+fn windows_on_every_amd64_type_and_no_other() {
+    let catalog = Catalog::builtin();
+    let mut windows = 0;
+    for e in &catalog.instance_types {
+        let runs_windows = e.os.iter().any(|o| o == "windows");
+        assert_eq!(
+            runs_windows,
+            e.arch == crate::eks::Arch::Amd64,
+            "{}",
+            e.name
+        );
+        assert!(e.os.iter().any(|o| o == "linux"), "{}", e.name);
+        windows += usize::from(runs_windows);
+    }
+    assert!(windows > 500, "{windows}");
+    for name in [
+        "c5d.large",
+        "m5d.large",
+        "r5d.large",
+        "g4ad.xlarge",
+        "inf1.xlarge",
+        "inf2.xlarge",
+        "trn1.2xlarge",
+    ] {
+        assert!(catalog.get(name).is_some(), "{name}");
+    }
 }
 
 #[test]

@@ -257,6 +257,7 @@ fn accelerators_become_extended_resources() {
         name: "A10G".into(),
         manufacturer: "NVIDIA".into(),
         memory_mib: 24576,
+        devices: None,
     };
     let s = shape(48, 192, 15, 50).with_gpu(gpu);
     let a = alloc(&s, &KubeletSettings::default());
@@ -267,6 +268,7 @@ fn accelerators_become_extended_resources() {
         name: "Radeon Pro V520".into(),
         manufacturer: "AMD".into(),
         memory_mib: 8192,
+        devices: None,
     };
     assert_eq!(
         alloc(&m5_large().with_gpu(amd), &KubeletSettings::default())

@@ -227,7 +227,8 @@ async fn insufficient_capacity_falls_back_then_fails() {
 #[tokio::test]
 async fn invalid_claims_and_injected_errors() {
     let cloud = InMemoryCloud::builtin();
-    let impossible = claim("x", vec![req(labels::INSTANCE_TYPE, &["p5.48xlarge"])]);
+    // p3 is retired: priced upstream, but with no shape, so not in the catalogue.
+    let impossible = claim("x", vec![req(labels::INSTANCE_TYPE, &["p3.2xlarge"])]);
     assert!(matches!(
         cloud.create(&impossible).await,
         Err(CloudError::InvalidClaim { .. })

@@ -230,8 +230,9 @@ impl<'a> Solver<'a> {
                 pins,
             )),
             None if !claim.pods.is_empty() => Err(Reason::Fixed("planned node is full")),
-            None if !any_compatible => Err(Reason::Text(format!(
-                "no instance type satisfies {effective}"
+            None if !any_compatible => Err(Reason::Text(no_type_offers(
+                tmpl.types.iter().map(Arc::as_ref),
+                effective,
             ))),
             None if !any_port_free => Err(Reason::Text(format!(
                 "host port {} is taken by a daemonset on every instance type",
@@ -347,6 +348,40 @@ impl<'a> Solver<'a> {
         }
         format!("no instance type fits {} together", info.requests)
     }
+}
+
+/// Which requirement left no instance type: the first that no type offers at
+/// all (the catalogue's doing, whatever the pool allows), else the first that
+/// empties the list together with the ones before it, taken in the order a
+/// person reads them. Offerings count: a type whose zones or capacity types
+/// the requirements rule out does not offer them.
+pub(super) fn no_type_offers<'t>(
+    types: impl Iterator<Item = &'t InstanceType> + Clone,
+    effective: &Requirements,
+) -> String {
+    let offers = |reqs: &Requirements| {
+        types.clone().any(|it| {
+            it.requirements.intersects(reqs).is_ok() && it.cheapest_offering(reqs).is_some()
+        })
+    };
+    let ordered = crate::explain::key_order(effective.keys().cloned());
+    let alone = ordered.iter().filter_map(|k| effective.get(k)).find(|r| {
+        let mut one = Requirements::new();
+        one.add((*r).clone());
+        !offers(&one)
+    });
+    if let Some(r) = alone {
+        return format!("no instance type offers {r}");
+    }
+    let mut so_far = Requirements::new();
+    for r in ordered.iter().filter_map(|k| effective.get(k)) {
+        let before = so_far.to_string();
+        so_far.add(r.clone());
+        if !offers(&so_far) {
+            return format!("no instance type offers {r} together with {before}");
+        }
+    }
+    format!("no instance type satisfies {effective}")
 }
 
 /// "limits reached" with what used the limits: the pool's nodes, and the
