@@ -191,6 +191,11 @@ fn launched_claim(claim: &NodeClaim, choice: &LaunchChoice<'_>, id: u64) -> Node
     let mut out = claim.clone();
     let labels_out = out.metadata.labels.get_or_insert_with(Default::default);
     labels_out.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if !labels_out.contains_key(labels::OS)
+        && let Some(os) = it.launch_os(&kerf_core::requirements::Requirements::new())
+    {
+        labels_out.insert(labels::OS.to_string(), os);
+    }
     labels_out.insert(labels::ZONE.to_string(), choice.offering.zone.clone());
     labels_out.insert(
         labels::CAPACITY_TYPE.to_string(),

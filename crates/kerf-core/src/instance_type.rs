@@ -124,6 +124,25 @@ impl InstanceType {
         }
     }
 
+    /// The OS a node of this type boots under `requirements` when its labels
+    /// do not say (amd64 types run Linux and Windows): Linux, the default AMI
+    /// family's, when both allow it, else the first both allow.
+    pub fn launch_os(&self, requirements: &Requirements) -> Option<String> {
+        let key = kerf_api::labels::OS;
+        if let Some(os) = self.labels.get(key) {
+            return Some(os.clone());
+        }
+        let offered = self.requirements.get(key)?;
+        let allowed = |v: &str| offered.has(v) && requirements.get(key).is_none_or(|r| r.has(v));
+        if allowed(kerf_api::labels::OS_LINUX) {
+            return Some(kerf_api::labels::OS_LINUX.to_string());
+        }
+        if offered.complement {
+            return None;
+        }
+        offered.values.iter().find(|v| allowed(v)).cloned()
+    }
+
     /// What pods can use on a node of this type.
     pub fn allocatable(&self) -> &Resources {
         &self.allocatable

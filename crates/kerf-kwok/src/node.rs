@@ -37,6 +37,13 @@ pub fn node_for_launch(claim: &NodeClaim, choice: &LaunchChoice<'_>) -> Node {
     let mut node_labels: BTreeMap<String, String> =
         claim.metadata.labels.clone().unwrap_or_default();
     node_labels.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // A type that runs Linux or Windows: the claim's label (from the plan) says
+    // which; without one it boots Linux, as the kubelet would report.
+    if !node_labels.contains_key(labels::OS)
+        && let Some(os) = it.launch_os(&kerf_core::requirements::Requirements::new())
+    {
+        node_labels.insert(labels::OS.to_string(), os);
+    }
     node_labels.insert(labels::ZONE.to_string(), choice.offering.zone.clone());
     node_labels.insert(
         labels::CAPACITY_TYPE.to_string(),

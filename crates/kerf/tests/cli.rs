@@ -204,8 +204,8 @@ fn simulate_disruption_prints_every_command_and_why_nodes_stay() {
         "Disruption: 2 command(s), in order:",
         "  1. emptiness (Empty): remove ip-10-0-3-30.ec2.internal",
         "  2. multi-node consolidation (Underutilized): remove ip-10-0-1-10.ec2.internal, ip-10-0-2-20.ec2.internal",
-        "     launch default-tbbrg: m5.2xlarge us-east-1a spot $0.1471/h",
-        "     $0.3840/h -> $0.1471/h, saving $0.2369/h",
+        "     launch default-tbbrg: m5.2xlarge us-east-1a spot $0.1382/h",
+        "     $0.3840/h -> $0.1382/h, saving $0.2458/h",
         "  ip-10-0-1-40.ec2.internal: pod default/report-0 has karpenter.sh/do-not-disrupt",
     ] {
         assert!(

@@ -116,7 +116,7 @@ impl<'a> Solver<'a> {
                 }
             }
             labels.extend(chosen_type.labels.clone());
-            if let Some(os) = launch_os(&claim.requirements, chosen_type) {
+            if let Some(os) = chosen_type.launch_os(&claim.requirements) {
                 labels.entry(kerf_api::labels::OS.to_string()).or_insert(os);
             }
             labels.insert(kerf_api::labels::ZONE.to_string(), chosen.zone.clone());
@@ -183,22 +183,4 @@ pub(crate) fn limit_text(t: &NodeTemplate) -> String {
         .map(|(k, v)| format!("{k}={}", format_amount(k, *v)))
         .collect();
     format!("{{{}}}", parts.join(", "))
-}
-
-/// The OS a node of a type that runs several (amd64 types run Linux and
-/// Windows) boots when nothing narrowed it to one: Linux, the default AMI
-/// family's, when the claim allows it, else the first the type and the
-/// claim both allow.
-fn launch_os(claim: &Requirements, it: &InstanceType) -> Option<String> {
-    let offered = it.requirements.get(kerf_api::labels::OS)?;
-    let allowed =
-        |v: &str| offered.has(v) && claim.get(kerf_api::labels::OS).is_none_or(|r| r.has(v));
-    if allowed(kerf_api::labels::OS_LINUX) {
-        return Some(kerf_api::labels::OS_LINUX.to_string());
-    }
-    offered
-        .values
-        .iter()
-        .find(|v| !offered.complement && allowed(v))
-        .cloned()
 }
