@@ -265,8 +265,9 @@ pub async fn describe_offerings(
 #[cfg(test)]
 mod tests {
     use aws_sdk_ec2::types::{
-        GpuDeviceInfo, GpuDeviceMemoryInfo, GpuInfo, InstanceStorageInfo, InstanceTypeHypervisor,
-        MemoryInfo, NetworkCardInfo, NetworkInfo, ProcessorInfo, VCpuInfo,
+        EbsInfo, EbsOptimizedInfo, GpuDeviceInfo, GpuDeviceMemoryInfo, GpuInfo,
+        InstanceStorageInfo, InstanceTypeHypervisor, MemoryInfo, NetworkCardInfo, NetworkInfo,
+        NeuronDeviceCoreInfo, NeuronDeviceInfo, NeuronInfo, ProcessorInfo, VCpuInfo,
     };
 
     use super::*;
@@ -338,6 +339,72 @@ mod tests {
         );
         let arm = catalog_entry(&info("m6g.large", 2, 8192, ArchitectureType::Arm64).build());
         assert_eq!(arm.unwrap().arch, Arch::Arm64);
+    }
+
+    #[test]
+    fn cpu_ebs_encryption_efa_and_neuron_become_catalogue_fields() {
+        let inf2 = info("inf2.xlarge", 4, 16384, ArchitectureType::X8664)
+            .processor_info(
+                ProcessorInfo::builder()
+                    .supported_architectures(ArchitectureType::X8664)
+                    .manufacturer("AMD")
+                    .sustained_clock_speed_in_ghz(3.6)
+                    .build(),
+            )
+            .ebs_info(
+                EbsInfo::builder()
+                    .ebs_optimized_support(EbsOptimizedSupport::Default)
+                    .ebs_optimized_info(
+                        EbsOptimizedInfo::builder()
+                            .maximum_bandwidth_in_mbps(10000)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .neuron_info(
+                NeuronInfo::builder()
+                    .neuron_devices(
+                        NeuronDeviceInfo::builder()
+                            .count(1)
+                            .name("Inferentia2")
+                            .core_info(NeuronDeviceCoreInfo::builder().count(2).build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let e = catalog_entry(&inf2).unwrap();
+        assert_eq!(e.cpu_manufacturer.as_deref(), Some("amd"));
+        assert_eq!(e.cpu_sustained_clock_speed_mhz, Some(3600));
+        assert_eq!(e.ebs_bandwidth_mbps, Some(10000));
+        assert_eq!(e.encryption_in_transit_supported, Some(false));
+        assert_eq!((e.neuron_count, e.neuron_core_count), (Some(1), Some(2)));
+        let acc = e.accelerator.unwrap();
+        assert_eq!(
+            (acc.count, acc.name.as_str(), acc.manufacturer.as_str()),
+            (1, "Inferentia2", "aws")
+        );
+        let labels = catalog_entry(&inf2).unwrap().labels("us-east-1");
+        assert_eq!(
+            labels
+                .get(kerf_cloud::labels::INSTANCE_ACCELERATOR_NAME)
+                .map(String::as_str),
+            Some("inferentia2")
+        );
+        // EBS-optimized only on request: no EBS bandwidth label, as upstream.
+        let xen = info("m3.large", 2, 7680, ArchitectureType::X8664)
+            .ebs_info(
+                EbsInfo::builder()
+                    .ebs_optimized_support(EbsOptimizedSupport::Supported)
+                    .ebs_optimized_info(
+                        EbsOptimizedInfo::builder()
+                            .maximum_bandwidth_in_mbps(500)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(catalog_entry(&xen).unwrap().ebs_bandwidth_mbps, None);
     }
 
     #[test]
