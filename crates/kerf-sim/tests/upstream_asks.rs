@@ -199,3 +199,80 @@ async fn a_hardware_ask_no_type_meets_names_the_constraint_not_the_pool() {
     );
     assert!(!reason.contains("allows only"), "{reason}");
 }
+
+/// A DaemonSet that runs only on Windows nodes, asking for `cpu` cores.
+fn windows_daemonset(cpu: u32) -> String {
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: windows-agent, namespace: kube-system}}
+spec:
+  selector: {{matchLabels: {{app: windows-agent}}}}
+  template:
+    metadata: {{labels: {{app: windows-agent}}}}
+    spec:
+      nodeSelector: {{kubernetes.io/os: windows}}
+      containers:
+        - name: agent
+          image: registry.k8s.io/pause:3.9
+          resources: {{requests: {{cpu: "{cpu}"}}}}
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_windows_daemonset_counts_on_windows_pools_only() {
+    // Karpenter's types carry their EC2NodeClass's one OS, so a Windows-only
+    // agent is no overhead on a Linux pool; kerf's amd64 types run both, and
+    // a Linux pool's node is taken as booting Linux.
+    let catalog = Catalog::builtin();
+    let cpus = |t: &str| -> i64 {
+        label(&catalog, t, "karpenter.k8s.aws/instance-cpu")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{t} has an instance-cpu label"))
+    };
+    let amd64 = concat!(
+        "        - {key: kubernetes.io/arch, operator: In, values: [amd64]}\n",
+        "        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}\n",
+    );
+    let linux = plan(
+        &(pool("linux", amd64)
+            + &windows_daemonset(30)
+            + &pod("web", "", "{requests: {cpu: \"1\"}}")),
+    )
+    .await;
+    assert!(linux.unschedulable.is_empty(), "{:?}", linux.unschedulable);
+    assert_eq!(linux.nodes.len(), 1, "{:?}", linux.nodes);
+    assert!(
+        cpus(&linux.nodes[0].instance_type) < 30,
+        "the Windows agent was counted on a Linux node: {}",
+        linux.nodes[0].instance_type
+    );
+
+    let windows = plan(
+        &(pool(
+            "windows",
+            &format!(
+                "        - {{key: kubernetes.io/os, operator: In, values: [windows]}}\n{amd64}"
+            ),
+        ) + &windows_daemonset(30)
+            + &pod(
+                "iis",
+                "  nodeSelector: {kubernetes.io/os: windows}\n",
+                "{requests: {cpu: \"1\"}}",
+            )),
+    )
+    .await;
+    assert!(
+        windows.unschedulable.is_empty(),
+        "{:?}",
+        windows.unschedulable
+    );
+    assert_eq!(windows.nodes.len(), 1, "{:?}", windows.nodes);
+    assert!(
+        cpus(&windows.nodes[0].instance_type) >= 32,
+        "the Windows agent's 30 cores must fit beside the pod: {}",
+        windows.nodes[0].instance_type
+    );
+}

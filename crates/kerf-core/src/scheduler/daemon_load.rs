@@ -122,8 +122,19 @@ impl DaemonLoads {
 /// Karpenter's `isDaemonPodCompatible`, past the taints: some required term
 /// (with the nodeSelector) is compatible with the pool, custom labels
 /// included, and intersects the instance type's labels.
+///
+/// A type that runs several OSes (amd64 types run Linux and Windows) is taken
+/// with the OS its node boots in this pool: a Windows-only agent takes nothing
+/// on a Linux pool's nodes, as it would not with Karpenter, whose types carry
+/// their EC2NodeClass's one OS.
 fn runs_on_type(d: &PodInfo, pool: &Requirements, it: &InstanceType) -> bool {
-    d.spread_affinity
-        .iter()
-        .any(|term| pool.compatible(term, true).is_ok() && it.requirements.intersects(term).is_ok())
+    let os = it.launch_os(pool);
+    d.spread_affinity.iter().any(|term| {
+        pool.compatible(term, true).is_ok()
+            && it.requirements.intersects(term).is_ok()
+            && os.as_deref().is_none_or(|os| {
+                term.get(kerf_api::labels::OS)
+                    .is_none_or(|wanted| wanted.has(os))
+            })
+    })
 }
