@@ -149,7 +149,9 @@ fn a_bad_kubelet_annotation_names_the_annotation() {
         KUBELET_COMPATIBILITY_ANNOTATION.to_string(),
         "{\"maxPods\":\"x\"}".to_string(),
     );
-    let err = kubelet_from_annotations(Some(&a)).expect_err("refused");
+    let err = kubelet_from_annotations(Some(&a))
+        .expect_err("refused")
+        .to_string();
     assert!(err.contains(KUBELET_COMPATIBILITY_ANNOTATION), "{err}");
 }
 

@@ -60,18 +60,34 @@ impl ConversionError {
     }
 }
 
+/// The kubelet block in [`KUBELET_COMPATIBILITY_ANNOTATION`] is not a
+/// kubelet configuration.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "metadata.annotations[{KUBELET_COMPATIBILITY_ANNOTATION}]: not a kubelet configuration: {0}"
+)]
+pub struct KubeletAnnotationError(serde_json::Error);
+
+/// For callers that carry an object's problem as text (kerf-state's
+/// `StateError::object`); the text is the error's message.
+impl From<KubeletAnnotationError> for String {
+    fn from(e: KubeletAnnotationError) -> String {
+        e.to_string()
+    }
+}
+
 /// The kubelet block a v1 NodePool or NodeClaim carries over from v1beta1,
 /// if any. As in AWS v1.0 (`GetKubletConfigurationWithNodePool`), it
 /// replaces the EC2NodeClass's `spec.kubelet` when present.
 pub fn kubelet_from_annotations(
     annotations: Option<&BTreeMap<String, String>>,
-) -> Result<Option<v1::KubeletConfiguration>, String> {
+) -> Result<Option<v1::KubeletConfiguration>, KubeletAnnotationError> {
     let Some(json) = annotations.and_then(|a| a.get(KUBELET_COMPATIBILITY_ANNOTATION)) else {
         return Ok(None);
     };
-    serde_json::from_str(json).map(Some).map_err(|e| {
-        format!("metadata.annotations[{KUBELET_COMPATIBILITY_ANNOTATION}]: not a kubelet configuration: {e}")
-    })
+    serde_json::from_str(json)
+        .map(Some)
+        .map_err(KubeletAnnotationError)
 }
 
 fn requirements_to_v1(

@@ -225,20 +225,48 @@ const MONTHS: &[&str] = &[
 ];
 const WEEKDAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
+/// Why a budget's `schedule` is not a cron expression kerf (and
+/// `robfig/cron`'s standard parser) accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CronError {
+    #[error("unknown macro {0}")]
+    UnknownMacro(String),
+    #[error("expected 5 fields, got {0}")]
+    FieldCount(usize),
+    /// One comma-separated part of one field, e.g. the month's `13`.
+    #[error("{field} {part:?}: {problem}")]
+    Part {
+        field: &'static str,
+        part: String,
+        problem: CronPartError,
+    },
+}
+
+/// What is wrong with one part of a cron field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum CronPartError {
+    #[error("bad step {0:?}")]
+    Step(String),
+    #[error("{value:?} is not in {min}-{max}")]
+    OutOfRange { value: String, min: u32, max: u32 },
+    #[error("range start {start} is after end {end}")]
+    Backwards { start: u32, end: u32 },
+}
+
 /// A standard 5-field cron expression (minute hour day-of-month month
 /// day-of-week) or a `@daily`-style macro, as `robfig/cron`'s standard parser
 /// accepts it.
-pub(crate) fn check_cron(s: &str) -> Result<(), String> {
+pub(crate) fn check_cron(s: &str) -> Result<(), CronError> {
     if s.starts_with('@') {
         return if CRON_MACROS.contains(&s) {
             Ok(())
         } else {
-            Err(format!("unknown macro {s}"))
+            Err(CronError::UnknownMacro(s.to_string()))
         };
     }
     let fields: Vec<&str> = s.split_whitespace().collect();
     if fields.len() != 5 {
-        return Err(format!("expected 5 fields, got {}", fields.len()));
+        return Err(CronError::FieldCount(fields.len()));
     }
     let specs: [(&str, u32, u32, &[&str]); 5] = [
         ("minute", 0, 59, &[]),
@@ -249,13 +277,17 @@ pub(crate) fn check_cron(s: &str) -> Result<(), String> {
     ];
     for (field, (name, min, max, names)) in fields.iter().zip(specs) {
         for part in field.split(',') {
-            cron_part(part, min, max, names).map_err(|why| format!("{name} {part:?}: {why}"))?;
+            cron_part(part, min, max, names).map_err(|problem| CronError::Part {
+                field: name,
+                part: part.to_string(),
+                problem,
+            })?;
         }
     }
     Ok(())
 }
 
-fn cron_part(part: &str, min: u32, max: u32, names: &[&str]) -> Result<(), String> {
+fn cron_part(part: &str, min: u32, max: u32, names: &[&str]) -> Result<(), CronPartError> {
     let (range, step) = match part.split_once('/') {
         Some((r, s)) => (r, Some(s)),
         None => (part, None),
@@ -263,27 +295,31 @@ fn cron_part(part: &str, min: u32, max: u32, names: &[&str]) -> Result<(), Strin
     if let Some(step) = step {
         match step.parse::<u32>() {
             Ok(n) if n > 0 => {}
-            _ => return Err(format!("bad step {step:?}")),
+            _ => return Err(CronPartError::Step(step.to_string())),
         }
     }
     if range == "*" || range == "?" {
         return Ok(());
     }
-    let value = |v: &str| -> Result<u32, String> {
+    let value = |v: &str| -> Result<u32, CronPartError> {
         if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(v)) {
             // Months are 1-based, weekdays 0-based.
             return Ok(i as u32 + min);
         }
         match v.parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(format!("{v:?} is not in {min}-{max}")),
+            _ => Err(CronPartError::OutOfRange {
+                value: v.to_string(),
+                min,
+                max,
+            }),
         }
     };
     match range.split_once('-') {
         Some((lo, hi)) => {
             let (lo, hi) = (value(lo)?, value(hi)?);
             if lo > hi {
-                return Err(format!("range start {lo} is after end {hi}"));
+                return Err(CronPartError::Backwards { start: lo, end: hi });
             }
         }
         None => {
