@@ -52,6 +52,12 @@ enum Reason {
     Text(String),
 }
 
+/// Why a pod fits nowhere this round: one reason per template tried, or
+/// why no template could be (the text of `Unschedulable::reason`).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+struct Unplaced(Vec<String>);
+
 /// A template prepared for packing.
 struct Tmpl<'a> {
     t: &'a NodeTemplate,
@@ -145,7 +151,7 @@ impl<'a> Solver<'a> {
     fn run(mut self) -> Plan {
         let infos: Vec<&PodInfo> = self.pending.iter().map(|p| &p.info).collect();
         let mut queue: VecDeque<usize> = queue::packing_order(&infos).into();
-        let mut failures: BTreeMap<usize, String> = BTreeMap::new();
+        let mut failures: BTreeMap<usize, Unplaced> = BTreeMap::new();
         let mut stalled = 0usize;
         while let Some(i) = queue.pop_front() {
             match self.place(i) {
@@ -173,14 +179,14 @@ impl<'a> Solver<'a> {
         for (i, reason) in failures {
             self.plan.unschedulable.push(Unschedulable {
                 pod: self.pending[i].info.key.clone(),
-                reason,
+                reason: reason.to_string(),
             });
         }
         self.repack();
         self.finish()
     }
 
-    fn place(&mut self, i: usize) -> Result<(), String> {
+    fn place(&mut self, i: usize) -> Result<(), Unplaced> {
         let reqs = self.pending[i].info.node_requirements();
         let scope = scope::PodScope {
             solver: self,
@@ -295,7 +301,7 @@ impl<'a> Solver<'a> {
         if self.nodes.is_empty() && reasons.is_empty() {
             reasons.push("no node fits".into());
         }
-        Err(reasons.join("; "))
+        Err(Unplaced(reasons))
     }
 
     fn render(&self, reason: Reason) -> String {

@@ -28,7 +28,7 @@ pub(super) struct PodRec<'a> {
     pub(super) pod: &'a Pod,
     pub(super) namespace: String,
     pub(super) labels: BTreeMap<String, String>,
-    pub(super) requests: Result<Resources, String>,
+    pub(super) requests: Result<Resources, RequestsError>,
     pub(super) ports: Vec<Port>,
     /// Required anti-affinity terms (for the symmetric check).
     pub(super) anti: Vec<Term>,

@@ -225,7 +225,7 @@ impl<'a> Validator<'a> {
             }
         }
         match &pod.requests {
-            Err(e) => out.push((Rule::InvalidPod, e.clone())),
+            Err(e) => out.push((Rule::InvalidPod, e.to_string())),
             Ok(requests) => {
                 for (name, amount) in requests.iter().filter(|(_, a)| *a > 0) {
                     let free = node.allocatable.get(name) - node.used.get(name);

@@ -1,9 +1,26 @@
 //! Pod requests (Kubernetes `PodRequests`, pod-level resources included) and host ports.
 
 use super::*;
+use crate::resources::QuantityError;
 use k8s_openapi::api::core::v1::PodSpec;
 
-pub(super) fn container_requests(c: &Container) -> Result<Resources, String> {
+/// A quantity in a pod's requests that is not a quantity, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum RequestsError {
+    #[error("container {container}: {quantity}")]
+    Container {
+        container: String,
+        quantity: QuantityError,
+    },
+    /// `spec.overhead`.
+    #[error("overhead: {0}")]
+    Overhead(QuantityError),
+    /// `spec.resources`, the pod-level requests and limits.
+    #[error("pod resources: {0}")]
+    PodLevel(QuantityError),
+}
+
+pub(super) fn container_requests(c: &Container) -> Result<Resources, RequestsError> {
     let Some(r) = c.resources.as_ref() else {
         return Ok(Resources::default());
     };
@@ -12,7 +29,10 @@ pub(super) fn container_requests(c: &Container) -> Result<Resources, String> {
     for (k, q) in r.requests.iter().flatten() {
         list.insert(k.clone(), q.clone());
     }
-    Resources::from_quantities(&list).map_err(|e| format!("container {}: {e}", c.name))
+    Resources::from_quantities(&list).map_err(|quantity| RequestsError::Container {
+        container: c.name.clone(),
+        quantity,
+    })
 }
 
 pub(super) fn max_into(acc: &mut Resources, other: &Resources) {
@@ -25,7 +45,7 @@ pub(super) fn max_into(acc: &mut Resources, other: &Resources) {
 
 /// max(each init container + the sidecars started before it, app containers + all
 /// sidecars) + overhead, and one pod.
-pub(super) fn pod_requests(pod: &Pod) -> Result<Resources, String> {
+pub(super) fn pod_requests(pod: &Pod) -> Result<Resources, RequestsError> {
     let mut total = Resources::default();
     if let Some(spec) = pod.spec.as_ref() {
         let mut app = Resources::default();
@@ -52,7 +72,7 @@ pub(super) fn pod_requests(pod: &Pod) -> Result<Resources, String> {
             total.set(&name, milli);
         }
         if let Some(overhead) = spec.overhead.as_ref() {
-            total.add(&Resources::from_quantities(overhead).map_err(|e| format!("overhead: {e}"))?);
+            total.add(&Resources::from_quantities(overhead).map_err(RequestsError::Overhead)?);
         }
     }
     total.pods = MILLI;
@@ -66,7 +86,7 @@ fn pod_level_resource(name: &str) -> bool {
 /// `spec.resources` as the API server stores it: each supported request, and
 /// for a supported limit without a request, the limit when no container names
 /// that resource (otherwise the containers' total, which is no change).
-fn pod_level(spec: &PodSpec) -> Result<Vec<(String, i64)>, String> {
+fn pod_level(spec: &PodSpec) -> Result<Vec<(String, i64)>, RequestsError> {
     let Some(r) = spec.resources.as_ref() else {
         return Ok(Vec::new());
     };
@@ -92,7 +112,7 @@ fn pod_level(spec: &PodSpec) -> Result<Vec<(String, i64)>, String> {
             chosen.insert(name.clone(), q.clone());
         }
     }
-    let parsed = Resources::from_quantities(&chosen).map_err(|e| format!("pod resources: {e}"))?;
+    let parsed = Resources::from_quantities(&chosen).map_err(RequestsError::PodLevel)?;
     Ok(chosen.keys().map(|k| (k.clone(), parsed.get(k))).collect())
 }
 

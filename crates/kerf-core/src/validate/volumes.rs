@@ -3,11 +3,29 @@
 
 use super::*;
 
+/// Why a pod's volume keeps it off a node.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum VolumeError {
+    /// The claim's `storageClassName` names a class the snapshot lacks.
+    #[error("storageclass {0} not found")]
+    StorageClassNotFound(String),
+    /// The PersistentVolume's `spec.nodeAffinity.required`.
+    #[error("node affinity does not match the node")]
+    NodeAffinity,
+    /// An in-tree PersistentVolume's zone or region label.
+    #[error("label {key}={value}, node has {node_has:?}")]
+    TopologyLabel {
+        key: String,
+        value: String,
+        node_has: Option<String>,
+    },
+}
+
 impl<'a> Validator<'a> {
     pub(super) fn storage_class(
         &self,
         name: Option<&str>,
-    ) -> Result<Option<&'a StorageClass>, String> {
+    ) -> Result<Option<&'a StorageClass>, VolumeError> {
         let name = match name {
             Some("") => return Ok(None),
             Some(n) => n.to_string(),
@@ -36,7 +54,7 @@ impl<'a> Validator<'a> {
             .iter()
             .find(|c| c.metadata.name.as_deref() == Some(name.as_str()))
             .map(Some)
-            .ok_or_else(|| format!("storageclass {name} not found"))
+            .ok_or(VolumeError::StorageClassNotFound(name))
     }
 
     pub(super) fn class_allows(class: Option<&StorageClass>, node: &NodeRec) -> bool {
@@ -46,7 +64,7 @@ impl<'a> Validator<'a> {
         terms.is_empty() || terms.iter().any(|t| topology_term_matches(t, &node.labels))
     }
 
-    pub(super) fn pv_allows(pv: &PersistentVolume, node: &NodeRec) -> Result<(), String> {
+    pub(super) fn pv_allows(pv: &PersistentVolume, node: &NodeRec) -> Result<(), VolumeError> {
         if let Some(sel) = pv
             .spec
             .as_ref()
@@ -66,7 +84,7 @@ impl<'a> Validator<'a> {
                 node_selector_matches(sel, &node.labels, &node.name)
             };
             if !allowed {
-                return Err("node affinity does not match the node".into());
+                return Err(VolumeError::NodeAffinity);
             }
         }
         // VolumeZone: in-tree volumes label their zone/region (`a__b` lists several).
@@ -82,7 +100,13 @@ impl<'a> Validator<'a> {
             let allowed: BTreeSet<&str> = v.split("__").collect();
             match label(&node.labels, k) {
                 Some(have) if allowed.contains(have) => {}
-                have => return Err(format!("label {k}={v}, node has {have:?}")),
+                have => {
+                    return Err(VolumeError::TopologyLabel {
+                        key: k.clone(),
+                        value: v.clone(),
+                        node_has: have.map(str::to_string),
+                    });
+                }
             }
         }
         Ok(())
