@@ -27,13 +27,14 @@ use kerf_api::v1::NodeClaim;
 use kerf_cloud::CloudProvider;
 use kerf_core::disruption::{Command, DisruptionOptions, Kept, decide};
 use kerf_core::plan::Target;
+use kerf_core::pod::PodKey;
 use kerf_core::snapshot::SolveOptions;
 use kerf_state::disruption::Observed;
 use kerf_state::pending::bound_node;
 use kerf_state::registered::{bind, registered_node};
 use kerf_state::{
     ClusterState, DeterministicNames, InstanceTypes, PendingMode, Pools, SnapshotOptions,
-    claims_for_nodes, object_key,
+    StateError, claims_for_nodes, object_key,
 };
 
 use crate::daemons;
@@ -239,13 +240,14 @@ impl World {
                 .map_err(|e| context(format!("unbinding a pod: {e}")))?;
         }
         daemons::materialise(&mut self.state)?;
-        self.place_moved_pods().map_err(context)?;
+        self.place_moved_pods()
+            .map_err(|e| context(e.to_string()))?;
         Ok(launched_names)
     }
 
     /// Binds every unbound pod (only the candidates' are left unbound) where
     /// the scheduler puts it among the existing nodes.
-    fn place_moved_pods(&mut self) -> Result<(), String> {
+    fn place_moved_pods(&mut self) -> Result<(), MoveError> {
         let options = SnapshotOptions {
             pending: PendingMode::AllUnbound,
             solve: self.solve.clone(),
@@ -255,24 +257,17 @@ impl World {
             .state
             .snapshot_with_pools(&self.pools, &self.instance_types, &options);
         if !built.problems.is_empty() {
-            return Err(built.problems.join("; "));
+            return Err(MoveError::Snapshot(built.problems));
         }
         let plan = kerf_core::scheduler::solve(&built.snapshot);
         if let Some(u) = plan.unschedulable.first() {
-            return Err(format!(
-                "pod {} has no place once the candidates are gone: {}",
-                u.pod, u.reason
-            ));
+            return Err(MoveError::NoPlace {
+                pod: u.pod.clone(),
+                reason: u.reason.clone(),
+            });
         }
         if let Some(n) = plan.new_nodes.first() {
-            return Err(format!(
-                "pods {} need a new node beyond the command's replacements",
-                n.pods
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            return Err(MoveError::NeedsNewNode(n.pods.clone()));
         }
         for placement in &plan.placements {
             let Target::Existing(node) = &placement.target else {
@@ -280,13 +275,38 @@ impl World {
             };
             let key = object_key(Some(&placement.pod.namespace), &placement.pod.name);
             let Some(mut pod) = self.state.get::<Pod>(&key).cloned() else {
-                return Err(format!("placed pod {key} is not in the state"));
+                return Err(MoveError::PodMissing(key));
             };
             bind(&mut pod, node, self.now);
-            self.state.apply(pod).map_err(|e| e.to_string())?;
+            self.state.apply(pod)?;
         }
         Ok(())
     }
+}
+
+/// Why a command's moved pods cannot all go back onto the nodes left.
+#[derive(Debug, thiserror::Error)]
+enum MoveError {
+    /// The state gave no snapshot to place them with.
+    #[error("{}", .0.join("; "))]
+    Snapshot(Vec<String>),
+    #[error("pod {pod} has no place once the candidates are gone: {reason}")]
+    NoPlace { pod: PodKey, reason: String },
+    #[error("pods {} need a new node beyond the command's replacements", comma_separated(.0))]
+    NeedsNewNode(Vec<PodKey>),
+    /// The scheduler placed a pod (by `namespace/name`) the state lacks.
+    #[error("placed pod {0} is not in the state")]
+    PodMissing(String),
+    /// Binding a placed pod was refused.
+    #[error(transparent)]
+    Bind(#[from] StateError),
+}
+
+fn comma_separated(pods: &[PodKey]) -> String {
+    pods.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pod_key(pod: &Pod) -> String {

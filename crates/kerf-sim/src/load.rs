@@ -312,13 +312,14 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
             .pool_documents
             .insert(format!("{kind}/{name}"), at.clone());
     }
-    validate::metadata(&kind, &value, "metadata").map_err(|m| fail(&at, m))?;
+    validate::metadata(&kind, &value, "metadata").map_err(|e| fail(&at, e.to_string()))?;
     let workload = matches!(
         kind.as_str(),
         "Deployment" | "ReplicaSet" | "StatefulSet" | "Job" | "DaemonSet"
     );
     if workload {
-        validate::metadata("Pod", &value, "spec.template.metadata").map_err(|m| fail(&at, m))?;
+        validate::metadata("Pod", &value, "spec.template.metadata")
+            .map_err(|e| fail(&at, e.to_string()))?;
     }
     let state = &mut loaded.state;
     if api_version.ends_with("/v1beta1") {
@@ -333,7 +334,7 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "Pod" => {
             room_for_pods(state, &at, 1)?;
             let pod: Pod = parse(&at, value)?;
-            validate::pod(&pod, "spec").map_err(|m| fail(&at, m))?;
+            validate::pod(&pod, "spec").map_err(|e| fail(&at, e.to_string()))?;
             put(state, &at, pod)
         }
         "Node" => apply::<k8s_openapi::api::core::v1::Node>(state, &at, value),
@@ -356,7 +357,7 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
                     spec: template.spec.clone(),
                     status: None,
                 };
-                validate::pod(&pod, "spec.template.spec").map_err(|m| fail(&at, m))?;
+                validate::pod(&pod, "spec.template.spec").map_err(|e| fail(&at, e.to_string()))?;
             }
             put(state, &at, ds)
         }
@@ -482,9 +483,9 @@ fn expand(
     room_for_pods(state, at, expanded.pods.len())?;
     // Every pod has the workload's template: checking one checks them all.
     if let Some(pod) = expanded.pods.first() {
-        validate::pod(pod, "spec.template.spec").map_err(|message| SimError::Input {
+        validate::pod(pod, "spec.template.spec").map_err(|e| SimError::Input {
             at: at.clone(),
-            message,
+            message: e.to_string(),
         })?;
     }
     for pvc in expanded.claims {

@@ -2,22 +2,65 @@
 //! cannot make: object names, label and annotation keys, and pod specs
 //! (kerf-core's pod compilation, which also refuses negative requests, plus
 //! at least one container and known toleration operators and effects). Each
-//! check returns `field.path: message` for [`crate::load`] to place.
+//! check returns a [`FieldError`] (`field.path: message`, in the API
+//! server's words) for [`crate::load`] to place.
 
 use k8s_openapi::api::core::v1::Pod;
 use kerf_api::validation::names;
 use kerf_core::requirements::Requirements;
 use serde_json::Value;
 
+/// One field the API server would refuse, worded as it words it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("{field}: Invalid value: {value:?}: {reason}")]
+    Invalid {
+        field: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{field}: Required value: {reason}")]
+    Required { field: String, reason: &'static str },
+    #[error(
+        "{field}: Unsupported value: {value:?}: supported values: {}",
+        quoted(.supported)
+    )]
+    Unsupported {
+        field: String,
+        value: String,
+        supported: &'static [&'static str],
+    },
+    /// What kerf-core's pod compilation refused, at its path in the document.
+    #[error("{field}: {message}")]
+    Pod { field: String, message: String },
+}
+
+/// `"a", "b"`, as the API server lists supported values.
+fn quoted(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn invalid(field: impl Into<String>, value: &str, reason: impl Into<String>) -> FieldError {
+    FieldError::Invalid {
+        field: field.into(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
 /// The name, namespace, label and annotation rules of the API server for the
 /// object metadata at `path` (`metadata`, or a template's).
-pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), String> {
+pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), FieldError> {
     let pointer = format!("/{}", path.replace('.', "/"));
     let Some(meta) = object.pointer(&pointer) else {
         return Ok(());
     };
-    let first = |errs: Vec<String>, field: String, value: &str| match errs.first() {
-        Some(e) => Err(format!("{field}: Invalid value: {value:?}: {e}")),
+    let first = |errs: Vec<String>, field: String, value: &str| match errs.into_iter().next() {
+        Some(e) => Err(invalid(field, value, e)),
         None => Ok(()),
     };
     if let Some(name) = meta.get("name").and_then(Value::as_str) {
@@ -59,14 +102,14 @@ pub fn metadata(kind: &str, object: &Value, path: &str) -> Result<(), String> {
 fn label_map<'a>(
     entries: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     field: &str,
-) -> Result<(), String> {
+) -> Result<(), FieldError> {
     for (key, value) in entries {
-        if let Some(e) = names::qualified_name_errors(key).first() {
-            return Err(format!("{field}: Invalid value: {key:?}: {e}"));
+        if let Some(e) = names::qualified_name_errors(key).into_iter().next() {
+            return Err(invalid(field, key, e));
         }
         if let Some(e) = value.and_then(|v| names::label_value_errors(v).into_iter().next()) {
             let value = value.unwrap_or_default();
-            return Err(format!("{field}[{key}]: Invalid value: {value:?}: {e}"));
+            return Err(invalid(format!("{field}[{key}]"), value, e));
         }
     }
     Ok(())
@@ -74,14 +117,15 @@ fn label_map<'a>(
 
 /// A pod the API server would refuse, or kerf cannot compile; `spec_path`
 /// is where its spec is in the document (`spec`, `spec.template.spec`).
-pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
+pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), FieldError> {
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(());
     };
     if spec.containers.is_empty() {
-        return Err(format!(
-            "{spec_path}.containers: Required value: a pod needs at least one container"
-        ));
+        return Err(FieldError::Required {
+            field: format!("{spec_path}.containers"),
+            reason: "a pod needs at least one container",
+        });
     }
     label_map(
         spec.node_selector
@@ -97,35 +141,43 @@ pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
         match operator {
             "" | "Equal" => {
                 if key.is_empty() {
-                    return Err(format!(
-                        "{field}.operator: Invalid value: {operator:?}: operator must be Exists when `key` is empty, which means \"match all values and all keys\""
+                    return Err(invalid(
+                        format!("{field}.operator"),
+                        operator,
+                        "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
                     ));
                 }
             }
             "Exists" => {
                 if t.value.as_deref().is_some_and(|v| !v.is_empty()) {
-                    return Err(format!(
-                        "{field}.operator: Invalid value: \"Exists\": value must be empty when `operator` is 'Exists'"
+                    return Err(invalid(
+                        format!("{field}.operator"),
+                        operator,
+                        "value must be empty when `operator` is 'Exists'",
                     ));
                 }
             }
             other => {
-                return Err(format!(
-                    "{field}.operator: Unsupported value: {other:?}: supported values: \"Equal\", \"Exists\""
-                ));
+                return Err(FieldError::Unsupported {
+                    field: format!("{field}.operator"),
+                    value: other.to_string(),
+                    supported: &["Equal", "Exists"],
+                });
             }
         }
         if !key.is_empty()
-            && let Some(e) = names::qualified_name_errors(key).first()
+            && let Some(e) = names::qualified_name_errors(key).into_iter().next()
         {
-            return Err(format!("{field}.key: Invalid value: {key:?}: {e}"));
+            return Err(invalid(format!("{field}.key"), key, e));
         }
         match t.effect.as_deref().unwrap_or_default() {
             "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute" => {}
             other => {
-                return Err(format!(
-                    "{field}.effect: Unsupported value: {other:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""
-                ));
+                return Err(FieldError::Unsupported {
+                    field: format!("{field}.effect"),
+                    value: other.to_string(),
+                    supported: &["NoExecute", "NoSchedule", "PreferNoSchedule"],
+                });
             }
         }
     }
@@ -136,7 +188,10 @@ pub fn pod(pod: &Pod, spec_path: &str) -> Result<(), String> {
         Err(e) if e.field.ends_with("nodeSelectorTerms") => Ok(()),
         Err(e) => {
             let rest = e.field.strip_prefix("spec").unwrap_or(&e.field);
-            Err(format!("{spec_path}{rest}: {}", e.message))
+            Err(FieldError::Pod {
+                field: format!("{spec_path}{rest}"),
+                message: e.message,
+            })
         }
     }
 }
