@@ -20,7 +20,7 @@ pub fn validate(review: Review) -> Review {
     respond(review, |kind, object, response| {
         match kind.validate(object) {
             Ok(()) => response,
-            Err(message) => deny(response, &message),
+            Err(e) => deny(response, &e.to_string()),
         }
     })
 }
@@ -40,7 +40,7 @@ pub fn mutate(review: Review) -> Review {
                     Err(e) => deny(response, &format!("cannot encode the defaults patch: {e}")),
                 }
             }
-            Err(message) => deny(response, &message),
+            Err(e) => deny(response, &e.to_string()),
         }
     })
 }

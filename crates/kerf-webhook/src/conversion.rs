@@ -14,8 +14,37 @@ use kerf_api::v1beta1::{self, convert as conv};
 use kube::core::Status;
 use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::kinds::{ParseError, parse};
+
+/// Why an object cannot be converted; the text is the ConversionReview's
+/// failure message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// `apiVersion` and `desiredAPIVersion` are in different groups.
+    #[error("{kind}: cannot convert {from} to {to}: different API groups")]
+    DifferentGroups {
+        kind: String,
+        from: String,
+        to: String,
+    },
+    #[error("kerf does not convert {kind} from {from} to {to}")]
+    Unsupported {
+        kind: String,
+        from: String,
+        to: String,
+    },
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A field the other version cannot hold (kerf-api's conversion).
+    #[error(transparent)]
+    Field(#[from] conv::ConversionError),
+    #[error("cannot serialise: {0}")]
+    Serialise(serde_json::Error),
+    #[error("{kind}: converted object is not a JSON object")]
+    NotAnObject { kind: String },
+}
 
 /// Answers a ConversionReview: every object converted to
 /// `desiredAPIVersion`, or a failure naming the first that cannot be.
@@ -30,19 +59,19 @@ pub fn convert(review: ConversionReview) -> ConversionReview {
     let desired = request.desired_api_version.clone();
     let objects = request.objects.clone();
     let response = ConversionResponse::for_request(request);
-    let converted: Result<Vec<Value>, String> = objects
+    let converted: Result<Vec<Value>, ConvertError> = objects
         .into_iter()
         .map(|o| convert_object(o, &desired))
         .collect();
     match converted {
         Ok(objects) => response.success(objects),
-        Err(message) => response.failure(Status::failure(&message, "Invalid")),
+        Err(e) => response.failure(Status::failure(&e.to_string(), "Invalid")),
     }
     .into_review()
 }
 
 /// One object to `desired` (`karpenter.sh/v1`, `karpenter.k8s.aws/v1beta1`, ...).
-pub fn convert_object(object: Value, desired: &str) -> Result<Value, String> {
+pub fn convert_object(object: Value, desired: &str) -> Result<Value, ConvertError> {
     let api_version = text(&object, "apiVersion");
     let kind = text(&object, "kind");
     if api_version == desired {
@@ -51,26 +80,28 @@ pub fn convert_object(object: Value, desired: &str) -> Result<Value, String> {
     let to_v1 = desired.ends_with("/v1");
     let (group, _) = desired.split_once('/').unwrap_or((desired, ""));
     if !api_version.starts_with(&format!("{group}/")) {
-        return Err(format!(
-            "{kind}: cannot convert {api_version} to {desired}: different API groups"
-        ));
+        return Err(ConvertError::DifferentGroups {
+            kind,
+            from: api_version,
+            to: desired.to_string(),
+        });
     }
     let out = match (kind.as_str(), to_v1) {
         ("NodePool", true) => {
             let np: v1beta1::NodePool = parse(&kind, object)?;
-            to_value(conv::node_pool_to_v1(&np).map_err(|e| e.to_string())?)
+            to_value(conv::node_pool_to_v1(&np)?)
         }
         ("NodePool", false) => {
             let np: v1::NodePool = parse(&kind, object)?;
-            to_value(conv::node_pool_from_v1(&np).map_err(|e| e.to_string())?)
+            to_value(conv::node_pool_from_v1(&np)?)
         }
         ("NodeClaim", true) => {
             let nc: v1beta1::NodeClaim = parse(&kind, object)?;
-            to_value(conv::node_claim_to_v1(&nc, None).map_err(|e| e.to_string())?)
+            to_value(conv::node_claim_to_v1(&nc, None)?)
         }
         ("NodeClaim", false) => {
             let nc: v1::NodeClaim = parse(&kind, object)?;
-            to_value(conv::node_claim_from_v1(&nc).map_err(|e| e.to_string())?)
+            to_value(conv::node_claim_from_v1(&nc)?)
         }
         ("EC2NodeClass", true) => {
             let nc: v1beta1::EC2NodeClass = parse(&kind, object)?;
@@ -78,12 +109,14 @@ pub fn convert_object(object: Value, desired: &str) -> Result<Value, String> {
         }
         ("EC2NodeClass", false) => {
             let nc: v1::EC2NodeClass = parse(&kind, object)?;
-            to_value(conv::ec2_node_class_from_v1(&nc).map_err(|e| e.to_string())?)
+            to_value(conv::ec2_node_class_from_v1(&nc)?)
         }
         _ => {
-            return Err(format!(
-                "kerf does not convert {kind} from {api_version} to {desired}"
-            ));
+            return Err(ConvertError::Unsupported {
+                kind,
+                from: api_version,
+                to: desired.to_string(),
+            });
         }
     }?;
     with_type(out, desired, &kind)
@@ -97,25 +130,17 @@ fn text(object: &Value, field: &str) -> String {
         .to_string()
 }
 
-fn parse<T: DeserializeOwned>(kind: &str, object: Value) -> Result<T, String> {
-    let name = object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    serde_path_to_error::deserialize(object)
-        .map_err(|e| format!("{kind} {name:?}: {}: {}", e.path(), e.inner()))
-}
-
-fn to_value<T: Serialize>(typed: T) -> Result<Value, String> {
-    serde_json::to_value(typed).map_err(|e| format!("cannot serialise: {e}"))
+fn to_value<T: Serialize>(typed: T) -> Result<Value, ConvertError> {
+    serde_json::to_value(typed).map_err(ConvertError::Serialise)
 }
 
 /// The converted object with the desired `apiVersion` and its `kind`.
-fn with_type(mut object: Value, api_version: &str, kind: &str) -> Result<Value, String> {
+fn with_type(mut object: Value, api_version: &str, kind: &str) -> Result<Value, ConvertError> {
     let map = object
         .as_object_mut()
-        .ok_or_else(|| format!("{kind}: converted object is not a JSON object"))?;
+        .ok_or_else(|| ConvertError::NotAnObject {
+            kind: kind.to_string(),
+        })?;
     map.insert("apiVersion".into(), Value::String(api_version.to_string()));
     map.insert("kind".into(), Value::String(kind.to_string()));
     Ok(object)

@@ -11,6 +11,35 @@ use kube::core::GroupVersionKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// An object that does not deserialize as its kind: the kind, its
+/// `metadata.name`, and the path of the field that does not fit.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} {name:?}: {path}: {error}")]
+pub struct ParseError {
+    pub kind: String,
+    pub name: String,
+    pub path: String,
+    pub error: serde_json::Error,
+}
+
+/// Why the webhook refuses an object; the text is the AdmissionResponse's
+/// message.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// Its kind's `validate()` found problems: every field error, each
+    /// naming the object and field, on one line.
+    #[error("{}", denial(.0))]
+    Invalid(ValidationError),
+    /// Back to JSON after defaulting.
+    #[error("{kind}: cannot serialise: {error}")]
+    Serialise {
+        kind: &'static str,
+        error: serde_json::Error,
+    },
+}
+
 /// A kind served by the webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -105,29 +134,29 @@ impl Kind {
             .find(|k| k.group() == gvk.group && k.version() == gvk.version && k.name() == gvk.kind)
     }
 
-    /// Parses `object` as this kind and runs its `validate()`. `Err` is the
-    /// message for the AdmissionResponse (one line per problem, each naming
-    /// the field).
-    pub fn validate(self, object: serde_json::Value) -> Result<(), String> {
+    /// Parses `object` as this kind and runs its `validate()`. The text of
+    /// `Err` is the message for the AdmissionResponse (every problem, each
+    /// naming the field).
+    pub fn validate(self, object: serde_json::Value) -> Result<(), AdmissionError> {
         match self {
-            Kind::Provisioner => parse::<Provisioner>(self, object)?.validate(),
-            Kind::AwsNodeTemplate => parse::<AWSNodeTemplate>(self, object)?.validate(),
-            Kind::NodePool => parse::<NodePool>(self, object)?.validate(),
-            Kind::Ec2NodeClass => parse::<EC2NodeClass>(self, object)?.validate(),
+            Kind::Provisioner => parse_kind::<Provisioner>(self, object)?.validate(),
+            Kind::AwsNodeTemplate => parse_kind::<AWSNodeTemplate>(self, object)?.validate(),
+            Kind::NodePool => parse_kind::<NodePool>(self, object)?.validate(),
+            Kind::Ec2NodeClass => parse_kind::<EC2NodeClass>(self, object)?.validate(),
             // The apiserver applied the v1beta1 schema's defaults already;
             // validation needs them whether or not defaulting ran first.
             Kind::NodePoolV1beta1 => {
-                let mut np = parse::<v1beta1::NodePool>(self, object)?;
+                let mut np = parse_kind::<v1beta1::NodePool>(self, object)?;
                 np.set_defaults();
                 np.validate()
             }
             Kind::Ec2NodeClassV1beta1 => {
-                let mut nc = parse::<v1beta1::EC2NodeClass>(self, object)?;
+                let mut nc = parse_kind::<v1beta1::EC2NodeClass>(self, object)?;
                 nc.set_defaults();
                 nc.validate()
             }
         }
-        .map_err(|e| denial(&e))
+        .map_err(AdmissionError::Invalid)
     }
 
     /// Parses `object` as this kind and returns it serialised before and after
@@ -136,7 +165,7 @@ impl Kind {
     pub fn default(
         self,
         object: serde_json::Value,
-    ) -> Result<(serde_json::Value, serde_json::Value), String> {
+    ) -> Result<(serde_json::Value, serde_json::Value), AdmissionError> {
         match self {
             Kind::Provisioner => defaulted(self, object, Provisioner::set_defaults),
             // v0.31's AWSNodeTemplate had no defaults; nothing to add.
@@ -151,30 +180,45 @@ impl Kind {
     }
 }
 
-fn parse<T: DeserializeOwned>(kind: Kind, object: serde_json::Value) -> Result<T, String> {
+fn parse_kind<T: DeserializeOwned>(kind: Kind, object: serde_json::Value) -> Result<T, ParseError> {
+    parse(kind.name(), object)
+}
+
+/// `object` as `T`; a field that does not fit is named with its path.
+pub(crate) fn parse<T: DeserializeOwned>(
+    kind: &str,
+    object: serde_json::Value,
+) -> Result<T, ParseError> {
     let name = object
         .pointer("/metadata/name")
         .and_then(|n| n.as_str())
         .unwrap_or_default()
         .to_string();
-    serde_path_to_error::deserialize(object)
-        .map_err(|e| format!("{} {name:?}: {}: {}", kind.name(), e.path(), e.inner()))
+    serde_path_to_error::deserialize(object).map_err(|e| ParseError {
+        kind: kind.to_string(),
+        name,
+        path: e.path().to_string(),
+        error: e.into_inner(),
+    })
 }
 
 fn defaulted<T: DeserializeOwned + Serialize>(
     kind: Kind,
     object: serde_json::Value,
     set_defaults: impl FnOnce(&mut T),
-) -> Result<(serde_json::Value, serde_json::Value), String> {
-    let mut typed: T = parse(kind, object)?;
+) -> Result<(serde_json::Value, serde_json::Value), AdmissionError> {
+    let mut typed: T = parse_kind(kind, object)?;
     let before = to_value(kind, &typed)?;
     set_defaults(&mut typed);
     let after = to_value(kind, &typed)?;
     Ok((before, after))
 }
 
-fn to_value<T: Serialize>(kind: Kind, typed: &T) -> Result<serde_json::Value, String> {
-    serde_json::to_value(typed).map_err(|e| format!("{}: cannot serialise: {e}", kind.name()))
+fn to_value<T: Serialize>(kind: Kind, typed: &T) -> Result<serde_json::Value, AdmissionError> {
+    serde_json::to_value(typed).map_err(|error| AdmissionError::Serialise {
+        kind: kind.name(),
+        error,
+    })
 }
 
 /// Every field error on one line, separated by `; ` (kubectl prints the

@@ -1,6 +1,6 @@
 //! The binary's one error type: what went wrong before or while a subcommand
-//! ran, and the exit code it maps to (2 for a flag kerf cannot use, 1 for the
-//! rest), so every subcommand reports the same way.
+//! ran, and the exit code it maps to (2 for a flag or argument kerf cannot
+//! use, 1 for the rest), so every subcommand reports the same way.
 
 /// A failure of a subcommand's set-up or run.
 #[derive(Debug, thiserror::Error)]
@@ -8,6 +8,13 @@ pub enum CmdError {
     /// A flag (or the environment variable behind it) holds a value kerf cannot use.
     #[error("invalid {flag}: {message}")]
     InvalidFlag { flag: &'static str, message: String },
+    /// A positional argument kerf cannot use (`kerf explain pod a/b/c`).
+    #[error("{what} {value:?}: {message}")]
+    InvalidArgument {
+        what: &'static str,
+        value: String,
+        message: &'static str,
+    },
     /// Two or more flags that only make sense together, or not at all.
     // Only the cluster subcommands have such flags.
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
@@ -41,7 +48,9 @@ impl CmdError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CmdError::InvalidFlag { .. } | CmdError::FlagCombination(_) => 2,
+            CmdError::InvalidFlag { .. }
+            | CmdError::InvalidArgument { .. }
+            | CmdError::FlagCombination(_) => 2,
             CmdError::Failed { .. } => 1,
         }
     }
@@ -52,12 +61,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flags_exit_2_and_failures_exit_1() {
+    fn flags_and_arguments_exit_2_and_failures_exit_1() {
         let flag = CmdError::invalid_flag("--log-level (LOG_LEVEL)", "\"loud\" is not a level");
         assert_eq!(flag.exit_code(), 2);
         assert_eq!(
             flag.to_string(),
             "invalid --log-level (LOG_LEVEL): \"loud\" is not a level"
+        );
+        let argument = CmdError::InvalidArgument {
+            what: "pod",
+            value: "a/b/c".into(),
+            message: "expected NAMESPACE/NAME or NAME (in default)",
+        };
+        assert_eq!(argument.exit_code(), 2);
+        assert_eq!(
+            argument.to_string(),
+            "pod \"a/b/c\": expected NAMESPACE/NAME or NAME (in default)"
         );
         let io = std::io::Error::other("no threads");
         let failed = CmdError::failed("starting the async runtime")(Box::new(io));

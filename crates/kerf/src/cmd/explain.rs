@@ -95,7 +95,7 @@ pub fn run(args: ExplainArgs) -> i32 {
                 Ok(key) => key,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    return e.exit_code();
                 }
             };
             let solve = args.common.solve();
@@ -266,12 +266,14 @@ async fn read(
     }
 }
 
-fn parse_pod(s: &str) -> Result<PodKey, String> {
+fn parse_pod(s: &str) -> Result<PodKey, super::CmdError> {
     let (namespace, name) = s.split_once('/').unwrap_or(("default", s));
     if namespace.is_empty() || name.is_empty() || name.contains('/') {
-        return Err(format!(
-            "pod {s:?}: expected NAMESPACE/NAME or NAME (in default)"
-        ));
+        return Err(super::CmdError::InvalidArgument {
+            what: "pod",
+            value: s.to_string(),
+            message: "expected NAMESPACE/NAME or NAME (in default)",
+        });
     }
     Ok(PodKey {
         namespace: namespace.to_string(),

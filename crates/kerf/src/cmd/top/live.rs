@@ -54,7 +54,7 @@ impl Fleet {
 
     /// Waits until every kind has been listed once, or `timeout`; on timeout
     /// the kinds still missing, with their watches' last errors.
-    pub async fn ready(&self, timeout: Duration) -> Result<(), String> {
+    pub async fn ready(&self, timeout: Duration) -> Result<(), NotListed> {
         let all = async {
             let _ = self.nodes.wait_until_ready().await;
             let _ = self.pods.wait_until_ready().await;
@@ -64,23 +64,22 @@ impl Fleet {
             return Ok(());
         }
         let errors = self.errors();
-        let missing: Vec<String> = [
+        let missing = [
             ("Nodes", listed(&self.nodes)),
             ("Pods", listed(&self.pods)),
             ("NodeClaims", listed(&self.claims)),
         ]
         .into_iter()
         .filter(|(_, ready)| !ready)
-        .map(|(kind, _)| match errors.get(kind) {
-            Some(e) => format!("{kind} ({e})"),
-            None => kind.to_string(),
+        .map(|(kind, _)| Unlisted {
+            kind,
+            last_error: errors.get(kind).cloned(),
         })
         .collect();
-        Err(format!(
-            "not listed after {}s: {}",
-            timeout.as_secs(),
-            missing.join(", ")
-        ))
+        Err(NotListed {
+            after: timeout,
+            missing,
+        })
     }
 
     /// What the stores hold now, at `now`.
@@ -100,6 +99,38 @@ impl Fleet {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+}
+
+/// Kinds whose first list did not arrive within `after`.
+#[derive(Debug, thiserror::Error)]
+#[error("not listed after {}s: {}", .after.as_secs(), comma_separated(.missing))]
+pub struct NotListed {
+    after: Duration,
+    missing: Vec<Unlisted>,
+}
+
+/// One kind not listed yet, with its watch's last error if it had one.
+#[derive(Debug)]
+struct Unlisted {
+    kind: &'static str,
+    last_error: Option<String>,
+}
+
+impl std::fmt::Display for Unlisted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.last_error {
+            Some(e) => write!(f, "{} ({e})", self.kind),
+            None => f.write_str(self.kind),
+        }
+    }
+}
+
+fn comma_separated(missing: &[Unlisted]) -> String {
+    missing
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether the store's first list has arrived.
