@@ -83,3 +83,44 @@ pub fn bad_answer(context: impl Into<String>, what: impl Into<String>) -> CloudE
         },
     )
 }
+
+/// kerf-aws's own failures that are not a failed AWS call: an object kerf
+/// reads (a node class, an EventBridge message) that does not say what it
+/// must, named down to the field.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// A node class kerf cannot use, naming the class and the field.
+    #[error("{kind} {name:?}: {field}: {message}")]
+    NodeClass {
+        kind: String,
+        name: String,
+        field: String,
+        message: String,
+    },
+    /// The API server's version could not be read.
+    #[error("reading the API server version: {0}")]
+    ApiServerVersion(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The API server's version is not `<major>.<minor>`, so the EKS AMI
+    /// parameters cannot be named.
+    #[error("the API server reports version {major:?}.{minor:?}, not <major>.<minor>")]
+    KubernetesVersion { major: String, minor: String },
+    /// `--interruption-queue` names a queue kerf cannot use.
+    #[error("--interruption-queue {queue}: {reason}")]
+    InterruptionQueue { queue: String, reason: String },
+}
+
+impl AwsError {
+    /// An EC2NodeClass that cannot be used, naming the class and the field.
+    pub fn node_class(
+        name: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        AwsError::NodeClass {
+            kind: "EC2NodeClass".to_string(),
+            name: name.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -8,11 +8,18 @@
 //! - [`unavailable`]: the insufficient-capacity cache.
 //! - [`ownership`]: the tag that makes a resource kerf's, checked before anything is terminated.
 //! - [`interruption`]: EventBridge messages from SQS as typed events, and what each means for the claims ([`interruption::decide()`], pure).
-//! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status.
+//! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status, and the
+//!   untyped node class of a `NodeTemplateContext` turned back into an EC2NodeClass.
+//! - [`error`]: AWS call errors as `CloudError`s, and [`error::AwsError`].
+//! - `controllers` (feature `controllers`): the provider as `kerf controller` runs
+//!   it, and the AWS loops (interruption, node-class status) with their events and
+//!   metrics, on kerf-controller's context.
 //! - `testing` (feature `testing`): seeding an AWS emulator for tests.
 
 pub mod clients;
 pub mod clock;
+#[cfg(feature = "controllers")]
+pub mod controllers;
 pub mod discovery;
 pub mod error;
 pub mod instance_profile;

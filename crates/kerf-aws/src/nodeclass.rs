@@ -14,6 +14,9 @@ use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
 use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
 use kerf_cloud::eks::Arch;
 
+mod object;
+pub use object::{class_from_context, class_from_object};
+
 use crate::discovery::NetworkData;
 use crate::discovery::images::{AmiFamily, ResolvedAmi};
 use crate::discovery::network::{
@@ -45,11 +48,20 @@ impl AmiQuery {
     }
 }
 
+/// A node class spec kerf's AWS provider cannot act on, naming the field.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SpecError {
+    pub field: &'static str,
+    pub message: String,
+}
+
 /// The AMI family: `amiFamily`, else the alias term's family, else AL2023.
-pub fn ami_family(spec: &EC2NodeClassSpec) -> Result<AmiFamily, String> {
+pub fn ami_family(spec: &EC2NodeClassSpec) -> Result<AmiFamily, SpecError> {
     if let Some(f) = &spec.ami_family {
-        return AmiFamily::parse(f).ok_or_else(|| {
-            format!("spec.amiFamily: {f:?} is not supported by kerf's AWS provider")
+        return AmiFamily::parse(f).ok_or_else(|| SpecError {
+            field: "spec.amiFamily",
+            message: format!("{f:?} is not supported by kerf's AWS provider"),
         });
     }
     match spec
@@ -59,8 +71,9 @@ pub fn ami_family(spec: &EC2NodeClassSpec) -> Result<AmiFamily, String> {
     {
         Some(alias) => {
             let family = alias.split('@').next().unwrap_or(alias);
-            AmiFamily::parse(family).ok_or_else(|| {
-                format!("spec.amiSelectorTerms[].alias: {alias:?} names an unsupported family")
+            AmiFamily::parse(family).ok_or_else(|| SpecError {
+                field: "spec.amiSelectorTerms[].alias",
+                message: format!("{alias:?} names an unsupported family"),
             })
         }
         None => Ok(AmiFamily::Al2023),
@@ -68,7 +81,7 @@ pub fn ami_family(spec: &EC2NodeClassSpec) -> Result<AmiFamily, String> {
 }
 
 /// The AMI queries a node class's spec asks for.
-pub fn ami_queries(spec: &EC2NodeClassSpec) -> Result<Vec<AmiQuery>, String> {
+pub fn ami_queries(spec: &EC2NodeClassSpec) -> Result<Vec<AmiQuery>, SpecError> {
     let family = ami_family(spec)?;
     if let Some(alias) = spec
         .ami_selector_terms
@@ -86,7 +99,10 @@ pub fn ami_queries(spec: &EC2NodeClassSpec) -> Result<Vec<AmiQuery>, String> {
     }
     if spec.ami_selector_terms.is_empty() {
         if family == AmiFamily::Custom {
-            return Err("spec.amiSelectorTerms: a Custom amiFamily needs at least one term".into());
+            return Err(SpecError {
+                field: "spec.amiSelectorTerms",
+                message: "a Custom amiFamily needs at least one term".into(),
+            });
         }
         return Ok(vec![AmiQuery::Family {
             family,
@@ -153,7 +169,7 @@ pub fn resolve(
     cluster: &str,
     network: &NetworkData,
     amis: Vec<ResolvedAmi>,
-) -> Result<Resolution, String> {
+) -> Result<Resolution, SpecError> {
     Ok(Resolution {
         family: ami_family(spec)?,
         subnets: select_subnets(&subnet_terms(spec, cluster), &network.subnets),

@@ -14,7 +14,7 @@ pub mod quantity;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kerf_api::v1::{EC2NodeClass, NodeClaim};
+use kerf_api::v1::NodeClaim;
 use kerf_core::instance_type::InstanceType;
 use kerf_core::requirements::{Requirement, Requirements};
 use kerf_core::resources::Resources;
@@ -32,8 +32,10 @@ pub struct NodeTemplateContext {
     /// The node class itself, as the cluster state holds it (AWSNodeTemplates
     /// and inline `provider:` blocks already converted), so a provider that
     /// needs its spec does not have to read it from the API server again.
-    /// Providers that need no spec ignore it.
-    pub class: Option<EC2NodeClass>,
+    /// Untyped, so no cloud's types cross this trait: the whole object as JSON,
+    /// with its `apiVersion` and `kind`, which the provider that owns the kind
+    /// turns back into its own type. Providers that need no spec ignore it.
+    pub class: Option<serde_json::Value>,
     pub kubelet: KubeletSettings,
 }
 
@@ -46,8 +48,9 @@ impl NodeTemplateContext {
         }
     }
 
-    /// The same context carrying the node class object.
-    pub fn with_class(mut self, class: Option<EC2NodeClass>) -> Self {
+    /// The same context carrying the node class object (untyped, see
+    /// [`NodeTemplateContext::class`]).
+    pub fn with_class(mut self, class: Option<serde_json::Value>) -> Self {
         self.class = class;
         self
     }

@@ -19,7 +19,7 @@ fn check_body(body: &str) {
     let event = match parse_message(body) {
         Ok(event) => event,
         Err(message) => {
-            assert!(!message.is_empty(), "{body:?}: empty error");
+            assert!(!message.to_string().is_empty(), "{body:?}: empty error");
             return;
         }
     };

@@ -32,6 +32,19 @@ pub struct Pool {
     pub warnings: Vec<String>,
 }
 
+/// A node class as the untyped object the cloud provider receives. Serializing
+/// a typed class cannot fail (its maps are keyed by strings); if it ever did,
+/// the provider gets `null` and rejects it with an error naming the class.
+fn class_object(class: &EC2NodeClass) -> serde_json::Value {
+    serde_json::to_value(class).unwrap_or_else(|e| {
+        tracing::error!(
+            class = class.metadata.name.as_deref().unwrap_or_default(),
+            "EC2NodeClass does not serialize: {e}"
+        );
+        serde_json::Value::Null
+    })
+}
+
 /// Every pool, split into the usable ones and the ones that cannot be used yet.
 #[derive(Clone, Debug, Default)]
 pub struct Pools {
@@ -74,9 +87,11 @@ impl Pool {
     }
 
     /// What the cloud provider needs to resolve this pool's instance types.
+    /// The node class travels untyped (with its apiVersion and kind), so the
+    /// cloud-neutral trait carries no AWS type.
     pub fn context(&self) -> NodeTemplateContext {
         NodeTemplateContext::new(self.node_class_name(), self.kubelet.clone())
-            .with_class(self.node_class.clone())
+            .with_class(self.node_class.as_ref().map(class_object))
     }
 
     pub fn node_class_name(&self) -> &str {

@@ -18,24 +18,40 @@ use kerf_cloud::{CloudError, provider::Result};
 
 use crate::error::aws_error;
 
+/// A DescribeInstanceTypes entry kerf cannot turn into a catalogue entry,
+/// naming the type and the field; the type is left out with a warning.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum EntryError {
+    #[error("InstanceType is missing")]
+    NoName,
+    #[error("instance type {name}: {field} is missing")]
+    Missing { name: String, field: &'static str },
+    #[error(
+        "instance type {name}: ProcessorInfo.SupportedArchitectures {archs} has neither x86_64 nor arm64"
+    )]
+    Architecture { name: String, archs: String },
+}
+
 /// The shape of one instance type, prices left empty (they come from the price sources).
-pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntry, String> {
+pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntry, EntryError> {
     let name = info
         .instance_type()
         .map(|t| t.as_str().to_string())
-        .ok_or("InstanceType is missing")?;
+        .ok_or(EntryError::NoName)?;
     let vcpu = info
         .v_cpu_info()
         .and_then(|v| v.default_v_cpus())
-        .ok_or(format!(
-            "instance type {name}: VCpuInfo.DefaultVCpus is missing"
-        ))?;
+        .ok_or_else(|| EntryError::Missing {
+            name: name.clone(),
+            field: "VCpuInfo.DefaultVCpus",
+        })?;
     let memory_mib = info
         .memory_info()
         .and_then(|m| m.size_in_mib())
-        .ok_or(format!(
-            "instance type {name}: MemoryInfo.SizeInMiB is missing"
-        ))?;
+        .ok_or_else(|| EntryError::Missing {
+            name: name.clone(),
+            field: "MemoryInfo.SizeInMiB",
+        })?;
     let archs = info
         .processor_info()
         .map(|p| p.supported_architectures())
@@ -45,9 +61,10 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
     } else if archs.contains(&ArchitectureType::Arm64) {
         Arch::Arm64
     } else {
-        return Err(format!(
-            "instance type {name}: ProcessorInfo.SupportedArchitectures {archs:?} has neither x86_64 nor arm64"
-        ));
+        return Err(EntryError::Architecture {
+            name,
+            archs: format!("{archs:?}"),
+        });
     };
     let network = info.network_info();
     let default_card = network.and_then(|n| {
@@ -412,16 +429,14 @@ mod tests {
         let broken = info("m5.large", 2, 8192, ArchitectureType::X8664)
             .set_memory_info(None)
             .build();
-        let err = catalog_entry(&broken).unwrap_err();
-        assert!(
-            err.contains("m5.large") && err.contains("MemoryInfo.SizeInMiB"),
-            "{err}"
+        assert_eq!(
+            catalog_entry(&broken).unwrap_err().to_string(),
+            "instance type m5.large: MemoryInfo.SizeInMiB is missing"
         );
         let i386 = info("t1.micro", 1, 627, ArchitectureType::I386).build();
-        assert!(
-            catalog_entry(&i386)
-                .unwrap_err()
-                .contains("SupportedArchitectures")
-        );
+        assert!(matches!(
+            catalog_entry(&i386).unwrap_err(),
+            EntryError::Architecture { name, .. } if name == "t1.micro"
+        ));
     }
 }

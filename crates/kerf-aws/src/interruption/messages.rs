@@ -72,12 +72,32 @@ struct Envelope {
     detail: Value,
 }
 
-fn text(detail: &Value, field: &str, kind: &str) -> Result<String, String> {
+/// Why an SQS message body is not an event kerf can act on.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum MessageError {
+    /// The body is not an EventBridge envelope (JSON with detail-type,
+    /// source and detail).
+    #[error("not an EventBridge event: {0}")]
+    NotAnEvent(String),
+    /// A field the event's kind needs is absent or of the wrong type.
+    #[error("{kind} event: detail.{field} is {problem}")]
+    Field {
+        kind: &'static str,
+        field: &'static str,
+        problem: &'static str,
+    },
+}
+
+fn text(detail: &Value, field: &'static str, kind: &'static str) -> Result<String, MessageError> {
     detail
         .get(field)
         .and_then(Value::as_str)
         .map(str::to_string)
-        .ok_or_else(|| format!("{kind} event: detail.{field} is missing or not a string"))
+        .ok_or(MessageError::Field {
+            kind,
+            field,
+            problem: "missing or not a string",
+        })
 }
 
 /// The zone in an instance ARN (`arn:aws:ec2:us-east-1b:instance/i-...`), if present.
@@ -92,9 +112,9 @@ fn zone_of(resources: &[String]) -> Option<String> {
 }
 
 /// Parses one SQS message body.
-pub fn parse_message(body: &str) -> Result<InterruptionEvent, String> {
+pub fn parse_message(body: &str) -> Result<InterruptionEvent, MessageError> {
     let env: Envelope =
-        serde_json::from_str(body).map_err(|e| format!("not an EventBridge event: {e}"))?;
+        serde_json::from_str(body).map_err(|e| MessageError::NotAnEvent(e.to_string()))?;
     let d = &env.detail;
     Ok(match (env.source.as_str(), env.detail_type.as_str()) {
         ("aws.ec2", "EC2 Spot Instance Interruption Warning") => {
@@ -125,16 +145,25 @@ pub fn parse_message(body: &str) -> Result<InterruptionEvent, String> {
                     detail_type: env.detail_type,
                 });
             }
-            let entities = d.get("affectedEntities").and_then(Value::as_array).ok_or(
-                "scheduled change event: detail.affectedEntities is missing or not a list",
-            )?;
+            let entities =
+                d.get("affectedEntities")
+                    .and_then(Value::as_array)
+                    .ok_or(MessageError::Field {
+                        kind: "scheduled change",
+                        field: "affectedEntities",
+                        problem: "missing or not a list",
+                    })?;
             let instance_ids = entities
                 .iter()
                 .map(|e| {
                     e.get("entityValue")
                         .and_then(Value::as_str)
                         .map(str::to_string)
-                        .ok_or("scheduled change event: detail.affectedEntities[].entityValue is missing")
+                        .ok_or(MessageError::Field {
+                            kind: "scheduled change",
+                            field: "affectedEntities[].entityValue",
+                            problem: "missing",
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             InterruptionEvent::ScheduledChange { instance_ids }

@@ -10,5 +10,5 @@ pub mod offerings;
 pub mod queue;
 
 pub use decide::{ClaimRef, Decision, decide};
-pub use messages::{InterruptionEvent, parse_message};
+pub use messages::{InterruptionEvent, MessageError, parse_message};
 pub use queue::{InterruptionQueue, Received};

@@ -9,7 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use kerf_cloud::provider::Result;
 
-use super::messages::{InterruptionEvent, parse_message};
+use super::messages::{InterruptionEvent, MessageError, parse_message};
 use crate::error::aws_error;
 
 pub struct InterruptionQueue {
@@ -27,7 +27,7 @@ pub struct Received {
     /// When SQS accepted it (the `SentTimestamp` attribute).
     pub sent_at: Option<SystemTime>,
     /// The parsed event, or why the body is not one.
-    pub event: std::result::Result<InterruptionEvent, String>,
+    pub event: std::result::Result<InterruptionEvent, MessageError>,
 }
 
 /// What one poll did.
@@ -98,7 +98,9 @@ impl InterruptionQueue {
     /// the malformed messages.
     pub async fn poll_once<F>(&self, mut handle: F) -> Result<PollStats>
     where
-        F: FnMut(&InterruptionEvent) -> std::result::Result<(), String>,
+        F: FnMut(
+            &InterruptionEvent,
+        ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>,
     {
         let mut stats = PollStats::default();
         for m in self.receive().await? {

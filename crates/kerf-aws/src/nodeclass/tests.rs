@@ -162,7 +162,7 @@ fn custom_terms_become_image_and_ssm_queries() {
         ami_family: Some("Windows2022".into()),
         ..Default::default()
     };
-    assert!(ami_queries(&bad).unwrap_err().contains("spec.amiFamily"));
+    assert!(ami_queries(&bad).unwrap_err().field == "spec.amiFamily");
 }
 
 #[test]

@@ -42,16 +42,31 @@ struct Dimension {
     price_per_unit: BTreeMap<String, String>,
 }
 
+/// A GetProducts PriceList document kerf cannot read, named by its index.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum PriceListError {
+    #[error("PriceList[{index}]: {reason}")]
+    NotJson { index: usize, reason: String },
+    #[error("PriceList[{index}] ({instance_type}): pricePerUnit.USD {usd:?} is not a number")]
+    NotANumber {
+        index: usize,
+        instance_type: String,
+        usd: String,
+    },
+}
+
 /// Hourly on-demand USD prices by instance type from PriceList documents.
 /// Documents that are not valid JSON are an error naming their index; zero
 /// prices (reserved placeholders) are skipped; the lowest positive price wins.
 pub fn on_demand_prices(
     price_list: &[String],
-) -> std::result::Result<BTreeMap<String, f64>, String> {
+) -> std::result::Result<BTreeMap<String, f64>, PriceListError> {
     let mut out: BTreeMap<String, f64> = BTreeMap::new();
     for (i, doc) in price_list.iter().enumerate() {
-        let item: PriceItem =
-            serde_json::from_str(doc).map_err(|e| format!("PriceList[{i}]: {e}"))?;
+        let item: PriceItem = serde_json::from_str(doc).map_err(|e| PriceListError::NotJson {
+            index: i,
+            reason: e.to_string(),
+        })?;
         let Some(instance_type) = item.product.attributes.get("instanceType") else {
             continue;
         };
@@ -67,10 +82,10 @@ pub fn on_demand_prices(
             let Some(usd) = dim.price_per_unit.get("USD") else {
                 continue;
             };
-            let price: f64 = usd.parse().map_err(|_| {
-                format!(
-                    "PriceList[{i}] ({instance_type}): pricePerUnit.USD {usd:?} is not a number"
-                )
+            let price: f64 = usd.parse().map_err(|_| PriceListError::NotANumber {
+                index: i,
+                instance_type: instance_type.clone(),
+                usd: usd.clone(),
             })?;
             if price > 0.0 && price.is_finite() {
                 out.entry(instance_type.clone())
@@ -115,8 +130,8 @@ pub async fn get_products(
     let mut out = BTreeMap::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws_error("GetProducts", e))?;
-        let prices =
-            on_demand_prices(page.price_list()).map_err(|why| bad_answer("GetProducts", why))?;
+        let prices = on_demand_prices(page.price_list())
+            .map_err(|why| bad_answer("GetProducts", why.to_string()))?;
         for (t, p) in prices {
             out.entry(t).or_insert(p);
         }
@@ -153,12 +168,12 @@ mod tests {
     #[test]
     fn malformed_documents_are_errors_naming_the_entry() {
         let err = on_demand_prices(&["{}".to_string(), "not json".to_string()]).unwrap_err();
-        assert!(err.starts_with("PriceList[0]"), "{err}");
+        assert!(err.to_string().starts_with("PriceList[0]"), "{err}");
         let bad_price = r#"{"product":{"attributes":{"instanceType":"m5.large"}},
             "terms":{"OnDemand":{"a":{"priceDimensions":{"b":{"unit":"Hrs","pricePerUnit":{"USD":"x"}}}}}}}"#;
         let err = on_demand_prices(&[bad_price.to_string()]).unwrap_err();
         assert!(
-            err.contains("m5.large") && err.contains("pricePerUnit.USD"),
+            err.to_string().contains("m5.large") && err.to_string().contains("pricePerUnit.USD"),
             "{err}"
         );
     }

@@ -213,7 +213,8 @@ impl AwsCloudProvider {
     /// What a registered node class selects now.
     pub async fn resolve_node_class(&self, name: &str) -> Result<(EC2NodeClass, Resolution)> {
         let class = self.node_class(name)?;
-        let invalid = |why: String| CloudError::other(format!("EC2NodeClass {name}"), why);
+        let invalid =
+            |why: nodeclass::SpecError| CloudError::other(format!("EC2NodeClass {name}"), why);
         let queries = nodeclass::ami_queries(&class.spec).map_err(invalid)?;
         let mut amis = Vec::new();
         for q in &queries {
@@ -419,8 +420,10 @@ impl CloudProvider for AwsCloudProvider {
                 "the AWS provider needs a node class (EC2NodeClass or AWSNodeTemplate)",
             ));
         };
-        if let Some(class) = &template.class {
-            self.set_node_class(class.clone());
+        let class = nodeclass::class_from_context(template)
+            .map_err(|e| CloudError::other("instance types", e))?;
+        if let Some(class) = class {
+            self.set_node_class(class);
         }
         self.kubelets
             .write()

@@ -286,8 +286,8 @@ async fn the_class_arrives_with_the_context_and_takes_the_default_profile() {
     assert!(p.node_class("default").is_err(), "nothing registered yet");
     let mut class = node_class("default");
     class.spec.instance_profile = None;
-    let context =
-        kerf_cloud::NodeTemplateContext::new("default", Default::default()).with_class(Some(class));
+    let context = kerf_cloud::NodeTemplateContext::new("default", Default::default())
+        .with_class(Some(serde_json::to_value(&class).unwrap()));
     let types = p.instance_types(&context).await.unwrap();
     assert!(types.iter().any(|t| t.name == "m5.large"), "types resolved");
 

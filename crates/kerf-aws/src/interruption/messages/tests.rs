@@ -61,12 +61,14 @@ fn unknown_events_are_ignored_and_malformed_ones_are_errors() {
     assert!(
         parse_message("hello")
             .unwrap_err()
+            .to_string()
             .starts_with("not an EventBridge event")
     );
     let missing = r#"{"detail-type":"EC2 Spot Instance Interruption Warning","source":"aws.ec2","detail":{}}"#;
     assert!(
         parse_message(missing)
             .unwrap_err()
+            .to_string()
             .contains("detail.instance-id")
     );
 }

@@ -55,7 +55,7 @@ fn user_parts(
     // included; a script saved with CRLF line endings would not run under bash.
     let custom = custom.replace('\r', "");
     if mime::is_mime(&custom) {
-        return mime::parse(&custom).map_err(UserDataError::new);
+        return mime::parse(&custom);
     }
     Ok(vec![Part::new(kind(&custom), &custom)])
 }

@@ -16,6 +16,8 @@
 
 use std::fmt::Write;
 
+use super::UserDataError;
+
 /// A shell script part; cloud-init runs these in order.
 pub(super) const SHELL_SCRIPT: &str = "text/x-shellscript; charset=\"us-ascii\"";
 /// A nodeadm `NodeConfig` part (the `node.eks.aws` API group).
@@ -61,20 +63,22 @@ pub(super) fn is_mime(user_data: &str) -> bool {
 /// multipart, no boundary, no parts, a last part that runs off the end) is
 /// an error, as in Karpenter: a document the user meant as MIME but that
 /// does not read as one would otherwise reach the node in pieces.
-pub(super) fn parse(doc: &str) -> Result<Vec<Part>, String> {
+pub(super) fn parse(doc: &str) -> Result<Vec<Part>, UserDataError> {
     // Trailing blank lines after a last `--boundary` would read as one more,
     // empty, part.
     let doc = doc.trim();
     let mail = mailparse::parse_mail(doc.as_bytes())
-        .map_err(|e| format!("unreadable MIME document: {e}"))?;
+        .map_err(|e| UserDataError::new(format!("unreadable MIME document: {e}")))?;
     if !mail.ctype.mimetype.starts_with("multipart/") {
-        return Err(format!(
+        return Err(UserDataError::new(format!(
             "a MIME document must be multipart/*, not {:?}",
             mail.ctype.mimetype
-        ));
+        )));
     }
     let Some(boundary) = mail.ctype.params.get("boundary") else {
-        return Err("the multipart Content-Type has no boundary parameter".to_string());
+        return Err(UserDataError::new(
+            "the multipart Content-Type has no boundary parameter",
+        ));
     };
     // Like Go's reader (Karpenter's), accept a last part closed by `--b--`
     // or, at the very end, by a plain `--b`; a part cut off is refused.
@@ -86,12 +90,14 @@ pub(super) fn parse(doc: &str) -> Result<Vec<Part>, String> {
             .last()
             .is_some_and(|l| l.trim_end() == delimiter);
     if !closed {
-        return Err(format!("the MIME document has no closing {close} line"));
+        return Err(UserDataError::new(format!(
+            "the MIME document has no closing {close} line"
+        )));
     }
     if mail.subparts.is_empty() {
-        return Err(format!(
+        return Err(UserDataError::new(format!(
             "the MIME document has no parts delimited by --{boundary}"
-        ));
+        )));
     }
     mail.subparts
         .iter()
@@ -102,7 +108,7 @@ pub(super) fn parse(doc: &str) -> Result<Vec<Part>, String> {
                 .map(|raw| Part {
                     raw: raw.to_string(),
                 })
-                .map_err(|e| format!("a MIME part is not UTF-8: {e}"))
+                .map_err(|e| UserDataError::new(format!("a MIME part is not UTF-8: {e}")))
         })
         .collect()
 }

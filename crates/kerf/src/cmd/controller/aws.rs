@@ -1,202 +1,7 @@
-//! `--cloud-provider aws`: builds the [`AwsCloudProvider`] from the flags.
-//! The pools' node classes reach the provider with every `instance_types`
-//! call (in [`NodeTemplateContext::class`], from the state the controller
-//! watches); a claim launched or checked before any such call (after a
-//! restart) has its class read from the API server once (EC2NodeClasses,
-//! AWSNodeTemplates, and the classes inline `provider:` Provisioners convert to).
-//! Cloud errors are counted; authorization failures also become Warning
-//! Events on the NodeClaim and its pool.
-//!
-//! [`run`] is `kerf controller` with the AWS loops beside kerf-controller's:
-//! [`interruption`] (with `--interruption-queue`) and [`nodeclass`]
-//! status, their metrics ([`metrics`]) in the controller's registry.
-
-mod events;
-mod interruption;
-pub mod metrics;
-mod nodeclass;
-
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use kerf_api::v1::{EC2NodeClass, NodeClaim};
-use kerf_api::v1alpha1::AWSNodeTemplate;
-use kerf_api::v1alpha5::Provisioner;
-use kerf_aws::launch::user_data::ClusterInfo;
-use kerf_aws::{AwsCloudProvider, AwsSettings, Clients, ProviderSettings};
-use kerf_cloud::provider::Result;
-use kerf_cloud::{CloudError, CloudProvider, NodeTemplateContext};
-use kerf_core::instance_type::InstanceType;
-use kube::api::{Api, ListParams};
-
-/// What `kerf controller` needs to build the AWS provider.
-#[derive(Clone, Debug)]
-pub struct AwsOptions {
-    pub region: String,
-    pub endpoint_url: Option<String>,
-    pub cluster: ClusterInfo,
-    pub default_instance_profile: Option<String>,
-    pub public_parameter_root: Option<String>,
-    pub instance_types: Option<Vec<String>>,
-}
-
-/// The AWS provider plus node-class look-up from the API server for claims.
-pub struct AwsCloud {
-    inner: Arc<AwsCloudProvider>,
-    client: kube::Client,
-    metrics: metrics::AwsMetrics,
-}
-
-/// The cluster's Kubernetes minor version (`1.30`), for the EKS AMI parameters.
-async fn kubernetes_version(client: &kube::Client) -> std::result::Result<String, String> {
-    let info = client
-        .apiserver_version()
-        .await
-        .map_err(|e| format!("reading the API server version: {e}"))?;
-    let digits = |s: &str| {
-        s.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-    };
-    let (major, minor) = (digits(&info.major), digits(&info.minor));
-    if major.is_empty() || minor.is_empty() {
-        return Err(format!(
-            "the API server reports version {:?}.{:?}, not <major>.<minor>",
-            info.major, info.minor
-        ));
-    }
-    Ok(format!("{major}.{minor}"))
-}
-
-pub async fn build(
-    options: &AwsOptions,
-    client: &kube::Client,
-) -> std::result::Result<AwsCloud, String> {
-    let mut aws = AwsSettings::new(options.region.clone());
-    aws.endpoint_url = options.endpoint_url.clone();
-    let clients = Clients::connect(&aws).await;
-    let mut settings =
-        ProviderSettings::new(options.cluster.clone(), kubernetes_version(client).await?);
-    if let Some(root) = &options.public_parameter_root {
-        settings.public_parameter_root = root.clone();
-    }
-    settings.instance_types = options.instance_types.clone();
-    settings.default_instance_profile = options.default_instance_profile.clone();
-    let provider = AwsCloudProvider::new(clients, settings, Arc::new(kerf_aws::clock::SystemClock));
-    Ok(AwsCloud {
-        inner: Arc::new(provider),
-        client: client.clone(),
-        metrics: metrics::AwsMetrics::default(),
-    })
-}
-
-fn list_error(kind: &str, e: kube::Error) -> CloudError {
-    CloudError::other(format!("listing {kind}s for their node classes"), e)
-}
-
-impl AwsCloud {
-    /// Reads every node class the cluster defines and hands it to the provider.
-    async fn sync_node_classes(&self) -> Result<()> {
-        let lp = ListParams::default();
-        let classes = Api::<EC2NodeClass>::all(self.client.clone())
-            .list(&lp)
-            .await
-            .map_err(|e| list_error("EC2NodeClass", e))?;
-        for class in classes {
-            self.inner.set_node_class(class);
-        }
-        let templates = Api::<AWSNodeTemplate>::all(self.client.clone())
-            .list(&lp)
-            .await
-            .map_err(|e| list_error("AWSNodeTemplate", e))?;
-        for t in &templates {
-            self.inner
-                .set_node_class(kerf_aws::nodeclass::node_template_class(t));
-        }
-        let provisioners = Api::<Provisioner>::all(self.client.clone())
-            .list(&lp)
-            .await
-            .map_err(|e| list_error("Provisioner", e))?;
-        for p in provisioners.iter().filter(|p| p.spec.provider.is_some()) {
-            let name = p.metadata.name.as_deref().unwrap_or_default();
-            match kerf_api::convert::provisioner_to_v1(p, None) {
-                Ok(converted) => {
-                    if let Some(class) = converted.node_class {
-                        self.inner.set_node_class(class);
-                    }
-                }
-                // The controller's state rejects it too, with an event on the Provisioner.
-                Err(e) => tracing::warn!(provisioner = name, "spec.provider: {e}"),
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts a failed call; an authorization failure is also told to the
-    /// claim and its pool, since retrying will not help.
-    fn failed(&self, method: &str, claim: &NodeClaim, e: &CloudError) {
-        let code = kerf_aws::error::aws_code(e).unwrap_or("unknown");
-        self.metrics.cloud_error("provisioner", method, code);
-        let notices = events::authorization_notices(method, claim, e);
-        if let Some(n) = notices.first() {
-            tracing::error!(claim = kerf_cloud::provider::claim_name(claim), message = %n.message, "authorization failure");
-        }
-        events::publish(&self.client, notices);
-    }
-
-    async fn ensure_node_class(&self, name: &str) -> Result<()> {
-        if self.inner.node_class(name).is_err() {
-            self.sync_node_classes().await?;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl CloudProvider for AwsCloud {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    async fn instance_types(
-        &self,
-        template: &NodeTemplateContext,
-    ) -> Result<Vec<Arc<InstanceType>>> {
-        self.inner.instance_types(template).await
-    }
-
-    async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {
-        self.ensure_node_class(&claim.spec.node_class_ref.name)
-            .await?;
-        let out = self.inner.create(claim).await;
-        if let Err(e) = &out {
-            self.failed("Create", claim, e);
-        }
-        out
-    }
-
-    async fn delete(&self, claim: &NodeClaim) -> Result<()> {
-        let out = self.inner.delete(claim).await;
-        if let Err(e) = &out {
-            self.failed("Delete", claim, e);
-        }
-        out
-    }
-
-    async fn get(&self, provider_id: &str) -> Result<NodeClaim> {
-        self.inner.get(provider_id).await
-    }
-
-    async fn list(&self) -> Result<Vec<NodeClaim>> {
-        self.inner.list().await
-    }
-
-    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>> {
-        self.ensure_node_class(&claim.spec.node_class_ref.name)
-            .await?;
-        self.inner.is_drifted(claim).await
-    }
-}
+//! `--cloud-provider aws`: the flags the AWS parts need, handed to
+//! `kerf_aws::controllers`, which owns the provider as the controller runs it
+//! and the AWS loops (interruption, node-class status) with their events and
+//! metrics.
 
 /// The AWS loops' settings from the flags.
 #[derive(Clone, Debug)]
@@ -224,50 +29,20 @@ pub async fn run(
     endpoints: kerf_controller::Endpoints,
 ) -> i32 {
     let setup = async {
-        let aws = super::aws_options(args, &options.cluster_name).map_err(|e| e.to_string())?;
-        let loops = loop_options(args).map_err(|e| e.to_string())?;
-        let cloud = build(&aws, &client).await?;
-        let queue = match &loops.interruption_queue {
-            Some(q) => {
-                let sqs = cloud.inner.clients().sqs.clone();
-                let url = interruption::queue_url(&sqs, q).await?;
-                Some(kerf_aws::interruption::InterruptionQueue::new(sqs, url))
-            }
-            None => None,
-        };
-        Ok::<_, String>((cloud, queue))
+        let aws = super::aws_options(args, &options.cluster_name)?;
+        let loops = loop_options(args)?;
+        kerf_aws::controllers::setup(&aws, loops.interruption_queue.as_deref(), &client)
+            .await
+            .map_err(|e| crate::cmd::CmdError::failed("setting up the AWS provider")(Box::new(e)))
     };
-    let (cloud, queue) = match setup.await {
+    let setup = match setup.await {
         Ok(ok) => ok,
         Err(e) => {
             eprintln!("kerf controller: {e}");
             return 2;
         }
     };
-    let provider = cloud.inner.clone();
-    let aws_metrics = cloud.metrics.clone();
-    let mut ctx = kerf_controller::Context::new(options, client, Arc::new(cloud));
-    aws_metrics.register(ctx.metrics.registry_mut());
-    let ctx = Arc::new(ctx);
-    let mut tasks = Vec::new();
-    if let Some(queue) = queue {
-        tasks.push(tokio::spawn(interruption::run(
-            ctx.clone(),
-            provider.clone(),
-            queue,
-            aws_metrics.clone(),
-        )));
-    }
-    tasks.push(tokio::spawn(nodeclass::run(
-        ctx.clone(),
-        provider,
-        aws_metrics,
-    )));
-    let result = kerf_controller::run_with_context(ctx, endpoints).await;
-    for t in tasks {
-        t.abort();
-    }
-    match result {
+    match kerf_aws::controllers::run(setup, options, client, endpoints).await {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("kerf controller: {e}");
