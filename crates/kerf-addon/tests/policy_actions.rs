@@ -1,6 +1,6 @@
 //! The controller policy grants what kerf calls, and nothing else: this scans the AWS
-//! provider's sources (`crates/kerf-aws/src`, and the controller's AWS loops in
-//! `crates/kerf/src/cmd/controller/aws`) for SDK operation calls, maps each to its IAM
+//! provider's sources (`crates/kerf-aws/src`, the controller's AWS loops in
+//! `controllers/` included) for SDK operation calls, maps each to its IAM
 //! action with the operation names the SDK crates themselves declare
 //! (`Metadata::new("DescribeInstances", "EC2")` in `src/operation/*.rs`, found through
 //! `cargo metadata`), and compares that set with the actions the policy grants. A call
@@ -199,10 +199,11 @@ fn the_controller_policy_grants_exactly_the_actions_kerf_calls() {
     );
     let ops = sdk_operations(&services);
     let mut sources = Vec::new();
-    // The provider, and the controller's AWS-only loops (interruption, GC, node-class status).
-    for dir in ["crates/kerf-aws/src", "crates/kerf/src/cmd/controller/aws"] {
-        production_sources(&workspace_root().join(dir), &mut sources);
-    }
+    // The provider, and the controller's AWS-only loops (interruption, node-class
+    // status) in kerf-aws/src/controllers.
+    let aws = workspace_root().join("crates/kerf-aws/src");
+    assert!(aws.join("controllers").is_dir(), "{}", aws.display());
+    production_sources(&aws, &mut sources);
     let mut called = BTreeSet::new();
     for (path, text) in &sources {
         let here = called_actions(text, &ops);

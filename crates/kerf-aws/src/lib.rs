@@ -5,7 +5,6 @@
 //! - [`pricing`]: on-demand (Pricing API, built-in fallback) and spot prices.
 //! - [`launch`]: user data, launch templates, CreateFleet requests and answers.
 //! - [`provider`]: [`AwsCloudProvider`], the `kerf_cloud::CloudProvider` for EC2.
-//! - [`unavailable`]: the insufficient-capacity cache.
 //! - [`ownership`]: the tag that makes a resource kerf's, checked before anything is terminated.
 //! - [`interruption`]: EventBridge messages from SQS as typed events, and what each means for the claims ([`interruption::decide()`], pure).
 //! - [`nodeclass`]: EC2NodeClass / AWSNodeTemplate resolution and status, and the
@@ -31,7 +30,6 @@ pub mod pricing;
 pub mod provider;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod unavailable;
 
 pub use clients::{AwsSettings, Clients};
 pub use provider::{AwsCloudProvider, ProviderSettings};

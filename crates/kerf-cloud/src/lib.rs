@@ -12,6 +12,10 @@
 //! - [`memory`]: [`InMemoryCloud`], the provider the simulator and tests run on.
 //! - [`kubelet`]: a node class's kubelet block as the scheduler's kubelet settings.
 //! - [`labels`]: the label keys instance types and launched claims carry.
+//! - [`resolved`]: a catalogue's instance types resolved per kubelet settings,
+//!   the instance-type cache of the catalogue-selling providers.
+//! - [`unavailable`]: offerings found without capacity, kept for a TTL
+//!   (Karpenter's ICE cache), for the providers that learn it from launches.
 
 pub mod catalog;
 pub mod eks;
@@ -20,6 +24,8 @@ pub mod kubelet;
 pub mod labels;
 pub mod memory;
 pub mod provider;
+pub mod resolved;
+pub mod unavailable;
 
 pub use catalog::Catalog;
 pub use memory::InMemoryCloud;

@@ -5,7 +5,9 @@
 //! [`choose_launch`], and injectable failures — offerings without capacity
 //! (a launch falls back to the next cheapest and remembers the offering as
 //! unavailable, as Karpenter's ICE cache does), a one-shot create error, and
-//! drift. Every trait call is recorded.
+//! drift. Every trait call is recorded. It reads no clock, so what it learns
+//! is unavailable until [`InMemoryCloud::clear_unavailable`], not for the TTL
+//! of [`crate::unavailable::UnavailableOfferings`] the clouds that do keep.
 
 mod state;
 #[cfg(test)]

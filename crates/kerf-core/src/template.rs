@@ -53,7 +53,7 @@ impl fmt::Display for PoolRef {
 /// Kubelet settings that change what a node can hold. Reservations are
 /// overrides in milli-units keyed by resource name; a key that is absent keeps
 /// the cloud provider's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct KubeletSettings {
     pub max_pods: Option<i64>,
     pub pods_per_core: Option<i64>,

@@ -10,7 +10,8 @@
 //! an optional delay standing in for boot time. Offerings can be marked as
 //! lacking capacity ([`KwokCloud::insufficient_capacity`]): a launch then falls
 //! back to the next cheapest offering and remembers the offering as
-//! unavailable for [`UNAVAILABLE_TTL`], as Karpenter's ICE cache does.
+//! unavailable for three minutes (kerf-cloud's [`UnavailableOfferings`], the
+//! AWS provider's too), as Karpenter's ICE cache does.
 //!
 //! With a registration delay ([`KwokCloud::with_registration_delay`]) a
 //! launch returns at once (provider ID, capacity) and the Node appears only
@@ -36,6 +37,8 @@ use kerf_cloud::provider::{
     CloudError, CloudProvider, NoLaunch, NodeTemplateContext, OfferingKey, Result, choose_launch,
     claim_name, claim_requests, claim_requirements, provider_id,
 };
+use kerf_cloud::resolved::ResolvedTypes;
+use kerf_cloud::unavailable::UnavailableOfferings;
 use kerf_core::instance_type::InstanceType;
 use kerf_core::template::KubeletSettings;
 use kube::Client;
@@ -44,8 +47,6 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 pub use node::{PROVIDER_ID_PREFIX, claim_from_node, node_name_of, provider_id_for};
 
 pub const PROVIDER_NAME: &str = "kwok";
-/// How long an offering found without capacity stays unavailable.
-pub const UNAVAILABLE_TTL: Duration = Duration::from_secs(180);
 
 /// The kwok provider. Share it as `Arc<dyn CloudProvider>` and keep an `Arc`
 /// to inject capacity failures.
@@ -72,16 +73,14 @@ fn now_ms() -> i64 {
 #[derive(Default)]
 struct State {
     insufficient: BTreeSet<OfferingKey>,
-    unavailable: BTreeMap<OfferingKey, Instant>,
+    unavailable: UnavailableOfferings,
     node_classes: BTreeMap<String, KubeletSettings>,
-    cache: BTreeMap<String, Arc<Vec<Arc<InstanceType>>>>,
+    types: ResolvedTypes,
 }
 
 impl State {
     fn unavailable_now(&mut self, now: Instant) -> BTreeSet<OfferingKey> {
-        self.unavailable
-            .retain(|_, since| now.duration_since(*since) < UNAVAILABLE_TTL);
-        self.unavailable.keys().cloned().collect()
+        self.unavailable.live(now).into_iter().collect()
     }
 }
 
@@ -182,18 +181,7 @@ impl KwokCloud {
     }
 
     fn base_types(&self, kubelet: &KubeletSettings) -> Result<Arc<Vec<Arc<InstanceType>>>> {
-        let key = serde_json::to_string(kubelet)
-            .map_err(|e| CloudError::other("keying kubelet settings", e))?;
-        if let Some(types) = self.lock().cache.get(&key) {
-            return Ok(types.clone());
-        }
-        let types = self
-            .catalog
-            .instance_types_with(kubelet, &self.options)
-            .map_err(|e| CloudError::other("resolving instance types", e))?;
-        let types = Arc::new(types.into_iter().map(Arc::new).collect::<Vec<_>>());
-        self.lock().cache.insert(key, types.clone());
-        Ok(types)
+        self.lock().types.get(&self.catalog, &self.options, kubelet)
     }
 
     /// The Node to create for the claim: the cheapest available offering,
@@ -232,7 +220,7 @@ impl KwokCloud {
             let key = choice.key();
             if state.insufficient.contains(&key) {
                 tracing::info!(claim = %name, offering = %key, "insufficient capacity, trying the next offering");
-                state.unavailable.insert(key, Instant::now());
+                state.unavailable.mark(key, Instant::now());
                 continue;
             }
             return Ok(node::node_for_launch(claim, &choice));

@@ -28,7 +28,7 @@ use crate::discovery::{Discovery, RefreshIntervals};
 use crate::error::aws_error;
 use crate::launch::user_data::ClusterInfo;
 use crate::nodeclass::{self, AmiQuery, Resolution};
-use crate::unavailable::{DEFAULT_UNAVAILABLE_TTL, UnavailableOfferings};
+use kerf_cloud::unavailable::{DEFAULT_UNAVAILABLE_TTL, UnavailableOfferings};
 
 pub const PROVIDER_NAME: &str = "aws";
 pub const PROVIDER_ID_PREFIX: &str = "aws:///";

@@ -15,6 +15,7 @@ use crate::catalog::Catalog;
 use crate::eks::EksOptions;
 use crate::labels;
 use crate::provider::{CloudError, OfferingKey, Result};
+use crate::resolved::ResolvedTypes;
 
 /// One recorded [`crate::provider::CloudProvider`] call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,8 +63,7 @@ pub(super) struct State {
     pub node_classes: BTreeMap<String, KubeletSettings>,
     pub next_create_error: Option<CloudError>,
     pub calls: Vec<Call>,
-    /// Resolved catalogue per kubelet settings (keyed by their JSON).
-    cache: BTreeMap<String, Arc<Vec<Arc<InstanceType>>>>,
+    types: ResolvedTypes,
 }
 
 impl State {
@@ -83,17 +83,7 @@ impl State {
             Source::Fixed(types) => return Ok(types.clone()),
             Source::Catalog { catalog, options } => (catalog, options),
         };
-        let key = serde_json::to_string(kubelet)
-            .map_err(|e| CloudError::other("keying kubelet settings", e))?;
-        if let Some(types) = self.cache.get(&key) {
-            return Ok(types.clone());
-        }
-        let types = catalog
-            .instance_types_with(kubelet, options)
-            .map_err(|e| CloudError::other("resolving instance types", e))?;
-        let types = Arc::new(types.into_iter().map(Arc::new).collect::<Vec<_>>());
-        self.cache.insert(key, types.clone());
-        Ok(types)
+        self.types.get(catalog, options, kubelet)
     }
 }
 

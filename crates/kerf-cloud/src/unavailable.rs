@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kerf_cloud::OfferingKey;
+use crate::OfferingKey;
 
 /// Karpenter's `UnavailableOfferingsTTL`.
 pub const DEFAULT_UNAVAILABLE_TTL: Duration = Duration::from_secs(180);
