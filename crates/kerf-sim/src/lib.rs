@@ -58,9 +58,57 @@ pub enum Format {
 
 /// Loads the manifests, plans and launches on the in-memory cloud, and reports.
 pub async fn simulate(options: &SimulateOptions) -> Result<Report, SimError> {
+    simulate_observed(options, &mut |_| {}).await
+}
+
+/// A stage of [`simulate_observed`], with the size of its work, for a
+/// person watching a long run (`kerf simulate` shows it on a terminal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading and checking the manifests.
+    Loading { paths: usize },
+    /// Planning nodes for the pending pods.
+    Planning { pods: usize, pools: usize },
+    /// Karpenter's disruption loop over the input's nodes (`--disruption`).
+    Disrupting { nodes: usize },
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        match *self {
+            Phase::Loading { paths } => write!(f, "reading {paths} path{}", plural(paths)),
+            Phase::Planning { pods, pools } => write!(
+                f,
+                "planning nodes for {pods} pending pod{} across {pools} pool{}",
+                plural(pods),
+                plural(pools)
+            ),
+            Phase::Disrupting { nodes } => {
+                write!(f, "running disruption over {nodes} node{}", plural(nodes))
+            }
+        }
+    }
+}
+
+/// [`simulate`], telling `on_phase` as each stage starts.
+pub async fn simulate_observed(
+    options: &SimulateOptions,
+    on_phase: &mut dyn FnMut(Phase),
+) -> Result<Report, SimError> {
+    on_phase(Phase::Loading {
+        paths: options.paths.len(),
+    });
     let (state, cloud) = load_input(options)?;
+    on_phase(Phase::Planning {
+        pods: state.pending_pods(PendingMode::AllUnbound).len(),
+        pools: state.pools().ready.len(),
+    });
     let mut report = simulate_state(&state, &cloud, &options.solve).await?;
     if let Some(run) = &options.disruption {
+        on_phase(Phase::Disrupting {
+            nodes: state.len::<k8s_openapi::api::core::v1::Node>(),
+        });
         let taken = report.nodes.iter().map(|n| n.name.clone()).collect();
         let outcome =
             disruption::simulate_disruption(&state, &cloud, &options.solve, run, &taken).await?;

@@ -12,11 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::tmux::Tmux;
 use common::*;
 use kerf_cloud::Catalog;
 use kerf_testenv::ControlPlane;
-
-const TMUX: &str = "/usr/bin/tmux";
 
 /// A node as kubectl reports it: name, type, zone, capacity type.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,61 +85,6 @@ fn scale_and_wait(plane: &ControlPlane, replicas: usize) {
         Duration::from_secs(180),
         || (running_inflate_pods(plane).len() == replicas).then_some(()),
     );
-}
-
-/// A tmux server of the test's own, killed on drop whatever happens.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts `command` in a 200x50 terminal.
-    fn start(command: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("kerf-top-{}", std::process::id()),
-        };
-        let ok = tmux
-            .cmd(&["new-session", "-d", "-x", "200", "-y", "50", command])
-            .status()
-            .expect("run tmux (/usr/bin/tmux)")
-            .success();
-        assert!(ok, "tmux new-session failed");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(TMUX);
-        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
-        c
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &str) {
-        assert!(
-            self.cmd(&["send-keys", keys])
-                .status()
-                .expect("tmux send-keys")
-                .success(),
-            "tmux send-keys"
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // The server is gone already when kerf top exited and took the session.
-        let _ = self
-            .cmd(&["kill-server"])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 /// Waits until the screen satisfies `check`; the screen when it does.
@@ -241,7 +185,7 @@ async fn top_shows_the_live_fleet_and_its_cost() {
         shell_quote(plane.kubeconfig_path()),
         shell_quote(&exit_file),
     );
-    let tmux = Tmux::start(&command);
+    let tmux = Tmux::start("kerf-top", &command);
     let shows = |facts: &[NodeFacts]| {
         let hourly = format!("${:.4}/h", total(facts, &catalog));
         let count = format!("nodes: {}", facts.len());

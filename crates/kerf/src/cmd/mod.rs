@@ -1,4 +1,5 @@
-//! Subcommands, one module each, and what they share (logging, the runtime).
+//! Subcommands, one module each, and what they share (logging, the runtime,
+//! progress on a terminal).
 
 #[cfg(feature = "addon")]
 pub mod addon;
@@ -7,6 +8,7 @@ pub mod controller;
 mod error;
 pub mod explain;
 pub mod feature_gates;
+pub mod progress;
 pub mod simulate;
 #[cfg(feature = "cluster")]
 pub mod top;

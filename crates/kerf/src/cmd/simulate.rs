@@ -91,19 +91,32 @@ pub fn run(args: Args) -> i32 {
             },
         }),
     };
-    let report = match runtime.block_on(kerf_sim::simulate(&options)) {
+    // Cleared (dropped) before anything else is printed.
+    let progress = super::progress::Progress::start("simulate");
+    let simulated = runtime.block_on(kerf_sim::simulate_observed(&options, &mut |phase| {
+        progress.stage(phase)
+    }));
+    let report = match simulated {
         Ok(report) => report,
         Err(e) => {
+            progress.finish();
             eprintln!("error: {e}");
             return e.exit_code();
         }
     };
+    progress.stage("writing the plan");
     let format = match args.output {
         Output::Table => Format::Table,
         Output::Json => Format::Json,
         Output::Yaml => Format::Yaml,
     };
-    let text = match kerf_sim::render(&report, format) {
+    let text = kerf_sim::render(&report, format);
+    let html = args
+        .report
+        .as_ref()
+        .map(|_| kerf_sim::report::html(&report));
+    progress.finish();
+    let text = match text {
         Ok(text) => text,
         Err(e) => {
             eprintln!("error: {e}");
@@ -112,8 +125,8 @@ pub fn run(args: Args) -> i32 {
     };
     // Written before anything is printed: a bad --report path is bad input,
     // and leaves no half-done run behind on stdout.
-    if let Some(path) = &args.report
-        && let Err(e) = std::fs::write(path, kerf_sim::report::html(&report))
+    if let (Some(path), Some(html)) = (&args.report, html)
+        && let Err(e) = std::fs::write(path, html)
     {
         eprintln!(
             "error: --report {}: cannot write the report: {e}",

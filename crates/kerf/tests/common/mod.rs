@@ -13,6 +13,7 @@ use kerf_testenv::{ControlPlane, ControlPlaneOptions, KwokNodes};
 
 pub mod addon;
 pub mod moto;
+pub mod tmux;
 
 /// The seed's Provisioner, verbatim (the same file `kerf simulate examples/seed` reads).
 pub const SEED_PROVISIONER: &str = include_str!("../../../../examples/seed/provisioner.yaml");
