@@ -28,8 +28,9 @@ use crate::provider::{
     CloudError, CloudProvider, LaunchChoice, NoLaunch, NodeTemplateContext, OfferingKey, Result,
     choose_launch, claim_name, claim_requests, claim_requirements, provider_id,
 };
+use crate::unavailable::with_availability;
 
-pub use state::{Call, with_availability};
+pub use state::Call;
 use state::{Source, State};
 
 /// The provider name and the scheme of its provider IDs.
@@ -242,7 +243,7 @@ impl CloudProvider for InMemoryCloud {
                 .insert(class.clone(), template.kubelet.clone());
         }
         let base = state.base_types(&self.source, &template.kubelet)?;
-        Ok(state::with_availability(&base, &state.unavailable))
+        Ok(with_availability(&base, |k| state.unavailable.contains(k)))
     }
 
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {

@@ -4,9 +4,14 @@
 //! later tries it again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kerf_core::instance_type::InstanceType;
+use kerf_core::requirements::Requirement;
+
 use crate::OfferingKey;
+use crate::labels;
 
 /// Karpenter's `UnavailableOfferingsTTL`.
 pub const DEFAULT_UNAVAILABLE_TTL: Duration = Duration::from_secs(180);
@@ -40,11 +45,54 @@ impl UnavailableOfferings {
         self.until.get(key).is_some_and(|until| now < *until)
     }
 
+    /// The types with the offerings unavailable at `now` marked so
+    /// ([`with_availability`]); expired entries are dropped first.
+    pub fn apply(&mut self, types: &[Arc<InstanceType>], now: Instant) -> Vec<Arc<InstanceType>> {
+        self.until.retain(|_, until| now < *until);
+        with_availability(types, |k| self.until.contains_key(k))
+    }
+
     /// Drops expired entries and returns the live ones, sorted.
     pub fn live(&mut self, now: Instant) -> Vec<OfferingKey> {
         self.until.retain(|_, until| now < *until);
         self.until.keys().cloned().collect()
     }
+}
+
+/// The types with every offering `is_unavailable` names marked so (and their
+/// zone and capacity-type requirements narrowed to what is still available);
+/// types with no such offering are shared, not copied.
+pub fn with_availability(
+    types: &[Arc<InstanceType>],
+    is_unavailable: impl Fn(&OfferingKey) -> bool,
+) -> Vec<Arc<InstanceType>> {
+    types
+        .iter()
+        .map(|it| {
+            let hit = |o: &kerf_core::instance_type::Offering| {
+                is_unavailable(&OfferingKey::new(&it.name, &o.zone, &o.capacity_type))
+            };
+            if !it.offerings.iter().any(|o| o.available && hit(o)) {
+                return it.clone();
+            }
+            let mut out = InstanceType::clone(it);
+            for o in out.offerings.iter_mut().filter(|o| hit(o)) {
+                o.available = false;
+            }
+            let available: Vec<_> = out.offerings.iter().filter(|o| o.available).collect();
+            let zones =
+                Requirement::in_values(labels::ZONE, available.iter().map(|o| o.zone.clone()));
+            let capacity_types = Requirement::in_values(
+                labels::CAPACITY_TYPE,
+                available.iter().map(|o| o.capacity_type.clone()),
+            );
+            out.requirements.remove(labels::ZONE);
+            out.requirements.remove(labels::CAPACITY_TYPE);
+            out.requirements.add(zones);
+            out.requirements.add(capacity_types);
+            Arc::new(out)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -32,7 +32,6 @@ use k8s_openapi::api::core::v1::Node;
 use kerf_api::v1::NodeClaim;
 use kerf_cloud::Catalog;
 use kerf_cloud::eks::EksOptions;
-use kerf_cloud::memory::with_availability;
 use kerf_cloud::provider::{
     CloudError, CloudProvider, NoLaunch, NodeTemplateContext, OfferingKey, Result, choose_launch,
     claim_name, claim_requests, claim_requirements, provider_id,
@@ -76,12 +75,6 @@ struct State {
     unavailable: UnavailableOfferings,
     node_classes: BTreeMap<String, KubeletSettings>,
     types: ResolvedTypes,
-}
-
-impl State {
-    fn unavailable_now(&mut self, now: Instant) -> BTreeSet<OfferingKey> {
-        self.unavailable.live(now).into_iter().collect()
-    }
 }
 
 impl KwokCloud {
@@ -174,10 +167,7 @@ impl KwokCloud {
 
     /// Offerings launches found without capacity (and not yet expired), sorted.
     pub fn unavailable_offerings(&self) -> Vec<OfferingKey> {
-        self.lock()
-            .unavailable_now(Instant::now())
-            .into_iter()
-            .collect()
+        self.lock().unavailable.live(Instant::now())
     }
 
     fn base_types(&self, kubelet: &KubeletSettings) -> Result<Arc<Vec<Arc<InstanceType>>>> {
@@ -199,12 +189,12 @@ impl KwokCloud {
         let types = self.base_types(&kubelet)?;
         let mut state = self.lock();
         loop {
-            let unavailable = state.unavailable_now(Instant::now());
+            let now = Instant::now();
             let choice = match choose_launch(
                 &requirements,
                 &requests,
                 types.iter().map(Arc::as_ref),
-                |k| unavailable.contains(k),
+                |k| state.unavailable.is_unavailable(k, now),
             ) {
                 Ok(choice) => choice,
                 Err(NoLaunch::NoCompatibleType) => {
@@ -248,8 +238,7 @@ impl CloudProvider for KwokCloud {
                 .insert(class.clone(), template.kubelet.clone());
         }
         let base = self.base_types(&template.kubelet)?;
-        let unavailable = self.lock().unavailable_now(Instant::now());
-        Ok(with_availability(&base, &unavailable))
+        Ok(self.lock().unavailable.apply(&base, Instant::now()))
     }
 
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {

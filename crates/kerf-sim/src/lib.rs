@@ -102,7 +102,9 @@ pub async fn simulate_observed(
     let (state, cloud) = load_input(options)?;
     on_phase(Phase::Planning {
         pods: state.pending_pods(PendingMode::AllUnbound).len(),
-        pools: state.pools().ready.len(),
+        // Every pool object: simulate_state refuses the run if one is unusable.
+        pools: state.len::<kerf_api::v1alpha5::Provisioner>()
+            + state.len::<kerf_api::v1::NodePool>(),
     });
     let mut report = simulate_state(&state, &cloud, &options.solve).await?;
     if let Some(run) = &options.disruption {

@@ -16,6 +16,7 @@ use kerf_cloud::provider::{
     NoLaunch, Result, choose_launch, claim_name, claim_requests, claim_requirements,
     launch::is_compatible,
 };
+use kerf_cloud::unavailable::with_availability;
 use kerf_cloud::{CloudError, OfferingKey};
 use kerf_core::instance_type::{CAPACITY_TYPE_ON_DEMAND, CAPACITY_TYPE_SPOT, InstanceType};
 use kerf_core::requirements::Requirements;
@@ -184,8 +185,9 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
     let kubelet = p.kubelet_for(&class)?;
     // Compatibility is judged on the types as sold; availability only removes offerings.
     let base = p.base_types_for(&resolution, &kubelet).await?;
+    // One snapshot of the cache for both the marking and the choice.
     let unavailable: BTreeSet<OfferingKey> = p.unavailable_offerings().into_iter().collect();
-    let all_types = kerf_cloud::memory::with_availability(&base, &unavailable);
+    let all_types = with_availability(&base, |k| unavailable.contains(k));
     match choose_launch(
         &requirements,
         &requests,

@@ -150,6 +150,12 @@ impl AwsCloudProvider {
         self.lock_unavailable().live(now)
     }
 
+    /// The types with the offerings cached as unavailable marked so.
+    pub(crate) fn with_availability(&self, types: &[Arc<InstanceType>]) -> Vec<Arc<InstanceType>> {
+        let now = self.discovery.now();
+        self.lock_unavailable().apply(types, now)
+    }
+
     fn lock_unavailable(&self) -> std::sync::MutexGuard<'_, UnavailableOfferings> {
         self.unavailable
             .lock()
@@ -322,8 +328,7 @@ impl AwsCloudProvider {
         kubelet: &KubeletSettings,
     ) -> Result<Vec<Arc<InstanceType>>> {
         let base = self.base_types_for(resolution, kubelet).await?;
-        let unavailable: BTreeSet<OfferingKey> = self.unavailable_offerings().into_iter().collect();
-        Ok(kerf_cloud::memory::with_availability(&base, &unavailable))
+        Ok(self.with_availability(&base))
     }
 
     /// Instance types for a resolved class, every offering available.

@@ -7,13 +7,11 @@ use std::sync::Arc;
 
 use kerf_api::v1::NodeClaim;
 use kerf_core::instance_type::InstanceType;
-use kerf_core::requirements::Requirement;
 use kerf_core::template::KubeletSettings;
 
 use super::parse_provider_id;
 use crate::catalog::Catalog;
 use crate::eks::EksOptions;
-use crate::labels;
 use crate::provider::{CloudError, OfferingKey, Result};
 use crate::resolved::ResolvedTypes;
 
@@ -85,39 +83,4 @@ impl State {
         };
         self.types.get(catalog, options, kubelet)
     }
-}
-
-/// The types with every offering in `unavailable` marked so (and their zone and
-/// capacity-type requirements narrowed to what is still available).
-pub fn with_availability(
-    types: &[Arc<InstanceType>],
-    unavailable: &BTreeSet<OfferingKey>,
-) -> Vec<Arc<InstanceType>> {
-    types
-        .iter()
-        .map(|it| {
-            let hit = |o: &kerf_core::instance_type::Offering| {
-                unavailable.contains(&OfferingKey::new(&it.name, &o.zone, &o.capacity_type))
-            };
-            if !it.offerings.iter().any(|o| o.available && hit(o)) {
-                return it.clone();
-            }
-            let mut out = InstanceType::clone(it);
-            for o in out.offerings.iter_mut().filter(|o| hit(o)) {
-                o.available = false;
-            }
-            let available: Vec<_> = out.offerings.iter().filter(|o| o.available).collect();
-            let zones =
-                Requirement::in_values(labels::ZONE, available.iter().map(|o| o.zone.clone()));
-            let capacity_types = Requirement::in_values(
-                labels::CAPACITY_TYPE,
-                available.iter().map(|o| o.capacity_type.clone()),
-            );
-            out.requirements.remove(labels::ZONE);
-            out.requirements.remove(labels::CAPACITY_TYPE);
-            out.requirements.add(zones);
-            out.requirements.add(capacity_types);
-            Arc::new(out)
-        })
-        .collect()
 }

@@ -12,5 +12,5 @@ mod wiring;
 
 pub use args::ControllerArgs;
 #[cfg(feature = "aws")]
-use args::{ConfigError, aws_options};
+use args::aws_options;
 pub use wiring::run;

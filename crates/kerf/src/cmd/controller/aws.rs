@@ -3,21 +3,12 @@
 //! and the AWS loops (interruption, node-class status) with their events and
 //! metrics.
 
-/// The AWS loops' settings from the flags.
-#[derive(Clone, Debug)]
-pub struct LoopOptions {
-    pub interruption_queue: Option<String>,
-}
-
-pub fn loop_options(
-    args: &super::ControllerArgs,
-) -> std::result::Result<LoopOptions, super::ConfigError> {
-    Ok(LoopOptions {
-        interruption_queue: args
-            .interruption_queue
-            .clone()
-            .filter(|q| !q.trim().is_empty()),
-    })
+/// The interruption queue the flags name (a name or a URL); `None`, so
+/// interruption handling off, when unset or blank.
+fn interruption_queue(args: &super::ControllerArgs) -> Option<&str> {
+    args.interruption_queue
+        .as_deref()
+        .filter(|q| !q.trim().is_empty())
 }
 
 /// `kerf controller --cloud-provider aws`: the provider, kerf-controller's
@@ -30,8 +21,7 @@ pub async fn run(
 ) -> i32 {
     let setup = async {
         let aws = super::aws_options(args, &options.cluster_name)?;
-        let loops = loop_options(args)?;
-        kerf_aws::controllers::setup(&aws, loops.interruption_queue.as_deref(), &client)
+        kerf_aws::controllers::setup(&aws, interruption_queue(args), &client)
             .await
             .map_err(|e| crate::cmd::CmdError::failed("setting up the AWS provider")(Box::new(e)))
     };
@@ -61,21 +51,18 @@ mod tests {
         args: super::super::ControllerArgs,
     }
 
-    fn parse(argv: &[&str]) -> Result<super::LoopOptions, super::super::ConfigError> {
+    fn queue(argv: &[&str]) -> Option<String> {
         let cli = Cli::try_parse_from(std::iter::once("kerf").chain(argv.iter().copied())).unwrap();
-        super::loop_options(&cli.args)
+        super::interruption_queue(&cli.args).map(str::to_string)
     }
 
     #[test]
     fn the_interruption_queue_is_off_unless_named() {
-        assert_eq!(parse(&[]).unwrap().interruption_queue, None);
+        assert_eq!(queue(&[]), None);
+        assert_eq!(queue(&["--interruption-queue", " "]), None);
         assert_eq!(
-            parse(&["--interruption-queue", " "])
-                .unwrap()
-                .interruption_queue,
-            None
+            queue(&["--interruption-queue", "kerf-q"]).as_deref(),
+            Some("kerf-q")
         );
-        let o = parse(&["--interruption-queue", "kerf-q"]).unwrap();
-        assert_eq!(o.interruption_queue.as_deref(), Some("kerf-q"));
     }
 }
