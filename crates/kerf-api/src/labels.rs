@@ -117,6 +117,20 @@ pub const EC2_NODE_CLASS: &str = "karpenter.k8s.aws/ec2nodeclass";
 pub const INSTANCE_CAPABILITY_FLEX: &str = "karpenter.k8s.aws/instance-capability-flex";
 /// The AWS zone ID (`use1-az1`), well-known in v1.
 pub const ZONE_ID: &str = "topology.k8s.aws/zone-id";
+/// `default` or `dedicated`: every type offers both, the claim's requirement
+/// picks (default when it allows it), and the instance launches with that
+/// placement tenancy (Karpenter v1.9).
+pub const INSTANCE_TENANCY: &str = "karpenter.k8s.aws/instance-tenancy";
+pub const TENANCY_DEFAULT: &str = "default";
+pub const TENANCY_DEDICATED: &str = "dedicated";
+/// `"true"` where the type supports Nitro Enclaves (EC2's NitroEnclavesSupport).
+pub const NITRO_SANDBOX: &str = "karpenter.k8s.aws/nitro-sandbox";
+
+/// Labels an instance type offers several values of, with the value a node
+/// launches with when the claim allows it: the kubelet reports Linux unless
+/// a Windows AMI boots, and EC2 places instances on shared hardware unless
+/// asked for dedicated.
+pub const LAUNCH_DEFAULTS: &[(&str, &str)] = &[(OS, OS_LINUX), (INSTANCE_TENANCY, TENANCY_DEFAULT)];
 
 /// The AWS `karpenter.k8s.aws/instance-*` (and related) well-known labels.
 pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
@@ -145,6 +159,8 @@ pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
     CAPACITY_RESERVATION_ID,
     CAPACITY_RESERVATION_TYPE,
     ZONE_ID,
+    INSTANCE_TENANCY,
+    NITRO_SANDBOX,
 ];
 
 /// Core well-known labels (Karpenter `WellKnownLabels`, both API versions).

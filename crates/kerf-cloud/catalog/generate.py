@@ -2,7 +2,8 @@
 """Writes kerf's built-in instance catalogue (aws-us-east-1.yaml) from the facts
 published in a checkout of aws/karpenter-provider-aws.
 
-Usage: generate.py UPSTREAM_CHECKOUT [OUTPUT]   (OUTPUT defaults to stdout)
+Usage: generate.py UPSTREAM_CHECKOUT [OUTPUT] [--ec2-instance-types FILE]
+       (OUTPUT defaults to stdout)
 
 Reads three generated data files of that checkout (data, not code):
   website/content/en/preview/reference/instance-types.md
@@ -13,6 +14,12 @@ Reads three generated data files of that checkout (data, not code):
   pkg/providers/instancetype/zz_generated.vpclimits.go
       ENI limits of the default network card (they give max pods).
 
+--ec2-instance-types FILE is EC2 DescribeInstanceTypes output as one JSON object
+keyed by type name (plain or gzipped), e.g. moto's
+moto/ec2/resources/instance_types.json.gz: it gives NitroEnclavesSupport
+(karpenter.k8s.aws/nitro-sandbox), which instance-types.md predates. Types it
+does not list get no nitroEnclavesSupported (the label is then DoesNotExist).
+
 A type is written when it has both a shape (instance-types.md) and an
 on-demand price. Output is deterministic: the same inputs give the same bytes.
 Spot prices are not published upstream; each zone's spot price is a
@@ -22,7 +29,9 @@ amd64 types get os [linux, windows] (Karpenter offers Windows AMIs on every
 amd64 type and on no arm64 type); arm64 types get [linux].
 """
 
+import gzip
 import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -145,7 +154,25 @@ def fmt_price(p):
     return text if "." in text else text + ".0"
 
 
-def entry_lines(name, info, price, limits):
+def parse_ec2_types(path):
+    """NitroEnclavesSupport of every type in a DescribeInstanceTypes dump: {name: "true"|"false"}."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    data = json.loads(raw)
+    if isinstance(data, dict) and "InstanceTypes" in data:
+        data = {t["InstanceType"]: t for t in data["InstanceTypes"]}
+    out = {}
+    for name, info in data.items():
+        support = info.get("NitroEnclavesSupport")
+        if support not in (None, "supported", "unsupported"):
+            raise DataError(f"{path}: {name}: NitroEnclavesSupport={support!r}")
+        if support is not None:
+            out[name] = "true" if support == "supported" else "false"
+    return out
+
+
+def entry_lines(name, info, price, limits, enclaves):
     labels, res = info["labels"], info["resources"]
     arch = require(name, labels, "kubernetes.io/arch")
     if arch not in ("amd64", "arm64"):
@@ -172,6 +199,7 @@ def entry_lines(name, info, price, limits):
     if eit not in ("true", "false"):
         raise DataError(f"{TYPES_MD}: {name}: encryption-in-transit-supported={eit!r}")
     put("encryptionInTransitSupported", eit)
+    put("nitroEnclavesSupported", enclaves.get(name))
     put("networkBandwidthMbps", as_int(name, labels, AWS + "instance-network-bandwidth"))
     put("localNvmeGiB", as_int(name, labels, AWS + "instance-local-nvme"))
     if AWS + "instance-gpu-count" in labels:
@@ -259,6 +287,7 @@ HEADER = """\
 #       cpuSustainedClockSpeedMhz: int  optional (karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz)
 #       ebsBandwidthMbps: int        optional: EBS-optimized maximum (karpenter.k8s.aws/instance-ebs-bandwidth)
 #       encryptionInTransitSupported: bool  optional (karpenter.k8s.aws/instance-encryption-in-transit-supported)
+#       nitroEnclavesSupported: bool optional (karpenter.k8s.aws/nitro-sandbox)
 #       networkBandwidthMbps: int    optional: baseline bandwidth (karpenter.k8s.aws/instance-network-bandwidth)
 #       localNvmeGiB: int            optional: instance-store NVMe total (karpenter.k8s.aws/instance-local-nvme)
 #       gpu:                         optional (karpenter.k8s.aws/instance-gpu-*)
@@ -286,7 +315,8 @@ HEADER = """\
 # Sources (karpenter-provider-aws {commit}): labels and resources from
 # website/content/en/preview/reference/instance-types.md; on-demand prices from
 # pkg/providers/pricing/zz_generated.pricing_aws.go ({generated}); ENI limits
-# from pkg/providers/instancetype/zz_generated.vpclimits.go. Upstream publishes
+# from pkg/providers/instancetype/zz_generated.vpclimits.go; Nitro Enclaves support
+# ({enclaves} types) from {enclaves_source}. Upstream publishes
 # no zone availability, so every type is offered in every zone below.
 # Spot prices are NOT live data: each is a representative {lo:.0%}-{hi:.0%} of
 # on-demand, a fixed function of the type and zone (SHA-256 of "type/zone"), so the
@@ -298,11 +328,21 @@ instanceTypes:
 
 
 def main(argv):
+    argv = list(argv)
+    ec2_types = None
+    if "--ec2-instance-types" in argv:
+        i = argv.index("--ec2-instance-types")
+        if i + 1 >= len(argv):
+            print("generate.py: --ec2-instance-types needs a file", file=sys.stderr)
+            return 2
+        ec2_types = Path(argv[i + 1])
+        del argv[i : i + 2]
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
     root = Path(argv[1])
     try:
+        enclaves = parse_ec2_types(ec2_types) if ec2_types else {}
         types = parse_instance_types((root / TYPES_MD).read_text())
         pricing_text = (root / PRICING_GO).read_text()
         prices = parse_prices(pricing_text)
@@ -324,7 +364,7 @@ def main(argv):
             if fam != family:
                 family = fam
                 body.append(f"  # --- {fam} ---")
-            body.extend(entry_lines(name, info, prices[name], limits))
+            body.extend(entry_lines(name, info, prices[name], limits, enclaves))
     except (OSError, DataError, ValueError) as e:
         print(f"generate.py: {e}", file=sys.stderr)
         return 1
@@ -340,6 +380,8 @@ def main(argv):
         hi=SPOT_MAX,
         region=REGION,
         zones=", ".join(ZONES),
+        enclaves=sum(1 for n, _ in chosen if n in enclaves),
+        enclaves_source=f"EC2 DescribeInstanceTypes ({ec2_types.name})" if ec2_types else "nowhere",
     ) + "\n".join(body) + "\n"
     skipped = sorted(set(prices) - set(types))
     if skipped:

@@ -22,7 +22,6 @@ use kerf_core::template::KubeletSettings;
 
 use crate::catalog::Catalog;
 use crate::eks::EksOptions;
-use crate::labels;
 use crate::provider::quantity::to_quantities;
 use crate::provider::{
     CloudError, CloudProvider, LaunchChoice, NoLaunch, NodeTemplateContext, OfferingKey, Result,
@@ -192,18 +191,7 @@ impl InMemoryCloud {
 fn launched_claim(claim: &NodeClaim, choice: &LaunchChoice<'_>, id: u64) -> NodeClaim {
     let it = choice.instance_type;
     let mut out = claim.clone();
-    let labels_out = out.metadata.labels.get_or_insert_with(Default::default);
-    labels_out.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if !labels_out.contains_key(labels::OS)
-        && let Some(os) = it.launch_os(&kerf_core::requirements::Requirements::new())
-    {
-        labels_out.insert(labels::OS.to_string(), os);
-    }
-    labels_out.insert(labels::ZONE.to_string(), choice.offering.zone.clone());
-    labels_out.insert(
-        labels::CAPACITY_TYPE.to_string(),
-        choice.offering.capacity_type.clone(),
-    );
+    out.metadata.labels = Some(choice.node_labels(claim));
     let status = out.status.get_or_insert_with(NodeClaimStatus::default);
     status.provider_id = Some(format_provider_id(&choice.offering.zone, id));
     status.capacity = to_quantities(&it.capacity);

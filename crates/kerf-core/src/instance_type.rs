@@ -75,6 +75,7 @@ pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
     kerf_api::labels::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
     kerf_api::labels::INSTANCE_EBS_BANDWIDTH,
     kerf_api::labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
+    kerf_api::labels::NITRO_SANDBOX,
     kerf_api::labels::INSTANCE_CAPABILITY_FLEX,
     kerf_api::labels::WINDOWS_BUILD,
     kerf_api::labels::INSTANCE_GPU_NAME,
@@ -128,19 +129,45 @@ impl InstanceType {
     /// do not say (amd64 types run Linux and Windows): Linux, the default AMI
     /// family's, when both allow it, else the first both allow.
     pub fn launch_os(&self, requirements: &Requirements) -> Option<String> {
-        let key = kerf_api::labels::OS;
-        if let Some(os) = self.labels.get(key) {
-            return Some(os.clone());
+        self.launch_value(kerf_api::labels::OS, requirements)
+    }
+
+    /// The value of a label the type offers a choice of (its requirements,
+    /// not its labels) that a node launched under `requirements` carries: the
+    /// launch default of [`kerf_api::labels::LAUNCH_DEFAULTS`] when both allow
+    /// it, else the first value both allow. A single-valued label is the label.
+    pub fn launch_value(&self, key: &str, requirements: &Requirements) -> Option<String> {
+        if let Some(value) = self.labels.get(key) {
+            return Some(value.clone());
         }
         let offered = self.requirements.get(key)?;
         let allowed = |v: &str| offered.has(v) && requirements.get(key).is_none_or(|r| r.has(v));
-        if allowed(kerf_api::labels::OS_LINUX) {
-            return Some(kerf_api::labels::OS_LINUX.to_string());
+        let default = kerf_api::labels::LAUNCH_DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v);
+        if let Some(d) = default.filter(|d| allowed(d)) {
+            return Some(d.to_string());
         }
         if offered.complement {
             return None;
         }
         offered.values.iter().find(|v| allowed(v)).cloned()
+    }
+
+    /// Every label a node of this type launched under `requirements` carries
+    /// from the type: its own labels and, for each label of
+    /// [`kerf_api::labels::LAUNCH_DEFAULTS`] it offers a choice of, the value
+    /// [`Self::launch_value`] picks. Zone and capacity type come from the
+    /// offering launched, not from here.
+    pub fn launch_labels(&self, requirements: &Requirements) -> BTreeMap<String, String> {
+        let mut out = self.labels.clone();
+        for (key, _) in kerf_api::labels::LAUNCH_DEFAULTS {
+            if let Some(v) = self.launch_value(key, requirements) {
+                out.insert(key.to_string(), v);
+            }
+        }
+        out
     }
 
     /// What pods can use on a node of this type.
@@ -290,5 +317,71 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    /// Upstream `pkg/providers/instance/instance.go` `getTenancyType` and the
+    /// kubelet's OS: a choice the type offers launches as the default when the
+    /// claim allows it, else as the first value the claim allows.
+    #[test]
+    fn launch_labels_pick_the_default_of_each_choice_the_claim_allows() {
+        use kerf_api::labels::{
+            INSTANCE_TENANCY as TENANCY, NITRO_SANDBOX, OS, TENANCY_DEDICATED, TENANCY_DEFAULT,
+        };
+        let mut t = it(&[(NITRO_SANDBOX, "true")]);
+        t.requirements.add(Requirement::in_values(
+            TENANCY,
+            [TENANCY_DEFAULT, TENANCY_DEDICATED].map(String::from),
+        ));
+        t.requirements.add(Requirement::in_values(
+            OS,
+            ["linux", "windows"].map(String::from),
+        ));
+        let cases: [(Requirements, &str, &str); 4] = [
+            (Requirements::new(), "default", "linux"),
+            (req(TENANCY, "In", &["dedicated"]), "dedicated", "linux"),
+            (req(TENANCY, "NotIn", &["default"]), "dedicated", "linux"),
+            (req(OS, "In", &["windows"]), "default", "windows"),
+        ];
+        for (r, tenancy, os) in cases {
+            let labels = t.launch_labels(&r);
+            assert_eq!(
+                labels.get(TENANCY).map(String::as_str),
+                Some(tenancy),
+                "{r:?}"
+            );
+            assert_eq!(labels.get(OS).map(String::as_str), Some(os), "{r:?}");
+            assert_eq!(labels.get(NITRO_SANDBOX).map(String::as_str), Some("true"));
+            assert!(!labels.contains_key(kerf_api::labels::ZONE), "{labels:?}");
+        }
+        // A type without the choice gets no label for it.
+        assert_eq!(
+            it(&[]).launch_labels(&Requirements::new()).get(TENANCY),
+            None
+        );
+    }
+
+    #[test]
+    fn a_type_without_enclave_support_facts_has_the_label_as_does_not_exist() {
+        use kerf_api::labels::NITRO_SANDBOX;
+        let unknown = it(&[]);
+        let supported = it(&[(NITRO_SANDBOX, "true")]);
+        assert!(
+            unknown
+                .requirements
+                .compatible(&req(NITRO_SANDBOX, "In", &["true"]), true)
+                .is_err()
+        );
+        assert!(
+            supported
+                .requirements
+                .compatible(&req(NITRO_SANDBOX, "In", &["true"]), true)
+                .is_ok()
+        );
+        assert!(
+            unknown
+                .requirements
+                .compatible(&req(NITRO_SANDBOX, "DoesNotExist", &[]), true)
+                .is_ok()
+        );
     }
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus};
 use kerf_api::v1::{NodeClaim, NodeClaimStatus};
-use kerf_cloud::labels;
 use kerf_cloud::provider::LaunchChoice;
 use kerf_cloud::provider::quantity::to_quantities;
 
@@ -34,21 +33,7 @@ pub fn node_name_of(provider_id: &str) -> Option<&str> {
 pub fn node_for_launch(claim: &NodeClaim, choice: &LaunchChoice<'_>) -> Node {
     let name = kerf_cloud::provider::claim_name(claim).to_string();
     let it = choice.instance_type;
-    let mut node_labels: BTreeMap<String, String> =
-        claim.metadata.labels.clone().unwrap_or_default();
-    node_labels.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-    // A type that runs Linux or Windows: the claim's label (from the plan) says
-    // which; without one it boots Linux, as the kubelet would report.
-    if !node_labels.contains_key(labels::OS)
-        && let Some(os) = it.launch_os(&kerf_core::requirements::Requirements::new())
-    {
-        node_labels.insert(labels::OS.to_string(), os);
-    }
-    node_labels.insert(labels::ZONE.to_string(), choice.offering.zone.clone());
-    node_labels.insert(
-        labels::CAPACITY_TYPE.to_string(),
-        choice.offering.capacity_type.clone(),
-    );
+    let mut node_labels = choice.node_labels(claim);
     node_labels.insert(kerf_api::labels::HOSTNAME.to_string(), name.clone());
     let mut taints = claim.spec.taints.clone();
     taints.extend(claim.spec.startup_taints.iter().cloned());
@@ -124,6 +109,7 @@ mod tests {
     use k8s_openapi::api::core::v1::Taint;
     use kerf_api::v1::{NodeClaimSpec, NodeSelectorRequirementWithMinValues};
     use kerf_cloud::Catalog;
+    use kerf_cloud::labels;
     use kerf_cloud::provider::{choose_launch, claim_requests, claim_requirements};
 
     use super::*;
@@ -178,6 +164,8 @@ mod tests {
         assert_eq!(l["karpenter.sh/provisioner-name"], "default");
         assert_eq!(l[kerf_api::labels::HOSTNAME], "default-abc12");
         assert!(l.contains_key(labels::CAPACITY_TYPE));
+        assert_eq!(l[labels::INSTANCE_TENANCY], "default");
+        assert_eq!(l[labels::NITRO_SANDBOX], "true");
         assert_eq!(
             node.metadata.annotations.as_ref().unwrap()[KWOK_NODE_ANNOTATION],
             "fake"

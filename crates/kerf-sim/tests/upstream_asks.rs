@@ -153,6 +153,29 @@ fn asks() -> Vec<Ask> {
                 family.ends_with('d') && nvme.is_some_and(|g| g > 300)
             },
         },
+        Ask {
+            // Upstream's tenancy (v1.9): every type offers dedicated; a pod that
+            // asks for it gets a node, whatever the type.
+            name: "dedicated tenancy",
+            manifests: pool("dedicated", on_demand)
+                + &pod(
+                    "single-tenant",
+                    "  nodeSelector: {karpenter.k8s.aws/instance-tenancy: dedicated}\n",
+                    "{requests: {cpu: \"1\", memory: 1Gi}}",
+                ),
+            check: |c, t| c.get(t).is_some(),
+        },
+        Ask {
+            // A pool for Nitro Enclaves: karpenter.k8s.aws/nitro-sandbox In [true].
+            name: "nitro enclaves",
+            manifests: pool(
+                "enclaves",
+                &format!(
+                    "        - {{key: karpenter.k8s.aws/nitro-sandbox, operator: In, values: [\"true\"]}}\n{on_demand}"
+                ),
+            ) + &pod("enclave", "", "{requests: {cpu: 100m, memory: 128Mi}}"),
+            check: |c, t| label(c, t, "karpenter.k8s.aws/nitro-sandbox").as_deref() == Some("true"),
+        },
     ]
 }
 

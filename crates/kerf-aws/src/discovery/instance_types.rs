@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{
     ArchitectureType, EbsOptimizedSupport, EphemeralNvmeSupport, Filter, InstanceType,
-    InstanceTypeInfo, LocationType,
+    InstanceTypeInfo, LocationType, NitroEnclavesSupport,
 };
 use kerf_cloud::catalog::{Accelerator, CatalogEntry};
 use kerf_cloud::eks::{Arch, Gpu};
@@ -196,6 +196,10 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
                 .and_then(|n| n.encryption_in_transit_supported())
                 .unwrap_or(false),
         ),
+        nitro_enclaves_supported: Some(matches!(
+            info.nitro_enclaves_support(),
+            Some(NitroEnclavesSupport::Supported)
+        )),
         network_bandwidth_mbps: bandwidth,
         local_nvme_gib,
         gpu,

@@ -10,8 +10,8 @@ use aws_sdk_ec2::types::{
     LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
     LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
-    VolumeType,
+    LaunchTemplatePlacementRequest, LaunchTemplateTagSpecificationRequest,
+    RequestLaunchTemplateData, ResourceType, Tag, Tenancy, VolumeType,
 };
 use kerf_cloud::provider::Result;
 use serde::Serialize;
@@ -71,6 +71,11 @@ pub struct LaunchConfig {
     /// Launches from this template are spot: its spot requests are tagged too
     /// (a spot-request tag specification is only valid for spot launches).
     pub spot: bool,
+    /// Placement on single-tenant hardware (`instance-tenancy: dedicated`).
+    /// Left out of the name's hash when false, so the templates of default
+    /// tenancy keep the names they had before tenancy was a choice.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dedicated: bool,
 }
 
 impl LaunchConfig {
@@ -114,6 +119,13 @@ impl LaunchConfig {
                     .http_put_response_hop_limit(self.metadata.hop_limit)
                     .build(),
             );
+        if self.dedicated {
+            data = data.placement(
+                LaunchTemplatePlacementRequest::builder()
+                    .tenancy(Tenancy::Dedicated)
+                    .build(),
+            );
+        }
         if let Some(profile) = &self.instance_profile {
             data = data.iam_instance_profile(
                 LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
@@ -273,6 +285,7 @@ mod tests {
             detailed_monitoring: false,
             tags: BTreeMap::new(),
             spot: false,
+            dedicated: false,
         }
     }
 
@@ -288,5 +301,28 @@ mod tests {
         };
         assert_ne!(a.template_name(), b.template_name());
         assert_eq!(Metadata::default().http_tokens, "required");
+    }
+
+    #[test]
+    fn dedicated_tenancy_gets_its_own_template_and_placement() {
+        let shared = config();
+        let dedicated = LaunchConfig {
+            dedicated: true,
+            ..config()
+        };
+        assert_ne!(shared.template_name(), dedicated.template_name());
+        assert_eq!(shared.data().placement(), None);
+        let placement = dedicated.data().placement().cloned();
+        assert_eq!(
+            placement.and_then(|p| p.tenancy().cloned()),
+            Some(Tenancy::Dedicated)
+        );
+    }
+
+    #[test]
+    fn default_tenancy_keeps_the_template_names_it_had_before_tenancy() {
+        // The name of `config()` before `dedicated` existed: an upgrade must
+        // not replace every launch template a running cluster uses.
+        assert_eq!(config().template_name(), "kerf/demo/910378df7cbb0631");
     }
 }

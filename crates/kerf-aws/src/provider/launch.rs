@@ -43,6 +43,14 @@ pub fn capacity_type(requirements: &Requirements, types: &[&InstanceType]) -> &'
     }
 }
 
+/// Dedicated when the requirements rule default tenancy out, else default
+/// (Karpenter's `getTenancyType`).
+pub fn dedicated_tenancy(requirements: &Requirements) -> bool {
+    requirements
+        .get(labels::INSTANCE_TENANCY)
+        .is_some_and(|r| !r.has(labels::TENANCY_DEFAULT))
+}
+
 /// Compatible types with their cheapest allowed price for the capacity type, cheapest first, at most 60.
 pub fn ranked_types<'a>(
     requirements: &Requirements,
@@ -277,7 +285,7 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
     tracing::info!(claim = %name, instance = %instance.instance_id, instance_type = %it.name, %zone, capacity_type = %instance.capacity_type, templates = request.configs.len(), "launched");
     let mut out = claim.clone();
     let claim_labels = out.metadata.labels.get_or_insert_with(Default::default);
-    claim_labels.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    claim_labels.extend(it.launch_labels(&requirements));
     claim_labels.insert(labels::ZONE.to_string(), zone.clone());
     claim_labels.insert(
         labels::CAPACITY_TYPE.to_string(),
@@ -307,6 +315,16 @@ async fn fleet_request(
     let mut node_labels: BTreeMap<String, String> =
         claim.metadata.labels.clone().unwrap_or_default();
     node_labels.insert(labels::CAPACITY_TYPE.to_string(), capacity.to_string());
+    let dedicated = dedicated_tenancy(requirements);
+    node_labels.insert(
+        labels::INSTANCE_TENANCY.to_string(),
+        if dedicated {
+            labels::TENANCY_DEDICATED
+        } else {
+            labels::TENANCY_DEFAULT
+        }
+        .to_string(),
+    );
     let mut taints = taint_strings(&claim.spec.taints);
     taints.extend(taint_strings(&claim.spec.startup_taints));
     let bootstrap = NodeBootstrap {
@@ -351,6 +369,7 @@ async fn fleet_request(
             // The class's tags only: claim-specific tags would defeat template reuse.
             tags: class.spec.tags.clone(),
             spot: capacity == CAPACITY_TYPE_SPOT,
+            dedicated,
         };
         let template_name = config.template_name();
         if !by_template.contains_key(&template_name) {

@@ -70,6 +70,8 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
     let labels = launched.metadata.labels.clone().unwrap();
     assert_eq!(labels["node.kubernetes.io/instance-type"], "m5.large");
     assert_eq!(labels["karpenter.sh/capacity-type"], "on-demand");
+    assert_eq!(labels["karpenter.k8s.aws/instance-tenancy"], "default");
+    assert_eq!(labels["karpenter.k8s.aws/nitro-sandbox"], "false");
     let status = launched.status.clone().unwrap();
     let pid = status.provider_id.clone().unwrap();
     let zone = &labels["topology.kubernetes.io/zone"];
@@ -164,6 +166,8 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
             && user_data.contains("https://api.test-cluster.example")
     );
     assert!(user_data.contains("karpenter.sh/nodepool=default"));
+    assert!(user_data.contains("karpenter.k8s.aws/instance-tenancy=default"));
+    assert_eq!(data.placement(), None, "default tenancy sets no placement");
 
     // A second claim of the same configuration reuses the template.
     p.create(&claim("default-def34", TYPES, &["on-demand"], "5Gi"))
@@ -179,6 +183,62 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
             .len(),
         1
     );
+}
+
+/// Upstream `getTenancyType`: a claim that rules default tenancy out launches
+/// on dedicated hardware, from a template of its own, and says so in its labels.
+#[tokio::test]
+async fn a_claim_requiring_dedicated_tenancy_launches_from_a_dedicated_template() {
+    let Fixture {
+        moto: _moto, c, p, ..
+    } = seeded().await;
+    let mut dedicated = claim("default-ded01", TYPES, &["on-demand"], "5Gi");
+    dedicated
+        .spec
+        .requirements
+        .push(NodeSelectorRequirementWithMinValues {
+            key: "karpenter.k8s.aws/instance-tenancy".into(),
+            operator: "In".into(),
+            values: vec!["dedicated".into()],
+            min_values: None,
+        });
+    let launched = p.create(&dedicated).await.unwrap();
+    let labels = launched.metadata.labels.clone().unwrap();
+    assert_eq!(labels["karpenter.k8s.aws/instance-tenancy"], "dedicated");
+    p.create(&claim("default-def01", TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+
+    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
+    assert_eq!(templates.launch_templates().len(), 2, "one per tenancy");
+    let mut tenancies = Vec::new();
+    for t in templates.launch_templates() {
+        let versions = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(t.launch_template_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let data = versions.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap();
+        let user_data =
+            String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
+                .unwrap();
+        let tenancy = data
+            .placement()
+            .and_then(|p| p.tenancy())
+            .map(|t| t.as_str().to_string());
+        assert_eq!(
+            user_data.contains("karpenter.k8s.aws/instance-tenancy=dedicated"),
+            tenancy.as_deref() == Some("dedicated"),
+            "the node's label and the template's placement agree"
+        );
+        tenancies.push(tenancy);
+    }
+    tenancies.sort();
+    assert_eq!(tenancies, [None, Some("dedicated".to_string())]);
 }
 
 #[tokio::test]

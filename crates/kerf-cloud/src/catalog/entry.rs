@@ -49,6 +49,9 @@ pub struct CatalogEntry {
     pub ebs_bandwidth_mbps: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_in_transit_supported: Option<bool>,
+    /// EC2's NitroEnclavesSupport (`karpenter.k8s.aws/nitro-sandbox`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nitro_enclaves_supported: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_bandwidth_mbps: Option<i64>,
     #[serde(
@@ -176,6 +179,10 @@ impl CatalogEntry {
             labels::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
             self.encryption_in_transit_supported.map(|e| e.to_string()),
         );
+        put(
+            labels::NITRO_SANDBOX,
+            self.nitro_enclaves_supported.map(|e| e.to_string()),
+        );
         let flex = self.family().is_some_and(|f| f.contains("-flex"));
         put(labels::INSTANCE_CAPABILITY_FLEX, Some(flex.to_string()));
         put(
@@ -261,6 +268,11 @@ impl CatalogEntry {
             it.requirements
                 .add(Requirement::in_values(labels::OS, self.os.iter().cloned()));
         }
+        // Every EC2 type launches on shared or dedicated hardware; the claim picks.
+        it.requirements.add(Requirement::in_values(
+            labels::INSTANCE_TENANCY,
+            [labels::TENANCY_DEFAULT, labels::TENANCY_DEDICATED].map(String::from),
+        ));
         Ok(it)
     }
 }

@@ -227,6 +227,12 @@ fn labels_match_upstream_for_sampled_types() {
         ),
         ("trn1.2xlarge", labels::INSTANCE_LOCAL_NVME, "474"),
         ("g6f.large", labels::INSTANCE_GPU_COUNT, "0"),
+        // EC2's NitroEnclavesSupport: Nitro types of 4 vCPUs and more, not a1 or t3.
+        ("m5.xlarge", labels::NITRO_SANDBOX, "true"),
+        ("m7g.large", labels::NITRO_SANDBOX, "true"),
+        ("m5.large", labels::NITRO_SANDBOX, "false"),
+        ("t3.large", labels::NITRO_SANDBOX, "false"),
+        ("a1.medium", labels::NITRO_SANDBOX, "false"),
     ];
     for (name, key, want) in cases {
         assert_eq!(label(find(&types, name), key), Some(*want), "{name} {key}");
@@ -260,6 +266,40 @@ fn labels_match_upstream_for_sampled_types() {
         .get(labels::INSTANCE_EBS_BANDWIDTH)
         .expect("a DoesNotExist requirement");
     assert!(ebs.allows_absent() && !ebs.has("1"), "{ebs}");
+}
+
+/// Karpenter's `computeRequirements`: every type offers both tenancies and the
+/// claim picks; the label is not one of the type's own.
+#[test]
+fn every_type_offers_default_and_dedicated_tenancy() {
+    for t in resolved() {
+        let tenancy = t
+            .requirements
+            .get(labels::INSTANCE_TENANCY)
+            .unwrap_or_else(|| panic!("{}: no tenancy requirement", t.name));
+        assert!(
+            tenancy.has(labels::TENANCY_DEFAULT) && tenancy.has(labels::TENANCY_DEDICATED),
+            "{}: {tenancy}",
+            t.name
+        );
+        assert!(!tenancy.has("host"), "{}: {tenancy}", t.name);
+        assert_eq!(label(&t, labels::INSTANCE_TENANCY), None, "{}", t.name);
+    }
+}
+
+#[test]
+fn nitro_enclave_support_is_known_for_nearly_every_type() {
+    let catalog = Catalog::builtin();
+    let known = catalog
+        .instance_types
+        .iter()
+        .filter(|e| e.nitro_enclaves_supported.is_some())
+        .count();
+    assert!(
+        known + 10 >= catalog.instance_types.len(),
+        "{known} of {}",
+        catalog.instance_types.len()
+    );
 }
 
 #[test]

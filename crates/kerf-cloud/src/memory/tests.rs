@@ -10,6 +10,7 @@ use kerf_api::v1::{
 
 use super::*;
 use crate::fake::fake_instance_types;
+use crate::labels;
 
 fn req(key: &str, values: &[&str]) -> NodeSelectorRequirementWithMinValues {
     NodeSelectorRequirementWithMinValues {

@@ -5,7 +5,9 @@
 //! offerings the provider has marked unavailable. At equal price spot wins.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
+use kerf_api::v1::NodeClaim;
 use kerf_core::instance_type::{CAPACITY_TYPE_SPOT, InstanceType, Offering};
 use kerf_core::requirements::Requirements;
 use kerf_core::resources::Resources;
@@ -17,9 +19,38 @@ use super::error::OfferingKey;
 pub struct LaunchChoice<'a> {
     pub instance_type: &'a InstanceType,
     pub offering: &'a Offering,
+    /// The claim's requirements the choice was made under.
+    pub requirements: &'a Requirements,
 }
 
 impl LaunchChoice<'_> {
+    /// The labels a node launched for `claim` with this choice carries: the
+    /// claim's, the instance type's, the zone and the capacity type. Where the
+    /// type offers a choice (OS, tenancy) a value the claim's labels already
+    /// name (the plan's) stands; otherwise the type's launch default.
+    pub fn node_labels(&self, claim: &NodeClaim) -> BTreeMap<String, String> {
+        let mut out = claim.metadata.labels.clone().unwrap_or_default();
+        for (key, value) in self.instance_type.launch_labels(self.requirements) {
+            let chosen_by_plan = out.contains_key(&key)
+                && kerf_api::labels::LAUNCH_DEFAULTS
+                    .iter()
+                    .any(|(k, _)| *k == key)
+                && !self.instance_type.labels.contains_key(&key);
+            if !chosen_by_plan {
+                out.insert(key, value);
+            }
+        }
+        out.insert(
+            kerf_api::labels::ZONE.to_string(),
+            self.offering.zone.clone(),
+        );
+        out.insert(
+            kerf_api::labels::CAPACITY_TYPE.to_string(),
+            self.offering.capacity_type.clone(),
+        );
+        out
+    }
+
     pub fn key(&self) -> OfferingKey {
         OfferingKey::new(
             &self.instance_type.name,
@@ -68,6 +99,7 @@ pub fn choose_launch<'a>(
             let choice = LaunchChoice {
                 instance_type: it,
                 offering,
+                requirements,
             };
             if is_unavailable(&choice.key()) {
                 skipped.push(choice.key());

@@ -115,10 +115,7 @@ impl<'a> Solver<'a> {
                     labels.entry(r.key.clone()).or_insert_with(|| v.clone());
                 }
             }
-            labels.extend(chosen_type.labels.clone());
-            if let Some(os) = chosen_type.launch_os(&claim.requirements) {
-                labels.entry(kerf_api::labels::OS.to_string()).or_insert(os);
-            }
+            labels.extend(chosen_type.launch_labels(&claim.requirements));
             labels.insert(kerf_api::labels::ZONE.to_string(), chosen.zone.clone());
             labels.insert(
                 kerf_api::labels::CAPACITY_TYPE.to_string(),
