@@ -44,6 +44,8 @@ pub const RESOURCE_AWS_NEURON: &str = "aws.amazon.com/neuron";
 pub const RESOURCE_AWS_NEURON_CORE: &str = "aws.amazon.com/neuroncore";
 pub const RESOURCE_EFA: &str = "vpc.amazonaws.com/efa";
 pub const RESOURCE_POD_ENI: &str = "vpc.amazonaws.com/pod-eni";
+/// Secondary IPv4 addresses the VPC resource controller hands Windows pods.
+pub const RESOURCE_PRIVATE_IPV4_ADDRESS: &str = "vpc.amazonaws.com/PrivateIPv4Address";
 
 pub const SIGNAL_MEMORY_AVAILABLE: &str = "memory.available";
 pub const SIGNAL_NODEFS_AVAILABLE: &str = "nodefs.available";
@@ -170,6 +172,12 @@ pub struct EksOptions {
     /// AL2, AL2023 and Ubuntu size kube-reserved memory from the ENI-limited pod
     /// count even when `maxPods` is set; Bottlerocket uses the actual max pods.
     pub eni_limited_memory_overhead: bool,
+    /// Without `maxPods`, the kubelet admits the ENI-limited pod count (the
+    /// Linux EKS images); Windows nodes admit 110.
+    pub eni_limited_pod_density: bool,
+    /// The node advertises `vpc.amazonaws.com/PrivateIPv4Address` (IPv4 per
+    /// ENI − 1), as the VPC resource controller does for Windows nodes.
+    pub private_ipv4_address: bool,
 }
 
 impl Default for EksOptions {
@@ -179,6 +187,8 @@ impl Default for EksOptions {
             reserved_enis: 0,
             ephemeral_storage_bytes: DEFAULT_EPHEMERAL_STORAGE_BYTES,
             eni_limited_memory_overhead: true,
+            eni_limited_pod_density: true,
+            private_ipv4_address: false,
         }
     }
 }
@@ -229,7 +239,15 @@ pub fn allocation(
     kubelet: &KubeletSettings,
     opts: &EksOptions,
 ) -> Result<Allocation, EksError> {
-    let pods = max_pods(shape, kubelet, opts.reserved_enis);
+    let pods = if opts.eni_limited_pod_density {
+        max_pods(shape, kubelet, opts.reserved_enis)
+    } else {
+        let fixed = KubeletSettings {
+            max_pods: Some(kubelet.max_pods.unwrap_or(DEFAULT_MAX_PODS)),
+            ..kubelet.clone()
+        };
+        max_pods(shape, &fixed, opts.reserved_enis)
+    };
     let memory_bytes = memory_capacity_mib(
         shape.memory_mib,
         shape.arch,
@@ -254,6 +272,10 @@ pub fn allocation(
         if count > 0 {
             capacity.set(name, count * MILLI);
         }
+    }
+    if opts.private_ipv4_address {
+        let addresses = shape.eni.map_or(0, |e| (e.ipv4_per_eni - 1).max(0));
+        capacity.set(RESOURCE_PRIVATE_IPV4_ADDRESS, addresses * MILLI);
     }
 
     let memory_pods = if opts.eni_limited_memory_overhead {

@@ -1,5 +1,6 @@
 //! AMIs: the EKS-optimized image for an AMI family and architecture through
-//! SSM public parameters (AL2, AL2023, Bottlerocket, Ubuntu), or, for custom
+//! SSM public parameters (AL2, AL2023, Bottlerocket, Ubuntu, Windows Server
+//! 2019/2022/2025 Core, the last amd64 only), or, for custom
 //! selector terms, DescribeImages by id, name, owner and tags. Parameter paths
 //! and the choice of the newest image per architecture are pure.
 //!
@@ -25,6 +26,10 @@ pub enum AmiFamily {
     Al2023,
     Bottlerocket,
     Ubuntu,
+    /// Windows Server Core, EKS-optimized; amd64 only.
+    Windows2019,
+    Windows2022,
+    Windows2025,
     /// Images only from `amiSelectorTerms`; user data is the user's.
     Custom,
 }
@@ -37,6 +42,9 @@ impl AmiFamily {
             "al2023" => Some(AmiFamily::Al2023),
             "bottlerocket" => Some(AmiFamily::Bottlerocket),
             "ubuntu" => Some(AmiFamily::Ubuntu),
+            "windows2019" => Some(AmiFamily::Windows2019),
+            "windows2022" => Some(AmiFamily::Windows2022),
+            "windows2025" => Some(AmiFamily::Windows2025),
             "custom" => Some(AmiFamily::Custom),
             _ => None,
         }
@@ -48,7 +56,21 @@ impl AmiFamily {
             AmiFamily::Al2023 => "AL2023",
             AmiFamily::Bottlerocket => "Bottlerocket",
             AmiFamily::Ubuntu => "Ubuntu",
+            AmiFamily::Windows2019 => "Windows2019",
+            AmiFamily::Windows2022 => "Windows2022",
+            AmiFamily::Windows2025 => "Windows2025",
             AmiFamily::Custom => "Custom",
+        }
+    }
+
+    /// The Windows Server release (`2022`) and its build
+    /// (`node.kubernetes.io/windows-build`), for the Windows families.
+    pub fn windows(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            AmiFamily::Windows2019 => Some(("2019", "10.0.17763")),
+            AmiFamily::Windows2022 => Some(("2022", "10.0.20348")),
+            AmiFamily::Windows2025 => Some(("2025", "10.0.26100")),
+            _ => None,
         }
     }
 
@@ -129,6 +151,16 @@ impl AmiFamily {
                 };
                 format!(
                     "{root}/canonical/ubuntu/eks/22.04/{k}/stable/current/{deb_arch}/hvm/ebs-gp2/ami-id"
+                )
+            }
+            AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => {
+                // One image per release and Kubernetes minor, amd64 only; no pinned versions.
+                let (release, _) = self.windows()?;
+                if arch != Arch::Amd64 {
+                    return None;
+                }
+                format!(
+                    "{root}/ami-windows-latest/Windows_Server-{release}-English-Core-EKS_Optimized-{k}/image_id"
                 )
             }
             AmiFamily::Custom => return None,
@@ -408,7 +440,41 @@ mod tests {
         );
         assert_eq!(gpu(AmiFamily::Ubuntu, Arch::Amd64, None), None);
         assert_eq!(AmiFamily::parse("al2023"), Some(AmiFamily::Al2023));
-        assert_eq!(AmiFamily::parse("Windows2022"), None);
+        assert_eq!(
+            AmiFamily::parse("Windows2022"),
+            Some(AmiFamily::Windows2022)
+        );
+        assert_eq!(AmiFamily::parse("Windows2016"), None);
+    }
+
+    /// Upstream `pkg/providers/amifamily/windows.go`: one parameter per
+    /// release and Kubernetes minor, Core edition, amd64 only, no GPU image.
+    #[test]
+    fn windows_parameters_are_per_release_and_amd64_only() {
+        let p = |f: AmiFamily, arch| f.ssm_parameter(PUBLIC_PARAMETER_ROOT, "1.30", arch, None);
+        assert_eq!(
+            p(AmiFamily::Windows2022, Arch::Amd64).unwrap(),
+            "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.30/image_id"
+        );
+        assert_eq!(
+            p(AmiFamily::Windows2019, Arch::Amd64).unwrap(),
+            "/aws/service/ami-windows-latest/Windows_Server-2019-English-Core-EKS_Optimized-1.30/image_id"
+        );
+        assert_eq!(p(AmiFamily::Windows2025, Arch::Arm64), None);
+        assert_eq!(
+            AmiFamily::Windows2022.accelerated_ssm_parameter(
+                PUBLIC_PARAMETER_ROOT,
+                "1.30",
+                Arch::Amd64,
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            AmiFamily::Windows2025.windows(),
+            Some(("2025", "10.0.26100"))
+        );
+        assert_eq!(AmiFamily::Al2023.windows(), None);
     }
 
     #[test]

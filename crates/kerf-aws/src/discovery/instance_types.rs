@@ -183,6 +183,7 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
         memory_mib,
         arch,
         os: vec!["linux".to_string()],
+        windows_build: None,
         category: None,
         family: None,
         generation: None,

@@ -11,6 +11,8 @@
 //!   order, so the user's settings apply and kerf's cluster fields win.
 //! - Bottlerocket: one TOML document. The user's settings are read and kerf
 //!   writes the settings it owns over them ([`bottlerocket`]).
+//! - Windows 2019/2022/2025: one `<powershell>` block running
+//!   `Start-EKSBootstrap.ps1`, the user's PowerShell first inside it ([`windows`]).
 //! - Custom: the user's user data unchanged.
 //!
 //! User data that cannot be merged is refused with a [`UserDataError`] naming
@@ -21,6 +23,7 @@ mod eks;
 mod mime;
 #[cfg(test)]
 mod tests;
+mod windows;
 
 use std::collections::BTreeMap;
 
@@ -83,5 +86,8 @@ pub fn user_data(
         AmiFamily::Bottlerocket => bottlerocket::settings(cluster, node, custom),
         AmiFamily::Al2 | AmiFamily::Ubuntu => eks::al2(cluster, node, custom),
         AmiFamily::Al2023 => eks::al2023(cluster, node, custom),
+        AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => {
+            Ok(windows::bootstrap(cluster, node, custom))
+        }
     }
 }

@@ -159,10 +159,33 @@ fn custom_terms_become_image_and_ssm_queries() {
     );
     assert_eq!(q[1], AmiQuery::SsmParameter("/my/ami".into()));
     let bad = EC2NodeClassSpec {
-        ami_family: Some("Windows2022".into()),
+        ami_family: Some("Windows2016".into()),
         ..Default::default()
     };
     assert!(ami_queries(&bad).unwrap_err().field == "spec.amiFamily");
+}
+
+#[test]
+fn windows_families_resolve_from_the_field_and_the_alias() {
+    let by_field = EC2NodeClassSpec {
+        ami_family: Some("Windows2022".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ami_queries(&by_field).unwrap(),
+        [AmiQuery::Family {
+            family: AmiFamily::Windows2022,
+            version: None
+        }]
+    );
+    let by_alias = EC2NodeClassSpec {
+        ami_selector_terms: vec![AMISelectorTerm {
+            alias: Some("windows2019@latest".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert_eq!(ami_family(&by_alias).unwrap(), AmiFamily::Windows2019);
 }
 
 #[test]

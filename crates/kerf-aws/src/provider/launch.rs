@@ -117,6 +117,12 @@ fn volumes(class: &EC2NodeClass, family: AmiFamily) -> Vec<Volume> {
     match family {
         AmiFamily::Bottlerocket => vec![volume("/dev/xvda", 4), volume("/dev/xvdb", 20)],
         AmiFamily::Custom => vec![],
+        AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => {
+            vec![volume(
+                "/dev/sda1",
+                super::types::WINDOWS_ROOT_VOLUME_GIB as i32,
+            )]
+        }
         _ => vec![volume("/dev/xvda", 20)],
     }
 }

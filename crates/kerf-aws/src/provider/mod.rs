@@ -349,6 +349,7 @@ impl AwsCloudProvider {
             &self.clients().region,
             &zones,
             &archs,
+            resolution.family,
             kubelet,
             &opts,
         )

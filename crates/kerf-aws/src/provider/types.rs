@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use kerf_cloud::eks::{EksError, EksOptions};
+use kerf_cloud::eks::{Arch, EksError, EksOptions};
 use kerf_core::instance_type::InstanceType;
 use kerf_core::template::KubeletSettings;
 
@@ -14,19 +14,27 @@ use crate::discovery::images::AmiFamily;
 use crate::pricing::Prices;
 
 /// Instance types sold in `zones` for architectures in `archs` (`amd64`, `arm64`; all when empty),
-/// resolved for the kubelet settings. Types without zones or prices are left out.
+/// resolved for the kubelet settings, as nodes of the AMI `family` boot them:
+/// a Windows family's types run Windows of its build (amd64 only), the others
+/// Linux. Types without zones or prices are left out.
+#[allow(clippy::too_many_arguments)]
 pub fn build_instance_types(
     data: &InstanceTypeData,
     prices: &Prices,
     region: &str,
     zones: &BTreeSet<String>,
     archs: &BTreeSet<&'static str>,
+    family: AmiFamily,
     kubelet: &KubeletSettings,
     opts: &EksOptions,
 ) -> Result<Vec<InstanceType>, EksError> {
     let mut out = Vec::new();
+    let windows = family.windows();
     for entry in &data.entries {
         if !archs.is_empty() && !archs.contains(entry.arch.as_str()) {
+            continue;
+        }
+        if windows.is_some() && entry.arch != Arch::Amd64 {
             continue;
         }
         let type_zones: Vec<String> = data
@@ -38,6 +46,10 @@ pub fn build_instance_types(
             continue;
         }
         let mut entry = entry.clone();
+        if let Some((_, build)) = windows {
+            entry.os = vec![kerf_cloud::labels::OS_WINDOWS.to_string()];
+            entry.windows_build = Some(build.to_string());
+        }
         entry.on_demand = prices.on_demand.get(&entry.name).copied();
         entry.spot = prices
             .spot
@@ -58,13 +70,27 @@ pub fn build_instance_types(
     Ok(out)
 }
 
-/// EKS options for an AMI family: Bottlerocket sizes kube-reserved from the real max pods.
+/// EKS options for an AMI family: Bottlerocket sizes kube-reserved from the
+/// real max pods; Windows (upstream's feature flags for it) admits 110 pods
+/// without ENI limits, sizes kube-reserved from them, boots from a 50Gi
+/// volume and advertises private IPv4 addresses.
 pub fn eks_options(base: &EksOptions, family: AmiFamily) -> EksOptions {
+    let windows = family.windows().is_some();
     EksOptions {
-        eni_limited_memory_overhead: family != AmiFamily::Bottlerocket,
+        eni_limited_memory_overhead: family != AmiFamily::Bottlerocket && !windows,
+        eni_limited_pod_density: !windows,
+        private_ipv4_address: windows,
+        ephemeral_storage_bytes: if windows {
+            WINDOWS_ROOT_VOLUME_GIB << 30
+        } else {
+            base.ephemeral_storage_bytes
+        },
         ..base.clone()
     }
 }
+
+/// The size of the root volume a Windows node boots from when the class maps none.
+pub const WINDOWS_ROOT_VOLUME_GIB: i64 = 50;
 
 #[cfg(test)]
 mod tests {
@@ -128,6 +154,7 @@ mod tests {
             "us-east-1",
             &zones,
             &BTreeSet::new(),
+            AmiFamily::Al2023,
             &KubeletSettings::default(),
             &EksOptions::default(),
         )
@@ -172,6 +199,7 @@ mod tests {
             "us-east-1",
             &zones,
             &amd,
+            AmiFamily::Al2023,
             &KubeletSettings::default(),
             &EksOptions::default(),
         )
@@ -192,6 +220,49 @@ mod tests {
                 ("us-east-1a", "spot", 0.03),
                 ("us-east-1a", "on-demand", 0.096)
             ]
+        );
+    }
+
+    /// Upstream `amifamily/windows.go` and `instancetype/types.go`: a Windows
+    /// class's types are the amd64 ones, run Windows of the release's build,
+    /// admit 110 pods (no ENI limit) with kube-reserved sized for them, and
+    /// advertise the VPC resource controller's private IPv4 addresses.
+    #[test]
+    fn a_windows_family_offers_amd64_types_running_its_windows_build() {
+        let d = data(&["m5.large", "m6g.large"], &["us-east-1a"]);
+        let p = prices(&[("m5.large", 0.096), ("m6g.large", 0.077)]);
+        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let family = AmiFamily::Windows2022;
+        let types = build_instance_types(
+            &d,
+            &p,
+            "us-east-1",
+            &zones,
+            &BTreeSet::new(),
+            family,
+            &KubeletSettings::default(),
+            &eks_options(&EksOptions::default(), family),
+        )
+        .unwrap();
+        let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["m5.large"], "arm64 types run no Windows");
+        let m5 = &types[0];
+        assert_eq!(m5.labels["kubernetes.io/os"], "windows");
+        assert_eq!(m5.labels["node.kubernetes.io/windows-build"], "10.0.20348");
+        assert_eq!(m5.capacity.pods, 110 * MILLI);
+        assert_eq!(
+            m5.overhead.kube_reserved.memory,
+            (11 * 110 + 255) * (1 << 20) * MILLI
+        );
+        assert_eq!(
+            m5.capacity
+                .get(kerf_cloud::eks::RESOURCE_PRIVATE_IPV4_ADDRESS),
+            9 * MILLI
+        );
+        assert_eq!(m5.capacity.ephemeral_storage, (50_i64 << 30) * MILLI);
+        assert_eq!(
+            m5.launch_labels(&kerf_core::requirements::Requirements::new())["kubernetes.io/os"],
+            "windows"
         );
     }
 }

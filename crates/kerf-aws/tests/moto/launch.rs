@@ -517,3 +517,88 @@ async fn gpu_types_launch_with_the_families_gpu_image() {
         Some("g4dn.xlarge")
     );
 }
+
+/// A Windows EC2NodeClass (upstream `amifamily/windows.go`): its image comes
+/// from the Windows Server Core parameter, only amd64 types are offered, they
+/// run Windows of the release's build with 110 pods, and the node boots from
+/// a 50Gi `/dev/sda1` with PowerShell user data running Start-EKSBootstrap.
+#[tokio::test]
+async fn a_windows_class_launches_windows_nodes_from_the_windows_image() {
+    use kerf_aws::discovery::images::AmiFamily;
+    let (_moto, c) = start_moto().await;
+    seed(&c).await;
+    let windows_image = kerf_aws::testing::publish_eks_ami(
+        &c,
+        PARAMETER_ROOT,
+        AmiFamily::Windows2022,
+        K8S_VERSION,
+        kerf_cloud::eks::Arch::Amd64,
+        &format!("Windows_Server-2022-English-Core-EKS_Optimized-{K8S_VERSION}"),
+    )
+    .await;
+    let (p, _clock) = provider(c.clone());
+    let mut class = node_class("default");
+    class.spec.ami_family = Some("Windows2022".into());
+    p.set_node_class(class);
+
+    let status = p.node_class_status("default").await.unwrap();
+    let ids: Vec<&str> = status.amis.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, [windows_image.as_str()], "only the Windows image");
+
+    // Any type: the arm64 one (m6g.large) is not offered to a Windows class.
+    let launched = p
+        .create(&claim("win-1", TEST_TYPES, &["on-demand"], "5Gi"))
+        .await
+        .unwrap();
+    let labels = launched.metadata.labels.clone().unwrap();
+    assert_eq!(labels["kubernetes.io/os"], "windows");
+    assert_eq!(labels["node.kubernetes.io/windows-build"], "10.0.20348");
+    assert_eq!(labels["kubernetes.io/arch"], "amd64");
+    let status = launched.status.clone().unwrap();
+    assert_eq!(status.image_id.as_deref(), Some(windows_image.as_str()));
+    assert_eq!(status.capacity["pods"].0, "110");
+    assert!(
+        status
+            .capacity
+            .contains_key("vpc.amazonaws.com/PrivateIPv4Address"),
+        "{:?}",
+        status.capacity
+    );
+    let arm64 = p
+        .create(&claim("win-arm", &["m6g.large"], &["on-demand"], "1Gi"))
+        .await;
+    assert!(
+        arm64.is_err(),
+        "an arm64 type cannot run Windows: {arm64:?}"
+    );
+
+    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
+    let id = templates.launch_templates()[0]
+        .launch_template_id()
+        .unwrap();
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(data.image_id(), Some(windows_image.as_str()));
+    let user_data =
+        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
+            .unwrap();
+    assert!(user_data.starts_with("<powershell>"), "{user_data}");
+    assert!(user_data.contains("Start-EKSBootstrap.ps1"), "{user_data}");
+    assert!(
+        user_data.contains("-EKSClusterName 'test-cluster'")
+            && user_data.contains("karpenter.sh/nodepool=default"),
+        "{user_data}"
+    );
+    let volumes = data.block_device_mappings();
+    assert_eq!(volumes.len(), 1);
+    assert_eq!(volumes[0].device_name(), Some("/dev/sda1"));
+    assert_eq!(volumes[0].ebs().and_then(|e| e.volume_size()), Some(50));
+}

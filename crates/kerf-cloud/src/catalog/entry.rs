@@ -25,6 +25,10 @@ pub struct CatalogEntry {
     pub arch: Arch,
     #[serde(default = "default_os")]
     pub os: Vec<String>,
+    /// `node.kubernetes.io/windows-build` (`10.0.20348`) when the type runs
+    /// one Windows release only, as the types of a Windows EC2NodeClass do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_build: Option<String>,
     /// Derived from the name (`m` of `m5.large`) when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -156,6 +160,7 @@ impl CatalogEntry {
         put(labels::ARCH, Some(self.arch.as_str().to_string()));
         put(labels::OS, (self.os.len() == 1).then(|| self.os[0].clone()));
         put(labels::REGION, Some(region.to_string()));
+        put(labels::WINDOWS_BUILD, self.windows_build.clone());
         put(labels::INSTANCE_CATEGORY, category);
         put(labels::INSTANCE_FAMILY, self.family().map(str::to_string));
         put(labels::INSTANCE_GENERATION, generation);

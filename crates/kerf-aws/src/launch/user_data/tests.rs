@@ -4,6 +4,7 @@
 
 mod bottlerocket;
 mod mime;
+mod windows;
 
 use std::collections::BTreeMap;
 
