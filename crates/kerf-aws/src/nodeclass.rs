@@ -15,7 +15,9 @@ use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
 use kerf_cloud::eks::Arch;
 
 mod object;
+pub mod storage;
 pub use object::{class_from_context, class_from_object};
+pub use storage::NodeStorage;
 
 use crate::discovery::NetworkData;
 use crate::discovery::images::{AmiFamily, ResolvedAmi};
@@ -158,6 +160,8 @@ pub fn security_group_terms(spec: &EC2NodeClassSpec, cluster: &str) -> Vec<Selec
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolution {
     pub family: AmiFamily,
+    /// Where the kubelet's ephemeral storage lives, and how big it is.
+    pub storage: NodeStorage,
     pub subnets: Vec<SubnetInfo>,
     pub security_groups: Vec<SecurityGroupInfo>,
     pub amis: Vec<ResolvedAmi>,
@@ -170,8 +174,10 @@ pub fn resolve(
     network: &NetworkData,
     amis: Vec<ResolvedAmi>,
 ) -> Result<Resolution, SpecError> {
+    let family = ami_family(spec)?;
     Ok(Resolution {
-        family: ami_family(spec)?,
+        family,
+        storage: NodeStorage::from_spec(spec, family)?,
         subnets: select_subnets(&subnet_terms(spec, cluster), &network.subnets),
         security_groups: select_security_groups(
             &security_group_terms(spec, cluster),

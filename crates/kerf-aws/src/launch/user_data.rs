@@ -50,6 +50,9 @@ pub struct NodeBootstrap {
     /// `key=value:Effect` or `key:Effect`.
     pub taints: Vec<String>,
     pub max_pods: Option<i64>,
+    /// `instanceStorePolicy: RAID0`: stripe the instance-store disks into the
+    /// kubelet's ephemeral storage at boot.
+    pub raid0: bool,
 }
 
 /// The user's `spec.userData` cannot be merged for the node class's AMI family.

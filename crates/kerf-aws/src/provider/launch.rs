@@ -117,13 +117,13 @@ fn volumes(class: &EC2NodeClass, family: AmiFamily) -> Vec<Volume> {
     match family {
         AmiFamily::Bottlerocket => vec![volume("/dev/xvda", 4), volume("/dev/xvdb", 20)],
         AmiFamily::Custom => vec![],
-        AmiFamily::Windows2019 | AmiFamily::Windows2022 | AmiFamily::Windows2025 => {
+        _ => {
+            let gib = nodeclass::storage::default_volume_bytes(family) >> 30;
             vec![volume(
-                "/dev/sda1",
-                super::types::WINDOWS_ROOT_VOLUME_GIB as i32,
+                nodeclass::storage::ephemeral_device(family),
+                gib as i32,
             )]
         }
-        _ => vec![volume("/dev/xvda", 20)],
     }
 }
 
@@ -337,6 +337,7 @@ async fn fleet_request(
         labels: node_labels,
         taints,
         max_pods: kubelet.max_pods,
+        raid0: resolution.storage.raid0,
     };
     let tags = instance_tags(&cluster.name, claim, class);
     // The same for every instance type; a node class whose user data cannot be

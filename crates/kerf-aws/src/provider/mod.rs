@@ -350,6 +350,7 @@ impl AwsCloudProvider {
             &zones,
             &archs,
             resolution.family,
+            &resolution.storage,
             kubelet,
             &opts,
         )

@@ -11,6 +11,7 @@ use kerf_core::template::KubeletSettings;
 
 use crate::discovery::InstanceTypeData;
 use crate::discovery::images::AmiFamily;
+use crate::nodeclass::NodeStorage;
 use crate::pricing::Prices;
 
 /// Instance types sold in `zones` for architectures in `archs` (`amd64`, `arm64`; all when empty),
@@ -25,6 +26,7 @@ pub fn build_instance_types(
     zones: &BTreeSet<String>,
     archs: &BTreeSet<&'static str>,
     family: AmiFamily,
+    storage: &NodeStorage,
     kubelet: &KubeletSettings,
     opts: &EksOptions,
 ) -> Result<Vec<InstanceType>, EksError> {
@@ -65,32 +67,28 @@ pub fn build_instance_types(
         if entry.on_demand.is_none() && entry.spot.is_empty() {
             continue;
         }
-        out.push(entry.instance_type(region, &type_zones, kubelet, opts)?);
+        let opts = EksOptions {
+            ephemeral_storage_bytes: storage.ephemeral_bytes(entry.local_nvme_gib),
+            ..opts.clone()
+        };
+        out.push(entry.instance_type(region, &type_zones, kubelet, &opts)?);
     }
     Ok(out)
 }
 
 /// EKS options for an AMI family: Bottlerocket sizes kube-reserved from the
 /// real max pods; Windows (upstream's feature flags for it) admits 110 pods
-/// without ENI limits, sizes kube-reserved from them, boots from a 50Gi
-/// volume and advertises private IPv4 addresses.
+/// without ENI limits, sizes kube-reserved from them and advertises private
+/// IPv4 addresses. Ephemeral storage is the class's ([`NodeStorage`]).
 pub fn eks_options(base: &EksOptions, family: AmiFamily) -> EksOptions {
     let windows = family.windows().is_some();
     EksOptions {
         eni_limited_memory_overhead: family != AmiFamily::Bottlerocket && !windows,
         eni_limited_pod_density: !windows,
         private_ipv4_address: windows,
-        ephemeral_storage_bytes: if windows {
-            WINDOWS_ROOT_VOLUME_GIB << 30
-        } else {
-            base.ephemeral_storage_bytes
-        },
         ..base.clone()
     }
 }
-
-/// The size of the root volume a Windows node boots from when the class maps none.
-pub const WINDOWS_ROOT_VOLUME_GIB: i64 = 50;
 
 #[cfg(test)]
 mod tests {
@@ -118,6 +116,10 @@ mod tests {
                 .map(|n| (n.to_string(), zones.iter().map(|z| z.to_string()).collect()))
                 .collect(),
         }
+    }
+
+    fn storage(family: AmiFamily) -> NodeStorage {
+        NodeStorage::from_spec(&Default::default(), family).unwrap()
     }
 
     fn prices(on_demand: &[(&str, f64)]) -> Prices {
@@ -155,6 +157,7 @@ mod tests {
             &zones,
             &BTreeSet::new(),
             AmiFamily::Al2023,
+            &storage(AmiFamily::Al2023),
             &KubeletSettings::default(),
             &EksOptions::default(),
         )
@@ -200,6 +203,7 @@ mod tests {
             &zones,
             &amd,
             AmiFamily::Al2023,
+            &storage(AmiFamily::Al2023),
             &KubeletSettings::default(),
             &EksOptions::default(),
         )
@@ -240,6 +244,7 @@ mod tests {
             &zones,
             &BTreeSet::new(),
             family,
+            &storage(family),
             &KubeletSettings::default(),
             &eks_options(&EksOptions::default(), family),
         )

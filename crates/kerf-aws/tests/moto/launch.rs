@@ -602,3 +602,70 @@ async fn a_windows_class_launches_windows_nodes_from_the_windows_image() {
     assert_eq!(volumes[0].device_name(), Some("/dev/sda1"));
     assert_eq!(volumes[0].ebs().and_then(|e| e.volume_size()), Some(50));
 }
+
+/// Upstream `instancetype.ephemeralStorage` and the launch template suite's
+/// "instanceStorePolicy": a class's root volume sizes its nodes' ephemeral
+/// storage and is the volume they boot with; with RAID0 a type with instance
+/// store counts that instead, and the user data stripes it at boot.
+#[tokio::test]
+async fn the_class_root_volume_and_raid0_size_ephemeral_storage() {
+    use kerf_api::v1::{BlockDevice, BlockDeviceMapping, InstanceStorePolicy};
+    let (_moto, c) = start_moto().await;
+    seed(&c).await;
+    let mut types = TEST_TYPES.to_vec();
+    types.push("c5d.large");
+    let (p, _clock) = provider_with(c.clone(), Some(&types));
+    let mut class = node_class("default");
+    class.spec.block_device_mappings = vec![BlockDeviceMapping {
+        device_name: Some("/dev/xvda".into()),
+        ebs: Some(BlockDevice {
+            volume_size: Some(Quantity("100Gi".into())),
+            ..Default::default()
+        }),
+        root_volume: true,
+    }];
+    class.spec.instance_store_policy = Some(InstanceStorePolicy::Raid0);
+    p.set_node_class(class);
+
+    let ephemeral = |claim: &NodeClaim| {
+        claim.status.as_ref().unwrap().capacity["ephemeral-storage"]
+            .0
+            .clone()
+    };
+    let ebs_only = p
+        .create(&claim("plain-1", &["m5.large"], &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    assert_eq!(ephemeral(&ebs_only), "100Gi");
+    let nvme = p
+        .create(&claim("nvme-1", &["c5d.large"], &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        kerf_api::quantity::parse_milli(&ephemeral(&nvme)).unwrap() / 1000,
+        50_000_000_000,
+        "c5d.large's 50 GB instance store"
+    );
+
+    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
+    let id = templates.launch_templates()[0]
+        .launch_template_id()
+        .unwrap();
+    let versions = c
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let volumes = data.block_device_mappings();
+    assert_eq!(volumes[0].device_name(), Some("/dev/xvda"));
+    assert_eq!(volumes[0].ebs().and_then(|e| e.volume_size()), Some(100));
+    let user_data =
+        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
+            .unwrap();
+    assert!(user_data.contains("strategy: RAID0"), "{user_data}");
+}

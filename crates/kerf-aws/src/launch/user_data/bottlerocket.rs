@@ -236,8 +236,48 @@ pub(super) fn settings(
     }
 
     settings.insert("kubernetes".to_string(), Value::Table(k8s));
+    if node.raid0 {
+        raid0_bootstrap_command(&mut settings)?;
+    }
     let mut out = Table::new();
     out.insert("settings".to_string(), Value::Table(settings));
     toml::to_string(&out)
         .map_err(|e| UserDataError::new(format!("writing the merged Bottlerocket TOML: {e}")))
+}
+
+/// Karpenter's RAID0 bootstrap command: set up the instance-store disks as
+/// ephemeral storage and bind the kubelet's and containerd's directories on
+/// them, before the kubelet starts. The directories are named, so images older
+/// than Bottlerocket's default bind paths work too.
+fn raid0_bootstrap_command(settings: &mut Table) -> Result<(), UserDataError> {
+    let mut commands = take_table(
+        settings,
+        "bootstrap-commands",
+        "settings.bootstrap-commands",
+    )?;
+    let args = |a: &[&str]| Value::Array(a.iter().map(|s| Value::String(s.to_string())).collect());
+    let mut command = Table::new();
+    command.insert(
+        "commands".to_string(),
+        Value::Array(vec![
+            args(&["apiclient", "ephemeral-storage", "init"]),
+            args(&[
+                "apiclient",
+                "ephemeral-storage",
+                "bind",
+                "--dirs",
+                "/var/lib/containerd",
+                "/var/lib/kubelet",
+                "/var/log/pods",
+            ]),
+        ]),
+    );
+    command.insert("essential".to_string(), Value::Boolean(true));
+    command.insert("mode".to_string(), Value::String("always".to_string()));
+    commands.insert(
+        "000-mount-instance-storage".to_string(),
+        Value::Table(command),
+    );
+    settings.insert("bootstrap-commands".to_string(), Value::Table(commands));
+    Ok(())
 }

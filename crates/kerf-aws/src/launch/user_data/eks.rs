@@ -114,6 +114,9 @@ fn bootstrap_script(cluster: &ClusterInfo, node: &NodeBootstrap) -> String {
             shell_quote(&extra.join(" "))
         );
     }
+    if node.raid0 {
+        script.push_str(" \\\n--local-disks raid0");
+    }
     script
 }
 
@@ -123,12 +126,16 @@ fn json(s: &str) -> String {
 
 fn node_config(cluster: &ClusterInfo, node: &NodeBootstrap) -> String {
     let mut out = format!(
-        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: {}\n    apiServerEndpoint: {}\n    certificateAuthority: {}\n    cidr: {}\n  kubelet:\n    config:\n",
+        "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\nspec:\n  cluster:\n    name: {}\n    apiServerEndpoint: {}\n    certificateAuthority: {}\n    cidr: {}\n",
         json(&cluster.name),
         json(&cluster.endpoint),
         json(&cluster.ca_bundle),
         json(&cluster.service_cidr),
     );
+    if node.raid0 {
+        out.push_str("  instance:\n    localStorage:\n      strategy: RAID0\n");
+    }
+    out.push_str("  kubelet:\n    config:\n");
     if let Some(n) = node.max_pods {
         let _ = writeln!(out, "      maxPods: {n}");
     }

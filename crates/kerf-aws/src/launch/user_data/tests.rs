@@ -30,6 +30,7 @@ pub(super) fn node() -> NodeBootstrap {
         ]),
         taints: vec!["dedicated=gpu:NoSchedule".into()],
         max_pods: Some(29),
+        raid0: false,
     }
 }
 
@@ -167,6 +168,37 @@ fn al2_without_user_data_is_the_bootstrap_alone() {
         let parts = read_mime(&ud);
         assert_eq!(parts.len(), 1);
         assert_bootstrap_last(&parts);
+    }
+}
+
+/// Upstream launchtemplate suite, "instanceStorePolicy": AL2 passes
+/// `--local-disks raid0` to bootstrap.sh, AL2023 sets nodeadm's
+/// `instance.localStorage.strategy: RAID0`; without the policy neither.
+#[test]
+fn raid0_instance_store_for_the_eks_linux_images() {
+    let raid0 = NodeBootstrap {
+        raid0: true,
+        ..node()
+    };
+    let al2 = user_data(AmiFamily::Al2, &cluster(), &raid0, None).unwrap();
+    assert!(al2.contains("\\\n--local-disks raid0"), "{al2}");
+    let al2023 = user_data(AmiFamily::Al2023, &cluster(), &raid0, None).unwrap();
+    let parts = read_mime(&al2023);
+    let config: serde_yaml::Value = serde_yaml::from_str(&parts[0].body).unwrap();
+    assert_eq!(
+        config["spec"]["instance"]["localStorage"]["strategy"].as_str(),
+        Some("RAID0")
+    );
+    assert_eq!(
+        config["spec"]["kubelet"]["config"]["maxPods"].as_i64(),
+        Some(29)
+    );
+    for family in [AmiFamily::Al2, AmiFamily::Al2023] {
+        let plain = user_data(family, &cluster(), &node(), None).unwrap();
+        assert!(
+            !plain.contains("raid0") && !plain.contains("RAID0"),
+            "{plain}"
+        );
     }
 }
 

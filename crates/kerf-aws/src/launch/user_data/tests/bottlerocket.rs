@@ -3,7 +3,7 @@
 
 use toml::{Table, Value};
 
-use super::super::{AmiFamily, user_data};
+use super::super::{AmiFamily, NodeBootstrap, user_data};
 use super::{cluster, node};
 
 fn merged(custom: Option<&str>) -> Table {
@@ -200,4 +200,46 @@ fn bottlerocket_refuses_settings_of_the_wrong_type() {
             "{msg}"
         );
     }
+}
+
+/// Upstream launchtemplate suite, "instanceStorePolicy" on Bottlerocket: a
+/// bootstrap command sets up the instance store and binds the kubelet's and
+/// containerd's directories on it; the user's own bootstrap commands stay.
+#[test]
+fn bottlerocket_raid0_adds_the_instance_store_bootstrap_command() {
+    let raid0 = NodeBootstrap {
+        raid0: true,
+        ..node()
+    };
+    let user = "[settings.bootstrap-commands.010-mine]\ncommands = [[\"echo\", \"hi\"]]\nmode = \"once\"\n";
+    let ud = user_data(AmiFamily::Bottlerocket, &cluster(), &raid0, Some(user)).unwrap();
+    let doc: Table = ud.parse().unwrap();
+    let commands = doc["settings"]["bootstrap-commands"].as_table().unwrap();
+    let mount = commands["000-mount-instance-storage"].as_table().unwrap();
+    assert_eq!(mount["essential"].as_bool(), Some(true));
+    assert_eq!(mount["mode"].as_str(), Some("always"));
+    let run: Vec<Vec<&str>> = mount["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(run[0], ["apiclient", "ephemeral-storage", "init"]);
+    assert_eq!(
+        run[1][..4],
+        ["apiclient", "ephemeral-storage", "bind", "--dirs"]
+    );
+    assert!(run[1].contains(&"/var/lib/kubelet"));
+    assert!(
+        commands.contains_key("010-mine"),
+        "the user's command stays"
+    );
+    let plain = user_data(AmiFamily::Bottlerocket, &cluster(), &node(), None).unwrap();
+    assert!(!plain.contains("bootstrap-commands"), "{plain}");
 }
