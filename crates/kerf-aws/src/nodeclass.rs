@@ -14,6 +14,7 @@ use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
 use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
 use kerf_cloud::eks::Arch;
 
+pub mod hash;
 mod object;
 pub mod storage;
 pub use object::{class_from_context, class_from_object};

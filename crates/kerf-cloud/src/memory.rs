@@ -278,7 +278,11 @@ impl CloudProvider for InMemoryCloud {
         Ok(state.instances.values().cloned().collect())
     }
 
-    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>> {
+    async fn is_drifted(
+        &self,
+        claim: &NodeClaim,
+        _template: &NodeTemplateContext,
+    ) -> Result<Option<String>> {
         let mut state = self.lock();
         let pid = provider_id(claim).map(str::to_string);
         state.calls.push(Call::IsDrifted {

@@ -86,8 +86,15 @@ pub trait CloudProvider: Send + Sync {
     /// Every instance this provider manages, as launched claims.
     async fn list(&self) -> Result<Vec<NodeClaim>>;
 
-    /// Why the claim's instance no longer matches its node class, if it does not.
-    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>>;
+    /// Why the claim's instance no longer matches its node class, if it does
+    /// not. `template` is what the claim's pool launches from now (its node
+    /// class as the cluster holds it), so the answer follows an edited class
+    /// at once rather than the provider's last copy of it.
+    async fn is_drifted(
+        &self,
+        claim: &NodeClaim,
+        template: &NodeTemplateContext,
+    ) -> Result<Option<String>>;
 }
 
 /// The claim's name for errors and logs.

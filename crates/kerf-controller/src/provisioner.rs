@@ -225,7 +225,8 @@ pub async fn create_and_launch(
 }
 
 /// `cloud.create`, then the claim's labels (instance type, zone, capacity
-/// type) and status (provider ID, capacity, allocatable, Launched). A launch
+/// type), the provider's annotations and status (provider ID, image ID,
+/// capacity, allocatable, Launched). A launch
 /// the cloud cannot serve deletes the claim so its pods are planned again;
 /// any other failure is returned, to be retried.
 pub async fn launch(ctx: &Context, claim: NodeClaim) -> Result<(), kerf_cloud::CloudError> {
@@ -247,7 +248,10 @@ pub async fn launch(ctx: &Context, claim: NodeClaim) -> Result<(), kerf_cloud::C
     };
     let status = launched.status.clone().unwrap_or_default();
     let new_labels: BTreeMap<String, String> = launched.metadata.labels.clone().unwrap_or_default();
-    let meta_patch = json!({ "metadata": { "labels": new_labels } });
+    // The provider's annotations (the node class hash static drift compares).
+    let annotations: BTreeMap<String, String> =
+        launched.metadata.annotations.clone().unwrap_or_default();
+    let meta_patch = json!({ "metadata": { "labels": new_labels, "annotations": annotations } });
     if let Err(e) = api
         .patch(&name, &PatchParams::default(), &Patch::Merge(&meta_patch))
         .await
@@ -258,6 +262,7 @@ pub async fn launch(ctx: &Context, claim: NodeClaim) -> Result<(), kerf_cloud::C
     set_condition(&mut conds, conditions::LAUNCHED, "Launched", now());
     let status_patch = json!({ "status": {
         "providerID": status.provider_id,
+        "imageID": status.image_id,
         "capacity": status.capacity,
         "allocatable": status.allocatable,
         "conditions": conds,

@@ -336,7 +336,11 @@ impl CloudProvider for KwokCloud {
         Ok(out.into_values().collect())
     }
 
-    async fn is_drifted(&self, _claim: &NodeClaim) -> Result<Option<String>> {
+    async fn is_drifted(
+        &self,
+        _claim: &NodeClaim,
+        _template: &NodeTemplateContext,
+    ) -> Result<Option<String>> {
         Ok(None)
     }
 }

@@ -188,9 +188,15 @@ impl CloudProvider for AwsCloud {
         self.inner.list().await
     }
 
-    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>> {
-        self.ensure_node_class(&claim.spec.node_class_ref.name)
-            .await?;
-        self.inner.is_drifted(claim).await
+    async fn is_drifted(
+        &self,
+        claim: &NodeClaim,
+        template: &NodeTemplateContext,
+    ) -> Result<Option<String>> {
+        if template.class.is_none() {
+            self.ensure_node_class(&claim.spec.node_class_ref.name)
+                .await?;
+        }
+        self.inner.is_drifted(claim, template).await
     }
 }

@@ -297,6 +297,22 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
         labels::CAPACITY_TYPE.to_string(),
         instance.capacity_type.clone(),
     );
+    let annotations = out
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    annotations.insert(
+        nodeclass::hash::HASH_ANNOTATION.to_string(),
+        nodeclass::hash::static_hash(
+            &class.spec,
+            resolution.family,
+            &p.settings.cluster.ca_bundle,
+        ),
+    );
+    annotations.insert(
+        nodeclass::hash::HASH_VERSION_ANNOTATION.to_string(),
+        nodeclass::hash::HASH_VERSION.to_string(),
+    );
     let status = out.status.get_or_insert_with(NodeClaimStatus::default);
     status.provider_id = Some(format_provider_id(&zone, &instance.instance_id));
     status.image_id = image;

@@ -477,7 +477,16 @@ impl CloudProvider for AwsCloudProvider {
         Ok(out)
     }
 
-    async fn is_drifted(&self, claim: &NodeClaim) -> Result<Option<String>> {
+    async fn is_drifted(
+        &self,
+        claim: &NodeClaim,
+        template: &NodeTemplateContext,
+    ) -> Result<Option<String>> {
+        if let Some(class) =
+            nodeclass::class_from_context(template).map_err(|e| CloudError::other("drift", e))?
+        {
+            self.set_node_class(class);
+        }
         let Some(pid) = provider_id(claim) else {
             return Ok(None);
         };
@@ -488,9 +497,38 @@ impl CloudProvider for AwsCloudProvider {
             .into_iter()
             .find(|i| i.is_live())
             .ok_or_else(|| CloudError::not_found(format!("instance {pid}")))?;
-        let (_, resolution) = self
+        let (class, resolution) = self
             .resolve_node_class(&claim.spec.node_class_ref.name)
             .await?;
+        if let Some(reason) =
+            static_drift(claim, &class, &resolution, &self.settings.cluster.ca_bundle)
+        {
+            return Ok(Some(reason));
+        }
         Ok(instances::drift(&instance, &resolution))
     }
+}
+
+/// `NodeClassDrift` when the claim was launched from a class whose static
+/// fields have changed since. Claims without kerf's hash (Karpenter's, or
+/// found again after a restart) are never statically drifted.
+fn static_drift(
+    claim: &NodeClaim,
+    class: &EC2NodeClass,
+    resolution: &Resolution,
+    ca_bundle: &str,
+) -> Option<String> {
+    use nodeclass::hash::{HASH_ANNOTATION, HASH_VERSION, HASH_VERSION_ANNOTATION, static_hash};
+    let annotations = claim.metadata.annotations.as_ref()?;
+    if annotations.get(HASH_VERSION_ANNOTATION).map(String::as_str) != Some(HASH_VERSION) {
+        return None;
+    }
+    let launched_with = annotations.get(HASH_ANNOTATION)?;
+    let now = static_hash(&class.spec, resolution.family, ca_bundle);
+    (launched_with != &now).then(|| {
+        format!(
+            "NodeClassDrift: EC2NodeClass {} changed since launch (hash {launched_with}, now {now})",
+            claim.spec.node_class_ref.name
+        )
+    })
 }

@@ -53,7 +53,10 @@ async fn get_list_and_idempotent_delete() {
         launched.status.as_ref().unwrap().capacity
     );
     assert_eq!(p.list().await.unwrap().len(), 1);
-    assert_eq!(p.is_drifted(&launched).await.unwrap(), None);
+    assert_eq!(
+        p.is_drifted(&launched, &Default::default()).await.unwrap(),
+        None
+    );
 
     p.delete(&launched).await.unwrap();
     assert!(matches!(
@@ -151,11 +154,57 @@ async fn drift_when_the_class_selects_another_image() {
     )
     .await;
     clock.advance(Duration::from_secs(301));
-    let drift = p.is_drifted(&launched).await.unwrap();
+    let drift = p.is_drifted(&launched, &Default::default()).await.unwrap();
     assert!(
         drift.as_deref().is_some_and(|d| d.starts_with("AMIDrift")),
         "{drift:?}"
     );
+}
+
+/// Upstream `drift.go` `areStaticFieldsDrifted`: the claim carries the hash
+/// of its class's static fields from launch; changing the class's user data
+/// drifts it (NodeClassDrift), and
+/// a claim without kerf's hash version (say, Karpenter's) never drifts so.
+#[tokio::test]
+async fn drift_when_the_class_static_fields_change() {
+    let Fixture { moto: _moto, p, .. } = seeded().await;
+    let launched = p
+        .create(&claim("static", TYPES, &["on-demand"], "1Gi"))
+        .await
+        .unwrap();
+    let annotations = launched.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("karpenter.k8s.aws/ec2nodeclass-hash-version")
+            .map(String::as_str),
+        Some("kerf-v1")
+    );
+    assert!(annotations.contains_key("karpenter.k8s.aws/ec2nodeclass-hash"));
+    assert_eq!(
+        p.is_drifted(&launched, &Default::default()).await.unwrap(),
+        None
+    );
+
+    // The class as the controller passes it: edited in the cluster, not yet
+    // seen by the provider any other way.
+    let mut class = node_class("default");
+    class.spec.tags.insert("cost-centre".into(), "42".into());
+    let now = kerf_cloud::NodeTemplateContext::new("default", Default::default())
+        .with_class(Some(serde_json::to_value(&class).unwrap()));
+    let drift = p.is_drifted(&launched, &now).await.unwrap();
+    assert!(
+        drift
+            .as_deref()
+            .is_some_and(|d| d.starts_with("NodeClassDrift")),
+        "{drift:?}"
+    );
+
+    let mut karpenters = launched.clone();
+    karpenters.metadata.annotations.as_mut().unwrap().insert(
+        "karpenter.k8s.aws/ec2nodeclass-hash-version".into(),
+        "v6".into(),
+    );
+    assert_eq!(p.is_drifted(&karpenters, &now).await.unwrap(), None);
 }
 
 #[tokio::test]

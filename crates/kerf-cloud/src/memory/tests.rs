@@ -297,16 +297,26 @@ async fn drift_and_recorded_calls() {
     assert_eq!(label(&launched, labels::INSTANCE_TYPE), Some("fake-it-3"));
     let pid = status(&launched).provider_id.clone().unwrap_or_default();
     assert!(pid.starts_with("kerf-memory:///test-zone-1/"), "{pid}");
-    assert_eq!(cloud.is_drifted(&launched).await.expect("known"), None);
+    assert_eq!(
+        cloud
+            .is_drifted(&launched, &Default::default())
+            .await
+            .expect("known"),
+        None
+    );
     cloud.set_drifted(&pid, "AMIDrift");
     assert_eq!(
-        cloud.is_drifted(&launched).await.expect("known").as_deref(),
+        cloud
+            .is_drifted(&launched, &Default::default())
+            .await
+            .expect("known")
+            .as_deref(),
         Some("AMIDrift")
     );
     cloud.delete(&launched).await.expect("deleted");
     assert!(
         cloud
-            .is_drifted(&launched)
+            .is_drifted(&launched, &Default::default())
             .await
             .expect_err("gone")
             .is_not_found()

@@ -273,18 +273,58 @@ fn next_due(decision: &Decision) -> Option<Duration> {
 }
 
 /// What the cloud says about each launched claim's instance, asked at most
-/// once per [`DisruptionSettings::provider_drift_every`] per claim.
+/// once per [`DisruptionSettings::provider_drift_every`] per claim, and again
+/// as soon as the claim's node class spec changes: an edited EC2NodeClass
+/// starts replacing nodes on the next round, as Karpenter's watch on node
+/// classes does, not minutes later.
 #[derive(Debug, Default)]
 pub struct ProviderDrift {
-    checked: BTreeMap<String, (Instant, Option<String>)>,
+    checked: BTreeMap<String, Checked>,
+}
+
+#[derive(Debug)]
+struct Checked {
+    at: Instant,
+    /// The node class spec the answer was given for.
+    class: u64,
+    reason: Option<String>,
+}
+
+/// What the claim's pool launches from now, and a fingerprint of its node
+/// class spec (0 when the pool is gone: then the claim's class by name alone).
+fn drift_template(
+    pools: &kerf_state::pools::Pools,
+    claim: &NodeClaim,
+) -> (kerf_cloud::NodeTemplateContext, u64) {
+    use std::hash::{Hash, Hasher};
+    let pool = claim
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(kerf_state::pools::pool_of_labels)
+        .and_then(|pool| pools.get(&pool));
+    let Some(pool) = pool else {
+        let by_name = kerf_cloud::NodeTemplateContext::new(
+            claim.spec.node_class_ref.name.clone(),
+            Default::default(),
+        );
+        return (by_name, 0);
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    pool.node_class
+        .as_ref()
+        .map(|c| serde_json::to_string(&c.spec).unwrap_or_default())
+        .hash(&mut hasher);
+    (pool.context(), hasher.finish())
 }
 
 impl ProviderDrift {
     async fn refresh(&mut self, ctx: &Context) -> BTreeMap<String, String> {
         let every = ctx.options.disruption.provider_drift_every;
         // Only the claims due a check are copied out of the cache.
-        let due: Vec<(String, NodeClaim)> = {
+        let due: Vec<(String, NodeClaim, kerf_cloud::NodeTemplateContext, u64)> = {
             let state = ctx.state();
+            let pools = state.pools();
             let launched: BTreeSet<&String> = state
                 .objects::<NodeClaim>()
                 .filter(|(_, c)| crate::decisions::is_launched(c))
@@ -293,25 +333,35 @@ impl ProviderDrift {
             self.checked.retain(|name, _| launched.contains(name));
             launched
                 .into_iter()
-                .filter(|name| {
-                    self.checked
-                        .get(*name)
-                        .is_none_or(|(at, _)| at.elapsed() >= every)
+                .filter_map(|name| {
+                    let claim = state.get::<NodeClaim>(name)?;
+                    let (template, class) = drift_template(&pools, claim);
+                    let due = self
+                        .checked
+                        .get(name)
+                        .is_none_or(|c| c.at.elapsed() >= every || c.class != class);
+                    due.then(|| (name.clone(), claim.clone(), template, class))
                 })
-                .filter_map(|name| Some((name.clone(), state.get::<NodeClaim>(name)?.clone())))
                 .collect()
         };
-        for (name, claim) in due {
-            match ctx.cloud.is_drifted(&claim).await {
+        for (name, claim, template, class) in due {
+            match ctx.cloud.is_drifted(&claim, &template).await {
                 Ok(reason) => {
-                    self.checked.insert(name, (Instant::now(), reason));
+                    self.checked.insert(
+                        name,
+                        Checked {
+                            at: Instant::now(),
+                            class,
+                            reason,
+                        },
+                    );
                 }
                 Err(e) => tracing::warn!(claim = %name, error = %e, "asking the cloud about drift"),
             }
         }
         self.checked
             .iter()
-            .filter_map(|(name, (_, reason))| reason.clone().map(|r| (name.clone(), r)))
+            .filter_map(|(name, c)| c.reason.clone().map(|r| (name.clone(), r)))
             .collect()
     }
 }
