@@ -224,6 +224,32 @@ pub async fn register_until_running(
     Vec<(String, String)>,
 ) {
     let mut registered = std::collections::BTreeMap::new();
+    let pods = register_until(
+        plane,
+        aws,
+        &mut registered,
+        &format!("{want} inflate pods Running"),
+        timeout,
+        |_| {
+            let pods = super::running_inflate_pods(plane);
+            (pods.len() == want).then_some(pods)
+        },
+    )
+    .await;
+    (registered, pods)
+}
+
+/// Plays the kubelet of every running instance kerf launched, adding each
+/// one it registers to `registered` (instance id → Node name), until `done`
+/// (given `registered`) holds; panics with the cluster's state after `timeout`.
+pub async fn register_until<T>(
+    plane: &kerf_testenv::ControlPlane,
+    aws: &Clients,
+    registered: &mut std::collections::BTreeMap<String, String>,
+    what: &str,
+    timeout: std::time::Duration,
+    mut done: impl FnMut(&std::collections::BTreeMap<String, String>) -> Option<T>,
+) -> T {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         for i in instances(aws, &["running"], true).await {
@@ -232,18 +258,15 @@ pub async fn register_until_running(
                 registered.insert(id, node_name(&i));
             }
         }
-        let pods = super::running_inflate_pods(plane);
-        if pods.len() == want {
-            return (registered, pods);
+        if let Some(v) = done(registered) {
+            return v;
         }
         if std::time::Instant::now() >= deadline {
             let state = plane.kubectl(["get", "nodes,nodeclaims,pods", "-A", "-o", "wide"]);
             let out = state
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default();
-            panic!(
-                "{want} inflate pods not Running after {timeout:?}; instances {registered:?}\n{out}"
-            );
+            panic!("not {what} after {timeout:?}; instances {registered:?}\n{out}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
