@@ -122,14 +122,14 @@ pub fn pool_notices(outcome: &ProvisionOutcome) -> Vec<(PoolRef, PoolNotice)> {
         if !any_type {
             out.push((pool.pool.clone(), PoolNotice::NoCompatibleInstanceTypes));
         }
-        // The scheduler names the pool before each reason: "<pool>: limits reached: ...".
+        // The scheduler names the pool before each reason: "<pool>: limits {cpu=8} leave ...".
         let prefix = format!("{}: ", pool.pool);
         let limited = outcome
             .unschedulable
             .iter()
             .flat_map(|u| u.reason.split("; "))
             .filter_map(|part| part.strip_prefix(&prefix))
-            .find(|rest| rest.starts_with("limits reached"));
+            .find(|rest| kerf_core::words::is_limit_reached(rest));
         if let Some(detail) = limited {
             let detail = detail.to_string();
             out.push((pool.pool.clone(), PoolNotice::LimitReached { detail }));
@@ -271,7 +271,10 @@ mod tests {
             panic!("{notices:?}");
         };
         assert_eq!(pool.name, "default");
-        assert!(detail.starts_with("limits reached"), "{detail}");
+        assert!(
+            detail.starts_with("limits {cpu=8} leave too little"),
+            "{detail}"
+        );
         let e = pool_event(pool.kind, &notices[0].1);
         assert_eq!(
             (e.type_, e.reason.as_str()),

@@ -20,7 +20,6 @@ use crate::instance_type::InstanceType;
 use crate::plan::{InstanceOption, Plan, Target};
 use crate::pod::{PodInfo, PodKey};
 use crate::requirements::Requirements;
-use crate::resources::format_amount;
 use crate::scheduler::daemon_load::DaemonLoads;
 use crate::scheduler::{compile_pod, labelled_on_launch, limit_headroom, limit_text};
 use crate::snapshot::Snapshot;
@@ -261,9 +260,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         sieve.step(
             format!("taint {taint}"),
             |_| false,
-            |_| {
-                format!("the pod does not tolerate {pool}'s taint {taint}: add a toleration for it")
-            },
+            |_| crate::words::untolerated_taint(&taint),
         );
     }
 
@@ -284,12 +281,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             sieve.step(
                 w.to_string(),
                 |_| false,
-                |_| {
-                    format!(
-                        "the pod requires {w}, a label nodes of {pool} do not carry: \
-                         add it to the pool's labels or requirements, or drop it from the pod"
-                    )
-                },
+                |_| crate::words::label_not_carried(&w.to_string()),
             );
             break;
         }
@@ -303,7 +295,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             sieve.step(
                 r.to_string(),
                 |_| false,
-                |_| format!("the pod requires {asked}; {pool} allows only {allowed}"),
+                |_| crate::words::pool_allows_only(&asked, &allowed),
             );
             break;
         }
@@ -315,9 +307,11 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
                 it.requirements.intersects(&cumulative).is_ok()
                     && it.cheapest_offering(&cumulative).is_some()
             },
+            // The scheduler's own account of which requirement emptied the list.
             |_| {
-                format!(
-                    "no instance type of {pool} offers {r} together with the constraints before it"
+                crate::scheduler::check::no_type_offers(
+                    t.instance_types.iter().map(Arc::as_ref),
+                    &merged,
                 )
             },
         );
@@ -346,7 +340,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         sieve.step(
             format!("host ports {}", ports.join(", ")),
             |it| of(it).is_some_and(|o| loads.port_taken(o, &info.host_ports).is_none()),
-            |_| format!("host port {taken} is taken by a daemonset on every instance type left"),
+            |_| crate::words::port_taken_by_daemonset(&taken),
         );
     }
     sieve.step(
@@ -363,13 +357,12 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             |before| {
                 let smallest = before
                     .iter()
-                    .min_by_key(|it| (it.capacity.cpu, it.capacity.memory))
-                    .map(|it| format!("; the smallest type left, {}, has {}", it.name, it.capacity))
-                    .unwrap_or_default();
-                format!(
-                    "{pool}'s limits {limits} with {} in use by its nodes leave too little{smallest}: \
-                     raise the limits or remove nodes",
-                    t.in_use
+                    .min_by_key(|it| (it.capacity.cpu, it.capacity.memory, it.name.as_str()));
+                crate::words::limits_leave_too_little(
+                    &limits,
+                    &t.in_use,
+                    &Default::default(),
+                    smallest.map(|it| (it.name.as_str(), &it.capacity)),
                 )
             },
         );
@@ -379,7 +372,14 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         sieve.step(
             format!("limits nodes={allowed}"),
             |_| (pool_nodes as i64) < allowed,
-            |_| format!("{pool} has {pool_nodes} nodes, its limit: raise spec.limits.nodes"),
+            |_| {
+                crate::words::node_limit(
+                    &t.pool.limit_path(NODE_LIMIT),
+                    &crate::resources::format_amount(NODE_LIMIT, *limit),
+                    pool_nodes as i64,
+                    0,
+                )
+            },
         );
     }
 
@@ -442,22 +442,14 @@ fn no_room(
             .filter_map(|it| Some((*it, of(it)?)))
             .max_by_key(|(_, o)| loads.room(*o).get(name));
         if let Some((it, o)) = best.filter(|(_, o)| loads.room(*o).get(name) < amount) {
-            let daemons = loads.requests(o).get(name);
-            let overhead = if daemons > 0 {
-                format!(
-                    ", of which its daemonsets take {}",
-                    format_amount(name, daemons)
-                )
-            } else {
-                String::new()
-            };
-            return format!(
-                "the pod asks for {} {name}; the largest instance type left, {}, has {} allocatable{overhead}",
-                format_amount(name, amount),
-                it.name,
-                format_amount(name, it.allocatable().get(name)),
+            return crate::words::no_room(
+                name,
+                amount,
+                &it.name,
+                it.allocatable().get(name),
+                loads.requests(o).get(name),
             );
         }
     }
-    format!("no instance type left fits {} together", info.requests)
+    crate::words::no_type_holds(&info.requests)
 }

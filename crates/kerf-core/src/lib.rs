@@ -19,3 +19,4 @@ pub mod template;
 pub mod topology;
 pub mod validate;
 pub mod volumes;
+pub mod words;

@@ -159,7 +159,9 @@ fn cases() -> Vec<Case> {
             pool: plain(),
             daemonsets: vec![daemonset("ds", &requests("10000", "10000Gi"))],
             pod: POD_1CPU.into(),
-            expect: Expect::Pending("no instance type has 1 cpu (plus 10000 for its daemonsets)"),
+            expect: Expect::Pending(
+                "the pod asks for 1 cpu; the largest instance type, l-16, has 16 allocatable, of which its daemonsets take 10000",
+            ),
         },
         Case {
             mirrors: "should ignore daemonsets without matching tolerations",

@@ -62,7 +62,7 @@ async fn limited_provisioner_reports_usage_and_gets_a_limit_event() {
         event.starts_with("Warning|default|kerf|Provisioner cannot launch more nodes"),
         "{event}"
     );
-    assert!(event.contains("limits reached"), "{event}");
+    assert!(event.contains("leave too little"), "{event}");
     wait(
         &plane,
         "status.resources.cpu = 8",

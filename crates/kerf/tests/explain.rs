@@ -77,11 +77,23 @@ fn explain(manifests: &str, pod: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stdout + &stderr)
 }
 
-/// The line of the funnel that left no type.
+/// The line of the funnel that left no type. Its words are the pod's reason
+/// (the one `kerf simulate` prints and the FailedScheduling Event carries):
+/// a person reads one sentence for one cause wherever they look.
 fn emptied(text: &str) -> &str {
-    text.lines()
+    let line = text
+        .lines()
         .find(|l| l.trim_start().starts_with("no instance type left:"))
-        .unwrap_or_else(|| panic!("no emptied line:\n{text}"))
+        .unwrap_or_else(|| panic!("no emptied line:\n{text}"));
+    let words = line
+        .trim_start()
+        .trim_start_matches("no instance type left: ");
+    let reason = text.lines().next().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("nodepool general: {words}")),
+        "the pod's reason and the funnel differ:\n{text}"
+    );
+    line
 }
 
 #[test]
@@ -109,7 +121,7 @@ fn a_label_the_pool_does_not_carry() {
     assert!(text.starts_with("pod default/web: unschedulable"), "{text}");
     let line = emptied(&text);
     assert!(
-        line.contains("team In [data], a label nodes of nodepool general do not carry"),
+        line.contains("team In [data], a label the pool's nodes do not carry"),
         "{line}"
     );
 }
@@ -144,8 +156,9 @@ fn a_taint_not_tolerated() {
         "{text}"
     );
     assert!(
-        emptied(&text)
-            .contains("does not tolerate nodepool general's taint dedicated=gpu:NoSchedule"),
+        emptied(&text).contains(
+            "taint dedicated=gpu:NoSchedule not tolerated: add a toleration for it to the pod"
+        ),
         "{text}"
     );
 }
@@ -157,8 +170,8 @@ fn a_limit_with_its_figures() {
     let (_, text) = explain(&input, "web");
     let line = emptied(&text);
     assert!(
-        line.contains("limits {cpu=1} with {} in use by its nodes leave too little")
-            && line.contains("the smallest type left"),
+        line.contains("limits {cpu=1} leave too little, with nothing in use by the pool's nodes")
+            && line.contains("the smallest type that fits the pod, c5.large, has {cpu=2"),
         "{line}"
     );
 }
@@ -169,7 +182,7 @@ fn requests_no_type_holds() {
     let (_, text) = explain(&input, "big");
     let line = emptied(&text);
     assert!(
-        line.contains("the pod asks for 200 cpu; the largest instance type left, m5.metal"),
+        line.contains("the pod asks for 200 cpu but the largest instance type, m5.metal"),
         "{line}"
     );
 }
@@ -227,9 +240,8 @@ spec:
     let input = pool("", "") + daemon + web;
     let (_, text) = explain(&input, "web");
     assert!(
-        emptied(&text).contains(
-            "host port 0.0.0.0:8080/TCP is taken by a daemonset on every instance type left"
-        ),
+        emptied(&text)
+            .contains("host port 0.0.0.0:8080/TCP is taken by a daemonset on every instance type"),
         "{text}"
     );
 }
@@ -307,7 +319,8 @@ fn a_limit_used_up_by_planned_nodes_says_so() {
     let first = text.lines().next().unwrap_or_default();
     assert!(
         first.contains(
-            "limits reached: {} in use by its nodes and {cpu=4} by nodes planned now, of {cpu=6}"
+            "limits {cpu=6} leave too little, with nothing in use by the pool's nodes \
+             and {cpu=4} by nodes planned now"
         ),
         "{text}"
     );

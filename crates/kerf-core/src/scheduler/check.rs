@@ -25,9 +25,8 @@ impl<'a> Solver<'a> {
             &node.taints,
             !info.tolerate_prefer_no_schedule,
         ) {
-            return Err(Reason::Text(format!(
-                "taint {} not tolerated",
-                taints::describe(t)
+            return Err(Reason::Text(crate::words::untolerated_taint(
+                &taints::describe(t),
             )));
         }
         reqs.matches_labels(&node.labels)
@@ -72,9 +71,8 @@ impl<'a> Solver<'a> {
             &tmpl.t.taints,
             !info.tolerate_prefer_no_schedule,
         ) {
-            return Err(Reason::Text(format!(
-                "taint {} not tolerated",
-                taints::describe(t)
+            return Err(Reason::Text(crate::words::untolerated_taint(
+                &taints::describe(t),
             )));
         }
         if let Some(p) = info
@@ -87,15 +85,19 @@ impl<'a> Solver<'a> {
         let mut requirements = if reqs.is_empty() {
             None
         } else {
-            claim
-                .requirements
-                .compatible(reqs, true)
-                .map_err(|e| Reason::Text(format!("incompatible requirements: {e}")))?;
+            claim.requirements.compatible(reqs, true).map_err(|e| {
+                Reason::Text(match &e.existing {
+                    Some(allowed) => crate::words::pool_allows_only(
+                        &e.incoming.to_string(),
+                        &allowed.to_string(),
+                    ),
+                    None => crate::words::label_not_carried(&e.incoming.to_string()),
+                })
+            })?;
             let merged = claim.requirements.intersection(reqs);
             if let Some(r) = reqs.iter().find(|r| !labelled_on_launch(&merged, r)) {
-                return Err(Reason::Text(format!(
-                    "{r}: a new node from {} would not carry a {} label",
-                    tmpl.t.pool, r.key
+                return Err(Reason::Text(crate::words::label_not_carried(
+                    &r.to_string(),
                 )));
             }
             Some(merged)
@@ -154,6 +156,8 @@ impl<'a> Solver<'a> {
         let mut cheapest: Option<(f64, &Arc<InstanceType>)> = None;
         let (mut any_compatible, mut any_fits) = (false, false);
         let mut port_taken: Option<&HostPort> = None;
+        // The smallest type the pod fits that the limits leave no room for.
+        let mut smallest_over_limit: Option<&Arc<InstanceType>> = None;
         let mut any_port_free = false;
         for &o in &claim.options {
             let it = &tmpl.types[o as usize];
@@ -179,6 +183,13 @@ impl<'a> Solver<'a> {
             }
             any_fits = true;
             if headroom.as_ref().is_some_and(|h| !it.capacity.fits_in(h)) {
+                let smaller = smallest_over_limit.is_none_or(|s: &Arc<InstanceType>| {
+                    (it.capacity.cpu, it.capacity.memory, &it.name)
+                        < (s.capacity.cpu, s.capacity.memory, &s.name)
+                });
+                if smaller {
+                    smallest_over_limit = Some(it);
+                }
                 continue;
             }
             if under_min_values {
@@ -234,16 +245,15 @@ impl<'a> Solver<'a> {
                 tmpl.types.iter().map(Arc::as_ref),
                 effective,
             ))),
-            None if !any_port_free => Err(Reason::Text(format!(
-                "host port {} is taken by a daemonset on every instance type",
-                port_taken.map(|p| p.to_string()).unwrap_or_default()
+            None if !any_port_free => Err(Reason::Text(crate::words::port_taken_by_daemonset(
+                &port_taken.map(|p| p.to_string()).unwrap_or_default(),
             ))),
             None if !any_fits => Err(Reason::Text(self.explain_no_fit(
                 claim.template,
                 info,
                 effective,
             ))),
-            None => Err(Reason::Text(limits_reached(tmpl))),
+            None => Err(Reason::Text(limits_reached(tmpl, smallest_over_limit))),
         }
     }
 
@@ -332,21 +342,16 @@ impl<'a> Solver<'a> {
                 .max_by_key(|(o, _)| tmpl.daemons.room(*o).get(name));
             if let Some((o, it)) = largest.filter(|(o, _)| tmpl.daemons.room(*o).get(name) < amount)
             {
-                let daemon = tmpl.daemons.requests(*o).get(name);
-                let with_daemons = if daemon > 0 {
-                    format!(" (plus {} for its daemonsets)", format_amount(name, daemon))
-                } else {
-                    String::new()
-                };
-                return format!(
-                    "no instance type has {} {name}{with_daemons}; largest is {} ({})",
-                    format_amount(name, amount),
-                    format_amount(name, it.allocatable().get(name)),
-                    it.name
+                return crate::words::no_room(
+                    name,
+                    amount,
+                    &it.name,
+                    it.allocatable().get(name),
+                    tmpl.daemons.requests(*o).get(name),
                 );
             }
         }
-        format!("no instance type fits {} together", info.requests)
+        crate::words::no_type_holds(&info.requests)
     }
 }
 
@@ -355,7 +360,7 @@ impl<'a> Solver<'a> {
 /// empties the list together with the ones before it, taken in the order a
 /// person reads them. Offerings count: a type whose zones or capacity types
 /// the requirements rule out does not offer them.
-pub(super) fn no_type_offers<'t>(
+pub(crate) fn no_type_offers<'t>(
     types: impl Iterator<Item = &'t InstanceType> + Clone,
     effective: &Requirements,
 ) -> String {
@@ -371,34 +376,34 @@ pub(super) fn no_type_offers<'t>(
         !offers(&one)
     });
     if let Some(r) = alone {
-        return format!("no instance type offers {r}");
+        return crate::words::no_type_offers(&r.to_string(), None);
     }
     let mut so_far = Requirements::new();
     for r in ordered.iter().filter_map(|k| effective.get(k)) {
         let before = so_far.to_string();
         so_far.add(r.clone());
         if !offers(&so_far) {
-            return format!("no instance type offers {r} together with {before}");
+            return crate::words::no_type_offers(&r.to_string(), Some(&before));
         }
     }
     format!("no instance type satisfies {effective}")
 }
 
-/// "limits reached" with what used the limits: the pool's nodes, and the
-/// nodes planned so far in this solve (before, a pool with no nodes said
+/// The limits' words with what used them: the pool's nodes, and the nodes
+/// planned so far in this solve (before, a pool with no nodes said
 /// `{} in use of {cpu=16}`, as if nothing had used them).
-fn limits_reached(tmpl: &Tmpl) -> String {
+fn limits_reached(tmpl: &Tmpl, smallest: Option<&Arc<InstanceType>>) -> String {
     let mut planned = Resources::default();
     if let Some(remaining) = &tmpl.remaining {
         for (name, limit) in tmpl.t.limits.iter().filter(|(k, _)| *k != NODE_LIMIT) {
             planned.set(name, limit - tmpl.t.in_use.get(name) - remaining.get(name));
         }
     }
-    format!(
-        "limits reached: {} in use by its nodes and {} by nodes planned now, of {}",
-        tmpl.t.in_use,
-        planned,
-        limit_text(tmpl.t)
+    crate::words::limits_leave_too_little(
+        &limit_text(tmpl.t),
+        &tmpl.t.in_use,
+        &planned,
+        smallest.map(|it| (it.name.as_str(), &it.capacity)),
     )
 }
 

@@ -28,7 +28,7 @@ use crate::topology::{
 };
 use crate::volumes::VolumeIndex;
 
-mod check;
+pub(crate) mod check;
 mod commit;
 pub(crate) mod daemon_load;
 mod finish;
@@ -320,11 +320,11 @@ impl<'a> Solver<'a> {
         }
         let limit = tmpl.t.limits.get(NODE_LIMIT).copied().unwrap_or(0);
         let planned = self.claims.iter().filter(|c| c.template == t).count();
-        Some(format!(
-            "node limit reached: {} is {}; {} node(s) exist or are launching and {planned} are planned",
-            tmpl.t.pool.limit_path(NODE_LIMIT),
-            format_amount(NODE_LIMIT, limit),
+        Some(crate::words::node_limit(
+            &tmpl.t.pool.limit_path(NODE_LIMIT),
+            &format_amount(NODE_LIMIT, limit),
             tmpl.nodes_in_use,
+            planned,
         ))
     }
 
