@@ -214,6 +214,8 @@ pub struct ControlPlane {
     shutdown_grace: Duration,
     runtime: Option<tokio::runtime::Runtime>,
     dir: Option<tempfile::TempDir>,
+    /// How the API server was started, to start it again on the same port.
+    apiserver: Option<(ControlPlaneOptions, u16)>,
 }
 
 /// Files and directories inside a control plane's temporary directory.
@@ -329,6 +331,7 @@ impl ControlPlane {
             shutdown_grace: opts.shutdown_grace,
             runtime: None,
             dir: Some(dir),
+            apiserver: None,
         };
         plane.start_etcd(&opts).await?;
         plane.start_apiserver(&opts).await?;
@@ -559,46 +562,57 @@ impl ControlPlane {
         let bin = self.binaries.path(KUBE_APISERVER)?;
         let paths = self.paths.clone();
         let etcd_url = self.etcd_url.clone();
-        let cert_dir = paths.root.join("apiserver-certs");
         let ports = self
             .launch(KUBE_APISERVER, 1, opts.startup_timeout, |p| {
-                let port = p[0];
-                write_kubeconfig(&paths, &format!("https://127.0.0.1:{port}"))?;
-                let mut cmd = Command::new(&bin);
-                cmd.arg(format!("--etcd-servers={etcd_url}"))
-                    .arg("--bind-address=127.0.0.1")
-                    .arg("--advertise-address=127.0.0.1")
-                    .arg(format!("--secure-port={port}"))
-                    .arg(flag("cert-dir", &cert_dir))
-                    .arg(flag("tls-cert-file", &paths.serving_cert))
-                    .arg(flag("tls-private-key-file", &paths.serving_key))
-                    .arg(flag("client-ca-file", &paths.ca_cert))
-                    .arg(format!("--service-cluster-ip-range={SERVICE_CIDR}"))
-                    .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
-                    .arg(flag("service-account-key-file", &paths.sa_pub))
-                    .arg(flag("service-account-signing-key-file", &paths.sa_key))
-                    .arg("--authorization-mode=RBAC")
-                    .arg("--allow-privileged=true")
-                    .arg("--endpoint-reconciler-type=none")
-                    .arg("--profiling=false");
-                if !opts.controller_manager {
-                    // Without the serviceaccount controller no namespace gets a
-                    // `default` ServiceAccount, and this admission plugin would
-                    // reject every Pod.
-                    cmd.arg("--disable-admission-plugins=ServiceAccount");
-                }
-                cmd.args(&opts.apiserver_args);
-                let probe = Probe::Kubeconfig {
-                    kubeconfig: paths.kubeconfig.clone(),
-                    path: "/readyz",
-                };
-                Ok((cmd, probe))
+                write_kubeconfig(&paths, &format!("https://127.0.0.1:{}", p[0]))?;
+                Ok(apiserver_command(&bin, &paths, &etcd_url, p[0], opts))
             })
             .await?;
+        self.apiserver = Some((opts.clone(), ports[0]));
         self.server_url = format!("https://127.0.0.1:{}", ports[0]);
         let config = kube_config_from(&self.paths.kubeconfig).await?;
         self.client = Some(Client::try_from(config.clone())?);
         self.config = Some(config);
+        Ok(())
+    }
+
+    /// Stops the API server (SIGTERM, then SIGKILL after the shutdown grace),
+    /// leaves it down for `down_for`, and starts it again on the same port
+    /// with the same etcd, so every client sees its connections and watches
+    /// drop and must reconnect: what a control-plane upgrade does to a
+    /// controller. Returns once the new API server is ready.
+    pub async fn restart_apiserver(&mut self, down_for: Duration) -> Result<()> {
+        let (opts, port) = self.apiserver.clone().ok_or_else(|| {
+            Error::io(
+                "restarting kube-apiserver",
+                std::io::Error::other("it was never started"),
+            )
+        })?;
+        let i = self
+            .processes
+            .iter()
+            .position(|p| p.name == KUBE_APISERVER)
+            .ok_or_else(|| {
+                Error::io(
+                    "restarting kube-apiserver",
+                    std::io::Error::other("it is not running"),
+                )
+            })?;
+        let mut old = self.processes.remove(i);
+        terminate_all(std::slice::from_mut(&mut old), self.shutdown_grace);
+        tokio::time::sleep(down_for).await;
+        let bin = self.binaries.path(KUBE_APISERVER)?;
+        let (cmd, probe) = apiserver_command(&bin, &self.paths, &self.etcd_url, port, &opts);
+        let log = self.paths.logs.join(format!("{KUBE_APISERVER}.log"));
+        let t0 = Instant::now();
+        let mut proc = ManagedProcess::spawn(&self.spawner, KUBE_APISERVER, cmd, &log)?;
+        if let Err(e) = wait_ready(&mut proc, &probe, opts.startup_timeout).await {
+            terminate_all(std::slice::from_mut(&mut proc), self.shutdown_grace);
+            return Err(e);
+        }
+        self.timings
+            .push((format!("{KUBE_APISERVER} (restart)"), t0.elapsed()));
+        self.processes.push(proc);
         Ok(())
     }
 
@@ -884,4 +898,44 @@ async fn wait_ready(proc: &mut ManagedProcess, probe: &Probe, timeout: Duration)
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The API server's command line on `port`, and how to tell it is ready.
+fn apiserver_command(
+    bin: &Path,
+    paths: &Paths,
+    etcd_url: &str,
+    port: u16,
+    opts: &ControlPlaneOptions,
+) -> (Command, Probe) {
+    let cert_dir = paths.root.join("apiserver-certs");
+    let mut cmd = Command::new(bin);
+    cmd.arg(format!("--etcd-servers={etcd_url}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--secure-port={port}"))
+        .arg(flag("cert-dir", &cert_dir))
+        .arg(flag("tls-cert-file", &paths.serving_cert))
+        .arg(flag("tls-private-key-file", &paths.serving_key))
+        .arg(flag("client-ca-file", &paths.ca_cert))
+        .arg(format!("--service-cluster-ip-range={SERVICE_CIDR}"))
+        .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
+        .arg(flag("service-account-key-file", &paths.sa_pub))
+        .arg(flag("service-account-signing-key-file", &paths.sa_key))
+        .arg("--authorization-mode=RBAC")
+        .arg("--allow-privileged=true")
+        .arg("--endpoint-reconciler-type=none")
+        .arg("--profiling=false");
+    if !opts.controller_manager {
+        // Without the serviceaccount controller no namespace gets a
+        // `default` ServiceAccount, and this admission plugin would
+        // reject every Pod.
+        cmd.arg("--disable-admission-plugins=ServiceAccount");
+    }
+    cmd.args(&opts.apiserver_args);
+    let probe = Probe::Kubeconfig {
+        kubeconfig: paths.kubeconfig.clone(),
+        path: "/readyz",
+    };
+    (cmd, probe)
 }

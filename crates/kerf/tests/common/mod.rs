@@ -50,6 +50,7 @@ pub struct Controller {
     pub child: Child,
     pub log: PathBuf,
     pub metrics_port: u16,
+    pub health_port: u16,
 }
 
 impl Drop for Controller {
@@ -147,6 +148,7 @@ pub fn spawn_controller(
         child,
         log,
         metrics_port,
+        health_port,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -1,0 +1,78 @@
+//! The API server goes away under a running `kerf controller` (a real
+//! control plane from kerf-testenv with kwok, the real binary as the chart
+//! runs it): it is stopped for 15 s, so every connection and watch of the
+//! controller drops and its calls fail, then started again on the same port
+//! and etcd. The controller must ride it out: stay up, serve /readyz again,
+//! re-establish its watches, and provision what was asked while the API
+//! server was gone and after, with one NodeClaim per Node and none left over.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_rides_out_an_api_server_restart() {
+    let mut plane = cluster(true).await;
+    let mut controller = start_controller(&plane, false, &[]);
+    apply_seed(&plane);
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "5"],
+    );
+    wait(&plane, "5 pods Running", Duration::from_secs(120), || {
+        (running_inflate_pods(&plane).len() == 5).then_some(())
+    });
+    let before = claim_names(&plane);
+
+    plane
+        .restart_apiserver(Duration::from_secs(15))
+        .await
+        .expect("restart kube-apiserver");
+    assert!(
+        controller
+            .child
+            .try_wait()
+            .expect("controller status")
+            .is_none(),
+        "the controller exited while the API server was down"
+    );
+    // Work that arrives after the outage needs the controller's watches back.
+    kubectl(
+        &plane,
+        &["scale", "deployment", "inflate", "--replicas", "20"],
+    );
+    wait(
+        &plane,
+        "20 pods Running after the restart",
+        Duration::from_secs(180),
+        || (running_inflate_pods(&plane).len() == 20).then_some(()),
+    );
+    let ready = wait(
+        &plane,
+        "/readyz answers 200",
+        Duration::from_secs(30),
+        || http_get(controller.health_port, "/readyz").filter(|(code, _)| *code == 200),
+    );
+    assert_eq!(ready.0, 200);
+
+    // Nothing duplicated or leaked: each claim has its node, the ones from
+    // before the outage were kept, and the fleet settles at that.
+    let claims: BTreeSet<String> = claim_names(&plane).into_iter().collect();
+    let nodes: BTreeSet<String> = kerf_nodes(&plane).into_iter().collect();
+    assert_eq!(claims, nodes, "one NodeClaim per Node");
+    for c in &before {
+        assert!(
+            claims.contains(c),
+            "claim {c} from before the outage is gone: {claims:?}"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(10));
+    let settled: BTreeSet<String> = claim_names(&plane).into_iter().collect();
+    assert_eq!(
+        settled, claims,
+        "the fleet kept changing after every pod ran"
+    );
+}
