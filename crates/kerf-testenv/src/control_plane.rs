@@ -576,6 +576,44 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Compacts etcd's history up to its current revision and returns that
+    /// revision: a watch or list resumed from an older resourceVersion is
+    /// then told `410 Gone` (once the API server's watch cache no longer
+    /// holds it, say after [`Self::restart_apiserver`]) and must list afresh.
+    pub async fn compact_etcd(&self) -> Result<i64> {
+        let port: u16 = self
+            .etcd_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| Error::io("compacting etcd", std::io::Error::other("no etcd port")))?;
+        let failed = |what: &str, e: String| {
+            Error::io(format!("compacting etcd: {what}"), std::io::Error::other(e))
+        };
+        // Any range answers with the store's current revision in its header.
+        let (code, body) =
+            crate::net::http_post_json(port, "/v3/kv/range", r#"{"key":"AA==","limit":1}"#)
+                .await
+                .map_err(|e| Error::io("compacting etcd: range", e))?;
+        let revision = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let r = &v["header"]["revision"];
+                r.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| r.as_i64())
+            })
+            .ok_or_else(|| failed("range", format!("HTTP {code}: {body}")))?;
+        let request = format!(r#"{{"revision":"{revision}","physical":true}}"#);
+        let (code, body) = crate::net::http_post_json(port, "/v3/kv/compaction", &request)
+            .await
+            .map_err(|e| Error::io("compacting etcd: compaction", e))?;
+        if code != 200 {
+            return Err(failed("compaction", format!("HTTP {code}: {body}")));
+        }
+        Ok(revision)
+    }
+
     /// Stops the API server (SIGTERM, then SIGKILL after the shutdown grace),
     /// leaves it down for `down_for`, and starts it again on the same port
     /// with the same etcd, so every client sees its connections and watches

@@ -43,14 +43,37 @@ pub(crate) fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
 /// `GET http://127.0.0.1:{port}{path}` over HTTP/1.0; returns the status code
 /// and body.
 pub(crate) async fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    http_request(port, "GET", path, None).await
+}
+
+/// `POST` of a JSON body to `http://127.0.0.1:{port}{path}` over HTTP/1.0.
+pub(crate) async fn http_post_json(
+    port: u16,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    http_request(port, "POST", path, Some(body)).await
+}
+
+async fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let request = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
+        let mut head =
+            format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\n");
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        head.push_str(body.unwrap_or_default());
+        stream.write_all(head.as_bytes()).await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
         Ok::<_, std::io::Error>(String::from_utf8_lossy(&response).into_owned())

@@ -1,10 +1,12 @@
 //! The API server goes away under a running `kerf controller` (a real
 //! control plane from kerf-testenv with kwok, the real binary as the chart
-//! runs it): it is stopped for 15 s, so every connection and watch of the
-//! controller drops and its calls fail, then started again on the same port
-//! and etcd. The controller must ride it out: stay up, serve /readyz again,
-//! re-establish its watches, and provision what was asked while the API
-//! server was gone and after, with one NodeClaim per Node and none left over.
+//! runs it): etcd's history is compacted, then kube-apiserver is stopped for
+//! 15 s, so every connection and watch of the controller drops and its calls
+//! fail, and started again on the same port and etcd. Resuming a watch from
+//! the resourceVersion it had is then `410 Gone`, so the controller must list
+//! afresh. It must ride all of it out: stay up, serve /readyz again,
+//! re-establish its watches, and provision what was asked after the outage,
+//! with one NodeClaim per Node and none left over.
 
 mod common;
 
@@ -27,6 +29,10 @@ async fn the_controller_rides_out_an_api_server_restart() {
     });
     let before = claim_names(&plane);
 
+    // Changes after the controller's last list, then history compacted away.
+    kubectl(&plane, &["create", "namespace", "churn"]);
+    let revision = plane.compact_etcd().await.expect("compact etcd");
+    assert!(revision > 0);
     plane
         .restart_apiserver(Duration::from_secs(15))
         .await
@@ -57,6 +63,13 @@ async fn the_controller_rides_out_an_api_server_restart() {
         || http_get(controller.health_port, "/readyz").filter(|(code, _)| *code == 200),
     );
     assert_eq!(ready.0, 200);
+    // The outage reached the controller as such: its watches resumed from a
+    // compacted resourceVersion were refused and it listed again.
+    let log = std::fs::read_to_string(&controller.log).expect("controller log");
+    assert!(
+        log.contains("too old resource version"),
+        "no watch was told its resourceVersion was compacted"
+    );
 
     // Nothing duplicated or leaked: each claim has its node, the ones from
     // before the outage were kept, and the fleet settles at that.
