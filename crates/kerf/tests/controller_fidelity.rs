@@ -10,8 +10,8 @@
 //! ends Running, none stays Pending, every Node is the registration of a
 //! NodeClaim kerf created (no node kerf did not plan), and the number of
 //! nodes kerf launched is compared with what `kerf simulate -o json` plans
-//! for the same manifests. Between workloads the pods are deleted and the
-//! nodes removed by `ttlSecondsAfterEmpty`.
+//! for the same manifests. Between workloads the pods and NodeClaims are
+//! deleted (termination removes the nodes).
 //!
 //! A fixed workload checks the DaemonSet rules the same way: overhead per
 //! instance type and daemon host ports on new nodes (see `fidelity/daemonsets.rs`).
@@ -198,7 +198,11 @@ async fn random_workloads_run_on_the_nodes_kerf_planned() {
         summary.push((w.name.clone(), w.pod_count(), planned, claims_seen.len()));
         pods_tried += w.pod_count();
 
+        // Emptiness would take the nodes too, after ttlSecondsAfterEmpty and
+        // the disruption validation delay; deleting the claims (termination
+        // drains and removes them) makes room for the next workload sooner.
         kubectl(&plane, &["delete", "pods", "-l", &selector, "--wait=false"]);
+        kubectl(&plane, &["delete", "nodeclaims", "--all", "--wait=false"]);
         wait(
             &plane,
             &format!("{}'s nodes and claims gone", w.name),
