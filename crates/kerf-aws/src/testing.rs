@@ -221,3 +221,49 @@ pub async fn node_role(c: &Clients, name: &str) {
         .await
         .unwrap_or_else(|e| panic!("CreateRole {name}: {e:?}"));
 }
+
+/// What the emulator holds for every launch template: id, name and the data
+/// of its first version, oldest template first.
+pub async fn launch_templates(
+    c: &Clients,
+) -> Vec<(
+    String,
+    String,
+    aws_sdk_ec2::types::ResponseLaunchTemplateData,
+)> {
+    let listed = c
+        .ec2
+        .describe_launch_templates()
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("DescribeLaunchTemplates: {e:?}"));
+    let mut templates: Vec<_> = listed.launch_templates().to_vec();
+    templates.sort_by_key(|t| t.create_time().map(|c| (c.secs(), c.subsec_nanos())));
+    let mut out = Vec::with_capacity(templates.len());
+    for t in templates {
+        let id = t.launch_template_id().unwrap_or_default().to_string();
+        let versions = c
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(&id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DescribeLaunchTemplateVersions {id}: {e:?}"));
+        let data = versions
+            .launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data())
+            .cloned()
+            .unwrap_or_else(|| panic!("launch template {id} has no data"));
+        let name = t.launch_template_name().unwrap_or_default().to_string();
+        out.push((id, name, data));
+    }
+    out
+}
+
+/// A launch template's user data, base64-decoded.
+pub fn user_data_text(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> String {
+    let encoded = data.user_data().expect("the template has user data");
+    let bytes = aws_smithy_types::base64::decode(encoded).expect("base64 user data");
+    String::from_utf8(bytes).expect("UTF-8 user data")
+}

@@ -131,18 +131,7 @@ async fn the_seed_walkthrough_launches_ec2_nodes_through_the_addon() {
         assert_eq!(provisioner, Some("default"), "{i:?}");
     }
     // The add-on's node instance profile is the one the nodes launch with.
-    let templates = aws.ec2.describe_launch_templates().send().await.unwrap();
-    for t in templates.launch_templates() {
-        let versions = aws
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(t.launch_template_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let data = versions.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap();
+    for (_, _, data) in kerf_aws::testing::launch_templates(&aws).await {
         assert_eq!(
             data.iam_instance_profile().and_then(|p| p.name()),
             Some(format!("KarpenterNodeInstanceProfile-{CLUSTER}").as_str())

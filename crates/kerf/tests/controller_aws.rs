@@ -60,22 +60,9 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     }
     // moto does not copy launch-template networking onto instances, so the
     // security group and the seed's instance profile are read from the template.
-    let templates = aws.ec2.describe_launch_templates().send().await.unwrap();
-    assert_eq!(templates.launch_templates().len(), 1, "{templates:?}");
-    let versions = aws
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(
-            templates.launch_templates()[0]
-                .launch_template_id()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let templates = kerf_aws::testing::launch_templates(&aws).await;
+    assert_eq!(templates.len(), 1, "{templates:?}");
+    let data = &templates[0].2;
     assert_eq!(
         data.iam_instance_profile().and_then(|p| p.name()),
         Some("KarpenterNodeInstanceProfile-eks-blueprint")

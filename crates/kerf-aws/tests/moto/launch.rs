@@ -119,24 +119,10 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
     assert_eq!(tags["Name"], "default-abc12");
     assert_eq!(tags["team"], "platform", "the node class's tags");
 
-    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
-    assert_eq!(templates.launch_templates().len(), 1);
-    let t = &templates.launch_templates()[0];
-    assert!(
-        t.launch_template_name()
-            .unwrap()
-            .starts_with("kerf/test-cluster/")
-    );
-    let versions = c
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(t.launch_template_id().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let templates = kerf_aws::testing::launch_templates(&c).await;
+    assert_eq!(templates.len(), 1);
+    let (_, name, data) = &templates[0];
+    assert!(name.starts_with("kerf/test-cluster/"), "{name}");
     assert_eq!(data.image_id(), Some(acct.ami_amd64.as_str()));
     assert_eq!(
         data.metadata_options()
@@ -154,9 +140,7 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
         data.security_group_ids(),
         std::slice::from_ref(&acct.node_sg)
     );
-    let user_data =
-        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
-            .unwrap();
+    let user_data = kerf_aws::testing::user_data_text(data);
     assert!(
         user_data.contains("kind: NodeConfig"),
         "AL2023 nodeadm config"
@@ -209,23 +193,11 @@ async fn a_claim_requiring_dedicated_tenancy_launches_from_a_dedicated_template(
         .await
         .unwrap();
 
-    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
-    assert_eq!(templates.launch_templates().len(), 2, "one per tenancy");
+    let templates = kerf_aws::testing::launch_templates(&c).await;
+    assert_eq!(templates.len(), 2, "one per tenancy");
     let mut tenancies = Vec::new();
-    for t in templates.launch_templates() {
-        let versions = c
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(t.launch_template_id().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let data = versions.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap();
-        let user_data =
-            String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
-                .unwrap();
+    for (_, _, data) in &templates {
+        let user_data = kerf_aws::testing::user_data_text(data);
         let tenancy = data
             .placement()
             .and_then(|p| p.tenancy())
@@ -362,20 +334,10 @@ async fn the_class_arrives_with_the_context_and_takes_the_default_profile() {
 
 /// The launch template's instance profile name.
 async fn template_profile(c: &kerf_aws::clients::Clients) -> Option<String> {
-    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
-    let id = templates.launch_templates()[0]
-        .launch_template_id()
-        .unwrap();
-    let versions = c
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(id)
-        .send()
-        .await
-        .unwrap();
-    versions.launch_template_versions()[0]
-        .launch_template_data()
-        .and_then(|d| d.iam_instance_profile())
+    let templates = kerf_aws::testing::launch_templates(c).await;
+    templates[0]
+        .2
+        .iam_instance_profile()
         .and_then(|p| p.name())
         .map(str::to_string)
 }
@@ -572,24 +534,10 @@ async fn a_windows_class_launches_windows_nodes_from_the_windows_image() {
         "an arm64 type cannot run Windows: {arm64:?}"
     );
 
-    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
-    let id = templates.launch_templates()[0]
-        .launch_template_id()
-        .unwrap();
-    let versions = c
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(id)
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let templates = kerf_aws::testing::launch_templates(&c).await;
+    let data = &templates[0].2;
     assert_eq!(data.image_id(), Some(windows_image.as_str()));
-    let user_data =
-        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
-            .unwrap();
+    let user_data = kerf_aws::testing::user_data_text(data);
     assert!(user_data.starts_with("<powershell>"), "{user_data}");
     assert!(user_data.contains("Start-EKSBootstrap.ps1"), "{user_data}");
     assert!(
@@ -647,25 +595,11 @@ async fn the_class_root_volume_and_raid0_size_ephemeral_storage() {
         "c5d.large's 50 GB instance store"
     );
 
-    let templates = c.ec2.describe_launch_templates().send().await.unwrap();
-    let id = templates.launch_templates()[0]
-        .launch_template_id()
-        .unwrap();
-    let versions = c
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_id(id)
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let templates = kerf_aws::testing::launch_templates(&c).await;
+    let data = &templates[0].2;
     let volumes = data.block_device_mappings();
     assert_eq!(volumes[0].device_name(), Some("/dev/xvda"));
     assert_eq!(volumes[0].ebs().and_then(|e| e.volume_size()), Some(100));
-    let user_data =
-        String::from_utf8(aws_smithy_types::base64::decode(data.user_data().unwrap()).unwrap())
-            .unwrap();
+    let user_data = kerf_aws::testing::user_data_text(data);
     assert!(user_data.contains("strategy: RAID0"), "{user_data}");
 }
