@@ -70,6 +70,16 @@ struct Common {
     /// Instance catalogue (YAML or JSON) instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// The live cluster's pools get the instance types, prices and zones AWS
+    /// offers their EC2NodeClasses, as `kerf controller --cloud-provider aws`
+    /// sees them (AWS credentials and region as the SDK finds them), instead
+    /// of the built-in catalogue.
+    #[cfg(feature = "aws")]
+    #[arg(long, conflicts_with_all = ["from", "catalog"])]
+    aws: bool,
+    #[cfg(feature = "aws")]
+    #[command(flatten)]
+    aws_flags: AwsFlags,
     /// As the controller's `--min-values-policy` (the chart's
     /// settings.minValuesPolicy): explain what that controller would do.
     #[arg(long, value_enum, ignore_case = true, default_value_t = super::MinValuesPolicy::Strict)]
@@ -77,6 +87,24 @@ struct Common {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
+}
+
+/// Where `--aws` finds AWS: the same flags and variables as `kerf controller`.
+#[cfg(feature = "aws")]
+#[derive(clap::Args, Debug)]
+struct AwsFlags {
+    /// With --aws: the region (default: as the AWS SDK finds it).
+    #[arg(long, env = "AWS_REGION")]
+    aws_region: Option<String>,
+    /// With --aws: an endpoint for every AWS service (an emulator, a VPC endpoint).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+    /// With --aws: the root of the public SSM parameters the EKS AMIs are published under.
+    #[arg(long, env = "KERF_AWS_PUBLIC_PARAMETER_ROOT")]
+    aws_public_parameter_root: Option<String>,
+    /// With --aws: only these instance types (comma-separated).
+    #[arg(long, env = "KERF_AWS_INSTANCE_TYPES", value_delimiter = ',')]
+    aws_instance_types: Option<Vec<String>>,
 }
 
 impl Common {
@@ -100,7 +128,7 @@ pub fn run(args: ExplainArgs) -> i32 {
             };
             let solve = args.common.solve();
             answer(&args.common, render, |state, cloud| async move {
-                kerf_sim::explain::explain_state(&state, &cloud, &solve, &key).await
+                kerf_sim::explain::explain_state(&state, cloud.as_ref(), &solve, &key).await
             })
         }
         What::Node(args) => {
@@ -114,7 +142,8 @@ pub fn run(args: ExplainArgs) -> i32 {
             let node = args.node;
             let solve = args.common.solve();
             answer(&args.common, render_node, |state, cloud| async move {
-                kerf_sim::explain::explain_node_state(&state, &cloud, &solve, &run, &node).await
+                kerf_sim::explain::explain_node_state(&state, cloud.as_ref(), &solve, &run, &node)
+                    .await
             })
         }
     }
@@ -125,7 +154,7 @@ pub fn run(args: ExplainArgs) -> i32 {
 fn answer<T, F, Fut>(common: &Common, render: fn(&T) -> String, explain: F) -> i32
 where
     T: serde::Serialize,
-    F: FnOnce(kerf_state::ClusterState, kerf_cloud::InMemoryCloud) -> Fut,
+    F: FnOnce(kerf_state::ClusterState, Box<dyn kerf_cloud::CloudProvider>) -> Fut,
     Fut: std::future::Future<Output = Result<T, kerf_sim::SimError>>,
 {
     let runtime = match super::runtime() {
@@ -224,19 +253,22 @@ impl Failure {
 }
 
 /// The cluster state to explain, from manifests or the live cluster, and the
-/// in-memory cloud selling the catalogue.
+/// cloud that sells its instance types: the in-memory cloud over the
+/// catalogue, or with `--aws` the AWS provider.
 async fn read(
     common: &Common,
-) -> Result<(kerf_state::ClusterState, kerf_cloud::InMemoryCloud), Failure> {
+) -> Result<(kerf_state::ClusterState, Box<dyn kerf_cloud::CloudProvider>), Failure> {
     if !common.from.is_empty() {
         let options = SimulateOptions {
             paths: common.from.clone(),
             catalog: common.catalog.clone(),
             ..SimulateOptions::default()
         };
-        return Ok(kerf_sim::load_input(&options)?);
+        let (state, cloud) = kerf_sim::load_input(&options)?;
+        return Ok((state, Box::new(cloud)));
     }
-    let cloud = kerf_sim::cloud(common.catalog.as_deref())?;
+    let catalogue: Box<dyn kerf_cloud::CloudProvider> =
+        Box::new(kerf_sim::cloud(common.catalog.as_deref())?);
     #[cfg(feature = "cluster")]
     {
         let config = super::kube_config(common.kubeconfig.as_deref())
@@ -255,15 +287,56 @@ async fn read(
         for problem in problems {
             eprintln!("warning: left out: {problem}");
         }
-        Ok((state, cloud))
+        #[cfg(feature = "aws")]
+        if common.aws {
+            return Ok((state, aws_cloud(&common.aws_flags, &client).await?));
+        }
+        Ok((state, catalogue))
     }
     #[cfg(not(feature = "cluster"))]
     {
-        let _ = cloud;
+        let _ = catalogue;
         Err(Failure::Sim(kerf_sim::SimError::Inconsistent(
             "--from is required: this kerf is built without the Kubernetes client (feature `cluster`)".into(),
         )))
     }
+}
+
+/// The AWS provider as the controller builds it, for pricing only: nothing
+/// is launched, so the cluster fields the user data needs stay empty.
+#[cfg(feature = "aws")]
+async fn aws_cloud(
+    flags: &AwsFlags,
+    client: &kube::Client,
+) -> Result<Box<dyn kerf_cloud::CloudProvider>, Failure> {
+    let region = flags.aws_region.clone().ok_or_else(|| {
+        Failure::Cmd(super::CmdError::invalid_flag(
+            "--aws-region (AWS_REGION)",
+            "--aws needs the region the cluster's nodes run in",
+        ))
+    })?;
+    let options = kerf_aws::controllers::AwsOptions {
+        region,
+        endpoint_url: flags.aws_endpoint_url.clone(),
+        cluster: kerf_aws::launch::user_data::ClusterInfo {
+            name: String::new(),
+            endpoint: String::new(),
+            ca_bundle: String::new(),
+            dns_ip: None,
+            service_cidr: String::new(),
+        },
+        default_instance_profile: None,
+        public_parameter_root: flags.aws_public_parameter_root.clone(),
+        instance_types: flags.aws_instance_types.clone(),
+    };
+    let cloud = kerf_aws::controllers::build(&options, client)
+        .await
+        .map_err(|e| {
+            Failure::Cmd(super::CmdError::failed("setting up the AWS provider")(
+                Box::new(e),
+            ))
+        })?;
+    Ok(Box::new(cloud))
 }
 
 fn parse_pod(s: &str) -> Result<PodKey, super::CmdError> {
