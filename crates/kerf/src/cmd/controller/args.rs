@@ -118,6 +118,11 @@ pub struct ControllerArgs {
     /// instance that still boots (Go duration; 0s: at once).
     #[arg(long, env = "KERF_KWOK_REGISTRATION_DELAY", default_value = "0s")]
     pub kwok_registration_delay: String,
+    /// kwok provider: offerings the simulated cloud has no capacity for, as
+    /// `instance-type:zone:capacity-type` (comma-separated): a launch on one
+    /// fails over as on EC2, and the offering is unavailable for 3 minutes.
+    #[arg(long, env = "KERF_KWOK_INSUFFICIENT_CAPACITY", value_delimiter = ',')]
+    pub kwok_insufficient_capacity: Vec<String>,
     /// aws provider: the region (required with `--cloud-provider aws`).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
@@ -254,6 +259,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         &args.kwok_registration_delay,
         true,
     )?;
+    kwok_insufficient_capacity(args)?;
     if args.metrics_port != 0 && args.metrics_port == args.health_port {
         return Err(config_error(
             "--health-port (HEALTH_PROBE_PORT)",
@@ -419,6 +425,29 @@ pub(super) fn aws_options(
     })
 }
 
+/// `--kwok-insufficient-capacity` as offerings; an entry not of the form
+/// `instance-type:zone:capacity-type` is refused, naming it.
+pub fn kwok_insufficient_capacity(
+    args: &ControllerArgs,
+) -> Result<Vec<kerf_cloud::OfferingKey>, ConfigError> {
+    args.kwok_insufficient_capacity
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|entry| {
+            let parts: Vec<&str> = entry.trim().split(':').collect();
+            match parts.as_slice() {
+                [t, z, c] if !t.is_empty() && !z.is_empty() && !c.is_empty() => {
+                    Ok(kerf_cloud::OfferingKey::new(*t, *z, *c))
+                }
+                _ => Err(config_error(
+                    "--kwok-insufficient-capacity (KERF_KWOK_INSUFFICIENT_CAPACITY)",
+                    format!("{entry:?} is not instance-type:zone:capacity-type"),
+                )),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -462,6 +491,18 @@ mod tests {
             parse_kwok(&["--cluster-name", "c", "--kwok-registration-delay=soon"]).unwrap_err();
         assert!(
             err.to_string().contains("--kwok-registration-delay"),
+            "{err}"
+        );
+        let err = parse_kwok(&[
+            "--cluster-name",
+            "c",
+            "--kwok-insufficient-capacity",
+            "m5.large:us-east-1a:spot,m5.large:us-east-1a",
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("--kwok-insufficient-capacity")
+                && err.to_string().contains("\"m5.large:us-east-1a\""),
             "{err}"
         );
         let (o, e) = parse_kwok(&[

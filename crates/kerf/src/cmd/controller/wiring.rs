@@ -72,6 +72,9 @@ async fn cloud(
                     .with_launch_delay(delay)
                     .with_registration_delay(registration),
             );
+            for offering in super::args::kwok_insufficient_capacity(args)? {
+                kwok.insufficient_capacity(offering);
+            }
             // Booting instances register even if an earlier kerf launched them.
             kwok.spawn_boot_loop();
             kwok
