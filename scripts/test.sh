@@ -33,7 +33,7 @@ CACHE="${KERF_CACHE_DIR:-${HOME:?HOME must be set}/.cache/kerf}"
 ROOT_KEY="$(printf %s "$ROOT" | sha256sum | cut -c1-16)"
 export CARGO_TARGET_DIR="${KERF_TARGET_DIR:-$CACHE/targets/$ROOT_KEY}"
 # Start the target dir afresh once it passes a size, so it cannot fill the disk.
-TARGET_LIMIT_GB="${KERF_TARGET_LIMIT_GB:-25}"
+TARGET_LIMIT_GB="${KERF_TARGET_LIMIT_GB:-40}"
 target_gb() { echo $(($(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1024 / 1024)); }
 if [[ -d "$CARGO_TARGET_DIR" ]] && (($(target_gb) >= TARGET_LIMIT_GB)); then
   # Incremental state grows with every edit and costs only the workspace's own
