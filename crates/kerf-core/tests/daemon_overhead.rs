@@ -160,7 +160,7 @@ fn cases() -> Vec<Case> {
             daemonsets: vec![daemonset("ds", &requests("10000", "10000Gi"))],
             pod: POD_1CPU.into(),
             expect: Expect::Pending(
-                "the pod asks for 1 cpu; the largest instance type, l-16, has 16 allocatable, of which its daemonsets take 10000",
+                "the pod asks for 1 cpu but the largest instance type, l-16, has 16 allocatable, of which its daemonsets take 10000",
             ),
         },
         Case {

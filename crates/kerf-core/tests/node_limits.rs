@@ -48,7 +48,7 @@ fn new_nodes_stop_at_the_limit() {
         assert!(
             u.reason.contains("nodepool small")
                 && u.reason.contains("spec.limits.nodes is 2")
-                && u.reason.contains("2 are planned"),
+                && u.reason.contains("and 2 planned"),
             "{}",
             u.reason
         );
@@ -77,7 +77,7 @@ fn registered_and_in_flight_nodes_count() {
     assert!(
         plan.unschedulable[0]
             .reason
-            .contains("2 node(s) exist or are launching and 1 are planned"),
+            .contains("2 node(s) existing or launching and 1 planned"),
         "{}",
         plan.unschedulable[0].reason
     );

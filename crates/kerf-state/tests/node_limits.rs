@@ -79,7 +79,7 @@ async fn nodepool_limit_counts_nodes_and_in_flight_claims() {
         assert!(
             u.reason.contains("nodepool capped")
                 && u.reason.contains("spec.limits.nodes is 3")
-                && u.reason.contains("2 node(s) exist or are launching"),
+                && u.reason.contains("2 node(s) existing or launching"),
             "{}",
             u.reason
         );

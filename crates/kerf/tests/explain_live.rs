@@ -64,9 +64,7 @@ async fn explain_reads_the_live_cluster() {
         "{text}"
     );
     assert!(
-        text.contains(
-            "the pod requires team In [data], a label nodes of provisioner default do not carry"
-        ),
+        text.contains("the pod requires team In [data], a label the pool's nodes do not carry"),
         "{text}"
     );
 
