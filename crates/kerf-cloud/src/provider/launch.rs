@@ -29,15 +29,12 @@ impl LaunchChoice<'_> {
     /// type offers a choice (OS, tenancy) a value the claim's labels already
     /// name (the plan's) stands; otherwise the type's launch default.
     pub fn node_labels(&self, claim: &NodeClaim) -> BTreeMap<String, String> {
+        let it = self.instance_type;
         let mut out = claim.metadata.labels.clone().unwrap_or_default();
-        for (key, value) in self.instance_type.launch_labels(self.requirements) {
-            let chosen_by_plan = out.contains_key(&key)
-                && kerf_api::labels::LAUNCH_DEFAULTS
-                    .iter()
-                    .any(|(k, _)| *k == key)
-                && !self.instance_type.labels.contains_key(&key);
-            if !chosen_by_plan {
-                out.insert(key, value);
+        out.extend(it.labels.clone());
+        for (key, _) in kerf_api::labels::LAUNCH_DEFAULTS {
+            if let Some(value) = it.launch_value(key, self.requirements) {
+                out.entry(key.to_string()).or_insert(value);
             }
         }
         out.insert(

@@ -290,32 +290,50 @@ struct Checked {
     reason: Option<String>,
 }
 
-/// What the claim's pool launches from now, and a fingerprint of its node
-/// class spec (0 when the pool is gone: then the claim's class by name alone).
-fn drift_template(
+/// What each pool launches from now, with a fingerprint of its node class's
+/// spec (status updates change nothing), once per pool and round.
+fn pool_templates(
     pools: &kerf_state::pools::Pools,
-    claim: &NodeClaim,
-) -> (kerf_cloud::NodeTemplateContext, u64) {
+) -> BTreeMap<kerf_core::template::PoolRef, (kerf_cloud::NodeTemplateContext, u64)> {
     use std::hash::{Hash, Hasher};
-    let pool = claim
+    pools
+        .ready
+        .iter()
+        .map(|pool| {
+            let context = pool.context();
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            context
+                .class
+                .as_ref()
+                .map(|class| class["spec"].to_string())
+                .hash(&mut hasher);
+            (pool.pool.clone(), (context, hasher.finish()))
+        })
+        .collect()
+}
+
+/// The claim's pool's template and fingerprint; for a claim whose pool is
+/// gone, its class by name alone and fingerprint 0.
+fn drift_template<'a>(
+    templates: &'a BTreeMap<kerf_core::template::PoolRef, (kerf_cloud::NodeTemplateContext, u64)>,
+    claim: &NodeClaim,
+) -> (std::borrow::Cow<'a, kerf_cloud::NodeTemplateContext>, u64) {
+    let found = claim
         .metadata
         .labels
         .as_ref()
         .and_then(kerf_state::pools::pool_of_labels)
-        .and_then(|pool| pools.get(&pool));
-    let Some(pool) = pool else {
-        let by_name = kerf_cloud::NodeTemplateContext::new(
-            claim.spec.node_class_ref.name.clone(),
-            Default::default(),
-        );
-        return (by_name, 0);
-    };
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    pool.node_class
-        .as_ref()
-        .map(|c| serde_json::to_string(&c.spec).unwrap_or_default())
-        .hash(&mut hasher);
-    (pool.context(), hasher.finish())
+        .and_then(|pool| templates.get(&pool));
+    match found {
+        Some((context, fingerprint)) => (std::borrow::Cow::Borrowed(context), *fingerprint),
+        None => (
+            std::borrow::Cow::Owned(kerf_cloud::NodeTemplateContext::new(
+                claim.spec.node_class_ref.name.clone(),
+                Default::default(),
+            )),
+            0,
+        ),
+    }
 }
 
 impl ProviderDrift {
@@ -324,7 +342,7 @@ impl ProviderDrift {
         // Only the claims due a check are copied out of the cache.
         let due: Vec<(String, NodeClaim, kerf_cloud::NodeTemplateContext, u64)> = {
             let state = ctx.state();
-            let pools = state.pools();
+            let templates = pool_templates(&state.pools());
             let launched: BTreeSet<&String> = state
                 .objects::<NodeClaim>()
                 .filter(|(_, c)| crate::decisions::is_launched(c))
@@ -335,12 +353,12 @@ impl ProviderDrift {
                 .into_iter()
                 .filter_map(|name| {
                     let claim = state.get::<NodeClaim>(name)?;
-                    let (template, class) = drift_template(&pools, claim);
+                    let (template, class) = drift_template(&templates, claim);
                     let due = self
                         .checked
                         .get(name)
                         .is_none_or(|c| c.at.elapsed() >= every || c.class != class);
-                    due.then(|| (name.clone(), claim.clone(), template, class))
+                    due.then(|| (name.clone(), claim.clone(), template.into_owned(), class))
                 })
                 .collect()
         };
