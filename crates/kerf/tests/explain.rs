@@ -381,3 +381,30 @@ fn a_kept_node_says_what_keeps_it() {
     assert_eq!(code, 2);
     assert!(text.contains("node nope: not found"), "{text}");
 }
+
+/// The `--aws-*` flags only mean something with `--aws`: alone they are
+/// refused, naming the flag they need, rather than accepted and ignored.
+#[test]
+fn aws_flags_without_aws_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("input.yaml");
+    std::fs::write(&file, pool("", "") + &pod("web", "500m", "")).expect("write manifests");
+    let out = Command::new(env!("CARGO_BIN_EXE_kerf"))
+        .args([
+            "explain",
+            "pod",
+            "default/web",
+            "--aws-region",
+            "us-east-1",
+            "--from",
+        ])
+        .arg(&file)
+        .output()
+        .expect("run kerf");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--aws-region") && stderr.contains("--aws"),
+        "{stderr}"
+    );
+}

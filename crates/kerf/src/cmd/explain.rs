@@ -89,22 +89,56 @@ struct Common {
     output: Output,
 }
 
-/// Where `--aws` finds AWS: the same flags and variables as `kerf controller`.
+/// Where `--aws` finds AWS: the flags of `kerf controller`, each also read
+/// from its variable when the flag is absent (so a variable set for other
+/// tools is no error without `--aws`). Given without `--aws` the flags are
+/// refused, since nothing would read them.
 #[cfg(feature = "aws")]
 #[derive(clap::Args, Debug)]
 struct AwsFlags {
-    /// With --aws: the region (default: as the AWS SDK finds it).
-    #[arg(long, env = "AWS_REGION")]
+    /// With --aws: the region (default: AWS_REGION).
+    #[arg(long)]
     aws_region: Option<String>,
-    /// With --aws: an endpoint for every AWS service (an emulator, a VPC endpoint).
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    /// With --aws: an endpoint for every AWS service, an emulator or a VPC
+    /// endpoint (default: AWS_ENDPOINT_URL).
+    #[arg(long)]
     aws_endpoint_url: Option<String>,
-    /// With --aws: the root of the public SSM parameters the EKS AMIs are published under.
-    #[arg(long, env = "KERF_AWS_PUBLIC_PARAMETER_ROOT")]
+    /// With --aws: the root of the public SSM parameters the EKS AMIs are
+    /// published under (default: KERF_AWS_PUBLIC_PARAMETER_ROOT, else AWS's).
+    #[arg(long)]
     aws_public_parameter_root: Option<String>,
-    /// With --aws: only these instance types (comma-separated).
-    #[arg(long, env = "KERF_AWS_INSTANCE_TYPES", value_delimiter = ',')]
+    /// With --aws: only these instance types, comma-separated (default:
+    /// KERF_AWS_INSTANCE_TYPES, else every type).
+    #[arg(long, value_delimiter = ',')]
     aws_instance_types: Option<Vec<String>>,
+}
+
+#[cfg(feature = "aws")]
+impl AwsFlags {
+    /// The first flag given, by name (a clap `requires` on a `--aws` switch is
+    /// always met, as the switch has a default).
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("--aws-region", self.aws_region.is_some()),
+            ("--aws-endpoint-url", self.aws_endpoint_url.is_some()),
+            (
+                "--aws-public-parameter-root",
+                self.aws_public_parameter_root.is_some(),
+            ),
+            ("--aws-instance-types", self.aws_instance_types.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+
+    /// The flag, else its variable (a blank one counts as unset).
+    fn or_env(flag: &Option<String>, variable: &str) -> Option<String> {
+        flag.clone().or_else(|| {
+            std::env::var(variable)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+    }
 }
 
 impl Common {
@@ -258,6 +292,15 @@ impl Failure {
 async fn read(
     common: &Common,
 ) -> Result<(kerf_state::ClusterState, Box<dyn kerf_cloud::CloudProvider>), Failure> {
+    #[cfg(feature = "aws")]
+    if !common.aws
+        && let Some(flag) = common.aws_flags.first_given()
+    {
+        return Err(Failure::Cmd(super::CmdError::invalid_flag(
+            flag,
+            "only means something with --aws",
+        )));
+    }
     if !common.from.is_empty() {
         let options = SimulateOptions {
             paths: common.from.clone(),
@@ -309,15 +352,19 @@ async fn aws_cloud(
     flags: &AwsFlags,
     client: &kube::Client,
 ) -> Result<Box<dyn kerf_cloud::CloudProvider>, Failure> {
-    let region = flags.aws_region.clone().ok_or_else(|| {
+    let region = AwsFlags::or_env(&flags.aws_region, "AWS_REGION").ok_or_else(|| {
         Failure::Cmd(super::CmdError::invalid_flag(
             "--aws-region (AWS_REGION)",
             "--aws needs the region the cluster's nodes run in",
         ))
     })?;
+    let instance_types = flags.aws_instance_types.clone().or_else(|| {
+        AwsFlags::or_env(&None, "KERF_AWS_INSTANCE_TYPES")
+            .map(|v| v.split(',').map(|t| t.trim().to_string()).collect())
+    });
     let options = kerf_aws::controllers::AwsOptions {
         region,
-        endpoint_url: flags.aws_endpoint_url.clone(),
+        endpoint_url: AwsFlags::or_env(&flags.aws_endpoint_url, "AWS_ENDPOINT_URL"),
         cluster: kerf_aws::launch::user_data::ClusterInfo {
             name: String::new(),
             endpoint: String::new(),
@@ -326,8 +373,11 @@ async fn aws_cloud(
             service_cidr: String::new(),
         },
         default_instance_profile: None,
-        public_parameter_root: flags.aws_public_parameter_root.clone(),
-        instance_types: flags.aws_instance_types.clone(),
+        public_parameter_root: AwsFlags::or_env(
+            &flags.aws_public_parameter_root,
+            "KERF_AWS_PUBLIC_PARAMETER_ROOT",
+        ),
+        instance_types,
     };
     let cloud = kerf_aws::controllers::build(&options, client)
         .await
