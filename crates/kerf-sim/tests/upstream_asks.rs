@@ -154,18 +154,6 @@ fn asks() -> Vec<Ask> {
             },
         },
         Ask {
-            // Upstream's tenancy (v1.9): every type offers dedicated; a pod that
-            // asks for it gets a node, whatever the type.
-            name: "dedicated tenancy",
-            manifests: pool("dedicated", on_demand)
-                + &pod(
-                    "single-tenant",
-                    "  nodeSelector: {karpenter.k8s.aws/instance-tenancy: dedicated}\n",
-                    "{requests: {cpu: \"1\", memory: 1Gi}}",
-                ),
-            check: |c, t| c.get(t).is_some(),
-        },
-        Ask {
             // A pool for Nitro Enclaves: karpenter.k8s.aws/nitro-sandbox In [true].
             name: "nitro enclaves",
             manifests: pool(
