@@ -20,18 +20,7 @@ use common::*;
 const CLUSTER: &str = "kerf-e2e";
 
 fn node_class(user_data: &str) -> String {
-    format!(
-        r#"apiVersion: karpenter.k8s.aws/v1
-kind: EC2NodeClass
-metadata: {{name: default}}
-spec:
-  amiSelectorTerms: [{{alias: al2023@latest}}]
-  instanceProfile: KarpenterNodeInstanceProfile
-  subnetSelectorTerms: [{{tags: {{kubernetes.io/cluster/{CLUSTER}: owned}}}}]
-  securityGroupSelectorTerms: [{{tags: {{kubernetes.io/cluster/{CLUSTER}: owned}}}}]
-  userData: {user_data:?}
-"#
-    )
+    moto::node_class(CLUSTER, &format!("  userData: {user_data:?}\n"))
 }
 
 /// Consolidation off, so only drift replaces nodes.

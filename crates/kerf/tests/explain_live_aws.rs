@@ -14,39 +14,30 @@ use common::*;
 const CLUSTER: &str = "kerf-e2e";
 
 fn manifests() -> String {
-    format!(
-        r#"apiVersion: karpenter.k8s.aws/v1
-kind: EC2NodeClass
-metadata: {{name: default}}
-spec:
-  amiSelectorTerms: [{{alias: al2023@latest}}]
-  instanceProfile: KarpenterNodeInstanceProfile
-  subnetSelectorTerms: [{{tags: {{kubernetes.io/cluster/{CLUSTER}: owned}}}}]
-  securityGroupSelectorTerms: [{{tags: {{kubernetes.io/cluster/{CLUSTER}: owned}}}}]
----
+    moto::node_class(CLUSTER, "")
+        + r#"---
 apiVersion: karpenter.sh/v1
 kind: NodePool
-metadata: {{name: default}}
+metadata: {name: default}
 spec:
   template:
     spec:
-      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}}
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
       requirements:
-        - {{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
 ---
 apiVersion: v1
 kind: Pod
-metadata: {{name: web, namespace: default}}
+metadata: {name: web, namespace: default}
 spec:
-  containers: [{{name: web, image: nginx, resources: {{requests: {{cpu: "1"}}}}}}]
+  containers: [{name: web, image: nginx, resources: {requests: {cpu: "1"}}}]
 ---
 apiVersion: v1
 kind: Pod
-metadata: {{name: huge, namespace: default}}
+metadata: {name: huge, namespace: default}
 spec:
-  containers: [{{name: huge, image: nginx, resources: {{requests: {{cpu: "64"}}}}}}]
+  containers: [{name: huge, image: nginx, resources: {requests: {cpu: "64"}}}]
 "#
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

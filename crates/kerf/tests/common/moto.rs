@@ -304,3 +304,20 @@ pub async fn assert_seed_instances(
     }
     instances
 }
+
+/// An EC2NodeClass `default` on AL2023 that selects [`seed`]'s subnets and
+/// security group by the cluster tag, with `extra_spec` (indented two
+/// spaces, each line ending in a newline) added to its spec.
+pub fn node_class(cluster: &str, extra_spec: &str) -> String {
+    format!(
+        r#"apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {{name: default}}
+spec:
+  amiSelectorTerms: [{{alias: al2023@latest}}]
+  instanceProfile: KarpenterNodeInstanceProfile
+  subnetSelectorTerms: [{{tags: {{kubernetes.io/cluster/{cluster}: owned}}}}]
+  securityGroupSelectorTerms: [{{tags: {{kubernetes.io/cluster/{cluster}: owned}}}}]
+{extra_spec}"#
+    )
+}
