@@ -126,6 +126,14 @@ pub const TENANCY_DEDICATED: &str = "dedicated";
 /// `"true"` where the type supports Nitro Enclaves (EC2's NitroEnclavesSupport).
 pub const NITRO_SANDBOX: &str = "karpenter.k8s.aws/nitro-sandbox";
 
+/// Well-known labels whose values are a closed set: a v1 NodePool requiring
+/// none of them (`In`), or fewer than its `minValues`, is not ready (Karpenter's
+/// `WellKnownValuesForRequirements`, with the AWS provider's tenancy).
+pub const WELL_KNOWN_VALUES: &[(&str, &[&str])] = &[
+    (CAPACITY_TYPE, CAPACITY_TYPES),
+    (INSTANCE_TENANCY, &[TENANCY_DEFAULT, TENANCY_DEDICATED]),
+];
+
 /// Labels an instance type offers several values of, with the value a node
 /// launches with when the claim allows it: the kubelet reports Linux unless
 /// a Windows AMI boots, and EC2 places instances on shared hardware unless

@@ -21,6 +21,7 @@ use kerf_core::disruption::{
     BudgetNodes, BudgetRule, DisruptionInput, DisruptionOptions, MinSavings, NodeFacts, Policy,
     PoolPolicy, Reason,
 };
+use kerf_core::requirements::Requirement;
 use kerf_core::template::{PoolKind, PoolRef};
 use sha2::{Digest, Sha256};
 
@@ -300,7 +301,8 @@ fn bound_at(pod: &Pod) -> Option<Timestamp> {
 }
 
 /// Drift the state shows: the claim's template hash differs from the pool's
-/// (same hash version), or a node label the pool's requirements no longer admit.
+/// (same hash version), or a pool requirement the node's labels no longer
+/// satisfy, a required label the node lacks included.
 fn static_drift(pool: &Pool, node: &Node, claim: Option<&NodeClaim>) -> Option<String> {
     if let Some(annotations) = claim.and_then(|c| c.metadata.annotations.as_ref()) {
         let same_version = annotations
@@ -323,22 +325,44 @@ fn static_drift(pool: &Pool, node: &Node, claim: Option<&NodeClaim>) -> Option<S
             continue;
         };
         let key = labels::normalize_label_key(&r.key);
-        // Only labels the node has: kerf does not set every well-known label,
-        // and a missing one is not evidence that the node no longer fits.
-        if let Some(value) = node_labels.get(key)
-            && !req.has(value)
-        {
-            return Some(format!(
-                "{} {} requires {} {} {:?}, node has {value:?}",
-                pool.kind(),
-                pool.pool.name,
-                r.key,
-                r.operator,
-                r.values
-            ));
-        }
+        let has = match node_labels.get(key) {
+            Some(value) if req.has(value) => continue,
+            Some(value) => format!("node has {value:?}"),
+            // As Karpenter's `Compatible`: a label the node lacks is drift
+            // unless the requirement allows its absence.
+            None if req.allows_absent() => continue,
+            // kerf labels a node only with single-valued requirements, where
+            // Karpenter picks one of several values: a claim launched under a
+            // requirement the pool still admits in full has not drifted.
+            None if claim.is_some_and(|c| claim_within(c, key, &req)) => continue,
+            None => format!("node has no {key} label"),
+        };
+        return Some(format!(
+            "{} {} requires {} {} {:?}, {has}",
+            pool.kind(),
+            pool.pool.name,
+            r.key,
+            r.operator,
+            r.values
+        ));
     }
     None
+}
+
+/// Whether the claim's own requirement on `key` allows only values the pool's
+/// requirement admits.
+fn claim_within(claim: &NodeClaim, key: &str, pool_requirement: &Requirement) -> bool {
+    claim
+        .spec
+        .requirements
+        .iter()
+        .filter(|r| labels::normalize_label_key(&r.key) == key)
+        .filter_map(|r| crate::pools::requirement(r).ok())
+        .any(|own| {
+            let both = own.intersection(pool_requirement);
+            (both.complement, &both.values, both.gt, both.lt)
+                == (own.complement, &own.values, own.gt, own.lt)
+        })
 }
 
 /// A stable hash of what a pool stamps on its nodes, except requirements

@@ -151,8 +151,73 @@ fn drift_is_a_changed_hash_of_the_same_version_or_a_label_the_pool_no_longer_adm
         why.contains("karpenter.sh/capacity-type") && why.contains("spot"),
         "{why}"
     );
-    // A label the node lacks is not drift.
-    assert_eq!(static_drift(&p, &node(&[]), None), None);
+    // A label the node lacks, which the pool requires, is drift.
+    let why = static_drift(&p, &node(&[]), None).expect("drifted");
+    assert!(
+        why.contains("node has no karpenter.sh/capacity-type label"),
+        "{why}"
+    );
+}
+
+fn claim_requiring(key: &str, values: &[&str]) -> NodeClaim {
+    let mut c = claim("", "");
+    c.spec.requirements = vec![kerf_api::v1::NodeSelectorRequirementWithMinValues {
+        key: key.to_string(),
+        operator: "In".to_string(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+        min_values: None,
+    }];
+    c
+}
+
+/// Karpenter's requirements drift (`areRequirementsDrifted`, from
+/// `nodeclaim/disruption/drift_test.go`: "should detect drift when a
+/// NodePool requirement is added that the NodeClaim does not satisfy"): a
+/// requirement on a label the node lacks drifts it unless the requirement
+/// allows absence or the claim was launched under values the pool still
+/// admits (kerf sets no label for a multi-valued requirement).
+#[test]
+fn a_requirement_on_a_label_the_node_lacks_is_drift_unless_it_allows_absence() {
+    let with = |extra: &str| pool(&format!("{BASE}{extra}"));
+    let gpu =
+        with("      - {key: karpenter.k8s.aws/instance-gpu-name, operator: In, values: [a10g]}\n");
+    let cpu_node = node(&[(labels::CAPACITY_TYPE, "on-demand")]);
+    let why = static_drift(&gpu, &cpu_node, None).expect("a CPU node drifts");
+    assert!(
+        why.contains("instance-gpu-name") && why.contains("node has no"),
+        "{why}"
+    );
+
+    for absent_ok in [
+        "      - {key: karpenter.k8s.aws/instance-gpu-name, operator: NotIn, values: [t4]}\n",
+        "      - {key: karpenter.k8s.aws/instance-gpu-name, operator: DoesNotExist}\n",
+    ] {
+        assert_eq!(
+            static_drift(&with(absent_ok), &cpu_node, None),
+            None,
+            "{absent_ok}"
+        );
+    }
+
+    let teams = with("      - {key: team, operator: In, values: [a, b]}\n");
+    let launched_for_both = claim_requiring("team", &["a", "b"]);
+    assert_eq!(
+        static_drift(&teams, &cpu_node, Some(&launched_for_both)),
+        None
+    );
+    let narrowed = with("      - {key: team, operator: In, values: [b]}\n");
+    assert!(static_drift(&narrowed, &cpu_node, Some(&launched_for_both)).is_some());
+    let widened = with("      - {key: team, operator: In, values: [a, b, c]}\n");
+    assert_eq!(
+        static_drift(&widened, &cpu_node, Some(&launched_for_both)),
+        None
+    );
+    let exists = with("      - {key: team, operator: Exists}\n");
+    assert_eq!(
+        static_drift(&exists, &cpu_node, Some(&launched_for_both)),
+        None
+    );
+    assert!(static_drift(&exists, &cpu_node, Some(&claim("", ""))).is_some());
 }
 
 /// `ttlSecondsAfterEmpty: 30` through the state and the decision: a node
@@ -177,7 +242,9 @@ fn a_provisioners_empty_node_goes_after_its_ttl_from_the_last_pod_event() {
     state.apply(claim).expect("claim applies");
     let node: Node = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "n1", "labels": {labels::PROVISIONER_NAME: "default",
-            labels::INSTANCE_TYPE: "m5.large", labels::ZONE: "us-east-1a", labels::CAPACITY_TYPE: "on-demand"}},
+            labels::INSTANCE_TYPE: "m5.large", labels::ZONE: "us-east-1a", labels::CAPACITY_TYPE: "on-demand",
+            labels::ARCH: "amd64", labels::OS: "linux", labels::INSTANCE_CATEGORY: "m",
+            labels::INSTANCE_GENERATION: "5"}},
         "spec": {"providerID": "kwok://n1"},
         "status": {"allocatable": {"cpu": "2", "memory": "8Gi", "pods": "29"},
             "conditions": [{"type": "Ready", "status": "True"}]},

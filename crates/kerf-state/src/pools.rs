@@ -219,6 +219,51 @@ fn kubelet(
         .map_err(|e| StateError::field(kind, name, format!("{path}.{}", e.field), e.message))
 }
 
+/// Karpenter's runtime validation of a NodePool (`validateWellKnownValues`):
+/// an `In` requirement on a label with a closed set of values must name one
+/// of them, and at least `minValues` of them. The API server accepts such a
+/// pool; Karpenter marks it not ready, and kerf leaves it out, saying why.
+fn well_known_values(name: &str, np: &NodePool) -> Result<(), StateError> {
+    for (i, r) in np.spec.template.spec.requirements.iter().enumerate() {
+        let key = labels::normalize_label_key(&r.key);
+        let Some((_, known)) = labels::WELL_KNOWN_VALUES.iter().find(|(k, _)| *k == key) else {
+            continue;
+        };
+        if r.operator != "In" {
+            continue;
+        }
+        let valid = r
+            .values
+            .iter()
+            .filter(|v| known.contains(&v.as_str()))
+            .count();
+        let expected = known.join(", ");
+        let message = if valid == 0 {
+            format!(
+                "no valid values in {:?} for {key}, expected one of: {expected}",
+                r.values
+            )
+        } else if let Some(min) = r
+            .min_values
+            .filter(|&m| valid < usize::try_from(m).unwrap_or(0))
+        {
+            format!(
+                "{valid} valid values in {:?} for {key}, minValues is {min} (valid: {expected})",
+                r.values
+            )
+        } else {
+            continue;
+        };
+        return Err(StateError::field(
+            "NodePool",
+            name,
+            format!("spec.template.spec.requirements[{i}].values"),
+            message,
+        ));
+    }
+    Ok(())
+}
+
 impl ClusterState {
     /// Every Provisioner and NodePool as a [`Pool`], in kind then name order.
     pub fn pools(&self) -> Pools {
@@ -298,6 +343,7 @@ impl ClusterState {
         let carried =
             kerf_api::v1beta1::convert::kubelet_from_annotations(np.metadata.annotations.as_ref())
                 .map_err(|message| StateError::object("NodePool", name, message))?;
+        well_known_values(name, np)?;
         let kubelet = match &carried {
             Some(block) => kubelet("NodePool", name, "spec.template.spec.kubelet", Some(block))?,
             None => kubelet(
