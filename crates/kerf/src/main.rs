@@ -10,6 +10,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 // jemalloc, not glibc's malloc: with thousands of pods in the cache the
 // controller's peak RSS under glibc was about twice its peak heap (per-thread
 // arenas holding freed memory), and RSS is what a pod's memory limit counts.
+// The simulator-only build (no `cluster`) keeps the system allocator.
+#[cfg(feature = "cluster")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -17,6 +19,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // tokio threads, and every extra arena keeps its own freed pages resident
 // (peak RSS at 1,000 pods: 31.5 MiB with the default, 29.2 with one).
 // `_RJEM_MALLOC_CONF` in the environment still overrides it.
+#[cfg(feature = "cluster")]
 #[allow(non_upper_case_globals)]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8] = b"narenas:1\0";
