@@ -20,6 +20,9 @@ pub enum StepOutcome {
 
 /// Receives one call per step. `step` is a short stable name (`iam:node-role`, `helm:release`).
 pub trait Progress: Send {
+    /// Called when a step's work begins, so a long one (a Helm release
+    /// waiting for its pods) can be shown while it runs.
+    fn started(&mut self, _step: &str, _resource: &str) {}
     fn step(&mut self, step: &str, resource: &str, outcome: &StepOutcome);
 }
 
@@ -79,6 +82,7 @@ impl<'a> Steps<'a> {
     where
         F: std::future::Future<Output = anyhow::Result<(StepOutcome, T)>>,
     {
+        self.progress.started(step, resource);
         match work.await {
             Ok((outcome, value)) => {
                 self.progress.step(step, resource, &outcome);
@@ -130,6 +134,46 @@ mod tests {
         assert!(err.contains("already done: a:first one"), "{err}");
         assert_eq!(rec.steps.len(), 2);
         assert_eq!(rec.steps[1].2, StepOutcome::Failed("denied".into()));
+    }
+
+    /// What a progress display sees, in order.
+    #[derive(Default)]
+    struct Seen(Vec<String>);
+
+    impl Progress for Seen {
+        fn started(&mut self, step: &str, _resource: &str) {
+            self.0.push(format!("start {step}"));
+        }
+        fn step(&mut self, step: &str, _resource: &str, _outcome: &StepOutcome) {
+            self.0.push(format!("end {step}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn each_step_is_announced_before_its_work_runs() {
+        let mut seen = Seen::default();
+        let mut steps = Steps::new(&mut seen);
+        let ran = std::sync::atomic::AtomicBool::new(false);
+        steps
+            .run("helm:release", "kerf", async {
+                ran.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok((StepOutcome::Created, ()))
+            })
+            .await
+            .unwrap();
+        let _ = steps
+            .run::<(), _>("k8s:provisioner", "default", async { anyhow::bail!("no") })
+            .await;
+        assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(
+            seen.0,
+            [
+                "start helm:release",
+                "end helm:release",
+                "start k8s:provisioner",
+                "end k8s:provisioner"
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use kerf_addon::addon::{Cluster, KarpenterAddOn};
-use kerf_addon::progress::Printed;
+use kerf_addon::progress::{Printed, StepOutcome};
 use kerf_addon::requirements::RequirementsMap;
 
 /// Install, remove or print kerf as an add-on of an EKS cluster.
@@ -145,8 +145,14 @@ pub fn run(args: AddonArgs) -> i32 {
             return 1;
         }
     };
-    let mut progress = Printed {
-        out: std::io::stdout(),
+    let mut progress = Shown {
+        lines: Printed {
+            out: std::io::stdout(),
+        },
+        spinner: super::progress::Progress::start(match args.action {
+            Action::Install(_) => "addon install",
+            _ => "addon uninstall",
+        }),
     };
     let result = rt.block_on(async {
         match args.action {
@@ -154,12 +160,32 @@ pub fn run(args: AddonArgs) -> i32 {
             _ => cluster.uninstall(&mut progress).await,
         }
     });
+    progress.spinner.finish();
     match result {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("kerf addon {verb}: {e:#}");
             1
         }
+    }
+}
+
+/// A line per finished step on stdout and, while a step runs (the Helm
+/// release waits minutes for its pods), the step's name on a progress line on
+/// stderr when that is a terminal.
+struct Shown {
+    lines: Printed<std::io::Stdout>,
+    spinner: super::progress::Progress,
+}
+
+impl kerf_addon::progress::Progress for Shown {
+    fn started(&mut self, step: &str, resource: &str) {
+        self.spinner.stage(format!("{step} {resource}"));
+    }
+
+    fn step(&mut self, step: &str, resource: &str, outcome: &StepOutcome) {
+        self.spinner
+            .suspend(|| self.lines.step(step, resource, outcome));
     }
 }
 

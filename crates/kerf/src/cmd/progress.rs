@@ -64,6 +64,12 @@ impl Progress {
         self.bar.set_message(stage.to_string());
     }
 
+    /// Runs `print` with the line taken off the terminal, so output written
+    /// meanwhile (a finished step's line) is not drawn over.
+    pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
+        self.bar.suspend(print)
+    }
+
     /// Ends the line: nothing of it is left on the terminal.
     pub fn finish(mut self) {
         self.stop();
