@@ -3,8 +3,6 @@
 //! security groups and AMIs it selects, and the status kerf writes back, with
 //! conditions that say when a selector matched nothing. All pure.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::NodeSelectorRequirement;
 use kerf_api::conditions::{
     self, AMIS_READY, Condition, INSTANCE_PROFILE_READY, READY, SECURITY_GROUPS_READY,
@@ -422,18 +420,6 @@ pub fn node_template_status(s: &EC2NodeClassStatus) -> AWSNodeTemplateStatus {
             .collect(),
         conditions: s.conditions.clone(),
     }
-}
-
-/// Tags as a map with the given extra entries (later wins).
-pub fn merged_tags(
-    base: &BTreeMap<String, String>,
-    extra: &[(&str, &str)],
-) -> BTreeMap<String, String> {
-    let mut out = base.clone();
-    for (k, v) in extra {
-        out.insert(k.to_string(), v.to_string());
-    }
-    out
 }
 
 #[cfg(test)]

@@ -74,14 +74,6 @@ impl InMemoryCloud {
         }
     }
 
-    /// EKS options for catalogue resolution (no effect on fixed instance types).
-    pub fn with_options(mut self, options: EksOptions) -> Self {
-        if let Source::Catalog { options: o, .. } = &mut self.source {
-            *o = options;
-        }
-        self
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -122,10 +114,6 @@ impl InMemoryCloud {
         self.lock()
             .drifted
             .insert(provider_id.into(), reason.into());
-    }
-
-    pub fn clear_drifted(&self, provider_id: &str) {
-        self.lock().drifted.remove(provider_id);
     }
 
     /// Every trait call so far, in order.

@@ -147,11 +147,6 @@ impl KwokCloud {
         })
     }
 
-    pub fn with_options(mut self, options: EksOptions) -> Self {
-        self.options = options;
-        self
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

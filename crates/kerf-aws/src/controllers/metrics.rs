@@ -3,8 +3,8 @@
 //! `karpenter_interruption_received_messages_total{message_type}`,
 //! `karpenter_interruption_deleted_messages_total`,
 //! `karpenter_interruption_message_queue_duration_seconds`,
-//! `karpenter_cloudprovider_errors_total{controller,method,provider,error}`,
-//! and kerf's `kerf_aws_garbage_collected_instances_total`.
+//! and `karpenter_cloudprovider_errors_total{controller,method,provider,error}`.
+//! (Garbage collection is cloud-neutral: its metric is kerf-controller's.)
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

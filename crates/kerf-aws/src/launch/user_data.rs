@@ -29,6 +29,28 @@ use std::collections::BTreeMap;
 
 use crate::discovery::images::AmiFamily;
 
+/// The CA bundle as node user data takes it (EKS's `certificateAuthority.data`:
+/// base64 of the PEM certificates), from the DER certificates the
+/// controller's own Kubernetes client trusts, as Karpenter does when no
+/// bundle is configured; None without any.
+pub fn ca_bundle_from_der(root_certs: &[Vec<u8>]) -> Option<String> {
+    use aws_smithy_types::base64;
+    if root_certs.is_empty() {
+        return None;
+    }
+    let mut pem = String::new();
+    for der in root_certs {
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        let body = base64::encode(der);
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    Some(base64::encode(pem))
+}
+
 /// What a node needs to join the cluster.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClusterInfo {

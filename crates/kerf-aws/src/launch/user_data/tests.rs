@@ -322,3 +322,20 @@ fn custom_user_data_is_passed_through_unchanged() {
         ""
     );
 }
+
+#[test]
+fn the_ca_bundle_is_base64_of_the_pem_certificates() {
+    use aws_smithy_types::base64;
+    let der: Vec<u8> = (0u8..100).collect();
+    let ca = ca_bundle_from_der(&[der.clone(), vec![1, 2, 3]]).expect("a bundle");
+    let pem = String::from_utf8(base64::decode(ca).expect("base64")).expect("utf-8");
+    let blocks: Vec<&str> = pem.split("-----END CERTIFICATE-----\n").collect();
+    assert_eq!(blocks.len(), 3, "{pem}");
+    let first: String = blocks[0]
+        .trim_start_matches("-----BEGIN CERTIFICATE-----\n")
+        .lines()
+        .inspect(|l| assert!(l.len() <= 64, "{l}"))
+        .collect();
+    assert_eq!(base64::decode(first).expect("base64"), der);
+    assert!(ca_bundle_from_der(&[]).is_none());
+}

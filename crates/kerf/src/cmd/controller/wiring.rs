@@ -24,28 +24,6 @@ async fn client(args: &ControllerArgs) -> Result<(kube::Client, Vec<Vec<u8>>), C
     Ok((client, root_certs))
 }
 
-/// The CA bundle as node user data takes it (EKS's `certificateAuthority.data`:
-/// base64 of the PEM certificates), from DER certificates; None without any.
-#[cfg(feature = "aws")]
-fn ca_bundle_from(root_certs: &[Vec<u8>]) -> Option<String> {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    if root_certs.is_empty() {
-        return None;
-    }
-    let mut pem = String::new();
-    for der in root_certs {
-        pem.push_str("-----BEGIN CERTIFICATE-----\n");
-        let body = STANDARD.encode(der);
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(&String::from_utf8_lossy(line));
-            pem.push('\n');
-        }
-        pem.push_str("-----END CERTIFICATE-----\n");
-    }
-    Some(STANDARD.encode(pem))
-}
-
 /// The cloud-neutral providers (kwok, in-memory). The AWS provider is not
 /// built here: it comes with its own loops, so [`run`] hands it to
 /// `kerf_aws::controllers` whole.
@@ -120,7 +98,7 @@ pub fn run(args: ControllerArgs) -> i32 {
             let mut args = args.clone();
             if args.cluster_ca_bundle.trim().is_empty() {
                 // As Karpenter does: the CA kerf itself trusts for the API server.
-                match ca_bundle_from(&root_certs) {
+                match kerf_aws::launch::user_data::ca_bundle_from_der(&root_certs) {
                     Some(ca) => args.cluster_ca_bundle = ca,
                     None => {
                         eprintln!(
@@ -151,37 +129,4 @@ pub fn run(args: ControllerArgs) -> i32 {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[cfg(feature = "aws")]
-    #[test]
-    fn the_ca_bundle_is_base64_of_the_pem_certificates() {
-        use base64::Engine;
-        let der: Vec<u8> = (0u8..100).collect();
-        let ca = ca_bundle_from(&[der.clone(), vec![1, 2, 3]]).unwrap();
-        let pem = String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(ca)
-                .unwrap(),
-        )
-        .unwrap();
-        let blocks: Vec<&str> = pem.split("-----END CERTIFICATE-----\n").collect();
-        assert_eq!(blocks.len(), 3, "{pem}");
-        let first: String = blocks[0]
-            .trim_start_matches("-----BEGIN CERTIFICATE-----\n")
-            .lines()
-            .inspect(|l| assert!(l.len() <= 64, "{l}"))
-            .collect();
-        assert_eq!(
-            base64::engine::general_purpose::STANDARD
-                .decode(first)
-                .unwrap(),
-            der
-        );
-        assert!(ca_bundle_from(&[]).is_none());
-    }
 }
