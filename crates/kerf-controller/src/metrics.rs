@@ -2,7 +2,8 @@
 //! (the v0.31 names): `karpenter_nodes_created`, `karpenter_nodes_terminated`
 //! (counters, so the exposition adds `_total`), `karpenter_pods_state` and
 //! `karpenter_provisioner_scheduling_duration_seconds`, plus kerf's own
-//! `kerf_cluster_state_synced`.
+//! `kerf_cluster_state_synced` and `kerf_reconcile_errors_total{controller,kind}`
+//! (a reconciler's failures by the kind of its typed error).
 
 use std::sync::Mutex;
 
@@ -18,6 +19,14 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     pub provisioner: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileErrorLabels {
+    /// `nodeclaim.lifecycle` or `nodeclaim.termination`.
+    pub controller: &'static str,
+    /// The error's `kind()`: `launch`, `kubernetes`, `draining`, `cloud`.
+    pub kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +46,7 @@ pub struct Metrics {
     pub synced: Gauge,
     /// Instances garbage collection terminated.
     pub garbage_collected: Counter,
+    pub reconcile_errors: Family<ReconcileErrorLabels, Counter>,
     pub disruption: crate::disruption_metrics::DisruptionMetrics,
     /// Serialises encoding with the pod-state refresh.
     encode_lock: Mutex<()>,
@@ -57,6 +67,12 @@ impl Metrics {
         let scheduling_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let synced = Gauge::default();
         let garbage_collected = Counter::default();
+        let reconcile_errors = Family::<ReconcileErrorLabels, Counter>::default();
+        registry.register(
+            "kerf_reconcile_errors",
+            "Failed reconciles, by controller and the kind of error",
+            reconcile_errors.clone(),
+        );
         registry.register(
             "karpenter_nodes_created",
             "Number of nodes created in total by kerf, by provisioner",
@@ -97,6 +113,7 @@ impl Metrics {
             scheduling_duration,
             synced,
             garbage_collected,
+            reconcile_errors,
             encode_lock: Mutex::new(()),
         }
     }

@@ -149,6 +149,14 @@ pub fn error_policy(claim: Arc<NodeClaim>, error: &LifecycleError, lc: Arc<Lifec
         *n
     };
     let wait = backoff(failures);
+    lc.ctx
+        .metrics
+        .reconcile_errors
+        .get_or_create(&crate::metrics::ReconcileErrorLabels {
+            controller: "nodeclaim.lifecycle",
+            kind: error.kind(),
+        })
+        .inc();
     tracing::warn!(claim = %name, %error, kind = error.kind(), failures, retry_in = ?wait, "nodeclaim lifecycle");
     Action::requeue(wait)
 }

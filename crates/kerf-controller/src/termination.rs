@@ -89,15 +89,19 @@ impl TerminationError {
 pub enum ReconcileError {
     #[error(transparent)]
     Finalizer(#[from] finalizer::Error<TerminationError>),
-    #[error("deleting nodeclaim {claim} of a deleted node: {source}")]
-    DeleteClaim {
-        claim: String,
-        #[source]
-        source: kube::Error,
-    },
 }
 
 impl ReconcileError {
+    /// The metric label: the cleanup's own kind, or where the finalizer
+    /// machinery itself failed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ReconcileError::Finalizer(finalizer::Error::CleanupFailed(e)) => e.kind(),
+            ReconcileError::Finalizer(finalizer::Error::ApplyFailed(_)) => "apply",
+            ReconcileError::Finalizer(_) => "finalizer",
+        }
+    }
+
     fn draining(&self) -> bool {
         matches!(
             self,
@@ -235,7 +239,15 @@ pub fn error_policy(claim: Arc<NodeClaim>, error: &ReconcileError, t: Arc<Termin
         *n
     };
     let wait = backoff(failures);
-    tracing::error!(claim = %name, %error, failures, retry_in = ?wait, "terminating");
+    t.ctx
+        .metrics
+        .reconcile_errors
+        .get_or_create(&crate::metrics::ReconcileErrorLabels {
+            controller: "nodeclaim.termination",
+            kind: error.kind(),
+        })
+        .inc();
+    tracing::error!(claim = %name, %error, kind = error.kind(), failures, retry_in = ?wait, "terminating");
     Action::requeue(wait)
 }
 

@@ -5,7 +5,6 @@
 //! scheduling suite "should re-schedule pods from a deleting node when pods
 //! are active"). The same pods on the same node, not going away, get nothing.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,11 +13,15 @@ use kerf_api::v1::NodeClaim;
 use kerf_cloud::InMemoryCloud;
 use kerf_controller::{Context, ControllerOptions, provisioner, watch};
 use kerf_core::resources::Resources;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, wait_for};
+use kerf_testenv::{ControlPlane, wait_for};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::task::JoinSet;
+
+mod common;
+
+use common::plane_with_crds;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -27,27 +30,6 @@ const WAIT: Duration = Duration::from_secs(30);
 enum Sign {
     DisruptedTaint,
     DeletionTimestamp,
-}
-
-async fn plane_with_crds() -> ControlPlane {
-    let plane = ControlPlane::start(ControlPlaneOptions::new())
-        .await
-        .expect("start etcd and kube-apiserver (binaries from scripts/testbed-build.sh)");
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    let crds = crds.to_str().expect("utf-8 path");
-    plane.kubectl_ok(["apply", "-f", crds]).expect("apply CRDs");
-    plane
-        .kubectl_ok([
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ])
-        .expect("CRDs established");
-    let seed = include_str!("../../../examples/seed/provisioner.yaml");
-    plane.apply_yaml(seed).await.expect("seed Provisioner");
-    plane
 }
 
 /// A Ready 8-cpu node of the seed Provisioner with two running 1-cpu pods.
