@@ -101,7 +101,8 @@ async fn example_empties_one_node_then_replaces_two_by_one_spot_node() {
         vec![
             kept(
                 "default-tbbrg",
-                "no cheaper fit: the best replacement costs $0.1382/h against $0.1382/h"
+                "no cheaper fit: the best replacement, m5.2xlarge spot in us-east-1a, \
+                 costs $0.1382/h against $0.1382/h now"
             ),
             kept("ip-10-0-1-40.ec2.internal", DO_NOT_DISRUPT),
             kept("ip-10-0-2-50.ec2.internal", PDB),
@@ -144,6 +145,11 @@ async fn json_has_the_disruptions_and_kept_lists() {
         .map(|k| k["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons[1..], [DO_NOT_DISRUPT, PDB]);
+    // The spot node stays naming the replacement it was weighed against.
+    assert!(
+        reasons[0].contains("the best replacement, m5.2xlarge spot in us-east-1a, costs"),
+        "{reasons:?}"
+    );
     // YAML carries the same names.
     let yaml = render(&report, Format::Yaml).unwrap();
     assert!(yaml.contains("savingsPerHour: 0.24581"), "{yaml}");

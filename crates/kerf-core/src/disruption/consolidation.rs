@@ -345,7 +345,7 @@ fn evaluate(
         .cloned()
         .collect();
     let no_cheaper = KeptReason::NoCheaperFit {
-        cheapest: node.options.first().map(|o| o.price),
+        best: node.options.first().cloned(),
         current: price_before,
     };
     let all_spot = candidate_facts

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::Reason;
+use crate::plan::InstanceOption;
 
 /// Why a managed node is not disrupted, in words a person can act on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,8 +42,11 @@ pub enum KeptReason {
     WouldNeedNodes {
         count: usize,
     },
+    /// The scheduler's one replacement for the pods is not cheaper enough:
+    /// `best` is its cheapest offering (none when it had no option), against
+    /// the `current` price of the candidates.
     NoCheaperFit {
-        cheapest: Option<f64>,
+        best: Option<InstanceOption>,
         current: f64,
     },
     SpotToSpotDisabled,
@@ -97,10 +101,12 @@ impl fmt::Display for KeptReason {
                     "its pods would need {count} new nodes (never split one node)"
                 )
             }
-            NoCheaperFit { cheapest, current } => match cheapest {
-                Some(p) => write!(
+            NoCheaperFit { best, current } => match best {
+                Some(best) => write!(
                     f,
-                    "no cheaper fit: the best replacement costs ${p:.4}/h against ${current:.4}/h"
+                    "no cheaper fit: the best replacement, {}, costs ${:.4}/h against ${current:.4}/h now",
+                    offering(best),
+                    best.price
                 ),
                 None => write!(f, "no cheaper fit than ${current:.4}/h"),
             },
@@ -125,5 +131,73 @@ impl fmt::Display for KeptReason {
             ),
             NotThisRound => write!(f, "eligible; another command goes first"),
         }
+    }
+}
+
+/// An offering as `m5.2xlarge spot in us-east-1a`: the instance type, then
+/// its capacity type and zone when known.
+fn offering(o: &InstanceOption) -> String {
+    let mut out = o.instance_type.clone();
+    if !o.capacity_type.is_empty() {
+        out.push(' ');
+        out.push_str(&o.capacity_type);
+    }
+    if !o.zone.is_empty() {
+        out.push_str(" in ");
+        out.push_str(&o.zone);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option(instance_type: &str, capacity_type: &str, zone: &str) -> InstanceOption {
+        InstanceOption {
+            instance_type: instance_type.into(),
+            zone: zone.into(),
+            capacity_type: capacity_type.into(),
+            price: 0.13819,
+        }
+    }
+
+    #[test]
+    fn no_cheaper_fit_names_the_best_replacement() {
+        let kept = KeptReason::NoCheaperFit {
+            best: Some(option("m5.2xlarge", "spot", "us-east-1a")),
+            current: 0.096,
+        };
+        assert_eq!(
+            kept.to_string(),
+            "no cheaper fit: the best replacement, m5.2xlarge spot in us-east-1a, \
+             costs $0.1382/h against $0.0960/h now"
+        );
+    }
+
+    #[test]
+    fn no_cheaper_fit_leaves_out_what_the_offering_does_not_say() {
+        let kept = KeptReason::NoCheaperFit {
+            best: Some(option("m5.2xlarge", "", "")),
+            current: 0.096,
+        };
+        assert_eq!(
+            kept.to_string(),
+            "no cheaper fit: the best replacement, m5.2xlarge, costs $0.1382/h against $0.0960/h now"
+        );
+        let kept = KeptReason::NoCheaperFit {
+            best: Some(option("m5.2xlarge", "on-demand", "")),
+            current: 0.096,
+        };
+        assert!(
+            kept.to_string()
+                .contains("the best replacement, m5.2xlarge on-demand, costs"),
+            "{kept}"
+        );
+        let kept = KeptReason::NoCheaperFit {
+            best: None,
+            current: 0.096,
+        };
+        assert_eq!(kept.to_string(), "no cheaper fit than $0.0960/h");
     }
 }

@@ -483,10 +483,18 @@ fn a_minimum_saving_stops_marginal_replacements() {
         )
         .input(policy, &["on-demand"]);
     // 0.20 → 0.10 saves 50%, under the 60% asked for.
-    assert!(matches!(
-        kept_reason(&decide(&input), "big"),
-        KeptReason::NoCheaperFit { .. }
-    ));
+    let decision = decide(&input);
+    let reason = kept_reason(&decision, "big");
+    assert!(
+        matches!(reason, KeptReason::NoCheaperFit { best: Some(best), .. } if best.instance_type == "t.large"),
+        "{reason:?}"
+    );
+    // The reason names the replacement it weighed, not only its price.
+    assert_eq!(
+        reason.to_string(),
+        "no cheaper fit: the best replacement, t.large on-demand in zone-a, \
+         costs $0.1000/h against $0.2000/h now"
+    );
 }
 
 // multinodeconsolidation.go filterOutSameInstanceType: merging three nodes
