@@ -25,7 +25,7 @@ use crate::scheduler::{compile_pod, labelled_on_launch, limit_headroom, limit_te
 use crate::snapshot::Snapshot;
 use crate::taints;
 use crate::template::{NODE_LIMIT, NodeTemplate};
-use crate::volumes::VolumeIndex;
+use crate::volumes::{VolumeIndex, VolumeSource};
 
 /// How many cheaper types that lost, and alternatives to a chosen type, to show.
 const SHOWN: usize = 3;
@@ -34,8 +34,13 @@ const SHOWN: usize = 3;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum Verdict {
-    /// Placed on a node that exists or is launching.
-    Existing { node: String },
+    /// Placed on a node that exists or is launching, with what its labels
+    /// and the pools' instance types tell of it.
+    Existing {
+        node: String,
+        #[serde(flatten)]
+        about: NodeAbout,
+    },
     /// Placed on a node the plan launches.
     New {
         node: String,
@@ -48,6 +53,85 @@ pub enum Verdict {
     Unschedulable { reason: String },
     /// Not a pod the plan places (a daemonset or mirror pod).
     NotPending,
+}
+
+/// An existing node as its labels tell it, priced at its offering among the
+/// instance types of its pool (else of any pool), as disruption prices it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NodeAbout {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_type: Option<String>,
+    /// $/h; `None` when no instance type kerf knows offers it.
+    pub price: Option<f64>,
+    /// The pool that launched it, when kerf did (e.g. `nodepool default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+}
+
+impl NodeAbout {
+    /// The node of the snapshot named `name`; all unknown when there is none.
+    pub fn of(snapshot: &Snapshot, name: &str) -> NodeAbout {
+        let Some(node) = snapshot.nodes.iter().find(|n| n.name == name) else {
+            return NodeAbout::default();
+        };
+        let label = |key: &str| node.labels.get(key).filter(|v| !v.is_empty()).cloned();
+        let (instance_type, zone, capacity_type) = (
+            label(labels::INSTANCE_TYPE),
+            label(labels::ZONE),
+            label(labels::CAPACITY_TYPE),
+        );
+        let price = match (&instance_type, &zone, &capacity_type) {
+            (Some(it), Some(zone), Some(capacity_type)) => {
+                let own = snapshot
+                    .templates
+                    .iter()
+                    .filter(|t| node.pool.as_ref() == Some(&t.pool));
+                own.chain(snapshot.templates.iter())
+                    .flat_map(|t| &t.instance_types)
+                    .filter(|t| &t.name == it)
+                    .flat_map(|t| &t.offerings)
+                    .find(|o| &o.zone == zone && &o.capacity_type == capacity_type)
+                    .map(|o| o.price)
+            }
+            _ => None,
+        };
+        NodeAbout {
+            instance_type,
+            zone,
+            capacity_type,
+            price,
+            pool: node.pool.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+impl std::fmt::Display for NodeAbout {
+    /// `m5.xlarge on-demand in us-east-1a, $0.1920/h, nodepool default`;
+    /// what is unknown is said to be.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.instance_type {
+            Some(it) => write!(f, "{it}")?,
+            None => write!(f, "instance type unknown")?,
+        }
+        if let Some(capacity_type) = &self.capacity_type {
+            write!(f, " {capacity_type}")?;
+        }
+        if let Some(zone) = &self.zone {
+            write!(f, " in {zone}")?;
+        }
+        match self.price {
+            Some(price) => write!(f, ", ${price:.4}/h")?,
+            None => write!(f, ", price unknown")?,
+        }
+        if let Some(pool) = &self.pool {
+            write!(f, ", {pool}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One step of a pool's funnel: a constraint and how many types it left.
@@ -72,6 +156,10 @@ pub struct PoolFunnel {
     pub steps: Vec<FunnelStep>,
     /// The first constraint that left no type, in words a person can act on.
     pub emptied_by: Option<String>,
+    /// When that constraint is a requirement the pod's volumes impose: which
+    /// claim, and the PersistentVolume or StorageClass that pins it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requirement_from: Vec<String>,
     /// The cheapest type that passes every step, if any.
     pub best: Option<InstanceOption>,
     /// Cheaper types (at the pool's prices) that did not pass, cheapest first.
@@ -102,14 +190,19 @@ pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<Pod
         .find(|p| PodKey::of(p) == *key)?;
     let bound = pod.spec.as_ref().and_then(|s| s.node_name.clone());
     let verdict = match bound {
-        Some(node) => Verdict::Existing { node },
-        None => verdict(plan, key),
+        Some(node) => Verdict::Existing {
+            about: NodeAbout::of(snapshot, &node),
+            node,
+        },
+        None => verdict(snapshot, plan, key),
     };
     let volumes = VolumeIndex::new(
         &snapshot.claims,
         &snapshot.volumes,
         &snapshot.storage_classes,
     );
+    // The pod compiles only when its volumes resolve: then these do too.
+    let sources = volumes.sources_for(pod).unwrap_or_default();
     let pools = match compile_pod(pod, &volumes) {
         Ok(info) => {
             let daemons: Vec<Daemon> = snapshot
@@ -127,7 +220,7 @@ pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<Pod
                         .iter()
                         .filter(|n| n.pool.as_ref() == Some(&t.pool))
                         .count();
-                    funnel(t, &info, &daemons, nodes)
+                    funnel(t, &info, &sources, &daemons, nodes)
                 })
                 .collect()
         }
@@ -135,6 +228,7 @@ pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<Pod
             pool: "every pool".into(),
             steps: Vec::new(),
             emptied_by: Some(format!("the pod's spec cannot be used: {e}")),
+            requirement_from: Vec::new(),
             best: None,
             cheaper_lost: Vec::new(),
         }],
@@ -146,7 +240,7 @@ pub fn explain_pod(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Option<Pod
     })
 }
 
-fn verdict(plan: &Plan, key: &PodKey) -> Verdict {
+fn verdict(snapshot: &Snapshot, plan: &Plan, key: &PodKey) -> Verdict {
     if let Some(u) = plan.unschedulable.iter().find(|u| u.pod == *key) {
         return Verdict::Unschedulable {
             reason: u.reason.clone(),
@@ -158,7 +252,10 @@ fn verdict(plan: &Plan, key: &PodKey) -> Verdict {
         .find(|p| p.pod == *key)
         .map(|p| &p.target)
     {
-        Some(Target::Existing(node)) => Verdict::Existing { node: node.clone() },
+        Some(Target::Existing(node)) => Verdict::Existing {
+            node: node.clone(),
+            about: NodeAbout::of(snapshot, node),
+        },
         Some(Target::New(name)) => match plan.new_nodes.iter().find(|n| &n.name == name) {
             Some(node) => Verdict::New {
                 node: name.clone(),
@@ -172,7 +269,10 @@ fn verdict(plan: &Plan, key: &PodKey) -> Verdict {
                     .cloned()
                     .collect(),
             },
-            None => Verdict::Existing { node: name.clone() },
+            None => Verdict::Existing {
+                node: name.clone(),
+                about: NodeAbout::of(snapshot, name),
+            },
         },
         None => Verdict::NotPending,
     }
@@ -238,7 +338,13 @@ impl<'t> Sieve<'t> {
     }
 }
 
-fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usize) -> PoolFunnel {
+fn funnel(
+    t: &NodeTemplate,
+    info: &PodInfo,
+    sources: &[VolumeSource],
+    daemons: &[Daemon],
+    pool_nodes: usize,
+) -> PoolFunnel {
     let pool = &t.pool;
     let mut all: Vec<&Arc<InstanceType>> = t.instance_types.iter().collect();
     all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -268,7 +374,13 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
     let merged = t.requirements.intersection(&pod_reqs);
     let keys = key_order(t.requirements.keys().chain(pod_reqs.keys()).cloned());
     let mut so_far = Requirements::new();
+    // The key whose requirement emptied the funnel, if one did.
+    let mut emptied_at: Option<String> = None;
     for key in keys {
+        if sieve.emptied_by.is_some() {
+            break;
+        }
+        emptied_at = Some(key.clone());
         let (Some(r), wanted) = (merged.get(&key), pod_reqs.get(&key)) else {
             continue;
         };
@@ -316,6 +428,11 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
             },
         );
     }
+
+    let requirement_from = match (&sieve.emptied_by, emptied_at) {
+        (Some(_), Some(key)) => sources.iter().filter_map(|s| s.explain(&key)).collect(),
+        _ => Vec::new(),
+    };
 
     // What the daemonsets take, once, over the types the requirements left;
     // the later steps only drop types, so each is looked up by name.
@@ -423,6 +540,7 @@ fn funnel(t: &NodeTemplate, info: &PodInfo, daemons: &[Daemon], pool_nodes: usiz
         pool: pool.to_string(),
         steps: sieve.steps,
         emptied_by: sieve.emptied_by,
+        requirement_from,
         best,
         cheaper_lost,
     }
@@ -452,4 +570,291 @@ fn no_room(
         }
     }
     crate::words::no_type_holds(&info.requests)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+    use k8s_openapi::api::storage::v1::StorageClass;
+
+    use super::*;
+    use crate::instance_type::{Offering, Overhead};
+    use crate::requirements::Requirement;
+    use crate::resources::Resources;
+    use crate::snapshot::ExistingNode;
+    use crate::template::{KubeletSettings, PoolKind, PoolRef};
+
+    fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
+        serde_yaml::from_str(s).expect("test yaml")
+    }
+
+    fn pool() -> PoolRef {
+        PoolRef {
+            kind: PoolKind::NodePool,
+            name: "default".into(),
+        }
+    }
+
+    /// A pool allowing only zone-a, of one type offered in zone-a and zone-d.
+    fn template() -> NodeTemplate {
+        let offering = |zone: &str, capacity_type: &str, price: f64| Offering {
+            zone: zone.into(),
+            capacity_type: capacity_type.into(),
+            price,
+            available: true,
+        };
+        let it = InstanceType::new(
+            "m.xlarge",
+            [("kubernetes.io/arch".to_string(), "amd64".to_string())].into(),
+            Resources::new(4000, 16 << 30, 110),
+            Overhead::default(),
+            vec![
+                offering("zone-a", "on-demand", 0.192),
+                offering("zone-a", "spot", 0.07),
+                offering("zone-d", "on-demand", 0.2),
+            ],
+        );
+        let mut requirements = Requirements::new();
+        requirements.add(Requirement::in_values(labels::ZONE, ["zone-a".to_string()]));
+        NodeTemplate {
+            pool: pool(),
+            weight: 0,
+            requirements,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            taints: Vec::new(),
+            startup_taints: Vec::new(),
+            kubelet: KubeletSettings::default(),
+            limits: BTreeMap::new(),
+            in_use: Resources::default(),
+            instance_types: vec![Arc::new(it)],
+        }
+    }
+
+    fn node(
+        name: &str,
+        instance_type: &str,
+        pool: Option<PoolRef>,
+        pods: Vec<Pod>,
+    ) -> ExistingNode {
+        ExistingNode {
+            name: name.into(),
+            labels: [
+                (labels::INSTANCE_TYPE, instance_type),
+                (labels::ZONE, "zone-a"),
+                (labels::CAPACITY_TYPE, "on-demand"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            taints: Vec::new(),
+            allocatable: Resources::new(4000, 16 << 30, 110),
+            pods: pods.into_iter().map(Arc::new).collect(),
+            pool,
+            in_flight: false,
+            marked_for_deletion: false,
+            unschedulable: false,
+        }
+    }
+
+    fn pod(name: &str, spec_extra: &str) -> Pod {
+        yaml(&format!(
+            "metadata: {{name: {name}, namespace: default}}\nspec:\n{spec_extra}  containers: [{{name: c, resources: {{requests: {{cpu: 100m}}}}}}]\n"
+        ))
+    }
+
+    fn explained(snapshot: &Snapshot, name: &str) -> PodExplanation {
+        let plan = crate::scheduler::solve(snapshot);
+        let key = PodKey {
+            namespace: "default".into(),
+            name: name.into(),
+        };
+        explain_pod(snapshot, &plan, &key).expect("the pod is in the snapshot")
+    }
+
+    #[test]
+    fn a_pod_on_an_existing_node_gets_its_type_zone_price_and_pool() {
+        let snapshot = Snapshot {
+            templates: vec![template()],
+            nodes: vec![node(
+                "n1",
+                "m.xlarge",
+                Some(pool()),
+                vec![pod("web", "  nodeName: n1\n")],
+            )],
+            ..Default::default()
+        };
+        let e = explained(&snapshot, "web");
+        let Verdict::Existing { node, about } = &e.verdict else {
+            panic!("{e:?}")
+        };
+        assert_eq!(node, "n1");
+        assert_eq!(
+            about,
+            &NodeAbout {
+                instance_type: Some("m.xlarge".into()),
+                zone: Some("zone-a".into()),
+                capacity_type: Some("on-demand".into()),
+                price: Some(0.192),
+                pool: Some("nodepool default".into()),
+            }
+        );
+        assert_eq!(
+            about.to_string(),
+            "m.xlarge on-demand in zone-a, $0.1920/h, nodepool default"
+        );
+    }
+
+    #[test]
+    fn a_node_kerf_cannot_price_says_so() {
+        // A type no pool offers, on a node no pool launched.
+        let snapshot = Snapshot {
+            templates: vec![template()],
+            nodes: vec![node(
+                "n1",
+                "x.huge",
+                None,
+                vec![pod("web", "  nodeName: n1\n")],
+            )],
+            ..Default::default()
+        };
+        let Verdict::Existing { about, .. } = explained(&snapshot, "web").verdict else {
+            panic!("placed on n1")
+        };
+        assert_eq!(about.price, None);
+        assert_eq!(
+            about.to_string(),
+            "x.huge on-demand in zone-a, price unknown"
+        );
+        // A node with no labels at all, and one missing from the snapshot.
+        let mut bare = node("n1", "", None, Vec::new());
+        bare.labels.clear();
+        let snapshot = Snapshot {
+            nodes: vec![bare],
+            ..Default::default()
+        };
+        assert_eq!(
+            NodeAbout::of(&snapshot, "n1").to_string(),
+            "instance type unknown, price unknown"
+        );
+        assert_eq!(NodeAbout::of(&snapshot, "gone"), NodeAbout::default());
+    }
+
+    /// A PV in zone-d, its bound claim, a class allowing only zone-d and an
+    /// unbound claim of it.
+    fn volumes() -> (
+        Vec<PersistentVolume>,
+        Vec<PersistentVolumeClaim>,
+        Vec<StorageClass>,
+    ) {
+        let pv = yaml(
+            r#"
+metadata: {name: data-pv}
+spec:
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [zone-d]}]
+"#,
+        );
+        let claims = vec![
+            yaml("metadata: {name: data, namespace: default}\nspec: {volumeName: data-pv}"),
+            yaml("metadata: {name: fresh, namespace: default}\nspec: {storageClassName: zonal}"),
+        ];
+        let class = yaml(
+            r#"
+metadata: {name: zonal}
+provisioner: ebs.csi.aws.com
+allowedTopologies:
+- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [zone-d]}]
+"#,
+        );
+        (vec![pv], claims, vec![class])
+    }
+
+    fn volume_conflict(claim: &str) -> PoolFunnel {
+        let (volumes, claims, storage_classes) = volumes();
+        let mount =
+            format!("  volumes: [{{name: v, persistentVolumeClaim: {{claimName: {claim}}}}}]\n");
+        let snapshot = Snapshot {
+            pending: vec![Arc::new(pod("db", &mount))],
+            templates: vec![template()],
+            volumes,
+            claims,
+            storage_classes,
+            ..Default::default()
+        };
+        let e = explained(&snapshot, "db");
+        assert!(matches!(e.verdict, Verdict::Unschedulable { .. }), "{e:?}");
+        let [funnel] = e.pools.as_slice() else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            funnel.emptied_by.as_deref(),
+            Some(
+                "the pod requires topology.kubernetes.io/zone In [zone-d] \
+                 but the pool allows only topology.kubernetes.io/zone In [zone-a]"
+            )
+        );
+        funnel.clone()
+    }
+
+    #[test]
+    fn a_zone_conflict_from_a_bound_volume_names_the_claim_and_pv() {
+        assert_eq!(
+            volume_conflict("data").requirement_from,
+            [
+                "the pod's requirement on topology.kubernetes.io/zone comes from PVC default/data, \
+              bound to PV data-pv, which requires topology.kubernetes.io/zone In [zone-d]"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zone_conflict_from_a_storage_class_names_the_claim_and_class() {
+        assert_eq!(
+            volume_conflict("fresh").requirement_from,
+            [
+                "the pod's requirement on topology.kubernetes.io/zone comes from PVC default/fresh, \
+              whose StorageClass zonal allows only topology.kubernetes.io/zone In [zone-d] \
+              (allowedTopologies)"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_conflict_of_the_pods_own_names_no_volume() {
+        // The pool allows the volume's zone here: the funnel empties on a
+        // label the pod asks for itself, and no volume is named for it.
+        let (volumes, claims, storage_classes) = volumes();
+        let spec = "  nodeSelector: {team: data}\n  volumes: [{name: v, persistentVolumeClaim: {claimName: data}}]\n";
+        let mut t = template();
+        t.requirements = Requirements::new();
+        t.requirements.add(Requirement::in_values(
+            labels::ZONE,
+            ["zone-a".to_string(), "zone-d".to_string()],
+        ));
+        let snapshot = Snapshot {
+            pending: vec![Arc::new(pod("db", spec))],
+            templates: vec![t],
+            volumes,
+            claims,
+            storage_classes,
+            ..Default::default()
+        };
+        let e = explained(&snapshot, "db");
+        let [funnel] = e.pools.as_slice() else {
+            panic!("{e:?}")
+        };
+        assert!(
+            funnel
+                .emptied_by
+                .as_deref()
+                .is_some_and(|w| w.contains("team In [data]")),
+            "{funnel:?}"
+        );
+        assert!(funnel.requirement_from.is_empty(), "{funnel:?}");
+    }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
+use serde::Serialize;
 
 use crate::requirements::{Requirement, Requirements};
 
@@ -77,8 +78,56 @@ impl VolumeIndex {
     /// field that is wrong.
     pub fn requirements_for(&self, pod: &Pod) -> Result<Vec<Requirements>, (String, String)> {
         let mut combined = vec![Requirements::new()];
+        self.each_volume(pod, |_, alternatives| {
+            if !alternatives.is_empty() {
+                combined = combine(&combined, &alternatives);
+            }
+        })?;
+        Ok(combined)
+    }
+
+    /// Where each of the pod's volumes that imposes node requirements gets
+    /// them: its claim and the PersistentVolume or StorageClass that pins it,
+    /// with its alternatives. For `kerf explain`, which names them; the
+    /// scheduler only needs [`VolumeIndex::requirements_for`]. Or the field
+    /// that is wrong.
+    pub fn sources_for(&self, pod: &Pod) -> Result<Vec<VolumeSource>, (String, String)> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+        let mut out = Vec::new();
+        self.each_volume(pod, |origin, alternatives| {
+            if alternatives.is_empty() {
+                return;
+            }
+            let (claim, pinned_by) = match origin {
+                Origin::Claim { name, pin } => (name.to_string(), pin),
+                // Kubernetes names a generic ephemeral volume's claim `<pod>-<volume>`.
+                Origin::Ephemeral { volume, class } => {
+                    (format!("{pod_name}-{volume}"), Pin::Class(class))
+                }
+            };
+            out.push(VolumeSource {
+                claim: format!("{namespace}/{claim}"),
+                pinned_by: match pinned_by {
+                    Pin::Volume(pv) => PinnedBy::PersistentVolume(pv.to_string()),
+                    Pin::Class(class) => PinnedBy::StorageClass(class.to_string()),
+                },
+                alternatives,
+            });
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `each` with every volume of the pod that goes through a claim:
+    /// where it gets its requirements, and their alternatives (none when it
+    /// imposes nothing). Or the field that is wrong.
+    fn each_volume<'a>(
+        &'a self,
+        pod: &'a Pod,
+        mut each: impl FnMut(Origin<'a>, Vec<Requirements>),
+    ) -> Result<(), (String, String)> {
         let Some(spec) = pod.spec.as_ref() else {
-            return Ok(combined);
+            return Ok(());
         };
         let namespace = pod
             .metadata
@@ -87,7 +136,7 @@ impl VolumeIndex {
             .unwrap_or_else(|| "default".into());
         for (i, v) in spec.volumes.iter().flatten().enumerate() {
             let field = format!("spec.volumes[{i}]");
-            let alternatives = if let Some(pvc) = &v.persistent_volume_claim {
+            if let Some(pvc) = &v.persistent_volume_claim {
                 let claim = self
                     .claims
                     .get(&(namespace.clone(), pvc.claim_name.clone()))
@@ -100,7 +149,9 @@ impl VolumeIndex {
                             ),
                         )
                     })?;
-                self.claim_alternatives(claim, &field)?
+                let (pin, alternatives) = self.claim_alternatives(claim, &field)?;
+                let name = pvc.claim_name.as_str();
+                each(Origin::Claim { name, pin }, alternatives);
             } else if let Some(ephemeral) = v
                 .ephemeral
                 .as_ref()
@@ -109,27 +160,29 @@ impl VolumeIndex {
                 let class = ephemeral
                     .spec
                     .storage_class_name
-                    .clone()
-                    .or_else(|| self.default_class.clone());
-                self.class_alternatives(class.as_deref(), &field)?
-            } else {
-                Vec::new()
-            };
-            if !alternatives.is_empty() {
-                combined = combine(&combined, &alternatives);
+                    .as_deref()
+                    .or(self.default_class.as_deref());
+                let alternatives = self.class_alternatives(class, &field)?;
+                let origin = Origin::Ephemeral {
+                    volume: v.name.as_str(),
+                    class: class.unwrap_or_default(),
+                };
+                each(origin, alternatives);
             }
         }
-        Ok(combined)
+        Ok(())
     }
 
-    fn claim_alternatives(
-        &self,
-        claim: &PersistentVolumeClaim,
+    /// The claim's alternatives, from its bound volume or else its class,
+    /// and which of them it got them from.
+    fn claim_alternatives<'a>(
+        &'a self,
+        claim: &'a PersistentVolumeClaim,
         field: &str,
-    ) -> Result<Vec<Requirements>, (String, String)> {
+    ) -> Result<(Pin<'a>, Vec<Requirements>), (String, String)> {
         let spec = claim.spec.as_ref();
         if let Some(volume_name) = spec
-            .and_then(|s| s.volume_name.as_ref())
+            .and_then(|s| s.volume_name.as_deref())
             .filter(|n| !n.is_empty())
         {
             let Some(pv) = self.volumes.get(volume_name) else {
@@ -138,12 +191,13 @@ impl VolumeIndex {
                     format!("persistentvolume {volume_name} not found"),
                 ));
             };
-            return Ok(volume_alternatives(pv));
+            return Ok((Pin::Volume(volume_name), volume_alternatives(pv)));
         }
         let class = spec
-            .and_then(|s| s.storage_class_name.clone())
-            .or_else(|| self.default_class.clone());
-        self.class_alternatives(class.as_deref(), field)
+            .and_then(|s| s.storage_class_name.as_deref())
+            .or(self.default_class.as_deref());
+        let alternatives = self.class_alternatives(class, field)?;
+        Ok((Pin::Class(class.unwrap_or_default()), alternatives))
     }
 
     /// One alternative per allowedTopologies entry that says something.
@@ -172,6 +226,70 @@ impl VolumeIndex {
             }
         }
         Ok(out)
+    }
+}
+
+/// Where a volume's requirements come from, borrowed (the scheduler's path
+/// builds no names).
+enum Origin<'a> {
+    /// A `persistentVolumeClaim` volume, by its claim's name.
+    Claim { name: &'a str, pin: Pin<'a> },
+    /// A generic ephemeral volume, by the volume's name, and its class.
+    Ephemeral { volume: &'a str, class: &'a str },
+}
+
+enum Pin<'a> {
+    Volume(&'a str),
+    Class(&'a str),
+}
+
+/// One of a pod's volumes that ties it to nodes, and what ties it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VolumeSource {
+    /// The PersistentVolumeClaim, as `namespace/name`.
+    pub claim: String,
+    pub pinned_by: PinnedBy,
+    /// The node requirements it imposes, any one of which will do.
+    pub alternatives: Vec<Requirements>,
+}
+
+/// What gives a claim its node requirements.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PinnedBy {
+    /// The bound PersistentVolume's node affinity (or in-tree zone label).
+    PersistentVolume(String),
+    /// An unbound claim's StorageClass's allowedTopologies.
+    StorageClass(String),
+}
+
+impl VolumeSource {
+    /// What it requires of `key`, each alternative's requirement on it
+    /// (distinct, as `key op values`, `" or "` between them); `None` when
+    /// no alternative names `key`.
+    pub fn requirement_on(&self, key: &str) -> Option<String> {
+        let mut shown: Vec<String> = Vec::new();
+        for r in self.alternatives.iter().filter_map(|a| a.get(key)) {
+            let r = r.to_string();
+            if !shown.contains(&r) {
+                shown.push(r);
+            }
+        }
+        (!shown.is_empty()).then(|| shown.join(" or "))
+    }
+
+    /// Why the pod requires what it does of `key`, naming this volume's
+    /// claim and what pins it; `None` when it requires nothing of `key`.
+    pub fn explain(&self, key: &str) -> Option<String> {
+        let requirement = self.requirement_on(key)?;
+        Some(match &self.pinned_by {
+            PinnedBy::PersistentVolume(pv) => {
+                crate::words::requirement_from_volume(key, &self.claim, pv, &requirement)
+            }
+            PinnedBy::StorageClass(class) => {
+                crate::words::requirement_from_class(key, &self.claim, class, &requirement)
+            }
+        })
     }
 }
 
@@ -312,6 +430,84 @@ spec:
         let (field, message) = index.requirements_for(&missing).expect_err("missing claim");
         assert_eq!(field, "spec.volumes[0].persistentVolumeClaim.claimName");
         assert!(message.contains("default/nope"));
+    }
+
+    /// `kerf explain`'s account of where each volume's requirements come
+    /// from: the claim and its PV, or its StorageClass (an ephemeral
+    /// volume's claim by the name Kubernetes gives it); volumes that pin
+    /// nothing are left out.
+    #[test]
+    fn sources_name_the_claim_and_what_pins_it() {
+        let pvs: Vec<PersistentVolume> = vec![
+            yaml(
+                r#"
+metadata: {name: pv1, labels: {topology.kubernetes.io/zone: us-east-1b}}
+spec: {}
+"#,
+            ),
+            yaml("metadata: {name: loose}\nspec: {}"),
+        ];
+        let claims: Vec<PersistentVolumeClaim> = vec![
+            yaml("metadata: {name: data, namespace: apps}\nspec: {volumeName: pv1}"),
+            yaml("metadata: {name: fresh, namespace: apps}\nspec: {storageClassName: zonal}"),
+            yaml("metadata: {name: anywhere, namespace: apps}\nspec: {volumeName: loose}"),
+        ];
+        let sc: StorageClass = yaml(
+            r#"
+metadata: {name: zonal, annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+provisioner: ebs.csi.aws.com
+allowedTopologies:
+- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [us-east-1a]}]
+- matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [us-east-1b]}]
+"#,
+        );
+        let index = VolumeIndex::new(&claims, &pvs, &[sc]);
+        let pod: Pod = yaml(
+            r#"
+metadata: {name: p, namespace: apps}
+spec:
+  containers: [{name: c}]
+  volumes:
+  - {name: a, persistentVolumeClaim: {claimName: data}}
+  - {name: b, persistentVolumeClaim: {claimName: fresh}}
+  - {name: c, persistentVolumeClaim: {claimName: anywhere}}
+  - {name: d, emptyDir: {}}
+  - {name: scratch, ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce]}}}}
+"#,
+        );
+        let sources = index.sources_for(&pod).expect("resolvable");
+        let origins: Vec<(&str, &PinnedBy)> = sources
+            .iter()
+            .map(|s| (s.claim.as_str(), &s.pinned_by))
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                ("apps/data", &PinnedBy::PersistentVolume("pv1".into())),
+                ("apps/fresh", &PinnedBy::StorageClass("zonal".into())),
+                ("apps/p-scratch", &PinnedBy::StorageClass("zonal".into())),
+            ]
+        );
+        let zone = kerf_api::labels::ZONE;
+        assert_eq!(
+            sources[0].explain(zone).as_deref(),
+            Some(
+                "the pod's requirement on topology.kubernetes.io/zone comes from PVC apps/data, \
+                 bound to PV pv1, which requires topology.kubernetes.io/zone In [us-east-1b]"
+            )
+        );
+        assert_eq!(
+            sources[1].requirement_on(zone).as_deref(),
+            Some(
+                "topology.kubernetes.io/zone In [us-east-1a] or topology.kubernetes.io/zone In [us-east-1b]"
+            )
+        );
+        assert_eq!(sources[0].explain("kubernetes.io/arch"), None);
+        // The scheduler's alternatives are unchanged by the walk they share.
+        assert_eq!(
+            shown(&index.requirements_for(&pod).expect("resolvable")),
+            ["topology.kubernetes.io/zone In [us-east-1b]"]
+        );
     }
 
     /// The alternatives as sorted `key op values` lines, one string each.

@@ -33,6 +33,25 @@ pub fn pool_allows_only(asked: &str, allowed: &str) -> String {
     format!("the pod requires {asked} but the pool allows only {allowed}")
 }
 
+/// Where the pod's requirement on `key` comes from when a claim bound to a
+/// PersistentVolume imposes it (its node affinity, or an in-tree volume's
+/// zone label).
+pub fn requirement_from_volume(key: &str, claim: &str, pv: &str, requirement: &str) -> String {
+    format!(
+        "the pod's requirement on {key} comes from PVC {claim}, bound to PV {pv}, \
+         which requires {requirement}"
+    )
+}
+
+/// Where the pod's requirement on `key` comes from when an unbound claim's
+/// StorageClass imposes it through its allowedTopologies.
+pub fn requirement_from_class(key: &str, claim: &str, class: &str, requirement: &str) -> String {
+    format!(
+        "the pod's requirement on {key} comes from PVC {claim}, whose StorageClass {class} \
+         allows only {requirement} (allowedTopologies)"
+    )
+}
+
 /// No instance type offers `requirement`: of itself (the catalogue's doing,
 /// whatever the pool allows), or together with the requirements `before` it.
 pub fn no_type_offers(requirement: &str, before: Option<&str>) -> String {

@@ -2,8 +2,10 @@
 //! of reason a pod stays pending (a label the pool does not carry, a taint,
 //! a limit, a zone, a host port, a volume's zone, daemonset overhead, and
 //! the ones decided among pods: spread and anti-affinity), the funnel names
-//! the constraint and the figures a person needs to act on it; a placed pod
-//! gets its node, type and price, and the cheaper types that lost.
+//! the constraint and the figures a person needs to act on it (and the
+//! volume a zone comes from); a placed pod gets its node, type and price,
+//! and the cheaper types that lost; a pod on an existing node gets that
+//! node's type, zone, price and pool.
 
 use std::process::{Command, Output};
 
@@ -276,6 +278,59 @@ spec:
         emptied(&text).contains("requires topology.kubernetes.io/zone In [us-east-1d]"),
         "{text}"
     );
+    // The funnel says where the requirement comes from: the claim and its PV.
+    assert_eq!(
+        from_volume(&text),
+        "the pod's requirement on topology.kubernetes.io/zone comes from PVC default/data, \
+         bound to PV data, which requires topology.kubernetes.io/zone In [us-east-1d]",
+        "{text}"
+    );
+}
+
+/// The funnel's line after the one that left no type: where the pod's
+/// volumes put the requirement that emptied it.
+fn from_volume(text: &str) -> &str {
+    let mut lines = text.lines().map(str::trim);
+    lines
+        .find(|l| l.starts_with("no instance type left:"))
+        .and_then(|_| lines.next())
+        .filter(|l| l.starts_with("the pod's requirement on"))
+        .unwrap_or_else(|| panic!("no volume named after the emptied line:\n{text}"))
+}
+
+#[test]
+fn a_storage_class_in_a_zone_the_pool_does_not_allow() {
+    let class = r#"---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: zonal}
+provisioner: ebs.csi.aws.com
+volumeBindingMode: WaitForFirstConsumer
+allowedTopologies:
+  - matchLabelExpressions: [{key: topology.kubernetes.io/zone, values: [us-east-1d]}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: fresh, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: zonal
+  resources: {requests: {storage: 10Gi}}
+"#;
+    let mount = "  volumes: [{name: data, persistentVolumeClaim: {claimName: fresh}}]\n";
+    let input = pool("", "") + class + &pod("db", "500m", mount);
+    let (_, text) = explain(&input, "db");
+    assert!(
+        emptied(&text).contains("requires topology.kubernetes.io/zone In [us-east-1d]"),
+        "{text}"
+    );
+    assert_eq!(
+        from_volume(&text),
+        "the pod's requirement on topology.kubernetes.io/zone comes from PVC default/fresh, \
+         whose StorageClass zonal allows only topology.kubernetes.io/zone In [us-east-1d] \
+         (allowedTopologies)",
+        "{text}"
+    );
 }
 
 #[test]
@@ -323,6 +378,92 @@ fn a_limit_used_up_by_planned_nodes_says_so() {
              and {cpu=4} by nodes planned now"
         ),
         "{text}"
+    );
+}
+
+/// A Ready, initialized Node `name` of `type_` on-demand in us-east-1a
+/// (labelled as the pool requires, so it has not drifted), launched for the
+/// pool `general` when `managed`, with one 1500m pod `web` bound to it.
+fn node_with_web(name: &str, type_: &str, managed: bool) -> String {
+    let pool = if managed {
+        "    karpenter.sh/nodepool: general\n    karpenter.sh/initialized: \"true\"\n"
+    } else {
+        ""
+    };
+    let family = type_.split('.').next().unwrap_or(type_);
+    format!(
+        r#"---
+apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels:
+{pool}    node.kubernetes.io/instance-type: {type_}
+    karpenter.k8s.aws/instance-family: {family}
+    karpenter.sh/capacity-type: on-demand
+    topology.kubernetes.io/zone: us-east-1a
+    kubernetes.io/arch: amd64
+    kubernetes.io/os: linux
+status:
+  capacity: {{cpu: "2", memory: 4Gi, pods: "29"}}
+  allocatable: {{cpu: 1930m, memory: 3Gi, pods: "29"}}
+  conditions: [{{type: Ready, status: "True"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, namespace: default}}
+spec:
+  nodeName: {name}
+  containers: [{{name: app, image: nginx, resources: {{requests: {{cpu: 1500m, memory: 1Gi}}}}}}]
+status: {{phase: Running}}
+"#
+    )
+}
+
+#[test]
+fn a_pod_on_an_existing_node_gets_the_nodes_type_zone_price_and_pool() {
+    let input = pool("", "") + &node_with_web("ip-10-0-1-10", "c5.large", true);
+    let (code, text) = explain(&input, "web");
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.lines().next().unwrap_or_default(),
+        "pod default/web: placed on existing node ip-10-0-1-10 \
+         (c5.large on-demand in us-east-1a, $0.0850/h, nodepool general)",
+        "{text}"
+    );
+    // A type kerf has no price for, on a node no pool launched: said, not $0.
+    let input = pool("", "") + &node_with_web("ip-10-0-1-11", "x9.huge", false);
+    let (code, text) = explain(&input, "web");
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        text.lines().next().unwrap_or_default(),
+        "pod default/web: placed on existing node ip-10-0-1-11 \
+         (x9.huge on-demand in us-east-1a, price unknown)",
+        "{text}"
+    );
+}
+
+#[test]
+fn a_node_no_cheaper_type_replaces_names_the_best_replacement() {
+    // c5.large is the cheapest type of the pool that holds the pod: the
+    // replacement would cost what the node does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("input.yaml");
+    let input = pool("", "") + &node_with_web("ip-10-0-1-10", "c5.large", true);
+    std::fs::write(&file, input).expect("write manifests");
+    let out = Command::new(env!("CARGO_BIN_EXE_kerf"))
+        .args(["explain", "node", "ip-10-0-1-10", "--from"])
+        .arg(&file)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run kerf");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.trim(),
+        "node ip-10-0-1-10: kept: no cheaper fit: the best replacement, \
+         c5.large on-demand in us-east-1a, costs $0.0850/h against $0.0850/h now"
     );
 }
 

@@ -415,8 +415,12 @@ fn offer(o: &InstanceOption) -> String {
 pub fn render(e: &PodExplanation) -> String {
     let mut out = String::new();
     let _ = match &e.verdict {
-        Verdict::Existing { node } => {
-            writeln!(out, "pod {}: placed on existing node {node}", e.pod)
+        Verdict::Existing { node, about } => {
+            writeln!(
+                out,
+                "pod {}: placed on existing node {node} ({about})",
+                e.pod
+            )
         }
         Verdict::New {
             node,
@@ -466,6 +470,9 @@ fn render_pool(out: &mut String, pool: &PoolFunnel) {
     }
     if let Some(why) = &pool.emptied_by {
         let _ = writeln!(out, "  no instance type left: {why}");
+    }
+    for from in &pool.requirement_from {
+        let _ = writeln!(out, "  {from}");
     }
     if let Some(best) = &pool.best {
         let _ = writeln!(out, "  cheapest fit: {}", offer(best));
