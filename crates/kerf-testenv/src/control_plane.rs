@@ -382,6 +382,22 @@ impl ControlPlane {
         }
     }
 
+    /// A proxy in front of this plane's API server that injects `faults`
+    /// (429s and 5xx instead of answers, watches cut mid-stream); see
+    /// [`crate::fault_proxy`]. Point a client at its kubeconfig.
+    pub async fn fault_proxy(&self, faults: crate::Faults) -> Result<crate::FaultProxy> {
+        crate::fault_proxy::start(
+            self.client(),
+            faults,
+            &self.paths.serving_cert,
+            &self.paths.serving_key,
+            &self.paths.kubeconfig,
+            &self.server_url,
+            &self.paths.root,
+        )
+        .await
+    }
+
     /// The admin kubeconfig file.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.paths.kubeconfig

@@ -82,6 +82,10 @@ pub enum Error {
     #[error("kubeconfig: {0}")]
     Kubeconfig(#[from] kube::config::KubeconfigError),
 
+    /// A TLS certificate, key or configuration could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
+
     /// A manifest could not be parsed.
     #[error("manifest: {0}")]
     Manifest(String),

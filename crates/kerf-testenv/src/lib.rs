@@ -51,6 +51,7 @@ pub mod binaries;
 mod certs;
 mod control_plane;
 mod error;
+pub mod fault_proxy;
 mod kube_util;
 pub mod moto;
 mod net;
@@ -63,6 +64,7 @@ pub use control_plane::{
     ControlPlane, ControlPlaneOptions, DEFAULT_CONTROLLERS, ENV_KEEP_DIR, KwokNodes, SERVICE_CIDR,
 };
 pub use error::{Error, Result};
+pub use fault_proxy::{FaultProxy, Faults};
 pub use kube_util::{
     FIELD_MANAGER, KWOK_NODE_ANNOTATION, apply_yaml, kwok_node, node_is_ready, running_pods,
     wait_for,
