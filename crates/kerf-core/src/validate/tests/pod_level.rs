@@ -18,6 +18,9 @@ fn spec_pod(spec: Value) -> Pod {
 /// A case: name, pod spec, cpu milli, memory bytes, other resources in their units.
 type Case = (&'static str, Value, i64, i64, Vec<(&'static str, i64)>);
 
+/// Kubernetes' `TestPodLevelResourceRequests` (component-helpers), and
+/// kubernetes-sigs/karpenter `pkg/controllers/provisioning/suite_test.go`
+/// "should schedule based on the pod level resources requests".
 #[test]
 fn pod_level_requests_replace_the_container_total() {
     let cases: Vec<Case> = vec![
