@@ -237,10 +237,17 @@ impl<'r> OfferingFilter<'r> {
 
 #[cfg(test)]
 mod tests {
-    //! Mirrors upstream aws `pkg/providers/instancetype/suite_test.go`
-    //! ("should not launch a non-GPU/non-instance-store type when the label is
-    //! required"): a type lacking a GPU/accelerator/NVMe label has it as
-    //! DoesNotExist.
+    //! A type lacking a GPU/accelerator/NVMe label has it as DoesNotExist.
+    //! No upstream test names that for AWS labels; the operator table mirrors
+    //! kubernetes-sigs/karpenter `pkg/controllers/provisioning/scheduling/
+    //! suite_test.go` ("Scheduling Logic"): "should not schedule pods that
+    //! have node selectors with In operator and undefined key", "should
+    //! schedule pods that have node selectors with NotIn operator and
+    //! undefined key", "should not schedule pods that have node selectors
+    //! with Exists operator and undefined key" and "should schedule pods that
+    //! with DoesNotExists operator and undefined key"; the types that do carry
+    //! the label are aws `pkg/providers/instancetype/suite_test.go` "should
+    //! support individual instance type labels".
     use super::*;
     use crate::requirements::Requirement;
 

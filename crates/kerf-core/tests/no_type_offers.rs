@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use common::*;
-use kerf_core::instance_type::{InstanceType, Offering, Overhead};
+use kerf_core::instance_type::{InstanceType, Overhead};
 use kerf_core::resources::Resources;
 use kerf_core::scheduler::solve;
 
@@ -42,15 +42,12 @@ fn typed(name: &str, arch: &str, zones: &[&str], labels: &[(&str, &str)]) -> Arc
         "karpenter.k8s.aws/instance-family".into(),
         name.split('.').next().unwrap_or(name).into(),
     );
-    let offerings = zones
+    // The common catalogue's on-demand offerings, in `zones` only.
+    let offerings = instance(name, 4, 16, 0.1, arch)
+        .offerings
         .iter()
-        .map(|z| Offering {
-            zone: z.to_string(),
-            capacity_type: "on-demand".into(),
-            price: 0.1,
-            available: true,
-            zone_id: None,
-        })
+        .filter(|o| o.capacity_type == "on-demand" && zones.contains(&o.zone.as_str()))
+        .cloned()
         .collect();
     Arc::new(InstanceType::new(
         name,
