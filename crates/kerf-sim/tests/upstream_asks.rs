@@ -4,6 +4,10 @@
 //! catalogue, and a request no catalogue type can meet names the constraint,
 //! not the pool. The manifests are kerf's own, asking the same things.
 
+use std::collections::BTreeSet;
+
+use kerf_api::v1::NodeClaim;
+use kerf_cloud::CloudProvider;
 use kerf_cloud::catalog::Catalog;
 use kerf_sim::{Report, SimulateOptions, simulate};
 
@@ -17,7 +21,27 @@ spec:
   securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
 "#;
 
+/// A Windows Server 2022 class, asking what `examples/v1/windows-2022.yaml`'s
+/// EC2NodeClass asks: the `windows2022@latest` alias (Windows cannot pin a
+/// version) and IMDSv2 over IPv4 only.
+const WINDOWS_NODECLASS: &str = r#"---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: windows2022}
+spec:
+  role: KarpenterNodeRole-test
+  amiSelectorTerms: [{alias: windows2022@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  metadataOptions: {httpProtocolIPv6: disabled, httpTokens: required}
+"#;
+
 fn pool(name: &str, requirements: &str) -> String {
+    pool_on(name, "default", requirements)
+}
+
+/// A NodePool on the EC2NodeClass `class`.
+fn pool_on(name: &str, class: &str, requirements: &str) -> String {
     format!(
         r#"---
 apiVersion: karpenter.sh/v1
@@ -26,7 +50,7 @@ metadata: {{name: {name}}}
 spec:
   template:
     spec:
-      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}}
+      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: {class}}}
       requirements:
 {requirements}"#
     )
@@ -48,15 +72,48 @@ spec:
 }
 
 async fn plan(manifests: &str) -> Report {
+    plan_and_launch(manifests).await.0
+}
+
+/// The report, and the NodeClaims as the cloud launched them (labelled as
+/// their Nodes will be), in the report's order.
+async fn plan_and_launch(manifests: &str) -> (Report, Vec<NodeClaim>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("asks.yaml");
     std::fs::write(&file, format!("{NODECLASS}{manifests}")).expect("write manifests");
-    simulate(&SimulateOptions {
+    let options = SimulateOptions {
         paths: vec![file],
         ..Default::default()
-    })
+    };
+    let report = simulate(&options)
+        .await
+        .unwrap_or_else(|e| panic!("simulate: {e}"));
+    let (state, cloud) = kerf_sim::load_input(&options).unwrap_or_else(|e| panic!("load: {e}"));
+    let outcome = kerf_state::provision(
+        &state,
+        &cloud,
+        &kerf_state::ProvisionOptions {
+            pending: kerf_state::PendingMode::AllUnbound,
+            solve: options.solve.clone(),
+            expected_replicas: true,
+        },
+        &mut kerf_state::DeterministicNames::default(),
+    )
     .await
-    .unwrap_or_else(|e| panic!("simulate: {e}"))
+    .unwrap_or_else(|e| panic!("provision: {e}"));
+    let mut launched = Vec::new();
+    for planned in &outcome.claims {
+        launched.push(cloud.create(&planned.claim).await.expect("launches"));
+    }
+    (report, launched)
+}
+
+/// The distinct values of `key` across `types`, each type's from the catalogue.
+fn distinct(catalog: &Catalog, types: &[String], key: &str) -> BTreeSet<String> {
+    types
+        .iter()
+        .map(|t| label(catalog, t, key).unwrap_or_else(|| panic!("{t} has no {key} label")))
+        .collect()
 }
 
 fn label(catalog: &Catalog, instance_type: &str, key: &str) -> Option<String> {
@@ -73,6 +130,17 @@ struct Ask {
     name: &'static str,
     manifests: String,
     check: fn(&Catalog, &str) -> bool,
+    /// Labels every launched node must carry.
+    labels: &'static [(&'static str, &'static str)],
+    /// A minValues ask: at least this many distinct values of the key
+    /// across each node's instance-type options.
+    min_values: Option<(&'static str, usize)>,
+}
+
+fn windows_amd64(c: &Catalog, t: &str) -> bool {
+    let e = c.get(t).expect("in the catalogue");
+    e.os.iter().any(|o| o == "windows")
+        && label(c, t, "kubernetes.io/arch").as_deref() == Some("amd64")
 }
 
 fn asks() -> Vec<Ask> {
@@ -96,11 +164,9 @@ fn asks() -> Vec<Ask> {
                 "  nodeSelector: {kubernetes.io/os: windows}\n",
                 "{requests: {cpu: \"1\", memory: 1Gi}}",
             ),
-            check: |c, t| {
-                let e = c.get(t).expect("in the catalogue");
-                e.os.iter().any(|o| o == "windows")
-                    && label(c, t, "kubernetes.io/arch").as_deref() == Some("amd64")
-            },
+            check: windows_amd64,
+            labels: &[],
+            min_values: None,
         },
         Ask {
             // examples/workloads/gpu-amd.yaml through a pool asking for AMD GPUs.
@@ -116,6 +182,8 @@ fn asks() -> Vec<Ask> {
                 "{limits: {amd.com/gpu: \"1\"}, requests: {cpu: \"1\", memory: 256M}}",
             ),
             check: |_, t| t.starts_with("g4ad."),
+            labels: &[],
+            min_values: None,
         },
         Ask {
             // examples/workloads/neuron.yaml on a pool that leaves the type open.
@@ -131,6 +199,8 @@ fn asks() -> Vec<Ask> {
                     && label(c, t, "karpenter.k8s.aws/instance-accelerator-manufacturer").as_deref()
                         == Some("aws")
             },
+            labels: &[],
+            min_values: None,
         },
         Ask {
             // examples/v1/instance-store-ephemeral-storage.yaml: instance-local-nvme Gt 300.
@@ -152,6 +222,8 @@ fn asks() -> Vec<Ask> {
                     .and_then(|v| v.parse::<i64>().ok());
                 family.ends_with('d') && nvme.is_some_and(|g| g > 300)
             },
+            labels: &[],
+            min_values: None,
         },
         Ask {
             // A pool for Nitro Enclaves: karpenter.k8s.aws/nitro-sandbox In [true].
@@ -163,6 +235,60 @@ fn asks() -> Vec<Ask> {
                 ),
             ) + &pod("enclave", "", "{requests: {cpu: 100m, memory: 128Mi}}"),
             check: |c, t| label(c, t, "karpenter.k8s.aws/nitro-sandbox").as_deref() == Some("true"),
+            labels: &[],
+            min_values: None,
+        },
+        Ask {
+            // examples/v1/windows-2022.yaml whole: its pool on its own
+            // EC2NodeClass (alias windows2022@latest), and a Windows pod.
+            name: "windows2022 node class",
+            manifests: WINDOWS_NODECLASS.to_string()
+                + &pool_on(
+                    "windows2022",
+                    "windows2022",
+                    &format!(
+                        "        - {{key: kubernetes.io/os, operator: In, values: [windows]}}\n\
+                         \x20       - {{key: kubernetes.io/arch, operator: In, values: [amd64]}}\n\
+                         {on_demand}\
+                         \x20       - {{key: karpenter.k8s.aws/instance-category, operator: In, values: [c, m, r]}}\n\
+                         \x20       - {{key: karpenter.k8s.aws/instance-generation, operator: Gt, values: [\"2\"]}}\n"
+                    ),
+                )
+                + &pod(
+                    "iis",
+                    "  nodeSelector: {kubernetes.io/os: windows}\n",
+                    "{requests: {cpu: \"1\", memory: 1Gi}}",
+                ),
+            check: windows_amd64,
+            labels: &[
+                ("kubernetes.io/os", "windows"),
+                ("kubernetes.io/arch", "amd64"),
+            ],
+            min_values: None,
+        },
+        Ask {
+            // examples/v1/min-values-family.yaml: spot, amd64, linux, c/m/r,
+            // generation > 2, and instance-family Exists with minValues 5:
+            // "at least that number of unique instance families".
+            name: "minValues on instance-family",
+            manifests: pool(
+                "spot",
+                "        - {key: karpenter.sh/capacity-type, operator: In, values: [spot]}\n\
+                 \x20       - {key: kubernetes.io/arch, operator: In, values: [amd64]}\n\
+                 \x20       - {key: kubernetes.io/os, operator: In, values: [linux]}\n\
+                 \x20       - {key: karpenter.k8s.aws/instance-category, operator: In, values: [c, m, r]}\n\
+                 \x20       - {key: karpenter.k8s.aws/instance-family, operator: Exists, minValues: 5}\n\
+                 \x20       - {key: karpenter.k8s.aws/instance-generation, operator: Gt, values: [\"2\"]}\n",
+            ) + &pod("inflate", "", "{requests: {cpu: \"1\", memory: 1Gi}}"),
+            check: |c, t| {
+                ["c", "m", "r"].contains(
+                    &label(c, t, "karpenter.k8s.aws/instance-category")
+                        .unwrap_or_default()
+                        .as_str(),
+                ) && label(c, t, "kubernetes.io/arch").as_deref() == Some("amd64")
+            },
+            labels: &[("karpenter.sh/capacity-type", "spot")],
+            min_values: Some(("karpenter.k8s.aws/instance-family", 5)),
         },
     ]
 }
@@ -171,7 +297,7 @@ fn asks() -> Vec<Ask> {
 async fn upstream_examples_plan_the_right_hardware() {
     let catalog = Catalog::builtin();
     for ask in asks() {
-        let report = plan(&ask.manifests).await;
+        let (report, launched) = plan_and_launch(&ask.manifests).await;
         assert!(
             report.unschedulable.is_empty(),
             "{}: {:?}",
@@ -179,13 +305,52 @@ async fn upstream_examples_plan_the_right_hardware() {
             report.unschedulable
         );
         assert_eq!(report.nodes.len(), 1, "{}: {:?}", ask.name, report.nodes);
-        for node in &report.nodes {
+        assert_eq!(launched.len(), report.nodes.len(), "{}", ask.name);
+        for (node, claim) in report.nodes.iter().zip(&launched) {
             assert!(
                 (ask.check)(&catalog, &node.instance_type),
                 "{}: launched {}",
                 ask.name,
                 node.instance_type
             );
+            let labels = claim.metadata.labels.clone().unwrap_or_default();
+            for (key, value) in ask.labels {
+                assert_eq!(
+                    labels.get(*key).map(String::as_str),
+                    Some(*value),
+                    "{}: {} labels {labels:?}",
+                    ask.name,
+                    node.name
+                );
+            }
+            if let Some((key, min)) = ask.min_values {
+                for t in &node.instance_type_options {
+                    assert!((ask.check)(&catalog, t), "{}: option {t}", ask.name);
+                }
+                let values = distinct(&catalog, &node.instance_type_options, key);
+                assert!(
+                    values.len() >= min,
+                    "{}: {} distinct {key} values {values:?} across {:?}",
+                    ask.name,
+                    values.len(),
+                    node.instance_type_options
+                );
+                // The launched claim's own instance-type requirement spans them too.
+                let allowed: Vec<String> = claim
+                    .spec
+                    .requirements
+                    .iter()
+                    .find(|r| r.key == "node.kubernetes.io/instance-type")
+                    .map(|r| r.values.clone())
+                    .unwrap_or_default();
+                let values = distinct(&catalog, &allowed, key);
+                assert!(
+                    values.len() >= min,
+                    "{}: the claim allows {} distinct {key} values {values:?}",
+                    ask.name,
+                    values.len()
+                );
+            }
         }
     }
 }

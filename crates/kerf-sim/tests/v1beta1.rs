@@ -105,7 +105,30 @@ async fn template_kubelet_plans_as_the_v1_node_class_kubelet() {
 async fn min_values_custom_family_and_never_expiring_plan_as_the_v1_twin() {
     same_objects("flexible", false);
     let nodes = same_plan("flexible").await;
-    assert!(nodes.iter().all(|n| n.instance_type_options.len() >= 3));
+    // minValues 3 on instance-family: three distinct families among each
+    // node's options, not three types (c6g.xlarge and c6g.2xlarge are one).
+    let catalog = kerf_cloud::catalog::Catalog::builtin();
+    for n in &nodes {
+        let families: std::collections::BTreeSet<String> = n
+            .instance_type_options
+            .iter()
+            .map(|t| {
+                catalog
+                    .get(t)
+                    .unwrap_or_else(|| panic!("{t} is in the catalogue"))
+                    .labels(&catalog.region)
+                    .get("karpenter.k8s.aws/instance-family")
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{t} has an instance-family label"))
+            })
+            .collect();
+        assert!(
+            families.len() >= 3,
+            "{}: families {families:?} across {:?}",
+            n.name,
+            n.instance_type_options
+        );
+    }
 }
 
 /// AWS v1.0 `GetKubletConfigurationWithNodePool`: the pool's carried-over
