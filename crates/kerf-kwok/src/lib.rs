@@ -11,7 +11,10 @@
 //! lacking capacity ([`KwokCloud::insufficient_capacity`]): a launch then falls
 //! back to the next cheapest offering and remembers the offering as
 //! unavailable for three minutes (kerf-cloud's [`UnavailableOfferings`], the
-//! AWS provider's too), as Karpenter's ICE cache does.
+//! AWS provider's too), as Karpenter's ICE cache does. The cloud API can be
+//! made to throttle ([`KwokCloud::throttle_every`]): every n-th call to
+//! create, delete, get or list then fails as EC2's `RequestLimitExceeded`
+//! does, and the controller's back-off must carry the work through.
 //!
 //! With a registration delay ([`KwokCloud::with_registration_delay`]) a
 //! launch returns at once (provider ID, capacity) and the Node appears only
@@ -71,6 +74,10 @@ fn now_ms() -> i64 {
 
 #[derive(Default)]
 struct State {
+    /// Every n-th cloud call is throttled; 0 never.
+    throttle_every: u64,
+    calls: u64,
+    throttled: u64,
     insufficient: BTreeSet<OfferingKey>,
     unavailable: UnavailableOfferings,
     node_classes: BTreeMap<String, KubeletSettings>,
@@ -160,6 +167,35 @@ impl KwokCloud {
         self.lock().insufficient.remove(offering);
     }
 
+    /// Every `n`-th call to create, delete, get or list fails as a throttled
+    /// cloud API call does (0: never).
+    pub fn throttle_every(&self, n: u64) {
+        self.lock().throttle_every = n;
+    }
+
+    /// How many calls were throttled so far.
+    pub fn throttled_calls(&self) -> u64 {
+        self.lock().throttled
+    }
+
+    /// Fails this call if it is one the cloud throttles.
+    fn throttle(&self, call: &str) -> Result<()> {
+        let mut state = self.lock();
+        if state.throttle_every == 0 {
+            return Ok(());
+        }
+        state.calls = state.calls.saturating_add(1);
+        if !state.calls.is_multiple_of(state.throttle_every) {
+            return Ok(());
+        }
+        state.throttled = state.throttled.saturating_add(1);
+        tracing::info!(call, "throttled (--kwok-throttle-every)");
+        Err(CloudError::other(
+            call,
+            "RequestLimitExceeded: Request limit exceeded (kwok provider's throttling)",
+        ))
+    }
+
     /// Offerings launches found without capacity (and not yet expired), sorted.
     pub fn unavailable_offerings(&self) -> Vec<OfferingKey> {
         self.lock().unavailable.live(Instant::now())
@@ -238,6 +274,7 @@ impl CloudProvider for KwokCloud {
 
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {
         let name = claim_name(claim).to_string();
+        self.throttle("creating an instance")?;
         if let Some(existing) = self
             .nodes
             .get_opt(&name)
@@ -282,6 +319,7 @@ impl CloudProvider for KwokCloud {
         let Some(name) = provider_id(claim).and_then(node_name_of) else {
             return Ok(());
         };
+        self.throttle("terminating an instance")?;
         self.booting.take(name).await?;
         self.nodes
             .delete(name, &DeleteParams::default())
@@ -292,6 +330,7 @@ impl CloudProvider for KwokCloud {
     }
 
     async fn get(&self, provider_id: &str) -> Result<NodeClaim> {
+        self.throttle("describing an instance")?;
         let name = node_name_of(provider_id)
             .ok_or_else(|| CloudError::not_found(format!("instance {provider_id}")))?;
         let found = self
@@ -309,6 +348,7 @@ impl CloudProvider for KwokCloud {
     }
 
     async fn list(&self) -> Result<Vec<NodeClaim>> {
+        self.throttle("listing instances")?;
         let nodes = self
             .nodes
             .list(&ListParams::default())

@@ -123,6 +123,10 @@ pub struct ControllerArgs {
     /// fails over as on EC2, and the offering is unavailable for 3 minutes.
     #[arg(long, env = "KERF_KWOK_INSUFFICIENT_CAPACITY", value_delimiter = ',')]
     pub kwok_insufficient_capacity: Vec<String>,
+    /// kwok provider: every N-th cloud call (create, delete, get, list) fails
+    /// as a throttled EC2 call does (0: never), to exercise back-off.
+    #[arg(long, env = "KERF_KWOK_THROTTLE_EVERY", default_value_t = 0)]
+    pub kwok_throttle_every: u64,
     /// aws provider: the region (required with `--cloud-provider aws`).
     #[arg(long, env = "AWS_REGION")]
     pub aws_region: Option<String>,
@@ -260,6 +264,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
         true,
     )?;
     kwok_insufficient_capacity(args)?;
+    kwok_flags_need_kwok(args)?;
     if args.metrics_port != 0 && args.metrics_port == args.health_port {
         return Err(config_error(
             "--health-port (HEALTH_PROBE_PORT)",
@@ -425,6 +430,47 @@ pub(super) fn aws_options(
     })
 }
 
+/// The kwok provider's fault and timing flags act on the kwok provider only:
+/// set with another provider they are refused, naming the flag, rather than
+/// accepted and ignored.
+fn kwok_flags_need_kwok(args: &ControllerArgs) -> Result<(), ConfigError> {
+    if args.cloud_provider == CloudProviderKind::Kwok {
+        return Ok(());
+    }
+    let set = [
+        (
+            "--kwok-launch-delay (KERF_KWOK_LAUNCH_DELAY)",
+            !duration("--kwok-launch-delay", &args.kwok_launch_delay, true)?.is_zero(),
+        ),
+        (
+            "--kwok-registration-delay (KERF_KWOK_REGISTRATION_DELAY)",
+            !duration(
+                "--kwok-registration-delay",
+                &args.kwok_registration_delay,
+                true,
+            )?
+            .is_zero(),
+        ),
+        (
+            "--kwok-insufficient-capacity (KERF_KWOK_INSUFFICIENT_CAPACITY)",
+            args.kwok_insufficient_capacity
+                .iter()
+                .any(|e| !e.trim().is_empty()),
+        ),
+        (
+            "--kwok-throttle-every (KERF_KWOK_THROTTLE_EVERY)",
+            args.kwok_throttle_every != 0,
+        ),
+    ];
+    match set.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(config_error(
+            flag,
+            "acts on the kwok provider only (--cloud-provider kwok)",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `--kwok-insufficient-capacity` as offerings; an entry not of the form
 /// `instance-type:zone:capacity-type` is refused, naming it.
 pub fn kwok_insufficient_capacity(
@@ -473,6 +519,36 @@ mod tests {
             .chain(argv.iter().copied())
             .collect();
         parse(&with_kwok)
+    }
+
+    #[test]
+    fn kwok_flags_with_another_provider_are_refused_naming_the_flag() {
+        for flag in [
+            "--kwok-throttle-every=3",
+            "--kwok-launch-delay=2s",
+            "--kwok-registration-delay=1s",
+            "--kwok-insufficient-capacity=m5.large:us-east-1a:spot",
+        ] {
+            let err = parse(&["--cluster-name", "c", "--cloud-provider", "memory", flag])
+                .expect_err(flag);
+            let name = flag.split('=').next().unwrap_or(flag);
+            assert!(
+                err.to_string().contains(name) && err.to_string().contains("kwok provider only"),
+                "{flag}: {err}"
+            );
+            assert!(parse_kwok(&["--cluster-name", "c", flag]).is_ok(), "{flag}");
+        }
+        assert!(
+            parse(&[
+                "--cluster-name",
+                "c",
+                "--cloud-provider",
+                "memory",
+                "--kwok-launch-delay=0"
+            ])
+            .is_ok(),
+            "a zero delay is the default"
+        );
     }
 
     #[test]

@@ -53,6 +53,7 @@ async fn cloud(
             for offering in super::args::kwok_insufficient_capacity(args)? {
                 kwok.insufficient_capacity(offering);
             }
+            kwok.throttle_every(args.kwok_throttle_every);
             // Booting instances register even if an earlier kerf launched them.
             kwok.spawn_boot_loop();
             kwok
