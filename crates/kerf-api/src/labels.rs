@@ -94,6 +94,9 @@ pub const INSTANCE_CPU_MANUFACTURER: &str = "karpenter.k8s.aws/instance-cpu-manu
 pub const INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ: &str =
     "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz";
 pub const INSTANCE_MEMORY: &str = "karpenter.k8s.aws/instance-memory";
+/// Set to the type's max pods by Karpenter v0.31 and dropped in v1 (no code
+/// sets it): not well-known in kerf, so a pod requiring it is refused rather
+/// than planned onto a node that will never carry it.
 pub const INSTANCE_PODS: &str = "karpenter.k8s.aws/instance-pods";
 pub const INSTANCE_HYPERVISOR: &str = "karpenter.k8s.aws/instance-hypervisor";
 pub const INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED: &str =
@@ -155,7 +158,6 @@ pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
     INSTANCE_MEMORY,
     INSTANCE_EBS_BANDWIDTH,
     INSTANCE_NETWORK_BANDWIDTH,
-    INSTANCE_PODS,
     INSTANCE_GPU_NAME,
     INSTANCE_GPU_MANUFACTURER,
     INSTANCE_GPU_COUNT,

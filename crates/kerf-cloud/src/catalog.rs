@@ -34,6 +34,24 @@ pub const BUILTIN_NAME: &str = "builtin:aws-us-east-1.yaml";
 static BUILTIN: LazyLock<Result<Catalog, CatalogError>> =
     LazyLock::new(|| Catalog::parse(BUILTIN_NAME, BUILTIN_YAML));
 
+/// The zone ID (`topology.k8s.aws/zone-id`) the catalogue gives a us-east-1
+/// zone: us-east-1a→use1-az1, b→use1-az2, c→use1-az4, d→use1-az6,
+/// e→use1-az3, f→use1-az5. AWS maps zone names to zone IDs per account, so
+/// these are representative of one account, not every one; the live AWS
+/// provider takes each zone's ID from its subnets instead. Other zones have
+/// none (their offerings leave the label unset).
+pub fn representative_zone_id(zone: &str) -> Option<&'static str> {
+    Some(match zone {
+        "us-east-1a" => "use1-az1",
+        "us-east-1b" => "use1-az2",
+        "us-east-1c" => "use1-az4",
+        "us-east-1d" => "use1-az6",
+        "us-east-1e" => "use1-az3",
+        "us-east-1f" => "use1-az5",
+        _ => return None,
+    })
+}
+
 /// A region's instance types and prices.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +68,14 @@ impl Catalog {
     pub fn builtin() -> Catalog {
         match &*BUILTIN {
             Ok(catalog) => catalog.clone(),
+            Err(e) => panic!("the embedded catalogue is invalid: {e}"),
+        }
+    }
+
+    /// The embedded catalogue without a copy (see [`Catalog::builtin`]).
+    pub fn builtin_ref() -> &'static Catalog {
+        match &*BUILTIN {
+            Ok(catalog) => catalog,
             Err(e) => panic!("the embedded catalogue is invalid: {e}"),
         }
     }

@@ -43,6 +43,7 @@ pub fn fake_instance_type(i: i64) -> InstanceType {
         capacity_type: capacity_type.to_string(),
         price,
         available: true,
+        zone_id: None,
     };
     let offerings = SPOT_ZONES
         .iter()

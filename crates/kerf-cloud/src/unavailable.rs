@@ -60,7 +60,7 @@ impl UnavailableOfferings {
 }
 
 /// The types with every offering `is_unavailable` names marked so (and their
-/// zone and capacity-type requirements narrowed to what is still available);
+/// zone, zone-ID and capacity-type requirements narrowed to what is still available);
 /// types with no such offering are shared, not copied.
 pub fn with_availability(
     types: &[Arc<InstanceType>],
@@ -90,6 +90,13 @@ pub fn with_availability(
             out.requirements.remove(labels::CAPACITY_TYPE);
             out.requirements.add(zones);
             out.requirements.add(capacity_types);
+            if out.requirements.has(labels::ZONE_ID) {
+                out.requirements.remove(labels::ZONE_ID);
+                out.requirements.add(Requirement::in_values(
+                    labels::ZONE_ID,
+                    available.iter().filter_map(|o| o.zone_id.clone()),
+                ));
+            }
             Arc::new(out)
         })
         .collect()

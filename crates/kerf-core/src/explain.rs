@@ -604,6 +604,7 @@ mod tests {
             capacity_type: capacity_type.into(),
             price,
             available: true,
+            zone_id: None,
         };
         let it = InstanceType::new(
             "m.xlarge",

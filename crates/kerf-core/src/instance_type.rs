@@ -18,6 +18,13 @@ pub const CAPACITY_TYPE_RESERVED: &str = "reserved";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Offering {
     pub zone: String,
+    /// The zone's ID (`use1-az1`), the node's `topology.k8s.aws/zone-id`:
+    /// the launch subnet's on AWS. Zone names map to IDs per account, so a
+    /// catalogue's are representative. Absent in old snapshots and custom
+    /// catalogues; an offering without one is not ruled out by a zone-id
+    /// requirement (upstream offerings allow undefined well-known labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
     pub capacity_type: String,
     /// US dollars per hour.
     pub price: f64,
@@ -47,7 +54,8 @@ pub struct InstanceType {
     pub name: String,
     /// Single-valued labels every node of this type carries (arch, os, family, size, ...).
     pub labels: BTreeMap<String, String>,
-    /// Labels plus `zone In [...]` and `capacity-type In [...]` over available offerings.
+    /// Labels plus `zone In [...]`, `capacity-type In [...]` and, when they
+    /// carry IDs, `zone-id In [...]` over available offerings.
     pub requirements: Requirements,
     pub capacity: Resources,
     pub overhead: Overhead,
@@ -62,8 +70,9 @@ pub struct InstanceType {
 /// know; the Windows build of a Linux type). As in Karpenter's AWS provider
 /// (`computeRequirements`), a type without one has it as `DoesNotExist`, so
 /// `In`/`Gt`/`Exists` on the key rule the type out while `NotIn`/`DoesNotExist`
-/// still accept it. The zone ID is not listed: kerf never sets it, and listing
-/// it would rule out every type.
+/// still accept it. The zone ID is not listed: as upstream, a type whose
+/// offerings carry zone IDs has `zone-id In [...]` (see [`InstanceType::new`]),
+/// and one whose offerings carry none leaves the key undefined.
 pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
     kerf_api::labels::INSTANCE_CATEGORY,
     kerf_api::labels::INSTANCE_FAMILY,
@@ -109,6 +118,13 @@ impl InstanceType {
             kerf_api::labels::ZONE,
             available.clone().map(|o| o.zone.clone()),
         ));
+        // Upstream `computeRequirements` (types.go): only when offerings have IDs.
+        if available.clone().any(|o| o.zone_id.is_some()) {
+            requirements.add(Requirement::in_values(
+                kerf_api::labels::ZONE_ID,
+                available.clone().filter_map(|o| o.zone_id.clone()),
+            ));
+        }
         requirements.add(Requirement::in_values(
             kerf_api::labels::CAPACITY_TYPE,
             available.map(|o| o.capacity_type.clone()),
@@ -175,7 +191,7 @@ impl InstanceType {
         &self.allocatable
     }
 
-    /// Available offerings whose zone and capacity type the requirements allow.
+    /// Available offerings whose zone, zone ID and capacity type the requirements allow.
     pub fn offerings_for<'a>(
         &'a self,
         requirements: &'a Requirements,
@@ -191,18 +207,30 @@ impl InstanceType {
     }
 }
 
-/// The zone and capacity-type requirements, looked up once and applied to
-/// many instance types' offerings.
+/// The zone, zone-ID and capacity-type requirements, looked up once and
+/// applied to many instance types' offerings.
 #[derive(Clone, Copy)]
 pub struct OfferingFilter<'r> {
     zone: Option<&'r Requirement>,
+    zone_id: Option<&'r Requirement>,
     capacity_type: Option<&'r Requirement>,
+}
+
+/// Whether a zone-ID requirement allows an offering's zone ID; one without an
+/// ID is allowed (upstream's offerings leave the key undefined then, and
+/// compatibility allows undefined well-known labels).
+pub fn zone_id_allows(r: Option<&Requirement>, zone_id: Option<&str>) -> bool {
+    match (r, zone_id) {
+        (Some(r), Some(id)) => r.has(id),
+        _ => true,
+    }
 }
 
 impl<'r> OfferingFilter<'r> {
     pub fn new(requirements: &'r Requirements) -> Self {
         OfferingFilter {
             zone: requirements.get(kerf_api::labels::ZONE),
+            zone_id: requirements.get(kerf_api::labels::ZONE_ID),
             capacity_type: requirements.get(kerf_api::labels::CAPACITY_TYPE),
         }
     }
@@ -210,6 +238,7 @@ impl<'r> OfferingFilter<'r> {
     pub fn allows(&self, o: &Offering) -> bool {
         o.available
             && self.zone.is_none_or(|r| r.has(&o.zone))
+            && zone_id_allows(self.zone_id, o.zone_id.as_deref())
             && self.capacity_type.is_none_or(|r| r.has(&o.capacity_type))
     }
 

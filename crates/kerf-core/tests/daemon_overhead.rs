@@ -42,6 +42,7 @@ fn sized(name: &str, cpu: i64, gib: i64, price: f64, size: &str) -> Arc<Instance
             capacity_type: "on-demand".into(),
             price,
             available: true,
+            zone_id: None,
         })
         .collect();
     Arc::new(InstanceType::new(

@@ -44,6 +44,7 @@ fn fake(name: &str, cpu: i64, price: f64, labels: &[(&str, &str)]) -> Arc<Instan
             capacity_type: "spot".into(),
             price,
             available: true,
+            zone_id: None,
         }],
     ))
 }

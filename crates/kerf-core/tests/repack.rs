@@ -41,6 +41,7 @@ fn shape(name: &str, vcpu: i64, gib: i64, gpus: i64, price: f64) -> Arc<Instance
             capacity_type: "on-demand".into(),
             price,
             available: true,
+            zone_id: None,
         })
         .collect();
     let overhead = Overhead {

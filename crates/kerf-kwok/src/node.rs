@@ -161,6 +161,8 @@ mod tests {
         let l = node.metadata.labels.as_ref().unwrap();
         assert_eq!(l[labels::INSTANCE_TYPE], "m5.2xlarge");
         assert_eq!(l[labels::ZONE], "us-east-1c");
+        // The catalogue's representative ID of us-east-1c.
+        assert_eq!(l[labels::ZONE_ID], "use1-az4");
         assert_eq!(l["karpenter.sh/provisioner-name"], "default");
         assert_eq!(l[kerf_api::labels::HOSTNAME], "default-abc12");
         assert!(l.contains_key(labels::CAPACITY_TYPE));

@@ -1,7 +1,8 @@
 //! EC2 instance types as kerf catalogue entries: DescribeInstanceTypes gives the
 //! shape (vCPU, memory, architecture, CPU manufacturer and clock, GPUs,
-//! accelerators, Neuron devices, EFA, ENI limits, local NVMe, network and EBS
-//! bandwidth, encryption in transit, hypervisor), DescribeInstanceTypeOfferings the zones each is
+//! accelerators, Neuron devices, EFA, ENI limits, local NVMe, EBS bandwidth,
+//! encryption in transit, hypervisor; network bandwidth is upstream's table's,
+//! see [`network_bandwidth_mbps`]), DescribeInstanceTypeOfferings the zones each is
 //! sold in. The conversion is pure ([`catalog_entry`]) and feeds the same
 //! [`kerf_cloud::catalog::CatalogEntry`] → `InstanceType` path as the built-in
 //! catalogue, so labels and allocatable are computed exactly once, one way.
@@ -30,6 +31,17 @@ pub enum EntryError {
         "instance type {name}: ProcessorInfo.SupportedArchitectures {archs} has neither x86_64 nor arm64"
     )]
     Architecture { name: String, archs: String },
+}
+
+/// `karpenter.k8s.aws/instance-network-bandwidth` for a type: upstream takes it
+/// from its `InstanceTypeBandwidthMegabits` table, not from EC2's network
+/// card baseline, and leaves the label off for types the table lacks. The
+/// built-in catalogue holds the table's values, so a type it knows gets its
+/// value; any other type none.
+pub fn network_bandwidth_mbps(name: &str) -> Option<i64> {
+    kerf_cloud::Catalog::builtin_ref()
+        .get(name)
+        .and_then(|e| e.network_bandwidth_mbps)
 }
 
 /// The shape of one instance type, prices left empty (they come from the price sources).
@@ -84,10 +96,7 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
         (Some(e), Some(i)) if e > 0 && i > 0 => (Some(e), Some(i)),
         _ => (None, None),
     };
-    let bandwidth = default_card
-        .and_then(|c| c.baseline_bandwidth_in_gbps())
-        .filter(|g| g.is_finite() && *g > 0.0)
-        .map(|g| (g * 1000.0).round() as i64);
+    let bandwidth = network_bandwidth_mbps(&name);
     let local_nvme_gib = info
         .instance_storage_info()
         .filter(|s| {
@@ -98,9 +107,15 @@ pub fn catalog_entry(info: &InstanceTypeInfo) -> std::result::Result<CatalogEntr
         })
         .and_then(|s| s.total_size_in_gb())
         .filter(|g| *g > 0);
+    // Upstream `computeRequirements` labels GPUs only for a type with exactly
+    // one GpuInfo.Gpus entry (no type has two today; one that did would get
+    // neither labels nor, here, GPU capacity).
     let gpu = info
         .gpu_info()
-        .and_then(|g| g.gpus().first())
+        .and_then(|g| match g.gpus() {
+            [one] => Some(one),
+            _ => None,
+        })
         .and_then(|d| {
             Some(Gpu {
                 count: i64::from(d.count()?),
@@ -351,7 +366,8 @@ mod tests {
         let e = catalog_entry(&g).unwrap();
         assert_eq!((e.vcpu, e.memory_mib, e.arch), (4, 16384, Arch::Amd64));
         assert_eq!((e.max_enis, e.ipv4_per_eni), (Some(3), Some(10)));
-        assert_eq!(e.network_bandwidth_mbps, Some(750));
+        // Upstream's table (2500), not the card's 0.75 Gbps baseline.
+        assert_eq!(e.network_bandwidth_mbps, Some(2500));
         assert_eq!(e.local_nvme_gib, Some(250));
         assert_eq!(e.hypervisor.as_deref(), Some("nitro"));
         let gpu = e.gpu.unwrap();
@@ -361,6 +377,72 @@ mod tests {
         );
         let arm = catalog_entry(&info("m6g.large", 2, 8192, ArchitectureType::Arm64).build());
         assert_eq!(arm.unwrap().arch, Arch::Arm64);
+    }
+
+    /// Upstream `computeRequirements` (types.go): GPU labels only for a type
+    /// with exactly one GPU entry; aws `pkg/providers/instancetype/
+    /// suite_test.go` "should support individual instance type labels" checks
+    /// them on a one-entry type.
+    #[test]
+    fn gpu_labels_only_for_exactly_one_gpu_entry() {
+        let device = |name: &str| {
+            GpuDeviceInfo::builder()
+                .count(1)
+                .name(name)
+                .manufacturer("NVIDIA")
+                .memory_info(GpuDeviceMemoryInfo::builder().size_in_mib(16384).build())
+                .build()
+        };
+        let one = info("g4dn.xlarge", 4, 16384, ArchitectureType::X8664)
+            .gpu_info(GpuInfo::builder().gpus(device("T4")).build())
+            .build();
+        let e = catalog_entry(&one).unwrap();
+        assert_eq!(e.gpu.map(|g| g.name), Some("T4".to_string()));
+        let two = info("g4dn.xlarge", 4, 16384, ArchitectureType::X8664)
+            .gpu_info(
+                GpuInfo::builder()
+                    .gpus(device("T4"))
+                    .gpus(device("A10G"))
+                    .build(),
+            )
+            .build();
+        let e = catalog_entry(&two).unwrap();
+        assert_eq!(e.gpu, None);
+        let labels = e.labels("us-east-1");
+        assert!(
+            !labels.contains_key(kerf_cloud::labels::INSTANCE_GPU_NAME),
+            "{labels:?}"
+        );
+    }
+
+    /// Upstream takes `instance-network-bandwidth` from its
+    /// `InstanceTypeBandwidthMegabits` table: the built-in catalogue's value
+    /// whatever EC2's card baseline says, and none for a type the table lacks
+    /// (`c4.large`) or an unknown one.
+    #[test]
+    fn network_bandwidth_is_upstream_tables_not_the_card_baseline() {
+        let builtin = |n: &str| {
+            kerf_cloud::Catalog::builtin()
+                .get(n)
+                .and_then(|e| e.network_bandwidth_mbps)
+        };
+        for (name, want) in [
+            ("m5.large", Some(750)),
+            ("g5.xlarge", Some(2500)),
+            ("c4.large", None),
+            ("zz9.large", None),
+        ] {
+            let e = catalog_entry(&info(name, 2, 8192, ArchitectureType::X8664).build()).unwrap();
+            assert_eq!(e.network_bandwidth_mbps, want, "{name}");
+            assert_eq!(e.network_bandwidth_mbps, builtin(name), "{name}");
+            assert_eq!(
+                e.labels("us-east-1")
+                    .get(kerf_cloud::labels::INSTANCE_NETWORK_BANDWIDTH)
+                    .cloned(),
+                want.map(|w| w.to_string()),
+                "{name}"
+            );
+        }
     }
 
     #[test]

@@ -178,6 +178,9 @@ pub async fn claim_of(p: &AwsCloudProvider, i: &InstanceInfo) -> Result<NodeClai
             status.capacity = to_quantities(&it.capacity);
             status.allocatable = to_quantities(it.allocatable());
         }
+        if let Some(id) = super::launch::zone_id(&resolution.subnets, &i.zone) {
+            node_labels.insert(labels::ZONE_ID.to_string(), id.to_string());
+        }
     }
     node_labels.insert(labels::INSTANCE_TYPE.to_string(), i.instance_type.clone());
     node_labels.insert(labels::ZONE.to_string(), i.zone.clone());

@@ -293,6 +293,9 @@ pub async fn create(p: &AwsCloudProvider, claim: &NodeClaim) -> Result<NodeClaim
     let claim_labels = out.metadata.labels.get_or_insert_with(Default::default);
     claim_labels.extend(it.launch_labels(&requirements));
     claim_labels.insert(labels::ZONE.to_string(), zone.clone());
+    if let Some(id) = zone_id(&resolution.subnets, &zone) {
+        claim_labels.insert(labels::ZONE_ID.to_string(), id.to_string());
+    }
     claim_labels.insert(
         labels::CAPACITY_TYPE.to_string(),
         instance.capacity_type.clone(),
@@ -432,4 +435,16 @@ async fn fleet_request(
         return Err(CloudError::InsufficientCapacity { offerings });
     }
     Ok(request)
+}
+
+/// The zone ID of the class's subnets in `zone` (upstream `cloudprovider.go`
+/// `instanceToNodeClaim`: the EC2NodeClass status subnet of the instance's zone).
+pub(crate) fn zone_id<'s>(
+    subnets: &'s [crate::discovery::network::SubnetInfo],
+    zone: &str,
+) -> Option<&'s str> {
+    subnets
+        .iter()
+        .filter(|s| s.zone == zone)
+        .find_map(|s| s.zone_id.as_deref())
 }

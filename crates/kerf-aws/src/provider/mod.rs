@@ -339,7 +339,11 @@ impl AwsCloudProvider {
     ) -> Result<Vec<Arc<InstanceType>>> {
         let data = self.discovery.instance_types().await?;
         let prices = self.discovery.prices().await?;
-        let zones: BTreeSet<String> = resolution.subnets.iter().map(|s| s.zone.clone()).collect();
+        let zones: BTreeMap<String, Option<String>> = resolution
+            .subnets
+            .iter()
+            .map(|s| (s.zone.clone(), s.zone_id.clone()))
+            .collect();
         let archs: BTreeSet<&'static str> =
             resolution.amis.iter().map(|a| a.arch.as_str()).collect();
         let opts = types::eks_options(&self.settings.eks, resolution.family);

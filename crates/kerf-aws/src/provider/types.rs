@@ -3,7 +3,7 @@
 //! offered in that the class has subnets in, then goes through the same
 //! catalogue-entry path as the built-in catalogue (labels, EKS allocatable).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kerf_cloud::eks::{Arch, EksError, EksOptions};
 use kerf_core::instance_type::InstanceType;
@@ -14,7 +14,8 @@ use crate::discovery::images::AmiFamily;
 use crate::nodeclass::NodeStorage;
 use crate::pricing::Prices;
 
-/// Instance types sold in `zones` for architectures in `archs` (`amd64`, `arm64`; all when empty),
+/// Instance types sold in `zones` (each with its subnets' zone ID, which its
+/// offerings carry as upstream's do) for architectures in `archs` (`amd64`, `arm64`; all when empty),
 /// resolved for the kubelet settings, as nodes of the AMI `family` boot them:
 /// a Windows family's types run Windows of its build (amd64 only), the others
 /// Linux. Types without zones or prices are left out.
@@ -23,7 +24,7 @@ pub fn build_instance_types(
     data: &InstanceTypeData,
     prices: &Prices,
     region: &str,
-    zones: &BTreeSet<String>,
+    zones: &BTreeMap<String, Option<String>>,
     archs: &BTreeSet<&'static str>,
     family: AmiFamily,
     storage: &NodeStorage,
@@ -42,7 +43,12 @@ pub fn build_instance_types(
         let type_zones: Vec<String> = data
             .zones
             .get(&entry.name)
-            .map(|z| z.intersection(zones).cloned().collect())
+            .map(|z| {
+                z.iter()
+                    .filter(|z| zones.contains_key(*z))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         if type_zones.is_empty() {
             continue;
@@ -71,7 +77,9 @@ pub fn build_instance_types(
             ephemeral_storage_bytes: storage.ephemeral_bytes(entry.local_nvme_gib),
             ..opts.clone()
         };
-        out.push(entry.instance_type(region, &type_zones, kubelet, &opts)?);
+        let offerings =
+            entry.offerings_with_zone_ids(&type_zones, |z| zones.get(z).cloned().flatten());
+        out.push(entry.instance_type_with_offerings(region, offerings, kubelet, &opts)?);
     }
     Ok(out)
 }
@@ -149,7 +157,7 @@ mod tests {
         ];
         let d = data(&names, &["us-east-1a"]);
         let p = prices(&names.iter().map(|n| (*n, 0.1)).collect::<Vec<_>>());
-        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let zones = BTreeMap::from([("us-east-1a".to_string(), None)]);
         let types = build_instance_types(
             &d,
             &p,
@@ -194,7 +202,7 @@ mod tests {
             &["us-east-1a", "us-east-1b"],
         );
         let p = prices(&[("m5.large", 0.096), ("m6g.large", 0.077)]);
-        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let zones = BTreeMap::from([("us-east-1a".to_string(), None)]);
         let amd = BTreeSet::from(["amd64"]);
         let types = build_instance_types(
             &d,
@@ -227,6 +235,53 @@ mod tests {
         );
     }
 
+    /// Upstream `offering/base_resolver.go` (each offering's zone-id from its
+    /// subnet) and `types.go` (`zone-id In [...]` over the subnets' zones with
+    /// available offerings); aws `pkg/providers/instancetype/suite_test.go`
+    /// "should support individual instance type labels" expects the zone-id.
+    #[test]
+    fn offerings_carry_their_subnets_zone_ids() {
+        let d = data(&["m5.large"], &["us-east-1a", "us-east-1b", "us-east-1c"]);
+        let p = prices(&[("m5.large", 0.096)]);
+        // Another account's mapping than the catalogue's; one subnet without an ID.
+        let zones = BTreeMap::from([
+            ("us-east-1a".to_string(), Some("use1-az6".to_string())),
+            ("us-east-1b".to_string(), Some("use1-az1".to_string())),
+            ("us-east-1c".to_string(), None),
+        ]);
+        let types = build_instance_types(
+            &d,
+            &p,
+            "us-east-1",
+            &zones,
+            &BTreeSet::new(),
+            AmiFamily::Al2023,
+            &storage(AmiFamily::Al2023),
+            &KubeletSettings::default(),
+            &EksOptions::default(),
+        )
+        .unwrap();
+        let ids: Vec<_> = types[0]
+            .offerings
+            .iter()
+            .filter(|o| o.capacity_type == "on-demand")
+            .map(|o| (o.zone.as_str(), o.zone_id.as_deref()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("us-east-1a", Some("use1-az6")),
+                ("us-east-1b", Some("use1-az1")),
+                ("us-east-1c", None)
+            ]
+        );
+        let r = types[0]
+            .requirements
+            .get(kerf_cloud::labels::ZONE_ID)
+            .expect("zone-id requirement");
+        assert!(r.has("use1-az6") && r.has("use1-az1") && !r.has("use1-az4"));
+    }
+
     /// Upstream `amifamily/windows.go` and `instancetype/types.go`: a Windows
     /// class's types are the amd64 ones, run Windows of the release's build,
     /// admit 110 pods (no ENI limit) with kube-reserved sized for them, and
@@ -235,7 +290,7 @@ mod tests {
     fn a_windows_family_offers_amd64_types_running_its_windows_build() {
         let d = data(&["m5.large", "m6g.large"], &["us-east-1a"]);
         let p = prices(&[("m5.large", 0.096), ("m6g.large", 0.077)]);
-        let zones = BTreeSet::from(["us-east-1a".to_string()]);
+        let zones = BTreeMap::from([("us-east-1a".to_string(), None)]);
         let family = AmiFamily::Windows2022;
         let types = build_instance_types(
             &d,

@@ -103,6 +103,17 @@ async fn launch_returns_the_cheapest_compatible_type_with_tags_and_template() {
             "the zone's subnet with most free IPs"
         );
     }
+    // Upstream `pkg/cloudprovider/suite_test.go` "should return availability
+    // zone ID as a label on the nodeClaim": the launch subnet's zone ID.
+    let subnets = c
+        .ec2
+        .describe_subnets()
+        .subnet_ids(inst.subnet_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let zone_id = subnets.subnets()[0].availability_zone_id().unwrap();
+    assert_eq!(labels["topology.k8s.aws/zone-id"], zone_id);
     let tags: BTreeMap<&str, &str> = inst
         .tags()
         .iter()

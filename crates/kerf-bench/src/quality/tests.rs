@@ -23,6 +23,7 @@ fn box_type(name: &str, cores: i64, gib: i64, price: f64) -> Arc<InstanceType> {
             capacity_type: "on-demand".into(),
             price,
             available: true,
+            zone_id: None,
         })
         .collect();
     Arc::new(InstanceType::new(

@@ -231,13 +231,28 @@ impl CatalogEntry {
     }
 
     /// A spot offering per zone with a spot price and an on-demand one per zone
-    /// when there is an on-demand price, zone by zone in `zones` order.
+    /// when there is an on-demand price, zone by zone in `zones` order, with
+    /// the catalogue's representative zone IDs ([`super::representative_zone_id`]).
     pub fn offerings(&self, zones: &[String]) -> Vec<Offering> {
+        self.offerings_with_zone_ids(zones, |z| {
+            super::representative_zone_id(z).map(str::to_string)
+        })
+    }
+
+    /// [`Self::offerings`] with each zone's ID from `zone_id` (the live AWS
+    /// provider's come from its subnets).
+    pub fn offerings_with_zone_ids(
+        &self,
+        zones: &[String],
+        zone_id: impl Fn(&str) -> Option<String>,
+    ) -> Vec<Offering> {
         let mut out = Vec::with_capacity(zones.len() * 2);
         for zone in zones {
+            let id = zone_id(zone);
             let mut offer = |capacity_type: &str, price: f64| {
                 out.push(Offering {
                     zone: zone.clone(),
+                    zone_id: id.clone(),
                     capacity_type: capacity_type.to_string(),
                     price,
                     available: true,
@@ -261,13 +276,25 @@ impl CatalogEntry {
         kubelet: &KubeletSettings,
         opts: &EksOptions,
     ) -> Result<InstanceType, EksError> {
+        self.instance_type_with_offerings(region, self.offerings(zones), kubelet, opts)
+    }
+
+    /// [`Self::instance_type`] with offerings built by the caller (see
+    /// [`Self::offerings_with_zone_ids`]).
+    pub fn instance_type_with_offerings(
+        &self,
+        region: &str,
+        offerings: Vec<Offering>,
+        kubelet: &KubeletSettings,
+        opts: &EksOptions,
+    ) -> Result<InstanceType, EksError> {
         let alloc = eks::allocation(&self.shape(), kubelet, opts)?;
         let mut it = InstanceType::new(
             self.name.clone(),
             self.labels(region),
             alloc.capacity,
             alloc.overhead,
-            self.offerings(zones),
+            offerings,
         );
         if self.os.len() > 1 {
             it.requirements

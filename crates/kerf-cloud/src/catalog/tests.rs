@@ -48,6 +48,50 @@ fn builtin_loads() {
     }
 }
 
+/// Zone IDs are per account; the catalogue's are one representative
+/// mapping, on every offering and as `zone-id In [...]` on every type (aws
+/// `pkg/providers/instancetype/suite_test.go` "should support individual
+/// instance type labels" expects a zone-id).
+#[test]
+fn zones_have_representative_zone_ids() {
+    let want = [
+        ("us-east-1a", "use1-az1"),
+        ("us-east-1b", "use1-az2"),
+        ("us-east-1c", "use1-az4"),
+        ("us-east-1d", "use1-az6"),
+        ("us-east-1e", "use1-az3"),
+        ("us-east-1f", "use1-az5"),
+    ];
+    for (zone, id) in want {
+        assert_eq!(representative_zone_id(zone), Some(id), "{zone}");
+    }
+    assert_eq!(representative_zone_id("us-west-2a"), None);
+    for t in resolved() {
+        for o in &t.offerings {
+            assert_eq!(
+                o.zone_id.as_deref(),
+                representative_zone_id(&o.zone),
+                "{} {}",
+                t.name,
+                o.zone
+            );
+        }
+        let r = t.requirements.get(labels::ZONE_ID).expect("zone-id");
+        assert_eq!(
+            r.values.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["use1-az1", "use1-az2", "use1-az4"],
+            "{}",
+            t.name
+        );
+    }
+    // A catalogue of other zones has no IDs and no zone-id requirement.
+    let other = Catalog::parse("other.yaml", SMALL).unwrap();
+    for t in other.instance_types(&KubeletSettings::default()).unwrap() {
+        assert!(t.offerings.iter().all(|o| o.zone_id.is_none()));
+        assert!(t.requirements.get(labels::ZONE_ID).is_none(), "{}", t.name);
+    }
+}
+
 #[test]
 fn every_entry_has_three_zones_with_both_capacity_types() {
     for t in resolved() {

@@ -25,7 +25,8 @@ pub struct LaunchChoice<'a> {
 
 impl LaunchChoice<'_> {
     /// The labels a node launched for `claim` with this choice carries: the
-    /// claim's, the instance type's, the zone and the capacity type. Where the
+    /// claim's, the instance type's, the zone (and its ID, when the offering
+    /// has one) and the capacity type. Where the
     /// type offers a choice (OS, tenancy) a value the claim's labels already
     /// name (the plan's) stands; otherwise the type's launch default.
     pub fn node_labels(&self, claim: &NodeClaim) -> BTreeMap<String, String> {
@@ -41,6 +42,9 @@ impl LaunchChoice<'_> {
             kerf_api::labels::ZONE.to_string(),
             self.offering.zone.clone(),
         );
+        if let Some(id) = &self.offering.zone_id {
+            out.insert(kerf_api::labels::ZONE_ID.to_string(), id.clone());
+        }
         out.insert(
             kerf_api::labels::CAPACITY_TYPE.to_string(),
             self.offering.capacity_type.clone(),

@@ -38,6 +38,7 @@ fn instance_type(name: &str, cpu: i64, od: f64, spot: f64) -> Arc<InstanceType> 
         capacity_type: capacity_type.into(),
         price,
         available: true,
+        zone_id: None,
     };
     Arc::new(InstanceType::new(
         name,

@@ -138,7 +138,7 @@ impl<'a> Solver<'a> {
         let pins_only = reqs.is_empty()
             && pins
                 .iter()
-                .all(|(k, _)| k == kerf_api::labels::ZONE || k == kerf_api::labels::CAPACITY_TYPE);
+                .all(|(k, _)| OFFERING_KEYS.contains(&k.as_str()));
         let headroom = tmpl.remaining.as_ref().map(|r| r.plus(&claim.committed));
         // Options are in price order under the node's requirements and, unless
         // this pod narrows them, already known to be compatible: the first that
@@ -148,7 +148,7 @@ impl<'a> Solver<'a> {
         // as minValues does (it counts every option left).
         let mask = narrowed.then(|| tmpl.offers.mask(effective));
         let reordered = narrowed
-            && [kerf_api::labels::ZONE, kerf_api::labels::CAPACITY_TYPE]
+            && OFFERING_KEYS
                 .iter()
                 .any(|k| effective.get(k) != claim.requirements.get(k));
         let under_min_values = min_values::any(effective);
@@ -292,8 +292,7 @@ impl<'a> Solver<'a> {
         key: &str,
         value: &str,
     ) -> f64 {
-        let zone_key = key == kerf_api::labels::ZONE;
-        if !zone_key && key != kerf_api::labels::CAPACITY_TYPE {
+        if !OFFERING_KEYS.contains(&key) {
             return 0.0;
         }
         let tmpl = &self.templates[claim.template];
@@ -303,12 +302,10 @@ impl<'a> Solver<'a> {
             .find_map(|o| {
                 tmpl.types[*o as usize]
                     .offerings_for(requirements)
-                    .filter(|of| {
-                        if zone_key {
-                            of.zone == value
-                        } else {
-                            of.capacity_type == value
-                        }
+                    .filter(|of| match key {
+                        kerf_api::labels::ZONE => of.zone == value,
+                        kerf_api::labels::ZONE_ID => of.zone_id.as_deref() == Some(value),
+                        _ => of.capacity_type == value,
                     })
                     .map(|of| of.price)
                     .min_by(f64::total_cmp)
@@ -456,3 +453,11 @@ pub(crate) fn labelled_on_launch(merged: &Requirements, r: &Requirement) -> bool
         .get(&r.key)
         .is_some_and(|m| !m.complement && !m.values.is_empty())
 }
+
+/// The labels a node gets from the offering launched rather than its type:
+/// the offer mask decides them.
+const OFFERING_KEYS: [&str; 3] = [
+    kerf_api::labels::ZONE,
+    kerf_api::labels::ZONE_ID,
+    kerf_api::labels::CAPACITY_TYPE,
+];

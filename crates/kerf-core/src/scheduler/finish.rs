@@ -74,7 +74,7 @@ impl<'a> Solver<'a> {
                     continue;
                 }
             }
-            let Some(&(_, _, chosen_index)) = priced.first() else {
+            let Some(&(chosen_offering, _, chosen_index)) = priced.first() else {
                 // Every commit keeps at least one option; report rather than drop pods if that ever breaks.
                 for i in &claim.pods {
                     self.plan.unschedulable.push(Unschedulable {
@@ -117,6 +117,9 @@ impl<'a> Solver<'a> {
             }
             labels.extend(chosen_type.launch_labels(&claim.requirements));
             labels.insert(kerf_api::labels::ZONE.to_string(), chosen.zone.clone());
+            if let Some(id) = &chosen_offering.zone_id {
+                labels.insert(kerf_api::labels::ZONE_ID.to_string(), id.clone());
+            }
             labels.insert(
                 kerf_api::labels::CAPACITY_TYPE.to_string(),
                 chosen.capacity_type.clone(),

@@ -1,17 +1,18 @@
-//! A template's offerings with zones and capacity types interned, so that
-//! filtering them by a planned node's requirements is two table lookups per
-//! offering instead of two string-set lookups. Each type's available offerings
+//! A template's offerings with zones (with their zone IDs) and capacity types
+//! interned, so that filtering them by a planned node's requirements is two
+//! table lookups per offering instead of three string-set lookups. Each type's available offerings
 //! are kept cheapest first (ties by zone, then capacity type, as
 //! [`crate::instance_type::OfferingFilter::cheapest`]), so the first allowed
 //! one is the cheapest.
 
 use std::sync::Arc;
 
-use crate::instance_type::{InstanceType, Offering};
+use crate::instance_type::{InstanceType, Offering, zone_id_allows};
 use crate::requirements::Requirements;
 
 #[derive(Clone, Copy)]
 struct Offer {
+    /// Zone and zone ID together.
     zone: u16,
     capacity_type: u16,
     /// Index into the instance type's `offerings`.
@@ -19,12 +20,13 @@ struct Offer {
 }
 
 pub(super) struct OfferIndex {
-    zones: Vec<String>,
+    zones: Vec<(String, Option<String>)>,
     capacity_types: Vec<String>,
     per_type: Vec<Vec<Offer>>,
 }
 
-/// Which interned zones and capacity types a set of requirements allows.
+/// Which interned zones (by name and ID) and capacity types a set of
+/// requirements allows.
 pub(super) struct OfferMask {
     zones: Vec<bool>,
     capacity_types: Vec<bool>,
@@ -36,6 +38,19 @@ fn intern(names: &mut Vec<String>, name: &str) -> u16 {
         None => {
             names.push(name.to_string());
             (names.len() - 1) as u16
+        }
+    }
+}
+
+fn intern_zone(zones: &mut Vec<(String, Option<String>)>, o: &Offering) -> u16 {
+    match zones
+        .iter()
+        .position(|(z, id)| *z == o.zone && *id == o.zone_id)
+    {
+        Some(i) => i as u16,
+        None => {
+            zones.push((o.zone.clone(), o.zone_id.clone()));
+            (zones.len() - 1) as u16
         }
     }
 }
@@ -53,7 +68,7 @@ impl OfferIndex {
                     .filter(|(_, o)| o.available)
                     .map(|(i, o)| {
                         let offer = Offer {
-                            zone: intern(&mut zones, &o.zone),
+                            zone: intern_zone(&mut zones, o),
                             capacity_type: intern(&mut capacity_types, &o.capacity_type),
                             index: i as u32,
                         };
@@ -81,8 +96,18 @@ impl OfferIndex {
             let r = requirements.get(key);
             names.iter().map(|n| r.is_none_or(|r| r.has(n))).collect()
         };
+        let (zone, zone_id) = (
+            requirements.get(kerf_api::labels::ZONE),
+            requirements.get(kerf_api::labels::ZONE_ID),
+        );
         OfferMask {
-            zones: allowed(&self.zones, kerf_api::labels::ZONE),
+            zones: self
+                .zones
+                .iter()
+                .map(|(name, id)| {
+                    zone.is_none_or(|r| r.has(name)) && zone_id_allows(zone_id, id.as_deref())
+                })
+                .collect(),
             capacity_types: allowed(&self.capacity_types, kerf_api::labels::CAPACITY_TYPE),
         }
     }

@@ -14,7 +14,7 @@
 //! until it relaxes them). A node without one of the keys is left out of
 //! every domain, pods and all.
 
-use kerf_api::labels::{CAPACITY_TYPE, HOSTNAME, ZONE, is_well_known_label};
+use kerf_api::labels::{CAPACITY_TYPE, HOSTNAME, ZONE, ZONE_ID, is_well_known_label};
 
 use super::Solver;
 use crate::pod::{PodInfo, SpreadConstraint};
@@ -68,10 +68,11 @@ impl PodScope<'_, '_> {
                     .is_some_and(|r| !r.complement && !r.values.is_empty())
             };
             let by_type = || {
-                claim
-                    .options
-                    .iter()
-                    .all(|o| tmpl.types[*o as usize].labels.contains_key(key))
+                claim.options.iter().all(|o| {
+                    let it = &tmpl.types[*o as usize];
+                    // Offerings with zone IDs put them on the type's requirements.
+                    it.labels.contains_key(key) || (key == ZONE_ID && it.requirements.has(key))
+                })
             };
             if !(always || named() || by_type()) {
                 // Not final: a later pod or a topology pin may still name a value.

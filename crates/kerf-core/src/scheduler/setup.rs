@@ -322,6 +322,10 @@ pub(super) fn template_domains(t: &Tmpl, key: &str) -> BTreeSet<String> {
             it.offerings_for(&t.t.requirements)
                 .map(|o| o.capacity_type.clone())
                 .collect()
+        } else if key == kerf_api::labels::ZONE_ID {
+            it.offerings_for(&t.t.requirements)
+                .filter_map(|o| o.zone_id.clone())
+                .collect()
         } else if let Some(v) = it.labels.get(key) {
             vec![v.clone()]
         } else if let Some(r) = req.filter(|r| !r.complement) {

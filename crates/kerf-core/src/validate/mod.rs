@@ -60,6 +60,7 @@ use selectors::*;
 
 const HOSTNAME: &str = "kubernetes.io/hostname";
 const ZONE: &str = "topology.kubernetes.io/zone";
+const ZONE_ID: &str = "topology.k8s.aws/zone-id";
 const REGION: &str = "topology.kubernetes.io/region";
 const CAPACITY_TYPE: &str = "karpenter.sh/capacity-type";
 const INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";

@@ -158,11 +158,12 @@ impl<'a> Validator<'a> {
                 );
                 continue;
             };
-            match it
+            let offering = it
                 .offerings
                 .iter()
-                .find(|o| o.zone == chosen.zone && o.capacity_type == chosen.capacity_type)
-            {
+                .find(|o| o.zone == chosen.zone && o.capacity_type == chosen.capacity_type);
+            let zone_id = offering.and_then(|o| o.zone_id.clone());
+            match offering {
                 None => bad(
                     Rule::Offering,
                     format!(
@@ -193,10 +194,12 @@ impl<'a> Validator<'a> {
                 ("node", &node.requirements),
             ] {
                 for (key, value) in [
-                    (ZONE, &chosen.zone),
-                    (CAPACITY_TYPE, &chosen.capacity_type),
-                    (INSTANCE_TYPE, &chosen.instance_type),
+                    (ZONE, Some(&chosen.zone)),
+                    (ZONE_ID, zone_id.as_ref()),
+                    (CAPACITY_TYPE, Some(&chosen.capacity_type)),
+                    (INSTANCE_TYPE, Some(&chosen.instance_type)),
                 ] {
+                    let Some(value) = value else { continue };
                     if let Some(r) = reqs.get(key)
                         && !r.has(value)
                     {
@@ -213,6 +216,7 @@ impl<'a> Validator<'a> {
                 (CAPACITY_TYPE.into(), chosen.capacity_type.clone()),
                 (HOSTNAME.into(), node.name.clone()),
             ];
+            expect.extend(zone_id.map(|id| (ZONE_ID.into(), id)));
             expect.extend(it.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
             expect.extend(tmpl.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
             for (k, v) in expect {

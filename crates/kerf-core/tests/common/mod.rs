@@ -29,12 +29,14 @@ pub fn instance(name: &str, vcpu: i64, gib: i64, price: f64, arch: &str) -> Arc<
             capacity_type: "on-demand".into(),
             price,
             available: true,
+            zone_id: None,
         });
         offerings.push(Offering {
             zone: z.to_string(),
             capacity_type: "spot".into(),
             price: price * (0.4 + 0.01 * i as f64),
             available: true,
+            zone_id: None,
         });
     }
     let overhead = Overhead {

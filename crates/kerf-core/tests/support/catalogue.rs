@@ -55,6 +55,7 @@ pub fn catalogue() -> Vec<Arc<InstanceType>> {
                         capacity_type: "on-demand".into(),
                         price,
                         available: true,
+                        zone_id: None,
                     });
                     if spot {
                         let factor = 0.30 + 0.04 * z as f64 + 0.01 * (i % 3) as f64;
@@ -66,6 +67,7 @@ pub fn catalogue() -> Vec<Arc<InstanceType>> {
                             capacity_type: "spot".into(),
                             price: (price * factor * 10_000.0).round() / 10_000.0,
                             available,
+                            zone_id: None,
                         });
                     }
                 }

@@ -69,24 +69,28 @@ fn small_type() -> Arc<InstanceType> {
             capacity_type: "on-demand".into(),
             price: 0.1,
             available: true,
+            zone_id: None,
         },
         Offering {
             zone: "zone-a".into(),
             capacity_type: "spot".into(),
             price: 0.04,
             available: true,
+            zone_id: None,
         },
         Offering {
             zone: "zone-b".into(),
             capacity_type: "on-demand".into(),
             price: 0.1,
             available: true,
+            zone_id: None,
         },
         Offering {
             zone: "zone-b".into(),
             capacity_type: "spot".into(),
             price: 0.05,
             available: false,
+            zone_id: None,
         },
     ];
     let overhead = Overhead {
