@@ -107,7 +107,7 @@ pub fn limits_leave_too_little(
     };
     let smallest = smallest
         .map(|(name, capacity)| {
-            format!("; the smallest type that fits the pod, {name}, has {capacity}")
+            format!(" (the smallest type that fits the pod, {name}, has {capacity})")
         })
         .unwrap_or_default();
     format!(
@@ -134,4 +134,37 @@ pub fn node_limit(path: &str, limit: &str, in_use: i64, planned: usize) -> Strin
 pub fn is_limit_reached(reason: &str) -> bool {
     (reason.starts_with("limits ") && reason.contains(" leave too little"))
         || reason.starts_with("node limit reached")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scheduler joins pools' reasons with "; " and the LimitReached
+    /// Event splits them on it: a sentence holding it would be cut short.
+    #[test]
+    fn the_limit_sentences_hold_no_separator() {
+        let used = Resources::new(2000, 8 << 30, 3);
+        let capacity = Resources::new(2000, 8 << 30, 29);
+        for sentence in [
+            limits_leave_too_little("{cpu=4}", &used, &used, Some(("m5.large", &capacity))),
+            limits_leave_too_little(
+                "{cpu=4}",
+                &Resources::default(),
+                &Resources::default(),
+                None,
+            ),
+            node_limit("spec.limits.nodes", "3", 3, 1),
+        ] {
+            assert!(!sentence.contains("; "), "{sentence}");
+            assert!(is_limit_reached(&sentence), "{sentence}");
+        }
+        let with_smallest =
+            limits_leave_too_little("{cpu=4}", &used, &used, Some(("m5.large", &capacity)));
+        assert!(
+            with_smallest.contains("(the smallest type that fits the pod, m5.large, has {cpu=2")
+                && with_smallest.ends_with(": raise the limits or remove nodes"),
+            "{with_smallest}"
+        );
+    }
 }

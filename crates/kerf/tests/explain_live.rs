@@ -350,8 +350,8 @@ const CASES: &[Case] = &[
         pod: "limity",
         says: &[(
             "nodepool limited",
-            "limits {cpu=1} leave too little, with nothing in use by the pool's nodes; \
-             the smallest type that fits the pod, m5.large, has {cpu=2",
+            "limits {cpu=1} leave too little, with nothing in use by the pool's nodes \
+             (the smallest type that fits the pod, m5.large, has {cpu=2",
         )],
         funnel_passes: false,
     },
@@ -425,8 +425,7 @@ const CASES: &[Case] = &[
 ];
 
 /// The part of a pod's reason for `pool`: the scheduler joins the pools'
-/// reasons with "; ", which a limit's reason holds too, so a part ends where
-/// the next pool's name starts.
+/// reasons with "; ", so a part ends where the next pool's name starts.
 fn part<'a>(reason: &'a str, pool: &str) -> Option<&'a str> {
     let start = format!("{pool}: ");
     let rest = if reason.starts_with(&start) {
