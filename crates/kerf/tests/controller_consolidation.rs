@@ -133,13 +133,7 @@ async fn a_pdb_a_zero_budget_and_a_scheduled_window_block_until_lifted() {
     let _controller = start_controller(&plane, false, &[]);
     apply(&plane, "nodepool.yaml", &node_pool("", "0"));
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "6"],
-    );
-    wait(&plane, "6 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 6).then_some(())
-    });
+    scale_inflate_until_running(&plane, 6, Duration::from_secs(120));
     apply(
         &plane,
         "pdb.yaml",
@@ -221,13 +215,7 @@ async fn a_changed_node_pool_replaces_its_nodes() {
     let _controller = start_controller(&plane, false, &[]);
     apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "3"],
-    );
-    wait(&plane, "3 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 3).then_some(())
-    });
+    scale_inflate_until_running(&plane, 3, Duration::from_secs(120));
     let old = pool_nodes(&plane);
     apply(
         &plane,
@@ -282,13 +270,7 @@ async fn a_restart_in_the_middle_of_a_command_finishes_it_once() {
     let first = start_controller(&plane, false, &flags);
     apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "30"],
-    );
-    wait(&plane, "30 pods Running", Duration::from_secs(180), || {
-        (running_inflate_pods(&plane).len() == 30).then_some(())
-    });
+    scale_inflate_until_running(&plane, 30, Duration::from_secs(180));
     kubectl(
         &plane,
         &["scale", "deployment", "inflate", "--replicas", "3"],
@@ -349,13 +331,7 @@ async fn a_deployment_scaled_from_100_to_10_settles_on_a_cheaper_fleet() {
     let controller = start_controller(&plane, false, &[]);
     apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "100"],
-    );
-    wait(&plane, "100 pods Running", Duration::from_secs(180), || {
-        (running_inflate_pods(&plane).len() == 100).then_some(())
-    });
+    scale_inflate_until_running(&plane, 100, Duration::from_secs(180));
     // Each claim records its node's last pod event, as Karpenter's do, so
     // consolidateAfter counts from it across a restart.
     wait(

@@ -182,6 +182,24 @@ pub fn lines(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
+/// Scales the seed's `inflate` Deployment to `replicas` and waits, up to
+/// `timeout`, until that many of its pods are Running.
+pub fn scale_inflate_until_running(plane: &ControlPlane, replicas: usize, timeout: Duration) {
+    kubectl(
+        plane,
+        &[
+            "scale",
+            "deployment",
+            "inflate",
+            "--replicas",
+            &replicas.to_string(),
+        ],
+    );
+    wait(plane, &format!("{replicas} pods Running"), timeout, || {
+        (running_inflate_pods(plane).len() == replicas).then_some(())
+    });
+}
+
 /// Polls every 200 ms until `check` returns `Some`, or panics after `timeout`
 /// with the cluster's state.
 pub fn wait<T>(

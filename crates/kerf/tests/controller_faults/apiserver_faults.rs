@@ -7,13 +7,11 @@
 //! keep re-establishing its watches, retry what failed, and provision every
 //! pod asked for, with one NodeClaim per Node and nothing launched twice.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_rides_out_429s_5xx_and_cut_watches() {
@@ -37,13 +35,7 @@ async fn the_controller_rides_out_429s_5xx_and_cut_watches() {
     let mut controller = spawn_controller(&plane, cmd, metrics_port, health_port);
 
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "15"],
-    );
-    wait(&plane, "15 pods Running", Duration::from_secs(180), || {
-        (running_inflate_pods(&plane).len() == 15).then_some(())
-    });
+    scale_inflate_until_running(&plane, 15, Duration::from_secs(180));
     // Long enough for the watches opened at start-up to have been cut.
     wait(
         &plane,
@@ -52,13 +44,7 @@ async fn the_controller_rides_out_429s_5xx_and_cut_watches() {
         || (proxy.counts().snapshot().3 > 0).then_some(()),
     );
     // More work after the cuts needs the watches back.
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "25"],
-    );
-    wait(&plane, "25 pods Running", Duration::from_secs(180), || {
-        (running_inflate_pods(&plane).len() == 25).then_some(())
-    });
+    scale_inflate_until_running(&plane, 25, Duration::from_secs(180));
 
     assert!(
         controller

@@ -6,12 +6,10 @@
 //! still run, on on-demand nodes, with one NodeClaim per Node: nothing
 //! launched twice, nothing left over.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_land_on_the_offering_that_has_capacity() {
@@ -22,13 +20,7 @@ async fn pods_land_on_the_offering_that_has_capacity() {
         &["--kwok-insufficient-capacity", "m5.2xlarge:us-east-1c:spot"],
     );
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
-    wait(&plane, "10 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 10).then_some(())
-    });
+    scale_inflate_until_running(&plane, 10, Duration::from_secs(120));
     let on_demand: BTreeSet<String> = nodes_labelled(
         &plane,
         &format!("{POOL_SELECTOR},karpenter.sh/capacity-type=on-demand"),

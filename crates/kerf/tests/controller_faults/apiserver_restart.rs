@@ -8,25 +8,17 @@
 //! re-establish its watches, and provision what was asked after the outage,
 //! with one NodeClaim per Node and none left over.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_rides_out_an_api_server_restart() {
     let mut plane = cluster(true).await;
     let mut controller = start_controller(&plane, false, &[]);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "5"],
-    );
-    wait(&plane, "5 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 5).then_some(())
-    });
+    scale_inflate_until_running(&plane, 5, Duration::from_secs(120));
     let before = claim_names(&plane);
 
     // Changes after the controller's last list, then history compacted away.

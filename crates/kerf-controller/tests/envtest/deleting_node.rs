@@ -19,9 +19,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-mod common;
-
-use common::plane_with_crds;
+use crate::common::plane_with_crds;
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -6,8 +6,6 @@
 //! reconcile, with the cloud working again, launches the claim and resets the
 //! back-off.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +32,7 @@ fn refused() -> CloudError {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_launch_backs_off_per_claim_and_is_counted() {
-    let plane = common::plane_with_crds().await;
+    let plane = crate::common::plane_with_crds().await;
     let cloud = Arc::new(InMemoryCloud::builtin());
     let options = ControllerOptions {
         cluster_name: "test".into(),

@@ -6,25 +6,17 @@
 //! Node (nothing launched twice), and deleting the NodeClaims afterwards
 //! removes every Node and claim (nothing left behind).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_launches_and_terminations_are_retried_until_done() {
     let plane = cluster(true).await;
     let mut controller = start_controller(&plane, false, &["--kwok-throttle-every", "3"]);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "20"],
-    );
-    wait(&plane, "20 pods Running", Duration::from_secs(120), || {
-        (running_inflate_pods(&plane).len() == 20).then_some(())
-    });
+    scale_inflate_until_running(&plane, 20, Duration::from_secs(120));
     let claims: BTreeSet<String> = claim_names(&plane).into_iter().collect();
     let nodes: BTreeSet<String> = kerf_nodes(&plane).into_iter().collect();
     assert_eq!(claims, nodes, "one NodeClaim per Node");
