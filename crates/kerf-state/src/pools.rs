@@ -102,10 +102,20 @@ impl Pool {
         self.node_pool.spec.weight.unwrap_or(0)
     }
 
-    /// Template labels plus the pool label.
+    /// Template labels plus the pool label and, for a NodePool, the node
+    /// class label Karpenter v1 stamps on its claims and nodes
+    /// (`karpenter.k8s.aws/ec2nodeclass: <name>`, `NodeClassLabelKey`), by
+    /// which Karpenter tells the nodes it manages.
     pub fn labels(&self) -> BTreeMap<String, String> {
         let mut out = self.node_pool.spec.template.metadata.labels.clone();
         out.insert(self.label_key().to_string(), self.pool.name.clone());
+        if self.pool.kind == PoolKind::NodePool {
+            let class = &self.node_pool.spec.template.spec.node_class_ref;
+            out.insert(
+                format!("{}/{}", class.group, class.kind.to_lowercase()),
+                class.name.clone(),
+            );
+        }
         out
     }
 

@@ -262,6 +262,8 @@ spec:
     let np_claim = &by_pool(PoolKind::NodePool).claim;
     let labels = np_claim.metadata.labels.as_ref().unwrap();
     assert_eq!(labels["karpenter.sh/nodepool"], "general");
+    // Karpenter v1's NodeClassLabelKey, by which it tells the nodes it manages.
+    assert_eq!(labels["karpenter.k8s.aws/ec2nodeclass"], "general");
     assert!(!labels.contains_key("karpenter.sh/provisioner-name"));
     let owner = &np_claim.metadata.owner_references.as_ref().unwrap()[0];
     assert_eq!(
@@ -335,6 +337,7 @@ spec:
     let labels = prov_claim.metadata.labels.as_ref().unwrap();
     assert_eq!(labels["karpenter.sh/provisioner-name"], "default");
     assert!(!labels.contains_key("karpenter.sh/nodepool"));
+    assert!(!labels.contains_key("karpenter.k8s.aws/ec2nodeclass"), "v1alpha5 had none");
     assert!(prov_claim.metadata.owner_references.is_none());
     assert_eq!(
         req(prov_claim, "node.kubernetes.io/instance-type"),
