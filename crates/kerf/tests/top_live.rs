@@ -269,19 +269,6 @@ fn printed_in_flight(text: &str) -> (usize, usize) {
     (count("pending pods: "), count("in-flight NodeClaims: "))
 }
 
-fn scale(plane: &ControlPlane, replicas: usize) {
-    kubectl(
-        plane,
-        &[
-            "scale",
-            "deployment",
-            "inflate",
-            "--replicas",
-            &replicas.to_string(),
-        ],
-    );
-}
-
 fn wait_running(plane: &ControlPlane, replicas: usize) {
     wait(
         plane,
@@ -292,7 +279,7 @@ fn wait_running(plane: &ControlPlane, replicas: usize) {
 }
 
 fn scale_and_wait(plane: &ControlPlane, replicas: usize) {
-    scale(plane, replicas);
+    scale_inflate(plane, replicas);
     wait_running(plane, replicas);
 }
 
@@ -423,7 +410,7 @@ async fn top_shows_the_live_fleet_and_its_cost() {
     // when kubectl gives the same figures before and after it, no claim is
     // catching up with a Ready Node, and there are pods pending and claims
     // in flight.
-    scale(&plane, 16);
+    scale_inflate(&plane, 16);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut reads = Vec::new();
     loop {

@@ -53,6 +53,14 @@ pub struct Controller {
     pub health_port: u16,
 }
 
+impl Controller {
+    /// Panics with `why` if the controller process has exited.
+    pub fn assert_running(&mut self, why: &str) {
+        let status = self.child.try_wait().expect("controller status");
+        assert!(status.is_none(), "{why}: {status:?}");
+    }
+}
+
 impl Drop for Controller {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -182,9 +190,8 @@ pub fn lines(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
-/// Scales the seed's `inflate` Deployment to `replicas` and waits, up to
-/// `timeout`, until that many of its pods are Running.
-pub fn scale_inflate_until_running(plane: &ControlPlane, replicas: usize, timeout: Duration) {
+/// Scales the seed's `inflate` Deployment to `replicas`.
+pub fn scale_inflate(plane: &ControlPlane, replicas: usize) {
     kubectl(
         plane,
         &[
@@ -195,6 +202,12 @@ pub fn scale_inflate_until_running(plane: &ControlPlane, replicas: usize, timeou
             &replicas.to_string(),
         ],
     );
+}
+
+/// [`scale_inflate`], then waits, up to `timeout`, until that many of its
+/// pods are Running.
+pub fn scale_inflate_until_running(plane: &ControlPlane, replicas: usize, timeout: Duration) {
+    scale_inflate(plane, replicas);
     wait(plane, &format!("{replicas} pods Running"), timeout, || {
         (running_inflate_pods(plane).len() == replicas).then_some(())
     });

@@ -46,14 +46,7 @@ async fn the_controller_rides_out_429s_5xx_and_cut_watches() {
     // More work after the cuts needs the watches back.
     scale_inflate_until_running(&plane, 25, Duration::from_secs(180));
 
-    assert!(
-        controller
-            .child
-            .try_wait()
-            .expect("controller status")
-            .is_none(),
-        "the controller exited under injected faults"
-    );
+    controller.assert_running("the controller exited under injected faults");
     let (forwarded, too_many, server_errors, cut) = proxy.counts().snapshot();
     eprintln!(
         "fault proxy: {forwarded} forwarded, {too_many} 429s, {server_errors} 5xx, {cut} watches cut"

@@ -29,14 +29,7 @@ async fn the_controller_rides_out_an_api_server_restart() {
         .restart_apiserver(Duration::from_secs(15))
         .await
         .expect("restart kube-apiserver");
-    assert!(
-        controller
-            .child
-            .try_wait()
-            .expect("controller status")
-            .is_none(),
-        "the controller exited while the API server was down"
-    );
+    controller.assert_running("the controller exited while the API server was down");
     // Work that arrives after the outage needs the controller's watches back.
     kubectl(
         &plane,

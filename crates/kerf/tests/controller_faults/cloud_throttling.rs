@@ -32,14 +32,7 @@ async fn throttled_launches_and_terminations_are_retried_until_done() {
         Duration::from_secs(120),
         || (claim_names(&plane).is_empty() && kerf_nodes(&plane).is_empty()).then_some(()),
     );
-    assert!(
-        controller
-            .child
-            .try_wait()
-            .expect("controller status")
-            .is_none(),
-        "the controller exited under throttling"
-    );
+    controller.assert_running("the controller exited under throttling");
     let log = std::fs::read_to_string(&controller.log).expect("controller log");
     let throttled = log.matches("throttled (--kwok-throttle-every)").count();
     assert!(
