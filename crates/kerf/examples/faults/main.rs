@@ -18,6 +18,14 @@
 //! ever replaced, and every NodeClaim that never held a pod (a launch made
 //! twice for one batch shows up there).
 //!
+//! Faults beside the kills, each optional: the cloud throttling every n-th
+//! call (`--throttle-every`, the kwok provider's flag) or short of capacity
+//! for an offering (`--insufficient-capacity`), the API server answering
+//! every n-th request with 429/500/503 and cutting watches after 30 s
+//! (`--api-fail-every`, kerf-testenv's fault proxy between the controller and
+//! kube-apiserver), and kube-apiserver restarted after an etcd compaction
+//! every n-th round (`--restart-apiserver-every`).
+//!
 //! Run with `bench/faults.sh` (builds the binary and the example); prints a
 //! summary and one Markdown table row for `docs/reliability.md`.
 
@@ -46,6 +54,36 @@ struct Args {
     seed: u64,
     settle_every: usize,
     settle_timeout: Duration,
+    throttle_every: u64,
+    insufficient_capacity: Option<String>,
+    api_fail_every: u64,
+    restart_apiserver_every: usize,
+}
+
+impl Args {
+    /// The faults of the run beside the kills, for the table.
+    fn faults(&self) -> String {
+        let mut out = vec!["kills".to_string()];
+        if self.throttle_every > 0 {
+            out.push(format!("cloud throttles 1 call in {}", self.throttle_every));
+        }
+        if let Some(offering) = &self.insufficient_capacity {
+            out.push(format!("no capacity for {offering}"));
+        }
+        if self.api_fail_every > 0 {
+            out.push(format!(
+                "API fails 1 request in {} (429/500/503), watches cut after 30 s",
+                self.api_fail_every
+            ));
+        }
+        if self.restart_apiserver_every > 0 {
+            out.push(format!(
+                "etcd compacted and API server restarted every {} rounds",
+                self.restart_apiserver_every
+            ));
+        }
+        out.join("; ")
+    }
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -60,6 +98,10 @@ fn args() -> anyhow::Result<Args> {
         seed: 1,
         settle_every: 5,
         settle_timeout: Duration::from_secs(300),
+        throttle_every: 0,
+        insufficient_capacity: None,
+        api_fail_every: 0,
+        restart_apiserver_every: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -76,9 +118,15 @@ fn args() -> anyhow::Result<Args> {
             "--seed" => out.seed = number(&value)?,
             "--settle-every" => out.settle_every = (number(&value)? as usize).max(1),
             "--settle-timeout-secs" => out.settle_timeout = Duration::from_secs(number(&value)?),
+            "--throttle-every" => out.throttle_every = number(&value)?,
+            "--insufficient-capacity" => out.insufficient_capacity = Some(value),
+            "--api-fail-every" => out.api_fail_every = number(&value)?,
+            "--restart-apiserver-every" => out.restart_apiserver_every = number(&value)? as usize,
             _ => {
                 return Err(anyhow::anyhow!(
-                    "unknown flag {flag} (--kerf, --kills, --seed, --settle-every, --settle-timeout-secs)"
+                    "unknown flag {flag} (--kerf, --kills, --seed, --settle-every, --settle-timeout-secs, \
+                     --throttle-every, --insufficient-capacity, --api-fail-every, \
+                     --restart-apiserver-every)"
                 ));
             }
         }
@@ -99,6 +147,8 @@ struct Controller {
     log: PathBuf,
     child: Option<Child>,
     starts: usize,
+    /// The cloud-fault flags, on every start.
+    extra: Vec<String>,
 }
 
 impl Controller {
@@ -115,6 +165,7 @@ impl Controller {
             .arg(&self.kubeconfig)
             .args(["--metrics-port", &free_port()?.to_string()])
             .args(["--health-port", &health.to_string()])
+            .args(&self.extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -142,19 +193,46 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .with_scheduler()
         .with_kwok()
         .with_kwok_nodes(KwokNodes::WithAnnotation("kwok.x-k8s.io/node=fake".into()));
-    let plane = ControlPlane::start(options)
+    let mut plane = ControlPlane::start(options)
         .await
         .map_err(|e| anyhow::anyhow!("start the control plane: {e}"))?;
     apply_crds(
         &plane,
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds"),
     )?;
+    let proxy = if args.api_fail_every > 0 {
+        Some(
+            plane
+                .fault_proxy(kerf_testenv::Faults {
+                    fail_every: args.api_fail_every,
+                    cut_watches_after: Some(Duration::from_secs(30)),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("start the fault proxy: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let mut extra = Vec::new();
+    if args.throttle_every > 0 {
+        extra.extend([
+            "--kwok-throttle-every".to_string(),
+            args.throttle_every.to_string(),
+        ]);
+    }
+    if let Some(offering) = &args.insufficient_capacity {
+        extra.extend(["--kwok-insufficient-capacity".to_string(), offering.clone()]);
+    }
     let mut controller = Controller {
         kerf: args.kerf.clone(),
-        kubeconfig: plane.kubeconfig_path().to_path_buf(),
+        kubeconfig: proxy.as_ref().map_or_else(
+            || plane.kubeconfig_path().to_path_buf(),
+            |p| p.kubeconfig_path().to_path_buf(),
+        ),
         log: plane.dir().join("kerf-controller-faults.log"),
         child: None,
         starts: 0,
+        extra,
     };
     controller.start().await?;
     apply(&plane, "pool.yaml", NODE_POOL)?;
@@ -180,6 +258,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             Action::DeleteClaim => {}
         }
         let mut did = format!("{action:?}");
+        let restart = args.restart_apiserver_every > 0 && round % args.restart_apiserver_every == 0;
         if action == Action::DeleteClaim {
             // Not the do-not-disrupt pod's node: deleting a claim overrides it.
             let s = read(&plane)?;
@@ -222,6 +301,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             Action::ScaleUp | Action::DeleteClaim => 0..15_000,
         };
         let before_kill = Duration::from_millis(rng.random_range(window));
+        if restart {
+            // Under the running controller, in the middle of what it does.
+            plane
+                .compact_etcd()
+                .await
+                .map_err(|e| anyhow::anyhow!("compact etcd: {e}"))?;
+            plane
+                .restart_apiserver(Duration::from_secs(5))
+                .await
+                .map_err(|e| anyhow::anyhow!("restart kube-apiserver: {e}"))?;
+            did.push_str(", API server restarted");
+        }
         watch(&plane, &mut record, action, before_kill)?;
         controller.kill();
         let down = Duration::from_millis(rng.random_range(0..3_000));
@@ -271,10 +362,23 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     println!("fewest guarded pods Ready:    {fewest} (PDB minAvailable {GUARDED_MIN_AVAILABLE})");
     println!("do-not-disrupt pod replaced:  {pinned_moved} times");
+    println!("faults:                       {}", args.faults());
+    if let Some(proxy) = &proxy {
+        let (forwarded, too_many, server_errors, cut) = proxy.counts().snapshot();
+        println!(
+            "API fault proxy:              {forwarded} forwarded, {too_many} answered 429, {server_errors} answered 5xx, {cut} watches cut"
+        );
+    }
+    let log = std::fs::read_to_string(&controller.log).unwrap_or_default();
+    println!(
+        "cloud calls throttled:        {}",
+        log.matches("throttled (--kwok-throttle-every)").count()
+    );
     let scale_up_unused = unused.get(&Action::ScaleUp).map_or(0, Vec::len);
     println!();
     println!(
-        "| {} | {} | {} | {launched} | {replacements} | {} | {} | {} | {fewest} | {pinned_moved} | {:.0?} |",
+        "| {} | {} | {} | {} | {launched} | {replacements} | {} | {} | {} | {fewest} | {pinned_moved} | {:.0?} |",
+        args.faults(),
         args.seed,
         args.kills,
         unsettled.len(),
