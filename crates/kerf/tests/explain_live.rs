@@ -409,7 +409,7 @@ const CASES: &[Case] = &[
         pod: "affiny",
         says: &[(
             "nodepool general",
-            "pod affinity on kubernetes.io/hostname: no matching pod in",
+            "pod affinity on kubernetes.io/hostname: no matching pod on a new node",
         )],
         funnel_passes: true,
     },

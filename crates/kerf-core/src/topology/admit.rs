@@ -94,30 +94,33 @@ impl Topology {
     /// A person's account of a rejection.
     pub fn explain(&self, r: Rejection) -> String {
         let key = |g: GroupId| self.groups[g].term.topology_key.as_str();
+        // A node not launched yet is a domain of its own, named for a person.
+        let place = |d: DomainId| match self.domains.name(d) {
+            super::FRESH_NODE => "on a new node".to_string(),
+            name => format!("in {name}"),
+        };
         match r {
             Rejection::Spread(g, d) => {
                 format!(
-                    "topology spread on {} would exceed maxSkew in {}",
+                    "topology spread on {} would exceed maxSkew {}",
                     key(g),
-                    self.domains.name(d)
+                    place(d)
                 )
             }
-            Rejection::Affinity(g, d) => format!(
-                "pod affinity on {}: no matching pod in {}",
-                key(g),
-                self.domains.name(d)
-            ),
+            Rejection::Affinity(g, d) => {
+                format!("pod affinity on {}: no matching pod {}", key(g), place(d))
+            }
             Rejection::AntiAffinity(g, d) => {
                 format!(
-                    "pod anti-affinity on {}: a matching pod is already in {}",
+                    "pod anti-affinity on {}: a matching pod is already {}",
                     key(g),
-                    self.domains.name(d)
+                    place(d)
                 )
             }
             Rejection::InverseAntiAffinity(g, d) => {
                 format!(
-                    "the anti-affinity of a pod in {} on {} excludes this pod",
-                    self.domains.name(d),
+                    "the anti-affinity of a pod {} on {} excludes this pod",
+                    place(d),
                     key(g)
                 )
             }

@@ -18,7 +18,7 @@ mod interner;
 pub use interner::{DomainId, Interner};
 
 /// Hostname placeholder for a node the scheduler is only considering.
-const FRESH_NODE: &str = "(new node)";
+pub(crate) const FRESH_NODE: &str = "(new node)";
 pub type GroupId = usize;
 
 /// A node or planned node, as the solver numbers them: a group remembers how
