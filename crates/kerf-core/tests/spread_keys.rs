@@ -166,3 +166,31 @@ fn a_node_missing_the_key_takes_no_pod() {
     let plan = solve_valid(&plain);
     assert_eq!(plan.existing.len(), 1);
 }
+
+/// A spread the pod cannot keep says where and with what counts: the only
+/// zone the pool offers already holds two `app: web` pods while the other
+/// zone's node is full, so a third there would be 3 against 0.
+#[test]
+fn an_unkeepable_spread_names_the_domain_and_its_counts() {
+    let mut snap = snapshot(
+        vec![template("default", &[(ZONE, "In", &["us-east-1a"])])],
+        web(1, &[constraint(ZONE, "DoNotSchedule")]),
+    );
+    snap.nodes = vec![
+        node("a", &[(ZONE, "us-east-1a")], 2, 0),
+        node("b", &[(ZONE, "us-east-1b")], 0, 0),
+    ];
+    let plan = solve(&snap);
+    assert!(validate(&snap, &plan).is_empty());
+    let [refused] = plan.unschedulable.as_slice() else {
+        panic!("one pod refused: {:?}", plan.unschedulable);
+    };
+    assert!(
+        refused.reason.contains(
+            "topology spread on topology.kubernetes.io/zone would exceed maxSkew in us-east-1a \
+             (2 matching pods there, 0 allowed before this one)"
+        ),
+        "{}",
+        refused.reason
+    );
+}

@@ -12,7 +12,12 @@ impl Topology {
                 None => self.count(g, d),
             };
             if i64::from(here) > threshold {
-                return Err(Rejection::Spread(g, d));
+                return Err(Rejection::Spread {
+                    group: g,
+                    domain: d,
+                    here,
+                    allowed: threshold.max(0),
+                });
             }
         }
         for &(g, anywhere) in &kp.affinity {
@@ -100,11 +105,17 @@ impl Topology {
             name => format!("in {name}"),
         };
         match r {
-            Rejection::Spread(g, d) => {
+            Rejection::Spread {
+                group,
+                domain,
+                here,
+                allowed,
+            } => {
                 format!(
-                    "topology spread on {} would exceed maxSkew {}",
-                    key(g),
-                    place(d)
+                    "topology spread on {} would exceed maxSkew {} ({here} matching pods there, \
+                     {allowed} allowed before this one)",
+                    key(group),
+                    place(domain)
                 )
             }
             Rejection::Affinity(g, d) => {

@@ -81,7 +81,14 @@ struct UniverseEntry {
 /// only when a person will read it, so rejected candidates cost no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
-    Spread(GroupId, DomainId),
+    /// The domain already holds `here` matching pods, more than the
+    /// `allowed` that keep it within maxSkew of the least crowded domain.
+    Spread {
+        group: GroupId,
+        domain: DomainId,
+        here: u32,
+        allowed: i64,
+    },
     Affinity(GroupId, DomainId),
     AntiAffinity(GroupId, DomainId),
     InverseAntiAffinity(GroupId, DomainId),
