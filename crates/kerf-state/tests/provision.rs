@@ -337,7 +337,10 @@ spec:
     let labels = prov_claim.metadata.labels.as_ref().unwrap();
     assert_eq!(labels["karpenter.sh/provisioner-name"], "default");
     assert!(!labels.contains_key("karpenter.sh/nodepool"));
-    assert!(!labels.contains_key("karpenter.k8s.aws/ec2nodeclass"), "v1alpha5 had none");
+    assert!(
+        !labels.contains_key("karpenter.k8s.aws/ec2nodeclass"),
+        "v1alpha5 had none"
+    );
     assert!(prov_claim.metadata.owner_references.is_none());
     assert_eq!(
         req(prov_claim, "node.kubernetes.io/instance-type"),
