@@ -446,18 +446,19 @@ fn funnel(
     let of = |it: &InstanceType| index.get(it.name.as_str()).copied();
     if !info.host_ports.is_empty() {
         let ports: Vec<String> = info.host_ports.iter().map(ToString::to_string).collect();
-        let taken = info
-            .host_ports
-            .iter()
-            .find(|p| {
-                (0..types.len()).all(|o| loads.port_taken(o, std::slice::from_ref(p)).is_some())
-            })
+        let held = info.host_ports.iter().find(|p| {
+            (0..types.len()).all(|o| loads.port_taken(o, std::slice::from_ref(p)).is_some())
+        });
+        let taken = held
             .map(ToString::to_string)
             .unwrap_or_else(|| ports.join(", "));
+        let owner = held.and_then(|p| {
+            (0..types.len()).find_map(|o| loads.port_owner(o, p).map(str::to_string))
+        });
         sieve.step(
             format!("host ports {}", ports.join(", ")),
             |it| of(it).is_some_and(|o| loads.port_taken(o, &info.host_ports).is_none()),
-            |_| crate::words::port_taken_by_daemonset(&taken),
+            |_| crate::words::port_taken_by_daemonset(&taken, owner.as_deref()),
         );
     }
     sieve.step(

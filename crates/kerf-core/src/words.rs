@@ -61,8 +61,13 @@ pub fn no_type_offers(requirement: &str, before: Option<&str>) -> String {
     }
 }
 
-pub fn port_taken_by_daemonset(port: &str) -> String {
-    format!("host port {port} is taken by a daemonset on every instance type")
+/// Every type the pod could use runs a daemon binding `port`; `daemonset`
+/// (`namespace/name`) is the one found holding it.
+pub fn port_taken_by_daemonset(port: &str, daemonset: Option<&str>) -> String {
+    match daemonset {
+        Some(ds) => format!("host port {port} is taken by daemonset {ds} on every instance type"),
+        None => format!("host port {port} is taken by a daemonset on every instance type"),
+    }
 }
 
 /// The pod asks for more of one resource than any type leaves it.

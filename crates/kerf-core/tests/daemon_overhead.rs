@@ -146,7 +146,7 @@ fn cases() -> Vec<Case> {
             pool: plain(),
             daemonsets: vec![daemonset("ds", &with_port("2", 8080))],
             pod: "  containers: [{name: c, ports: [{containerPort: 8080, hostPort: 8080}], resources: {requests: {cpu: '1', memory: 1Gi}}}]\n".into(),
-            expect: Expect::Pending("host port 0.0.0.0:8080/TCP is taken by a daemonset"),
+            expect: Expect::Pending("host port 0.0.0.0:8080/TCP is taken by daemonset kube-system/ds"),
         },
         Case {
             mirrors: "should account for daemonsets (with startup taint)",

@@ -243,7 +243,7 @@ spec:
     let (_, text) = explain(&input, "web");
     assert!(
         emptied(&text)
-            .contains("host port 0.0.0.0:8080/TCP is taken by a daemonset on every instance type"),
+            .contains("host port 0.0.0.0:8080/TCP is taken by daemonset kube-system/proxy on every instance type"),
         "{text}"
     );
 }

@@ -375,7 +375,7 @@ const CASES: &[Case] = &[
         pod: "porty",
         says: &[(
             "nodepool limited",
-            "host port 0.0.0.0:8080/TCP is taken by a daemonset on every instance type",
+            "host port 0.0.0.0:8080/TCP is taken by daemonset kube-system/proxy on every instance type",
         )],
         funnel_passes: false,
     },

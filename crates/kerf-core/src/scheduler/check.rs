@@ -155,7 +155,7 @@ impl<'a> Solver<'a> {
         let mut left: Vec<&InstanceType> = Vec::new();
         let mut cheapest: Option<(f64, &Arc<InstanceType>)> = None;
         let (mut any_compatible, mut any_fits) = (false, false);
-        let mut port_taken: Option<&HostPort> = None;
+        let mut port_taken: Option<(&HostPort, usize)> = None;
         // The smallest type the pod fits that the limits leave no room for.
         let mut smallest_over_limit: Option<&Arc<InstanceType>> = None;
         let mut any_port_free = false;
@@ -174,7 +174,7 @@ impl<'a> Solver<'a> {
                 .port_taken(o as usize, &info.host_ports)
                 .or_else(|| tmpl.daemons.port_taken(o as usize, &claim.ports))
             {
-                port_taken.get_or_insert(p);
+                port_taken.get_or_insert((p, o as usize));
                 continue;
             }
             any_port_free = true;
@@ -246,7 +246,8 @@ impl<'a> Solver<'a> {
                 effective,
             ))),
             None if !any_port_free => Err(Reason::Text(crate::words::port_taken_by_daemonset(
-                &port_taken.map(|p| p.to_string()).unwrap_or_default(),
+                &port_taken.map(|(p, _)| p.to_string()).unwrap_or_default(),
+                port_taken.and_then(|(p, o)| tmpl.daemons.port_owner(o, p)),
             ))),
             None if !any_fits => Err(Reason::Text(self.explain_no_fit(
                 claim.template,

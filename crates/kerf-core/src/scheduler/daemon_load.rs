@@ -27,6 +27,8 @@ use crate::template::NodeTemplate;
 pub(crate) struct DaemonLoad {
     pub(crate) requests: Resources,
     pub(crate) ports: Vec<HostPort>,
+    /// `namespace/name` of the DaemonSet binding each of `ports`, for reasons.
+    port_owners: Vec<String>,
 }
 
 /// Per instance type of a template (same index as `Tmpl::types`).
@@ -53,10 +55,9 @@ impl DaemonLoads {
                 pool.add(Requirement::in_values(key, ["true"]));
             }
         }
-        let tolerated: Vec<&PodInfo> = daemons
+        let tolerated: Vec<&Daemon> = daemons
             .iter()
-            .map(|d| &d.info)
-            .filter(|d| taints::first_untolerated(&d.tolerations, &t.taints, false).is_none())
+            .filter(|d| taints::first_untolerated(&d.info.tolerations, &t.taints, false).is_none())
             .collect();
         let mut loads = Vec::new();
         let mut index: BTreeMap<Vec<usize>, u32> = BTreeMap::new();
@@ -66,17 +67,23 @@ impl DaemonLoads {
             let running: Vec<usize> = tolerated
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| runs_on_type(d, &pool, it))
+                .filter(|(_, d)| runs_on_type(&d.info, &pool, it))
                 .map(|(i, _)| i)
                 .collect();
             let l = *index.entry(running.clone()).or_insert_with(|| {
                 let mut load = DaemonLoad {
                     requests: Resources::default(),
                     ports: Vec::new(),
+                    port_owners: Vec::new(),
                 };
                 for &i in &running {
-                    load.requests.add(&tolerated[i].requests);
-                    load.ports.extend(tolerated[i].host_ports.iter().cloned());
+                    let daemon = tolerated[i];
+                    load.requests.add(&daemon.info.requests);
+                    for port in &daemon.info.host_ports {
+                        load.ports.push(port.clone());
+                        load.port_owners
+                            .push(format!("{}/{}", daemon.namespace, daemon.name));
+                    }
                 }
                 loads.push(load);
                 (loads.len() - 1) as u32
@@ -107,6 +114,17 @@ impl DaemonLoads {
     /// What pods have left on type `o` once its daemons run.
     pub(crate) fn room(&self, o: usize) -> &Resources {
         &self.room[o]
+    }
+
+    /// The DaemonSet (`namespace/name`) whose daemon on type `o` binds a
+    /// port that conflicts with `port`.
+    pub(crate) fn port_owner(&self, o: usize, port: &HostPort) -> Option<&str> {
+        let load = self.of(o);
+        load.ports
+            .iter()
+            .position(|q| q.conflicts(port))
+            .and_then(|i| load.port_owners.get(i))
+            .map(String::as_str)
     }
 
     /// A port of `ports` a daemon on type `o` already binds.
