@@ -66,6 +66,7 @@ impl Progress {
 
     /// Runs `print` with the line taken off the terminal, so output written
     /// meanwhile (a finished step's line) is not drawn over.
+    #[cfg(feature = "addon")]
     pub fn suspend<R>(&self, print: impl FnOnce() -> R) -> R {
         self.bar.suspend(print)
     }
