@@ -20,7 +20,7 @@ use kerf_core::plan::Plan;
 use kerf_core::requirements::Requirements;
 use kerf_core::resources::Resources;
 use kerf_core::snapshot::{PreferencePolicy, Snapshot};
-use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
+use kerf_core::template::{NodeTemplate, PoolKind, PoolRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -284,22 +284,14 @@ pub fn anti_affinity_node_bound(pods: &[Pod]) -> usize {
 
 /// One NodePool with no requirements and no limits over `types`, as upstream.
 pub fn snapshot(pods: Vec<Pod>, types: &[Arc<InstanceType>], policy: PreferencePolicy) -> Snapshot {
-    let template = NodeTemplate {
-        pool: PoolRef {
+    let template = NodeTemplate::new(
+        PoolRef {
             kind: PoolKind::NodePool,
             name: "default".into(),
         },
-        weight: 0,
-        requirements: Requirements::new(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        kubelet: KubeletSettings::default(),
-        limits: BTreeMap::new(),
-        in_use: Resources::default(),
-        instance_types: types.to_vec(),
-    };
+        Requirements::new(),
+        types.to_vec(),
+    );
     let mut s = Snapshot {
         pending: pods.into_iter().map(Arc::new).collect(),
         templates: vec![template],

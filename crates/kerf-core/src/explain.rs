@@ -575,7 +575,6 @@ fn no_room(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
     use k8s_openapi::api::storage::v1::StorageClass;
@@ -585,7 +584,7 @@ mod tests {
     use crate::requirements::Requirement;
     use crate::resources::Resources;
     use crate::snapshot::ExistingNode;
-    use crate::template::{KubeletSettings, PoolKind, PoolRef};
+    use crate::template::{PoolKind, PoolRef};
 
     fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
         serde_yaml::from_str(s).expect("test yaml")
@@ -620,19 +619,7 @@ mod tests {
         );
         let mut requirements = Requirements::new();
         requirements.add(Requirement::in_values(labels::ZONE, ["zone-a".to_string()]));
-        NodeTemplate {
-            pool: pool(),
-            weight: 0,
-            requirements,
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
-            taints: Vec::new(),
-            startup_taints: Vec::new(),
-            kubelet: KubeletSettings::default(),
-            limits: BTreeMap::new(),
-            in_use: Resources::default(),
-            instance_types: vec![Arc::new(it)],
-        }
+        NodeTemplate::new(pool(), requirements, vec![Arc::new(it)])
     }
 
     fn node(

@@ -88,3 +88,28 @@ pub struct NodeTemplate {
     /// Instance types the cloud provider offers for this template, any order.
     pub instance_types: Vec<Arc<InstanceType>>,
 }
+
+impl NodeTemplate {
+    /// A template for `pool` over these types with these requirements, and
+    /// nothing else set: no labels, taints, limits or capacity in use,
+    /// default kubelet settings, weight 0.
+    pub fn new(
+        pool: PoolRef,
+        requirements: Requirements,
+        instance_types: Vec<Arc<InstanceType>>,
+    ) -> Self {
+        NodeTemplate {
+            pool,
+            weight: 0,
+            requirements,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            taints: Vec::new(),
+            startup_taints: Vec::new(),
+            kubelet: KubeletSettings::default(),
+            limits: BTreeMap::new(),
+            in_use: Resources::default(),
+            instance_types,
+        }
+    }
+}

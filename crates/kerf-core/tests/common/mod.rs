@@ -9,7 +9,7 @@ use kerf_core::instance_type::{InstanceType, Offering, Overhead};
 use kerf_core::requirements::{Requirement, Requirements};
 use kerf_core::resources::Resources;
 use kerf_core::snapshot::{ExistingNode, Snapshot};
-use kerf_core::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
+use kerf_core::template::{NodeTemplate, PoolKind, PoolRef};
 
 pub const ZONES: [&str; 3] = ["zone-a", "zone-b", "zone-c"];
 
@@ -72,22 +72,14 @@ pub fn template(name: &str, reqs: &[(&str, &str, &[&str])]) -> NodeTemplate {
                 .expect("valid requirement")
         })
         .collect();
-    NodeTemplate {
-        pool: PoolRef {
+    NodeTemplate::new(
+        PoolRef {
             kind: PoolKind::Provisioner,
             name: name.into(),
         },
-        weight: 0,
         requirements,
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        kubelet: KubeletSettings::default(),
-        limits: BTreeMap::new(),
-        in_use: Resources::default(),
-        instance_types: catalogue(),
-    }
+        catalogue(),
+    )
 }
 
 pub fn pod(yaml: &str) -> Pod {

@@ -16,7 +16,7 @@ use crate::instance_type::{InstanceType, Offering, Overhead};
 use crate::plan::{ExistingPlacement, InstanceOption, Placement, PlannedNode, Unschedulable};
 use crate::requirements::{Requirement, Requirements};
 use crate::snapshot::ExistingNode;
-use crate::template::{KubeletSettings, NodeTemplate, PoolKind, PoolRef};
+use crate::template::{NodeTemplate, PoolKind, PoolRef};
 
 fn pod(v: Value) -> Pod {
     serde_json::from_value(v).expect("test pod")
@@ -107,22 +107,14 @@ fn small_type() -> Arc<InstanceType> {
 }
 
 fn template() -> NodeTemplate {
-    NodeTemplate {
-        pool: PoolRef {
+    NodeTemplate::new(
+        PoolRef {
             kind: PoolKind::NodePool,
             name: "default".into(),
         },
-        weight: 0,
-        requirements: Requirements::new(),
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        kubelet: KubeletSettings::default(),
-        limits: BTreeMap::new(),
-        in_use: Resources::default(),
-        instance_types: vec![small_type()],
-    }
+        Requirements::new(),
+        vec![small_type()],
+    )
 }
 
 /// A planned node consistent with the snapshot's first template.
