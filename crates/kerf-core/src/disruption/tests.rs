@@ -14,7 +14,7 @@ use crate::instance_type::{InstanceType, Offering, Overhead};
 use crate::requirements::Requirements;
 use crate::resources::Resources;
 use crate::snapshot::ExistingNode;
-use crate::template::{KubeletSettings, NodeTemplate, PoolKind};
+use crate::template::{NodeTemplate, PoolKind};
 
 const ZONE: &str = "zone-a";
 
@@ -55,22 +55,14 @@ fn template(capacity_types: &[&str]) -> NodeTemplate {
         kerf_api::labels::CAPACITY_TYPE,
         capacity_types.iter().map(|s| s.to_string()),
     ));
-    NodeTemplate {
-        pool: pool(),
-        weight: 0,
+    NodeTemplate::new(
+        pool(),
         requirements,
-        labels: BTreeMap::new(),
-        annotations: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        kubelet: KubeletSettings::default(),
-        limits: BTreeMap::new(),
-        in_use: Resources::default(),
-        instance_types: TYPES
+        TYPES
             .iter()
             .map(|(n, c, od, spot)| instance_type(n, *c, *od, *spot))
             .collect(),
-    }
+    )
 }
 
 pub(super) fn pod(name: &str, cpu: &str, extra: Value) -> Pod {
