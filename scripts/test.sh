@@ -9,8 +9,10 @@
 #      into ~/.cache/kerf/image-tools (see scripts/image-tools.sh);
 #   3. the Python test tools (moto's server, the AWS API emulator) into a venv
 #      under ~/.cache/kerf/venv;
-#   4. headless Chromium (Debian's `chromium`, /usr/bin/chromium), which opens
-#      the page of `kerf simulate --report` (see scripts/browser-tools.sh);
+#   4. Debian's chromium, tmux, zsh and fish, which the tests drive as a person
+#      would: headless Chromium opens the page of `kerf simulate --report`, tmux
+#      is the terminal of `kerf top`, and zsh and fish complete with kerf's
+#      completion scripts (see scripts/os-tools.sh);
 #   5. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
 #
 # Build outputs live outside the clone (~/.cache/kerf) and are reused by later
@@ -63,10 +65,10 @@ scripts/python-tools.sh >&2
 export PATH="$CACHE/venv/bin:$PATH"
 command -v moto_server >/dev/null || die "moto_server is not on PATH after scripts/python-tools.sh"
 
-step "browser (headless chromium, for the --report page test)"
-scripts/browser-tools.sh >&2
-export KERF_CHROMIUM=/usr/bin/chromium
-[[ -x "$KERF_CHROMIUM" ]] || die "chromium is not at $KERF_CHROMIUM after scripts/browser-tools.sh"
+step "programs the tests drive (chromium, tmux, zsh, fish)"
+KERF_CHROMIUM="$(scripts/os-tools.sh | tail -n 1)"
+export KERF_CHROMIUM
+[[ -x "$KERF_CHROMIUM" ]] || die "chromium is not at $KERF_CHROMIUM after scripts/os-tools.sh"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

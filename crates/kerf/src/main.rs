@@ -80,8 +80,7 @@ enum Command {
 /// (`| head`) is not an error.
 fn print_completion(shell: clap_complete::Shell) -> i32 {
     use std::io::Write;
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "kerf", &mut script);
+    let script = cmd::completion::script(shell, &mut Cli::command(), "kerf");
     match std::io::stdout().write_all(&script) {
         Ok(()) => 0,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,

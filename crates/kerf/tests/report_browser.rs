@@ -1,6 +1,6 @@
 //! `kerf simulate --report FILE.html` opened in a real browser: the built
 //! binary writes the page, headless Chromium (`$KERF_CHROMIUM`, default
-//! /usr/bin/chromium; scripts/browser-tools.sh installs it) parses it and
+//! /usr/bin/chromium; scripts/os-tools.sh installs it) parses it and
 //! takes a screenshot. The DOM Chromium built must hold the numbers of
 //! `kerf simulate -o json` on the same input: totals, one row per node, one
 //! chart bar per pool and per instance type, the unschedulable pods grouped by
@@ -35,7 +35,7 @@ fn chromium() -> PathBuf {
     );
     assert!(
         path.is_file(),
-        "Chromium is not at {} (set KERF_CHROMIUM, or run scripts/browser-tools.sh)",
+        "Chromium is not at {} (set KERF_CHROMIUM, or run scripts/os-tools.sh)",
         path.display()
     );
     path

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "addon")]
 pub mod addon;
+pub mod completion;
 #[cfg(feature = "cluster")]
 pub mod controller;
 mod error;
