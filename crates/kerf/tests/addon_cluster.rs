@@ -1,6 +1,7 @@
 //! End to end: the `kerf addon install` binary against moto (the AWS side, an EKS cluster
 //! seeded with CreateCluster) and the REAL control plane with the REAL helm (the cluster
-//! side): the seed's `kubectl get po -n karpenter` shows the controller and the webhook
+//! side), run in a real terminal (tmux) as a person runs it, where the step under way shows
+//! on a progress line that is gone at the end: the seed's `kubectl get po -n karpenter` shows the controller and the webhook
 //! Running (kwok runs them); the real `kerf webhook` refuses a bad Provisioner applied with
 //! kubectl, naming the field; the default Provisioner from the seed's requirements map is
 //! the seed's manifest; a second install reports every step unchanged.
@@ -16,11 +17,13 @@ mod common;
 
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, Instant};
 
 use common::addon::{
     NAMESPACE_WAIT, add_system_nodes, addon_install, control_plane, create_eks_cluster, start_moto,
     start_webhook,
 };
+use common::tmux::{TerminalRun, command_line};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -65,6 +68,36 @@ async fn seed_eks(moto: &MotoServer) {
     create_eks_cluster(moto, CLUSTER, &subnet).await;
 }
 
+/// Reads the terminal of a running `kerf addon install` until it exits: its
+/// exit status, each step its progress line named, and the final screen.
+fn watch_progress(install: &TerminalRun) -> (String, Vec<String>, String) {
+    const LABEL: &str = "kerf addon install: ";
+    let started = Instant::now();
+    let mut stages: Vec<String> = Vec::new();
+    loop {
+        let screen = install.tmux.screen();
+        if let Some(status) = install.exit_status() {
+            return (status, stages, install.tmux.screen());
+        }
+        assert!(
+            started.elapsed() < INSTALL_WAIT,
+            "kerf addon install still running after {INSTALL_WAIT:?}; screen:\n{screen}"
+        );
+        if let Some(line) = screen.lines().find(|l| l.contains(LABEL)) {
+            let stage = line.split(LABEL).nth(1).unwrap_or_default();
+            let stage = stage.split(" (").next().unwrap_or_default().to_string();
+            if stages.last() != Some(&stage) {
+                stages.push(stage);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How long the first install may take: the Helm release waits for the
+/// controller and webhook pods.
+const INSTALL_WAIT: Duration = Duration::from_secs(600);
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -98,19 +131,45 @@ async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
     add_system_nodes(&plane).await;
     let port = kerf_testenv::free_port().unwrap();
 
-    let install = addon_install(&plane, &moto, CLUSTER, port)
-        .spawn()
-        .expect("run kerf addon install");
+    // The first install as a person runs it: stderr on a terminal (tmux),
+    // where the step under way shows on a progress line; the steps on stdout.
+    let install = TerminalRun::start(
+        "kerf-addon-install",
+        plane.dir(),
+        &command_line(&addon_install(&plane, &moto, CLUSTER, port)),
+    );
     let namespaces: Api<Namespace> = Api::all(plane.client());
     wait_for("namespace karpenter", NAMESPACE_WAIT, || async {
+        if let Some(status) = install.exit_status() {
+            panic!(
+                "kerf addon install exited ({status}) before creating the namespace:\n{}\nscreen:\n{}",
+                install.stdout(),
+                install.tmux.screen()
+            );
+        }
         namespaces.get_opt("karpenter").await.ok()?.map(|_| ())
     })
     .await
     .unwrap();
     let _webhook = start_webhook(&plane, host, port);
-    let out = tokio::task::block_in_place(|| install.wait_with_output()).unwrap();
-    let first = text(&out);
-    assert!(out.status.success(), "kerf addon install failed:\n{first}");
+    let (status, stages, screen) = tokio::task::block_in_place(|| watch_progress(&install));
+    let first = install.stdout();
+    assert_eq!(
+        status, "0",
+        "kerf addon install failed:\n{first}\nscreen:\n{screen}"
+    );
+    assert!(
+        stages.iter().any(|s| s.starts_with("helm:release ")),
+        "the Helm release never showed as the step under way; stages seen: {stages:?}"
+    );
+    assert!(
+        !screen.contains("kerf addon install:"),
+        "the progress line was left behind:\n{screen}"
+    );
+    assert!(
+        !first.contains("kerf addon install:"),
+        "progress went to stdout"
+    );
     for step in ["k8s:namespace", "helm:release", "k8s:default-provisioner"] {
         let line = first
             .lines()

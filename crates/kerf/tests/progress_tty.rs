@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tmux::Tmux;
+use common::tmux::{TerminalRun, shell_quote};
 
 const NODE_POOL: &str = r#"apiVersion: karpenter.sh/v1
 kind: NodePool
@@ -82,33 +82,23 @@ spec:
     std::fs::write(dir.join("workloads.yaml"), workloads).unwrap();
 }
 
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[test]
 fn a_long_simulation_shows_its_stage_on_a_terminal_and_clears_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input");
     std::fs::create_dir(&input).unwrap();
     large_input(&input);
-    let plan = dir.path().join("plan.txt");
-    let exit = dir.path().join("exit.txt");
-    // stdout to a file, stderr on the terminal; the exit status written last.
     let command = format!(
-        "{} simulate {} > {}; echo $? > {}.tmp && mv {}.tmp {}; sleep 600",
+        "{} simulate {}",
         shell_quote(env!("CARGO_BIN_EXE_kerf")),
-        shell_quote(input.to_str().unwrap()),
-        shell_quote(plan.to_str().unwrap()),
-        shell_quote(exit.to_str().unwrap()),
-        shell_quote(exit.to_str().unwrap()),
-        shell_quote(exit.to_str().unwrap()),
+        shell_quote(&input),
     );
-    let tmux = Tmux::start("kerf-progress", &command);
+    let run = TerminalRun::start("kerf-progress", dir.path(), &command);
+    let tmux = &run.tmux;
     let started = Instant::now();
     let mut stages = Vec::new();
     let mut last = String::new();
-    while !exit.exists() {
+    while run.exit_status().is_none() {
         assert!(
             started.elapsed() < Duration::from_secs(300),
             "kerf simulate did not finish in 300 s; screen:\n{last}"
@@ -125,8 +115,8 @@ fn a_long_simulation_shows_its_stage_on_a_terminal_and_clears_it() {
     }
     let took = started.elapsed();
     let pods = DEPLOYMENTS * REPLICAS;
-    let status = std::fs::read_to_string(&exit).unwrap();
-    assert_eq!(status.trim(), "0", "kerf simulate failed; screen:\n{last}");
+    let status = run.exit_status().unwrap_or_default();
+    assert_eq!(status, "0", "kerf simulate failed; screen:\n{last}");
     assert!(
         stages.contains(&format!(
             "planning nodes for {pods} pending pods across 1 pool"
@@ -139,7 +129,7 @@ fn a_long_simulation_shows_its_stage_on_a_terminal_and_clears_it() {
         !after.contains("kerf simulate:"),
         "the progress line was left behind:\n{after}"
     );
-    let plan = std::fs::read_to_string(&plan).unwrap();
+    let plan = run.stdout();
     assert!(
         plan.contains(&format!(
             "{pods} on new nodes, 0 on existing nodes, 0 unschedulable"

@@ -14,11 +14,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::tmux::Tmux;
+use common::tmux::{Tmux, shell_quote};
 use common::*;
 use kerf_cloud::Catalog;
 use kerf_testenv::ControlPlane;
@@ -303,10 +303,6 @@ fn wait_screen(
     })
 }
 
-fn shell_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_shows_the_live_fleet_and_its_cost() {
     let catalog = Catalog::builtin();
@@ -383,7 +379,7 @@ async fn top_shows_the_live_fleet_and_its_cost() {
     let exit_file: PathBuf = plane.dir().join("kerf-top.exit");
     let command = format!(
         "{} top --kubeconfig {}; echo $? > {}",
-        shell_quote(Path::new(env!("CARGO_BIN_EXE_kerf"))),
+        shell_quote(env!("CARGO_BIN_EXE_kerf")),
         shell_quote(plane.kubeconfig_path()),
         shell_quote(&exit_file),
     );
