@@ -41,6 +41,29 @@ async fn the_controller_rides_out_an_api_server_restart() {
         Duration::from_secs(180),
         || (running_inflate_pods(&plane).len() == 20).then_some(()),
     );
+    // Pods the node lifecycle controller marked not Ready while kwok's
+    // heartbeats could not reach the API server are Ready again, as a kubelet
+    // reports them once it is back (a PDB over them must allow evictions).
+    wait(
+        &plane,
+        "every inflate pod Ready after the restart",
+        Duration::from_secs(120),
+        || {
+            let ready = kubectl(
+                &plane,
+                &[
+                    "get",
+                    "pods",
+                    "-l",
+                    "app=inflate",
+                    "-o",
+                    "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+                ],
+            );
+            let states: Vec<&str> = ready.lines().collect();
+            (states.len() == 20 && states.iter().all(|s| *s == "True")).then_some(())
+        },
+    );
     let ready = wait(
         &plane,
         "/readyz answers 200",
