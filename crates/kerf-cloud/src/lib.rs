@@ -12,10 +12,10 @@
 //! - [`memory`]: [`InMemoryCloud`], the provider the simulator and tests run on.
 //! - [`kubelet`]: a node class's kubelet block as the scheduler's kubelet settings.
 //! - [`labels`]: the label keys instance types and launched claims carry.
-//! - [`resolved`]: a catalogue's instance types resolved per kubelet settings,
-//!   the instance-type cache of the catalogue-selling providers.
+//! - [`resolved`]: the instance-type cache every provider keeps, per
+//!   provider-chosen key and kubelet settings, dropped when its sources change.
 //! - [`unavailable`]: offerings found without capacity, kept for a TTL
-//!   (Karpenter's ICE cache), for the providers that learn it from launches.
+//!   (Karpenter's ICE cache), by every provider.
 
 pub mod catalog;
 pub mod eks;

@@ -5,15 +5,18 @@
 //! [`choose_launch`], and injectable failures — offerings without capacity
 //! (a launch falls back to the next cheapest and remembers the offering as
 //! unavailable, as Karpenter's ICE cache does), a one-shot create error, and
-//! drift. Every trait call is recorded. It reads no clock, so what it learns
-//! is unavailable until [`InMemoryCloud::clear_unavailable`], not for the TTL
-//! of [`crate::unavailable::UnavailableOfferings`] the clouds that do keep.
+//! drift. Every trait call is recorded. What it learns goes into the same
+//! [`crate::unavailable::UnavailableOfferings`] the other providers keep, but read on a clock
+//! that never moves (the instant the cloud was made, as the simulator's
+//! rounds all run at one `now`), so an offering stays unavailable until
+//! [`InMemoryCloud::clear_unavailable`] rather than for the TTL.
 
 mod state;
 #[cfg(test)]
 mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use kerf_api::v1::{NodeClaim, NodeClaimStatus};
@@ -27,7 +30,6 @@ use crate::provider::{
     CloudError, CloudProvider, LaunchChoice, NoLaunch, NodeTemplateContext, OfferingKey, Result,
     choose_launch, claim_name, claim_requests, claim_requirements, provider_id,
 };
-use crate::unavailable::with_availability;
 
 pub use state::Call;
 use state::{Source, State};
@@ -41,6 +43,8 @@ pub const PROVIDER_ID_PREFIX: &str = "kerf-memory:///";
 pub struct InMemoryCloud {
     name: String,
     source: Source,
+    /// The cloud's frozen clock: every unavailable-offerings read and mark is at it.
+    now: Instant,
     state: Mutex<State>,
 }
 
@@ -70,6 +74,7 @@ impl InMemoryCloud {
         InMemoryCloud {
             name: PROVIDER_NAME.to_string(),
             source,
+            now: Instant::now(),
             state: Mutex::new(State::default()),
         }
     }
@@ -96,7 +101,7 @@ impl InMemoryCloud {
 
     /// Offerings launches have found without capacity, sorted.
     pub fn unavailable_offerings(&self) -> Vec<OfferingKey> {
-        self.lock().unavailable.iter().cloned().collect()
+        self.lock().unavailable.live(self.now)
     }
 
     /// Forgets learned unavailability (Karpenter's cache entries expire after 3 minutes).
@@ -145,7 +150,7 @@ impl InMemoryCloud {
                 &requirements,
                 &requests,
                 types.iter().map(Arc::as_ref),
-                |k| state.unavailable.contains(k),
+                |k| state.unavailable.is_unavailable(k, self.now),
             );
             let choice = match choice {
                 Ok(choice) => choice,
@@ -163,7 +168,7 @@ impl InMemoryCloud {
             let key = choice.key();
             if state.insufficient.contains(&key) {
                 tracing::debug!(claim = %name, offering = %key, "insufficient capacity, trying the next offering");
-                state.unavailable.insert(key);
+                state.unavailable.mark(key, self.now);
                 continue;
             }
             state.next_id += 1;
@@ -219,7 +224,7 @@ impl CloudProvider for InMemoryCloud {
                 .insert(class.clone(), template.kubelet.clone());
         }
         let base = state.base_types(&self.source, &template.kubelet)?;
-        Ok(with_availability(&base, |k| state.unavailable.contains(k)))
+        Ok(state.unavailable.apply(&base, self.now))
     }
 
     async fn create(&self, claim: &NodeClaim) -> Result<NodeClaim> {

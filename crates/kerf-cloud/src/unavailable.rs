@@ -1,8 +1,9 @@
-//! Offerings EC2 recently had no capacity for, as Karpenter's ICE cache keeps
-//! them: each entry expires after a TTL (3 minutes by default) measured on the
-//! time the caller passes in, so the next solve routes around the offering and
-//! later tries it again.
-
+//! Offerings a cloud recently had no capacity for, as Karpenter's ICE cache
+//! keeps them: each entry expires after a TTL (3 minutes by default) measured
+//! on the time the caller passes in, so the next solve routes around the
+//! offering and later tries it again. Every provider keeps one: the AWS
+//! provider on its injected clock, kwok on the wall clock, and the in-memory
+//! cloud on a clock that never moves (its entries last until cleared).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,6 +51,11 @@ impl UnavailableOfferings {
     pub fn apply(&mut self, types: &[Arc<InstanceType>], now: Instant) -> Vec<Arc<InstanceType>> {
         self.until.retain(|_, until| now < *until);
         with_availability(types, |k| self.until.contains_key(k))
+    }
+
+    /// Forgets every entry, expired or not.
+    pub fn clear(&mut self) {
+        self.until.clear();
     }
 
     /// Drops expired entries and returns the live ones, sorted.
@@ -119,5 +125,8 @@ mod tests {
         assert!(!cache.is_unavailable(&key, t0 + Duration::from_secs(180)));
         assert_eq!(cache.live(t0 + Duration::from_secs(60)), vec![key.clone()]);
         assert!(cache.live(t0 + Duration::from_secs(181)).is_empty());
+        cache.mark(key.clone(), t0);
+        cache.clear();
+        assert!(!cache.is_unavailable(&key, t0));
     }
 }

@@ -2,7 +2,8 @@
 //! objects in the cluster itself, which kwok (fake kubelets) then keeps Ready
 //! and runs pods on. Instance types, capacity and allocatable come from a
 //! catalogue (the built-in AWS us-east-1 one by default) exactly as the
-//! in-memory cloud resolves them, the offering from the shared
+//! in-memory cloud resolves them (and cached as every provider caches them,
+//! kerf-cloud's [`InstanceTypeCache`]), the offering from the shared
 //! [`choose_launch`], so a kwok cluster sees the same nodes EC2 would give.
 //!
 //! A launch creates Node `<claim name>` with provider ID `kwok://<claim name>`
@@ -10,8 +11,8 @@
 //! an optional delay standing in for boot time. Offerings can be marked as
 //! lacking capacity ([`KwokCloud::insufficient_capacity`]): a launch then falls
 //! back to the next cheapest offering and remembers the offering as
-//! unavailable for three minutes (kerf-cloud's [`UnavailableOfferings`], the
-//! AWS provider's too), as Karpenter's ICE cache does. The cloud API can be
+//! unavailable for three minutes (kerf-cloud's [`UnavailableOfferings`], which
+//! every provider keeps), as Karpenter's ICE cache does. The cloud API can be
 //! made to throttle ([`KwokCloud::throttle_every`]): every n-th call to
 //! create, delete, get or list then fails as EC2's `RequestLimitExceeded`
 //! does, and the controller's back-off must carry the work through.
@@ -39,7 +40,7 @@ use kerf_cloud::provider::{
     CloudError, CloudProvider, NoLaunch, NodeTemplateContext, OfferingKey, Result, choose_launch,
     claim_name, claim_requests, claim_requirements, provider_id,
 };
-use kerf_cloud::resolved::ResolvedTypes;
+use kerf_cloud::resolved::{InstanceTypeCache, TypeList};
 use kerf_cloud::unavailable::UnavailableOfferings;
 use kerf_core::instance_type::InstanceType;
 use kerf_core::template::KubeletSettings;
@@ -81,7 +82,7 @@ struct State {
     insufficient: BTreeSet<OfferingKey>,
     unavailable: UnavailableOfferings,
     node_classes: BTreeMap<String, KubeletSettings>,
-    types: ResolvedTypes,
+    types: InstanceTypeCache,
 }
 
 impl KwokCloud {
@@ -201,8 +202,10 @@ impl KwokCloud {
         self.lock().unavailable.live(Instant::now())
     }
 
-    fn base_types(&self, kubelet: &KubeletSettings) -> Result<Arc<Vec<Arc<InstanceType>>>> {
-        self.lock().types.get(&self.catalog, &self.options, kubelet)
+    fn base_types(&self, kubelet: &KubeletSettings) -> Result<TypeList> {
+        self.lock()
+            .types
+            .catalog_types(&self.catalog, &self.options, kubelet)
     }
 
     /// The Node to create for the claim: the cheapest available offering,

@@ -1,19 +1,18 @@
 //! The in-memory cloud's mutable state (instances, injected failures, learned
-//! unavailability, recorded calls) and instance-type resolution with a cache
-//! per kubelet settings.
+//! unavailability, recorded calls) and instance-type resolution through the
+//! shared cache.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use kerf_api::v1::NodeClaim;
-use kerf_core::instance_type::InstanceType;
 use kerf_core::template::KubeletSettings;
 
 use super::parse_provider_id;
 use crate::catalog::Catalog;
 use crate::eks::EksOptions;
 use crate::provider::{CloudError, OfferingKey, Result};
-use crate::resolved::ResolvedTypes;
+use crate::resolved::{InstanceTypeCache, TypeList};
+use crate::unavailable::UnavailableOfferings;
 
 /// One recorded [`crate::provider::CloudProvider`] call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +43,7 @@ pub(super) enum Source {
         catalog: Catalog,
         options: EksOptions,
     },
-    Fixed(Arc<Vec<Arc<InstanceType>>>),
+    Fixed(TypeList),
 }
 
 #[derive(Default)]
@@ -55,13 +54,14 @@ pub(super) struct State {
     pub instances: BTreeMap<u64, NodeClaim>,
     /// Injected: offerings the cloud has no capacity for.
     pub insufficient: BTreeSet<OfferingKey>,
-    /// Learned: offerings a launch found without capacity.
-    pub unavailable: BTreeSet<OfferingKey>,
+    /// Learned: offerings a launch found without capacity, read at the
+    /// cloud's frozen `now` so they stay until cleared.
+    pub unavailable: UnavailableOfferings,
     pub drifted: BTreeMap<String, String>,
     pub node_classes: BTreeMap<String, KubeletSettings>,
     pub next_create_error: Option<CloudError>,
     pub calls: Vec<Call>,
-    types: ResolvedTypes,
+    types: InstanceTypeCache,
 }
 
 impl State {
@@ -72,15 +72,11 @@ impl State {
     }
 
     /// Instance types for these kubelet settings, all offerings available.
-    pub fn base_types(
-        &mut self,
-        source: &Source,
-        kubelet: &KubeletSettings,
-    ) -> Result<Arc<Vec<Arc<InstanceType>>>> {
+    pub fn base_types(&mut self, source: &Source, kubelet: &KubeletSettings) -> Result<TypeList> {
         let (catalog, options) = match source {
             Source::Fixed(types) => return Ok(types.clone()),
             Source::Catalog { catalog, options } => (catalog, options),
         };
-        self.types.get(catalog, options, kubelet)
+        self.types.catalog_types(catalog, options, kubelet)
     }
 }
