@@ -17,7 +17,7 @@ const GB: i64 = 1_000_000_000;
 const DEFAULT_VOLUME_BYTES: i64 = 20 * GIB;
 
 /// Where the kubelet's ephemeral storage lives on a node of one class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NodeStorage {
     /// Bytes of the root (or ephemeral) EBS volume.
     pub root_volume_bytes: i64,

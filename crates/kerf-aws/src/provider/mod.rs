@@ -3,12 +3,16 @@
 //! comes from discovery. `create` launches through CreateFleet (see
 //! [`launch`]), `get`/`list` read instances back (see [`instances`]), `delete`
 //! terminates, `is_drifted` compares an instance with its class's resolution.
+//! Instance types and unavailable offerings live in the caches every provider
+//! shares (kerf-cloud's [`InstanceTypeCache`], keyed by the class's
+//! [`ClassShape`] and dropped when discovery refreshes, and
+//! [`UnavailableOfferings`] on the injected clock).
 
 pub mod instances;
 pub mod launch;
 pub mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -28,7 +32,9 @@ use crate::discovery::{Discovery, RefreshIntervals};
 use crate::error::aws_error;
 use crate::launch::user_data::ClusterInfo;
 use crate::nodeclass::{self, AmiQuery, Resolution};
+use kerf_cloud::resolved::{InstanceTypeCache, TypeList};
 use kerf_cloud::unavailable::{DEFAULT_UNAVAILABLE_TTL, UnavailableOfferings};
+use types::{ClassShape, TypeSources};
 
 pub const PROVIDER_NAME: &str = "aws";
 pub const PROVIDER_ID_PREFIX: &str = "aws:///";
@@ -73,6 +79,7 @@ pub struct AwsCloudProvider {
     /// Kubelet settings seen in `instance_types` calls, for classes without a kubelet block.
     kubelets: RwLock<BTreeMap<String, KubeletSettings>>,
     unavailable: Mutex<UnavailableOfferings>,
+    types: Mutex<InstanceTypeCache<ClassShape, TypeSources>>,
     /// (class, role) → the instance profile made for it, once ensured.
     profiles: Mutex<BTreeMap<(String, String), String>>,
 }
@@ -102,6 +109,7 @@ impl AwsCloudProvider {
             settings,
             node_classes: RwLock::default(),
             kubelets: RwLock::default(),
+            types: Mutex::default(),
             profiles: Mutex::default(),
         }
     }
@@ -331,40 +339,29 @@ impl AwsCloudProvider {
         Ok(self.with_availability(&base))
     }
 
-    /// Instance types for a resolved class, every offering available.
+    /// Instance types for a resolved class, every offering available:
+    /// resolved once per class shape and kubelet while discovery serves the
+    /// same instance types and prices.
     pub(crate) async fn base_types_for(
         &self,
         resolution: &Resolution,
         kubelet: &KubeletSettings,
-    ) -> Result<Vec<Arc<InstanceType>>> {
-        let data = self.discovery.instance_types().await?;
-        let prices = self.discovery.prices().await?;
-        let zones: BTreeMap<String, Option<String>> = resolution
-            .subnets
-            .iter()
-            .map(|s| (s.zone.clone(), s.zone_id.clone()))
-            .collect();
-        let archs: BTreeSet<&'static str> =
-            resolution.amis.iter().map(|a| a.arch.as_str()).collect();
-        let opts = types::eks_options(&self.settings.eks, resolution.family);
-        let built = types::build_instance_types(
-            &data,
-            &prices,
-            &self.clients().region,
-            &zones,
-            &archs,
-            resolution.family,
-            &resolution.storage,
-            kubelet,
-            &opts,
-        )
-        .map_err(|e| CloudError::other("resolving instance types", e))?;
-        // Only types some image of the class can boot (GPU types may need the GPU image).
-        Ok(built
-            .into_iter()
-            .filter(|it| nodeclass::image_for(&resolution.amis, it).is_some())
-            .map(Arc::new)
-            .collect())
+    ) -> Result<TypeList> {
+        let sources = TypeSources {
+            data: self.discovery.instance_types().await?,
+            prices: self.discovery.prices().await?,
+        };
+        let region = &self.clients().region;
+        self.types
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_resolve(
+                sources.clone(),
+                &ClassShape::of(resolution),
+                kubelet,
+                || types::class_types(&sources, region, resolution, kubelet, &self.settings.eks),
+            )
+            .map_err(|e| CloudError::other("resolving instance types", e))
     }
 
     /// Terminates instances kerf launched for this cluster; ids already gone

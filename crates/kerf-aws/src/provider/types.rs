@@ -1,9 +1,14 @@
 //! Instance types for one node class, built from discovery results by pure
 //! functions: each discovered shape gets its prices and the zones it is
 //! offered in that the class has subnets in, then goes through the same
-//! catalogue-entry path as the built-in catalogue (labels, EKS allocatable).
+//! catalogue-entry path as the built-in catalogue (labels, EKS allocatable),
+//! and only the types an image of the class boots are kept. What of a class's
+//! resolution that reads is its [`ClassShape`], the key the provider caches
+//! the types under (kerf-cloud's shared instance-type cache), and the
+//! discovery results are its [`TypeSources`], whose refresh drops the cache.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use kerf_cloud::eks::{Arch, EksError, EksOptions};
 use kerf_core::instance_type::InstanceType;
@@ -11,8 +16,88 @@ use kerf_core::template::KubeletSettings;
 
 use crate::discovery::InstanceTypeData;
 use crate::discovery::images::AmiFamily;
-use crate::nodeclass::NodeStorage;
+use crate::nodeclass::{self, NodeStorage, Resolution};
 use crate::pricing::Prices;
+
+/// Everything [`class_types`] reads of a node class's resolution: two
+/// classes (or one class before and after a new AMI release) with the same
+/// shape have the same instance types.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClassShape {
+    family: AmiFamily,
+    storage: NodeStorage,
+    /// The subnets' zones and zone IDs.
+    zones: BTreeMap<String, Option<String>>,
+    /// Architecture and GPU-ness of each image (not which image it is).
+    images: BTreeSet<(&'static str, bool)>,
+}
+
+impl ClassShape {
+    pub fn of(resolution: &Resolution) -> Self {
+        ClassShape {
+            family: resolution.family,
+            storage: resolution.storage,
+            zones: subnet_zones(resolution),
+            images: resolution
+                .amis
+                .iter()
+                .map(|a| (a.arch.as_str(), a.accelerated))
+                .collect(),
+        }
+    }
+}
+
+fn subnet_zones(resolution: &Resolution) -> BTreeMap<String, Option<String>> {
+    resolution
+        .subnets
+        .iter()
+        .map(|s| (s.zone.clone(), s.zone_id.clone()))
+        .collect()
+}
+
+/// The discovery results instance types are built from, equal while
+/// discovery serves the same ones (compared by identity: a refresh makes new
+/// ones, and comparing every shape and price would cost what a rebuild does).
+#[derive(Clone, Debug)]
+pub struct TypeSources {
+    pub data: Arc<InstanceTypeData>,
+    pub prices: Arc<Prices>,
+}
+
+impl PartialEq for TypeSources {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.data, &other.data) && Arc::ptr_eq(&self.prices, &other.prices)
+    }
+}
+
+/// A resolved class's instance types under `kubelet`, every offering
+/// available: [`build_instance_types`] over the class's zones, image
+/// architectures, family and storage, keeping only the types some image of
+/// the class can boot (GPU types may need the GPU image).
+pub fn class_types(
+    sources: &TypeSources,
+    region: &str,
+    resolution: &Resolution,
+    kubelet: &KubeletSettings,
+    eks: &EksOptions,
+) -> Result<Vec<InstanceType>, EksError> {
+    let archs: BTreeSet<&'static str> = resolution.amis.iter().map(|a| a.arch.as_str()).collect();
+    let built = build_instance_types(
+        &sources.data,
+        &sources.prices,
+        region,
+        &subnet_zones(resolution),
+        &archs,
+        resolution.family,
+        &resolution.storage,
+        kubelet,
+        &eks_options(eks, resolution.family),
+    )?;
+    Ok(built
+        .into_iter()
+        .filter(|it| nodeclass::image_for(&resolution.amis, it).is_some())
+        .collect())
+}
 
 /// Instance types sold in `zones` (each with its subnets' zone ID, which its
 /// offerings carry as upstream's do) for architectures in `archs` (`amd64`, `arm64`; all when empty),
@@ -324,5 +409,84 @@ mod tests {
             m5.launch_labels(&kerf_core::requirements::Requirements::new())["kubernetes.io/os"],
             "windows"
         );
+    }
+
+    fn resolution(amis: Vec<crate::discovery::images::ResolvedAmi>) -> Resolution {
+        let subnet = |id: &str, zone: &str| crate::discovery::network::SubnetInfo {
+            id: id.into(),
+            zone: zone.into(),
+            zone_id: None,
+            vpc_id: None,
+            available_ips: 100,
+            tags: BTreeMap::new(),
+        };
+        Resolution {
+            family: AmiFamily::Al2023,
+            storage: storage(AmiFamily::Al2023),
+            subnets: vec![
+                subnet("subnet-a", "us-east-1a"),
+                subnet("subnet-b", "us-east-1b"),
+            ],
+            security_groups: vec![],
+            amis,
+        }
+    }
+
+    fn ami(id: &str, accelerated: bool) -> crate::discovery::images::ResolvedAmi {
+        crate::discovery::images::ResolvedAmi {
+            id: id.into(),
+            name: None,
+            arch: Arch::Amd64,
+            creation_date: None,
+            deprecated: false,
+            accelerated,
+        }
+    }
+
+    /// The shape keys the provider's type cache: what the build does not
+    /// read (image and subnet IDs) leaves it alone, what it reads changes it.
+    #[test]
+    fn the_class_shape_holds_what_the_types_are_built_from() {
+        let base = resolution(vec![ami("ami-1", false)]);
+        let shape = ClassShape::of(&base);
+        let mut new_release = resolution(vec![ami("ami-2", false)]);
+        new_release.subnets[0].id = "subnet-c".into();
+        assert_eq!(ClassShape::of(&new_release), shape);
+        let with_gpu = resolution(vec![ami("ami-1", false), ami("ami-gpu", true)]);
+        assert_ne!(ClassShape::of(&with_gpu), shape);
+        let mut one_zone = base.clone();
+        one_zone.subnets.pop();
+        assert_ne!(ClassShape::of(&one_zone), shape);
+        let mut bottlerocket = base.clone();
+        bottlerocket.family = AmiFamily::Bottlerocket;
+        assert_ne!(ClassShape::of(&bottlerocket), shape);
+        let mut raid = base.clone();
+        raid.storage.raid0 = true;
+        assert_ne!(ClassShape::of(&raid), shape);
+    }
+
+    #[test]
+    fn class_types_keep_only_types_an_image_boots() {
+        let d = data(&["m5.large", "m6g.large"], &["us-east-1a"]);
+        let sources = TypeSources {
+            data: Arc::new(d),
+            prices: Arc::new(prices(&[("m5.large", 0.096), ("m6g.large", 0.077)])),
+        };
+        let types = class_types(
+            &sources,
+            "us-east-1",
+            &resolution(vec![ami("ami-1", false)]),
+            &KubeletSettings::default(),
+            &EksOptions::default(),
+        )
+        .unwrap();
+        let names: Vec<&str> = types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["m5.large"], "no arm64 image");
+        assert_eq!(sources.clone(), sources);
+        let refreshed = TypeSources {
+            data: Arc::new(InstanceTypeData::clone(&sources.data)),
+            ..sources.clone()
+        };
+        assert_ne!(refreshed, sources, "a refresh is new sources");
     }
 }

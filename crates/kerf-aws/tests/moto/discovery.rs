@@ -1,9 +1,11 @@
 //! Discovery: subnets and security groups by tag selectors (default cluster
 //! tag, exact values, `*`, explicit ids), the subnet with most free IPs per
 //! zone, AMIs through SSM parameters and DescribeImages, instance types from
-//! DescribeInstanceTypes/Offerings, and the refresh interval.
+//! DescribeInstanceTypes/Offerings, the refresh interval, and the instance
+//! types cached until it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::ArchitectureValues;
@@ -294,4 +296,58 @@ async fn instance_types_use_the_kubelet_the_pool_was_resolved_with() {
         .find(|t| t.name == "m5.large")
         .expect("m5.large is offered");
     assert_eq!(m5.capacity.pods, 4 * MILLI);
+}
+
+/// The types are resolved once per class shape and kubelet (kerf-cloud's
+/// shared instance-type cache): a second class selecting the same subnets
+/// and images shares them, and discovery's refresh of instance types and
+/// prices makes them be built again.
+#[tokio::test]
+async fn instance_types_are_built_once_until_discovery_refreshes() {
+    let Fixture {
+        moto: _moto,
+        p,
+        clock,
+        ..
+    } = seeded().await;
+    p.set_node_class(node_class("twin"));
+    let types_of = |class: &str| {
+        let p = p.clone();
+        let template = NodeTemplateContext::new(class, Default::default());
+        async move { p.instance_types(&template).await.unwrap() }
+    };
+    let m5 = |types: &[Arc<kerf_core::instance_type::InstanceType>]| {
+        types
+            .iter()
+            .find(|t| t.name == "m5.large")
+            .cloned()
+            .expect("m5.large is offered")
+    };
+    let first = m5(&types_of("default").await);
+    let again = m5(&types_of("default").await);
+    let twin = m5(&types_of("twin").await);
+    assert!(Arc::ptr_eq(&first, &again), "built twice");
+    assert!(Arc::ptr_eq(&first, &twin), "the same shape is built twice");
+    let capped = p
+        .instance_types(&NodeTemplateContext::new(
+            "default",
+            kerf_core::template::KubeletSettings {
+                max_pods: Some(4),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        m5(&capped).capacity.pods,
+        4 * MILLI,
+        "kubelet is part of the key"
+    );
+    clock.advance(Duration::from_secs(301));
+    let refreshed = m5(&types_of("default").await);
+    assert!(
+        !Arc::ptr_eq(&first, &refreshed),
+        "kept past discovery's refresh"
+    );
+    assert_eq!(first.capacity.pods, refreshed.capacity.pods);
 }
