@@ -1,7 +1,7 @@
 //! `KarpenterAddOn` and `Cluster` builders, and install / uninstall / render across both sides.
 //!
 //! ```no_run
-//! # async fn f() -> anyhow::Result<()> {
+//! # async fn f() -> Result<(), kerf_addon::AddonError> {
 //! use kerf_addon::addon::{Cluster, KarpenterAddOn};
 //! use kerf_addon::progress::Recorded;
 //! let addon = KarpenterAddOn::builder()
@@ -22,6 +22,7 @@ use kerf_aws::AwsSettings;
 
 use crate::aws::{self, AwsClients, AwsSide, Installed, Rendered};
 use crate::cluster::{self, ChartValues, ClusterSide};
+use crate::error::AddonError;
 use crate::progress::Progress;
 use crate::requirements::{DefaultProvisioner, Requirement, RequirementsMap};
 
@@ -114,7 +115,7 @@ impl KarpenterAddOnBuilder {
         self
     }
 
-    pub fn build(self) -> anyhow::Result<KarpenterAddOn> {
+    pub fn build(self) -> Result<KarpenterAddOn, AddonError> {
         let specs = if self.has_specs {
             let mut map = RequirementsMap::default();
             for (key, values) in self.specs {
@@ -129,15 +130,21 @@ impl KarpenterAddOnBuilder {
         };
         let namespace = self.namespace.unwrap_or_else(|| "karpenter".into());
         if let Some(e) = namespace_error(&namespace) {
-            anyhow::bail!("KarpenterAddOn.namespace: {e}");
+            return Err(AddonError::invalid("KarpenterAddOn.namespace", e));
         }
         let release = self.release.unwrap_or_else(|| "karpenter".into());
         if release.is_empty() {
-            anyhow::bail!("KarpenterAddOn.release: must not be empty");
+            return Err(AddonError::invalid(
+                "KarpenterAddOn.release",
+                "must not be empty",
+            ));
         }
         for (k, _) in &self.values {
             if k.is_empty() {
-                anyhow::bail!("KarpenterAddOn.set: a value has an empty key");
+                return Err(AddonError::invalid(
+                    "KarpenterAddOn.set",
+                    "a value has an empty key",
+                ));
             }
         }
         Ok(KarpenterAddOn {
@@ -258,46 +265,63 @@ impl ClusterBuilder {
         self
     }
 
-    pub fn build(self) -> anyhow::Result<Cluster> {
+    pub fn build(self) -> Result<Cluster, AddonError> {
         let name = self.name.unwrap_or_default();
         let valid = name
             .chars()
             .enumerate()
             .all(|(i, c)| c.is_ascii_alphanumeric() || (i > 0 && (c == '-' || c == '_')));
         if name.is_empty() || !valid {
-            anyhow::bail!(
-                "Cluster.name: {name:?} is not an EKS cluster name (letters, digits, - and _, \
-                 starting with a letter or digit)"
-            );
+            return Err(AddonError::invalid(
+                "Cluster.name",
+                format!(
+                    "{name:?} is not an EKS cluster name (letters, digits, - and _, starting \
+                     with a letter or digit)"
+                ),
+            ));
         }
         if name.len() > MAX_CLUSTER_NAME {
-            anyhow::bail!(
-                "Cluster.name: {name:?} is longer than {MAX_CLUSTER_NAME} characters, too long \
-                 for the IAM role and EventBridge rule names derived from it"
-            );
+            return Err(AddonError::invalid(
+                "Cluster.name",
+                format!(
+                    "{name:?} is longer than {MAX_CLUSTER_NAME} characters, too long for the \
+                     IAM role and EventBridge rule names derived from it"
+                ),
+            ));
         }
         if let Some(a) = &self.account
             && (a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
         {
-            anyhow::bail!("Cluster.account: {a:?} is not a 12-digit AWS account id");
+            return Err(AddonError::invalid(
+                "Cluster.account",
+                format!("{a:?} is not a 12-digit AWS account id"),
+            ));
         }
         let mut settings = match (self.settings, self.region) {
             (Some(s), _) => s,
             (None, Some(r)) if !r.is_empty() => match region_error(&r) {
-                Some(e) => anyhow::bail!("Cluster.region: {e}"),
+                Some(e) => return Err(AddonError::invalid("Cluster.region", e)),
                 None => AwsSettings::new(r),
             },
-            (None, _) => anyhow::bail!("Cluster.region: required (e.g. us-east-1)"),
+            (None, _) => {
+                return Err(AddonError::invalid(
+                    "Cluster.region",
+                    "required (e.g. us-east-1)",
+                ));
+            }
         };
         if let Some(url) = self.endpoint_url {
             settings.endpoint_url = Some(url);
         }
         let mut add_ons = self.add_ons.into_iter();
-        let add_on = add_ons
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("Cluster.add_on: no add-on given (KarpenterAddOn)"))?;
+        let add_on = add_ons.next().ok_or_else(|| {
+            AddonError::invalid("Cluster.add_on", "no add-on given (KarpenterAddOn)")
+        })?;
         if add_ons.next().is_some() {
-            anyhow::bail!("Cluster.add_on: given more than once (one KarpenterAddOn per cluster)");
+            return Err(AddonError::invalid(
+                "Cluster.add_on",
+                "given more than once (one KarpenterAddOn per cluster)",
+            ));
         }
         Ok(Cluster {
             name,
@@ -321,7 +345,7 @@ impl Cluster {
 
     /// The cluster side, with the chart values the AWS side produced (`None`: what is known
     /// without AWS calls, placeholders for the rest).
-    pub fn cluster_side(&self, installed: Option<&Installed>) -> anyhow::Result<ClusterSide> {
+    pub fn cluster_side(&self, installed: Option<&Installed>) -> Result<ClusterSide, AddonError> {
         let account = installed
             .map(|i| i.account.as_str())
             .or(self.account.as_deref())
@@ -351,23 +375,24 @@ impl Cluster {
         Ok(side)
     }
 
-    async fn clients(&self) -> anyhow::Result<AwsClients> {
+    async fn clients(&self) -> Result<AwsClients, AddonError> {
         let clients = AwsClients::connect(&self.settings).await;
         if let Some(want) = &self.account {
             let out = clients.sts.get_caller_identity().send().await;
-            let out = out.map_err(|e| aws::aws_error("STS GetCallerIdentity", e))?;
+            let out = out.map_err(|e| AddonError::aws("STS GetCallerIdentity", "", e))?;
             let got = out.account().unwrap_or_default();
             if got != want {
-                anyhow::bail!(
-                    "Cluster.account: is {want} but the credentials are for account {got}"
-                );
+                return Err(AddonError::WrongAccount {
+                    want: want.clone(),
+                    got: got.to_string(),
+                });
             }
         }
         Ok(clients)
     }
 
     /// The AWS side, then (unless skipped) the cluster side.
-    pub async fn install(&self, progress: &mut dyn Progress) -> anyhow::Result<Installed> {
+    pub async fn install(&self, progress: &mut dyn Progress) -> Result<Installed, AddonError> {
         let clients = self.clients().await?;
         let installed = aws::install(&self.aws_side(), &clients, progress).await?;
         if !self.add_on.skip_cluster_side {
@@ -377,7 +402,7 @@ impl Cluster {
     }
 
     /// The cluster side (unless skipped), then the AWS side.
-    pub async fn uninstall(&self, progress: &mut dyn Progress) -> anyhow::Result<()> {
+    pub async fn uninstall(&self, progress: &mut dyn Progress) -> Result<(), AddonError> {
         let clients = self.clients().await?;
         if !self.add_on.skip_cluster_side {
             cluster::uninstall(&self.cluster_side(None)?, progress).await?;
@@ -386,7 +411,7 @@ impl Cluster {
     }
 
     /// Everything install would create, with no AWS or Kubernetes call.
-    pub fn render(&self) -> anyhow::Result<RenderedAll> {
+    pub fn render(&self) -> Result<RenderedAll, AddonError> {
         let aws = aws::render(&self.aws_side(), self.account.as_deref(), None);
         let manifests = if self.add_on.skip_cluster_side {
             None

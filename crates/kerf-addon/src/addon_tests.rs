@@ -4,8 +4,8 @@ fn addon() -> KarpenterAddOn {
     KarpenterAddOn::builder().build().unwrap()
 }
 
-fn err(r: anyhow::Result<impl std::fmt::Debug>) -> String {
-    format!("{:#}", r.unwrap_err())
+fn err(r: Result<impl std::fmt::Debug, AddonError>) -> String {
+    r.unwrap_err().to_string()
 }
 
 #[test]

@@ -6,10 +6,14 @@
 //! - [`cluster`]: the cluster side (namespace, the Helm chart, the default Provisioner).
 //! - [`requirements`]: a requirements map (`key=v1,v2`) turned into a default Provisioner.
 //! - [`addon`]: `KarpenterAddOn` / `Cluster` builders and install / uninstall / render across both sides.
+//! - [`error`]: [`AddonError`], what failed and where, for every call above.
 //! - [`progress`]: step-by-step progress reporting shared by both sides.
 
 pub mod addon;
 pub mod aws;
 pub mod cluster;
+pub mod error;
 pub mod progress;
 pub mod requirements;
+
+pub use error::AddonError;

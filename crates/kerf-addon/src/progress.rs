@@ -1,6 +1,8 @@
 //! Progress of an install or uninstall, one step at a time, so a failure names the step that
 //! failed and what is already in place.
 
+use crate::error::AddonError;
+
 /// What happened to one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepOutcome {
@@ -78,9 +80,9 @@ impl<'a> Steps<'a> {
 
     /// Runs one step: `work` returns the outcome and a value. On error the step is reported
     /// Failed and the error says which step failed and what is already in place.
-    pub async fn run<T, F>(&mut self, step: &str, resource: &str, work: F) -> anyhow::Result<T>
+    pub async fn run<T, F>(&mut self, step: &str, resource: &str, work: F) -> Result<T, AddonError>
     where
-        F: std::future::Future<Output = anyhow::Result<(StepOutcome, T)>>,
+        F: std::future::Future<Output = Result<(StepOutcome, T), AddonError>>,
     {
         self.progress.started(step, resource);
         match work.await {
@@ -90,18 +92,14 @@ impl<'a> Steps<'a> {
                 Ok(value)
             }
             Err(e) => {
-                let why = format!("{e:#}");
                 self.progress
-                    .step(step, resource, &StepOutcome::Failed(why.clone()));
-                let in_place = if self.done.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    self.done.join(", ")
-                };
-                Err(anyhow::anyhow!(
-                    "step {step} ({resource}) failed: {why}; already done: {in_place}; \
-                     re-running resumes (every step is idempotent)"
-                ))
+                    .step(step, resource, &StepOutcome::Failed(e.to_string()));
+                Err(AddonError::Step {
+                    step: step.to_string(),
+                    resource: resource.to_string(),
+                    source: Box::new(e),
+                    done: self.done.clone(),
+                })
             }
         }
     }
@@ -117,6 +115,10 @@ impl<'a> Steps<'a> {
 mod tests {
     use super::*;
 
+    fn denied() -> AddonError {
+        AddonError::invalid("b", "denied")
+    }
+
     #[tokio::test]
     async fn a_failure_names_the_step_and_what_is_in_place() {
         let mut rec = Recorded::default();
@@ -126,14 +128,17 @@ mod tests {
             .await
             .unwrap();
         let err = steps
-            .run::<(), _>("b:second", "two", async { anyhow::bail!("denied") })
+            .run::<(), _>("b:second", "two", async { Err(denied()) })
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("step b:second (two) failed: denied"), "{err}");
+        assert!(
+            err.contains("step b:second (two) failed: b: denied"),
+            "{err}"
+        );
         assert!(err.contains("already done: a:first one"), "{err}");
         assert_eq!(rec.steps.len(), 2);
-        assert_eq!(rec.steps[1].2, StepOutcome::Failed("denied".into()));
+        assert_eq!(rec.steps[1].2, StepOutcome::Failed("b: denied".into()));
     }
 
     /// What a progress display sees, in order.
@@ -162,7 +167,7 @@ mod tests {
             .await
             .unwrap();
         let _ = steps
-            .run::<(), _>("k8s:provisioner", "default", async { anyhow::bail!("no") })
+            .run::<(), _>("k8s:provisioner", "default", async { Err(denied()) })
             .await;
         assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(

@@ -22,10 +22,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
 use k8s_openapi::api::core::v1::NodeSelectorRequirement;
 use kerf_api::v1alpha1::AwsProvider;
 use kerf_api::v1alpha5::{ProviderRef, Provisioner, ProvisionerSpec};
+
+use crate::error::AddonError;
 
 /// Name of the Provisioner the add-on creates.
 pub const DEFAULT_PROVISIONER_NAME: &str = "default";
@@ -61,20 +62,22 @@ impl RequirementsMap {
     }
 
     /// Adds an entry; `origin` names where it came from in the error for a repeated key.
-    pub fn push(&mut self, requirement: Requirement, origin: &str) -> anyhow::Result<()> {
+    pub fn push(&mut self, requirement: Requirement, origin: &str) -> Result<(), AddonError> {
         if self.entries.iter().any(|r| r.key == requirement.key) {
-            bail!(
-                "{origin}: key {:?} is given more than once (list every value in one entry: {}=a,b)",
-                requirement.key,
-                requirement.key
-            );
+            return Err(AddonError::invalid(
+                origin,
+                format!(
+                    "key {:?} is given more than once (list every value in one entry: {}=a,b)",
+                    requirement.key, requirement.key
+                ),
+            ));
         }
         self.entries.push(requirement);
         Ok(())
     }
 
     /// From `--requirement` flag values (`key=v1,v2`).
-    pub fn from_flags<I, S>(flags: I) -> anyhow::Result<Self>
+    pub fn from_flags<I, S>(flags: I) -> Result<Self, AddonError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -94,29 +97,46 @@ impl RequirementsMap {
     /// node.kubernetes.io/instance-type: [m5.2xlarge]
     /// kubernetes.io/arch: [arm64, amd64]
     /// ```
-    pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<Self> {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, AddonError> {
         let doc: serde_yaml::Value =
-            serde_yaml::from_str(text).with_context(|| format!("{origin}: not YAML"))?;
+            serde_yaml::from_str(text).map_err(|source| AddonError::RequirementsYaml {
+                origin: origin.to_string(),
+                source,
+            })?;
         let mapping = match doc {
             serde_yaml::Value::Mapping(m) => m,
             serde_yaml::Value::Null => serde_yaml::Mapping::new(),
-            _ => bail!("{origin}: expected a map of requirement key to a list of values"),
+            _ => {
+                return Err(AddonError::invalid(
+                    origin,
+                    "expected a map of requirement key to a list of values",
+                ));
+            }
         };
         let mut map = RequirementsMap::default();
         for (key, values) in mapping {
             let Some(key) = key.as_str().map(str::to_string) else {
-                bail!("{origin}: every key must be a string (got {key:?})");
+                return Err(AddonError::invalid(
+                    origin,
+                    format!("every key must be a string (got {key:?})"),
+                ));
             };
             let at = format!("{origin}: {key}");
             let values: Vec<String> = match values {
                 serde_yaml::Value::String(s) => vec![s],
                 serde_yaml::Value::Sequence(items) => items
-                    .into_iter()
+                    .iter()
                     .map(|v| {
-                        scalar(&v).with_context(|| format!("{at}: every value must be a string"))
+                        scalar(v)
+                            .ok_or_else(|| AddonError::invalid(&at, "every value must be a string"))
                     })
-                    .collect::<anyhow::Result<_>>()?,
-                other => bail!("{at}: expected a list of values (got {other:?})"),
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(AddonError::invalid(
+                        &at,
+                        format!("expected a list of values (got {other:?})"),
+                    ));
+                }
             };
             check_values(&key, &values, &at)?;
             map.push(Requirement { key, values }, origin)?;
@@ -125,10 +145,9 @@ impl RequirementsMap {
     }
 
     /// Reads [`RequirementsMap::from_yaml`] from a file.
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
-        let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {origin}"))?;
-        Self::from_yaml(&text, &origin)
+    pub fn from_file(path: &Path) -> Result<Self, AddonError> {
+        let text = std::fs::read_to_string(path).map_err(AddonError::io("reading", path))?;
+        Self::from_yaml(&text, &path.display().to_string())
     }
 }
 
@@ -141,15 +160,18 @@ fn scalar(v: &serde_yaml::Value) -> Option<String> {
     }
 }
 
-fn check_values(key: &str, values: &[String], at: &str) -> anyhow::Result<()> {
+fn check_values(key: &str, values: &[String], at: &str) -> Result<(), AddonError> {
     if key.trim().is_empty() {
-        bail!("{at}: the key is empty");
+        return Err(AddonError::invalid(at, "the key is empty"));
     }
     if values.is_empty() {
-        bail!("{at}: no values (operator In needs at least one)");
+        return Err(AddonError::invalid(
+            at,
+            "no values (operator In needs at least one)",
+        ));
     }
     if values.iter().any(|v| v.trim().is_empty()) {
-        bail!("{at}: a value is empty");
+        return Err(AddonError::invalid(at, "a value is empty"));
     }
     // Karpenter's well-known values: a capacity type it does not know would
     // leave the Provisioner unable to launch anything.
@@ -158,19 +180,25 @@ fn check_values(key: &str, values: &[String], at: &str) -> anyhow::Result<()> {
             .iter()
             .find(|v| !CAPACITY_TYPES.contains(&v.as_str()))
     {
-        bail!(
-            "{at}: {v:?} is not a capacity type (one of {})",
-            CAPACITY_TYPES.join(", ")
-        );
+        return Err(AddonError::invalid(
+            at,
+            format!(
+                "{v:?} is not a capacity type (one of {})",
+                CAPACITY_TYPES.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
 
 /// One `--requirement` value: `key=v1,v2`.
-pub fn parse_flag(flag: &str) -> anyhow::Result<Requirement> {
+pub fn parse_flag(flag: &str) -> Result<Requirement, AddonError> {
     let at = format!("--requirement {flag:?}");
     let Some((key, values)) = flag.split_once('=') else {
-        bail!("{at}: expected key=value1,value2 (no '=')");
+        return Err(AddonError::invalid(
+            at,
+            "expected key=value1,value2 (no '=')",
+        ));
     };
     let key = key.trim().to_string();
     let values: Vec<String> = if values.trim().is_empty() {
@@ -229,7 +257,7 @@ impl DefaultProvisioner {
     }
 
     /// The Provisioner named `default`, validated with the webhook's rules.
-    pub fn build(&self) -> anyhow::Result<Provisioner> {
+    pub fn build(&self) -> Result<Provisioner, AddonError> {
         let requirements = self
             .requirements
             .entries()
@@ -266,12 +294,11 @@ impl DefaultProvisioner {
             ..ProvisionerSpec::default()
         };
         let provisioner = Provisioner::new(DEFAULT_PROVISIONER_NAME, spec);
-        provisioner.validate().map_err(|e| {
-            anyhow::anyhow!(
-                "the default Provisioner built from the requirements map is invalid:\n{}",
-                describe(&e, self.requirements.entries())
-            )
-        })?;
+        provisioner
+            .validate()
+            .map_err(|e| AddonError::InvalidProvisioner {
+                details: describe(&e, self.requirements.entries()),
+            })?;
         Ok(provisioner)
     }
 }

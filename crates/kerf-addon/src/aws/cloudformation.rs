@@ -13,6 +13,7 @@ use super::documents::{
     queue_policy,
 };
 use super::names::{Context, NODE_MANAGED_POLICIES, RULES, SPOT_SERVICE, STS_AUDIENCE};
+use crate::error::AddonError;
 
 /// Everything install would create, as data.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,16 +26,16 @@ pub struct Rendered {
 
 impl Rendered {
     /// The documents (as JSON) and the template (as YAML), for printing.
-    pub fn to_text(&self) -> anyhow::Result<String> {
+    pub fn to_text(&self) -> Result<String, AddonError> {
         let mut out = String::new();
         for (name, doc) in &self.documents {
-            out.push_str(&format!(
-                "# {name}\n{}\n",
-                serde_json::to_string_pretty(doc)?
-            ));
+            let json = serde_json::to_string_pretty(doc).map_err(AddonError::render(name))?;
+            out.push_str(&format!("# {name}\n{json}\n"));
         }
         out.push_str("# CloudFormation template\n");
-        out.push_str(&serde_yaml::to_string(&self.template)?);
+        let yaml = serde_yaml::to_string(&self.template)
+            .map_err(AddonError::render("the CloudFormation template"))?;
+        out.push_str(&yaml);
         Ok(out)
     }
 }

@@ -2,9 +2,8 @@
 //! (STS GetCallerIdentity) and, from EKS DescribeCluster, the API endpoint, the OIDC issuer,
 //! and the subnets and security groups of the cluster's VPC config.
 
-use anyhow::Context as _;
-
-use super::{AwsClients, aws_error};
+use super::AwsClients;
+use crate::error::AddonError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterFacts {
@@ -15,29 +14,35 @@ pub struct ClusterFacts {
     pub security_group_ids: Vec<String>,
 }
 
-pub async fn account_id(c: &AwsClients) -> anyhow::Result<String> {
+pub async fn account_id(c: &AwsClients) -> Result<String, AddonError> {
     let out = c
         .sts
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| aws_error("STS GetCallerIdentity", e))?;
+        .map_err(|e| AddonError::aws("STS GetCallerIdentity", "", e))?;
     out.account()
         .map(str::to_string)
-        .context("STS GetCallerIdentity returned no Account")
+        .ok_or(AddonError::MissingField {
+            operation: "STS GetCallerIdentity",
+            resource: String::new(),
+            field: "Account",
+        })
 }
 
-pub async fn describe_cluster(c: &AwsClients, name: &str) -> anyhow::Result<ClusterFacts> {
+pub async fn describe_cluster(c: &AwsClients, name: &str) -> Result<ClusterFacts, AddonError> {
     describe_cluster_opt(c, name)
         .await?
-        .with_context(|| format!("EKS cluster {name} does not exist (EKS DescribeCluster)"))
+        .ok_or_else(|| AddonError::ClusterNotFound {
+            name: name.to_string(),
+        })
 }
 
 /// The cluster's facts, or `None` when EKS has no cluster of that name.
 pub async fn describe_cluster_opt(
     c: &AwsClients,
     name: &str,
-) -> anyhow::Result<Option<ClusterFacts>> {
+) -> Result<Option<ClusterFacts>, AddonError> {
     let out = match c.eks.describe_cluster().name(name).send().await {
         Ok(out) => out,
         Err(e)
@@ -46,23 +51,25 @@ pub async fn describe_cluster_opt(
         {
             return Ok(None);
         }
-        Err(e) => return Err(aws_error(format!("EKS DescribeCluster {name}"), e)),
+        Err(e) => return Err(AddonError::aws("EKS DescribeCluster", name.to_string(), e)),
     };
-    let cluster = out
-        .cluster()
-        .with_context(|| format!("EKS DescribeCluster {name} returned no cluster"))?;
-    let missing = |field: &str| format!("EKS cluster {name}: {field} is not set");
+    let missing = |field: &'static str| AddonError::MissingField {
+        operation: "EKS DescribeCluster",
+        resource: name.to_string(),
+        field,
+    };
+    let cluster = out.cluster().ok_or_else(|| missing("cluster"))?;
     let endpoint = cluster
         .endpoint()
         .filter(|e| !e.is_empty())
-        .with_context(|| missing("endpoint"))?
+        .ok_or_else(|| missing("cluster.endpoint"))?
         .to_string();
     let oidc_issuer = cluster
         .identity()
         .and_then(|i| i.oidc())
         .and_then(|o| o.issuer())
         .filter(|i| !i.is_empty())
-        .with_context(|| missing("identity.oidc.issuer"))?
+        .ok_or_else(|| missing("cluster.identity.oidc.issuer"))?
         .to_string();
     let vpc = cluster.resources_vpc_config();
     let subnet_ids = vpc.map(|v| v.subnet_ids().to_vec()).unwrap_or_default();
@@ -91,7 +98,7 @@ pub async fn look_up(
     c: &AwsClients,
     steps: &mut crate::progress::Steps<'_>,
     cluster_may_be_gone: bool,
-) -> anyhow::Result<(String, ClusterFacts, super::names::Context)> {
+) -> Result<(String, ClusterFacts, super::names::Context), AddonError> {
     use crate::progress::StepOutcome;
     let account = steps
         .run("sts:account", "caller identity", async {
@@ -125,7 +132,10 @@ pub async fn look_up(
 /// For a cluster that is gone: the subnets and security groups that still carry kerf's
 /// discovery marker for it, and the issuer of the OIDC provider kerf created for it (empty
 /// when there is none). `ctx`'s issuer is not used.
-async fn leftovers(c: &AwsClients, ctx: &super::names::Context) -> anyhow::Result<ClusterFacts> {
+async fn leftovers(
+    c: &AwsClients,
+    ctx: &super::names::Context,
+) -> Result<ClusterFacts, AddonError> {
     use aws_sdk_ec2::types::Filter;
     let filters = || {
         vec![
@@ -148,7 +158,7 @@ async fn leftovers(c: &AwsClients, ctx: &super::names::Context) -> anyhow::Resul
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error("EC2 DescribeSubnets (kerf's discovery marker)", e))?;
+        .map_err(|e| AddonError::aws("EC2 DescribeSubnets", "(kerf's discovery marker)", e))?;
     let groups: Vec<_> = c
         .ec2
         .describe_security_groups()
@@ -158,7 +168,9 @@ async fn leftovers(c: &AwsClients, ctx: &super::names::Context) -> anyhow::Resul
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error("EC2 DescribeSecurityGroups (kerf's discovery marker)", e))?;
+        .map_err(|e| {
+            AddonError::aws("EC2 DescribeSecurityGroups", "(kerf's discovery marker)", e)
+        })?;
     let mut subnet_ids: Vec<String> = subnets
         .iter()
         .filter_map(|s| s.subnet_id().map(str::to_string))

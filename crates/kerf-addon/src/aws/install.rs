@@ -7,6 +7,7 @@ use super::eks::look_up;
 use super::iam::{extras, policy, roles};
 use super::names::{NODE_MANAGED_POLICIES, RULES, SUPERSEDED_NODE_POLICIES};
 use super::{AwsClients, AwsSide, queue, subnet_tags};
+use crate::error::AddonError;
 use crate::progress::{Progress, StepOutcome, Steps};
 
 /// What install created or found: what the cluster side's chart needs.
@@ -27,7 +28,7 @@ pub async fn install(
     side: &AwsSide,
     c: &AwsClients,
     progress: &mut dyn Progress,
-) -> anyhow::Result<Installed> {
+) -> Result<Installed, AddonError> {
     let mut steps = Steps::new(progress);
     let (account, facts, ctx) = look_up(side, c, &mut steps, false).await?;
     let iam = &c.iam;

@@ -22,10 +22,9 @@ mod queue;
 mod subnet_tags;
 pub mod uninstall;
 
-use std::fmt::Display;
-
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use kerf_aws::AwsSettings;
+
+use crate::error::AddonError;
 
 pub use cloudformation::{Rendered, render};
 pub use install::{Installed, install};
@@ -99,26 +98,13 @@ impl AwsClients {
     }
 }
 
-/// An SDK error as one line: the service's code and message, or the transport failure.
-pub(crate) fn aws_error<E, R>(call: impl Display, e: SdkError<E, R>) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match e.as_service_error() {
-        Some(se) => anyhow::anyhow!(
-            "{call}: {}: {}",
-            se.code().unwrap_or("error"),
-            se.message().unwrap_or("(no message)")
-        ),
-        None => anyhow::anyhow!("{call}: {}", DisplayErrorContext(&e)),
-    }
-}
-
 /// A policy document as IAM returns it (URL-encoded JSON) parsed; plain JSON is accepted too.
-pub(crate) fn parse_document(what: &str, raw: &str) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn parse_document(what: &str, raw: &str) -> Result<serde_json::Value, AddonError> {
     let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     serde_json::from_str(&decoded)
         .or_else(|_| serde_json::from_str(raw))
-        .map_err(|e| anyhow::anyhow!("{what}: the document AWS returned is not JSON: {e}"))
+        .map_err(|source| AddonError::Document {
+            what: what.to_string(),
+            source,
+        })
 }

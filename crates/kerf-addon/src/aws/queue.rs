@@ -8,13 +8,14 @@ use serde_json::Value;
 
 use super::documents::{QUEUE_ATTRIBUTES, event_pattern, queue_policy};
 use super::names::{Context, RuleSpec};
-use super::{AwsClients, aws_error, parse_document};
+use super::{AwsClients, parse_document};
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 /// Target id of the queue on every rule (Karpenter's).
 const TARGET_ID: &str = "KarpenterInterruptionQueueTarget";
 
-async fn queue_url(c: &AwsClients, name: &str) -> anyhow::Result<Option<String>> {
+async fn queue_url(c: &AwsClients, name: &str) -> Result<Option<String>, AddonError> {
     match c.sqs.get_queue_url().queue_name(name).send().await {
         Ok(out) => Ok(out.queue_url().map(str::to_string)),
         Err(e)
@@ -23,7 +24,7 @@ async fn queue_url(c: &AwsClients, name: &str) -> anyhow::Result<Option<String>>
         {
             Ok(None)
         }
-        Err(e) => Err(aws_error(format!("SQS GetQueueUrl {name}"), e)),
+        Err(e) => Err(AddonError::aws("SQS GetQueueUrl", name.to_string(), e)),
     }
 }
 
@@ -40,13 +41,12 @@ fn desired_attributes(ctx: &Context) -> Vec<(QueueAttributeName, String)> {
 fn differing(
     ctx: &Context,
     have: &HashMap<QueueAttributeName, String>,
-) -> anyhow::Result<Vec<(QueueAttributeName, String)>> {
+) -> Result<Vec<(QueueAttributeName, String)>, AddonError> {
     let mut out = Vec::new();
     for (k, want) in desired_attributes(ctx) {
         let same = match (have.get(&k), &k) {
             (Some(h), QueueAttributeName::Policy) => {
-                parse_document(&format!("queue {} Policy", ctx.queue()), h)?
-                    == serde_json::from_str::<Value>(&want)?
+                parse_document(&format!("queue {} Policy", ctx.queue()), h)? == queue_policy(ctx)
             }
             (Some(h), _) => h == &want,
             (None, _) => false,
@@ -59,7 +59,10 @@ fn differing(
 }
 
 /// The queue with its attributes and policy; returns its URL.
-pub async fn ensure_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<(StepOutcome, String)> {
+pub async fn ensure_queue(
+    c: &AwsClients,
+    ctx: &Context,
+) -> Result<(StepOutcome, String), AddonError> {
     let name = ctx.queue();
     let Some(url) = queue_url(c, &name).await? else {
         let mut call = c.sqs.create_queue().queue_name(&name);
@@ -72,7 +75,7 @@ pub async fn ensure_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<(Step
         let out = call
             .send()
             .await
-            .map_err(|e| aws_error(format!("SQS CreateQueue {name}"), e))?;
+            .map_err(|e| AddonError::aws("SQS CreateQueue", name.to_string(), e))?;
         let url = out.queue_url().unwrap_or_default().to_string();
         return Ok((StepOutcome::Created, url));
     };
@@ -83,18 +86,17 @@ pub async fn ensure_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<(Step
         .attribute_names(QueueAttributeName::All)
         .send()
         .await
-        .map_err(|e| aws_error(format!("SQS GetQueueAttributes {url}"), e))?;
+        .map_err(|e| AddonError::aws("SQS GetQueueAttributes", url.to_string(), e))?;
     let diff = differing(ctx, attrs.attributes().unwrap_or(&HashMap::new()))?;
     if diff.is_empty() {
         return Ok((StepOutcome::Unchanged, url));
     }
     if !queue_owned(c, ctx, &url).await? {
         let names: Vec<&str> = diff.iter().map(|(k, _)| k.as_str()).collect();
-        anyhow::bail!(
-            "queue {name} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
-             {} differ from what kerf needs; kerf leaves it alone",
-            names.join(", ")
-        );
+        return Err(AddonError::NotKerfs {
+            resource: format!("queue {name}"),
+            differs: format!("its {} differ from what kerf needs", names.join(", ")),
+        });
     }
     let mut call = c.sqs.set_queue_attributes().queue_url(&url);
     for (k, v) in diff {
@@ -102,23 +104,23 @@ pub async fn ensure_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<(Step
     }
     call.send()
         .await
-        .map_err(|e| aws_error(format!("SQS SetQueueAttributes {url}"), e))?;
+        .map_err(|e| AddonError::aws("SQS SetQueueAttributes", url.to_string(), e))?;
     Ok((StepOutcome::Updated, url))
 }
 
-async fn queue_owned(c: &AwsClients, ctx: &Context, url: &str) -> anyhow::Result<bool> {
+async fn queue_owned(c: &AwsClients, ctx: &Context, url: &str) -> Result<bool, AddonError> {
     let tags = c
         .sqs
         .list_queue_tags()
         .queue_url(url)
         .send()
         .await
-        .map_err(|e| aws_error(format!("SQS ListQueueTags {url}"), e))?;
+        .map_err(|e| AddonError::aws("SQS ListQueueTags", url.to_string(), e))?;
     let tags = tags.tags().cloned().unwrap_or_default();
     Ok(ctx.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
 }
 
-pub async fn remove_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<StepOutcome> {
+pub async fn remove_queue(c: &AwsClients, ctx: &Context) -> Result<StepOutcome, AddonError> {
     let Some(url) = queue_url(c, &ctx.queue()).await? else {
         return Ok(StepOutcome::Absent);
     };
@@ -130,7 +132,7 @@ pub async fn remove_queue(c: &AwsClients, ctx: &Context) -> anyhow::Result<StepO
         .queue_url(&url)
         .send()
         .await
-        .map_err(|e| aws_error(format!("SQS DeleteQueue {url}"), e))?;
+        .map_err(|e| AddonError::aws("SQS DeleteQueue", url.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }
 
@@ -144,7 +146,7 @@ async fn get_rule(
     c: &AwsClients,
     ctx: &Context,
     name: &str,
-) -> anyhow::Result<Option<ExistingRule>> {
+) -> Result<Option<ExistingRule>, AddonError> {
     let out = match c.events.describe_rule().name(name).send().await {
         Ok(out) => out,
         Err(e)
@@ -153,7 +155,13 @@ async fn get_rule(
         {
             return Ok(None);
         }
-        Err(e) => return Err(aws_error(format!("EventBridge DescribeRule {name}"), e)),
+        Err(e) => {
+            return Err(AddonError::aws(
+                "EventBridge DescribeRule",
+                name.to_string(),
+                e,
+            ));
+        }
     };
     let pattern = out.event_pattern().unwrap_or("{}");
     let pattern = parse_document(&format!("rule {name} EventPattern"), pattern)?;
@@ -164,7 +172,7 @@ async fn get_rule(
         .resource_arn(arn)
         .send()
         .await
-        .map_err(|e| aws_error(format!("EventBridge ListTagsForResource {arn}"), e))?;
+        .map_err(|e| AddonError::aws("EventBridge ListTagsForResource", arn.to_string(), e))?;
     let owned = ctx.owns(tags.tags().iter().map(|t| (t.key(), t.value())));
     let targets = c
         .events
@@ -172,7 +180,7 @@ async fn get_rule(
         .rule(name)
         .send()
         .await
-        .map_err(|e| aws_error(format!("EventBridge ListTargetsByRule {name}"), e))?;
+        .map_err(|e| AddonError::aws("EventBridge ListTargetsByRule", name.to_string(), e))?;
     let targets = targets
         .targets()
         .iter()
@@ -190,18 +198,19 @@ pub async fn ensure_rule(
     c: &AwsClients,
     ctx: &Context,
     rule: &RuleSpec,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let name = ctx.rule(rule);
     let pattern = event_pattern(rule);
     let existing = get_rule(c, ctx, &name).await?;
     let mut outcome = StepOutcome::Unchanged;
     match &existing {
         Some(r) if r.pattern == pattern => {}
-        Some(r) if !r.owned => anyhow::bail!(
-            "EventBridge rule {name} exists, was not created by kerf and matches other events \
-             ({}); kerf leaves it alone",
-            r.pattern
-        ),
+        Some(r) if !r.owned => {
+            return Err(AddonError::NotKerfs {
+                resource: format!("EventBridge rule {name}"),
+                differs: format!("matches other events ({})", r.pattern),
+            });
+        }
         _ => {
             let mut call = c
                 .events
@@ -219,12 +228,15 @@ pub async fn ensure_rule(
                         .key(k)
                         .value(v)
                         .build();
-                    call = call.tags(tag.map_err(|e| anyhow::anyhow!("building a tag: {e}"))?);
+                    call = call.tags(tag.map_err(|source| AddonError::Request {
+                        what: format!("a tag of rule {name}"),
+                        source,
+                    })?);
                 }
             }
             call.send()
                 .await
-                .map_err(|e| aws_error(format!("EventBridge PutRule {name}"), e))?;
+                .map_err(|e| AddonError::aws("EventBridge PutRule", name.to_string(), e))?;
             outcome = if existing.is_none() {
                 StepOutcome::Created
             } else {
@@ -241,14 +253,17 @@ pub async fn ensure_rule(
             .id(TARGET_ID)
             .arn(&queue_arn)
             .build()
-            .map_err(|e| anyhow::anyhow!("building the target of rule {name}: {e}"))?;
+            .map_err(|source| AddonError::Request {
+                what: format!("the target of rule {name}"),
+                source,
+            })?;
         c.events
             .put_targets()
             .rule(&name)
             .targets(target)
             .send()
             .await
-            .map_err(|e| aws_error(format!("EventBridge PutTargets {name}"), e))?;
+            .map_err(|e| AddonError::aws("EventBridge PutTargets", name.to_string(), e))?;
         if outcome == StepOutcome::Unchanged {
             outcome = StepOutcome::Updated;
         }
@@ -260,7 +275,7 @@ pub async fn remove_rule(
     c: &AwsClients,
     ctx: &Context,
     rule: &RuleSpec,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let name = ctx.rule(rule);
     let Some(existing) = get_rule(c, ctx, &name).await? else {
         return Ok(StepOutcome::Absent);
@@ -277,13 +292,13 @@ pub async fn remove_rule(
             ))
             .send()
             .await
-            .map_err(|e| aws_error(format!("EventBridge RemoveTargets {name}"), e))?;
+            .map_err(|e| AddonError::aws("EventBridge RemoveTargets", name.to_string(), e))?;
     }
     c.events
         .delete_rule()
         .name(&name)
         .send()
         .await
-        .map_err(|e| aws_error(format!("EventBridge DeleteRule {name}"), e))?;
+        .map_err(|e| AddonError::aws("EventBridge DeleteRule", name.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, Tag};
 
+use super::AwsClients;
 use super::names::{ADDED_TAGS_KEY, Context};
-use super::{AwsClients, aws_error};
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 fn wanted(ctx: &Context) -> Vec<(String, String)> {
@@ -18,14 +19,14 @@ fn wanted(ctx: &Context) -> Vec<(String, String)> {
     ]
 }
 
-async fn tags_of(c: &AwsClients, id: &str) -> anyhow::Result<BTreeMap<String, String>> {
+async fn tags_of(c: &AwsClients, id: &str) -> Result<BTreeMap<String, String>, AddonError> {
     let out = c
         .ec2
         .describe_tags()
         .filters(Filter::builder().name("resource-id").values(id).build())
         .send()
         .await
-        .map_err(|e| aws_error(format!("EC2 DescribeTags {id}"), e))?;
+        .map_err(|e| AddonError::aws("EC2 DescribeTags", id.to_string(), e))?;
     Ok(out
         .tags()
         .iter()
@@ -38,7 +39,7 @@ fn tag(k: &str, v: &str) -> Tag {
 }
 
 /// Tags one subnet or security group.
-pub async fn ensure(c: &AwsClients, ctx: &Context, id: &str) -> anyhow::Result<StepOutcome> {
+pub async fn ensure(c: &AwsClients, ctx: &Context, id: &str) -> Result<StepOutcome, AddonError> {
     let have = tags_of(c, id).await?;
     let mut added: BTreeSet<String> = have
         .get(ADDED_TAGS_KEY)
@@ -63,12 +64,12 @@ pub async fn ensure(c: &AwsClients, ctx: &Context, id: &str) -> anyhow::Result<S
     }
     call.send()
         .await
-        .map_err(|e| aws_error(format!("EC2 CreateTags {id}"), e))?;
+        .map_err(|e| AddonError::aws("EC2 CreateTags", id.to_string(), e))?;
     Ok(StepOutcome::Updated)
 }
 
 /// Removes the tags kerf added (per the marker) and the marker.
-pub async fn remove(c: &AwsClients, id: &str) -> anyhow::Result<StepOutcome> {
+pub async fn remove(c: &AwsClients, id: &str) -> Result<StepOutcome, AddonError> {
     let have = tags_of(c, id).await?;
     let Some(marker) = have.get(ADDED_TAGS_KEY) else {
         return Ok(StepOutcome::Absent);
@@ -83,6 +84,6 @@ pub async fn remove(c: &AwsClients, id: &str) -> anyhow::Result<StepOutcome> {
     }
     call.send()
         .await
-        .map_err(|e| aws_error(format!("EC2 DeleteTags {id}"), e))?;
+        .map_err(|e| AddonError::aws("EC2 DeleteTags", id.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }

@@ -9,13 +9,14 @@ use super::eks::look_up;
 use super::iam::{extras, policy, roles};
 use super::names::RULES;
 use super::{AwsClients, AwsSide, queue, subnet_tags};
+use crate::error::AddonError;
 use crate::progress::{Progress, StepOutcome, Steps};
 
 pub async fn uninstall(
     side: &AwsSide,
     c: &AwsClients,
     progress: &mut dyn Progress,
-) -> anyhow::Result<()> {
+) -> Result<(), AddonError> {
     let mut steps = Steps::new(progress);
     let (_, facts, ctx) = look_up(side, c, &mut steps, true).await?;
     let iam = &c.iam;

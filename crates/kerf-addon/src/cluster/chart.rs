@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use crate::error::AddonError;
 
 include!(concat!(env!("OUT_DIR"), "/chart_files.rs"));
 
@@ -13,15 +13,14 @@ pub fn files() -> &'static [(&'static str, &'static [u8])] {
 }
 
 /// The chart written out below `dir` (as `dir/kerf`); returns the chart folder.
-pub fn write_to(dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn write_to(dir: &Path) -> Result<PathBuf, AddonError> {
     let root = dir.join("kerf");
     for (name, contents) in CHART_FILES {
         let path = root.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(AddonError::io("creating", parent))?;
         }
-        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, contents).map_err(AddonError::io("writing", &path))?;
     }
     Ok(root)
 }

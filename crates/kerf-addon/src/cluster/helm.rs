@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{ChartValues, ClusterSide, chart};
+use crate::error::AddonError;
 
 /// The chart and its values on disk for one helm invocation; removed on drop.
 pub(crate) struct Helm<'a> {
@@ -22,16 +22,20 @@ pub(crate) struct Helm<'a> {
 }
 
 impl<'a> Helm<'a> {
-    pub fn prepare(side: &'a ClusterSide) -> anyhow::Result<Self> {
+    pub fn prepare(side: &'a ClusterSide) -> Result<Self, AddonError> {
         let values = chart_values(&side.values)?;
         let dir = tempfile::Builder::new()
             .prefix("kerf-chart-")
             .tempdir()
-            .context("creating a temporary folder for the chart")?;
+            .map_err(AddonError::io(
+                "creating a folder for the chart in",
+                std::env::temp_dir(),
+            ))?;
         let chart_dir = chart::write_to(dir.path())?;
         let values_file = dir.path().join("values.json");
-        std::fs::write(&values_file, serde_json::to_vec_pretty(&values)?)
-            .with_context(|| format!("writing {}", values_file.display()))?;
+        let json =
+            serde_json::to_vec_pretty(&values).map_err(AddonError::render("the chart values"))?;
+        std::fs::write(&values_file, json).map_err(AddonError::io("writing", &values_file))?;
         Ok(Helm {
             side,
             _dir: dir,
@@ -52,7 +56,7 @@ impl<'a> Helm<'a> {
     }
 
     /// Runs helm to completion; stdout on success, an error with helm's stderr otherwise.
-    pub async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub async fn run(&self, args: &[&str]) -> Result<String, AddonError> {
         let out = tokio::process::Command::from(self.command(args))
             .kill_on_drop(true)
             .output()
@@ -60,7 +64,7 @@ impl<'a> Helm<'a> {
         self.finish(args, out)
     }
 
-    pub fn run_blocking(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub fn run_blocking(&self, args: &[&str]) -> Result<String, AddonError> {
         let out = self.command(args).output();
         self.finish(args, out)
     }
@@ -69,41 +73,54 @@ impl<'a> Helm<'a> {
         &self,
         args: &[&str],
         out: std::io::Result<std::process::Output>,
-    ) -> anyhow::Result<String> {
-        let what = format!("helm {}", args.first().copied().unwrap_or_default());
-        let out = out.with_context(|| {
-            format!(
-                "{what}: running {} (install helm or pass its path)",
-                self.side.helm.display()
-            )
+    ) -> Result<String, AddonError> {
+        let command = format!("helm {}", args.first().copied().unwrap_or_default());
+        let out = self.succeeded(&command, out)?;
+        String::from_utf8(out.stdout).map_err(|e| AddonError::HelmOutput {
+            command,
+            source: Box::new(e),
+        })
+    }
+
+    /// helm's output when it ran and exited 0; otherwise why not, with its stderr.
+    fn succeeded(
+        &self,
+        command: &str,
+        out: std::io::Result<std::process::Output>,
+    ) -> Result<std::process::Output, AddonError> {
+        let out = out.map_err(|source| AddonError::HelmNotRun {
+            command: command.to_string(),
+            helm: self.side.helm.clone(),
+            source,
         })?;
         if !out.status.success() {
-            bail!(
-                "{what} exited with {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            return Err(AddonError::HelmFailed {
+                command: command.to_string(),
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
-        String::from_utf8(out.stdout).with_context(|| format!("{what}: output is not UTF-8"))
+        Ok(out)
     }
 
     /// The release as deployed, or None when there is none.
-    pub async fn deployed(&self) -> anyhow::Result<Option<Deployed>> {
+    pub async fn deployed(&self) -> Result<Option<Deployed>, AddonError> {
         let release = self.side.release.as_str();
         let out = tokio::process::Command::from(self.command(&["status", release, "-o", "json"]))
             .kill_on_drop(true)
             .output()
-            .await
-            .with_context(|| format!("helm status: running {}", self.side.helm.display()))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if stderr.contains("release: not found") {
+            .await;
+        let out = match self.succeeded("helm status", out) {
+            Ok(out) => out,
+            Err(AddonError::HelmFailed { stderr, .. }) if stderr.contains("release: not found") => {
                 return Ok(None);
             }
-            bail!("helm status exited with {}: {}", out.status, stderr.trim());
-        }
-        let deployed = serde_json::from_slice(&out.stdout)
-            .context("helm status -o json: unexpected output")?;
+            Err(e) => return Err(e),
+        };
+        let deployed = serde_json::from_slice(&out.stdout).map_err(|e| AddonError::HelmOutput {
+            command: "helm status -o json".into(),
+            source: Box::new(e),
+        })?;
         Ok(Some(deployed))
     }
 
@@ -111,7 +128,7 @@ impl<'a> Helm<'a> {
     /// are equal and the manifest helm would apply now (`upgrade --dry-run=server`, which
     /// renders with the cluster's lookups, e.g. the webhook's caBundle) is the deployed one.
     /// CRDs (`crds/`) are not compared: helm installs them once and never upgrades them.
-    pub async fn is_current(&self, deployed: &Deployed) -> anyhow::Result<bool> {
+    pub async fn is_current(&self, deployed: &Deployed) -> Result<bool, AddonError> {
         if deployed.info.status != "deployed" {
             return Ok(false);
         }
@@ -134,8 +151,10 @@ impl<'a> Helm<'a> {
                 "json",
             ])
             .await?;
-        let planned: Planned = serde_json::from_str(&out)
-            .context("helm upgrade --dry-run -o json: unexpected output")?;
+        let planned: Planned = serde_json::from_str(&out).map_err(|e| AddonError::HelmOutput {
+            command: "helm upgrade --dry-run -o json".into(),
+            source: Box::new(e),
+        })?;
         let (planned, deployed) = (objects(&planned.manifest)?, objects(&deployed.manifest)?);
         if planned != deployed {
             tracing::debug!(
@@ -151,10 +170,13 @@ impl<'a> Helm<'a> {
 /// A manifest as objects, without the webhook configurations' `caBundle`: the webhook pods
 /// patch it in at run time, so the deployed manifest (rendered before they did) lacks what
 /// the dry run's lookup now finds, while the cluster holds the same.
-fn objects(manifest: &str) -> anyhow::Result<Vec<Value>> {
+fn objects(manifest: &str) -> Result<Vec<Value>, AddonError> {
     let mut out = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(manifest) {
-        let mut v = Value::deserialize(doc).context("a helm manifest that is not YAML")?;
+        let mut v = Value::deserialize(doc).map_err(|e| AddonError::HelmOutput {
+            command: "helm's manifest (status or upgrade --dry-run)".into(),
+            source: Box::new(e),
+        })?;
         if v.is_null() {
             continue;
         }
@@ -193,7 +215,7 @@ struct Planned {
 }
 
 /// The chart's values (see charts/kerf/values.yaml) for `values`.
-pub(crate) fn chart_values(values: &ChartValues) -> anyhow::Result<Value> {
+pub(crate) fn chart_values(values: &ChartValues) -> Result<Value, AddonError> {
     let mut settings = Map::new();
     settings.insert("clusterName".into(), json!(values.cluster_name));
     if !values.cluster_endpoint.is_empty() {
@@ -225,11 +247,12 @@ pub(crate) fn chart_values(values: &ChartValues) -> anyhow::Result<Value> {
 
 /// `--set key=value` semantics: dots separate levels (`\.` is a literal dot); `true`, `false`,
 /// `null` and integers are typed, anything else is a string.
-fn set(root: &mut Value, key: &str, value: &str) -> anyhow::Result<()> {
+fn set(root: &mut Value, key: &str, value: &str) -> Result<(), AddonError> {
+    let invalid = |message: String| AddonError::invalid(format!("chart value {key:?}"), message);
     if key.contains('[') {
-        bail!(
-            "chart value {key:?}: list indices are not supported; set the whole list in a values file"
-        );
+        return Err(invalid(
+            "list indices are not supported; set the whole list in a values file".into(),
+        ));
     }
     let mut path = Vec::new();
     let mut part = String::new();
@@ -246,7 +269,7 @@ fn set(root: &mut Value, key: &str, value: &str) -> anyhow::Result<()> {
     }
     path.push(part);
     if path.iter().any(String::is_empty) {
-        bail!("chart value {key:?}: empty key segment");
+        return Err(invalid("empty key segment".into()));
     }
     let typed = match value {
         "true" => Value::Bool(true),
@@ -257,21 +280,21 @@ fn set(root: &mut Value, key: &str, value: &str) -> anyhow::Result<()> {
             _ => json!(v),
         },
     };
-    let (last, parents) = path
-        .split_last()
-        .context("a key has one segment at least")?;
+    let Some((last, parents)) = path.split_last() else {
+        return Err(invalid("no key".into()));
+    };
     let mut node = root;
     for segment in parents {
         let map = node
             .as_object_mut()
-            .with_context(|| format!("chart value {key:?}: {segment:?} is not a map"))?;
+            .ok_or_else(|| invalid(format!("{segment:?} is not a map")))?;
         node = map
             .entry(segment.clone())
             .or_insert_with(|| Value::Object(Map::new()));
     }
     let map = node
         .as_object_mut()
-        .with_context(|| format!("chart value {key:?}: the parent of {last:?} is not a map"))?;
+        .ok_or_else(|| invalid(format!("the parent of {last:?} is not a map")))?;
     map.insert(last.clone(), typed);
     Ok(())
 }

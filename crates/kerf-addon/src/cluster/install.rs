@@ -6,6 +6,7 @@ use kube::ResourceExt;
 use super::ClusterSide;
 use super::helm::Helm;
 use super::objects;
+use crate::error::AddonError;
 use crate::progress::{Progress, StepOutcome, Steps};
 
 pub const STEP_NAMESPACE: &str = "k8s:namespace";
@@ -17,7 +18,7 @@ fn timeout_arg(side: &ClusterSide) -> String {
     format!("{}s", side.wait_timeout.as_secs().max(1))
 }
 
-pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow::Result<()> {
+pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> Result<(), AddonError> {
     let mut steps = Steps::new(progress);
     let release = format!("{} (namespace {})", side.release, side.namespace);
 
@@ -85,7 +86,7 @@ pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow:
     Ok(())
 }
 
-pub async fn uninstall(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow::Result<()> {
+pub async fn uninstall(side: &ClusterSide, progress: &mut dyn Progress) -> Result<(), AddonError> {
     let mut steps = Steps::new(progress);
     let release = format!("{} (namespace {})", side.release, side.namespace);
     let resource = side

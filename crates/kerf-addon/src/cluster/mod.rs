@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use kerf_api::v1alpha5::Provisioner;
 
+use crate::error::AddonError;
 use crate::progress::Progress;
 
 pub mod chart;
@@ -77,17 +78,17 @@ impl ClusterSide {
 
 /// Creates the namespace, installs or upgrades the chart, applies the default Provisioner.
 /// Idempotent: a second call reports every step Unchanged.
-pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow::Result<()> {
+pub async fn install(side: &ClusterSide, progress: &mut dyn Progress) -> Result<(), AddonError> {
     install::install(side, progress).await
 }
 
 /// Removes the default Provisioner (if kerf created it), the release and the namespace.
-pub async fn uninstall(side: &ClusterSide, progress: &mut dyn Progress) -> anyhow::Result<()> {
+pub async fn uninstall(side: &ClusterSide, progress: &mut dyn Progress) -> Result<(), AddonError> {
     install::uninstall(side, progress).await
 }
 
 /// The Kubernetes manifests install would apply (namespace, `helm template` output, the
 /// default Provisioner), as one multi-document YAML string. Touches nothing.
-pub fn render(side: &ClusterSide) -> anyhow::Result<String> {
+pub fn render(side: &ClusterSide) -> Result<String, AddonError> {
     render::render(side)
 }

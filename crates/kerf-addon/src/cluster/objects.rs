@@ -3,18 +3,18 @@
 //! removes only what install created, and kerf's CRDs, which helm installs once and never
 //! upgrades.
 
-use kerf_kube::is_not_found;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_api::v1alpha5::Provisioner;
+use kerf_kube::{NotFoundExt, is_not_found};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, ResourceExt};
 
 use super::ClusterSide;
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 pub const MANAGED_BY_LABEL: &str = "kerf.sh/managed-by";
@@ -25,20 +25,31 @@ pub const FIELD_MANAGER: &str = "kerf-addon";
 const POLL: Duration = Duration::from_secs(1);
 
 /// A client from `side.kubeconfig`, or the default configuration.
-pub async fn client(side: &ClusterSide) -> anyhow::Result<Client> {
+pub async fn client(side: &ClusterSide) -> Result<Client, AddonError> {
+    let unusable = |what: String| {
+        move |e: kube::config::KubeconfigError| AddonError::KubeConfig {
+            what,
+            source: Box::new(e),
+        }
+    };
     let config = match &side.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+                .map_err(unusable(format!("reading kubeconfig {}", path.display())))?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .with_context(|| format!("kubeconfig {}", path.display()))?
+                .map_err(unusable(format!("kubeconfig {}", path.display())))?
         }
-        None => kube::Config::infer().await.context(
-            "no kubeconfig given and none found (KUBECONFIG, ~/.kube/config, in-cluster)",
-        )?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| AddonError::KubeConfig {
+                what: "no kubeconfig given and none found (KUBECONFIG, ~/.kube/config, \
+                       in-cluster)"
+                    .into(),
+                source: Box::new(e),
+            })?,
     };
-    Client::try_from(config).context("building the Kubernetes client")
+    Client::try_from(config).map_err(AddonError::kube("building the Kubernetes client"))
 }
 
 fn managed(labels: &std::collections::BTreeMap<String, String>) -> bool {
@@ -56,18 +67,24 @@ pub fn namespace(name: &str) -> Namespace {
 
 /// Creates the namespace unless it exists (an existing one is left as it is, unlabelled, so
 /// uninstall keeps it).
-pub async fn ensure_namespace(client: &Client, name: &str) -> anyhow::Result<StepOutcome> {
+pub async fn ensure_namespace(client: &Client, name: &str) -> Result<StepOutcome, AddonError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    if let Some(existing) = api.get_opt(name).await.context("reading the namespace")? {
+    let existing = api
+        .get_opt(name)
+        .await
+        .map_err(AddonError::kube(format!("reading namespace {name}")))?;
+    if let Some(existing) = existing {
         if existing.metadata.deletion_timestamp.is_some() {
-            anyhow::bail!("namespace {name} is being deleted; re-run once it is gone");
+            return Err(AddonError::NamespaceTerminating {
+                name: name.to_string(),
+            });
         }
         return Ok(StepOutcome::Unchanged);
     }
     match api.create(&PostParams::default(), &namespace(name)).await {
         Ok(_) => Ok(StepOutcome::Created),
         Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(StepOutcome::Unchanged),
-        Err(e) => Err(e).context("creating the namespace"),
+        Err(e) => Err(AddonError::kube(format!("creating namespace {name}"))(e)),
     }
 }
 
@@ -76,29 +93,31 @@ pub async fn delete_namespace(
     client: &Client,
     name: &str,
     timeout: Duration,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let Some(existing) = api.get_opt(name).await.context("reading the namespace")? else {
+    let read = || AddonError::kube(format!("reading namespace {name}"));
+    let Some(existing) = api.get_opt(name).await.map_err(read())? else {
         return Ok(StepOutcome::Absent);
     };
     if !managed(existing.labels()) {
         // Someone else's namespace: kerf only removed its own objects from it.
         return Ok(StepOutcome::Unchanged);
     }
-    match api.delete(name, &DeleteParams::foreground()).await {
-        Ok(_) => {}
-        Err(e) if is_not_found(&e) => return Ok(StepOutcome::Deleted),
-        Err(e) => return Err(e).context("deleting the namespace"),
+    let deleted = api
+        .delete(name, &DeleteParams::foreground())
+        .await
+        .ok_if_not_found()
+        .map_err(AddonError::kube(format!("deleting namespace {name}")))?;
+    if deleted.is_none() {
+        return Ok(StepOutcome::Deleted);
     }
     let deadline = Instant::now() + timeout;
-    while api
-        .get_opt(name)
-        .await
-        .context("reading the namespace")?
-        .is_some()
-    {
+    while api.get_opt(name).await.map_err(read())?.is_some() {
         if Instant::now() > deadline {
-            anyhow::bail!("namespace {name} still terminating after {timeout:?}");
+            return Err(AddonError::NamespaceNotGone {
+                name: name.to_string(),
+                timeout,
+            });
         }
         tokio::time::sleep(POLL).await;
     }
@@ -109,7 +128,7 @@ pub async fn delete_namespace(
 /// first install only and never changes them, so without this an upgrade of kerf would keep
 /// the old schemas. The CRDs are left in place by uninstall, as helm leaves them: deleting
 /// a CRD deletes every Provisioner and NodePool of the cluster.
-pub async fn apply_crds(client: &Client) -> anyhow::Result<StepOutcome> {
+pub async fn apply_crds(client: &Client) -> Result<StepOutcome, AddonError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let (mut created, mut updated) = (false, false);
@@ -118,14 +137,14 @@ pub async fn apply_crds(client: &Client) -> anyhow::Result<StepOutcome> {
         let before = api
             .get_opt(&name)
             .await
-            .with_context(|| format!("reading CRD {name}"))?;
+            .map_err(AddonError::kube(format!("reading CRD {name}")))?;
         if let Some(live) = &before {
             keep_conversion_endpoint(&mut crd, live);
         }
         let after = api
             .patch(&name, &params, &Patch::Apply(&crd))
             .await
-            .with_context(|| format!("applying CRD {name}"))?;
+            .map_err(AddonError::kube(format!("applying CRD {name}")))?;
         // Compared by spec, not resourceVersion: taking co-ownership of the fields the
         // webhook wrote (its CA and Service) is a write that changes nothing.
         match before {
@@ -202,7 +221,7 @@ pub async fn apply_provisioner(
     client: &Client,
     desired: &Provisioner,
     timeout: Duration,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let name = desired.name_any();
     let api: Api<Provisioner> = Api::all(client.clone());
     let object = labelled(desired);
@@ -213,11 +232,10 @@ pub async fn apply_provisioner(
             let stored = api.get_opt(&name).await?;
             if let Some(stored) = &stored {
                 if !managed(stored.labels()) {
-                    return Ok(Err(anyhow::anyhow!(
-                        "Provisioner {name} exists and was not created by kerf addon (no label \
-                         {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}); kerf leaves it alone: delete it, \
-                         or install without a default Provisioner"
-                    )));
+                    return Ok(Err(AddonError::ProvisionerNotKerfs {
+                        name: name.clone(),
+                        label: format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"),
+                    }));
                 }
                 if is_current(stored, &object) {
                     return Ok(Ok(StepOutcome::Unchanged));
@@ -236,9 +254,7 @@ pub async fn apply_provisioner(
                 tracing::debug!(provisioner = %name, error = %e, "retrying the apply");
                 tokio::time::sleep(POLL).await;
             }
-            Err(e) => {
-                return Err(e).with_context(|| format!("applying Provisioner {name}"));
-            }
+            Err(e) => return Err(AddonError::kube(format!("applying Provisioner {name}"))(e)),
         }
     }
 }
@@ -250,22 +266,25 @@ fn retryable(e: &kube::Error) -> bool {
 }
 
 /// Deletes every Provisioner install created (labelled as kerf's); the names deleted.
-pub async fn delete_provisioners(client: &Client) -> anyhow::Result<Vec<String>> {
+pub async fn delete_provisioners(client: &Client) -> Result<Vec<String>, AddonError> {
     let api: Api<Provisioner> = Api::all(client.clone());
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let list = match api.list(&ListParams::default().labels(&selector)).await {
         Ok(list) => list,
         // The CRD is gone (a bare 404): so is every Provisioner.
         Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(e).context("listing Provisioners"),
+        Err(e) => return Err(AddonError::kube("listing Provisioners")(e)),
     };
     let mut deleted = Vec::new();
     for p in list {
         let name = p.name_any();
-        match api.delete(&name, &DeleteParams::default()).await {
-            Ok(_) => deleted.push(name),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e).with_context(|| format!("deleting Provisioner {name}")),
+        let gone = api
+            .delete(&name, &DeleteParams::default())
+            .await
+            .ok_if_not_found()
+            .map_err(AddonError::kube(format!("deleting Provisioner {name}")))?;
+        if gone.is_some() {
+            deleted.push(name);
         }
     }
     Ok(deleted)

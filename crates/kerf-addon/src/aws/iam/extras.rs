@@ -4,8 +4,8 @@
 use aws_sdk_iam::Client;
 
 use super::{iam_tags, not_found, owned};
-use crate::aws::aws_error;
 use crate::aws::names::{Context, SPOT_ROLE_PATH, SPOT_SERVICE, STS_AUDIENCE};
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 struct Provider {
@@ -13,7 +13,7 @@ struct Provider {
     owned: bool,
 }
 
-async fn get_provider(iam: &Client, ctx: &Context) -> anyhow::Result<Option<Provider>> {
+async fn get_provider(iam: &Client, ctx: &Context) -> Result<Option<Provider>, AddonError> {
     let arn = ctx.oidc_provider_arn();
     match iam
         .get_open_id_connect_provider()
@@ -26,18 +26,22 @@ async fn get_provider(iam: &Client, ctx: &Context) -> anyhow::Result<Option<Prov
             owned: owned(ctx, out.tags()),
         })),
         Err(e) if e.as_service_error().is_some_and(not_found) => Ok(None),
-        Err(e) => Err(aws_error(format!("IAM GetOpenIDConnectProvider {arn}"), e)),
+        Err(e) => Err(AddonError::aws(
+            "IAM GetOpenIDConnectProvider",
+            arn.to_string(),
+            e,
+        )),
     }
 }
 
 /// The issuer (`https://…`) of the OIDC provider kerf created for the cluster, found by its
 /// ownership tags: for uninstall once the cluster, and so its issuer, is gone.
-pub async fn owned_issuer(iam: &Client, ctx: &Context) -> anyhow::Result<Option<String>> {
+pub async fn owned_issuer(iam: &Client, ctx: &Context) -> Result<Option<String>, AddonError> {
     let list = iam
         .list_open_id_connect_providers()
         .send()
         .await
-        .map_err(|e| aws_error("IAM ListOpenIDConnectProviders", e))?;
+        .map_err(|e| AddonError::aws("IAM ListOpenIDConnectProviders", "", e))?;
     for arn in list
         .open_id_connect_provider_list()
         .iter()
@@ -48,7 +52,7 @@ pub async fn owned_issuer(iam: &Client, ctx: &Context) -> anyhow::Result<Option<
             .open_id_connect_provider_arn(arn)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM GetOpenIDConnectProvider {arn}"), e))?;
+            .map_err(|e| AddonError::aws("IAM GetOpenIDConnectProvider", arn.to_string(), e))?;
         if owned(ctx, out.tags())
             && let Some(url) = out.url()
         {
@@ -61,7 +65,7 @@ pub async fn owned_issuer(iam: &Client, ctx: &Context) -> anyhow::Result<Option<
 
 /// The provider for the cluster's issuer, with the STS audience among its client ids. No
 /// thumbprint is sent: IAM fetches it (and trusts the issuer's CA) for EKS issuers.
-pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
+pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> Result<StepOutcome, AddonError> {
     let arn = ctx.oidc_provider_arn();
     match get_provider(iam, ctx).await? {
         None => {
@@ -72,10 +76,7 @@ pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
                 .send()
                 .await
                 .map_err(|e| {
-                    aws_error(
-                        format!("IAM CreateOpenIDConnectProvider {}", ctx.oidc_issuer),
-                        e,
-                    )
+                    AddonError::aws("IAM CreateOpenIDConnectProvider", &ctx.oidc_issuer, e)
                 })?;
             Ok(StepOutcome::Created)
         }
@@ -87,7 +88,7 @@ pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
                 .send()
                 .await
                 .map_err(|e| {
-                    aws_error(format!("IAM AddClientIDToOpenIDConnectProvider {arn}"), e)
+                    AddonError::aws("IAM AddClientIDToOpenIDConnectProvider", arn.to_string(), e)
                 })?;
             Ok(StepOutcome::Updated)
         }
@@ -96,7 +97,7 @@ pub async fn ensure_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
 
 /// Deletes the provider if kerf created it (tagged); one created by eksctl or the console is
 /// left for the other IRSA roles that trust it.
-pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
+pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> Result<StepOutcome, AddonError> {
     let arn = ctx.oidc_provider_arn();
     match get_provider(iam, ctx).await? {
         None => Ok(StepOutcome::Absent),
@@ -106,7 +107,9 @@ pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
                 .open_id_connect_provider_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM DeleteOpenIDConnectProvider {arn}"), e))?;
+                .map_err(|e| {
+                    AddonError::aws("IAM DeleteOpenIDConnectProvider", arn.to_string(), e)
+                })?;
             Ok(StepOutcome::Deleted)
         }
     }
@@ -114,7 +117,7 @@ pub async fn remove_oidc_provider(iam: &Client, ctx: &Context) -> anyhow::Result
 
 /// The spot service-linked role's name if it exists. Looked up by its path, which IAM fixes
 /// for every service-linked role, rather than by name.
-pub async fn spot_role(iam: &Client) -> anyhow::Result<Option<String>> {
+pub async fn spot_role(iam: &Client) -> Result<Option<String>, AddonError> {
     let roles: Vec<_> = iam
         .list_roles()
         .path_prefix(SPOT_ROLE_PATH)
@@ -123,12 +126,12 @@ pub async fn spot_role(iam: &Client) -> anyhow::Result<Option<String>> {
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error(format!("IAM ListRoles {SPOT_ROLE_PATH}"), e))?;
+        .map_err(|e| AddonError::aws("IAM ListRoles", SPOT_ROLE_PATH.to_string(), e))?;
     Ok(roles.first().map(|r| r.role_name().to_string()))
 }
 
 /// Creates the spot service-linked role if absent (EC2 needs it to launch spot instances).
-pub async fn ensure_spot_role(iam: &Client) -> anyhow::Result<(StepOutcome, String)> {
+pub async fn ensure_spot_role(iam: &Client) -> Result<(StepOutcome, String), AddonError> {
     if let Some(name) = spot_role(iam).await? {
         return Ok((StepOutcome::Unchanged, name));
     }
@@ -137,7 +140,7 @@ pub async fn ensure_spot_role(iam: &Client) -> anyhow::Result<(StepOutcome, Stri
         .aws_service_name(SPOT_SERVICE)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM CreateServiceLinkedRole {SPOT_SERVICE}"), e))?;
+        .map_err(|e| AddonError::aws("IAM CreateServiceLinkedRole", SPOT_SERVICE.to_string(), e))?;
     let name = out
         .role()
         .map(|r| r.role_name().to_string())

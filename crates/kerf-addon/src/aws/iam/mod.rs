@@ -6,13 +6,14 @@ pub mod policy;
 pub mod roles;
 
 use crate::aws::names::Context;
+use crate::error::AddonError;
 
 /// IAM's "does not exist" error code, for every IAM operation.
 pub(crate) fn not_found<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("NoSuchEntity")
 }
 
-pub(crate) fn iam_tags(ctx: &Context) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+pub(crate) fn iam_tags(ctx: &Context) -> Result<Vec<aws_sdk_iam::types::Tag>, AddonError> {
     ctx.ownership_tags()
         .into_iter()
         .map(|(k, v)| {
@@ -20,7 +21,10 @@ pub(crate) fn iam_tags(ctx: &Context) -> anyhow::Result<Vec<aws_sdk_iam::types::
                 .key(k)
                 .value(v)
                 .build()
-                .map_err(|e| anyhow::anyhow!("building an IAM tag: {e}"))
+                .map_err(|source| AddonError::Request {
+                    what: "an IAM tag".into(),
+                    source,
+                })
         })
         .collect()
 }

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::{iam_tags, not_found, owned};
 use crate::aws::names::Context;
-use crate::aws::{aws_error, parse_document};
+use crate::aws::parse_document;
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 struct ExistingPolicy {
@@ -18,14 +19,18 @@ async fn get_policy(
     iam: &Client,
     ctx: &Context,
     arn: &str,
-) -> anyhow::Result<Option<ExistingPolicy>> {
+) -> Result<Option<ExistingPolicy>, AddonError> {
     let out = match iam.get_policy().policy_arn(arn).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(not_found) => return Ok(None),
-        Err(e) => return Err(aws_error(format!("IAM GetPolicy {arn}"), e)),
+        Err(e) => return Err(AddonError::aws("IAM GetPolicy", arn.to_string(), e)),
     };
     let Some(policy) = out.policy() else {
-        anyhow::bail!("IAM GetPolicy {arn} returned no policy");
+        return Err(AddonError::MissingField {
+            operation: "IAM GetPolicy",
+            resource: arn.to_string(),
+            field: "policy",
+        });
     };
     let version = policy.default_version_id().unwrap_or("v1");
     let out = iam
@@ -34,7 +39,7 @@ async fn get_policy(
         .version_id(version)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM GetPolicyVersion {arn} {version}"), e))?;
+        .map_err(|e| AddonError::aws("IAM GetPolicyVersion", format!("{arn} {version}"), e))?;
     let raw = out
         .policy_version()
         .and_then(|v| v.document())
@@ -50,7 +55,7 @@ pub async fn ensure_policy(
     iam: &Client,
     ctx: &Context,
     document: &Value,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let name = ctx.controller_policy();
     let arn = ctx.controller_policy_arn();
     match get_policy(iam, ctx, &arn).await? {
@@ -62,7 +67,7 @@ pub async fn ensure_policy(
                 .set_tags(Some(iam_tags(ctx)?))
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM CreatePolicy {name}"), e))?;
+                .map_err(|e| AddonError::aws("IAM CreatePolicy", name.to_string(), e))?;
             Ok(StepOutcome::Created)
         }
         Some(p) if &p.document == document => Ok(StepOutcome::Unchanged),
@@ -74,18 +79,18 @@ pub async fn ensure_policy(
                 .set_as_default(true)
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM CreatePolicyVersion {arn}"), e))?;
+                .map_err(|e| AddonError::aws("IAM CreatePolicyVersion", arn.to_string(), e))?;
             Ok(StepOutcome::Updated)
         }
-        Some(_) => anyhow::bail!(
-            "policy {arn} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
-             document differs from the one kerf needs; kerf leaves it alone: delete or fix it"
-        ),
+        Some(_) => Err(AddonError::NotKerfs {
+            resource: format!("policy {arn}"),
+            differs: "its document differs from the one kerf needs".into(),
+        }),
     }
 }
 
 /// Non-default versions, oldest first.
-async fn old_versions(iam: &Client, arn: &str) -> anyhow::Result<Vec<String>> {
+async fn old_versions(iam: &Client, arn: &str) -> Result<Vec<String>, AddonError> {
     let all: Vec<_> = iam
         .list_policy_versions()
         .policy_arn(arn)
@@ -94,7 +99,7 @@ async fn old_versions(iam: &Client, arn: &str) -> anyhow::Result<Vec<String>> {
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error(format!("IAM ListPolicyVersions {arn}"), e))?;
+        .map_err(|e| AddonError::aws("IAM ListPolicyVersions", arn.to_string(), e))?;
     let mut versions: Vec<_> = all
         .iter()
         .filter(|v| !v.is_default_version())
@@ -105,7 +110,7 @@ async fn old_versions(iam: &Client, arn: &str) -> anyhow::Result<Vec<String>> {
 }
 
 /// Makes room for one more version (IAM's limit is five per policy).
-async fn prune_versions(iam: &Client, arn: &str) -> anyhow::Result<()> {
+async fn prune_versions(iam: &Client, arn: &str) -> Result<(), AddonError> {
     let old = old_versions(iam, arn).await?;
     for id in old.iter().take(old.len().saturating_sub(3)) {
         delete_version(iam, arn, id).await?;
@@ -113,18 +118,18 @@ async fn prune_versions(iam: &Client, arn: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn delete_version(iam: &Client, arn: &str, id: &str) -> anyhow::Result<()> {
+async fn delete_version(iam: &Client, arn: &str, id: &str) -> Result<(), AddonError> {
     iam.delete_policy_version()
         .policy_arn(arn)
         .version_id(id)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM DeletePolicyVersion {arn} {id}"), e))?;
+        .map_err(|e| AddonError::aws("IAM DeletePolicyVersion", format!("{arn} {id}"), e))?;
     Ok(())
 }
 
 /// Deletes kerf's policy (detach it from roles first). Absent or not kerf's: left.
-pub async fn remove_policy(iam: &Client, ctx: &Context) -> anyhow::Result<StepOutcome> {
+pub async fn remove_policy(iam: &Client, ctx: &Context) -> Result<StepOutcome, AddonError> {
     let arn = ctx.controller_policy_arn();
     let Some(policy) = get_policy(iam, ctx, &arn).await? else {
         return Ok(StepOutcome::Absent);
@@ -139,6 +144,6 @@ pub async fn remove_policy(iam: &Client, ctx: &Context) -> anyhow::Result<StepOu
         .policy_arn(&arn)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM DeletePolicy {arn}"), e))?;
+        .map_err(|e| AddonError::aws("IAM DeletePolicy", arn.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::{iam_tags, not_found, owned};
 use crate::aws::names::Context;
-use crate::aws::{aws_error, parse_document};
+use crate::aws::parse_document;
+use crate::error::AddonError;
 use crate::progress::StepOutcome;
 
 /// A role as IAM holds it: trust document and whether kerf owns it.
@@ -15,14 +16,22 @@ struct ExistingRole {
     owned: bool,
 }
 
-async fn get_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Result<Option<ExistingRole>> {
+async fn get_role(
+    iam: &Client,
+    ctx: &Context,
+    name: &str,
+) -> Result<Option<ExistingRole>, AddonError> {
     let out = match iam.get_role().role_name(name).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(not_found) => return Ok(None),
-        Err(e) => return Err(aws_error(format!("IAM GetRole {name}"), e)),
+        Err(e) => return Err(AddonError::aws("IAM GetRole", name.to_string(), e)),
     };
     let Some(role) = out.role() else {
-        anyhow::bail!("IAM GetRole {name} returned no role");
+        return Err(AddonError::MissingField {
+            operation: "IAM GetRole",
+            resource: name.to_string(),
+            field: "role",
+        });
     };
     let trust = role.assume_role_policy_document().unwrap_or("{}");
     Ok(Some(ExistingRole {
@@ -39,7 +48,7 @@ pub async fn ensure_role(
     name: &str,
     trust: &Value,
     description: &str,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     match get_role(iam, ctx, name).await? {
         None => {
             iam.create_role()
@@ -49,7 +58,7 @@ pub async fn ensure_role(
                 .set_tags(Some(iam_tags(ctx)?))
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM CreateRole {name}"), e))?;
+                .map_err(|e| AddonError::aws("IAM CreateRole", name.to_string(), e))?;
             Ok(StepOutcome::Created)
         }
         Some(role) if &role.trust == trust => Ok(StepOutcome::Unchanged),
@@ -59,19 +68,20 @@ pub async fn ensure_role(
                 .policy_document(trust.to_string())
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM UpdateAssumeRolePolicy {name}"), e))?;
+                .map_err(|e| AddonError::aws("IAM UpdateAssumeRolePolicy", name.to_string(), e))?;
             Ok(StepOutcome::Updated)
         }
-        Some(role) => anyhow::bail!(
-            "role {name} exists, was not created by kerf (no kerf.sh/managed-by tag) and its \
-             trust policy differs from the one kerf needs ({}); kerf leaves it alone: delete or \
-             fix it",
-            role.trust
-        ),
+        Some(role) => Err(AddonError::NotKerfs {
+            resource: format!("role {name}"),
+            differs: format!(
+                "its trust policy differs from the one kerf needs ({})",
+                role.trust
+            ),
+        }),
     }
 }
 
-async fn attached(iam: &Client, role: &str) -> anyhow::Result<Vec<String>> {
+async fn attached(iam: &Client, role: &str) -> Result<Vec<String>, AddonError> {
     // Paged: a role may have more attached policies than one answer holds.
     let policies: Vec<_> = iam
         .list_attached_role_policies()
@@ -81,7 +91,7 @@ async fn attached(iam: &Client, role: &str) -> anyhow::Result<Vec<String>> {
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error(format!("IAM ListAttachedRolePolicies {role}"), e))?;
+        .map_err(|e| AddonError::aws("IAM ListAttachedRolePolicies", role.to_string(), e))?;
     Ok(policies
         .iter()
         .filter_map(|p| p.policy_arn().map(str::to_string))
@@ -93,7 +103,7 @@ pub async fn ensure_attached(
     iam: &Client,
     role: &str,
     arns: &[String],
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let have = attached(iam, role).await?;
     let mut outcome = StepOutcome::Unchanged;
     for arn in arns.iter().filter(|a| !have.contains(a)) {
@@ -102,7 +112,7 @@ pub async fn ensure_attached(
             .policy_arn(arn)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM AttachRolePolicy {arn} to {role}"), e))?;
+            .map_err(|e| AddonError::aws("IAM AttachRolePolicy", format!("{arn} to {role}"), e))?;
         outcome = StepOutcome::Created;
     }
     Ok(outcome)
@@ -117,7 +127,7 @@ pub async fn detach_superseded(
     ctx: &Context,
     role: &str,
     superseded: &[String],
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let Some(existing) = get_role(iam, ctx, role).await? else {
         return Ok(StepOutcome::Unchanged);
     };
@@ -132,7 +142,9 @@ pub async fn detach_superseded(
             .policy_arn(arn)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM DetachRolePolicy {arn} from {role}"), e))?;
+            .map_err(|e| {
+                AddonError::aws("IAM DetachRolePolicy", format!("{arn} from {role}"), e)
+            })?;
         outcome = StepOutcome::Updated;
     }
     Ok(outcome)
@@ -144,7 +156,7 @@ pub async fn ensure_instance_profile(
     ctx: &Context,
     name: &str,
     role: &str,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let read = format!("IAM GetInstanceProfile {name}");
     let roles = match kerf_aws::instance_profile::roles_of(iam, name, read).await? {
         Some(roles) => roles,
@@ -154,7 +166,7 @@ pub async fn ensure_instance_profile(
                 .set_tags(Some(iam_tags(ctx)?))
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("IAM CreateInstanceProfile {name}"), e))?;
+                .map_err(|e| AddonError::aws("IAM CreateInstanceProfile", name.to_string(), e))?;
             Vec::new()
         }
     };
@@ -162,18 +174,24 @@ pub async fn ensure_instance_profile(
         return Ok(StepOutcome::Unchanged);
     }
     if !roles.is_empty() {
-        anyhow::bail!(
-            "instance profile {name} already holds role {} (a profile holds one role); kerf \
-             needs it to hold {role}",
-            roles.join(", ")
-        );
+        return Err(AddonError::ProfileHoldsOtherRole {
+            profile: name.to_string(),
+            held: roles.join(", "),
+            role: role.to_string(),
+        });
     }
     iam.add_role_to_instance_profile()
         .instance_profile_name(name)
         .role_name(role)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM AddRoleToInstanceProfile {role} to {name}"), e))?;
+        .map_err(|e| {
+            AddonError::aws(
+                "IAM AddRoleToInstanceProfile",
+                format!("{role} to {name}"),
+                e,
+            )
+        })?;
     Ok(StepOutcome::Created)
 }
 
@@ -182,7 +200,7 @@ pub async fn remove_instance_profile(
     iam: &Client,
     ctx: &Context,
     name: &str,
-) -> anyhow::Result<StepOutcome> {
+) -> Result<StepOutcome, AddonError> {
     let profile = match iam
         .get_instance_profile()
         .instance_profile_name(name)
@@ -191,7 +209,13 @@ pub async fn remove_instance_profile(
     {
         Ok(out) => out.instance_profile().cloned(),
         Err(e) if e.as_service_error().is_some_and(not_found) => None,
-        Err(e) => return Err(aws_error(format!("IAM GetInstanceProfile {name}"), e)),
+        Err(e) => {
+            return Err(AddonError::aws(
+                "IAM GetInstanceProfile",
+                name.to_string(),
+                e,
+            ));
+        }
     };
     let Some(profile) = profile else {
         return Ok(StepOutcome::Absent);
@@ -205,19 +229,25 @@ pub async fn remove_instance_profile(
             .role_name(role.role_name())
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM RemoveRoleFromInstanceProfile {name}"), e))?;
+            .map_err(|e| {
+                AddonError::aws("IAM RemoveRoleFromInstanceProfile", name.to_string(), e)
+            })?;
     }
     iam.delete_instance_profile()
         .instance_profile_name(name)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM DeleteInstanceProfile {name}"), e))?;
+        .map_err(|e| AddonError::aws("IAM DeleteInstanceProfile", name.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }
 
 /// Deletes kerf's role: detaches its managed policies, deletes its inline policies, removes
 /// it from instance profiles. A role kerf did not create is left (Unchanged).
-pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Result<StepOutcome> {
+pub async fn remove_role(
+    iam: &Client,
+    ctx: &Context,
+    name: &str,
+) -> Result<StepOutcome, AddonError> {
     let Some(role) = get_role(iam, ctx, name).await? else {
         return Ok(StepOutcome::Absent);
     };
@@ -230,7 +260,9 @@ pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Res
             .policy_arn(&arn)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM DetachRolePolicy {arn} from {name}"), e))?;
+            .map_err(|e| {
+                AddonError::aws("IAM DetachRolePolicy", format!("{arn} from {name}"), e)
+            })?;
     }
     let inline: Vec<String> = iam
         .list_role_policies()
@@ -240,14 +272,16 @@ pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Res
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error(format!("IAM ListRolePolicies {name}"), e))?;
+        .map_err(|e| AddonError::aws("IAM ListRolePolicies", name.to_string(), e))?;
     for policy in &inline {
         iam.delete_role_policy()
             .role_name(name)
             .policy_name(policy)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM DeleteRolePolicy {policy} of {name}"), e))?;
+            .map_err(|e| {
+                AddonError::aws("IAM DeleteRolePolicy", format!("{policy} of {name}"), e)
+            })?;
     }
     let profiles: Vec<_> = iam
         .list_instance_profiles_for_role()
@@ -257,19 +291,21 @@ pub async fn remove_role(iam: &Client, ctx: &Context, name: &str) -> anyhow::Res
         .send()
         .try_collect()
         .await
-        .map_err(|e| aws_error(format!("IAM ListInstanceProfilesForRole {name}"), e))?;
+        .map_err(|e| AddonError::aws("IAM ListInstanceProfilesForRole", name.to_string(), e))?;
     for p in &profiles {
         iam.remove_role_from_instance_profile()
             .instance_profile_name(p.instance_profile_name())
             .role_name(name)
             .send()
             .await
-            .map_err(|e| aws_error(format!("IAM RemoveRoleFromInstanceProfile {name}"), e))?;
+            .map_err(|e| {
+                AddonError::aws("IAM RemoveRoleFromInstanceProfile", name.to_string(), e)
+            })?;
     }
     iam.delete_role()
         .role_name(name)
         .send()
         .await
-        .map_err(|e| aws_error(format!("IAM DeleteRole {name}"), e))?;
+        .map_err(|e| AddonError::aws("IAM DeleteRole", name.to_string(), e))?;
     Ok(StepOutcome::Deleted)
 }
