@@ -6,9 +6,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use kerf_addon::AddonError;
 use kerf_addon::addon::{Cluster, KarpenterAddOn};
 use kerf_addon::progress::{Printed, StepOutcome};
 use kerf_addon::requirements::RequirementsMap;
+
+use super::CmdError;
 
 /// Install, remove or print kerf as an add-on of an EKS cluster.
 #[derive(clap::Args, Debug, Clone)]
@@ -69,17 +72,23 @@ pub struct Flags {
     pub cluster_endpoint: Option<String>,
 }
 
-fn cluster(f: &Flags) -> anyhow::Result<Cluster> {
+/// Input the add-on library refused; its error names the flag or file.
+fn invalid(e: AddonError) -> CmdError {
+    CmdError::InvalidInput(Box::new(e))
+}
+
+fn cluster(f: &Flags) -> Result<Cluster, CmdError> {
     if let Some(e) = kerf_addon::addon::region_error(&f.region) {
-        anyhow::bail!("--region: {e}");
+        return Err(CmdError::invalid_flag("--region", e));
     }
     if let Some(e) = kerf_addon::addon::namespace_error(&f.namespace) {
-        anyhow::bail!("--namespace: {e}");
+        return Err(CmdError::invalid_flag("--namespace", e));
     }
-    let mut map = RequirementsMap::from_flags(&f.requirements)?;
+    let mut map = RequirementsMap::from_flags(&f.requirements).map_err(invalid)?;
     if let Some(path) = &f.requirements_file {
-        for r in RequirementsMap::from_file(path)?.entries() {
-            map.push(r.clone(), &path.display().to_string())?;
+        for r in RequirementsMap::from_file(path).map_err(invalid)?.entries() {
+            map.push(r.clone(), &path.display().to_string())
+                .map_err(invalid)?;
         }
     }
     let mut addon = KarpenterAddOn::builder()
@@ -94,13 +103,13 @@ fn cluster(f: &Flags) -> anyhow::Result<Cluster> {
     for v in &f.values {
         let (k, val) = v
             .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--set {v:?}: expected key=value"))?;
+            .ok_or_else(|| CmdError::invalid_flag("--set", format!("{v:?}: expected key=value")))?;
         addon = addon.set(k, val);
     }
     let mut b = Cluster::builder()
         .name(&f.cluster_name)
         .region(&f.region)
-        .add_on(addon.build()?);
+        .add_on(addon.build().map_err(invalid)?);
     if let Some(url) = &f.aws_endpoint_url {
         b = b.aws_endpoint_url(url);
     }
@@ -113,7 +122,7 @@ fn cluster(f: &Flags) -> anyhow::Result<Cluster> {
     if let Some(e) = &f.cluster_endpoint {
         b = b.endpoint(e);
     }
-    b.build()
+    b.build().map_err(invalid)
 }
 
 pub fn run(args: AddonArgs) -> i32 {
@@ -125,16 +134,16 @@ pub fn run(args: AddonArgs) -> i32 {
     let cluster = match cluster(flags) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("kerf addon {verb}: {e:#}");
-            return 2;
+            eprintln!("kerf addon {verb}: {e}");
+            return e.exit_code();
         }
     };
     if let Action::Render(_) = args.action {
         return match render(&cluster) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("kerf addon render: {e:#}");
-                1
+                eprintln!("kerf addon render: {e}");
+                e.exit_code()
             }
         };
     }
@@ -163,8 +172,9 @@ pub fn run(args: AddonArgs) -> i32 {
     progress.spinner.finish();
     match result {
         Ok(()) => 0,
+        // The error names the step that failed and what is already in place.
         Err(e) => {
-            eprintln!("kerf addon {verb}: {e:#}");
+            eprintln!("kerf addon {verb}: {e}");
             1
         }
     }
@@ -189,11 +199,18 @@ impl kerf_addon::progress::Progress for Shown {
     }
 }
 
-fn render(cluster: &Cluster) -> anyhow::Result<()> {
-    let rendered = cluster.render()?;
+fn render(cluster: &Cluster) -> Result<(), CmdError> {
+    let rendering = |e: AddonError| CmdError::failed("rendering")(Box::new(e));
+    let rendered = cluster.render().map_err(rendering)?;
+    let documents = rendered.aws.to_text().map_err(rendering)?;
+    print_rendered(&documents, rendered.manifests.as_deref())
+        .map_err(|e| CmdError::failed("writing to stdout")(Box::new(e)))
+}
+
+fn print_rendered(documents: &str, manifests: Option<&str>) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(rendered.aws.to_text()?.as_bytes())?;
-    if let Some(manifests) = rendered.manifests {
+    out.write_all(documents.as_bytes())?;
+    if let Some(manifests) = manifests {
         writeln!(out, "# Kubernetes manifests")?;
         out.write_all(manifests.as_bytes())?;
     }

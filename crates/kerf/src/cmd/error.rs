@@ -20,6 +20,12 @@ pub enum CmdError {
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     #[error("{0}")]
     FlagCombination(&'static str),
+    /// Input kerf cannot use, whose error names the flag or file itself
+    /// (`--requirement "a": expected key=value1,value2`).
+    // Only the add-on's input is checked by a library that names its flags.
+    #[cfg_attr(not(feature = "addon"), allow(dead_code))]
+    #[error("{0}")]
+    InvalidInput(Box<dyn std::error::Error + Send + Sync>),
     /// A part of the process could not start or stopped with an error.
     #[error("{context}: {source}")]
     Failed {
@@ -50,7 +56,8 @@ impl CmdError {
         match self {
             CmdError::InvalidFlag { .. }
             | CmdError::InvalidArgument { .. }
-            | CmdError::FlagCombination(_) => 2,
+            | CmdError::FlagCombination(_)
+            | CmdError::InvalidInput(_) => 2,
             CmdError::Failed { .. } => 1,
         }
     }
@@ -82,5 +89,16 @@ mod tests {
         let failed = CmdError::failed("starting the async runtime")(Box::new(io));
         assert_eq!(failed.exit_code(), 1);
         assert_eq!(failed.to_string(), "starting the async runtime: no threads");
+    }
+
+    #[test]
+    fn input_refused_by_a_library_exits_2_with_its_own_words() {
+        let io = std::io::Error::other("--requirement \"a\": expected key=value1,value2");
+        let input = CmdError::InvalidInput(Box::new(io));
+        assert_eq!(input.exit_code(), 2);
+        assert_eq!(
+            input.to_string(),
+            "--requirement \"a\": expected key=value1,value2"
+        );
     }
 }
