@@ -536,6 +536,19 @@ impl ControlPlane {
         }
     }
 
+    /// `kubectl apply -f <manifest>` with `extra` arguments (e.g.
+    /// `--dry-run=server`): whether it succeeded, and its stderr, where an
+    /// admission webhook's refusal shows.
+    pub fn kubectl_apply(&self, manifest: &Path, extra: &[&str]) -> Result<(bool, String)> {
+        let mut args = vec![OsStr::new("apply"), OsStr::new("-f"), manifest.as_os_str()];
+        args.extend(extra.iter().map(OsStr::new));
+        let out = self.kubectl(args)?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
     /// [`crate::apply_yaml`] with this control plane's client.
     pub async fn apply_yaml(&self, yaml: &str) -> Result<Vec<kube::api::DynamicObject>> {
         kube_util::apply_yaml(&self.client(), yaml).await

@@ -1,11 +1,13 @@
-//! Small helpers for tests: applying manifests, polling, fake nodes.
+//! Small helpers for tests: applying manifests, installing CRDs, polling,
+//! fake nodes.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Scope, pinned_kind};
 use kube::{Client, ResourceExt};
@@ -72,6 +74,54 @@ pub async fn apply_yaml(client: &Client, yaml: &str) -> Result<Vec<DynamicObject
         applied.push(api.patch(&name, &params, &Patch::Apply(&object)).await?);
     }
     Ok(applied)
+}
+
+/// How long [`install_crds`] waits for each CRD to be Established.
+const ESTABLISHED_WAIT: Duration = Duration::from_secs(60);
+
+/// Server-side applies each CRD (field manager [`FIELD_MANAGER`], `force`, so
+/// installing again is harmless) and waits until the API server serves every
+/// one of them. Returns their names, in order.
+pub async fn install_crds(
+    client: &Client,
+    crds: impl IntoIterator<Item = CustomResourceDefinition>,
+) -> Result<Vec<String>> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut names = Vec::new();
+    for crd in crds {
+        let name = crd
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| Error::Manifest("a CRD without metadata.name".into()))?;
+        api.patch(&name, &params, &Patch::Apply(&crd)).await?;
+        names.push(name);
+    }
+    for name in &names {
+        wait_established(client, name).await?;
+    }
+    Ok(names)
+}
+
+/// Waits (up to a minute) until the CRD `name` is `Established`: its
+/// resources are served.
+pub async fn wait_established(client: &Client, name: &str) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    wait_for(
+        &format!("CRD {name} Established"),
+        ESTABLISHED_WAIT,
+        || async {
+            let crd = crds.get(name).await.ok()?;
+            let established = crd
+                .status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            established.then_some(())
+        },
+    )
+    .await
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `timeout`.
@@ -146,6 +196,30 @@ pub fn kwok_node(name: &str, capacity: &[(&str, &str)]) -> Node {
         });
     }
     node
+}
+
+/// Creates three kwok Nodes `system-0`, `system-1` and `system-2`, one in each
+/// of the zones `us-east-1a`, `-b` and `-c`, with 8 CPUs, 32Gi and 110 pods
+/// each and the given taints: what a managed node group gives the add-on's
+/// pods before kerf makes nodes of its own.
+pub async fn add_system_nodes(client: &Client, taints: &[Taint]) -> Result<Vec<Node>> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut created = Vec::new();
+    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
+        let mut node = kwok_node(
+            &format!("system-{i}"),
+            &[("cpu", "8"), ("memory", "32Gi"), ("pods", "110")],
+        );
+        node.metadata.labels.get_or_insert_default().insert(
+            "topology.kubernetes.io/zone".into(),
+            format!("us-east-1{zone}"),
+        );
+        if !taints.is_empty() {
+            node.spec.get_or_insert_default().taints = Some(taints.to_vec());
+        }
+        created.push(nodes.create(&PostParams::default(), &node).await?);
+    }
+    Ok(created)
 }
 
 /// Whether a Node's `Ready` condition is `True`.

@@ -66,8 +66,8 @@ pub use control_plane::{
 pub use error::{Error, Result};
 pub use fault_proxy::{FaultProxy, Faults};
 pub use kube_util::{
-    FIELD_MANAGER, KWOK_NODE_ANNOTATION, apply_yaml, kwok_node, node_is_ready, running_pods,
-    wait_for,
+    FIELD_MANAGER, KWOK_NODE_ANNOTATION, add_system_nodes, apply_yaml, install_crds, kwok_node,
+    node_is_ready, running_pods, wait_established, wait_for,
 };
 pub use moto::MotoServer;
 pub use registry::ContainerRegistry;

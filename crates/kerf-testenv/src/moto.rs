@@ -48,8 +48,16 @@ impl MotoServer {
         MotoServer::start_binary_with_env(bin, &[])
     }
 
+    /// [`MotoServer::start`] with AWS's managed policies (AmazonEKSWorkerNodePolicy, ...)
+    /// loaded into moto's IAM, which knows none of them otherwise; only moto's
+    /// environment turns this on (its config API does not take it).
+    pub fn with_managed_policies() -> Result<MotoServer> {
+        MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
+    }
+
     /// [`MotoServer::start`] with extra environment for moto, e.g.
-    /// `MOTO_IAM_LOAD_MANAGED_POLICIES=true` (moto's IAM has no AWS managed policies without it).
+    /// `INITIAL_NO_AUTH_ACTION_COUNT` (see [`MotoServer::with_managed_policies`]
+    /// for the managed policies).
     pub fn start_with_env(env: &[(&str, &str)]) -> Result<MotoServer> {
         MotoServer::start_binary_with_env(moto_server_path()?, env)
     }
