@@ -7,20 +7,19 @@
 //! nothing; uninstall removes the Provisioner, the release and the namespace, and a second
 //! uninstall finds nothing; a `default` Provisioner kerf did not create is never taken over. Fails, never skips, when the binaries are missing.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_addon::cluster::{self, ChartValues, ClusterSide};
 use kerf_addon::progress::{Recorded, StepOutcome};
 use kerf_addon::requirements::{DefaultProvisioner, RequirementsMap};
 use kerf_api::v1alpha5::Provisioner;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, kwok_node};
+use kerf_testenv::{ControlPlane, ControlPlaneOptions};
 use kerf_webhook::certs::CertBundle;
-use kerf_webhook::configurations::{MUTATING_NAME, VALIDATING_NAME};
-use kerf_webhook::run::{CertSource, Options, run};
+use kerf_webhook::run::CertSource;
+use kerf_webhook::testing::{Webhook, start_on_loopback};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 const SEED_FLAGS: [&str; 4] = [
@@ -53,51 +52,23 @@ fn seed_provisioner() -> Provisioner {
     serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-async fn add_system_nodes(plane: &ControlPlane) {
-    let nodes: Api<Node> = Api::all(plane.client());
-    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
-        let mut node = kwok_node(
-            &format!("system-{i}"),
-            &[("cpu", "8"), ("memory", "32Gi"), ("pods", "110")],
-        );
-        node.metadata.labels.get_or_insert_default().insert(
-            "topology.kubernetes.io/zone".into(),
-            format!("us-east-1{zone}"),
-        );
-        nodes.create(&PostParams::default(), &node).await.unwrap();
-    }
-}
-
 /// The webhook as `kerf webhook --cert-dir` runs it, on 127.0.0.1; it patches its CA into
 /// the chart's configurations once helm has created them.
-fn start_webhook(plane: &ControlPlane, certs: &Path) -> (u16, tokio::sync::oneshot::Sender<()>) {
+fn start_webhook(plane: &ControlPlane, certs: &Path) -> (u16, Webhook) {
     let bundle =
         CertBundle::generate(&["127.0.0.1".into()], time::OffsetDateTime::now_utc()).unwrap();
     std::fs::write(certs.join("ca.crt"), &bundle.ca_pem).unwrap();
     std::fs::write(certs.join("tls.crt"), &bundle.cert_pem).unwrap();
     std::fs::write(certs.join("tls.key"), &bundle.key_pem).unwrap();
     let port = kerf_testenv::free_port().unwrap();
-    let options = Options {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        cert: CertSource::Dir(certs.to_path_buf()),
-        configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
-        // Outside the cluster: the CRDs keep the Service the chart names.
-        service: None,
-        refresh: Duration::from_secs(1),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(run(options, Some(plane.client()), async {
-        let _ = stopped.await;
-    }));
-    (port, stop)
+    // Outside the cluster: the CRDs keep the Service the chart names.
+    let cert = CertSource::Dir(certs.to_path_buf());
+    let webhook = start_on_loopback(plane.client(), port, cert, Duration::from_secs(1));
+    (port, webhook)
 }
 
 fn outcomes(rec: &Recorded) -> Vec<(&str, &StepOutcome)> {
     rec.steps.iter().map(|(s, _, o)| (s.as_str(), o)).collect()
-}
-
-fn kubectl(plane: &ControlPlane, args: &[&str]) -> std::process::Output {
-    plane.kubectl(args).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,9 +76,11 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
     let plane = ControlPlane::start(ControlPlaneOptions::cluster())
         .await
         .expect("start the full control plane");
-    add_system_nodes(&plane).await;
+    kerf_testenv::add_system_nodes(&plane.client(), &[])
+        .await
+        .unwrap();
     let certs = tempfile::tempdir().unwrap();
-    let (port, _stop) = start_webhook(&plane, certs.path());
+    let (port, _webhook) = start_webhook(&plane, certs.path());
 
     let built = DefaultProvisioner::for_cluster(
         "eks-blueprint",
@@ -176,9 +149,8 @@ async fn install_is_idempotent_and_uninstall_removes_everything() {
     // The webhook of the installed chart refuses a bad Provisioner applied with kubectl.
     let bad = certs.path().join("bad.yaml");
     std::fs::write(&bad, BAD_OPERATOR).unwrap();
-    let out = kubectl(&plane, &["apply", "-f", bad.to_str().unwrap()]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a bad operator was accepted");
+    let (applied, stderr) = plane.kubectl_apply(&bad, &[]).unwrap();
+    assert!(!applied, "a bad operator was accepted");
     assert!(
         stderr.contains("spec.requirements[0].operator") && stderr.contains("Gte"),
         "{stderr}"

@@ -15,6 +15,7 @@
 //! | [`secret`] | the certificate Secret: read, generate, rotate |
 //! | [`configurations`] | the webhook configuration objects and caBundle patching |
 //! | [`run`] | the `kerf webhook` process: certificate source, server, rotation loop |
+//! | `testing` | (feature `testing`) the webhook started in-process on loopback, for tests against a real API server |
 
 pub mod admission;
 pub mod certs;
@@ -24,6 +25,8 @@ pub mod kinds;
 pub mod run;
 pub mod secret;
 pub mod server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use admission::{mutate, validate};
 pub use certs::CertBundle;

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    NAMESPACE, SECRET, create_configurations, create_namespace, start_webhook, wait_established,
-    webhook_ca,
+    NAMESPACE, SECRET, create_configurations, create_namespace, start_webhook, webhook_ca,
 };
 use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
@@ -56,52 +55,20 @@ spec:
     resources: {cpu: "1000"}
 "#;
 
-fn crds_yaml() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 async fn install_crds(plane: &ControlPlane) {
-    let applied = plane
-        .apply_yaml(&crds_yaml())
+    let installed = kerf_testenv::install_crds(&plane.client(), kerf_api::crds::all())
         .await
-        .expect("apply kerf CRDs");
-    assert_eq!(applied.len(), 5);
-    for crd in applied {
-        let name = crd.metadata.name.expect("named");
-        wait_established(&plane.client(), &name).await;
-    }
+        .expect("install kerf CRDs");
+    assert_eq!(installed.len(), 5);
 }
 
 fn write(dir: &Path, name: &str, yaml: &str) -> PathBuf {
     kerf_testenv::write_file(dir, name, yaml).unwrap()
 }
 
-/// Runs kubectl without blocking the runtime's other tasks (the webhook
-/// server runs on this runtime and must answer while kubectl waits).
-fn kubectl(plane: &ControlPlane, args: &[&str]) -> std::process::Output {
-    plane.kubectl(args).expect("run kubectl")
-}
-
 /// kubectl apply; (success, stderr).
 fn apply(plane: &ControlPlane, file: &Path, extra: &[&str]) -> (bool, String) {
-    let file = file.display().to_string();
-    let mut args = vec!["apply", "-f", &file];
-    args.extend(extra);
-    let out = kubectl(plane, &args);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    plane.kubectl_apply(file, extra).expect("run kubectl")
 }
 
 fn requirement_triples(provisioner: &Value) -> Vec<(String, String, Vec<String>)> {
@@ -196,7 +163,9 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
         ),
         "{stderr}"
     );
-    let missing = kubectl(&plane, &["get", "provisioner", "bad-operator"]);
+    let missing = plane
+        .kubectl(["get", "provisioner", "bad-operator"])
+        .expect("run kubectl");
     assert!(!missing.status.success(), "refused Provisioner was stored");
 
     // 2. ttlSecondsAfterEmpty with consolidation: refused with the field named.
@@ -215,7 +184,9 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
     // 3. A valid Provisioner is stored with the AWS defaults filled in.
     let (ok, stderr) = apply(&plane, &valid, &[]);
     assert!(ok, "kubectl apply of a valid Provisioner failed: {stderr}");
-    let got = kubectl(&plane, &["get", "provisioner", "default", "-o", "json"]);
+    let got = plane
+        .kubectl(["get", "provisioner", "default", "-o", "json"])
+        .expect("run kubectl");
     assert!(
         got.status.success(),
         "{}",
@@ -300,7 +271,7 @@ async fn kubectl_is_refused_invalid_and_stores_defaulted_provisioners() {
     );
 
     // 5. Webhook down, failurePolicy Fail: changes to these kinds are refused.
-    webhook.stop().await;
+    webhook.stop().await.expect("webhook ran cleanly");
     // (A new object: re-applying an unchanged one sends kubectl no request.)
     let another = write(
         dir.path(),

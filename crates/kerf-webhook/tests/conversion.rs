@@ -10,9 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{
-    NAMESPACE, create_configurations, create_namespace, start_webhook, wait_established, webhook_ca,
-};
+use common::{NAMESPACE, create_configurations, create_namespace, start_webhook, webhook_ca};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_testenv::{ControlPlane, ControlPlaneOptions, wait_for};
 use kerf_webhook::configurations;
@@ -83,8 +81,8 @@ spec:
 /// kerf's CRDs with the conversion webhook at `https://127.0.0.1:port/convert`
 /// and no caBundle: the webhook process must patch it in.
 async fn install_crds(client: &Client, port: u16) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for mut crd in kerf_api::crds::all() {
+    let mut crds = kerf_api::crds::all();
+    for crd in &mut crds {
         if let Some(config) = crd
             .spec
             .conversion
@@ -95,22 +93,15 @@ async fn install_crds(client: &Client, port: u16) {
             config.service = None;
             config.url = Some(format!("https://127.0.0.1:{port}/convert"));
         }
-        let name = crd.metadata.name.clone().expect("named");
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .expect("create CRD");
-        wait_established(client, &name).await;
     }
+    kerf_testenv::install_crds(client, crds)
+        .await
+        .expect("install kerf CRDs");
 }
 
 fn apply(plane: &ControlPlane, dir: &Path, name: &str, yaml: &str) -> (bool, String) {
     let file = kerf_testenv::write_file(dir, name, yaml).expect("write manifest");
-    let file = file.display().to_string();
-    let out = plane.kubectl(["apply", "-f", &file]).expect("run kubectl");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    plane.kubectl_apply(&file, &[]).expect("run kubectl")
 }
 
 /// `kubectl get <resource> <name> -o json`, e.g. `nodepools.v1.karpenter.sh`.
@@ -251,7 +242,7 @@ async fn v1beta1_objects_read_back_as_v1_and_v1_objects_as_v1beta1() {
         "{stderr}"
     );
 
-    webhook.stop().await;
+    webhook.stop().await.expect("webhook ran cleanly");
 }
 
 /// The committed CRDs name `kube-system/kerf-webhook` (Helm does not template

@@ -5,7 +5,7 @@
 //! moto quirks, and how the tests meet them:
 //! - IAM has no AWS managed policies (AmazonEKSWorkerNodePolicy, ...) unless moto runs with
 //!   `MOTO_IAM_LOAD_MANAGED_POLICIES=true` (its `/moto-api/config` does not take the IAM
-//!   setting): `support::start` sets it through `MotoServer::start_with_env`.
+//!   setting): `support::start` sets it through `MotoServer::with_managed_policies`.
 //! - CreateServiceLinkedRole for spot.amazonaws.com names the role `AWSServiceRoleForspot`
 //!   (AWS: `AWSServiceRoleForEC2Spot`). kerf finds the role by the path IAM gives every
 //!   service-linked role (`/aws-service-role/spot.amazonaws.com/`), so the same code works

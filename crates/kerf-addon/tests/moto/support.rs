@@ -20,10 +20,8 @@ pub struct Seeded {
 }
 
 pub async fn start() -> (MotoServer, AwsClients, AwsSettings) {
-    // moto quirk: its IAM knows no AWS managed policies (AmazonEKSWorkerNodePolicy, ...)
-    // unless this is set in moto's environment (its config API does not take it).
-    let moto = MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The add-on attaches AWS managed policies to the node role.
+    let moto = MotoServer::with_managed_policies().unwrap_or_else(|e| panic!("{e}"));
     let settings = AwsSettings::local(moto.endpoint());
     let c = AwsClients::connect(&settings).await;
     (moto, c, settings)

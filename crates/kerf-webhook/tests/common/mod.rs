@@ -1,23 +1,21 @@
 //! What the webhook's real-kube-apiserver tests share: the namespace and
 //! Secret the webhook keeps its certificate in, webhook configurations that
 //! point at it on loopback, and the webhook started in-process as `kerf
-//! webhook` runs it (certificate Secret generated, CA patched in).
+//! webhook` runs it (certificate Secret generated, CA patched in; see
+//! `kerf_webhook::testing`).
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kerf_testenv::wait_for;
 use kerf_webhook::configurations::{self, Endpoint, MUTATING_NAME, VALIDATING_NAME};
-use kerf_webhook::run::{CertSource, Options, RunError, run};
+use kerf_webhook::run::CertSource;
+use kerf_webhook::testing::{Webhook, start_on_loopback};
 use kube::Client;
 use kube::api::{Api, PostParams};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub const NAMESPACE: &str = "karpenter";
 pub const SECRET: &str = "kerf-webhook-cert";
@@ -53,40 +51,17 @@ pub async fn create_configurations(client: &Client, port: u16) {
         .expect("create MutatingWebhookConfiguration");
 }
 
-/// The running webhook: send on `stop` to end it, then await `task`.
-pub struct Webhook {
-    pub stop: oneshot::Sender<()>,
-    pub task: JoinHandle<Result<(), RunError>>,
-}
-
-impl Webhook {
-    pub async fn stop(self) {
-        self.stop.send(()).expect("stop the webhook");
-        self.task.await.expect("join").expect("webhook ran cleanly");
-    }
-}
-
 /// The webhook on 127.0.0.1:`port` as `kerf webhook` runs it: certificate
 /// in a Secret it generates in [`NAMESPACE`], caBundle patched into the
 /// configurations and the CRDs every 2 s. Reached by URL here, so there is
 /// no Service to point the CRDs at.
 pub fn start_webhook(client: &Client, port: u16) -> Webhook {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let options = Options {
-        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        cert: CertSource::Secret {
-            namespace: NAMESPACE.into(),
-            name: SECRET.into(),
-            sans: vec!["127.0.0.1".into()],
-        },
-        configurations: Some((VALIDATING_NAME.into(), MUTATING_NAME.into())),
-        service: None,
-        refresh: Duration::from_secs(2),
+    let cert = CertSource::Secret {
+        namespace: NAMESPACE.into(),
+        name: SECRET.into(),
+        sans: vec!["127.0.0.1".into()],
     };
-    let task = tokio::spawn(run(options, Some(client.clone()), async {
-        let _ = stopped.await;
-    }));
-    Webhook { stop, task }
+    start_on_loopback(client.clone(), port, cert, Duration::from_secs(2))
 }
 
 /// The CA the webhook wrote into its Secret (waits for the Secret).
@@ -98,24 +73,4 @@ pub async fn webhook_ca(client: &Client) -> Vec<u8> {
     })
     .await
     .expect("the webhook's Secret")
-}
-
-/// Waits until the API server serves the CRD `name`.
-pub async fn wait_established(client: &Client, name: &str) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    wait_for(
-        &format!("CRD {name} Established"),
-        Duration::from_secs(30),
-        || async {
-            let crd = crds.get(name).await.ok()?;
-            let established = crd
-                .status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            established.then_some(())
-        },
-    )
-    .await
-    .expect("CRD established");
 }
