@@ -1,6 +1,7 @@
-//! Test support (feature `testing`): building blocks that put an AWS account
-//! into an emulator (moto) through the real SDK clients — tagged VPC
-//! resources, registered images and the SSM parameters EKS publishes for them.
+//! Test support (feature `testing`): moto started per test with clients
+//! pointed at it, and building blocks that put an AWS account into it through
+//! the real SDK clients — tagged VPC resources, registered images and the SSM
+//! parameters EKS publishes for them.
 //! Every helper panics with the failing call named: it only ever runs in tests.
 
 use aws_sdk_ec2::types::{ArchitectureValues, ResourceType, Tag, TagSpecification};
@@ -12,6 +13,14 @@ use crate::{AwsSettings, Clients};
 /// Clients for a local emulator at `endpoint` (region us-east-1, test credentials).
 pub async fn clients(endpoint: &str) -> Clients {
     Clients::connect(&AwsSettings::local(endpoint)).await
+}
+
+/// moto on a free port (see [`kerf_testenv::MotoServer`]) and clients pointed
+/// at it; stopped when the server is dropped.
+pub async fn start_moto() -> (kerf_testenv::MotoServer, Clients) {
+    let moto = kerf_testenv::MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let clients = clients(moto.endpoint()).await;
+    (moto, clients)
 }
 
 pub fn tags(pairs: &[(&str, &str)]) -> Vec<Tag> {

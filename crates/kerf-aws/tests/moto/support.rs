@@ -182,12 +182,6 @@ pub struct Fixture {
     pub clock: ManualClock,
 }
 
-pub async fn start_moto() -> (MotoServer, Clients) {
-    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let c = clients(moto.endpoint()).await;
-    (moto, c)
-}
-
 pub async fn seeded() -> Fixture {
     let (moto, c) = start_moto().await;
     let acct = seed(&c).await;
