@@ -79,9 +79,8 @@ async fn seed(c: &AwsClients) {
 
 #[test]
 fn render_install_reinstall_uninstall_from_the_command_line() {
-    // moto's IAM knows AWS managed policies only with this set (see kerf-addon's moto tests).
-    let moto = MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The add-on attaches AWS managed policies to the node role.
+    let moto = MotoServer::with_managed_policies().unwrap_or_else(|e| panic!("{e}"));
     let endpoint = moto.endpoint().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = rt.block_on(AwsClients::connect(&AwsSettings::local(&endpoint)));

@@ -20,7 +20,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::addon::{
-    NAMESPACE_WAIT, add_system_nodes, addon_install, control_plane, create_eks_cluster, start_moto,
+    NAMESPACE_WAIT, addon_install, control_plane, create_eks_cluster, critical_addons_only,
     start_webhook,
 };
 use common::tmux::{TerminalRun, command_line};
@@ -124,11 +124,13 @@ fn seed_provisioner(plane: &ControlPlane) -> Provisioner {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kerf_addon_install_with_moto_and_the_real_control_plane() {
-    let moto = start_moto();
+    let moto = MotoServer::with_managed_policies().unwrap_or_else(|e| panic!("{e}"));
     seed_eks(&moto).await;
     let host = kerf_testenv::host_ipv4().unwrap_or_else(|e| panic!("{e}"));
     let plane = control_plane(host).await;
-    add_system_nodes(&plane).await;
+    kerf_testenv::add_system_nodes(&plane.client(), &[critical_addons_only()])
+        .await
+        .unwrap();
     let port = kerf_testenv::free_port().unwrap();
 
     // The first install as a person runs it: stderr on a terminal (tmux),

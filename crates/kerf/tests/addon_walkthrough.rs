@@ -22,8 +22,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::addon::{
-    AWS_TEST_CREDENTIALS, ChartController, NAMESPACE_WAIT, add_system_nodes, addon_install,
-    control_plane, create_eks_cluster, service_account_kubeconfig, start_moto, start_webhook,
+    AWS_TEST_CREDENTIALS, ChartController, NAMESPACE_WAIT, addon_install, control_plane,
+    create_eks_cluster, critical_addons_only, service_account_kubeconfig, start_webhook,
 };
 use common::moto::{self, PARAMETER_ROOT, tag};
 use common::*;
@@ -36,7 +36,7 @@ const NAMESPACE: &str = "karpenter";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_walkthrough_launches_ec2_nodes_through_the_addon() {
-    let moto_server = start_moto();
+    let moto_server = moto::MotoServer::with_managed_policies().unwrap_or_else(|e| panic!("{e}"));
     let aws = kerf_aws::testing::clients(moto_server.endpoint()).await;
     let host = kerf_testenv::host_ipv4().unwrap_or_else(|e| panic!("{e}"));
     let plane = control_plane(host).await;
@@ -49,7 +49,9 @@ async fn the_seed_walkthrough_launches_ec2_nodes_through_the_addon() {
         .map(|(_, id)| id.clone())
         .unwrap();
     create_eks_cluster(&moto_server, CLUSTER, &subnet_c).await;
-    add_system_nodes(&plane).await;
+    kerf_testenv::add_system_nodes(&plane.client(), &[critical_addons_only()])
+        .await
+        .unwrap();
 
     // kerf addon install, with the webhook process up once the namespace exists.
     let port = free_port();
@@ -118,10 +120,7 @@ async fn the_seed_walkthrough_launches_ec2_nodes_through_the_addon() {
     // The walk-through: inflate, scaled to 10.
     let inflate = write(plane.dir(), "inflate.yaml", INFLATE);
     kubectl(&plane, &["apply", "-f", inflate.to_str().unwrap()]);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     let (registered, running) =
         moto::register_until_running(&plane, &aws, 10, Duration::from_secs(240)).await;
 

@@ -24,7 +24,7 @@ const CLUSTER: &str = "kerf-e2e";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_provisioner_launches_ec2_instances_in_moto() {
     let t_start = Instant::now();
-    let (moto, aws) = common::moto::start().await;
+    let (moto, aws) = kerf_aws::testing::start_moto().await;
     let plane = cluster(true).await;
     let version = moto::kubernetes_version(&plane).await;
     let account = seed(&aws, CLUSTER, &version).await;
@@ -41,10 +41,7 @@ async fn seed_provisioner_launches_ec2_instances_in_moto() {
     let _controller = start_controller_with_env(&plane, "aws", false, &flags, &env);
     apply_seed(&plane);
     let t_scale = Instant::now();
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
 
     let (registered, running) =
         moto::register_until_running(&plane, &aws, 10, Duration::from_secs(180)).await;

@@ -55,7 +55,7 @@ async fn templates_user_data(aws: &kerf_aws::clients::Clients) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_node_class_replaces_its_instances() {
-    let (moto, aws) = moto::start().await;
+    let (moto, aws) = kerf_aws::testing::start_moto().await;
     let plane = cluster(true).await;
     let version = moto::kubernetes_version(&plane).await;
     seed(&aws, CLUSTER, &version).await;
@@ -66,10 +66,7 @@ async fn an_edited_node_class_replaces_its_instances() {
     apply(&plane, "nodeclass.yaml", &node_class("echo first"));
     apply(&plane, "nodepool.yaml", NODE_POOL);
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "3"],
-    );
+    scale_inflate(&plane, 3);
     let (mut registered, _) =
         moto::register_until_running(&plane, &aws, 3, Duration::from_secs(180)).await;
     let old: BTreeSet<String> = registered.keys().cloned().collect();

@@ -106,7 +106,7 @@ fn metrics(controller: &Controller) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interruption_gc_and_node_class_status_against_moto() {
-    let (moto, aws) = moto::start().await;
+    let (moto, aws) = kerf_aws::testing::start_moto().await;
     let plane = cluster(true).await;
     let version = moto::kubernetes_version(&plane).await;
     let account = seed(&aws, CLUSTER, &version).await;

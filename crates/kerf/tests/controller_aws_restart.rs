@@ -26,7 +26,7 @@ async fn claimed_instances(aws: &kerf_aws::Clients) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_between_launch_and_registration_keeps_one_instance_per_claim() {
-    let (moto, aws) = moto::start().await;
+    let (moto, aws) = kerf_aws::testing::start_moto().await;
     let plane = cluster(true).await;
     let version = moto::kubernetes_version(&plane).await;
     seed(&aws, CLUSTER, &version).await;
@@ -38,10 +38,7 @@ async fn restart_between_launch_and_registration_keeps_one_instance_per_claim() 
 
     let first = start_controller_with_env(&plane, "aws", false, &flags, &env);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     // m5.2xlarge: 7 one-CPU pods per node → 2 instances.
     let deadline = Instant::now() + Duration::from_secs(120);
     let launched = loop {

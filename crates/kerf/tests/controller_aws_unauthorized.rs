@@ -57,10 +57,7 @@ async fn refused_launches_become_events_and_metrics_on_the_live_controller() {
     ];
     let controller = start_controller_with_env(&plane, "aws", false, &flags, &env);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "1"],
-    );
+    scale_inflate(&plane, 1);
 
     let event = wait(
         &plane,

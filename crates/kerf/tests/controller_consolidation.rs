@@ -139,10 +139,7 @@ async fn a_pdb_a_zero_budget_and_a_scheduled_window_block_until_lifted() {
         "pdb.yaml",
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: inflate, namespace: default}\nspec:\n  maxUnavailable: 0\n  selector: {matchLabels: {app: inflate}}\n",
     );
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "1"],
-    );
+    scale_inflate(&plane, 1);
     let blocked = wait(
         &plane,
         "a DisruptionBlocked Event naming the PDB",
@@ -271,10 +268,7 @@ async fn a_restart_in_the_middle_of_a_command_finishes_it_once() {
     apply(&plane, "nodepool.yaml", &node_pool("", "100%"));
     apply(&plane, "inflate.yaml", INFLATE);
     scale_inflate_until_running(&plane, 30, Duration::from_secs(180));
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "3"],
-    );
+    scale_inflate(&plane, 3);
     let record = wait(
         &plane,
         "a replace command recorded on a node",
@@ -355,10 +349,7 @@ async fn a_deployment_scaled_from_100_to_10_settles_on_a_cheaper_fleet() {
     let before = fleet_price(&plane);
     let nodes_before = pool_nodes(&plane);
     eprintln!("100 pods on {:?}: ${before:.3}/h", pool_types(&plane));
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     let after = wait(
         &plane,
         "10 pods Running on a fleet of at most $0.768/h",

@@ -39,10 +39,7 @@ async fn expired_node_is_replaced() {
         &provisioner_with("ttlSecondsAfterEmpty: 30\n  ttlSecondsUntilExpired: 20"),
     );
     apply(&plane, "inflate.yaml", INFLATE);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "3"],
-    );
+    scale_inflate(&plane, 3);
     let first = wait(&plane, "3 pods Running", Duration::from_secs(90), || {
         let pods = running_inflate_pods(&plane);
         (pods.len() == 3).then(|| pods[0].1.clone())

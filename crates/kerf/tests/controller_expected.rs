@@ -75,7 +75,7 @@ async fn plane_without_replica_set_controller() -> ControlPlane {
     let plane = ControlPlane::start(options)
         .await
         .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-    install_crds(&plane);
+    install_crds(&plane).await;
     plane
 }
 

@@ -19,10 +19,7 @@ async fn restart_between_claim_and_launch_launches_each_claim_once() {
     apply_seed(&plane);
 
     let first = start_controller(&plane, false, &["--kwok-launch-delay", "5s"]);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     let claims = wait(
         &plane,
         "2 NodeClaims recorded",
@@ -93,10 +90,7 @@ async fn restart_between_launch_and_registration_keeps_one_node_per_claim() {
     apply_seed(&plane);
     let booting = ["--kwok-registration-delay", "8s"];
     let first = start_controller(&plane, false, &booting);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     let provider_ids = || {
         kubectl(
             &plane,
@@ -183,10 +177,7 @@ async fn termination_evicts_through_the_eviction_api_and_respects_pdbs() {
     let plane = cluster(true).await;
     let _controller = start_controller(&plane, false, &[]);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     wait(
         &plane,
         "10 inflate pods Running",
@@ -330,10 +321,7 @@ async fn two_replicas_one_leader_and_failover() {
     };
 
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     wait(
         &plane,
         "10 inflate pods Running",
@@ -353,10 +341,7 @@ async fn two_replicas_one_leader_and_failover() {
         || Some(lease_holder(&plane)).filter(|h| h.ends_with(&format!("_{}", standby.child.id()))),
     );
     assert_ne!(new_holder, holder);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "20"],
-    );
+    scale_inflate(&plane, 20);
     wait(
         &plane,
         "20 inflate pods Running",
@@ -376,10 +361,7 @@ async fn a_finalizer_someone_else_added_survives_termination() {
     let plane = cluster(true).await;
     let _controller = start_controller(&plane, false, &[]);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "1"],
-    );
+    scale_inflate(&plane, 1);
     wait(
         &plane,
         "1 inflate pod Running",
@@ -418,10 +400,7 @@ async fn a_finalizer_someone_else_added_survives_termination() {
         );
     }
 
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "0"],
-    );
+    scale_inflate(&plane, 0);
     kubectl(&plane, &["delete", "nodeclaim", &victim, "--wait=false"]);
     for kind in ["nodeclaim", "node"] {
         let left = wait(

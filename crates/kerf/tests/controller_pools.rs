@@ -48,10 +48,7 @@ async fn limited_provisioner_reports_usage_and_gets_a_limit_event() {
     kubectl(&plane, &["apply", "-f", path.to_str().expect("utf-8")]);
     let path = write(plane.dir(), "inflate.yaml", INFLATE);
     kubectl(&plane, &["apply", "-f", path.to_str().expect("utf-8")]);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
 
     // One m5.2xlarge (8 CPUs) uses the whole limit: 7 pods run, 3 wait.
     wait(&plane, "7 pods Running", Duration::from_secs(90), || {
@@ -130,10 +127,7 @@ async fn node_pool_status_counts_its_nodes_and_empties_with_them() {
     kubectl(&plane, &["apply", "-f", path.to_str().expect("utf-8")]);
     let path = write(plane.dir(), "inflate.yaml", INFLATE);
     kubectl(&plane, &["apply", "-f", path.to_str().expect("utf-8")]);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
 
     wait(&plane, "7 pods Running", Duration::from_secs(90), || {
         (running_inflate_pods(&plane).len() == 7).then_some(())
@@ -162,10 +156,7 @@ async fn node_pool_status_counts_its_nodes_and_empties_with_them() {
     let memory = node_pool_status(&plane, "resources.memory");
     assert!(!memory.is_empty(), "status.resources.memory is set");
 
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "0"],
-    );
+    scale_inflate(&plane, 0);
     wait(
         &plane,
         "the empty node removed",

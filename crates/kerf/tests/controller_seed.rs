@@ -31,10 +31,7 @@ async fn walkthrough(bind_pods: bool) {
     apply_seed(&plane);
 
     let t_scale = Instant::now();
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "10"],
-    );
+    scale_inflate(&plane, 10);
     let running = wait(
         &plane,
         "10 inflate pods Running",
@@ -170,10 +167,7 @@ async fn walkthrough(bind_pods: bool) {
         );
     }
 
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "0"],
-    );
+    scale_inflate(&plane, 0);
     wait(&plane, "inflate pods gone", Duration::from_secs(60), || {
         let out = kubectl(
             &plane,

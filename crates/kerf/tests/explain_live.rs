@@ -38,10 +38,7 @@ async fn explain_reads_the_live_cluster() {
     let plane = cluster(true).await;
     let _controller = start_controller(&plane, false, &[]);
     apply_seed(&plane);
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "1"],
-    );
+    scale_inflate(&plane, 1);
     let (pod, node) = wait(
         &plane,
         "1 inflate pod Running",

@@ -42,7 +42,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_prices_live_pools_with_the_types_aws_offers() {
-    let (moto, aws) = moto::start().await;
+    let (moto, aws) = kerf_aws::testing::start_moto().await;
     let plane = cluster(false).await;
     let version = moto::kubernetes_version(&plane).await;
     seed(&aws, CLUSTER, &version).await;

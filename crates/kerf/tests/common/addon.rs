@@ -16,11 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use aws_sdk_eks::types::VpcConfigRequest;
-use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::api::core::v1::Taint;
 use kerf_addon::aws::AwsClients;
 use kerf_aws::AwsSettings;
-use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer, kwok_node};
-use kube::api::{Api, PostParams};
+use kerf_testenv::{ControlPlane, ControlPlaneOptions, MotoServer};
 
 /// Kills the child when the test ends, however it ends.
 pub struct Killed(pub Child);
@@ -30,12 +29,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// moto with AWS's managed policies loaded (the add-on attaches some to the node role).
-pub fn start_moto() -> MotoServer {
-    MotoServer::start_with_env(&[("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")])
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The full control plane, set up so the API server can call host-network pods.
@@ -65,26 +58,14 @@ pub async fn create_eks_cluster(moto: &MotoServer, cluster: &str, subnet: &str) 
         .unwrap();
 }
 
-/// Three system nodes (one per zone) for the chart's pods, as a managed node group gives,
-/// tainted `CriticalAddonsOnly` (which the chart's pods tolerate) so workloads need kerf's.
-pub async fn add_system_nodes(plane: &ControlPlane) {
-    let nodes: Api<Node> = Api::all(plane.client());
-    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
-        let mut node = kwok_node(
-            &format!("system-{i}"),
-            &[("cpu", "8"), ("memory", "32Gi"), ("pods", "110")],
-        );
-        node.metadata.labels.get_or_insert_default().insert(
-            "topology.kubernetes.io/zone".into(),
-            format!("us-east-1{zone}"),
-        );
-        node.spec.get_or_insert_default().taints = Some(vec![Taint {
-            key: "CriticalAddonsOnly".into(),
-            value: Some("true".into()),
-            effect: "NoSchedule".into(),
-            ..Default::default()
-        }]);
-        nodes.create(&PostParams::default(), &node).await.unwrap();
+/// The taint of the add-on's system nodes (see [`kerf_testenv::add_system_nodes`]):
+/// the chart's pods tolerate it, so workloads need kerf's nodes.
+pub fn critical_addons_only() -> Taint {
+    Taint {
+        key: "CriticalAddonsOnly".into(),
+        value: Some("true".into()),
+        effect: "NoSchedule".into(),
+        ..Default::default()
     }
 }
 

@@ -321,24 +321,15 @@ pub async fn cluster(scheduler: bool) -> ControlPlane {
     let plane = ControlPlane::start(options)
         .await
         .expect("start the control plane (binaries from scripts/testbed-build.sh)");
-    install_crds(&plane);
+    install_crds(&plane).await;
     plane
 }
 
 /// kerf's CRDs, applied and established.
-pub fn install_crds(plane: &ControlPlane) {
-    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kerf-api/crds");
-    kubectl(plane, &["apply", "-f", crds.to_str().expect("utf-8 path")]);
-    kubectl(
-        plane,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd",
-            "--all",
-            "--timeout=60s",
-        ],
-    );
+pub async fn install_crds(plane: &ControlPlane) {
+    kerf_testenv::install_crds(&plane.client(), kerf_api::crds::all())
+        .await
+        .unwrap_or_else(|e| panic!("install kerf's CRDs: {e}"));
 }
 
 /// Applies the seed Provisioner and the inflate Deployment (0 replicas).

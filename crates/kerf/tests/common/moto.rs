@@ -30,13 +30,6 @@ pub async fn kubernetes_version(plane: &kerf_testenv::ControlPlane) -> String {
     format!("{}.{}", digits(&info.major), digits(&info.minor))
 }
 
-/// moto on a free port and clients pointed at it.
-pub async fn start() -> (MotoServer, Clients) {
-    let moto = MotoServer::start().unwrap_or_else(|e| panic!("{e}"));
-    let clients = kerf_aws::testing::clients(moto.endpoint()).await;
-    (moto, clients)
-}
-
 /// Seeds the account for `cluster` with AMIs for Kubernetes `version` (`1.34`):
 /// AL2 (the v1alpha5 default family) and AL2023, both architectures.
 pub async fn seed(c: &Clients, cluster: &str, version: &str) -> Account {

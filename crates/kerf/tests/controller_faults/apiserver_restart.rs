@@ -31,10 +31,7 @@ async fn the_controller_rides_out_an_api_server_restart() {
         .expect("restart kube-apiserver");
     controller.assert_running("the controller exited while the API server was down");
     // Work that arrives after the outage needs the controller's watches back.
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "20"],
-    );
+    scale_inflate(&plane, 20);
     wait(
         &plane,
         "20 pods Running after the restart",

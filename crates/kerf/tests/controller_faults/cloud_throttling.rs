@@ -21,10 +21,7 @@ async fn throttled_launches_and_terminations_are_retried_until_done() {
     let nodes: BTreeSet<String> = kerf_nodes(&plane).into_iter().collect();
     assert_eq!(claims, nodes, "one NodeClaim per Node");
 
-    kubectl(
-        &plane,
-        &["scale", "deployment", "inflate", "--replicas", "0"],
-    );
+    scale_inflate(&plane, 0);
     kubectl(&plane, &["delete", "nodeclaims", "--all", "--wait=false"]);
     wait(
         &plane,
