@@ -29,7 +29,8 @@ const SERVICE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
 /// plane's directory (logs, kubeconfig, certificates) after it is dropped.
 pub const ENV_KEEP_DIR: &str = "KERF_TESTENV_KEEP_DIR";
 
-/// The kwok Stage configuration (kwok's "fast" stage set, see the file).
+/// The kwok Stage configuration (kwok's "fast" stage set and kerf's
+/// pod-ready-again, see the file).
 const KWOK_STAGES: &str = include_str!("../kwok/stages-fast.yaml");
 
 /// Prefix of control plane directories in the temp directory.

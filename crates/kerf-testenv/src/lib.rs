@@ -38,7 +38,9 @@
 //! `KWOK_WORKDIR` pointing into the plane's directory. The kwok binary ships
 //! no stages of its own (without `--config` it exits with "no stages found");
 //! `stages.yaml` is kwok v0.8.0's "fast" stage set embedded in this crate
-//! (`kwok/stages-fast.yaml`). `--enable-crds=Stage` would instead read Stage
+//! (`kwok/stages-fast.yaml`), plus one stage of kerf's own that makes a
+//! Running pod Ready again after the node lifecycle controller marked it not
+//! Ready (a kubelet does so once it is back). `--enable-crds=Stage` would instead read Stage
 //! objects from the cluster, which would then have to be installed first.
 //! [`MotoServer`] starts moto's AWS API emulator the same way, for the AWS
 //! provider's tests, and [`ContainerRegistry`] crane's registry, for the

@@ -25,8 +25,8 @@ pub struct Snapshot {
     pub claims: BTreeMap<String, (Option<String>, bool)>,
     /// managed node name → (deleting, has the disrupted taint, replacements its command waits for)
     pub nodes: BTreeMap<String, (bool, bool, Vec<String>)>,
-    /// (app label, uid, node, Running and Ready, deleting)
-    pub pods: Vec<(String, String, Option<String>, bool, bool)>,
+    /// (app label, uid, node, Running and Ready, deleting, Running)
+    pub pods: Vec<(String, String, Option<String>, bool, bool, bool)>,
 }
 
 pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
@@ -73,7 +73,8 @@ pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
                 out.nodes.insert(name, (deleting, disrupted, replacements));
             }
             Some("Pod") => {
-                let ready = item["status"]["phase"] == "Running"
+                let running = item["status"]["phase"] == "Running";
+                let ready = running
                     && item["status"]["conditions"]
                         .as_array()
                         .into_iter()
@@ -85,6 +86,7 @@ pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
                     str_at(item, "/spec/nodeName"),
                     ready,
                     deleting,
+                    running,
                 ));
             }
             _ => {}
@@ -99,6 +101,10 @@ pub struct Record {
     /// claim → (the action of the round it appeared in, held a pod, was a disruption replacement)
     pub claims: BTreeMap<String, (Action, bool, bool)>,
     pub fewest_guarded_ready: Option<usize>,
+    /// Fewest guarded pods Running and not being deleted: what an eviction
+    /// lowers, while Ready also drops when the node lifecycle controller
+    /// marks pods not Ready during an API-server outage.
+    pub fewest_guarded_running: Option<usize>,
     pub pinned_uids: BTreeSet<String>,
     /// Claims seen once and gone since (terminated).
     pub gone: BTreeSet<String>,
@@ -134,10 +140,17 @@ impl Record {
             entry.2 |= replacements.contains(name.as_str());
         }
         let guarded = s.pods.iter().filter(|p| p.0 == "guarded" && p.3).count();
+        let running = s
+            .pods
+            .iter()
+            .filter(|p| p.0 == "guarded" && p.5 && !p.4)
+            .count();
         // Counted once the guarded pods first ran: before that, scale-up is not a disruption.
         if self.fewest_guarded_ready.is_some() || guarded >= 3 {
             let fewest = self.fewest_guarded_ready.get_or_insert(guarded);
             *fewest = (*fewest).min(guarded);
+            let fewest = self.fewest_guarded_running.get_or_insert(running);
+            *fewest = (*fewest).min(running);
         }
         self.pinned_uids.extend(
             s.pods
