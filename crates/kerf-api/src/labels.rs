@@ -78,6 +78,10 @@ pub const EXPECTED_REPLICA: &str = "kerf.sh/expected-replica-of";
 pub const TERMINATION_FINALIZER: &str = "karpenter.sh/termination";
 /// Taint put on nodes that are being disrupted (v1).
 pub const DISRUPTED_TAINT_KEY: &str = "karpenter.sh/disrupted";
+/// kerf's soft taint (`PreferNoSchedule`) on nodes consolidation will remove
+/// in a later command, so kube-scheduler places pods evicted meanwhile on
+/// nodes that stay. kerf's own scheduler ignores it.
+pub const CONSOLIDATION_PLANNED_TAINT_KEY: &str = "kerf.sh/consolidation-planned";
 /// Startup taint on nodes that have not registered yet (v1).
 pub const UNREGISTERED_TAINT_KEY: &str = "karpenter.sh/unregistered";
 

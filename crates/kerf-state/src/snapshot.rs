@@ -240,8 +240,14 @@ const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 /// the Ready condition and removes them on its next sync. Until then a node
 /// that has just turned Ready still carries `not-ready`, and a pass in that
 /// window would launch a second node for pods this one will take.
+///
+/// kerf's own consolidation-planned taint is always left out: it steers
+/// kube-scheduler's choice among nodes with room, and counting it would
+/// launch a node for pods that fit on the marked ones.
 fn ignored_taint(key: &str, ready: bool) -> bool {
-    if ready {
+    if key == kerf_api::labels::CONSOLIDATION_PLANNED_TAINT_KEY {
+        true
+    } else if ready {
         key == NOT_READY_TAINT || key == UNREACHABLE_TAINT
     } else {
         EPHEMERAL_TAINTS.contains(&key)

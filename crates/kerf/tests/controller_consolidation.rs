@@ -5,7 +5,8 @@
 //! a PodDisruptionBudget that allows nothing keeps its node and says so in an
 //! Event, and a budget of 0 holds until its scheduled window closes; a
 //! changed NodePool template replaces its nodes (drift); a controller killed
-//! mid-command leaves a clean state.
+//! mid-command leaves a clean state; under a budget of one node, no pod is
+//! evicted twice on the way to the cheapest fleet.
 //! Fails (never skips) when the control-plane binaries are missing.
 
 mod common;
@@ -413,5 +414,95 @@ async fn a_deployment_scaled_from_100_to_10_settles_on_a_cheaper_fleet() {
             .iter()
             .any(|n| e.starts_with(&format!("Node/{n}: Disrupting")))),
         "no disruption Event on the old nodes: {announced:?}"
+    );
+}
+
+/// Nodes carrying kerf's `kerf.sh/consolidation-planned` taint.
+fn planned_nodes(plane: &kerf_testenv::ControlPlane) -> BTreeSet<String> {
+    kubectl(
+        plane,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.spec.taints[*].key}{\"\\n\"}{end}",
+        ],
+    )
+    .lines()
+    .filter(|l| l.contains("kerf.sh/consolidation-planned"))
+    .filter_map(|l| l.split_once('=').map(|(n, _)| n.to_string()))
+    .collect()
+}
+
+/// Under a budget of one node at a time, consolidation removes the nodes
+/// that leave the cheapest fleet, and the ones it will remove next carry
+/// `kerf.sh/consolidation-planned:PreferNoSchedule`, so kube-scheduler puts
+/// the pods it evicts on a node that stays: no pod is evicted twice, and the
+/// taint is gone once the fleet settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_node_budget_evicts_no_pod_twice() {
+    let plane = cluster(true).await;
+    let _controller = start_controller(&plane, false, &[]);
+    apply(&plane, "nodepool.yaml", &node_pool("", "1"));
+    apply(&plane, "inflate.yaml", INFLATE);
+    scale_inflate_until_running(&plane, 70, Duration::from_secs(180));
+    let before = fleet_price(&plane);
+    eprintln!("70 pods on {:?}: ${before:.3}/h", pool_types(&plane));
+    scale_inflate_until_running(&plane, 6, Duration::from_secs(60));
+    let survivors: BTreeSet<String> = running_inflate_pods(&plane)
+        .into_iter()
+        .map(|(pod, _)| pod)
+        .collect();
+
+    let mut seen = survivors.clone();
+    let mut tainted = BTreeSet::new();
+    let mut stable_since: Option<(BTreeSet<String>, std::time::Instant)> = None;
+    let after = wait(
+        &plane,
+        "6 pods Running on a fleet that stops changing, with no planned taint left",
+        Duration::from_secs(300),
+        || {
+            let running = running_inflate_pods(&plane);
+            seen.extend(running.iter().map(|(pod, _)| pod.clone()));
+            let planned = planned_nodes(&plane);
+            tainted.extend(planned.iter().cloned());
+            let nodes = pool_nodes(&plane);
+            let settled = running.len() == 6
+                && planned.is_empty()
+                && claim_names(&plane).len() == nodes.len();
+            match &stable_since {
+                Some((same, since)) if settled && *same == nodes => {
+                    // A poll, a validation delay and a margin without a change.
+                    (since.elapsed() > Duration::from_secs(30)).then(|| fleet_price(&plane))
+                }
+                _ => {
+                    stable_since = settled.then(|| (nodes, std::time::Instant::now()));
+                    None
+                }
+            }
+        },
+    );
+    eprintln!(
+        "6 pods on {:?}: ${after:.3}/h; planned on the way: {tainted:?}",
+        pool_types(&plane)
+    );
+    assert!(after < before, "${after}/h is not below ${before}/h");
+    assert!(
+        !tainted.is_empty(),
+        "no node was ever marked for a later command"
+    );
+    let running: BTreeSet<String> = running_inflate_pods(&plane)
+        .into_iter()
+        .map(|(pod, _)| pod)
+        .collect();
+    // A pod the ReplicaSet created for an evicted one that is gone again was
+    // itself evicted.
+    let evicted_again: Vec<&String> = seen
+        .iter()
+        .filter(|p| !survivors.contains(*p) && !running.contains(*p))
+        .collect();
+    assert!(
+        evicted_again.is_empty(),
+        "pods evicted a second time: {evicted_again:?}"
     );
 }

@@ -235,7 +235,7 @@ pub async fn unmark(ctx: &Context, node: &str) -> Result<(), DisruptionError> {
 
 /// Changes the Node through [`kerf_kube::edit`] (taints are an atomic
 /// list) and keeps the stored Node in the cluster state.
-async fn edit_node(
+pub(super) async fn edit_node(
     ctx: &Context,
     node: &str,
     change: impl Fn(&mut Node),

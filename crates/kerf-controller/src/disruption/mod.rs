@@ -8,6 +8,8 @@
 //! termination path (Eviction API, PDBs). A command that fails or times out
 //! is rolled back. Its record lives on the candidate Nodes, so a restarted
 //! controller resumes or rolls back what the last one left ([`recover`]).
+//! Nodes the decision plans to remove in later commands carry a soft taint
+//! ([`steer`]) so pods evicted meanwhile go to nodes that stay.
 //!
 //! Nodes it keeps get a `DisruptionBlocked` Event with the reason (at most
 //! once per reason every [`BLOCKED_EVENT_DEDUPE`]).
@@ -16,6 +18,7 @@ mod conditions;
 mod events;
 mod execute;
 mod recover;
+mod steer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -148,6 +151,7 @@ pub async fn round(
         scheduled,
     } = decide_now(ctx, drift).await?;
     conditions::sync(ctx, &wanted).await;
+    steer::sync(ctx, &decision.planned).await;
     let due = next_due(&decision);
     events::kept(ctx, &decision);
     // A nomination runs out with time, not with a change to any object.
@@ -176,13 +180,16 @@ pub async fn round(
     );
     tokio::time::sleep(ctx.options.disruption.validation_delay).await;
     let again = decide_now(ctx, drift).await?.decision;
+    steer::sync(ctx, &again.planned).await;
     let Some(command) = again.command.and_then(|c| validated(&command, c)) else {
         tracing::info!("disruption command no longer holds after validation; dropped");
         ctx.metrics.disruption.invalidated.inc();
         return Ok(due);
     };
     execute::execute(ctx, &command, &pools).await?;
-    Ok(None)
+    // As Karpenter requeues at once after a command: the next one may be
+    // ready as soon as this one's nodes are gone.
+    Ok(Some(Duration::ZERO))
 }
 
 /// One decision over the current state, with what the round needs beside it.
@@ -260,8 +267,16 @@ fn validated(first: &Command, second: Command) -> Option<Command> {
     holds.then_some(second)
 }
 
-/// The shortest `consolidateAfter` still running on a kept node.
+/// How often the loop looks while a node being deleted holds a budget: the
+/// next command may go as soon as it is gone, which draining takes seconds.
+const BUDGET_HELD_POLL: Duration = Duration::from_secs(2);
+
+/// When to look again: the shortest `consolidateAfter` still running on a
+/// kept node, or soon while a deleting node holds up a budget.
 fn next_due(decision: &Decision) -> Option<Duration> {
+    let has = |f: fn(&KeptReason) -> bool| decision.kept.iter().any(|k| f(&k.reason));
+    let budget_held =
+        has(|r| matches!(r, KeptReason::Budget { .. })) && has(|r| *r == KeptReason::Deleting);
     decision
         .kept
         .iter()
@@ -269,6 +284,7 @@ fn next_due(decision: &Decision) -> Option<Duration> {
             KeptReason::ConsolidateAfter { remaining } => Some(remaining),
             _ => None,
         })
+        .chain(budget_held.then_some(BUDGET_HELD_POLL))
         .min()
 }
 
@@ -450,8 +466,32 @@ mod tests {
                 ),
                 kept("c", KeptReason::DoNotDisruptNode),
             ],
+            ..Default::default()
         };
         assert_eq!(next_due(&decision), Some(Duration::from_secs(3)));
         assert_eq!(next_due(&Decision::default()), None);
+    }
+
+    #[test]
+    fn the_loop_looks_again_soon_while_a_deleting_node_holds_the_budget() {
+        let kept = |node: &str, reason| Kept {
+            node: node.into(),
+            reason,
+        };
+        let budget = KeptReason::Budget {
+            reason: Reason::Underutilized,
+            pool: "default".into(),
+        };
+        let held = Decision {
+            kept: vec![kept("a", KeptReason::Deleting), kept("b", budget.clone())],
+            ..Default::default()
+        };
+        assert_eq!(next_due(&held), Some(BUDGET_HELD_POLL));
+        // A budget of 0 with nothing deleting frees only with time or a change.
+        let zero = Decision {
+            kept: vec![kept("b", budget)],
+            ..Default::default()
+        };
+        assert_eq!(next_due(&zero), None);
     }
 }

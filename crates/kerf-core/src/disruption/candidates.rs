@@ -31,6 +31,10 @@ pub(super) struct Sorted {
     /// Non-empty candidates that have not drifted, of pools whose
     /// Underutilized budget allows one more.
     pub underutilized: Vec<String>,
+    /// Every non-empty candidate consolidation could take if budgets did not
+    /// stop it, in the same order: where consolidation is heading
+    /// ([`super::target`]) does not change while a budget is used up.
+    pub consolidatable: Vec<String>,
     /// How many Underutilized disruptions each pool allows now.
     pub allowance: BTreeMap<PoolRef, usize>,
     pub kept: Vec<Kept>,
@@ -331,6 +335,7 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
     });
     let mut allowance = BTreeMap::new();
     let mut names = Vec::new();
+    let consolidatable = underutilized.iter().map(|(_, f)| f.name.clone()).collect();
     for (_, facts) in underutilized {
         let n = *allowance
             .entry(facts.pool.clone())
@@ -345,6 +350,7 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
         empty: empty_names,
         drifted: drifted_names,
         underutilized: names,
+        consolidatable,
         allowance,
         kept,
     }

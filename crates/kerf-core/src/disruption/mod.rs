@@ -11,6 +11,11 @@
 //! initialized or on at most one new node that is strictly cheaper than the
 //! candidates together (never one node split into several).
 //!
+//! When budgets let consolidation take only a few nodes per command, it takes
+//! first the members of the cheapest fleet it can reach by deletion
+//! ([`target`]), and names the members it leaves for later
+//! ([`Decision::planned`]).
+//!
 //! Drift asks the scheduler the same question for one node at a time, but
 //! takes any number of new nodes at any price. Callers that know templates
 //! and node classes decide *whether* a node drifted ([`NodeFacts::drifted`]);
@@ -28,6 +33,9 @@ mod drift_tests;
 mod kept;
 #[cfg(test)]
 mod properties;
+mod target;
+#[cfg(test)]
+mod target_tests;
 #[cfg(test)]
 mod tests;
 
@@ -226,6 +234,10 @@ pub struct Kept {
 pub struct Decision {
     pub command: Option<Command>,
     pub kept: Vec<Kept>,
+    /// Nodes consolidation means to remove in later commands (budgets stop
+    /// it taking them now), by name: pods should not move onto them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<String>,
 }
 
 /// Karpenter's `Consolidatable` NodeClaim condition: the node is initialized
@@ -240,13 +252,18 @@ pub fn decide(input: &DisruptionInput) -> Decision {
     let sorted = candidates::sort(input);
     let mut kept = sorted.kept;
     let scorer = balanced::Scorer::new(input);
+    let target = target::removal_target(input, &scorer, &sorted.consolidatable);
+    let underutilized = target::members_first(&sorted.underutilized, &target);
     let command = consolidation::emptiness(input, &sorted.empty)
         .or_else(|| drift::drift(input, &sorted.drifted, &mut kept))
-        .or_else(|| {
-            consolidation::multi_node(input, &scorer, &sorted.underutilized, &sorted.allowance)
-        })
-        .or_else(|| consolidation::single_node(input, &scorer, &sorted.underutilized, &mut kept));
+        .or_else(|| consolidation::multi_node(input, &scorer, &underutilized, &sorted.allowance))
+        .or_else(|| consolidation::single_node(input, &scorer, &underutilized, &mut kept));
     let chosen: Vec<&String> = command.iter().flat_map(|c| &c.candidates).collect();
+    let planned = target
+        .iter()
+        .filter(|name| !chosen.contains(name))
+        .cloned()
+        .collect();
     // Drift and single-node consolidation explain every candidate they
     // tried; the ones left were eligible but another command went first.
     let candidates = sorted.empty.iter().chain(&sorted.drifted);
@@ -259,5 +276,9 @@ pub fn decide(input: &DisruptionInput) -> Decision {
         }
     }
     kept.sort_by(|a, b| a.node.cmp(&b.node));
-    Decision { command, kept }
+    Decision {
+        command,
+        kept,
+        planned,
+    }
 }
