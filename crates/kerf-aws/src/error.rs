@@ -44,6 +44,11 @@ where
     err.code()
 }
 
+/// IAM's "does not exist" code, which every IAM operation answers with.
+pub fn is_iam_not_found<E: ProvideErrorMetadata>(err: &E) -> bool {
+    err.code() == Some("NoSuchEntity")
+}
+
 /// Whether the error is an authorization failure.
 pub fn is_authorization(err: &CloudError) -> bool {
     aws_code(err).is_some_and(|c| AUTHORIZATION_CODES.contains(&c))

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use sha2::{Digest, Sha256};
 
-use crate::error::{aws_error, error_code};
+use crate::error::{aws_error, is_iam_not_found};
 use crate::ownership::{OWNERSHIP_TAG, is_owned, ownership_tags};
 use kerf_cloud::CloudError;
 use kerf_cloud::provider::Result;
@@ -141,7 +141,7 @@ pub async fn delete(
             .await
         {
             Ok(_) => {}
-            Err(e) if error_code(&e) == Some("NoSuchEntity") => {}
+            Err(e) if is_iam_not_found(&e) => {}
             Err(e) => return Err(aws_error(context(&format!("removing role {role} from")), e)),
         }
     }
@@ -152,7 +152,7 @@ pub async fn delete(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) if is_iam_not_found(&e) => Ok(()),
         Err(e) => Err(aws_error(context("deleting"), e)),
     }
 }
@@ -186,7 +186,7 @@ pub async fn read(
                 })
                 .unwrap_or_default(),
         )),
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+        Err(e) if is_iam_not_found(&e) => Ok(None),
         Err(e) => Err(aws_error(context, e)),
     }
 }

@@ -128,7 +128,9 @@ pub async fn simulate_disruption(
         let Some(command) = decision.command else {
             return Ok(outcome);
         };
-        let launched = world.carry_out(&command, cloud, outcome.rounds).await?;
+        let launched = world
+            .carry_out(&command, &decision.planned, cloud, outcome.rounds)
+            .await?;
         outcome.commands.push(command);
         outcome.launched.push(launched);
     }
@@ -153,6 +155,7 @@ impl World {
     async fn carry_out(
         &mut self,
         command: &Command,
+        planned: &[String],
         cloud: &dyn CloudProvider,
         round: usize,
     ) -> Result<Vec<String>, SimError> {
@@ -240,14 +243,16 @@ impl World {
                 .map_err(|e| context(format!("unbinding a pod: {e}")))?;
         }
         daemons::materialise(&mut self.state)?;
-        self.place_moved_pods()
+        self.place_moved_pods(planned)
             .map_err(|e| context(e.to_string()))?;
         Ok(launched_names)
     }
 
     /// Binds every unbound pod (only the candidates' are left unbound) where
-    /// the scheduler puts it among the existing nodes.
-    fn place_moved_pods(&mut self) -> Result<(), MoveError> {
+    /// the scheduler puts it among the existing nodes: off the nodes planned
+    /// for later commands when the others hold them all, as the controller's
+    /// `kerf.sh/consolidation-planned` taint steers kube-scheduler.
+    fn place_moved_pods(&mut self, planned: &[String]) -> Result<(), MoveError> {
         let options = SnapshotOptions {
             pending: PendingMode::AllUnbound,
             solve: self.solve.clone(),
@@ -259,7 +264,17 @@ impl World {
         if !built.problems.is_empty() {
             return Err(MoveError::Snapshot(built.problems));
         }
-        let plan = kerf_core::scheduler::solve(&built.snapshot);
+        let mut steered = built.snapshot.clone();
+        for node in &mut steered.nodes {
+            if planned.contains(&node.name) {
+                node.marked_for_deletion = true;
+            }
+        }
+        let mut plan = kerf_core::scheduler::solve(&steered);
+        if !plan.unschedulable.is_empty() || !plan.new_nodes.is_empty() {
+            // The taint is soft: a pod that fits nowhere else goes there.
+            plan = kerf_core::scheduler::solve(&built.snapshot);
+        }
         if let Some(u) = plan.unschedulable.first() {
             return Err(MoveError::NoPlace {
                 pod: u.pod.clone(),

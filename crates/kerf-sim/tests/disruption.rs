@@ -271,3 +271,40 @@ async fn a_node_list_dump_loads_item_by_item_and_errors_name_the_item() {
     assert!(text.contains("status.conditions"), "{text}");
     assert_eq!(err.exit_code(), 2, "{text}");
 }
+
+fn budget_example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/consolidation-budget")
+}
+
+/// kerf's own rule (see docs/differences.md): under a budget of one node at
+/// a time, the two emptier m5.2xlarge go, one per command, and the fleet
+/// left (one m5.2xlarge and both full m5.large) is the cheapest the same
+/// deletions can reach; fewest pods first would keep two m5.2xlarge.
+#[tokio::test]
+async fn a_one_node_budget_removes_the_nodes_that_leave_the_cheapest_fleet() {
+    let report = simulate_dir(&budget_example(), false).await.unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let disruptions = report.disruptions.unwrap();
+    let removed: Vec<&str> = disruptions
+        .iter()
+        .flat_map(|d| d.candidates.iter().map(String::as_str))
+        .collect();
+    assert_eq!(
+        removed,
+        ["ip-10-0-1-11.ec2.internal", "ip-10-0-1-12.ec2.internal"]
+    );
+    assert!(
+        disruptions
+            .iter()
+            .all(|d| d.replacements.is_empty() && d.method == "single-node consolidation")
+    );
+    let kept: Vec<String> = report.kept.unwrap().into_iter().map(|k| k.node).collect();
+    assert_eq!(
+        kept,
+        [
+            "ip-10-0-1-13.ec2.internal",
+            "ip-10-0-1-21.ec2.internal",
+            "ip-10-0-1-22.ec2.internal"
+        ]
+    );
+}

@@ -169,17 +169,7 @@ async fn walkthrough(bind_pods: bool) {
 
     scale_inflate(&plane, 0);
     wait(&plane, "inflate pods gone", Duration::from_secs(60), || {
-        let out = kubectl(
-            &plane,
-            &[
-                "get",
-                "pods",
-                "-l",
-                "app=inflate",
-                "-o",
-                "jsonpath={.items[*].metadata.name}",
-            ],
-        );
+        let out = inflate_pods(&plane, &[], "{.items[*].metadata.name}");
         out.trim().is_empty().then_some(())
     });
     let t_empty = Instant::now();

@@ -4,15 +4,15 @@
 //!
 //! - AL2 and Ubuntu: a MIME multi-part archive whose last part is a shell
 //!   script running `/etc/eks/bootstrap.sh`. The user's archive parts (or
-//!   their bare script, as one part) come first, unchanged ([`eks`]).
+//!   their bare script, as one part) come first, unchanged (module `eks`).
 //! - AL2023: a MIME multi-part archive whose last part is kerf's nodeadm
 //!   `NodeConfig`. The user's parts come first, their own `NodeConfig`
 //!   documents as parts of their own: nodeadm merges the `NodeConfig`s in
 //!   order, so the user's settings apply and kerf's cluster fields win.
 //! - Bottlerocket: one TOML document. The user's settings are read and kerf
-//!   writes the settings it owns over them ([`bottlerocket`]).
+//!   writes the settings it owns over them (module `bottlerocket`).
 //! - Windows 2019/2022/2025: one `<powershell>` block running
-//!   `Start-EKSBootstrap.ps1`, the user's PowerShell first inside it ([`windows`]).
+//!   `Start-EKSBootstrap.ps1`, the user's PowerShell first inside it (module `windows`).
 //! - Custom: the user's user data unchanged.
 //!
 //! User data that cannot be merged is refused with a [`UserDataError`] naming

@@ -265,8 +265,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             let pinned: BTreeSet<&str> = s
                 .pods
                 .iter()
-                .filter(|p| p.0 == "pinned")
-                .filter_map(|p| p.2.as_deref())
+                .filter(|p| p.app == "pinned")
+                .filter_map(|p| p.node.as_deref())
                 .collect();
             let victims: Vec<&String> = s
                 .claims

@@ -25,8 +25,19 @@ pub struct Snapshot {
     pub claims: BTreeMap<String, (Option<String>, bool)>,
     /// managed node name → (deleting, has the disrupted taint, replacements its command waits for)
     pub nodes: BTreeMap<String, (bool, bool, Vec<String>)>,
-    /// (app label, uid, node, Running and Ready, deleting, Running)
-    pub pods: Vec<(String, String, Option<String>, bool, bool, bool)>,
+    pub pods: Vec<PodSeen>,
+}
+
+/// One pod as the run reads it.
+pub struct PodSeen {
+    /// Its `app` label.
+    pub app: String,
+    pub uid: String,
+    pub node: Option<String>,
+    /// Running and Ready.
+    pub ready: bool,
+    pub deleting: bool,
+    pub running: bool,
 }
 
 pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
@@ -80,14 +91,14 @@ pub fn read(plane: &ControlPlane) -> anyhow::Result<Snapshot> {
                         .into_iter()
                         .flatten()
                         .any(|c| c["type"] == "Ready" && c["status"] == "True");
-                out.pods.push((
-                    str_at(item, "/metadata/labels/app").unwrap_or_default(),
-                    str_at(item, "/metadata/uid").unwrap_or_default(),
-                    str_at(item, "/spec/nodeName"),
+                out.pods.push(PodSeen {
+                    app: str_at(item, "/metadata/labels/app").unwrap_or_default(),
+                    uid: str_at(item, "/metadata/uid").unwrap_or_default(),
+                    node: str_at(item, "/spec/nodeName"),
                     ready,
                     deleting,
                     running,
-                ));
+                });
             }
             _ => {}
         }
@@ -123,8 +134,8 @@ impl Record {
         let busy: BTreeSet<&str> = s
             .pods
             .iter()
-            .filter(|p| !p.4)
-            .filter_map(|p| p.2.as_deref())
+            .filter(|p| !p.deleting)
+            .filter_map(|p| p.node.as_deref())
             .collect();
         let replacements: BTreeSet<&str> = s
             .nodes
@@ -139,11 +150,15 @@ impl Record {
             entry.1 |= node.as_deref().is_some_and(|n| busy.contains(n));
             entry.2 |= replacements.contains(name.as_str());
         }
-        let guarded = s.pods.iter().filter(|p| p.0 == "guarded" && p.3).count();
+        let guarded = s
+            .pods
+            .iter()
+            .filter(|p| p.app == "guarded" && p.ready)
+            .count();
         let running = s
             .pods
             .iter()
-            .filter(|p| p.0 == "guarded" && p.5 && !p.4)
+            .filter(|p| p.app == "guarded" && p.running && !p.deleting)
             .count();
         // Counted once the guarded pods first ran: before that, scale-up is not a disruption.
         if self.fewest_guarded_ready.is_some() || guarded >= 3 {
@@ -155,8 +170,8 @@ impl Record {
         self.pinned_uids.extend(
             s.pods
                 .iter()
-                .filter(|p| p.0 == "pinned")
-                .map(|p| p.1.clone()),
+                .filter(|p| p.app == "pinned")
+                .map(|p| p.uid.clone()),
         );
     }
 
@@ -177,8 +192,12 @@ impl Record {
 pub fn faults(s: &Snapshot, replicas: usize) -> Vec<String> {
     let mut out = Vec::new();
     for (app, want) in [("scale", replicas), ("guarded", 3), ("pinned", 1)] {
-        let live: Vec<_> = s.pods.iter().filter(|p| p.0 == app && !p.4).collect();
-        let ready = live.iter().filter(|p| p.3).count();
+        let live: Vec<_> = s
+            .pods
+            .iter()
+            .filter(|p| p.app == app && !p.deleting)
+            .collect();
+        let ready = live.iter().filter(|p| p.ready).count();
         let total = live.len();
         if ready != want || total != want {
             out.push(format!("{app}: {ready} Ready of {total}, want {want}"));

@@ -256,18 +256,21 @@ pub fn nodes_labelled(plane: &ControlPlane, selector: &str) -> Vec<String> {
     ))
 }
 
+/// `kubectl get pods -l app=inflate` with `filters` (e.g. a field
+/// selector), printed through `jsonpath`.
+pub fn inflate_pods(plane: &ControlPlane, filters: &[&str], jsonpath: &str) -> String {
+    let output = format!("jsonpath={jsonpath}");
+    let mut args = vec!["get", "pods", "-l", "app=inflate"];
+    args.extend_from_slice(filters);
+    args.extend(["-o", output.as_str()]);
+    kubectl(plane, &args)
+}
+
 pub fn running_inflate_pods(plane: &ControlPlane) -> Vec<(String, String)> {
-    let out = kubectl(
+    let out = inflate_pods(
         plane,
-        &[
-            "get",
-            "pods",
-            "-l",
-            "app=inflate",
-            "--field-selector=status.phase=Running",
-            "-o",
-            "jsonpath={range .items[*]}{.metadata.name}={.spec.nodeName}{\"\\n\"}{end}",
-        ],
+        &["--field-selector=status.phase=Running"],
+        "{range .items[*]}{.metadata.name}={.spec.nodeName}{\"\\n\"}{end}",
     );
     out.lines()
         .filter_map(|l| l.split_once('='))

@@ -46,16 +46,10 @@ async fn the_controller_rides_out_an_api_server_restart() {
         "every inflate pod Ready after the restart",
         Duration::from_secs(120),
         || {
-            let ready = kubectl(
+            let ready = inflate_pods(
                 &plane,
-                &[
-                    "get",
-                    "pods",
-                    "-l",
-                    "app=inflate",
-                    "-o",
-                    "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-                ],
+                &[],
+                "{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
             );
             let states: Vec<&str> = ready.lines().collect();
             (states.len() == 20 && states.iter().all(|s| *s == "True")).then_some(())

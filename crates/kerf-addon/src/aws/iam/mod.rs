@@ -8,10 +8,7 @@ pub mod roles;
 use crate::aws::names::Context;
 use crate::error::AddonError;
 
-/// IAM's "does not exist" error code, for every IAM operation.
-pub(crate) fn not_found<E: aws_sdk_iam::error::ProvideErrorMetadata>(e: &E) -> bool {
-    e.code() == Some("NoSuchEntity")
-}
+pub(crate) use kerf_aws::error::is_iam_not_found as not_found;
 
 pub(crate) fn iam_tags(ctx: &Context) -> Result<Vec<aws_sdk_iam::types::Tag>, AddonError> {
     ctx.ownership_tags()
