@@ -78,4 +78,5 @@ pub const SUBNETS_READY: &str = "SubnetsReady";
 pub const SECURITY_GROUPS_READY: &str = "SecurityGroupsReady";
 pub const AMIS_READY: &str = "AMIsReady";
 pub const INSTANCE_PROFILE_READY: &str = "InstanceProfileReady";
+/// False on a class with `capacityReservationSelectorTerms`: kerf does not launch into them.
 pub const CAPACITY_RESERVATIONS_READY: &str = "CapacityReservationsReady";

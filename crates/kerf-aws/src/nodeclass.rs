@@ -5,8 +5,8 @@
 
 use k8s_openapi::api::core::v1::NodeSelectorRequirement;
 use kerf_api::conditions::{
-    self, AMIS_READY, Condition, INSTANCE_PROFILE_READY, READY, SECURITY_GROUPS_READY,
-    STATUS_FALSE, STATUS_TRUE, SUBNETS_READY,
+    self, AMIS_READY, CAPACITY_RESERVATIONS_READY, Condition, INSTANCE_PROFILE_READY, READY,
+    SECURITY_GROUPS_READY, STATUS_FALSE, STATUS_TRUE, SUBNETS_READY,
 };
 use kerf_api::v1::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
 use kerf_api::v1alpha1::{AWSNodeTemplate, AWSNodeTemplateStatus};
@@ -164,6 +164,9 @@ pub struct Resolution {
     pub subnets: Vec<SubnetInfo>,
     pub security_groups: Vec<SecurityGroupInfo>,
     pub amis: Vec<ResolvedAmi>,
+    /// `spec.capacityReservationSelectorTerms` is set: kerf refuses it
+    /// (see docs/differences.md), so the class is not Ready.
+    pub selects_reservations: bool,
 }
 
 /// Subnets and security groups of a spec over the discovered network, plus the AMIs found.
@@ -183,6 +186,7 @@ pub fn resolve(
             &network.security_groups,
         ),
         amis: crate::discovery::images::newest_per_arch(&amis),
+        selects_reservations: !spec.capacity_reservation_selector_terms.is_empty(),
     })
 }
 
@@ -299,6 +303,15 @@ pub fn status(
             ),
         ),
     ];
+    conditions.push(condition(
+        CAPACITY_RESERVATIONS_READY,
+        !r.selects_reservations,
+        "NotSupported",
+        format!(
+            "EC2NodeClass {class_name}: spec.capacityReservationSelectorTerms: kerf does not \
+             launch into capacity reservations (Karpenter's ReservedCapacity feature)"
+        ),
+    ));
     let not_ready: Vec<&str> = conditions
         .iter()
         .filter(|c| !c.is_true())

@@ -329,7 +329,19 @@ fn load_value(loaded: &mut Loaded, mut at: Location, value: Value) -> Result<(),
         "Provisioner" => apply::<kerf_api::v1alpha5::Provisioner>(state, &at, value),
         "AWSNodeTemplate" => apply::<kerf_api::v1alpha1::AWSNodeTemplate>(state, &at, value),
         "NodePool" => apply::<kerf_api::v1::NodePool>(state, &at, value),
-        "EC2NodeClass" => apply::<kerf_api::v1::EC2NodeClass>(state, &at, value),
+        "EC2NodeClass" => {
+            let class: kerf_api::v1::EC2NodeClass = parse(&at, value)?;
+            if !class.spec.capacity_reservation_selector_terms.is_empty() {
+                return Err(fail(
+                    &at,
+                    format!(
+                        "spec.capacityReservationSelectorTerms: {}",
+                        kerf_state::pools::RESERVED_CAPACITY_REFUSED
+                    ),
+                ));
+            }
+            put(state, &at, class)
+        }
         "NodeClaim" => apply::<kerf_api::v1::NodeClaim>(state, &at, value),
         "Pod" => {
             room_for_pods(state, &at, 1)?;

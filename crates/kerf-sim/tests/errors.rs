@@ -390,3 +390,28 @@ async fn a_byte_order_mark_is_skipped() {
             .is_some()
     );
 }
+
+/// kerf refuses reserved capacity rather than ignore it (docs/differences.md).
+#[tokio::test]
+async fn an_ec2_node_class_selecting_capacity_reservations() {
+    let text = r#"apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: reserved}
+spec:
+  role: KarpenterNodeRole
+  amiSelectorTerms: [{alias: al2023@latest}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]
+  capacityReservationSelectorTerms: [{id: cr-0123456789abcdef0}]
+"#;
+    let (dir, err) = error(&[("class.yaml", text)]).await;
+    assert_mentions(
+        &err,
+        &[
+            &file(&dir, "class.yaml"),
+            "document 1",
+            "spec.capacityReservationSelectorTerms",
+            "does not launch into capacity reservations",
+        ],
+    );
+}

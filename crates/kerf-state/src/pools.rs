@@ -274,6 +274,28 @@ fn well_known_values(name: &str, np: &NodePool) -> Result<(), StateError> {
     Ok(())
 }
 
+/// kerf does not launch into On-Demand Capacity Reservations or Capacity
+/// Blocks (Karpenter's ReservedCapacity feature, on by default in current
+/// Karpenter). A class that selects them would otherwise launch spot or
+/// on-demand nodes beside reservations already paid for, so its pools launch
+/// nothing and say why.
+fn reserved_capacity(name: &str, class: &kerf_api::v1::EC2NodeClass) -> Result<(), StateError> {
+    if class.spec.capacity_reservation_selector_terms.is_empty() {
+        return Ok(());
+    }
+    Err(StateError::field(
+        "EC2NodeClass",
+        name,
+        "spec.capacityReservationSelectorTerms",
+        RESERVED_CAPACITY_REFUSED,
+    ))
+}
+
+/// Why a class with `capacityReservationSelectorTerms` launches nothing.
+pub const RESERVED_CAPACITY_REFUSED: &str = "kerf does not launch into capacity reservations \
+     (Karpenter's ReservedCapacity feature); remove the terms to launch spot or on-demand \
+     capacity, or keep this class on Karpenter";
+
 impl ClusterState {
     /// Every Provisioner and NodePool as a [`Pool`], in kind then name order.
     pub fn pools(&self) -> Pools {
@@ -348,6 +370,7 @@ impl ClusterState {
                 format!("{} {:?} not found", class_ref.kind, class_ref.name),
             )
         })?;
+        reserved_capacity(&class_ref.name, class)?;
         // A pool written as v1beta1 keeps its kubelet block in an annotation,
         // which outranks the class's (AWS v1.0 `GetKubletConfigurationWithNodePool`).
         let carried =

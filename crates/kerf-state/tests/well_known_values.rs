@@ -60,3 +60,28 @@ fn a_known_value_beside_an_unknown_one_or_another_operator_is_accepted() {
         assert_eq!(pools.ready.len(), 1, "{requirement}: {:?}", pools.skipped);
     }
 }
+
+/// kerf's refusal of reserved capacity (docs/differences.md): a class that
+/// selects capacity reservations leaves its pools out, naming the field,
+/// rather than launch spot or on-demand beside reservations already paid for.
+#[test]
+fn a_class_selecting_capacity_reservations_leaves_its_pools_out() {
+    let mut state = ClusterState::new();
+    let (np, mut class) = node_pool("general", "");
+    class.spec.capacity_reservation_selector_terms =
+        serde_json::from_value(serde_json::json!([{"id": "cr-0123456789abcdef0"}]))
+            .expect("a term");
+    state.apply(np).expect("nodepool applies");
+    state.apply(class).expect("class applies");
+    let pools = state.pools();
+    assert!(pools.ready.is_empty());
+    let [why] = pools.skipped.as_slice() else {
+        panic!("one reason: {:?}", pools.skipped);
+    };
+    assert!(
+        why.contains("EC2NodeClass")
+            && why.contains("spec.capacityReservationSelectorTerms")
+            && why.contains("capacity reservations"),
+        "{why}"
+    );
+}

@@ -307,3 +307,44 @@ fn a_profile_that_cannot_be_made_says_so_and_keeps_the_rest() {
         1
     );
 }
+
+/// kerf refuses reserved capacity (docs/differences.md): a class that selects
+/// capacity reservations is not Ready, and the condition names the field.
+#[test]
+fn a_class_selecting_capacity_reservations_is_not_ready() {
+    let spec = EC2NodeClassSpec {
+        subnet_selector_terms: vec![SubnetSelectorTerm {
+            tags: tags("karpenter.sh/discovery", "demo"),
+            id: None,
+        }],
+        security_group_selector_terms: vec![SecurityGroupSelectorTerm {
+            name: Some("nodes".into()),
+            ..Default::default()
+        }],
+        ami_family: Some("AL2023".into()),
+        capacity_reservation_selector_terms: serde_json::from_value(
+            serde_json::json!([{"id": "cr-0123456789abcdef0"}]),
+        )
+        .unwrap(),
+        ..Default::default()
+    };
+    let r = resolve(&spec, "demo", &network(), vec![ami("ami-x", Arch::Amd64)]).unwrap();
+    let s = status("reserved", &r, Ok(Some("profile")));
+    assert!(!is_ready(&s));
+    let c = conditions::find(&s.conditions, CAPACITY_RESERVATIONS_READY).unwrap();
+    assert_eq!(c.status, STATUS_FALSE);
+    assert!(
+        c.message
+            .as_deref()
+            .unwrap()
+            .contains("EC2NodeClass reserved: spec.capacityReservationSelectorTerms"),
+        "{c:?}"
+    );
+    // Without the terms the condition is True and the class Ready.
+    let spec = EC2NodeClassSpec {
+        capacity_reservation_selector_terms: vec![],
+        ..spec
+    };
+    let r = resolve(&spec, "demo", &network(), vec![ami("ami-x", Arch::Amd64)]).unwrap();
+    assert!(is_ready(&status("plain", &r, Ok(Some("profile")))));
+}

@@ -429,6 +429,7 @@ mod tests {
             ],
             security_groups: vec![],
             amis,
+            selects_reservations: false,
         }
     }
 
