@@ -118,6 +118,8 @@ pub const INSTANCE_ACCELERATOR_MANUFACTURER: &str =
 pub const INSTANCE_ACCELERATOR_COUNT: &str = "karpenter.k8s.aws/instance-accelerator-count";
 pub const CAPACITY_RESERVATION_ID: &str = "karpenter.k8s.aws/capacity-reservation-id";
 pub const CAPACITY_RESERVATION_TYPE: &str = "karpenter.k8s.aws/capacity-reservation-type";
+pub const CAPACITY_RESERVATION_INTERRUPTIBLE: &str =
+    "karpenter.k8s.aws/capacity-reservation-interruptible";
 /// The EC2NodeClass a node was launched from (v1; restricted as a label and a tag).
 pub const EC2_NODE_CLASS: &str = "karpenter.k8s.aws/ec2nodeclass";
 /// `"true"` for the flexible instance families (`c7i-flex`, `m7i-flex`), else `"false"`.
@@ -172,6 +174,7 @@ pub const AWS_WELL_KNOWN_LABELS: &[&str] = &[
     INSTANCE_CAPABILITY_FLEX,
     CAPACITY_RESERVATION_ID,
     CAPACITY_RESERVATION_TYPE,
+    CAPACITY_RESERVATION_INTERRUPTIBLE,
     ZONE_ID,
     INSTANCE_TENANCY,
     NITRO_SANDBOX,

@@ -95,6 +95,11 @@ pub const LABELS_ABSENT_MEANS_DOES_NOT_EXIST: &[&str] = &[
     kerf_api::labels::INSTANCE_ACCELERATOR_MANUFACTURER,
     kerf_api::labels::INSTANCE_ACCELERATOR_COUNT,
     kerf_api::labels::INSTANCE_LOCAL_NVME,
+    // Set only on reserved offerings, which kerf does not launch (see
+    // docs/differences.md): a pod that requires a reservation stays pending.
+    kerf_api::labels::CAPACITY_RESERVATION_ID,
+    kerf_api::labels::CAPACITY_RESERVATION_TYPE,
+    kerf_api::labels::CAPACITY_RESERVATION_INTERRUPTIBLE,
 ];
 
 impl InstanceType {
