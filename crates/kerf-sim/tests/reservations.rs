@@ -32,7 +32,11 @@ async fn plan(pod_spec: &str) -> Report {
     let pod = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: default}}\nspec:\n{pod_spec}\n  containers: [{{name: c, image: x, resources: {{requests: {{cpu: \"1\"}}}}}}]\n"
     );
-    std::fs::write(dir.path().join("all.yaml"), format!("{NODE_POOL}---\n{pod}")).unwrap();
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        format!("{NODE_POOL}---\n{pod}"),
+    )
+    .unwrap();
     simulate(&SimulateOptions {
         paths: vec![dir.path().to_path_buf()],
         ..Default::default()
@@ -63,6 +67,10 @@ async fn a_pod_requiring_no_reservation_is_planned() {
         "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n          - matchExpressions:\n              - {key: karpenter.k8s.aws/capacity-reservation-id, operator: DoesNotExist}",
     )
     .await;
-    assert!(report.unschedulable.is_empty(), "{:?}", report.unschedulable);
+    assert!(
+        report.unschedulable.is_empty(),
+        "{:?}",
+        report.unschedulable
+    );
     assert_eq!(report.nodes.len(), 1);
 }
