@@ -99,6 +99,9 @@ const QUIET_RECHECK_SCHEDULED: Duration = Duration::from_secs(60);
 #[derive(Debug, Default)]
 pub struct Quiet {
     last: Option<(u64, Instant, Duration)>,
+    /// A node being deleted held up a budget: look again soon, but decide
+    /// again only once the cluster changed (a drain a PDB blocks can last hours).
+    held: bool,
 }
 
 impl Quiet {
@@ -141,7 +144,7 @@ pub async fn round(
     // pass per candidate; an unchanged one gets the same answer.
     let digest = ctx.state().disruption_digest();
     if quiet.unchanged(digest) {
-        return Ok(None);
+        return Ok(quiet.held.then_some(BUDGET_HELD_POLL));
     }
     quiet.last = None;
     let Decided {
@@ -153,6 +156,7 @@ pub async fn round(
     conditions::sync(ctx, &wanted).await;
     steer::sync(ctx, &decision.planned).await;
     let due = next_due(&decision);
+    let held = budget_held(&decision);
     events::kept(ctx, &decision);
     // A nomination runs out with time, not with a change to any object.
     let nominated = decision
@@ -167,8 +171,12 @@ pub async fn round(
                 QUIET_RECHECK
             };
             quiet.last = Some((digest, Instant::now(), stands));
+            quiet.held = held;
         }
-        return Ok(due);
+        return Ok(due
+            .into_iter()
+            .chain(held.then_some(BUDGET_HELD_POLL))
+            .min());
     };
     tracing::info!(
         method = %command.method,
@@ -271,12 +279,15 @@ fn validated(first: &Command, second: Command) -> Option<Command> {
 /// next command may go as soon as it is gone, which draining takes seconds.
 const BUDGET_HELD_POLL: Duration = Duration::from_secs(2);
 
-/// When to look again: the shortest `consolidateAfter` still running on a
-/// kept node, or soon while a deleting node holds up a budget.
-fn next_due(decision: &Decision) -> Option<Duration> {
+/// Whether a node being deleted holds up a budget: the next command may go
+/// as soon as it is gone.
+fn budget_held(decision: &Decision) -> bool {
     let has = |f: fn(&KeptReason) -> bool| decision.kept.iter().any(|k| f(&k.reason));
-    let budget_held =
-        has(|r| matches!(r, KeptReason::Budget { .. })) && has(|r| *r == KeptReason::Deleting);
+    has(|r| matches!(r, KeptReason::Budget { .. })) && has(|r| *r == KeptReason::Deleting)
+}
+
+/// The shortest `consolidateAfter` still running on a kept node.
+fn next_due(decision: &Decision) -> Option<Duration> {
     decision
         .kept
         .iter()
@@ -284,7 +295,6 @@ fn next_due(decision: &Decision) -> Option<Duration> {
             KeptReason::ConsolidateAfter { remaining } => Some(remaining),
             _ => None,
         })
-        .chain(budget_held.then_some(BUDGET_HELD_POLL))
         .min()
 }
 
@@ -486,12 +496,12 @@ mod tests {
             kept: vec![kept("a", KeptReason::Deleting), kept("b", budget.clone())],
             ..Default::default()
         };
-        assert_eq!(next_due(&held), Some(BUDGET_HELD_POLL));
+        assert!(budget_held(&held));
         // A budget of 0 with nothing deleting frees only with time or a change.
         let zero = Decision {
             kept: vec![kept("b", budget)],
             ..Default::default()
         };
-        assert_eq!(next_due(&zero), None);
+        assert!(!budget_held(&zero));
     }
 }

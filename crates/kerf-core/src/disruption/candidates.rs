@@ -335,7 +335,18 @@ pub(super) fn sort(input: &DisruptionInput) -> Sorted {
     });
     let mut allowance = BTreeMap::new();
     let mut names = Vec::new();
-    let consolidatable = underutilized.iter().map(|(_, f)| f.name.clone()).collect();
+    // Where consolidation is heading counts the pools whose budgets allow a
+    // disruption when nothing is being disrupted: a budget held by a node
+    // being deleted frees again, one of 0 (or a closed window) does not.
+    let consolidatable = underutilized
+        .iter()
+        .filter(|(_, f)| {
+            let total = counts.get(&f.pool).map_or(0, |c| c.0);
+            let rules = input.pools.get(&f.pool).map_or(&[][..], |p| &p.budgets[..]);
+            budgets::allowed(rules, Reason::Underutilized, total, 0, input.now) > 0
+        })
+        .map(|(_, f)| f.name.clone())
+        .collect();
     for (_, facts) in underutilized {
         let n = *allowance
             .entry(facts.pool.clone())

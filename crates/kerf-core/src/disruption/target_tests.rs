@@ -81,3 +81,33 @@ fn with_room_for_every_candidate_at_once_nothing_is_planned_for_later() {
     }
     assert!(decision.planned.is_empty(), "{:?}", decision.planned);
 }
+
+#[test]
+fn a_budget_of_zero_plans_nothing_but_a_held_budget_keeps_the_plan() {
+    let zero = PoolPolicy {
+        budgets: vec![BudgetRule {
+            nodes: BudgetNodes::Count(0),
+            reasons: None,
+            schedule: None,
+            duration: None,
+        }],
+        ..everything_allowed()
+    };
+    let decision = decide(&scaled_down(2).input(zero, &["on-demand"]));
+    assert!(decision.command.is_none());
+    assert!(decision.planned.is_empty(), "{:?}", decision.planned);
+
+    // big-1 is being deleted and holds the one-node budget: no command, but
+    // the nodes to remove next stay planned while it drains.
+    let mut input = scaled_down(2).input(one_at_a_time(), &["on-demand"]);
+    if let Some(f) = input.nodes.iter_mut().find(|f| f.name == "big-1") {
+        f.deleting = true;
+    }
+    let decision = decide(&input);
+    assert!(decision.command.is_none(), "{:?}", decision.command);
+    assert!(
+        decision.planned.contains(&"big-2".to_string()),
+        "{:?}",
+        decision.planned
+    );
+}
