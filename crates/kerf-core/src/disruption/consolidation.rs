@@ -83,20 +83,13 @@ pub(super) fn multi_node(
     }
     let (plan, moved) = simulated;
     // The candidates whose pods all found room on existing nodes.
-    let on_new: BTreeSet<&PodKey> = plan
-        .placements
-        .iter()
-        .filter(|p| matches!(p.target, Target::New(_)))
-        .map(|p| &p.pod)
-        .collect();
-    let unplaced: BTreeSet<&PodKey> = plan.unschedulable.iter().map(|u| &u.pod).collect();
+    let stranded = not_on_existing_nodes(&plan);
     let removable: Vec<String> = chosen
         .iter()
         .filter(|name| {
-            moved.get(*name).is_none_or(|pods| {
-                pods.iter()
-                    .all(|p| !on_new.contains(p) && !unplaced.contains(p))
-            })
+            moved
+                .get(*name)
+                .is_none_or(|pods| pods.iter().all(|p| !stranded.contains(p)))
         })
         .cloned()
         .collect();
@@ -181,7 +174,18 @@ pub(super) fn single_node(
     None
 }
 
-fn facts<'a>(input: &'a DisruptionInput, name: &str) -> Option<&'a super::NodeFacts> {
+/// The pods the plan put on no node that exists: on a new node, or nowhere.
+pub(super) fn not_on_existing_nodes(plan: &Plan) -> BTreeSet<&PodKey> {
+    let on_new = plan
+        .placements
+        .iter()
+        .filter(|p| matches!(p.target, Target::New(_)))
+        .map(|p| &p.pod);
+    let unplaced = plan.unschedulable.iter().map(|u| &u.pod);
+    on_new.chain(unplaced).collect()
+}
+
+pub(super) fn facts<'a>(input: &'a DisruptionInput, name: &str) -> Option<&'a super::NodeFacts> {
     input.nodes.iter().find(|f| f.name == name)
 }
 

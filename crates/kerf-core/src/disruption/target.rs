@@ -17,8 +17,7 @@ use std::cmp::Ordering;
 use super::DisruptionInput;
 use super::balanced::Scorer;
 use super::candidates::reschedulable;
-use super::consolidation::{Moved, simulate};
-use crate::plan::{Plan, Target};
+use super::consolidation::{facts, not_on_existing_nodes, simulate};
 
 /// Above this many candidates the search is skipped: each step is a
 /// scheduling pass over the whole cluster, and in a cluster that large the
@@ -44,7 +43,7 @@ pub(super) fn removal_target(
         // A node the Balanced score would never let go is no target.
         .filter(|name| scorer.can_pass(name).is_ok())
         .filter_map(|name| {
-            let price = input.nodes.iter().find(|f| &f.name == name)?.price?;
+            let price = facts(input, name)?.price?;
             let pods = input
                 .cluster
                 .nodes
@@ -63,7 +62,8 @@ pub(super) fn removal_target(
     let names: Vec<String> = order.into_iter().map(|(n, ..)| n.clone()).collect();
     let fits = |set: &[String]| {
         let (plan, moved) = simulate(input, set);
-        all_on_existing_nodes(&plan, &moved)
+        let stranded = not_on_existing_nodes(&plan);
+        moved.values().flatten().all(|p| !stranded.contains(p))
     };
     // Moving pods off a node only frees room, so whether a prefix fits is
     // (topology rules aside) monotone in its length.
@@ -85,17 +85,6 @@ pub(super) fn removal_target(
         }
     }
     target
-}
-
-/// Every moved pod has a place on a node that exists.
-fn all_on_existing_nodes(plan: &Plan, moved: &Moved) -> bool {
-    let moving: std::collections::BTreeSet<_> = moved.values().flatten().collect();
-    let stranded = plan.unschedulable.iter().any(|u| moving.contains(&u.pod));
-    let on_new = plan
-        .placements
-        .iter()
-        .any(|p| matches!(p.target, Target::New(_)) && moving.contains(&p.pod));
-    !stranded && !on_new
 }
 
 /// `candidates` with the target's members first, each group in its own order.
