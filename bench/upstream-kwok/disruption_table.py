@@ -57,8 +57,10 @@ def main():
         f"- Control plane: {a.plane}",
         "- Workload: a Deployment of `pause` pods (100m CPU, 128Mi each) scaled from 0 to N with "
         "consolidation off (`consolidateAfter: Never`) on a fresh control plane per run; once every pod "
-        f"runs, the NodePool's `consolidateAfter` is set to `0s` (Karpenter v1's default; policy "
-        f"WhenEmptyOrUnderutilized, default budget 10%) and the Deployment scaled down to {a.to:,}. "
+        "runs, the NodePool's `consolidateAfter` is set to `1h` for 60 s (consolidation on, as between "
+        "a peak and its scale-down, with no node quiet long enough to act on), then to `0s` (Karpenter "
+        f"v1's default; policy WhenEmptyOrUnderutilized, default budget 10%) and the Deployment scaled "
+        f"down to {a.to:,}. "
         "The phase ends when every remaining pod is Running and no Node was added or removed for the "
         "quiet window (see each run). Upstream, then kerf, "
         f"{a.runs} time(s) (A B A B). Same NodePool and the same 144 instance types, prices and 4 zones "

@@ -109,6 +109,14 @@ for these two); anything else fails the render naming the value.
 {{- end -}}
 
 {{/* settings.bindPods, checked: a boolean (a string "false" would read as true). */}}
+{{- define "kerf.podDeletionCost" -}}
+{{- $on := .Values.settings.featureGates.podDeletionCostManagement -}}
+{{- if not (kindIs "bool" $on) -}}
+{{- fail (printf "settings.featureGates.podDeletionCostManagement must be true or false, not %q" (toString $on)) -}}
+{{- end -}}
+{{- if $on }}true{{ end -}}
+{{- end -}}
+
 {{- define "kerf.bindPods" -}}
 {{- if not (kindIs "bool" .Values.settings.bindPods) -}}
 {{- fail (printf "settings.bindPods must be true or false, not %q" (toString .Values.settings.bindPods)) -}}

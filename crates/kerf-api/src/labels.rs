@@ -82,6 +82,12 @@ pub const DISRUPTED_TAINT_KEY: &str = "karpenter.sh/disrupted";
 /// in a later command, so kube-scheduler places pods evicted meanwhile on
 /// nodes that stay. kerf's own scheduler ignores it.
 pub const CONSOLIDATION_PLANNED_TAINT_KEY: &str = "kerf.sh/consolidation-planned";
+/// Kubernetes' ReplicaSet scale-down order: pods with the lowest cost go first.
+pub const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+/// The `pod-deletion-cost` kerf last wrote on a pod. While the two agree the
+/// cost is kerf's to change; once they differ (or the cost was there before
+/// kerf), it is the user's and kerf leaves it alone.
+pub const MANAGED_POD_DELETION_COST: &str = "kerf.sh/pod-deletion-cost";
 /// Startup taint on nodes that have not registered yet (v1).
 pub const UNREGISTERED_TAINT_KEY: &str = "karpenter.sh/unregistered";
 

@@ -44,6 +44,8 @@ pub struct DisruptionMetrics {
     pub evaluation_duration: Histogram,
     pub invalidated: Counter,
     pub failed: Counter,
+    /// Pods whose pod-deletion-cost kerf wrote or took back.
+    pub deletion_cost_writes: Counter,
 }
 
 impl DisruptionMetrics {
@@ -55,11 +57,17 @@ impl DisruptionMetrics {
             evaluation_duration: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             invalidated: Counter::default(),
             failed: Counter::default(),
+            deletion_cost_writes: Counter::default(),
         };
         registry.register(
             "karpenter_voluntary_disruption_decisions",
             "Disruption commands carried out, by decision, reason and consolidation type",
             m.decisions.clone(),
+        );
+        registry.register(
+            "kerf_pod_deletion_cost_writes",
+            "Pods whose controller.kubernetes.io/pod-deletion-cost kerf wrote or took back",
+            m.deletion_cost_writes.clone(),
         );
         registry.register(
             "karpenter_voluntary_disruption_eligible_nodes",

@@ -120,6 +120,7 @@ pub async fn run_with_context(ctx: Arc<Context>, endpoints: Endpoints) -> Result
     tasks.spawn(lifecycle::run(ctx.clone()));
     tasks.spawn(termination::run(ctx.clone()));
     tasks.spawn(disruption::run(ctx.clone()));
+    tasks.spawn(disruption::deletion_cost::run(ctx.clone()));
     tasks.spawn(gc::run(
         ctx.clone(),
         ctx.options.gc_interval,

@@ -8,7 +8,9 @@
 //! full relist never buffers whole pods.
 //!
 //! Nothing here is ever written back to the API server: kerf binds, evicts
-//! and events pods by name and uid, so a trimmed pod is only ever read.
+//! and events pods by name and uid, and patches only their deletion-cost
+//! annotations (a merge patch naming those two keys), so a trimmed pod is
+//! only ever read.
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod, Volume};
 

@@ -324,9 +324,14 @@ fn controller_rbac_is_exactly_what_it_uses() {
     // The aws provider (the default) never creates Nodes, and kerf binds no
     // pods unless settings.bindPods says so.
     assert!(!has("", "nodes", "create") && !has("", "pods/binding", "create"));
-    // Read-only inputs stay read-only; kerf never deletes pods or its pools.
+    // Pods: patched for their deletion cost (podDeletionCostManagement, on
+    // by default), never created, updated or deleted.
+    assert!(has("", "pods", "patch"));
+    for v in ["create", "update", "delete"] {
+        assert!(!has("", "pods", v), "{v} pods granted");
+    }
+    // Read-only inputs stay read-only; kerf never deletes its pools.
     for (g, r) in [
-        ("", "pods"),
         ("apps", "daemonsets"),
         ("apps", "replicasets"),
         ("policy", "poddisruptionbudgets"),
@@ -457,7 +462,7 @@ fn the_aws_provider_runs_by_default_and_kwok_only_when_asked_for() {
     // The values kerf's controller_config test feeds the binary.
     assert_eq!(
         env_value(&env, "FEATURE_GATES"),
-        Some("SpotToSpotConsolidation=false")
+        Some("SpotToSpotConsolidation=false,PodDeletionCostManagement=true")
     );
     assert_eq!(
         env_value(&env, "KERF_DISRUPTION_VALIDATION_DELAY"),
@@ -468,10 +473,12 @@ fn the_aws_provider_runs_by_default_and_kwok_only_when_asked_for() {
         "karpenter",
         "--set",
         "settings.featureGates.spotToSpotConsolidation=true",
+        "--set",
+        "settings.featureGates.podDeletionCostManagement=false",
     ]));
     assert_eq!(
         env_value(&gates, "FEATURE_GATES"),
-        Some("SpotToSpotConsolidation=true")
+        Some("SpotToSpotConsolidation=true,PodDeletionCostManagement=false")
     );
 
     let env = controller_env(&render(&[
@@ -514,6 +521,10 @@ fn an_unknown_cloud_provider_or_bad_setting_fails_the_render_naming_it() {
         (
             "settings.bindPods=yes",
             r#"settings.bindPods must be true or false, not "yes""#,
+        ),
+        (
+            "settings.featureGates.podDeletionCostManagement=maybe",
+            r#"settings.featureGates.podDeletionCostManagement must be true or false, not "maybe""#,
         ),
         (
             "image.digest=latest",
@@ -588,6 +599,13 @@ fn controller_rbac_follows_the_provider_and_binding_mode() {
         "leases",
         "patch"
     ));
+
+    let untouched = granted(&[
+        "--set",
+        "settings.featureGates.podDeletionCostManagement=false",
+    ]);
+    assert!(!has(&untouched, "", "pods", "patch"));
+    assert!(has(&untouched, "", "pods", "watch"));
 
     let kwok = granted(&["--set", "settings.cloudProvider=kwok"]);
     assert!(has(&kwok, "", "nodes", "create") && has(&kwok, "", "nodes", "get"));

@@ -230,5 +230,8 @@ async fn every_chart_pod_is_admitted_under_the_restricted_profile() {
     assert!(!controller_can(&plane, "create", "nodes", ""));
     assert!(!controller_can(&plane, "create", "pods", "binding"));
     assert!(!controller_can(&plane, "delete", "pods", ""));
+    // Only the pod-deletion-cost annotation is written (merge patch).
+    assert!(controller_can(&plane, "patch", "pods", ""));
+    assert!(!controller_can(&plane, "update", "pods", ""));
     assert!(!controller_can(&plane, "get", "secrets", ""));
 }

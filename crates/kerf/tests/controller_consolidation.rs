@@ -6,7 +6,8 @@
 //! Event, and a budget of 0 holds until its scheduled window closes; a
 //! changed NodePool template replaces its nodes (drift); a controller killed
 //! mid-command leaves a clean state; under a budget of one node, no pod is
-//! evicted twice on the way to the cheapest fleet.
+//! evicted twice on the way to the cheapest fleet; with the pod-deletion
+//! costs kerf writes, a scale-down empties whole nodes and nothing is evicted.
 //! Fails (never skips) when the control-plane binaries are missing.
 
 mod common;
@@ -442,7 +443,13 @@ fn planned_nodes(plane: &kerf_testenv::ControlPlane) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_node_budget_evicts_no_pod_twice() {
     let plane = cluster(true).await;
-    let _controller = start_controller(&plane, false, &[]);
+    // The steering taint is for scale-downs that spread over every node,
+    // as they do when pods carry no deletion cost of kerf's.
+    let _controller = start_controller(
+        &plane,
+        false,
+        &["--feature-gates", "PodDeletionCostManagement=false"],
+    );
     apply(&plane, "nodepool.yaml", &node_pool("", "1"));
     apply(&plane, "inflate.yaml", INFLATE);
     scale_inflate_until_running(&plane, 70, Duration::from_secs(180));
@@ -504,5 +511,94 @@ async fn a_one_node_budget_evicts_no_pod_twice() {
     assert!(
         evicted_again.is_empty(),
         "pods evicted a second time: {evicted_again:?}"
+    );
+}
+
+/// Pods of the inflate Deployment with the deletion cost kerf wrote, as
+/// (pod, cost) for those that carry one.
+fn kerf_deletion_costs(plane: &kerf_testenv::ControlPlane) -> Vec<(String, String)> {
+    inflate_pods(
+        plane,
+        &[],
+        "{range .items[*]}{.metadata.name}={.metadata.annotations.kerf\\.sh/pod-deletion-cost}/{.metadata.annotations.controller\\.kubernetes\\.io/pod-deletion-cost}{\"\\n\"}{end}",
+    )
+    .lines()
+    .filter_map(|l| l.split_once('='))
+    .filter_map(|(pod, costs)| {
+        let (ours, effective) = costs.split_once('/')?;
+        (!ours.is_empty() && ours == effective).then(|| (pod.to_string(), ours.to_string()))
+    })
+    .collect()
+}
+
+/// kerf's default `PodDeletionCostManagement`: the nine pods of three full
+/// m5.xlarge carry a deletion cost per node, so scaling the Deployment to
+/// three deletes every pod of two nodes; emptiness removes those, and no
+/// pod is evicted (the ReplicaSet's own spreading would leave one pod on
+/// each node, and consolidation would evict two).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_down_empties_whole_nodes_and_evicts_nothing() {
+    let plane = cluster(true).await;
+    let controller = start_controller(&plane, false, &[]);
+    let pool = node_pool("", "100%").replace(
+        r#"["m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge"]"#,
+        r#"["m5.xlarge"]"#,
+    );
+    apply(&plane, "nodepool.yaml", &pool);
+    apply(&plane, "inflate.yaml", INFLATE);
+    scale_inflate_until_running(&plane, 9, Duration::from_secs(180));
+    let per_node = wait(
+        &plane,
+        "each of the 9 pods with kerf's deletion cost",
+        Duration::from_secs(120),
+        || {
+            let costs = kerf_deletion_costs(&plane);
+            (costs.len() == 9).then_some(costs)
+        },
+    );
+    let placed: std::collections::BTreeMap<String, String> =
+        running_inflate_pods(&plane).into_iter().collect();
+    let mut cost_of_node = std::collections::BTreeMap::new();
+    for (pod, cost) in &per_node {
+        let node = placed.get(pod).expect("a running pod");
+        let previous = cost_of_node.insert(node.clone(), cost.clone());
+        assert!(
+            previous.is_none_or(|p| &p == cost),
+            "pods of {node} carry different costs: {per_node:?}"
+        );
+    }
+    assert_eq!(cost_of_node.len(), 3, "{per_node:?} on {placed:?}");
+    assert!(
+        cost_of_node
+            .values()
+            .all(|c| c.parse::<i32>().is_ok_and(|c| c < 0)),
+        "{cost_of_node:?}"
+    );
+
+    let survivors: BTreeSet<String> = {
+        scale_inflate(&plane, 3);
+        wait(&plane, "3 inflate pods", Duration::from_secs(60), || {
+            let pods = lines(&inflate_pods(&plane, &[], "{.items[*].metadata.name}"));
+            (pods.len() == 3).then(|| pods.into_iter().collect())
+        })
+    };
+    let one_node = wait(
+        &plane,
+        "one m5.xlarge left with the 3 pods",
+        Duration::from_secs(180),
+        || {
+            let nodes = pool_nodes(&plane);
+            let running = running_inflate_pods(&plane);
+            (nodes.len() == 1 && running.len() == 3 && claim_names(&plane).len() == 1)
+                .then_some((nodes, running))
+        },
+    );
+    eprintln!("{one_node:?}");
+    let running: BTreeSet<String> = one_node.1.iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(running, survivors, "pods were evicted and recreated");
+    let (_, text) = http_get(controller.metrics_port, "/metrics").expect("metrics endpoint");
+    assert!(
+        metric(&text, "kerf_pod_deletion_cost_writes_total").is_some_and(|n| n >= 9.0),
+        "{text}"
     );
 }

@@ -9,12 +9,15 @@
 //! is rolled back. Its record lives on the candidate Nodes, so a restarted
 //! controller resumes or rolls back what the last one left ([`recover`]).
 //! Nodes the decision plans to remove in later commands carry a soft taint
-//! ([`steer`]) so pods evicted meanwhile go to nodes that stay.
+//! ([`steer`]) so pods evicted meanwhile go to nodes that stay, and
+//! ReplicaSet pods carry a deletion cost ([`deletion_cost`]) so scale-downs
+//! empty those nodes before disruption has to evict anything.
 //!
 //! Nodes it keeps get a `DisruptionBlocked` Event with the reason (at most
 //! once per reason every [`BLOCKED_EVENT_DEDUPE`]).
 
 mod conditions;
+pub mod deletion_cost;
 mod events;
 mod execute;
 mod recover;
@@ -49,6 +52,10 @@ pub struct DisruptionSettings {
     pub spot_to_spot: bool,
     /// How often each claim's instance is asked whether it drifted.
     pub provider_drift_every: Duration,
+    /// `--feature-gates PodDeletionCostManagement` (on unless turned off):
+    /// rank ReplicaSet pods so scale-downs empty the nodes disruption would
+    /// remove first ([`deletion_cost`]).
+    pub pod_deletion_cost: bool,
 }
 
 impl Default for DisruptionSettings {
@@ -59,6 +66,7 @@ impl Default for DisruptionSettings {
             replacement_timeout: Duration::from_secs(10 * 60),
             spot_to_spot: false,
             provider_drift_every: Duration::from_secs(5 * 60),
+            pod_deletion_cost: true,
         }
     }
 }
@@ -216,22 +224,7 @@ async fn decide_now(ctx: &Context, drift: &mut ProviderDrift) -> Result<Decided,
     let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
     let provider_drift = drift.refresh(ctx).await;
     let started = Instant::now();
-    let built = {
-        let state = ctx.state();
-        let nodes: BTreeSet<String> = state
-            .objects::<k8s_openapi::api::core::v1::Node>()
-            .map(|(name, _)| name.clone())
-            .collect();
-        let observed = Observed {
-            nominated: ctx.nominated_nodes(Instant::now()),
-            provider_drift,
-            pod_events: ctx.pod_events(&nodes),
-        };
-        let options = DisruptionOptions {
-            spot_to_spot: ctx.options.disruption.spot_to_spot,
-        };
-        state.disruption_input(&pools, &instance_types, now(), &observed, options)
-    };
+    let built = build_input(ctx, &pools, &instance_types, provider_drift);
     for problem in &built.problems {
         tracing::warn!(%problem, "left out of the disruption decision");
     }
@@ -254,6 +247,29 @@ async fn decide_now(ctx: &Context, drift: &mut ProviderDrift) -> Result<Decided,
         wanted: conditions::wanted(&built.input),
         scheduled,
     })
+}
+
+/// The disruption input over the current state.
+fn build_input(
+    ctx: &Context,
+    pools: &kerf_state::Pools,
+    instance_types: &kerf_state::InstanceTypes,
+    provider_drift: BTreeMap<String, String>,
+) -> kerf_state::disruption::BuiltInput {
+    let state = ctx.state();
+    let nodes: BTreeSet<String> = state
+        .objects::<k8s_openapi::api::core::v1::Node>()
+        .map(|(name, _)| name.clone())
+        .collect();
+    let observed = Observed {
+        nominated: ctx.nominated_nodes(Instant::now()),
+        provider_drift,
+        pod_events: ctx.pod_events(&nodes),
+    };
+    let options = DisruptionOptions {
+        spot_to_spot: ctx.options.disruption.spot_to_spot,
+    };
+    state.disruption_input(pools, instance_types, now(), &observed, options)
 }
 
 /// The command to carry out if the second decision confirms the first: the

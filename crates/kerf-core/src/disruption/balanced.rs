@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
+use kerf_api::labels::POD_DELETION_COST;
 
 use super::candidates::reschedulable;
 use super::{DisruptionInput, KeptReason, Policy};
@@ -20,18 +21,19 @@ use crate::template::PoolRef;
 pub const BALANCED_K: f64 = 2.0;
 /// What draining a node costs before any pod is counted.
 const PER_NODE_DISRUPTION: f64 = 1.0;
-const POD_DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 
 /// What evicting one pod costs: 1, plus its deletion-cost annotation and its
 /// priority scaled so the extremes of each weigh about 16 pods, clamped to
 /// -10..10 (as Karpenter and the ReplicaSet controller rank pods). An
-/// unparsable annotation counts as absent, as upstream does.
+/// unparsable annotation counts as absent, as upstream does, and so does a
+/// cost kerf wrote itself to steer scale-downs ([`super::deletion_cost`]).
 pub fn eviction_cost(pod: &Pod) -> f64 {
     let mut cost = 1.0;
     let deletion_cost = pod
         .metadata
         .annotations
         .as_ref()
+        .filter(|_| !super::deletion_cost::cost_is_kerfs(pod))
         .and_then(|a| a.get(POD_DELETION_COST))
         .and_then(|v| v.parse::<f64>().ok());
     if let Some(deletion_cost) = deletion_cost {

@@ -73,7 +73,7 @@ pub(super) fn pod_name(pod: &Pod) -> String {
 /// `karpenter.sh/do-not-disrupt` (or v1alpha5's `do-not-evict`) in force on a
 /// pod: `"true"`, or a duration not yet over since the pod started. A value
 /// that is neither protects the pod, as the safer reading.
-fn do_not_disrupt(pod: &Pod, now: Timestamp) -> bool {
+pub(super) fn do_not_disrupt(pod: &Pod, now: Timestamp) -> bool {
     let Some(annotations) = pod.metadata.annotations.as_ref() else {
         return false;
     };

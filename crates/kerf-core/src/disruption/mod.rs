@@ -27,6 +27,9 @@ mod balanced_tests;
 pub mod budgets;
 mod candidates;
 mod consolidation;
+pub mod deletion_cost;
+#[cfg(test)]
+mod deletion_cost_tests;
 mod drift;
 #[cfg(test)]
 mod drift_tests;
@@ -55,6 +58,7 @@ pub use balanced::{BALANCED_K, eviction_cost};
 pub use budgets::{BudgetNodes, BudgetRule};
 /// The pods that would have to move off a node: not DaemonSet, mirror, terminal or deleting ones.
 pub use candidates::reschedulable as pods_to_move;
+pub use deletion_cost::{DeletionCostChange, deletion_cost_changes};
 pub use kept::KeptReason;
 
 /// Why a node is disrupted (Karpenter's `reasons` in budgets and events).

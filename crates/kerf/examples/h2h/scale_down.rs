@@ -1,6 +1,8 @@
 //! The scale-down phase of a head-to-head run (`--scale-down-to N`): once
 //! every pod of the scale-up runs, the NodePool's `consolidateAfter` goes
-//! from `Never` to the phase's setting (Karpenter v1's default, `0s`; the
+//! from `Never` to `1h` for [`SETTLE`] (consolidation on, as in a cluster
+//! between its peak and the scale-down, but no node quiet long enough for
+//! either controller to act), then to the phase's setting (Karpenter v1's default, `0s`; the
 //! NodePool hash covers only the template, so neither controller sees drift),
 //! the Deployment is scaled down to N, and the run waits until the fleet
 //! stops changing: every remaining pod Running and no Node added or removed
@@ -17,6 +19,9 @@ use kerf_testenv::ControlPlane;
 use super::proc_stats::Sampler;
 use super::shared::kubectl;
 use super::watch::Watches;
+
+/// Between the scale-up and the scale-down, with consolidation on.
+pub const SETTLE: Duration = Duration::from_secs(60);
 
 /// The phase's settings.
 #[derive(Clone, Debug)]
@@ -37,14 +42,23 @@ pub async fn measure(
     catalog: &Catalog,
     timeout: Duration,
 ) -> anyhow::Result<serde_json::Value> {
-    let patch = serde_json::json!({
-        "spec": {"disruption": {"consolidateAfter": down.consolidate_after}}
-    })
-    .to_string();
-    kubectl(
-        plane,
-        &["patch", "nodepool", "default", "--type=merge", "-p", &patch],
-    )?;
+    let consolidate_after = |after: &str| {
+        let patch = serde_json::json!({"spec": {"disruption": {"consolidateAfter": after}}});
+        kubectl(
+            plane,
+            &[
+                "patch",
+                "nodepool",
+                "default",
+                "--type=merge",
+                "-p",
+                &patch.to_string(),
+            ],
+        )
+    };
+    consolidate_after("1h")?;
+    tokio::time::sleep(SETTLE).await;
+    consolidate_after(&down.consolidate_after)?;
     let cpu_before = sampler.last(pid).cpu_seconds;
     let start = Instant::now();
     let to = down.to.to_string();
@@ -84,6 +98,7 @@ pub async fn measure(
         "pods": down.to,
         "consolidate_after": down.consolidate_after,
         "quiet_seconds": down.quiet.as_secs_f64(),
+        "settle_seconds": SETTLE.as_secs_f64(),
         "seconds_to_fleet_stable": changes
             .last
             .map_or(0.0, |t| t.saturating_duration_since(start).as_secs_f64()),

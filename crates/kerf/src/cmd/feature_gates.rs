@@ -1,15 +1,28 @@
 //! `--feature-gates` (env `FEATURE_GATES`), as Karpenter reads it:
 //! `Name=true|false` pairs, comma separated. kerf honours
-//! `SpotToSpotConsolidation`; Karpenter's other gates are accepted when off
+//! `SpotToSpotConsolidation` (off unless set) and `PodDeletionCostManagement`
+//! (Karpenter's proposed gate, kubernetes-sigs/karpenter#2894; on in kerf
+//! unless set false, since kerf never overwrites a cost it did not write).
+//! Karpenter's other gates are accepted when off
 //! and refused when on, since kerf does not implement them (a gate that is
 //! accepted and ignored would be a setting that silently does nothing).
 
 use std::str::FromStr;
 
 /// The gates kerf acts on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FeatureGates {
     pub spot_to_spot_consolidation: bool,
+    pub pod_deletion_cost_management: bool,
+}
+
+impl Default for FeatureGates {
+    fn default() -> Self {
+        FeatureGates {
+            spot_to_spot_consolidation: false,
+            pod_deletion_cost_management: true,
+        }
+    }
 }
 
 /// Karpenter's gates kerf knows of but does not implement.
@@ -47,6 +60,7 @@ impl FromStr for FeatureGates {
             };
             match name.trim() {
                 "SpotToSpotConsolidation" => gates.spot_to_spot_consolidation = on,
+                "PodDeletionCostManagement" => gates.pod_deletion_cost_management = on,
                 other if NOT_IMPLEMENTED.contains(&other) => {
                     if on {
                         return Err(FeatureGateError::NotImplemented(other.to_string()));
@@ -68,10 +82,18 @@ mod tests {
         assert_eq!(
             "SpotToSpotConsolidation=true,NodeRepair=false".parse(),
             Ok(FeatureGates {
-                spot_to_spot_consolidation: true
+                spot_to_spot_consolidation: true,
+                pod_deletion_cost_management: true,
             })
         );
         assert_eq!("".parse(), Ok(FeatureGates::default()));
+        assert_eq!(
+            "PodDeletionCostManagement=false".parse(),
+            Ok(FeatureGates {
+                spot_to_spot_consolidation: false,
+                pod_deletion_cost_management: false,
+            })
+        );
         assert_eq!(
             "NodeRepair=true".parse::<FeatureGates>(),
             Err(FeatureGateError::NotImplemented("NodeRepair".into()))

@@ -90,7 +90,8 @@ pub struct ControllerArgs {
     /// and annotates the NodeClaim.
     #[arg(long, value_enum, ignore_case = true, env = "MIN_VALUES_POLICY", default_value_t = crate::cmd::MinValuesPolicy::Strict)]
     pub min_values_policy: crate::cmd::MinValuesPolicy,
-    /// Karpenter's feature gates, e.g. `SpotToSpotConsolidation=true`.
+    /// Karpenter's feature gates, e.g. `SpotToSpotConsolidation=true` or
+    /// `PodDeletionCostManagement=false` (on by default in kerf).
     #[arg(long, env = "FEATURE_GATES", default_value = "")]
     pub feature_gates: String,
     /// How long a disruption command waits before it is decided again and,
@@ -343,6 +344,7 @@ pub fn options(args: &ControllerArgs) -> Result<(ControllerOptions, Endpoints), 
             false,
         )?,
         spot_to_spot: gates.spot_to_spot_consolidation,
+        pod_deletion_cost: gates.pod_deletion_cost_management,
         ..Default::default()
     };
     let options = ControllerOptions {

@@ -1,0 +1,165 @@
+//! Which `controller.kubernetes.io/pod-deletion-cost` each ReplicaSet pod on
+//! a kerf-managed node should carry, so that a ReplicaSet scaling down
+//! deletes its pods from the nodes disruption would remove first and empties
+//! them, instead of spreading the deletions over every node (its default)
+//! and leaving consolidation to evict the rest. This is the controller
+//! Karpenter's RFC proposes (kubernetes-sigs/karpenter#2935, feature gate
+//! `PodDeletionCostManagement`); kerf differs in never overwriting a cost it
+//! did not write ([`labels::MANAGED_POD_DELETION_COST`]).
+//!
+//! Every pod of one node gets the same cost, lower for nodes that should
+//! empty first: nodes being deleted, then drifted nodes, then the nodes of
+//! pools that consolidate, fewest pods first (Karpenter's candidate order).
+//! Pods count in powers of two, and nodes in one such class are ordered by a
+//! hash of their name, so a node's cost changes only when its pod count
+//! doubles or halves: a scale-up does not rewrite every pod each time two
+//! nodes swap places. Every cost is negative, below the default 0, so pods
+//! kerf has not reached yet (and pods on nodes it leaves alone) go last.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use kerf_api::labels::{MANAGED_POD_DELETION_COST, POD_DELETION_COST};
+
+use super::DisruptionInput;
+use super::candidates::{do_not_disrupt, reschedulable};
+
+/// One pod whose deletion cost kerf should write (`Some`) or take back (`None`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionCostChange {
+    pub namespace: String,
+    pub name: String,
+    /// The version the decision read: a write against a newer one is refused,
+    /// so a cost a user set meanwhile is never overwritten.
+    pub resource_version: Option<String>,
+    pub cost: Option<i32>,
+}
+
+/// What a node's pods should carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeCost {
+    Cost(i32),
+    /// Disruption will not take this node: a ranking would only thin its
+    /// ReplicaSets' spread for nothing.
+    Clear,
+    /// Not yet decidable (initializing, nominated): keep what is there
+    /// rather than churn.
+    Leave,
+}
+
+/// Rank classes, emptied in this order.
+const DELETING: i32 = 0;
+const DRIFTED: i32 = 1;
+const CONSOLIDATABLE: i32 = 2;
+const CLASS_SHIFT: u32 = 28;
+const PODS_SHIFT: u32 = 22;
+const NAME_BITS: u32 = 22;
+
+/// `i32::MIN` plus the class, the pod count's power of two and the name's
+/// hash: negative for every input.
+fn rank(class: i32, pods: usize, node: &str) -> i32 {
+    let pods_class = (usize::BITS - pods.leading_zeros()).min(31) as i32;
+    let name = (fnv1a(node) & ((1 << NAME_BITS) - 1)) as i32;
+    i32::MIN + (class << CLASS_SHIFT) + (pods_class << PODS_SHIFT) + name
+}
+
+/// A stable hash (std's is not promised to stay the same across releases, and
+/// a changed hash would rewrite every pod after an upgrade).
+fn fnv1a(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+fn owned_by_replica_set(pod: &Pod) -> bool {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "ReplicaSet" && o.controller == Some(true))
+}
+
+/// What every node's pods should carry.
+fn node_costs(input: &DisruptionInput) -> BTreeMap<&str, NodeCost> {
+    let facts: BTreeMap<&str, &super::NodeFacts> =
+        input.nodes.iter().map(|f| (f.name.as_str(), f)).collect();
+    input
+        .cluster
+        .nodes
+        .iter()
+        .map(|node| {
+            let pods = reschedulable(node).count();
+            let cost = match facts.get(node.name.as_str()) {
+                None => NodeCost::Clear,
+                Some(f) if f.deleting || node.marked_for_deletion => {
+                    NodeCost::Cost(rank(DELETING, 0, &node.name))
+                }
+                Some(f) if f.do_not_disrupt => NodeCost::Clear,
+                Some(_) if reschedulable(node).any(|p| do_not_disrupt(p, input.now)) => {
+                    NodeCost::Clear
+                }
+                Some(f) if !f.initialized || node.in_flight || f.nominated => NodeCost::Leave,
+                Some(f) if f.drifted.is_some() => NodeCost::Cost(rank(DRIFTED, pods, &node.name)),
+                Some(f) => match input.pools.get(&f.pool) {
+                    Some(pool) if pool.consolidate_after.is_some() => {
+                        NodeCost::Cost(rank(CONSOLIDATABLE, pods, &node.name))
+                    }
+                    _ => NodeCost::Clear,
+                },
+            };
+            (node.name.as_str(), cost)
+        })
+        .collect()
+}
+
+/// The writes that bring every ReplicaSet pod's deletion cost to what its
+/// node's rank says, ordered by namespace and name. A pod whose cost kerf
+/// did not write is never in it.
+pub fn deletion_cost_changes(input: &DisruptionInput) -> Vec<DeletionCostChange> {
+    let costs = node_costs(input);
+    let mut changes = Vec::new();
+    for node in &input.cluster.nodes {
+        let Some(&want) = costs.get(node.name.as_str()) else {
+            continue;
+        };
+        for pod in reschedulable(node).filter(|p| owned_by_replica_set(p)) {
+            let annotations = pod.metadata.annotations.as_ref();
+            let current = annotations.and_then(|a| a.get(POD_DELETION_COST));
+            let written = annotations.and_then(|a| a.get(MANAGED_POD_DELETION_COST));
+            let ours = current.is_none() || current == written;
+            let cost = match want {
+                NodeCost::Leave => continue,
+                _ if !ours => continue,
+                NodeCost::Clear if written.is_none() => continue,
+                NodeCost::Clear => None,
+                NodeCost::Cost(c) => {
+                    let value = c.to_string();
+                    if current == Some(&value) && written == Some(&value) {
+                        continue;
+                    }
+                    Some(c)
+                }
+            };
+            changes.push(DeletionCostChange {
+                namespace: pod
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                resource_version: pod.metadata.resource_version.clone(),
+                cost,
+            });
+        }
+    }
+    changes.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    changes
+}
+
+/// Whether the pod's deletion cost is one kerf wrote (and so says nothing
+/// about what evicting it costs the user).
+pub fn cost_is_kerfs(pod: &Pod) -> bool {
+    let annotations = pod.metadata.annotations.as_ref();
+    let current = annotations.and_then(|a| a.get(POD_DELETION_COST));
+    current.is_some() && current == annotations.and_then(|a| a.get(MANAGED_POD_DELETION_COST))
+}
