@@ -9,12 +9,19 @@
 //!
 //! Every pod of one node gets the same cost, lower for nodes that should
 //! empty first: nodes being deleted, then drifted nodes, then the nodes of
-//! pools that consolidate, fewest pods first (Karpenter's candidate order).
-//! Pods count in powers of two, and nodes in one such class are ordered by a
-//! hash of their name, so a node's cost changes only when its pod count
-//! doubles or halves: a scale-up does not rewrite every pod each time two
-//! nodes swap places. Every cost is negative, below the default 0, so pods
-//! kerf has not reached yet (and pods on nodes it leaves alone) go last.
+//! pools that consolidate, the dearest per pod first. Not Karpenter's
+//! candidate order (fewest pods first): emptying the smallest nodes first
+//! leaves the remaining pods on the largest ones, one of them part-full, and
+//! a part-full spot node can be neither removed (no room elsewhere) nor
+//! replaced (spot to spot is off by default). Dearest per pod first empties
+//! what saves most per deleted pod and keeps the pods on the nodes that hold
+//! them most cheaply; among equally efficient nodes the part-full one is then
+//! whichever the count reaches, and a later consolidation fills it.
+//! Pods count in powers of two and nodes of one value are ordered by a hash
+//! of their name, so a node's cost changes only when its pod count doubles
+//! or halves: a scale-up does not rewrite every pod each time two nodes swap
+//! places. Every cost is negative, below the default 0, so pods kerf has not
+//! reached yet (and pods on nodes it leaves alone) go last.
 
 use std::collections::BTreeMap;
 
@@ -51,16 +58,30 @@ enum NodeCost {
 const DELETING: i32 = 0;
 const DRIFTED: i32 = 1;
 const CONSOLIDATABLE: i32 = 2;
-const CLASS_SHIFT: u32 = 28;
-const PODS_SHIFT: u32 = 22;
-const NAME_BITS: u32 = 22;
+const GROUP_SHIFT: u32 = 28;
+const KEY_SHIFT: u32 = 16;
+const NAME_BITS: u32 = 16;
+/// The largest `16 log2($/h)` told apart (prices up to $65,536/h).
+const TOP_PRICE: i32 = 256;
+/// Keys fit 10 bits; an unknown price takes the last.
+const LAST_KEY: i32 = 1023;
 
-/// `i32::MIN` plus the class, the pod count's power of two and the name's
-/// hash: negative for every input.
-fn rank(class: i32, pods: usize, node: &str) -> i32 {
-    let pods_class = (usize::BITS - pods.leading_zeros()).min(31) as i32;
+/// `i32::MIN` plus the group, the node's $/h per pod (dearest first) and the
+/// name's hash: negative for every input. Price per pod is the saving each
+/// deletion buys once the node empties. Pods count by their power of two
+/// (1, 2-3, 4-7, ...) and the price in sixteenths of a doubling, so the
+/// value moves only when the pod count doubles or halves.
+fn rank(group: i32, pods: usize, price: Option<f64>, node: &str) -> i32 {
+    let pods_class = (usize::BITS - pods.leading_zeros()) as i32;
+    let key = match price.filter(|p| *p > 0.0 && p.is_finite()) {
+        Some(price) => {
+            let price16 = (price.log2() * 16.0).round().clamp(-256.0, 256.0) as i32;
+            (TOP_PRICE - (price16 - 16 * pods_class)).clamp(0, LAST_KEY - 1)
+        }
+        None => LAST_KEY,
+    };
     let name = (fnv1a(node) & ((1 << NAME_BITS) - 1)) as i32;
-    i32::MIN + (class << CLASS_SHIFT) + (pods_class << PODS_SHIFT) + name
+    i32::MIN + (group << GROUP_SHIFT) + (key << KEY_SHIFT) + name
 }
 
 /// A stable hash (std's is not promised to stay the same across releases, and
@@ -92,17 +113,19 @@ fn node_costs(input: &DisruptionInput) -> BTreeMap<&str, NodeCost> {
             let cost = match facts.get(node.name.as_str()) {
                 None => NodeCost::Clear,
                 Some(f) if f.deleting || node.marked_for_deletion => {
-                    NodeCost::Cost(rank(DELETING, 0, &node.name))
+                    NodeCost::Cost(rank(DELETING, 0, None, &node.name))
                 }
                 Some(f) if f.do_not_disrupt => NodeCost::Clear,
                 Some(_) if reschedulable(node).any(|p| do_not_disrupt(p, input.now)) => {
                     NodeCost::Clear
                 }
                 Some(f) if !f.initialized || node.in_flight || f.nominated => NodeCost::Leave,
-                Some(f) if f.drifted.is_some() => NodeCost::Cost(rank(DRIFTED, pods, &node.name)),
+                Some(f) if f.drifted.is_some() => {
+                    NodeCost::Cost(rank(DRIFTED, pods, f.price, &node.name))
+                }
                 Some(f) => match input.pools.get(&f.pool) {
                     Some(pool) if pool.consolidate_after.is_some() => {
-                        NodeCost::Cost(rank(CONSOLIDATABLE, pods, &node.name))
+                        NodeCost::Cost(rank(CONSOLIDATABLE, pods, f.price, &node.name))
                     }
                     _ => NodeCost::Clear,
                 },

@@ -62,6 +62,22 @@ fn pods_of_the_emptiest_node_go_first_and_every_pod_of_a_node_shares_its_cost() 
     assert!(costs.values().all(|c| c.is_some_and(|c| c < 0)));
 }
 
+/// Not Karpenter's fewest-pods-first: of two nodes with as many pods, the
+/// dearer empties first (it saves more per deleted pod), and a node without
+/// a known price empties last.
+#[test]
+fn the_dearest_node_per_pod_empties_first() {
+    let mut input = Cluster::new()
+        .node("small", "t.large", "on-demand", replicas("s", 4))
+        .node("large", "t.2xlarge", "on-demand", replicas("l", 4))
+        .node("unpriced", "t.2xlarge", "on-demand", replicas("u", 1))
+        .input(everything_allowed(), &["on-demand"]);
+    input.nodes[2].price = None;
+    let costs = costs(&input);
+    assert!(cost(&costs, "l-0") < cost(&costs, "s-0"), "{costs:?}");
+    assert!(cost(&costs, "s-0") < cost(&costs, "u-0"), "{costs:?}");
+}
+
 #[test]
 fn only_replica_set_pods_are_ranked() {
     let stateful = pod(
