@@ -97,16 +97,20 @@ async fn write(ctx: &Context, change: DeletionCostChange) -> bool {
             }
         }
     });
-    let api: kube::Api<Pod> = kube::Api::namespaced(ctx.client.clone(), &change.namespace);
+    let api: kube::Api<Pod> = kube::Api::namespaced(ctx.client.clone(), &change.pod.namespace);
     match api
-        .patch(&change.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(
+            &change.pod.name,
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
         .await
     {
         Ok(_) => true,
         // Gone, or changed since: the next look decides again.
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => false,
         Err(e) => {
-            tracing::warn!(pod = %format!("{}/{}", change.namespace, change.name), error = %e,
+            tracing::warn!(pod = %change.pod, error = %e,
                 "writing pod-deletion-cost");
             false
         }

@@ -30,12 +30,12 @@ use kerf_api::labels::{MANAGED_POD_DELETION_COST, POD_DELETION_COST};
 
 use super::DisruptionInput;
 use super::candidates::{do_not_disrupt, reschedulable};
+use crate::pod::PodKey;
 
 /// One pod whose deletion cost kerf should write (`Some`) or take back (`None`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeletionCostChange {
-    pub namespace: String,
-    pub name: String,
+    pub pod: PodKey,
     /// The version the decision read: a write against a newer one is refused,
     /// so a cost a user set meanwhile is never overwritten.
     pub resource_version: Option<String>,
@@ -164,18 +164,13 @@ pub fn deletion_cost_changes(input: &DisruptionInput) -> Vec<DeletionCostChange>
                 }
             };
             changes.push(DeletionCostChange {
-                namespace: pod
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-                name: pod.metadata.name.clone().unwrap_or_default(),
+                pod: PodKey::of(pod),
                 resource_version: pod.metadata.resource_version.clone(),
                 cost,
             });
         }
     }
-    changes.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    changes.sort_by(|a, b| a.pod.cmp(&b.pod));
     changes
 }
 

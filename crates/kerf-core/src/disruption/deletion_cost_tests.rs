@@ -27,7 +27,7 @@ fn replicas(prefix: &str, n: usize) -> Vec<Pod> {
 fn costs(input: &DisruptionInput) -> BTreeMap<String, Option<i32>> {
     deletion_cost_changes(input)
         .into_iter()
-        .map(|c| (c.name, c.cost))
+        .map(|c| (c.pod.name, c.cost))
         .collect()
 }
 
@@ -111,7 +111,7 @@ fn a_cost_the_user_set_is_never_changed_and_kerfs_own_is_not_rewritten() {
         .input(everything_allowed(), &["on-demand"]);
     let first = deletion_cost_changes(&input);
     assert_eq!(first.len(), 1, "{first:?}");
-    assert_eq!(first[0].name, "new");
+    assert_eq!(first[0].pod.name, "new");
     assert_eq!(first[0].resource_version.as_deref(), Some("7"));
     let value = first[0].cost.expect("a cost");
 
@@ -293,7 +293,7 @@ proptest::proptest! {
         let changes = deletion_cost_changes(&input);
         let mut per_node: BTreeMap<String, Option<i32>> = BTreeMap::new();
         for change in &changes {
-            let (i, j) = change.name[1..].split_once('-').expect("p<i>-<j>");
+            let (i, j) = change.pod.name[1..].split_once('-').expect("p<i>-<j>");
             let (i, j): (usize, usize) = (i.parse().expect("i"), j.parse().expect("j"));
             proptest::prop_assert_ne!(nodes[i].0[j], 1, "a user's cost changed: {:?}", change);
             proptest::prop_assert!(change.cost.is_none_or(|c| c < 0), "{:?}", change);
@@ -304,7 +304,7 @@ proptest::proptest! {
             }
         }
         let applied: BTreeMap<&str, Option<i32>> =
-            changes.iter().map(|c| (c.name.as_str(), c.cost)).collect();
+            changes.iter().map(|c| (c.pod.name.as_str(), c.cost)).collect();
         let after = build(&|i, j, k| {
             let name = format!("p{i}-{j}");
             let mut pod = annotated(&name, k);
