@@ -163,7 +163,16 @@ impl ClusterState {
                 .as_ref()
                 .and_then(|s| s.phase.as_ref())
                 .hash(&mut h);
-            pod.metadata.annotations.hash(&mut h);
+            // The deletion costs kerf writes steer ReplicaSets, not the
+            // decision (which ignores them): writing them is no change.
+            let kerfs = kerf_core::disruption::deletion_cost::cost_is_kerfs(pod);
+            for (key, value) in pod.metadata.annotations.iter().flatten() {
+                let steering =
+                    key == labels::POD_DELETION_COST || key == labels::MANAGED_POD_DELETION_COST;
+                if !(kerfs && steering) {
+                    (key, value).hash(&mut h);
+                }
+            }
             pod.metadata.deletion_timestamp.is_some().hash(&mut h);
         }
         for (name, claim) in &self.node_claims {

@@ -324,8 +324,24 @@ fn the_digest_follows_placements_not_heartbeats() {
         "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
     }))
     .expect("pod");
-    state.apply(pod).expect("pod");
+    state.apply(pod.clone()).expect("pod");
     assert_ne!(state.disruption_digest(), before, "a pod arriving does");
+
+    // The deletion cost kerf writes is no change; one a user sets is.
+    let placed = state.disruption_digest();
+    let with_cost = |cost: &str, ours: Option<&str>| {
+        let mut p = pod.clone();
+        let a = p.metadata.annotations.get_or_insert_with(Default::default);
+        a.insert(labels::POD_DELETION_COST.into(), cost.into());
+        if let Some(ours) = ours {
+            a.insert(labels::MANAGED_POD_DELETION_COST.into(), ours.into());
+        }
+        p
+    };
+    state.apply(with_cost("-5", Some("-5"))).expect("pod");
+    assert_eq!(state.disruption_digest(), placed, "kerf's own cost");
+    state.apply(with_cost("100", Some("-5"))).expect("pod");
+    assert_ne!(state.disruption_digest(), placed, "a user's cost");
 }
 
 #[test]
