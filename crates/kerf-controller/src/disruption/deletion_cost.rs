@@ -56,18 +56,25 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 /// Computes the writes and makes up to [`WRITES_PER_LOOK`] of them; true when
-/// nothing is left to write.
+/// nothing is left to write and no node waits to be ranked.
 async fn look(ctx: &Context) -> Result<bool, DisruptionError> {
     let pools = ctx.state().pools();
     let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
-    let changes = {
+    let (changes, waiting) = {
         // Drift the cloud reports is the disruption loop's to ask for; the
         // template drift every snapshot shows is enough to rank by.
         let built = build_input(ctx, &pools, &instance_types, Default::default());
-        deletion_cost_changes(&built.input)
+        // Nodes left alone while nominated or initializing become rankable
+        // with time, not with a change the digest sees: look again.
+        let waiting = built
+            .input
+            .nodes
+            .iter()
+            .any(|f| f.nominated || !f.initialized);
+        (deletion_cost_changes(&built.input), waiting)
     };
     if changes.is_empty() {
-        return Ok(true);
+        return Ok(!waiting);
     }
     let total = changes.len();
     let results: Vec<bool> = futures::stream::iter(changes.into_iter().take(WRITES_PER_LOOK))
@@ -81,7 +88,7 @@ async fn look(ctx: &Context) -> Result<bool, DisruptionError> {
         .deletion_cost_writes
         .inc_by(written as u64);
     tracing::debug!(total, written, "pod-deletion-cost writes");
-    Ok(total <= WRITES_PER_LOOK && written == results.len())
+    Ok(!waiting && total <= WRITES_PER_LOOK && written == results.len())
 }
 
 /// One pod's write, refused by the API server if the pod changed since the
