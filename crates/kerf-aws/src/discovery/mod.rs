@@ -162,21 +162,7 @@ impl Discovery {
         let clients = &self.clients;
         let only = self.only_types.as_deref();
         cached(&self.prices, self.now(), self.intervals.prices, || async {
-            let (on_demand, on_demand_source) =
-                pricing::on_demand_prices(&clients.pricing, &clients.region).await;
-            let now = std::time::SystemTime::now();
-            let spot = match pricing::spot::describe_spot_prices(&clients.ec2, now, only).await {
-                Ok(spot) => spot,
-                Err(e) => {
-                    tracing::warn!(error = %e, "DescribeSpotPriceHistory failed; no spot offerings until it works");
-                    BTreeMap::new()
-                }
-            };
-            Ok(Prices {
-                on_demand,
-                on_demand_source,
-                spot,
-            })
+            Ok(pricing::current(clients, only).await)
         })
         .await
     }

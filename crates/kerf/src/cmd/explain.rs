@@ -15,6 +15,8 @@ use kerf_core::pod::PodKey;
 use kerf_sim::explain::{NodeExplanation, NodeOutcome};
 use kerf_sim::{DisruptionRun, Format, SimulateOptions};
 
+#[cfg(feature = "aws")]
+use super::aws_flags::{AwsEndpoint, or_env};
 use super::feature_gates::FeatureGates;
 use super::simulate::Output;
 
@@ -89,20 +91,13 @@ struct Common {
     output: Output,
 }
 
-/// Where `--aws` finds AWS: the flags of `kerf controller`, each also read
-/// from its variable when the flag is absent (so a variable set for other
-/// tools is no error without `--aws`). Given without `--aws` the flags are
-/// refused, since nothing would read them.
+/// Where `--aws` finds AWS: the region and endpoint ([`AwsEndpoint`]) and
+/// two flags of `kerf controller` that shape what the provider discovers.
 #[cfg(feature = "aws")]
 #[derive(clap::Args, Debug)]
 struct AwsFlags {
-    /// With --aws: the region (default: AWS_REGION).
-    #[arg(long)]
-    aws_region: Option<String>,
-    /// With --aws: an endpoint for every AWS service, an emulator or a VPC
-    /// endpoint (default: AWS_ENDPOINT_URL).
-    #[arg(long)]
-    aws_endpoint_url: Option<String>,
+    #[command(flatten)]
+    endpoint: AwsEndpoint,
     /// With --aws: the root of the public SSM parameters the EKS AMIs are
     /// published under (default: KERF_AWS_PUBLIC_PARAMETER_ROOT, else AWS's).
     #[arg(long)]
@@ -115,28 +110,18 @@ struct AwsFlags {
 
 #[cfg(feature = "aws")]
 impl AwsFlags {
-    /// The first flag given, by name (a clap `requires` on a `--aws` switch is
-    /// always met, as the switch has a default).
+    /// The first flag given, by name.
     fn first_given(&self) -> Option<&'static str> {
-        [
-            ("--aws-region", self.aws_region.is_some()),
-            ("--aws-endpoint-url", self.aws_endpoint_url.is_some()),
-            (
-                "--aws-public-parameter-root",
-                self.aws_public_parameter_root.is_some(),
-            ),
-            ("--aws-instance-types", self.aws_instance_types.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(flag, given)| given.then_some(flag))
-    }
-
-    /// The flag, else its variable (a blank one counts as unset).
-    fn or_env(flag: &Option<String>, variable: &str) -> Option<String> {
-        flag.clone().or_else(|| {
-            std::env::var(variable)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
+        self.endpoint.first_given().or_else(|| {
+            [
+                (
+                    "--aws-public-parameter-root",
+                    self.aws_public_parameter_root.is_some(),
+                ),
+                ("--aws-instance-types", self.aws_instance_types.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(flag, given)| given.then_some(flag))
         })
     }
 }
@@ -352,19 +337,14 @@ async fn aws_cloud(
     flags: &AwsFlags,
     client: &kube::Client,
 ) -> Result<Box<dyn kerf_cloud::CloudProvider>, Failure> {
-    let region = AwsFlags::or_env(&flags.aws_region, "AWS_REGION").ok_or_else(|| {
-        Failure::Cmd(super::CmdError::invalid_flag(
-            "--aws-region (AWS_REGION)",
-            "--aws needs the region the cluster's nodes run in",
-        ))
-    })?;
+    let region = flags.endpoint.region().map_err(Failure::Cmd)?;
     let instance_types = flags.aws_instance_types.clone().or_else(|| {
-        AwsFlags::or_env(&None, "KERF_AWS_INSTANCE_TYPES")
+        or_env(&None, "KERF_AWS_INSTANCE_TYPES")
             .map(|v| v.split(',').map(|t| t.trim().to_string()).collect())
     });
     let options = kerf_aws::controllers::AwsOptions {
         region,
-        endpoint_url: AwsFlags::or_env(&flags.aws_endpoint_url, "AWS_ENDPOINT_URL"),
+        endpoint_url: flags.endpoint.endpoint_url().map_err(Failure::Cmd)?,
         cluster: kerf_aws::launch::user_data::ClusterInfo {
             name: String::new(),
             endpoint: String::new(),
@@ -373,7 +353,7 @@ async fn aws_cloud(
             service_cidr: String::new(),
         },
         default_instance_profile: None,
-        public_parameter_root: AwsFlags::or_env(
+        public_parameter_root: or_env(
             &flags.aws_public_parameter_root,
             "KERF_AWS_PUBLIC_PARAMETER_ROOT",
         ),

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "addon")]
 pub mod addon;
+#[cfg(feature = "aws")]
+pub mod aws_flags;
 pub mod completion;
 #[cfg(feature = "cluster")]
 pub mod controller;

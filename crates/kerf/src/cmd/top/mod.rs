@@ -5,10 +5,11 @@
 //! watched ([`live`]), the rows computed by a pure function over what the
 //! watches hold ([`view`]) and drawn by [`tui`], or printed once as text
 //! ([`table`], `--once`). Prices come from the catalogue `kerf simulate` and
-//! `kerf explain` use. Exit codes: 0 done; 1 the cluster could not be read;
+//! `kerf explain` use, or with `--aws` from AWS ([`prices`]). Exit codes: 0 done; 1 the cluster could not be read;
 //! 2 a bad flag.
 
 pub mod live;
+pub mod prices;
 pub mod table;
 pub mod tui;
 pub mod view;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::CmdError;
+use prices::Pricing;
 use view::{SortKey, ViewOptions, fleet_view};
 
 /// How long `--once` waits for the first list of every kind.
@@ -34,6 +36,16 @@ pub struct TopArgs {
     /// Instance catalogue (YAML or JSON) to price nodes by, instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
+    /// Price nodes at the region's current AWS prices, read once at start:
+    /// on-demand from the Pricing API and spot from the spot price history
+    /// (credentials as the AWS SDK finds them), where AWS answers; the
+    /// catalogue's prices elsewhere. The line under the totals says which.
+    #[cfg(feature = "aws")]
+    #[arg(long)]
+    aws: bool,
+    #[cfg(feature = "aws")]
+    #[command(flatten)]
+    aws_endpoint: super::aws_flags::AwsEndpoint,
     /// Row order (`s` cycles it in the terminal).
     #[arg(long, value_enum, default_value_t = SortKey::Price)]
     sort: SortKey,
@@ -57,8 +69,9 @@ pub fn run(args: TopArgs) -> i32 {
 }
 
 fn top(args: TopArgs) -> Result<(), CmdError> {
-    let catalog = kerf_sim::load_catalog(args.catalog.as_deref())
-        .map_err(|e| CmdError::invalid_flag("--catalog", e.to_string()))?;
+    let pricing = Pricing::catalogue(args.catalog.as_deref())?;
+    #[cfg(feature = "aws")]
+    args.aws_endpoint.refuse_without_aws(args.aws)?;
     if !args.once && !std::io::stdout().is_terminal() {
         return Err(CmdError::FlagCombination(
             "kerf top draws on a terminal and stdout is not one: use --once for text",
@@ -72,6 +85,12 @@ fn top(args: TopArgs) -> Result<(), CmdError> {
         let config = super::kube_config(args.kubeconfig.as_deref()).await?;
         let client = kube::Client::try_from(config)
             .map_err(|e| CmdError::failed("building the Kubernetes client")(Box::new(e)))?;
+        #[cfg(feature = "aws")]
+        let pricing = if args.aws {
+            pricing.with_current_aws_prices(&args.aws_endpoint).await?
+        } else {
+            pricing
+        };
         let mut fleet = live::Fleet::watch(&client);
         if args.once {
             fleet
@@ -80,13 +99,14 @@ fn top(args: TopArgs) -> Result<(), CmdError> {
                 .map_err(|e| CmdError::failed("reading the cluster")(e.into()))?;
             let view = fleet_view(
                 &fleet.snapshot(kerf_sim::Timestamp::now()),
-                &catalog,
+                &pricing.catalog,
                 &options,
             );
             print!("{}", table::render(&view));
+            println!("prices: {}", pricing.source);
             Ok(())
         } else {
-            tui::run(&mut fleet, &catalog, options).await
+            tui::run(&mut fleet, &pricing, options).await
         }
     })
 }

@@ -14,6 +14,7 @@ use ratatui::{DefaultTerminal, Frame};
 use tokio::sync::mpsc;
 
 use super::live::Fleet;
+use super::prices::Pricing;
 use super::table::{percent, totals};
 use super::view::{FleetView, NodeRow, Usage, ViewOptions, fleet_view, format_age};
 use crate::cmd::CmdError;
@@ -33,12 +34,12 @@ enum Input {
 /// Runs the screen until the user quits.
 pub async fn run(
     fleet: &mut Fleet,
-    catalog: &kerf_cloud::Catalog,
+    pricing: &Pricing,
     mut options: ViewOptions,
 ) -> Result<(), CmdError> {
     let mut terminal = ratatui::try_init()
         .map_err(|e| CmdError::failed("setting up the terminal")(Box::new(e)))?;
-    let result = run_on(&mut terminal, fleet, catalog, &mut options).await;
+    let result = run_on(&mut terminal, fleet, pricing, &mut options).await;
     ratatui::restore();
     result
 }
@@ -46,7 +47,7 @@ pub async fn run(
 async fn run_on(
     terminal: &mut DefaultTerminal,
     fleet: &mut Fleet,
-    catalog: &kerf_cloud::Catalog,
+    pricing: &Pricing,
     options: &mut ViewOptions,
 ) -> Result<(), CmdError> {
     let mut keys = keyboard();
@@ -55,12 +56,12 @@ async fn run_on(
     loop {
         let view = fleet_view(
             &fleet.snapshot(kerf_sim::Timestamp::now()),
-            catalog,
+            &pricing.catalog,
             options,
         );
         let errors = fleet.errors();
         terminal
-            .draw(|frame| draw(frame, &view, options, &errors, &mut state))
+            .draw(|frame| draw(frame, &view, options, &pricing.source, &errors, &mut state))
             .map_err(|e| CmdError::failed("drawing the terminal")(Box::new(e)))?;
         tokio::select! {
             changed = fleet.changed.changed() => {
@@ -116,6 +117,7 @@ fn draw(
     frame: &mut Frame,
     view: &FleetView,
     options: &ViewOptions,
+    prices: &str,
     errors: &std::collections::BTreeMap<&'static str, String>,
     state: &mut TableState,
 ) {
@@ -123,6 +125,7 @@ fn draw(
         .lines()
         .map(|l| Line::raw(l.to_string()))
         .collect();
+    lines.push(Line::raw(format!("prices: {prices}")));
     for (kind, e) in errors {
         lines.push(Line::styled(
             format!("watch {kind}: {e}"),
@@ -249,7 +252,16 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(200, 20)).expect("test terminal");
         let mut state = TableState::default();
         terminal
-            .draw(|f| draw(f, view, options, &Default::default(), &mut state))
+            .draw(|f| {
+                draw(
+                    f,
+                    view,
+                    options,
+                    "built-in us-east-1 catalogue",
+                    &Default::default(),
+                    &mut state,
+                )
+            })
             .expect("draw");
         let buffer = terminal.backend().buffer();
         let width = usize::from(buffer.area.width);
@@ -271,6 +283,10 @@ mod tests {
         let text = lines.join("\n");
         assert!(text.contains("nodes: 3"), "{text}");
         assert!(text.contains("in-flight NodeClaims: 2"), "{text}");
+        assert!(
+            text.contains("prices: built-in us-east-1 catalogue"),
+            "{text}"
+        );
         let a = lines.iter().find(|l| l.contains("a-m5")).expect("row a-m5");
         // 75% of a 20-cell bar, CPU then memory (25%).
         assert!(
