@@ -334,6 +334,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     controller.kill();
 
+    record.mark_bound(&observe::scheduled_nodes(&plane)?);
     let unused = record.unused();
     let launched = record.claims.len();
     let replacements = record.claims.values().filter(|c| c.2).count();

@@ -1,6 +1,8 @@
 //! How the fault run reads the cluster ([`read`], one `kubectl get` of
-//! claims, nodes and pods), what it records over the run ([`Record`]), and
-//! what it counts as lost once the cluster should have settled ([`faults`]).
+//! claims, nodes and pods, every half second), what it records over the run
+//! ([`Record`]; which nodes ever held a pod comes from kube-scheduler's
+//! events, [`scheduled_nodes`], which no poll can miss), and what it counts
+//! as lost once the cluster should have settled ([`faults`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -119,6 +121,8 @@ pub struct Record {
     pub pinned_uids: BTreeSet<String>,
     /// Claims seen once and gone since (terminated).
     pub gone: BTreeSet<String>,
+    /// claim → its node, once a poll saw it.
+    pub claim_nodes: BTreeMap<String, String>,
     pub polls: usize,
 }
 
@@ -143,6 +147,9 @@ impl Record {
             .flat_map(|n| n.2.iter().map(String::as_str))
             .collect();
         for (name, (node, _)) in &s.claims {
+            if let Some(node) = node {
+                self.claim_nodes.insert(name.clone(), node.clone());
+            }
             let entry = self
                 .claims
                 .entry(name.clone())
@@ -175,6 +182,18 @@ impl Record {
         );
     }
 
+    /// Marks the claims whose node a pod was bound to, by the scheduler's
+    /// `Scheduled` events ([`scheduled_nodes`]): polls miss a pod that came
+    /// and went between two of them, or while the API server was down.
+    pub fn mark_bound(&mut self, nodes: &BTreeSet<String>) {
+        for (claim, (_, held, _)) in &mut self.claims {
+            *held |= self
+                .claim_nodes
+                .get(claim)
+                .is_some_and(|node| nodes.contains(node));
+        }
+    }
+
     /// Claims that never held a pod, by the action of the round that made
     /// them, leaving out disruption replacements.
     pub fn unused(&self) -> BTreeMap<Action, Vec<String>> {
@@ -186,6 +205,39 @@ impl Record {
         }
         out
     }
+}
+
+/// The nodes kube-scheduler bound a pod to over the run (the events outlive
+/// the pods, the API server's restarts and etcd's compactions; their time to
+/// live, an hour, is longer than a run).
+pub fn scheduled_nodes(plane: &ControlPlane) -> anyhow::Result<BTreeSet<String>> {
+    let text = kubectl(
+        plane,
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "--field-selector",
+            "reason=Scheduled",
+            "-o",
+            "json",
+        ],
+    )?;
+    let list: Value = serde_json::from_str(&text)?;
+    Ok(list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| assigned_node(e["message"].as_str()?))
+        .collect())
+}
+
+/// The node of kube-scheduler's "Successfully assigned NS/POD to NODE".
+fn assigned_node(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Successfully assigned ")?;
+    let (_, node) = rest.rsplit_once(" to ")?;
+    Some(node.trim().to_string()).filter(|n| !n.is_empty())
 }
 
 /// What is wrong with a settled cluster wanting `replicas` scaled pods.
