@@ -42,6 +42,13 @@ pub struct SolveOptions {
     pub min_values_policy: MinValuesPolicy,
     /// How many instance types a planned node keeps, cheapest first.
     pub max_instance_types: usize,
+    /// Set by consolidation's simulations, where a command may replace its
+    /// candidates by one node only: the finishing pass then puts a tail of
+    /// pods on one node whenever that costs at most a little more than the
+    /// greedy finish, however much of the group the tail is (provisioning
+    /// caps that extra at a share of the group; see `scheduler::repack`).
+    #[serde(default, skip_serializing)]
+    pub consolidating: bool,
 }
 
 impl Default for SolveOptions {
@@ -50,6 +57,7 @@ impl Default for SolveOptions {
             preference_policy: PreferencePolicy::Respect,
             min_values_policy: MinValuesPolicy::Strict,
             max_instance_types: 600,
+            consolidating: false,
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::instance_type::CAPACITY_TYPE_SPOT;
 use crate::plan::{Plan, Target};
 use crate::pod::PodKey;
 use crate::scheduler::solve;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, SolveOptions};
 use crate::template::PoolRef;
 
 /// Candidate node → the pods that would move off it.
@@ -263,7 +263,10 @@ pub(super) fn end_state(input: &DisruptionInput, removed: &[String]) -> (Snapsho
         volumes: cluster.volumes.clone(),
         storage_classes: cluster.storage_classes.clone(),
         namespaces: cluster.namespaces.clone(),
-        options: cluster.options.clone(),
+        options: SolveOptions {
+            consolidating: true,
+            ..cluster.options.clone()
+        },
     };
     (snapshot, moved)
 }
