@@ -193,7 +193,7 @@ fn gpu_pods_only_land_in_the_gpu_pool_and_others_never_do() {
 /// Issue 6's goal, within 5% of the best bound, on the row the full EC2
 /// catalogue broke: memory × 100 (seed 42, as in
 /// docs/benchmarks/cost-quality.md) came to 1.096 when the tail of the batch
-/// went on one r5a.24xlarge, 15% dearer than the r6g sizes, to save a node.
+/// went on one r5a.24xlarge, 12% dearer than the r6g sizes, to save a node.
 #[test]
 fn memory_heavy_hundred_pods_stay_within_5_percent_of_the_bound() {
     let e = evaluate(Mix::Memory, 100, 42, 1).unwrap();
