@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kerf_api::labels::{MANAGED_POD_DELETION_COST, POD_DELETION_COST};
-use kerf_core::disruption::{DeletionCostChange, deletion_cost_changes};
+use kerf_core::disruption::{DeletionCostChange, DeletionCosts, deletion_costs};
 use kube::api::{Patch, PatchParams};
 
 use super::{DisruptionError, build_input};
@@ -60,19 +60,15 @@ pub async fn run(ctx: Arc<Context>) {
 async fn look(ctx: &Context) -> Result<bool, DisruptionError> {
     let pools = ctx.state().pools();
     let instance_types = kerf_state::resolve_instance_types(&pools, ctx.cloud.as_ref()).await?;
-    let (changes, waiting) = {
+    let DeletionCosts { changes, waiting } = {
         // Drift the cloud reports is the disruption loop's to ask for; the
         // template drift every snapshot shows is enough to rank by.
         let built = build_input(ctx, &pools, &instance_types, Default::default());
-        // Nodes left alone while nominated or initializing become rankable
-        // with time, not with a change the digest sees: look again.
-        let waiting = built
-            .input
-            .nodes
-            .iter()
-            .any(|f| f.nominated || !f.initialized);
-        (deletion_cost_changes(&built.input), waiting)
+        deletion_costs(&built.input)
     };
+    // Nodes waiting to be ranked become rankable with time, not with a
+    // change the digest sees: look again.
+    let waiting = waiting > 0;
     if changes.is_empty() {
         return Ok(!waiting);
     }

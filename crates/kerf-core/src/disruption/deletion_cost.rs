@@ -135,11 +135,31 @@ fn node_costs(input: &DisruptionInput) -> BTreeMap<&str, NodeCost> {
         .collect()
 }
 
+/// What [`deletion_costs`] decides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeletionCosts {
+    /// The writes, ordered by namespace and name.
+    pub changes: Vec<DeletionCostChange>,
+    /// Nodes left as they are while nominated or initializing: they become
+    /// rankable with time, not with a change of any object, so a caller
+    /// that waits for changes must look again.
+    pub waiting: usize,
+}
+
 /// The writes that bring every ReplicaSet pod's deletion cost to what its
 /// node's rank says, ordered by namespace and name. A pod whose cost kerf
 /// did not write is never in it.
 pub fn deletion_cost_changes(input: &DisruptionInput) -> Vec<DeletionCostChange> {
+    deletion_costs(input).changes
+}
+
+/// [`deletion_cost_changes`], and how many nodes wait to be ranked.
+pub fn deletion_costs(input: &DisruptionInput) -> DeletionCosts {
     let costs = node_costs(input);
+    let waiting = costs
+        .values()
+        .filter(|c| matches!(c, NodeCost::Leave))
+        .count();
     let mut changes = Vec::new();
     for node in &input.cluster.nodes {
         let Some(&want) = costs.get(node.name.as_str()) else {
@@ -171,7 +191,7 @@ pub fn deletion_cost_changes(input: &DisruptionInput) -> Vec<DeletionCostChange>
         }
     }
     changes.sort_by(|a, b| a.pod.cmp(&b.pod));
-    changes
+    DeletionCosts { changes, waiting }
 }
 
 /// Whether the pod's deletion cost is one kerf wrote (and so says nothing

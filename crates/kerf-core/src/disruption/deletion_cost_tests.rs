@@ -187,7 +187,27 @@ fn initializing_and_nominated_nodes_are_left_as_they_are() {
         .input(everything_allowed(), &["on-demand"]);
     input.nodes[0].initialized = false;
     input.nodes[1].nominated = true;
-    assert_eq!(deletion_cost_changes(&input), []);
+    assert_eq!(
+        deletion_costs(&input),
+        DeletionCosts {
+            changes: vec![],
+            waiting: 2
+        }
+    );
+}
+
+/// Only a node left as it is waits: one being deleted is ranked first
+/// whether or not it ever initialized, so nothing is left to look again for.
+#[test]
+fn a_deleting_node_that_never_initialized_does_not_wait() {
+    let mut input = Cluster::new()
+        .node("a", "t.large", "on-demand", replicas("d", 1))
+        .input(everything_allowed(), &["on-demand"]);
+    input.nodes[0].initialized = false;
+    input.nodes[0].deleting = true;
+    let decided = deletion_costs(&input);
+    assert_eq!(decided.waiting, 0);
+    assert_eq!(decided.changes.len(), 1, "{decided:?}");
 }
 
 #[test]
