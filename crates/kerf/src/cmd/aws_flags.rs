@@ -55,15 +55,21 @@ impl AwsEndpoint {
     /// http(s) URL, as the controller requires.
     pub fn endpoint_url(&self) -> Result<Option<String>, CmdError> {
         let url = or_env(&self.aws_endpoint_url, "AWS_ENDPOINT_URL");
-        match url {
-            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                Err(CmdError::invalid_flag(
-                    "--aws-endpoint-url (AWS_ENDPOINT_URL)",
-                    format!("{url:?} is not an http(s):// URL"),
-                ))
-            }
-            url => Ok(url),
+        if let Some(url) = &url {
+            check_endpoint_url(url).map_err(|why| {
+                CmdError::invalid_flag("--aws-endpoint-url (AWS_ENDPOINT_URL)", why)
+            })?;
         }
+        Ok(url)
+    }
+}
+
+/// An AWS endpoint override must be an http(s) URL (the controller's rule too).
+pub fn check_endpoint_url(url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an http(s):// URL"))
     }
 }
 

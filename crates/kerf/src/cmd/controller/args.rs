@@ -402,13 +402,9 @@ pub(super) fn aws_options(
         ));
     }
     let endpoint_url = non_empty(&args.aws_endpoint_url);
-    if let Some(url) = &endpoint_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
-    {
-        return Err(config_error(
-            "--aws-endpoint-url (AWS_ENDPOINT_URL)",
-            format!("{url:?} is not an http(s):// URL"),
-        ));
+    if let Some(url) = &endpoint_url {
+        crate::cmd::aws_flags::check_endpoint_url(url)
+            .map_err(|why| config_error("--aws-endpoint-url (AWS_ENDPOINT_URL)", why))?;
     }
     let instance_types: Vec<String> = args
         .aws_instance_types
