@@ -5,8 +5,8 @@
 //! watched ([`live`]), the rows computed by a pure function over what the
 //! watches hold ([`view`]) and drawn by [`tui`], or printed once as text
 //! ([`table`], `--once`). Prices come from the catalogue `kerf simulate` and
-//! `kerf explain` use, or with `--aws` from AWS ([`prices`]). Exit codes: 0 done; 1 the cluster could not be read;
-//! 2 a bad flag.
+//! `kerf explain` use, or with `--aws` from AWS ([`prices`]). Exit codes: 0
+//! done; 1 the cluster could not be read; 2 a bad flag.
 
 pub mod live;
 pub mod prices;
@@ -85,13 +85,14 @@ fn top(args: TopArgs) -> Result<(), CmdError> {
         let config = super::kube_config(args.kubeconfig.as_deref()).await?;
         let client = kube::Client::try_from(config)
             .map_err(|e| CmdError::failed("building the Kubernetes client")(Box::new(e)))?;
+        // The watches list the cluster while AWS is asked for prices.
+        let mut fleet = live::Fleet::watch(&client);
         #[cfg(feature = "aws")]
         let pricing = if args.aws {
             pricing.with_current_aws_prices(&args.aws_endpoint).await?
         } else {
             pricing
         };
-        let mut fleet = live::Fleet::watch(&client);
         if args.once {
             fleet
                 .ready(LIST_TIMEOUT)
