@@ -47,7 +47,7 @@ pub struct SolveOptions {
     /// pods on one node whenever that costs at most a little more than the
     /// greedy finish, however much of the group the tail is (provisioning
     /// caps that extra at a share of the group; see `scheduler::repack`).
-    #[serde(default, skip_serializing)]
+    #[serde(skip)]
     pub consolidating: bool,
 }
 
