@@ -245,13 +245,7 @@ fn top_once(plane: &ControlPlane) -> String {
         .env_remove("RUST_LOG")
         .output()
         .expect("run kerf top --once");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = success_stdout(&out);
     assert!(!text.contains('\u{1b}'), "escape codes in --once: {text:?}");
     text
 }

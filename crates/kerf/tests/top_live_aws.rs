@@ -52,17 +52,6 @@ fn top(plane: &ControlPlane, extra: &[&str]) -> Output {
         .expect("run kerf top --once")
 }
 
-fn stdout_ok(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
 /// The `$/H` cell of `node`'s row.
 fn hourly(text: &str, node: &str) -> String {
     let header: Vec<&str> = text
@@ -125,7 +114,7 @@ async fn top_prices_nodes_at_the_prices_aws_serves() {
         "the test needs AWS's spot price to differ from the catalogue's"
     );
 
-    let text = stdout_ok(&top(
+    let text = success_stdout(&top(
         &plane,
         &[
             "--aws",
@@ -152,7 +141,7 @@ async fn top_prices_nodes_at_the_prices_aws_serves() {
     );
 
     // Without --aws: the catalogue's spot price.
-    let text = stdout_ok(&top(&plane, &[]));
+    let text = success_stdout(&top(&plane, &[]));
     assert_eq!(hourly(&text, "a-spot"), format!("{catalogue_spot:.4}"));
     assert_eq!(
         line(&text, "prices: "),

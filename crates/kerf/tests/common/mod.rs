@@ -180,6 +180,20 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     kerf_testenv::write_file(dir, name, text).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A finished command's stdout, after asserting it exited 0 (stdout and
+/// stderr in the message otherwise).
+#[track_caller]
+pub fn success_stdout(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 pub fn kubectl(plane: &ControlPlane, args: &[&str]) -> String {
     plane
         .kubectl_ok(args)
