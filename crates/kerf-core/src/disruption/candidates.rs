@@ -15,7 +15,8 @@ use k8s_openapi::jiff::Timestamp;
 use kerf_api::duration::GoDuration;
 use kerf_api::labels;
 
-use super::{DisruptionInput, Kept, KeptReason, NodeFacts, Policy, PoolPolicy, Reason, budgets};
+use super::indexed::Indexed;
+use super::{Kept, KeptReason, NodeFacts, Policy, PoolPolicy, Reason, budgets};
 use crate::selector::Selector;
 use crate::snapshot::ExistingNode;
 use crate::template::PoolRef;
@@ -130,13 +131,13 @@ enum Consolidation {
 /// The rules every method shares. `Ok` holds the node's pool and how many of
 /// its pods would have to move.
 fn disruptable<'a>(
-    input: &'a DisruptionInput,
+    input: &Indexed<'a>,
     facts: &NodeFacts,
 ) -> Result<(&'a PoolPolicy, usize), KeptReason> {
-    let Some(node) = input.cluster.nodes.iter().find(|n| n.name == facts.name) else {
+    let Some(node) = input.node(&facts.name) else {
         return Err(KeptReason::NotInCluster);
     };
-    let Some(pool) = input.pools.get(&facts.pool) else {
+    let Some(pool) = input.input().pools.get(&facts.pool) else {
         return Err(KeptReason::UnknownPool);
     };
     if facts.deleting || node.marked_for_deletion {
@@ -222,7 +223,7 @@ fn consolidatable(
 
 /// Sorts every managed node into empty, drifted and underutilized candidates
 /// and kept nodes, within budgets.
-pub(super) fn sort(input: &DisruptionInput) -> Sorted {
+pub(super) fn sort(input: &Indexed) -> Sorted {
     let mut kept = Vec::new();
     let mut empty: Vec<&NodeFacts> = Vec::new();
     let mut drifted: Vec<(usize, &NodeFacts)> = Vec::new();

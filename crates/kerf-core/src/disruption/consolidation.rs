@@ -13,9 +13,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
+
 use super::balanced::Scorer;
 use super::candidates::reschedulable;
-use super::{Command, DisruptionInput, Kept, KeptReason, Method, Reason, Replacement};
+use super::indexed::Indexed;
+use super::{Command, Kept, KeptReason, Method, Reason, Replacement};
 use crate::instance_type::CAPACITY_TYPE_SPOT;
 use crate::plan::{Plan, Target};
 use crate::pod::PodKey;
@@ -30,7 +33,7 @@ pub(super) type Moved = BTreeMap<String, Vec<PodKey>>;
 const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
 
 /// Every empty candidate (within budget, already applied) in one command.
-pub(super) fn emptiness(input: &DisruptionInput, empty: &[String]) -> Option<Command> {
+pub(super) fn emptiness(input: &Indexed, empty: &[String]) -> Option<Command> {
     if empty.is_empty() {
         return None;
     }
@@ -46,7 +49,7 @@ pub(super) fn emptiness(input: &DisruptionInput, empty: &[String]) -> Option<Com
 
 /// All candidates the budgets allow, removed together.
 pub(super) fn multi_node(
-    input: &DisruptionInput,
+    input: &Indexed,
     scorer: &Scorer,
     candidates: &[String],
     allowance: &BTreeMap<PoolRef, usize>,
@@ -55,7 +58,7 @@ pub(super) fn multi_node(
     let chosen: Vec<String> = candidates
         .iter()
         .filter(|name| {
-            let Some(pool) = facts(input, name).map(|f| &f.pool) else {
+            let Some(pool) = input.facts(name).map(|f| &f.pool) else {
                 return false;
             };
             match left.get_mut(pool) {
@@ -112,7 +115,7 @@ pub(super) fn multi_node(
 /// Karpenter's search, as the last resort: the longest prefix of the
 /// candidates (in order) that can go together, by binary search over its
 /// length. With it kerf finds every removal Karpenter's multi-node pass finds.
-fn longest_prefix(input: &DisruptionInput, scorer: &Scorer, chosen: &[String]) -> Option<Command> {
+fn longest_prefix(input: &Indexed, scorer: &Scorer, chosen: &[String]) -> Option<Command> {
     // The whole list already failed; a prefix of one is single-node's.
     let (mut low, mut high) = (2, chosen.len().saturating_sub(1));
     let mut best = None;
@@ -140,7 +143,7 @@ fn longest_prefix(input: &DisruptionInput, scorer: &Scorer, chosen: &[String]) -
 /// The first candidate, in order, that can go alone; the ones tried before
 /// it are kept with the reason they could not.
 pub(super) fn single_node(
-    input: &DisruptionInput,
+    input: &Indexed,
     scorer: &Scorer,
     candidates: &[String],
     kept: &mut Vec<Kept>,
@@ -185,14 +188,10 @@ pub(super) fn not_on_existing_nodes(plan: &Plan) -> BTreeSet<&PodKey> {
     on_new.chain(unplaced).collect()
 }
 
-pub(super) fn facts<'a>(input: &'a DisruptionInput, name: &str) -> Option<&'a super::NodeFacts> {
-    input.nodes.iter().find(|f| f.name == name)
-}
-
-pub(super) fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64> {
+pub(super) fn price_of(input: &Indexed, names: &[String]) -> Option<f64> {
     names
         .iter()
-        .map(|n| facts(input, n).and_then(|f| f.price))
+        .map(|n| input.facts(n).and_then(|f| f.price))
         .sum()
 }
 
@@ -200,7 +199,7 @@ pub(super) fn price_of(input: &DisruptionInput, names: &[String]) -> Option<f64>
 /// and which pods came from which candidate. Nodes that are not initialized
 /// or are being deleted take no pods; pods already pending are planned too
 /// (see [`end_state`]).
-pub(super) fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, Moved) {
+pub(super) fn simulate(input: &Indexed, removed: &[String]) -> (Plan, Moved) {
     let (snapshot, moved) = end_state(input, removed);
     (solve(&snapshot), moved)
 }
@@ -208,14 +207,15 @@ pub(super) fn simulate(input: &DisruptionInput, removed: &[String]) -> (Plan, Mo
 /// The scheduler's input with `removed` gone: their pods pending, the other
 /// nodes as they are (those not initialized or being deleted take no pods),
 /// and which pods came from which candidate.
-pub(super) fn end_state(input: &DisruptionInput, removed: &[String]) -> (Snapshot, Moved) {
+pub(super) fn end_state(input: &Indexed, removed: &[String]) -> (Snapshot, Moved) {
     let cluster = &input.cluster;
+    let removed: FxHashSet<&str> = removed.iter().map(String::as_str).collect();
     let mut moved = BTreeMap::new();
     let mut pending = Vec::new();
     let mut freed: BTreeMap<PoolRef, crate::resources::Resources> = BTreeMap::new();
     let mut nodes = Vec::with_capacity(cluster.nodes.len());
     for node in &cluster.nodes {
-        if removed.contains(&node.name) {
+        if removed.contains(node.name.as_str()) {
             let mut keys = Vec::new();
             for pod in reschedulable(node) {
                 let mut pod = pod.clone();
@@ -237,7 +237,9 @@ pub(super) fn end_state(input: &DisruptionInput, removed: &[String]) -> (Snapsho
             continue;
         }
         let mut node = node.clone();
-        let settled = facts(input, &node.name).is_none_or(|f| f.initialized && !f.deleting);
+        let settled = input
+            .facts(&node.name)
+            .is_none_or(|f| f.initialized && !f.deleting);
         if node.in_flight || !settled {
             node.marked_for_deletion = true;
         }
@@ -285,7 +287,7 @@ pub(super) fn first_unplaced(plan: &Plan, moved: &Moved) -> Option<KeptReason> {
 
 /// The command the plan supports for removing `removed`, or why there is none.
 fn evaluate(
-    input: &DisruptionInput,
+    input: &Indexed,
     scorer: &Scorer,
     removed: &[String],
     (plan, moved): &(Plan, Moved),
@@ -320,7 +322,7 @@ fn evaluate(
         more => return Err(KeptReason::WouldNeedNodes { count: more.len() }),
     };
     let candidate_facts: Vec<&super::NodeFacts> =
-        removed.iter().filter_map(|n| facts(input, n)).collect();
+        removed.iter().filter_map(|n| input.facts(n)).collect();
     let pool = input.pools.get(&node.pool);
     let min = pool.map_or(0.0, |p| {
         p.min_savings

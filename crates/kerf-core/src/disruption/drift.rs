@@ -12,13 +12,14 @@ use std::slice;
 
 use super::candidates::reschedulable;
 use super::consolidation::{first_unplaced, price_of, simulate};
-use super::{Command, DisruptionInput, Kept, Method, Reason, Replacement};
+use super::indexed::Indexed;
+use super::{Command, Kept, Method, Reason, Replacement};
 
 /// The drift command for `candidates` (in order, budgets already applied);
 /// the non-empty ones tried before the chosen one are kept with the reason
 /// their pods could not move.
 pub(super) fn drift(
-    input: &DisruptionInput,
+    input: &Indexed,
     candidates: &[String],
     kept: &mut Vec<Kept>,
 ) -> Option<Command> {
@@ -67,11 +68,8 @@ pub(super) fn drift(
     None
 }
 
-fn is_empty(input: &DisruptionInput, name: &str) -> bool {
+fn is_empty(input: &Indexed, name: &str) -> bool {
     input
-        .cluster
-        .nodes
-        .iter()
-        .find(|n| n.name == name)
+        .node(name)
         .is_none_or(|n| reschedulable(n).next().is_none())
 }

@@ -33,6 +33,7 @@ mod deletion_cost_tests;
 mod drift;
 #[cfg(test)]
 mod drift_tests;
+mod indexed;
 mod kept;
 #[cfg(test)]
 mod properties;
@@ -48,6 +49,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::PlannedNode;
@@ -253,6 +255,7 @@ pub fn is_consolidatable(facts: &NodeFacts, pool: &PoolPolicy, now: Timestamp) -
 /// The one command Karpenter's loop would run next: Emptiness, then Drift,
 /// then multi-node, then single-node consolidation.
 pub fn decide(input: &DisruptionInput) -> Decision {
+    let input = &indexed::Indexed::new(input);
     let sorted = candidates::sort(input);
     let mut kept = sorted.kept;
     let scorer = balanced::Scorer::new(input);
@@ -262,17 +265,18 @@ pub fn decide(input: &DisruptionInput) -> Decision {
         .or_else(|| drift::drift(input, &sorted.drifted, &mut kept))
         .or_else(|| consolidation::multi_node(input, &scorer, &underutilized, &sorted.allowance))
         .or_else(|| consolidation::single_node(input, &scorer, &underutilized, &mut kept));
-    let chosen: Vec<&String> = command.iter().flat_map(|c| &c.candidates).collect();
+    let chosen: FxHashSet<&String> = command.iter().flat_map(|c| &c.candidates).collect();
     let planned = target
         .iter()
         .filter(|name| !chosen.contains(name))
         .cloned()
         .collect();
+    let explained: FxHashSet<String> = kept.iter().map(|k| k.node.clone()).collect();
     // Drift and single-node consolidation explain every candidate they
     // tried; the ones left were eligible but another command went first.
     let candidates = sorted.empty.iter().chain(&sorted.drifted);
     for name in candidates.chain(&sorted.underutilized) {
-        if !chosen.contains(&name) && !kept.iter().any(|k| &k.node == name) {
+        if !chosen.contains(&name) && !explained.contains(name) {
             kept.push(Kept {
                 node: name.clone(),
                 reason: KeptReason::NotThisRound,

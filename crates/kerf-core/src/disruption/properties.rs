@@ -126,7 +126,7 @@ proptest! {
             }
         }
         let removed: Vec<String> = command.candidates.clone();
-        let (snapshot, moved) = end_state(&input, &removed);
+        let (snapshot, moved) = end_state(&super::indexed::Indexed::new(&input), &removed);
         let plan = solve(&snapshot);
         prop_assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
         let violations = crate::validate::validate(&snapshot, &plan);

@@ -14,10 +14,12 @@
 
 use std::cmp::Ordering;
 
-use super::DisruptionInput;
+use rustc_hash::FxHashSet;
+
 use super::balanced::Scorer;
 use super::candidates::reschedulable;
-use super::consolidation::{facts, not_on_existing_nodes, simulate};
+use super::consolidation::{not_on_existing_nodes, simulate};
+use super::indexed::Indexed;
 
 /// Above this many candidates the search is skipped: each step is a
 /// scheduling pass over the whole cluster, and in a cluster that large the
@@ -31,7 +33,7 @@ const MAX_EXTENSIONS: usize = 16;
 /// nodes outside the set, all at once. Empty when there are fewer than two
 /// candidates or more than [`MAX_CANDIDATES`].
 pub(super) fn removal_target(
-    input: &DisruptionInput,
+    input: &Indexed,
     scorer: &Scorer,
     consolidatable: &[String],
 ) -> Vec<String> {
@@ -43,13 +45,8 @@ pub(super) fn removal_target(
         // A node the Balanced score would never let go is no target.
         .filter(|name| scorer.can_pass(name).is_ok())
         .filter_map(|name| {
-            let price = facts(input, name)?.price?;
-            let pods = input
-                .cluster
-                .nodes
-                .iter()
-                .find(|n| &n.name == name)
-                .map_or(0, |n| reschedulable(n).count());
+            let price = input.facts(name)?.price?;
+            let pods = input.node(name).map_or(0, |n| reschedulable(n).count());
             Some((name, price, pods))
         })
         .collect();
@@ -89,8 +86,11 @@ pub(super) fn removal_target(
 
 /// `candidates` with the target's members first, each group in its own order.
 pub(super) fn members_first(candidates: &[String], target: &[String]) -> Vec<String> {
-    let (mut first, rest): (Vec<String>, Vec<String>) =
-        candidates.iter().cloned().partition(|c| target.contains(c));
+    let members: FxHashSet<&String> = target.iter().collect();
+    let (mut first, rest): (Vec<String>, Vec<String>) = candidates
+        .iter()
+        .cloned()
+        .partition(|c| members.contains(c));
     first.extend(rest);
     first
 }
