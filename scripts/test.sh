@@ -13,7 +13,10 @@
 #      would: headless Chromium opens the page of `kerf simulate --report`, tmux
 #      is the terminal of `kerf top`, and zsh and fish complete with kerf's
 #      completion scripts (see scripts/os-tools.sh);
-#   5. cargo fmt --check, cargo clippy -D warnings, and cargo test over the workspace.
+#   5. cargo fmt --check, cargo clippy -D warnings, and every test of the workspace
+#      with cargo-nextest (installed into ~/.cargo/bin if missing);
+#   6. a short libFuzzer run of every fuzz target (scripts/fuzz.sh, which installs
+#      cargo-fuzz into ~/.cargo/bin if missing).
 #
 # Build outputs live outside the clone (~/.cache/kerf) and are reused by later
 # runs and fresh clones on the same machine. Any missing tool fails loudly.
@@ -49,6 +52,8 @@ if [[ -d "$CARGO_TARGET_DIR" ]] && (($(target_gb) >= TARGET_LIMIT_GB)); then
 fi
 
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs); kerf needs Rust >= 1.89"
+# The test runner, installed into ~/.cargo/bin when missing.
+NEXTEST_VERSION=0.9.151
 
 step "control-plane binaries (first run on a machine builds them: tens of minutes)"
 BIN="$(scripts/testbed-build.sh | tail -n 1)"
@@ -81,17 +86,22 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy -p kerf --bins --no-default-features --features cluster --quiet -- -D warnings
 cargo clippy -p kerf --bins --no-default-features --quiet -- -D warnings
 
-step "cargo test"
-# Two test threads: control-plane tests each start their own processes on a 2-core machine.
-cargo test --workspace --no-fail-fast -- --test-threads="${KERF_TEST_THREADS:-2}"
-step "cargo test (kwok build)"
-cargo test -p kerf --bin kerf --no-default-features --features cluster --quiet
-
-# The fuzz targets' properties already ran above: crates/kerf-fuzz replays
-# every seed in fuzz/corpus/ on stable. A short real libFuzzer run needs
-# nightly and cargo-fuzz and, cold, a long build, so it is opt-in:
-# KERF_FUZZ_SECONDS=5 adds about 6 targets x 5 s once scripts/fuzz.sh has built.
-if [[ -n "${KERF_FUZZ_SECONDS:-}" ]]; then
-  step "libFuzzer smoke (scripts/fuzz.sh --seconds $KERF_FUZZ_SECONDS)"
-  scripts/fuzz.sh --seconds "$KERF_FUZZ_SECONDS"
+step "cargo nextest run (every test; see .config/nextest.toml)"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-nextest" >&2
+  cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked >&2
 fi
+# Two at a time (KERF_TEST_THREADS): control-plane tests each start their own
+# processes on a 2-core machine. The workspace has no doctests, which nextest
+# does not run.
+cargo nextest run --workspace --no-fail-fast --test-threads="${KERF_TEST_THREADS:-2}"
+step "cargo nextest run (kwok build)"
+cargo nextest run -p kerf --bin kerf --no-default-features --features cluster --no-fail-fast
+
+# The fuzz targets' properties already ran above over the seed corpora
+# (crates/kerf-fuzz replays fuzz/corpus/); this is libFuzzer itself, coverage-
+# guided, a short while per target. The fuzzed parsers live in crates without
+# the client, server and AWS SDK stacks, so the instrumented build is small.
+FUZZ_SECONDS="${KERF_FUZZ_SECONDS:-10}"
+step "libFuzzer, ${FUZZ_SECONDS} s per target (scripts/fuzz.sh --quick)"
+scripts/fuzz.sh --quick --seconds "$FUZZ_SECONDS"

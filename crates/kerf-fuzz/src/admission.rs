@@ -9,8 +9,8 @@
 
 use arbitrary::{Result, Unstructured};
 use json_patch::Patch;
-use kerf_webhook::Kind;
-use kerf_webhook::admission::{Review, mutate, validate};
+use kerf_admission::Kind;
+use kerf_admission::admission::{Review, mutate, validate};
 use serde_json::{Value, json};
 
 pub fn check(data: &[u8]) {

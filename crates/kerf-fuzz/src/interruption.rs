@@ -4,7 +4,7 @@
 //! shape kerf acts on are read back field for field.
 
 use arbitrary::{Result, Unstructured};
-use kerf_aws::interruption::{InterruptionEvent, parse_message};
+use kerf_aws_events::{InterruptionEvent, parse_message};
 use serde_json::{Value, json};
 
 pub fn check(data: &[u8]) {

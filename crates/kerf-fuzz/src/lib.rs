@@ -1,6 +1,6 @@
 //! The properties kerf's fuzz targets check: one module per target, each a
 //! plain `check(&[u8])` that panics when a property fails. The cargo-fuzz
-//! targets in `fuzz/` run them under libFuzzer (nightly); `tests/corpus.rs`
+//! targets in `fuzz/` run them under libFuzzer (`scripts/fuzz.sh`); `tests/corpus.rs`
 //! replays every seed in `fuzz/corpus/<target>/` through them on stable, so
 //! the ordinary test run keeps them passing and keeps every crash fixed.
 

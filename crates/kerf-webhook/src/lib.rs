@@ -7,9 +7,7 @@
 //!
 //! | Module | Owns |
 //! |---|---|
-//! | [`admission`] | pure handlers: AdmissionReview in, AdmissionReview out; the defaults JSON patch |
-//! | [`kinds`] | the kinds (NodePool and EC2NodeClass in v1 and v1beta1), their GVKs and validate/default calls |
-//! | [`conversion`] | pure ConversionReview handler: v1beta1 ⇄ v1 for NodePool, NodeClaim, EC2NodeClass |
+//! | [`admission`], [`kinds`], [`conversion`] | the pure review handlers, from `kerf-admission` (re-exported) |
 //! | [`server`] | axum + hyper + rustls server with a swappable certificate; connection count, handshake, header, request and body limits |
 //! | [`certs`] | CA + serving certificate generation (rcgen), loading, rotation decisions |
 //! | [`secret`] | the certificate Secret: read, generate, rotate |
@@ -17,17 +15,13 @@
 //! | [`run`] | the `kerf webhook` process: certificate source, server, rotation loop |
 //! | `testing` | (feature `testing`) the webhook started in-process on loopback, for tests against a real API server |
 
-pub mod admission;
 pub mod certs;
 pub mod configurations;
-pub mod conversion;
-pub mod kinds;
 pub mod run;
 pub mod secret;
 pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use admission::{mutate, validate};
+pub use kerf_admission::{Kind, admission, conversion, kinds, mutate, validate};
 pub use certs::CertBundle;
-pub use kinds::Kind;

@@ -5,10 +5,10 @@
 //! cluster's claims (pure); the controller's loop applies that.
 
 pub mod decide;
-pub mod messages;
 pub mod offerings;
 pub mod queue;
 
 pub use decide::{ClaimRef, Decision, decide};
+pub use kerf_aws_events as messages;
 pub use messages::{InterruptionEvent, MessageError, parse_message};
 pub use queue::{InterruptionQueue, Received};

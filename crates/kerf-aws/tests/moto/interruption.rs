@@ -9,7 +9,7 @@ use super::support::*;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
-        "{}/tests/fixtures/events/{name}",
+        "{}/../kerf-aws-events/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()

@@ -2,7 +2,7 @@ use super::*;
 
 fn fixture(name: &str) -> String {
     let path = format!(
-        "{}/tests/fixtures/events/{name}",
+        "{}/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

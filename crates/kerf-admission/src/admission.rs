@@ -3,8 +3,8 @@
 //! I/O, so the HTTPS server only moves bytes.
 
 use json_patch::Patch;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use kube::core::{DynamicObject, Status};
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube_core::{DynamicObject, Status};
 use serde_json::{Value, json};
 
 use crate::kinds::Kind;

@@ -1,7 +1,12 @@
-//! EventBridge messages kerf acts on: EC2 spot interruption warnings,
-//! rebalance recommendations, AWS Health scheduled changes for EC2 and
-//! instance state changes. Anything else is [`InterruptionEvent::Ignored`];
+//! `kerf-aws-events`: the EventBridge messages kerf's interruption queue
+//! carries, parsed into [`InterruptionEvent`]s: EC2 spot interruption
+//! warnings, rebalance recommendations, AWS Health scheduled changes for EC2
+//! and instance state changes. Anything else is [`InterruptionEvent::Ignored`];
 //! a body that is not an EventBridge event is an error naming the field.
+//!
+//! A crate of its own, apart from `kerf-aws`, because it reads untrusted
+//! bodies and is fuzzed: without the AWS SDK its instrumented build is minutes,
+//! not half an hour. `kerf-aws` re-exports it as `interruption::messages`.
 
 use serde::Deserialize;
 use serde_json::Value;

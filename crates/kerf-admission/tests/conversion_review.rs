@@ -1,8 +1,8 @@
 //! The pure ConversionReview handler: every object converted to the desired
 //! version, or a failure naming the object and field that cannot be.
 
-use kerf_webhook::conversion::convert;
-use kube::core::conversion::ConversionReview;
+use kerf_admission::conversion::convert;
+use kube_core::conversion::ConversionReview;
 use serde_json::{Value, json};
 
 fn review(desired: &str, objects: Vec<Value>) -> ConversionReview {

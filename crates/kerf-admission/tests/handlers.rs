@@ -3,8 +3,8 @@
 //! object with json-patch to check what would be stored.
 
 use json_patch::Patch;
-use kerf_webhook::admission::{Review, defaulting_patch};
-use kerf_webhook::{mutate, validate};
+use kerf_admission::admission::{Review, defaulting_patch};
+use kerf_admission::{mutate, validate};
 use serde_json::{Value, json};
 
 fn review(group: &str, version: &str, kind: &str, operation: &str, object: Value) -> Review {

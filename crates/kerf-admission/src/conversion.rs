@@ -11,8 +11,8 @@
 
 use kerf_api::v1;
 use kerf_api::v1beta1::{self, convert as conv};
-use kube::core::Status;
-use kube::core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
+use kube_core::Status;
+use kube_core::conversion::{ConversionRequest, ConversionResponse, ConversionReview};
 use serde::Serialize;
 use serde_json::Value;
 

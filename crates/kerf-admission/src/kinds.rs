@@ -7,7 +7,7 @@ use kerf_api::v1::{EC2NodeClass, NodePool};
 use kerf_api::v1alpha1::AWSNodeTemplate;
 use kerf_api::v1alpha5::Provisioner;
 use kerf_api::v1beta1;
-use kube::core::GroupVersionKind;
+use kube_core::GroupVersionKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
