@@ -23,5 +23,5 @@ pub mod server;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use kerf_admission::{Kind, admission, conversion, kinds, mutate, validate};
 pub use certs::CertBundle;
+pub use kerf_admission::{Kind, admission, conversion, kinds, mutate, validate};
