@@ -92,9 +92,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked >&2
 fi
 # Two at a time (KERF_TEST_THREADS): control-plane tests each start their own
-# processes on a 2-core machine. The workspace has no doctests, which nextest
-# does not run.
+# processes on a 2-core machine.
 cargo nextest run --workspace --no-fail-fast --test-threads="${KERF_TEST_THREADS:-2}"
+step "cargo test --doc (nextest does not run doctests)"
+cargo test --workspace --doc --quiet
 step "cargo nextest run (kwok build)"
 cargo nextest run -p kerf --bin kerf --no-default-features --features cluster --no-fail-fast
 
