@@ -271,12 +271,13 @@ pub fn decide(input: &DisruptionInput) -> Decision {
         .filter(|name| !chosen.contains(name))
         .cloned()
         .collect();
-    let explained: FxHashSet<String> = kept.iter().map(|k| k.node.clone()).collect();
+    let mut explained: FxHashSet<String> = kept.iter().map(|k| k.node.clone()).collect();
     // Drift and single-node consolidation explain every candidate they
     // tried; the ones left were eligible but another command went first.
+    // A node in two of the lists (empty and drifted) is kept once.
     let candidates = sorted.empty.iter().chain(&sorted.drifted);
     for name in candidates.chain(&sorted.underutilized) {
-        if !chosen.contains(&name) && !explained.contains(name) {
+        if !chosen.contains(&name) && explained.insert(name.clone()) {
             kept.push(Kept {
                 node: name.clone(),
                 reason: KeptReason::NotThisRound,
