@@ -6,7 +6,7 @@
 //!
 //! A crate of its own, apart from `kerf-aws`, because it reads untrusted
 //! bodies and is fuzzed: without the AWS SDK its instrumented build is minutes,
-//! not half an hour. `kerf-aws` re-exports it as `interruption::messages`.
+//! not half an hour. `kerf-aws`'s interruption queue uses it.
 
 use serde::Deserialize;
 use serde_json::Value;

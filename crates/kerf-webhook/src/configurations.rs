@@ -13,8 +13,8 @@ use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::kinds::Kind;
 use crate::server::{MUTATE_PATH, VALIDATE_PATH};
+use kerf_admission::Kind;
 
 /// Default name of the ValidatingWebhookConfiguration.
 pub const VALIDATING_NAME: &str = "validation.webhook.karpenter.sh";

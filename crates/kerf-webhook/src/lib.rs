@@ -7,7 +7,6 @@
 //!
 //! | Module | Owns |
 //! |---|---|
-//! | [`admission`], [`kinds`], [`conversion`] | the pure review handlers, from `kerf-admission` (re-exported) |
 //! | [`server`] | axum + hyper + rustls server with a swappable certificate; connection count, handshake, header, request and body limits |
 //! | [`certs`] | CA + serving certificate generation (rcgen), loading, rotation decisions |
 //! | [`secret`] | the certificate Secret: read, generate, rotate |
@@ -24,4 +23,3 @@ pub mod server;
 pub mod testing;
 
 pub use certs::CertBundle;
-pub use kerf_admission::{Kind, admission, conversion, kinds, mutate, validate};

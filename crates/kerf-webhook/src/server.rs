@@ -3,7 +3,7 @@
 //! that keep slow or idle clients from holding it ([`Limits`]).
 //!
 //! Routes: `POST /validate` and `POST /mutate` (AdmissionReview v1, see
-//! [`crate::admission`]), `GET /healthz`.
+//! [`kerf_admission::admission`]), `GET /healthz`.
 //!
 //! Every connection holds one of [`Limits::max_connections`] slots from
 //! before it is accepted until it closes, and each phase that waits on the
@@ -38,8 +38,8 @@ use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 
-use crate::admission::{self, Review};
 use crate::certs::{CertBundle, CertError};
+use kerf_admission::admission::{self, Review};
 
 /// Path of the validating webhook.
 pub const VALIDATE_PATH: &str = "/validate";
@@ -173,7 +173,7 @@ pub fn router() -> Router {
         .route(
             CONVERT_PATH,
             post(|Json(review): Json<ConversionReview>| async move {
-                Json(crate::conversion::convert(review))
+                Json(kerf_admission::conversion::convert(review))
             }),
         )
         .route(HEALTH_PATH, get(|| async { "ok" }))

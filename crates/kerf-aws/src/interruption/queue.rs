@@ -9,8 +9,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use kerf_cloud::provider::Result;
 
-use super::messages::{InterruptionEvent, MessageError, parse_message};
 use crate::error::aws_error;
+use kerf_aws_events::{InterruptionEvent, MessageError, parse_message};
 
 pub struct InterruptionQueue {
     sqs: Client,
