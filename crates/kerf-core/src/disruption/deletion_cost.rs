@@ -147,13 +147,8 @@ pub struct DeletionCosts {
 }
 
 /// The writes that bring every ReplicaSet pod's deletion cost to what its
-/// node's rank says, ordered by namespace and name. A pod whose cost kerf
-/// did not write is never in it.
-pub fn deletion_cost_changes(input: &DisruptionInput) -> Vec<DeletionCostChange> {
-    deletion_costs(input).changes
-}
-
-/// [`deletion_cost_changes`], and how many nodes wait to be ranked.
+/// node's rank says, ordered by namespace and name (a pod whose cost kerf
+/// did not write is never in them), and how many nodes wait to be ranked.
 pub fn deletion_costs(input: &DisruptionInput) -> DeletionCosts {
     let costs = node_costs(input);
     let waiting = costs

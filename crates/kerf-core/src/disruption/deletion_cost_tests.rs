@@ -25,7 +25,8 @@ fn replicas(prefix: &str, n: usize) -> Vec<Pod> {
 }
 
 fn costs(input: &DisruptionInput) -> BTreeMap<String, Option<i32>> {
-    deletion_cost_changes(input)
+    deletion_costs(input)
+        .changes
         .into_iter()
         .map(|c| (c.pod.name, c.cost))
         .collect()
@@ -109,7 +110,7 @@ fn a_cost_the_user_set_is_never_changed_and_kerfs_own_is_not_rewritten() {
             vec![user(), owned("new", json!({}))],
         )
         .input(everything_allowed(), &["on-demand"]);
-    let first = deletion_cost_changes(&input);
+    let first = deletion_costs(&input).changes;
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0].pod.name, "new");
     assert_eq!(first[0].resource_version.as_deref(), Some("7"));
@@ -134,7 +135,7 @@ fn a_cost_the_user_set_is_never_changed_and_kerfs_own_is_not_rewritten() {
             )],
         )
         .input(everything_allowed(), &["on-demand"]);
-    assert_eq!(deletion_cost_changes(&settled), []);
+    assert_eq!(deletion_costs(&settled).changes, []);
 }
 
 #[test]
@@ -310,7 +311,7 @@ proptest::proptest! {
             input
         };
         let input = build(&|i, j, k| annotated(&format!("p{i}-{j}"), k));
-        let changes = deletion_cost_changes(&input);
+        let changes = deletion_costs(&input).changes;
         let mut per_node: BTreeMap<String, Option<i32>> = BTreeMap::new();
         for change in &changes {
             let (i, j) = change.pod.name[1..].split_once('-').expect("p<i>-<j>");
@@ -333,6 +334,6 @@ proptest::proptest! {
             }
             pod
         });
-        proptest::prop_assert_eq!(deletion_cost_changes(&after), vec![]);
+        proptest::prop_assert_eq!(deletion_costs(&after).changes, vec![]);
     }
 }

@@ -60,7 +60,7 @@ pub use balanced::{BALANCED_K, eviction_cost};
 pub use budgets::{BudgetNodes, BudgetRule};
 /// The pods that would have to move off a node: not DaemonSet, mirror, terminal or deleting ones.
 pub use candidates::reschedulable as pods_to_move;
-pub use deletion_cost::{DeletionCostChange, DeletionCosts, deletion_cost_changes, deletion_costs};
+pub use deletion_cost::{DeletionCostChange, DeletionCosts, deletion_costs};
 pub use kept::KeptReason;
 
 /// Why a node is disrupted (Karpenter's `reasons` in budgets and events).
