@@ -131,13 +131,13 @@ enum Consolidation {
 /// The rules every method shares. `Ok` holds the node's pool and how many of
 /// its pods would have to move.
 fn disruptable<'a>(
-    input: &Indexed<'a>,
+    input: &'a Indexed,
     facts: &NodeFacts,
 ) -> Result<(&'a PoolPolicy, usize), KeptReason> {
     let Some(node) = input.node(&facts.name) else {
         return Err(KeptReason::NotInCluster);
     };
-    let Some(pool) = input.input().pools.get(&facts.pool) else {
+    let Some(pool) = input.pools.get(&facts.pool) else {
         return Err(KeptReason::UnknownPool);
     };
     if facts.deleting || node.marked_for_deletion {

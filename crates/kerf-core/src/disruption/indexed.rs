@@ -36,11 +36,6 @@ impl<'a> Indexed<'a> {
         }
     }
 
-    /// The input itself, for borrows that outlive this index.
-    pub(super) fn input(&self) -> &'a DisruptionInput {
-        self.input
-    }
-
     /// The disruption facts about the node named `name`.
     pub(super) fn facts(&self, name: &str) -> Option<&'a NodeFacts> {
         self.facts.get(name).copied()
