@@ -40,7 +40,7 @@ while (($#)); do
     --target) TARGETS+=("${2:?--target needs a name}"); shift 2 ;;
     --build-only) BUILD_ONLY=1; shift ;;
     --quick) QUICK=1; shift ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done

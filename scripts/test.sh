@@ -91,13 +91,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test.sh: installing cargo-nextest" >&2
   cargo install cargo-nextest --version "$NEXTEST_VERSION" --locked >&2
 fi
-# Two at a time (KERF_TEST_THREADS): control-plane tests each start their own
-# processes on a 2-core machine.
-cargo nextest run --workspace --no-fail-fast --test-threads="${KERF_TEST_THREADS:-2}"
+# How many at a time and fail-fast are .config/nextest.toml's; KERF_TEST_THREADS overrides the first.
+cargo nextest run --workspace ${KERF_TEST_THREADS:+--test-threads="$KERF_TEST_THREADS"}
 step "cargo test --doc (nextest does not run doctests)"
 cargo test --workspace --doc --quiet
 step "cargo nextest run (kwok build)"
-cargo nextest run -p kerf --bin kerf --no-default-features --features cluster --no-fail-fast
+cargo nextest run -p kerf --bin kerf --no-default-features --features cluster
 
 # The fuzz targets' properties already ran above over the seed corpora
 # (crates/kerf-fuzz replays fuzz/corpus/); this is libFuzzer itself, coverage-

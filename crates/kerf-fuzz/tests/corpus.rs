@@ -1,7 +1,7 @@
 //! Replays every seed and every saved crash in `fuzz/corpus/<target>/`
 //! through its target's property, on stable: the fuzz properties hold for
 //! realistic inputs, and a crash fixed once stays fixed. Running libFuzzer
-//! itself is `scripts/fuzz.sh` (nightly).
+//! itself is `scripts/fuzz.sh`.
 
 use std::path::PathBuf;
 
