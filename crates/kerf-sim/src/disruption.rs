@@ -58,6 +58,8 @@ pub struct DisruptionOutcome {
     pub commands: Vec<Command>,
     /// For each command, the names of the Nodes launched as its replacements.
     pub launched: Vec<Vec<String>>,
+    /// For each command, how many pods it moved (evicted and placed again).
+    pub moved_pods: Vec<usize>,
     /// Why each managed node left stays, from the last round's decision.
     pub kept: Vec<Kept>,
     /// Rounds run (the last one is the round without a command, unless the limit hit).
@@ -128,11 +130,12 @@ pub async fn simulate_disruption(
         let Some(command) = decision.command else {
             return Ok(outcome);
         };
-        let launched = world
+        let (launched, moved) = world
             .carry_out(&command, &decision.planned, cloud, outcome.rounds)
             .await?;
         outcome.commands.push(command);
         outcome.launched.push(launched);
+        outcome.moved_pods.push(moved);
     }
     outcome.limit_reached = true;
     Ok(outcome)
@@ -151,14 +154,14 @@ struct World {
 
 impl World {
     /// Launches the replacements, removes the candidates and re-places
-    /// their pods; returns the replacements' Node names.
+    /// their pods; returns the replacements' Node names and how many pods moved.
     async fn carry_out(
         &mut self,
         command: &Command,
         planned: &[String],
         cloud: &dyn CloudProvider,
         round: usize,
-    ) -> Result<Vec<String>, SimError> {
+    ) -> Result<(Vec<String>, usize), SimError> {
         let context = |message: String| {
             SimError::Provision(format!("round {round} ({}): {message}", command.method))
         };
@@ -234,6 +237,7 @@ impl World {
         for name in &candidates {
             self.state.delete::<Node>(name);
         }
+        let moved_count = moved.len();
         for mut pod in moved {
             if let Some(spec) = pod.spec.as_mut() {
                 spec.node_name = None;
@@ -243,16 +247,24 @@ impl World {
                 .map_err(|e| context(format!("unbinding a pod: {e}")))?;
         }
         daemons::materialise(&mut self.state)?;
-        self.place_moved_pods(planned)
+        self.place_moved_pods(planned, &launched_names)
             .map_err(|e| context(e.to_string()))?;
-        Ok(launched_names)
+        Ok((launched_names, moved_count))
     }
 
     /// Binds every unbound pod (only the candidates' are left unbound) where
     /// the scheduler puts it among the existing nodes: off the nodes planned
     /// for later commands when the others hold them all, as the controller's
-    /// `kerf.sh/consolidation-planned` taint steers kube-scheduler.
-    fn place_moved_pods(&mut self, planned: &[String]) -> Result<(), MoveError> {
+    /// `kerf.sh/consolidation-planned` taint steers kube-scheduler. The
+    /// `replacements` come last in the scheduler's node order, as the new
+    /// node came after every existing one when the command was decided: so
+    /// the pods the decision put on existing nodes do not fill the
+    /// replacement first and leave one it was launched for without room.
+    fn place_moved_pods(
+        &mut self,
+        planned: &[String],
+        replacements: &[String],
+    ) -> Result<(), MoveError> {
         let options = SnapshotOptions {
             pending: PendingMode::AllUnbound,
             solve: self.solve.clone(),
@@ -264,7 +276,12 @@ impl World {
         if !built.problems.is_empty() {
             return Err(MoveError::Snapshot(built.problems));
         }
-        let mut steered = built.snapshot.clone();
+        let mut snapshot = built.snapshot;
+        // Stable: the other nodes keep their order.
+        snapshot
+            .nodes
+            .sort_by_key(|n| replacements.contains(&n.name));
+        let mut steered = snapshot.clone();
         for node in &mut steered.nodes {
             if planned.contains(&node.name) {
                 node.marked_for_deletion = true;
@@ -273,7 +290,7 @@ impl World {
         let mut plan = kerf_core::scheduler::solve(&steered);
         if !plan.unschedulable.is_empty() || !plan.new_nodes.is_empty() {
             // The taint is soft: a pod that fits nowhere else goes there.
-            plan = kerf_core::scheduler::solve(&built.snapshot);
+            plan = kerf_core::scheduler::solve(&snapshot);
         }
         if let Some(u) = plan.unschedulable.first() {
             return Err(MoveError::NoPlace {

@@ -12,13 +12,16 @@
 //! case, and the kept nodes' reasons.
 //! `cargo run --release -p kerf-bench --bin kerf-disruption -- [--runs N] [PODS...]`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
 use kerf_bench::disruption::{BenchCluster, Scenario, cluster};
-use kerf_core::disruption::{Decision, decide};
+use kerf_cloud::InMemoryCloud;
+use kerf_core::disruption::{Decision, DisruptionOptions, decide};
+use kerf_core::snapshot::SolveOptions;
+use kerf_sim::disruption::{DisruptionRun, simulate_disruption};
 
 #[derive(Parser)]
 #[command(about = "Times kerf's disruption decision over a scaled-down cluster")]
@@ -32,6 +35,9 @@ struct Args {
     /// single-node consolidation tries every candidate: slow).
     #[arg(long = "case", default_values_t = ["after-deletion".to_string(), "consolidation".into(), "consolidation-10".into()])]
     cases: Vec<String>,
+    /// Run the disruption loop to its end instead of timing one decision.
+    #[arg(long)]
+    converge: bool,
     /// Pod counts to plan before the deletion (the diverse mix needs one node per 5 pods).
     #[arg(default_values_t = [5_000usize, 20_000])]
     pods: Vec<usize>,
@@ -150,9 +156,71 @@ fn row(case: &str, pods: usize, bench: &BenchCluster, runs: usize) -> anyhow::Re
     ))
 }
 
+/// The disruption loop from the case's cluster to its end, as a table row.
+fn converge_row(case: &str, pods: usize, bench: &BenchCluster) -> anyhow::Result<String> {
+    let input = bench.input()?;
+    let cost_before: f64 = input.nodes.iter().filter_map(|f| f.price).sum();
+    let cloud = InMemoryCloud::builtin();
+    let run = DisruptionRun {
+        now: bench.now,
+        options: DisruptionOptions::default(),
+    };
+    let start = Instant::now();
+    let outcome = futures::executor::block_on(simulate_disruption(
+        &bench.state,
+        &cloud,
+        &SolveOptions::default(),
+        &run,
+        &BTreeSet::new(),
+    ))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let saved: f64 = outcome.commands.iter().map(|c| c.savings_per_hour()).sum();
+    let removed: usize = outcome.commands.iter().map(|c| c.candidates.len()).sum();
+    let launched: usize = outcome.commands.iter().map(|c| c.replacements.len()).sum();
+    let moved: usize = outcome.moved_pods.iter().sum();
+    let per_command: Vec<String> = outcome
+        .commands
+        .iter()
+        .zip(&outcome.moved_pods)
+        .map(|(c, m)| {
+            format!(
+                "{} {}→{} ({m} pods)",
+                c.method,
+                c.candidates.len(),
+                c.replacements.len()
+            )
+        })
+        .collect();
+    println!("<!-- {case}, {pods} pods: {} -->", per_command.join("; "));
+    Ok(format!(
+        "| {case} | {pods} | {} | {cost_before:.2} | {} | {removed} | {launched} | {moved} | {:.2} | {seconds:.2} |",
+        bench.nodes(),
+        outcome.commands.len(),
+        cost_before - saved,
+    ))
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let runs = args.runs.max(1);
+    if args.converge {
+        println!(
+            "| case | pods planned | nodes | cluster $/h | commands | nodes removed | launched | pods moved | final $/h | loop s |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for &pods in &args.pods {
+            for name in &args.cases {
+                let (title, scenario, remove_empty) = case(name, pods)?;
+                let mut bench =
+                    cluster(&scenario).with_context(|| format!("{title}, {pods} pods"))?;
+                if remove_empty {
+                    bench.remove_empty_nodes();
+                }
+                println!("{}", converge_row(title, pods, &bench)?);
+            }
+        }
+        return Ok(());
+    }
     println!(
         "| case | pods planned | nodes | pods left | cluster $/h | input build s, median (min–max) | decide s, median (min–max) | method | candidates | replacements | command $/h before → after |"
     );

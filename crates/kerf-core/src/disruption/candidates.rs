@@ -43,24 +43,31 @@ pub(super) struct Sorted {
 
 /// Pods that would have to move: not DaemonSet, mirror, terminal or deleting ones.
 pub fn reschedulable(node: &ExistingNode) -> impl Iterator<Item = &Pod> {
-    node.pods.iter().map(|p| p.as_ref()).filter(|p| {
-        let owned_by_daemonset = p
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.kind == "DaemonSet");
-        let mirror = p
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
-        let terminal = matches!(
-            p.status.as_ref().and_then(|s| s.phase.as_deref()),
-            Some("Succeeded") | Some("Failed")
-        );
-        !owned_by_daemonset && !mirror && !terminal && p.metadata.deletion_timestamp.is_none()
-    })
+    node.pods
+        .iter()
+        .map(|p| p.as_ref())
+        .filter(|p| is_reschedulable(p))
+}
+
+/// Whether the pod would have to move off its node: not a DaemonSet, mirror,
+/// terminal or deleting pod.
+pub(super) fn is_reschedulable(p: &Pod) -> bool {
+    let owned_by_daemonset = p
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet");
+    let mirror = p
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    let terminal = matches!(
+        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    );
+    !owned_by_daemonset && !mirror && !terminal && p.metadata.deletion_timestamp.is_none()
 }
 
 pub(super) fn pod_name(pod: &Pod) -> String {

@@ -4,20 +4,25 @@
 //! strictly cheaper than the candidates together.
 //!
 //! Multi-node consolidation first packs every candidate's pods in one pass of
-//! the scheduler: if they do not all fit, the candidates whose pods all
-//! landed on existing nodes are a removal set of their own, checked once more
-//! (moving pods only frees capacity, but topology rules can still differ);
-//! if that fails too, Karpenter's binary search over prefixes of the
-//! candidates runs, so kerf never finds less than Karpenter does.
+//! the scheduler (unless [`repacking::exceeds_room`] shows they cannot all
+//! fit): if they do not all fit, the candidates whose pods all landed on
+//! existing nodes are a removal set of their own, checked once more (moving
+//! pods only frees capacity, but topology rules can still differ). Next,
+//! [`repacking::repacked`] packs the pods again over the whole cluster and
+//! takes the candidates it leaves empty. Karpenter's binary search over
+//! prefixes of the candidates runs last, and only when that set is smaller
+//! than the 100 candidates Karpenter's search considers, so kerf never takes
+//! fewer nodes than Karpenter does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::balanced::Scorer;
-use super::candidates::reschedulable;
+use super::candidates::{is_reschedulable, reschedulable};
 use super::indexed::Indexed;
+use super::repacking;
 use super::{Command, Kept, KeptReason, Method, Reason, Replacement};
 use crate::instance_type::CAPACITY_TYPE_SPOT;
 use crate::plan::{Plan, Target};
@@ -28,6 +33,9 @@ use crate::template::PoolRef;
 
 /// Candidate node → the pods that would move off it.
 pub(super) type Moved = BTreeMap<String, Vec<PodKey>>;
+
+/// The most candidates Karpenter's multi-node consolidation considers at once.
+const KARPENTER_MULTI_NODE_CANDIDATES: usize = 100;
 
 /// Karpenter's minimum flexibility for a spot-to-spot replacement.
 const SPOT_TO_SPOT_MIN_TYPES: usize = 15;
@@ -74,19 +82,38 @@ pub(super) fn multi_node(
     if chosen.len() < 2 {
         return None;
     }
-    let simulated = simulate(input, &chosen);
-    if let Ok(command) = evaluate(
-        input,
-        scorer,
-        &chosen,
-        &simulated,
-        Method::MultiNodeConsolidation,
-    ) {
-        return Some(command);
+    if !repacking::exceeds_room(input, &chosen) {
+        let simulated = simulate(input, &chosen);
+        let method = Method::MultiNodeConsolidation;
+        if let Ok(command) = evaluate(input, scorer, &chosen, &simulated, method) {
+            return Some(command);
+        }
+        if let Some(command) = removable_subset(input, scorer, &chosen, &simulated) {
+            return Some(command);
+        }
     }
-    let (plan, moved) = simulated;
-    // The candidates whose pods all found room on existing nodes.
-    let stranded = not_on_existing_nodes(&plan);
+    let repacked = repacking::repacked(input, scorer, &chosen);
+    let found = repacked.as_ref().map_or(0, |c| c.candidates.len());
+    if found >= KARPENTER_MULTI_NODE_CANDIDATES {
+        // More than Karpenter's multi-node pass ever takes at once.
+        return repacked;
+    }
+    // Only a longer prefix than the set found can do better by Karpenter's
+    // measure; without one, the set stands.
+    longest_prefix(input, scorer, &chosen, found + 1).or(repacked)
+}
+
+/// The candidates whose pods all found room on existing nodes in `simulated`
+/// (the plan for removing all of `chosen`), removed together if the
+/// scheduler confirms it: moving pods only frees capacity, but topology
+/// rules can still differ.
+pub(super) fn removable_subset(
+    input: &Indexed,
+    scorer: &Scorer,
+    chosen: &[String],
+    (plan, moved): &(Plan, Moved),
+) -> Option<Command> {
+    let stranded = not_on_existing_nodes(plan);
     let removable: Vec<String> = chosen
         .iter()
         .filter(|name| {
@@ -96,28 +123,27 @@ pub(super) fn multi_node(
         })
         .cloned()
         .collect();
-    if removable.len() >= 2 && removable.len() < chosen.len() {
-        let simulated = simulate(input, &removable);
-        let command = evaluate(
-            input,
-            scorer,
-            &removable,
-            &simulated,
-            Method::MultiNodeConsolidation,
-        );
-        if let Ok(command) = command {
-            return Some(command);
-        }
+    if removable.len() < 2 || removable.len() >= chosen.len() {
+        return None;
     }
-    longest_prefix(input, scorer, &chosen)
+    let simulated = simulate(input, &removable);
+    let method = Method::MultiNodeConsolidation;
+    evaluate(input, scorer, &removable, &simulated, method).ok()
 }
 
 /// Karpenter's search, as the last resort: the longest prefix of the
 /// candidates (in order) that can go together, by binary search over its
 /// length. With it kerf finds every removal Karpenter's multi-node pass finds.
-fn longest_prefix(input: &Indexed, scorer: &Scorer, chosen: &[String]) -> Option<Command> {
-    // The whole list already failed; a prefix of one is single-node's.
-    let (mut low, mut high) = (2, chosen.len().saturating_sub(1));
+/// Prefixes shorter than `shortest` are not tried.
+fn longest_prefix(
+    input: &Indexed,
+    scorer: &Scorer,
+    chosen: &[String],
+    shortest: usize,
+) -> Option<Command> {
+    // The whole list already failed, or cannot fit; a prefix of one is
+    // single-node's.
+    let (mut low, mut high) = (shortest.max(2), chosen.len().saturating_sub(1));
     let mut best = None;
     while low <= high {
         let mid = low + (high - low) / 2;
@@ -208,14 +234,33 @@ pub(super) fn simulate(input: &Indexed, removed: &[String]) -> (Plan, Moved) {
 /// nodes as they are (those not initialized or being deleted take no pods),
 /// and which pods came from which candidate.
 pub(super) fn end_state(input: &Indexed, removed: &[String]) -> (Snapshot, Moved) {
+    pass_state(input, removed, &[])
+}
+
+/// As [`end_state`], and besides the `emptied` nodes' pods pending with the
+/// nodes still there to take pods: last in the node order, in reverse, so
+/// that first-fit fills them last and the first of them are the ones it
+/// leaves empty.
+pub(super) fn pass_state(
+    input: &Indexed,
+    removed: &[String],
+    emptied: &[String],
+) -> (Snapshot, Moved) {
     let cluster = &input.cluster;
     let removed: FxHashSet<&str> = removed.iter().map(String::as_str).collect();
+    let emptied: FxHashMap<&str, usize> = emptied
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), emptied.len() - i))
+        .collect();
     let mut moved = BTreeMap::new();
     let mut pending = Vec::new();
     let mut freed: BTreeMap<PoolRef, crate::resources::Resources> = BTreeMap::new();
     let mut nodes = Vec::with_capacity(cluster.nodes.len());
     for node in &cluster.nodes {
-        if removed.contains(node.name.as_str()) {
+        let removing = removed.contains(node.name.as_str());
+        let emptying = emptied.contains_key(node.name.as_str());
+        if removing || emptying {
             let mut keys = Vec::new();
             for pod in reschedulable(node) {
                 let mut pod = pod.clone();
@@ -226,6 +271,8 @@ pub(super) fn end_state(input: &Indexed, removed: &[String]) -> (Snapshot, Moved
                 pending.push(Arc::new(pod));
             }
             moved.insert(node.name.clone(), keys);
+        }
+        if removing {
             if let Some(pool) = &node.pool {
                 // Allocatable stands in for the capacity the pool's limits
                 // count: it frees a little less than the node had, never more.
@@ -237,6 +284,9 @@ pub(super) fn end_state(input: &Indexed, removed: &[String]) -> (Snapshot, Moved
             continue;
         }
         let mut node = node.clone();
+        if emptying {
+            node.pods.retain(|p| !is_reschedulable(p));
+        }
         let settled = input
             .facts(&node.name)
             .is_none_or(|f| f.initialized && !f.deleting);
@@ -244,6 +294,10 @@ pub(super) fn end_state(input: &Indexed, removed: &[String]) -> (Snapshot, Moved
             node.marked_for_deletion = true;
         }
         nodes.push(node);
+    }
+    if !emptied.is_empty() {
+        // Stable: the other nodes keep the cluster's order, ahead of them.
+        nodes.sort_by_key(|n| emptied.get(n.name.as_str()).copied().unwrap_or(0));
     }
     let mut templates = cluster.templates.clone();
     for t in &mut templates {
@@ -286,7 +340,7 @@ pub(super) fn first_unplaced(plan: &Plan, moved: &Moved) -> Option<KeptReason> {
 }
 
 /// The command the plan supports for removing `removed`, or why there is none.
-fn evaluate(
+pub(super) fn evaluate(
     input: &Indexed,
     scorer: &Scorer,
     removed: &[String],

@@ -37,6 +37,7 @@ mod indexed;
 mod kept;
 #[cfg(test)]
 mod properties;
+mod repacking;
 mod target;
 #[cfg(test)]
 mod target_tests;

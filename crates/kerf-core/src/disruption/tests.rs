@@ -607,3 +607,77 @@ fn when_all_candidates_cannot_go_the_longest_prefix_that_can_does() {
     assert!(command.candidates.len() >= 3, "{command:?}");
     assert!(command.price_after < command.price_before);
 }
+
+// kerf only: Karpenter's search takes prefixes of the candidates, so a first
+// candidate whose pod can go nowhere (here pinned to its node) blocks every
+// prefix, and single-node consolidation then takes one node per round. Over
+// more candidates than the removal target considers (100), packing every
+// candidate's pods again over the cluster finds the small nodes that can go,
+// and they go together.
+#[test]
+fn a_candidate_that_cannot_move_does_not_block_the_others() {
+    let pods = |name: &str, n: usize| -> Vec<Pod> {
+        (0..n)
+            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
+            .collect()
+    };
+    let mut pinned = pod("pinned", "1", json!({}));
+    if let Some(spec) = pinned.spec.as_mut() {
+        let on_x = [(kerf_api::labels::HOSTNAME.to_string(), "x".to_string())];
+        spec.node_selector = Some(on_x.into());
+    }
+    // x has 7 cpu free, each full node 2 and each small node that stays 6:
+    // k small nodes can go while 2k <= 107 + 6(60 - k), so 58 at most.
+    let mut cluster = Cluster::new().node("x", "t.2xlarge", "on-demand", vec![pinned]);
+    for i in 0..60 {
+        let name = format!("small-{i:02}");
+        cluster = cluster.node(&name, "t.2xlarge", "on-demand", pods(&name, 2));
+    }
+    for i in 0..50 {
+        let name = format!("full-{i:02}");
+        cluster = cluster.node(&name, "t.2xlarge", "on-demand", pods(&name, 6));
+    }
+    let input = cluster.input(everything_allowed(), &["on-demand"]);
+    let command = decide(&input).command.expect("a command");
+    assert_eq!(
+        command.method,
+        Method::MultiNodeConsolidation,
+        "{command:?}"
+    );
+    assert!(command.replacements.is_empty(), "{command:?}");
+    let small = |name: &String| name.starts_with("small-");
+    assert!(command.candidates.iter().all(small), "{command:?}");
+    assert!(
+        (50..=58).contains(&command.candidates.len()),
+        "{} candidates: {command:?}",
+        command.candidates.len()
+    );
+}
+
+// The bound that spares the pass over every candidate at once: it holds only
+// when their pods need more than the other nodes have free plus the largest
+// node a pool can launch (t.2xlarge, 8 cpu).
+#[test]
+fn the_room_bound_skips_only_a_pass_that_cannot_succeed() {
+    let pods = |name: &str, n: usize| -> Vec<Pod> {
+        (0..n)
+            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
+            .collect()
+    };
+    let input = Cluster::new()
+        .node("a", "t.2xlarge", "on-demand", pods("a", 4))
+        .node("b", "t.2xlarge", "on-demand", pods("b", 5))
+        .node("c", "t.2xlarge", "on-demand", pods("c", 6))
+        .input(everything_allowed(), &["on-demand"]);
+    let input = indexed::Indexed::new(&input);
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // 9 cpu of pods; c has 2 free and a new node 8: 10.
+    assert!(!super::repacking::exceeds_room(&input, &names(&["a", "b"])));
+    // 15 cpu of pods; nothing stays, a new node holds 8.
+    assert!(super::repacking::exceeds_room(
+        &input,
+        &names(&["a", "b", "c"])
+    ));
+    // 11 cpu; a has 4 free, new node 8: 12, so the pass must run.
+    assert!(!super::repacking::exceeds_room(&input, &names(&["b", "c"])));
+}

@@ -41,7 +41,7 @@ mod setup;
 
 pub(crate) use check::labelled_on_launch;
 pub(crate) use finish::limit_text;
-pub(crate) use setup::{compile_pod, limit_headroom};
+pub(crate) use setup::{compile_pod, is_terminal, limit_headroom};
 
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 

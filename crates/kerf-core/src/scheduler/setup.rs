@@ -213,7 +213,7 @@ fn daemons_to_come<'d>(
     })
 }
 
-pub(super) fn is_terminal(pod: &Pod) -> bool {
+pub(crate) fn is_terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded") | Some("Failed")
