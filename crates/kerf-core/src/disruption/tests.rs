@@ -164,6 +164,13 @@ impl Cluster {
     }
 }
 
+/// `n` pods of one cpu each, named `<name>-<i>`.
+fn one_cpu_pods(name: &str, n: usize) -> Vec<Pod> {
+    (0..n)
+        .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
+        .collect()
+}
+
 pub(super) fn everything_allowed() -> PoolPolicy {
     PoolPolicy {
         budgets: vec![BudgetRule {
@@ -586,17 +593,12 @@ fn pending_pods_keep_the_room_they_need() {
 // their pods land on a node that stays, but a prefix of them can go at once.
 #[test]
 fn when_all_candidates_cannot_go_the_longest_prefix_that_can_does() {
-    let pods = |name: &str, n: usize| -> Vec<Pod> {
-        (0..n)
-            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
-            .collect()
-    };
     let input = Cluster::new()
-        .node("a", "t.2xlarge", "on-demand", pods("a", 1))
-        .node("b", "t.2xlarge", "on-demand", pods("b", 1))
-        .node("c", "t.2xlarge", "on-demand", pods("c", 2))
-        .node("d", "t.2xlarge", "on-demand", pods("d", 3))
-        .node("e", "t.2xlarge", "on-demand", pods("e", 3))
+        .node("a", "t.2xlarge", "on-demand", one_cpu_pods("a", 1))
+        .node("b", "t.2xlarge", "on-demand", one_cpu_pods("b", 1))
+        .node("c", "t.2xlarge", "on-demand", one_cpu_pods("c", 2))
+        .node("d", "t.2xlarge", "on-demand", one_cpu_pods("d", 3))
+        .node("e", "t.2xlarge", "on-demand", one_cpu_pods("e", 3))
         .input(everything_allowed(), &["on-demand"]);
     let command = decide(&input).command.expect("a command");
     assert_eq!(
@@ -616,11 +618,6 @@ fn when_all_candidates_cannot_go_the_longest_prefix_that_can_does() {
 // and they go together.
 #[test]
 fn a_candidate_that_cannot_move_does_not_block_the_others() {
-    let pods = |name: &str, n: usize| -> Vec<Pod> {
-        (0..n)
-            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
-            .collect()
-    };
     let mut pinned = pod("pinned", "1", json!({}));
     if let Some(spec) = pinned.spec.as_mut() {
         let on_x = [(kerf_api::labels::HOSTNAME.to_string(), "x".to_string())];
@@ -631,11 +628,11 @@ fn a_candidate_that_cannot_move_does_not_block_the_others() {
     let mut cluster = Cluster::new().node("x", "t.2xlarge", "on-demand", vec![pinned]);
     for i in 0..60 {
         let name = format!("small-{i:02}");
-        cluster = cluster.node(&name, "t.2xlarge", "on-demand", pods(&name, 2));
+        cluster = cluster.node(&name, "t.2xlarge", "on-demand", one_cpu_pods(&name, 2));
     }
     for i in 0..50 {
         let name = format!("full-{i:02}");
-        cluster = cluster.node(&name, "t.2xlarge", "on-demand", pods(&name, 6));
+        cluster = cluster.node(&name, "t.2xlarge", "on-demand", one_cpu_pods(&name, 6));
     }
     let input = cluster.input(everything_allowed(), &["on-demand"]);
     let command = decide(&input).command.expect("a command");
@@ -659,15 +656,10 @@ fn a_candidate_that_cannot_move_does_not_block_the_others() {
 // node a pool can launch (t.2xlarge, 8 cpu).
 #[test]
 fn the_room_bound_skips_only_a_pass_that_cannot_succeed() {
-    let pods = |name: &str, n: usize| -> Vec<Pod> {
-        (0..n)
-            .map(|i| pod(&format!("{name}-{i}"), "1", json!({})))
-            .collect()
-    };
     let input = Cluster::new()
-        .node("a", "t.2xlarge", "on-demand", pods("a", 4))
-        .node("b", "t.2xlarge", "on-demand", pods("b", 5))
-        .node("c", "t.2xlarge", "on-demand", pods("c", 6))
+        .node("a", "t.2xlarge", "on-demand", one_cpu_pods("a", 4))
+        .node("b", "t.2xlarge", "on-demand", one_cpu_pods("b", 5))
+        .node("c", "t.2xlarge", "on-demand", one_cpu_pods("c", 6))
         .input(everything_allowed(), &["on-demand"]);
     let input = indexed::Indexed::new(&input);
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
