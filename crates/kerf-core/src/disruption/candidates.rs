@@ -17,6 +17,7 @@ use kerf_api::labels;
 
 use super::indexed::Indexed;
 use super::{Kept, KeptReason, NodeFacts, Policy, PoolPolicy, Reason, budgets};
+use crate::scheduler::is_terminal;
 use crate::selector::Selector;
 use crate::snapshot::ExistingNode;
 use crate::template::PoolRef;
@@ -63,11 +64,7 @@ pub(super) fn is_reschedulable(p: &Pod) -> bool {
         .annotations
         .as_ref()
         .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
-    let terminal = matches!(
-        p.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded") | Some("Failed")
-    );
-    !owned_by_daemonset && !mirror && !terminal && p.metadata.deletion_timestamp.is_none()
+    !owned_by_daemonset && !mirror && !is_terminal(p) && p.metadata.deletion_timestamp.is_none()
 }
 
 pub(super) fn pod_name(pod: &Pod) -> String {

@@ -664,12 +664,9 @@ fn the_room_bound_skips_only_a_pass_that_cannot_succeed() {
     let input = indexed::Indexed::new(&input);
     let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     // 9 cpu of pods; c has 2 free and a new node 8: 10.
-    assert!(!super::repacking::exceeds_room(&input, &names(&["a", "b"])));
+    assert!(!repacking::exceeds_room(&input, &names(&["a", "b"])));
     // 15 cpu of pods; nothing stays, a new node holds 8.
-    assert!(super::repacking::exceeds_room(
-        &input,
-        &names(&["a", "b", "c"])
-    ));
+    assert!(repacking::exceeds_room(&input, &names(&["a", "b", "c"])));
     // 11 cpu; a has 4 free, new node 8: 12, so the pass must run.
-    assert!(!super::repacking::exceeds_room(&input, &names(&["b", "c"])));
+    assert!(!repacking::exceeds_room(&input, &names(&["b", "c"])));
 }
